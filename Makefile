@@ -1,0 +1,37 @@
+# The two commands: `make up` runs the platform, `make test` runs every test. Both set themselves up
+# from nothing but Python 3.11 and the package registries.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PROJECTS := libs/events libs/runtime libs/devstack \
+	services/catalog services/submission services/review services/award services/licensure
+PYPROJECTS := $(addsuffix /pyproject.toml,$(PROJECTS))
+
+.PHONY: install up test lint schemas clean
+
+$(BIN)/.installed: $(PYPROJECTS) constraints.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt $(addprefix -e ,$(PROJECTS)) -r requirements-dev.txt
+	touch $@
+
+install: $(BIN)/.installed
+
+up: install
+	$(BIN)/microcred up
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy libs/*/src services/*/src
+
+schemas: install
+	$(BIN)/python -m microcred.events.snapshots
+
+clean:
+	rm -rf $(VENV) .microcred

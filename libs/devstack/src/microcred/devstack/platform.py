@@ -1,0 +1,214 @@
+"""The whole platform on one machine: the embedded stack plus the five services as processes.
+
+``Platform.start()`` brings up PostgreSQL, S3 and the Kafka-protocol broker (see ``infra``), creates
+databases, buckets and every topic of the published language, runs each service's migrations, starts
+each service as its own ``python -m microcred.<service> serve`` process and waits until every
+``/health`` answers 200. Services are driven only as processes and over HTTP, never imported.
+
+Port layout for a base port B: the infrastructure uses B..B+9 (see ``Ports``); services listen on
+B+10 (catalog), B+11 (submission), B+12 (review), B+13 (award), B+14 (licensure).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol, Self
+
+import httpx
+
+from microcred.devstack.infra import EmbeddedStack, Endpoints, Ports, StackError, TopicSpec
+from microcred.events.registry import all_topics
+from microcred.runtime.auth import DevTokenIssuer
+
+log = logging.getLogger(__name__)
+
+SERVICES = ("catalog", "submission", "review", "award", "licensure")
+EVIDENCE_BUCKET = "evidence"
+TOPIC_PARTITIONS = 3
+
+
+class Infrastructure(Protocol):
+    """PostgreSQL + Kafka + S3, provisioned with the platform's databases, topics and buckets."""
+
+    def start(self) -> Endpoints: ...
+
+    def stop(self) -> None: ...
+
+
+def embedded_infrastructure(
+    data_dir: Path, ports: Ports, log_dir: Path, extra_databases: tuple[str, ...] = ()
+) -> EmbeddedStack:
+    return EmbeddedStack(
+        data_dir / "stack",
+        ports,
+        databases=SERVICES + extra_databases,
+        buckets=(EVIDENCE_BUCKET,),
+        topics=[TopicSpec(name, TOPIC_PARTITIONS) for name in all_topics()],
+        log_dir=log_dir,
+    )
+
+
+@dataclass(frozen=True)
+class PlatformPorts:
+    infra: Ports
+    http: dict[str, int]
+
+    @classmethod
+    def from_base(cls, base: int) -> PlatformPorts:
+        return cls(infra=Ports.from_base(base), http={s: base + 10 + i for i, s in enumerate(SERVICES)})
+
+    @classmethod
+    def free(cls) -> PlatformPorts:
+        infra = Ports.free()
+        return cls.from_base(infra.postgres)
+
+
+class Platform:
+    def __init__(
+        self,
+        data_dir: Path,
+        ports: PlatformPorts,
+        *,
+        infra: Infrastructure | None = None,
+        service_env: dict[str, str] | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.ports = ports
+        self.log_dir = data_dir / "logs"
+        self.stack: Infrastructure = infra or embedded_infrastructure(data_dir, ports.infra, self.log_dir)
+        self.tokens = DevTokenIssuer(data_dir / "auth")
+        self.service_env = service_env or {}
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._endpoints: Endpoints | None = None
+
+    @property
+    def endpoints(self) -> Endpoints:
+        assert self._endpoints is not None, "start() first"
+        return self._endpoints
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports.http[service]}"
+
+    def env_for(self, service: str) -> dict[str, str]:
+        e = self.endpoints
+        env = {
+            "MICROCRED_MODE": "local",
+            "MICROCRED_DATABASE_URL": e.database_url(service),
+            "MICROCRED_KAFKA_BOOTSTRAP_SERVERS": e.kafka_bootstrap,
+            "MICROCRED_HTTP_HOST": "127.0.0.1",
+            "MICROCRED_HTTP_PORT": str(self.ports.http[service]),
+            "MICROCRED_PUBLIC_BASE_URL": self.url(service),
+            "MICROCRED_AUTH_JWKS_URL": self.tokens.jwks_url,
+            "MICROCRED_AUTH_ISSUER": self.tokens.issuer,
+            "MICROCRED_AUTH_AUDIENCE": self.tokens.audience,
+            "MICROCRED_S3_ENDPOINT": e.s3_endpoint,
+            "MICROCRED_S3_PUBLIC_ENDPOINT": e.s3_endpoint,
+            "MICROCRED_S3_ACCESS_KEY": e.s3_access_key,
+            "MICROCRED_S3_SECRET_KEY": e.s3_secret_key,
+            "MICROCRED_S3_BUCKET": EVIDENCE_BUCKET,
+            "MICROCRED_LOG_JSON": "true",
+        }
+        return {**os.environ, **env, **self.service_env}
+
+    def start(self, timeout: float = 120.0) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._endpoints = self.stack.start()
+        try:
+            for service in SERVICES:
+                self._migrate(service)
+            for service in SERVICES:
+                self.start_service(service)
+            self.wait_healthy(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _migrate(self, service: str) -> None:
+        result = subprocess.run(
+            [sys.executable, "-m", f"microcred.{service}", "migrate"],
+            env=self.env_for(service), capture_output=True, timeout=120, check=False,
+        )
+        if result.returncode != 0:
+            raise StackError(
+                f"migrations of {service} failed:\n{result.stdout.decode()[-2000:]}{result.stderr.decode()[-4000:]}",
+                component=service,
+            )
+
+    def start_service(self, service: str) -> None:
+        log_file = (self.log_dir / f"{service}.log").open("ab")
+        self.processes[service] = subprocess.Popen(
+            [sys.executable, "-m", f"microcred.{service}", "serve"],
+            env=self.env_for(service), stdout=log_file, stderr=subprocess.STDOUT,
+            start_new_session=True, preexec_fn=_die_with_parent(os.getpid()),
+        )
+        log_file.close()
+
+    def stop_service(self, service: str, *, kill: bool = False) -> None:
+        process = self.processes.pop(service, None)
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+    def wait_healthy(self, timeout: float = 120.0, services: tuple[str, ...] = SERVICES) -> None:
+        deadline = time.monotonic() + timeout
+        pending = set(services)
+        with httpx.Client(timeout=2.0) as client:
+            while pending:
+                for service in sorted(pending):
+                    process = self.processes.get(service)
+                    if process is not None and process.poll() is not None:
+                        raise StackError(
+                            f"{service} exited with {process.returncode}; its log:\n{self.log_tail(service)}",
+                            component=service,
+                        )
+                    try:
+                        if client.get(f"{self.url(service)}/health").status_code == 200:
+                            pending.discard(service)
+                    except httpx.HTTPError:
+                        pass
+                if pending and time.monotonic() > deadline:
+                    raise StackError(f"not healthy after {timeout:.0f}s: {', '.join(sorted(pending))}")
+                if pending:
+                    time.sleep(0.3)
+
+    def log_tail(self, service: str, lines: int = 60) -> str:
+        path = self.log_dir / f"{service}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def stop(self) -> None:
+        for service in list(self.processes):
+            self.stop_service(service)
+        self.stack.stop()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def _die_with_parent(parent_pid: int):  # type: ignore[no-untyped-def]
+    """Linux: the service gets SIGTERM if the launcher dies, so no process outlives a test run."""
+    import ctypes
+
+    def preexec() -> None:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent_pid:
+            os._exit(1)
+
+    return preexec

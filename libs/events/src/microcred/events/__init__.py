@@ -1,0 +1,70 @@
+"""Microcred's published language.
+
+Everything another service may know about a service lives here: the integration events, their topics
+and record keys, and the JSON Schema snapshot of every published version. Services import this package
+and nothing of each other.
+"""
+
+from microcred.events.award import CredentialAwarded
+from microcred.events.base import Contract, IntegrationEvent
+from microcred.events.catalog import (
+    CredentialPublished,
+    EvidenceKind,
+    EvidenceRequirement,
+    IssuerProfile,
+    PassingRule,
+    Resource,
+    Rubric,
+    RubricCriterion,
+    RubricLevel,
+    SubmissionCriteria,
+)
+from microcred.events.licensure import CreditPosted
+from microcred.events.registry import (
+    ALL_EVENTS,
+    PoisonMessage,
+    UnknownEventType,
+    dead_letter_topic,
+    decode_event,
+    event_class,
+    topic_of,
+)
+from microcred.events.review import (
+    CriterionFeedback,
+    CriterionResult,
+    ReviewerAssigned,
+    RevisionRequested,
+    SubmissionScored,
+)
+from microcred.events.submission import EvidenceRef, SubmissionSubmitted
+
+__all__ = [
+    "ALL_EVENTS",
+    "Contract",
+    "CredentialAwarded",
+    "CredentialPublished",
+    "CreditPosted",
+    "CriterionFeedback",
+    "CriterionResult",
+    "EvidenceKind",
+    "EvidenceRef",
+    "EvidenceRequirement",
+    "IntegrationEvent",
+    "IssuerProfile",
+    "PassingRule",
+    "PoisonMessage",
+    "Resource",
+    "ReviewerAssigned",
+    "RevisionRequested",
+    "Rubric",
+    "RubricCriterion",
+    "RubricLevel",
+    "SubmissionCriteria",
+    "SubmissionScored",
+    "SubmissionSubmitted",
+    "UnknownEventType",
+    "dead_letter_topic",
+    "decode_event",
+    "event_class",
+    "topic_of",
+]

@@ -1,0 +1,87 @@
+"""Review contracts. Review events are keyed by review id; each attempt gets its own review."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, Field
+
+from microcred.events.base import Contract, IntegrationEvent
+
+
+class ReviewerAssigned(IntegrationEvent):
+    topic: ClassVar[str] = "review.assigned"
+    key_field: ClassVar[str] = "review_id"
+
+    event_type: Literal["review.assigned"] = "review.assigned"
+    event_version: Literal[1] = 1
+
+    review_id: UUID
+    submission_id: UUID
+    attempt: int = Field(ge=1)
+    reviewer_id: str
+    due_at: AwareDatetime
+
+
+class CriterionResult(Contract):
+    criterion_key: str
+    criterion_name: str
+    level_key: str
+    level_name: str
+    points: int
+    feedback: str = ""
+
+
+class SubmissionScored(IntegrationEvent):
+    """A review reached its decision: ``passed`` or ``revise``, with a result per rubric criterion."""
+
+    topic: ClassVar[str] = "review.scored"
+    key_field: ClassVar[str] = "review_id"
+
+    event_type: Literal["review.scored"] = "review.scored"
+    event_version: Literal[1] = 1
+
+    review_id: UUID
+    submission_id: UUID
+    attempt: int = Field(ge=1)
+    credential_id: UUID
+    credential_version: int = Field(ge=1)
+    teacher_id: str
+    decision: Literal["passed", "revise"]
+    results: tuple[CriterionResult, ...] = Field(min_length=1)
+    total_points: int
+    scored_at: AwareDatetime
+
+
+class CriterionFeedback(Contract):
+    criterion_key: str
+    criterion_name: str
+    level_key: str
+    level_name: str
+    feedback: str
+
+
+class RevisionRequested(IntegrationEvent):
+    """The evidence fell short; the teacher may revise and resubmit. Carries the reviewer's feedback."""
+
+    topic: ClassVar[str] = "review.revise-requested"
+    key_field: ClassVar[str] = "review_id"
+
+    event_type: Literal["review.revise-requested"] = "review.revise-requested"
+    event_version: Literal[1] = 1
+
+    review_id: UUID
+    submission_id: UUID
+    attempt: int = Field(ge=1)
+    teacher_id: str
+    feedback: tuple[CriterionFeedback, ...] = Field(min_length=1)
+
+
+__all__ = [
+    "CriterionFeedback",
+    "CriterionResult",
+    "ReviewerAssigned",
+    "RevisionRequested",
+    "SubmissionScored",
+]

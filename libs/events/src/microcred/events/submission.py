@@ -1,0 +1,37 @@
+"""Submission contracts. Evidence travels by reference: the bytes stay in the object store."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from microcred.events.base import Contract, IntegrationEvent
+
+
+class EvidenceRef(Contract):
+    evidence_id: UUID
+    requirement_key: str
+    object_key: str = Field(description="Key in the evidence bucket; never the bytes.")
+    filename: str
+    content_type: str
+    size_bytes: int = Field(ge=1)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class SubmissionSubmitted(IntegrationEvent):
+    """A teacher submitted (attempt 1) or resubmitted (attempt 2, 3, ...) evidence for review."""
+
+    topic: ClassVar[str] = "submission.submitted"
+    key_field: ClassVar[str] = "submission_id"
+
+    event_type: Literal["submission.submitted"] = "submission.submitted"
+    event_version: Literal[1] = 1
+
+    submission_id: UUID
+    attempt: int = Field(ge=1)
+    credential_id: UUID
+    credential_version: int = Field(ge=1)
+    teacher_id: str
+    evidence: tuple[EvidenceRef, ...] = Field(min_length=1)

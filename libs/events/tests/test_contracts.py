@@ -1,0 +1,91 @@
+"""The published language: snapshots, compatibility rule, tolerant readers, poison detection."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from decimal import Decimal
+
+import pytest
+from pydantic import ValidationError
+
+from microcred.events import ALL_EVENTS, CreditPosted, PoisonMessage, Rubric, decode_event
+from microcred.events.registry import all_topics
+from microcred.events.snapshots import current_schema, incompatibilities, snapshot_path
+
+
+def credit(**overrides: object) -> CreditPosted:
+    fields: dict[str, object] = dict(
+        correlation_id=uuid.uuid4(), entry_id=uuid.uuid4(), license_id=uuid.uuid4(), award_id=uuid.uuid4(),
+        teacher_id="t-1", state="TN", amount=Decimal("6"), unit="points", rule_set_id="TN", rule_set_version=1,
+        earned_in_cycle=Decimal("6"), required_in_cycle=Decimal("60"),
+    )
+    return CreditPosted(**(fields | overrides))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("cls", ALL_EVENTS, ids=lambda c: c.__name__)
+def test_every_published_version_has_a_committed_snapshot_it_still_satisfies(cls: type) -> None:
+    path = snapshot_path(cls)
+    assert path.exists(), f"no snapshot for {cls.__name__}: run python -m microcred.events.snapshots"
+    problems = incompatibilities(json.loads(path.read_text()), current_schema(cls))
+    assert not problems, f"{cls.__name__} changed incompatibly; publish a new event_version instead: {problems}"
+
+
+@pytest.mark.parametrize("cls", ALL_EVENTS, ids=lambda c: c.__name__)
+def test_snapshots_are_up_to_date(cls: type) -> None:
+    assert json.loads(snapshot_path(cls).read_text()) == current_schema(cls), (
+        "schema grew compatibly but the snapshot is stale: run python -m microcred.events.snapshots"
+    )
+
+
+def test_adding_an_optional_field_is_compatible_but_removing_or_requiring_is_not() -> None:
+    old = {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}}, "required": ["a"]}
+    grown = {**old, "properties": {**old["properties"], "c": {"type": "string"}}}
+    assert incompatibilities(old, grown) == []
+    assert incompatibilities(old, {**old, "properties": {"a": {"type": "string"}}}) == ["$.b: removed"]
+    assert incompatibilities(old, {**grown, "required": ["a", "c"]}) == ["$.c: became required"]
+    retyped = {**old, "properties": {**old["properties"], "b": {"type": "string"}}}
+    assert incompatibilities(old, retyped)
+
+
+def test_every_event_has_its_own_topic_and_a_dead_letter_companion() -> None:
+    topics = [cls.topic for cls in ALL_EVENTS]
+    assert len(set(topics)) == len(topics)
+    assert set(all_topics()) == set(topics) | {f"{t}.dlt" for t in topics}
+
+
+def test_producers_cannot_invent_fields_but_consumers_ignore_unknown_ones() -> None:
+    with pytest.raises(ValidationError):
+        CreditPosted.model_validate(json.loads(credit().to_json()) | {"bonus": 1})
+    grown = json.loads(credit().to_json()) | {"added_in_a_later_release": "x"}
+    decoded = decode_event(json.dumps(grown))
+    assert isinstance(decoded, CreditPosted)
+
+
+def test_occurred_at_is_utc_and_states_are_state_codes() -> None:
+    event = credit()
+    assert event.occurred_at.utcoffset() is not None and event.occurred_at.utcoffset().total_seconds() == 0
+    with pytest.raises(ValidationError):
+        credit(states=("Tennessee",))
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"{nope", "not JSON"),
+        (b"[]", "not a JSON object"),
+        (b'{"event_type": "licensure.credit-posted"}', "required"),
+        (b'{"event_type": "licensure.credit-posted", "event_version": 7}', "unknown event type/version"),
+        (b'{"event_type": "licensure.credit-posted", "event_version": 1}', "failed validation"),
+    ],
+)
+def test_messages_that_can_never_succeed_are_poison(raw: bytes, reason: str) -> None:
+    with pytest.raises(PoisonMessage, match=reason):
+        decode_event(raw)
+
+
+def test_a_rubric_needs_its_passing_level_in_every_criterion() -> None:
+    levels = [{"key": "not-yet", "name": "Not Yet", "points": 0}, {"key": "proficient", "name": "Proficient", "points": 1}]
+    with pytest.raises(ValidationError, match="passing level"):
+        Rubric.model_validate({"criteria": [{"key": "a", "name": "A", "levels": levels}],
+                               "passing_rule": {"kind": "all_criteria_at_least", "level": "exemplary"}})

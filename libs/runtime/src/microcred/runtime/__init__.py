@@ -1,0 +1,1 @@
+"""Plumbing every Microcred service shares. No domain knowledge lives here."""

@@ -1,0 +1,79 @@
+"""Builds a service's Kafka broker: acks=all producer, tracing, metrics, reliability, publishers.
+
+Publishers are declared per event type a service produces (so the AsyncAPI document lists them),
+and the outbox relay publishes through them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.specification import AsyncAPI
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CollectorRegistry
+
+from microcred.events import IntegrationEvent
+from microcred.runtime.consumer import ConsumerPolicy
+from microcred.runtime.relay import Publish
+from microcred.runtime.settings import ServiceSettings
+
+
+def create_broker(
+    settings: ServiceSettings,
+    *,
+    tracer_provider: TracerProvider,
+    registry: CollectorRegistry,
+) -> tuple[KafkaBroker, ConsumerPolicy]:
+    policy = ConsumerPolicy(
+        service=settings.service_name,
+        registry=registry,
+        max_attempts=settings.consumer_max_attempts,
+        retry_base_seconds=settings.consumer_retry_base_seconds,
+        retry_max_seconds=settings.consumer_retry_max_seconds,
+    )
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=settings.kafka_client_id or f"microcred-{settings.service_name}",
+        # Idempotent producers are not available on every Kafka-protocol broker (Tansu answers
+        # InitProducerId with an error); acks=all plus idempotent consumers gives the same outcome.
+        acks="all",
+        middlewares=[
+            KafkaTelemetryMiddleware(tracer_provider=tracer_provider),
+            KafkaPrometheusMiddleware(registry=registry, app_name=settings.service_name),
+            policy.middleware(),
+        ],
+        logger=None,
+    )
+    policy.broker = broker
+    return broker, policy
+
+
+def declare_publishers(broker: KafkaBroker, produces: Iterable[type[IntegrationEvent]]) -> Publish:
+    publishers = {
+        cls.topic: broker.publisher(cls.topic, schema=cls, title=cls.topic, description=cls.__doc__)
+        for cls in produces
+    }
+
+    async def publish(
+        topic: str, key: bytes, value: bytes, headers: Mapping[str, str]
+    ) -> asyncio.Future[Any]:
+        return await publishers[topic].publish(
+            value,
+            key=key,
+            headers=dict(headers),
+            correlation_id=headers.get("correlation_id"),
+            no_confirm=True,
+        )
+
+    return publish
+
+
+def asyncapi_document(broker: KafkaBroker, service: str, version: str = "0.1.0") -> dict[str, Any]:
+    spec = AsyncAPI(broker, title=f"Microcred {service}", version=version)
+    document: dict[str, Any] = spec.to_specification().to_jsonable()
+    return document

@@ -1,0 +1,58 @@
+"""The outbox and inbox tables every service has in its own database.
+
+outbox: events written in the same transaction as the state change that caused them; the relay
+publishes rows in ``id`` order and stamps ``published_at``. A partial index keeps the scan for unsent
+rows cheap however large the published history grows.
+
+inbox: one row per (consumer, event_id) processed, inserted in the handler's transaction. The primary
+key makes a redelivered event a no-op: the insert conflicts, and the handler does nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+
+@dataclass(frozen=True)
+class MessagingTables:
+    outbox: sa.Table
+    inbox: sa.Table
+
+
+def define_messaging_tables(metadata: sa.MetaData) -> MessagingTables:
+    outbox = sa.Table(
+        "outbox",
+        metadata,
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+        sa.Column("topic", sa.Text, nullable=False),
+        sa.Column("key", sa.LargeBinary, nullable=False),
+        sa.Column("payload", sa.LargeBinary, nullable=False),
+        sa.Column("headers", JSONB, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column("published_at", sa.DateTime(timezone=True)),
+        sa.Index("ix_outbox_unpublished", "id", postgresql_where=sa.text("published_at IS NULL")),
+    )
+    inbox = sa.Table(
+        "inbox",
+        metadata,
+        sa.Column("consumer", sa.Text, primary_key=True),
+        sa.Column("event_id", UUID(as_uuid=True), primary_key=True),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    )
+    return MessagingTables(outbox=outbox, inbox=inbox)
+
+
+def create_messaging_tables(bind: sa.engine.Connection) -> None:
+    """Migration step in every service's first revision.
+
+    It builds from the live definitions, so the outbox/inbox shape is written once. Changing
+    ``define_messaging_tables`` therefore needs a new revision in every service that alters the
+    existing tables, written so it is a no-op where the tables already have the new shape.
+    """
+    tables = define_messaging_tables(sa.MetaData())
+    tables.outbox.create(bind)
+    tables.inbox.create(bind)

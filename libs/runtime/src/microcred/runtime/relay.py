@@ -1,0 +1,122 @@
+"""The outbox relay: publishes committed events, in commit order, until Kafka has acknowledged them.
+
+Guarantees:
+- nothing rolled back is published (rows only exist once their transaction committed);
+- nothing committed is lost: a row is stamped ``published_at`` only after Kafka acknowledged it with
+  ``acks=all``; a crash or broker error leaves it unstamped, and the next pass sends it again.
+  Delivery is therefore at-least-once, which is why every consumer deduplicates on ``event_id``;
+- order per aggregate holds: one relay per service publishes at a time (a transaction-scoped advisory
+  lock), in ``id`` order, and a failed batch is retried from its first row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from microcred.runtime.messaging_tables import MessagingTables
+from microcred.runtime.telemetry import attached_trace
+
+log = logging.getLogger(__name__)
+
+#: publish(topic, key, value, headers) -> a future resolved when the broker acknowledged the record.
+Publish = Callable[[str, bytes, bytes, Mapping[str, str]], Awaitable["asyncio.Future[Any]"]]
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        tables: MessagingTables,
+        publish: Publish,
+        *,
+        service: str,
+        registry: CollectorRegistry,
+        batch_size: int = 500,
+        poll_interval: float = 0.5,
+        max_backoff: float = 10.0,
+    ) -> None:
+        self._session_factory = session_factory
+        self._outbox = tables.outbox
+        self._publish = publish
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._max_backoff = max_backoff
+        self._wakeup = asyncio.Event()
+        self._lock_key = zlib.crc32(f"microcred-outbox-relay:{service}".encode())
+        self.published = Counter(
+            "microcred_outbox_published", "Outbox events published to Kafka", registry=registry
+        )
+        self.failures = Counter(
+            "microcred_outbox_publish_failures", "Outbox batches that failed to publish", registry=registry
+        )
+        self.backlog = Gauge(
+            "microcred_outbox_backlog", "Outbox events not yet published (last seen)", registry=registry
+        )
+
+    def wake(self) -> None:
+        """Called after a commit that wrote events, so they go out now rather than at the next poll."""
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                sent = await self.publish_pending()
+                backoff = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.failures.inc()
+                log.exception("outbox relay pass failed; retrying in %.1fs", backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+                continue
+            if sent < self._batch_size:
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
+                except TimeoutError:
+                    pass
+                self._wakeup.clear()
+
+    async def publish_pending(self) -> int:
+        """One pass: publish up to a batch of unsent rows and stamp them. Returns rows published."""
+        outbox = self._outbox
+        async with self._session_factory() as session, session.begin():
+            locked = await session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(self._lock_key)))
+            if not locked:
+                return 0  # another replica's relay is publishing this service's outbox
+            rows = (
+                await session.execute(
+                    sa.select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.payload, outbox.c.headers)
+                    .where(outbox.c.published_at.is_(None))
+                    .order_by(outbox.c.id)
+                    .limit(self._batch_size)
+                )
+            ).all()
+            if not rows:
+                self.backlog.set(0)
+                return 0
+            acks = []
+            for row in rows:
+                with attached_trace(row.headers):
+                    acks.append(await self._publish(row.topic, row.key, row.payload, row.headers))
+            await asyncio.gather(*acks)
+            await session.execute(
+                outbox.update()
+                .where(outbox.c.id.in_([row.id for row in rows]))
+                .values(published_at=sa.func.now())
+            )
+            backlog = await session.scalar(
+                sa.select(sa.func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+            )
+        self.backlog.set(backlog or 0)
+        self.published.inc(len(rows))
+        return len(rows)

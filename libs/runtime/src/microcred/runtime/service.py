@@ -1,0 +1,163 @@
+"""The shared part of every service's composition root.
+
+``ServiceRuntime`` owns what every service has (engine, broker, relay, metrics, tracing, token
+verification) and the HTTP app around it. A service's ``bootstrap.py`` builds one, registers its
+consumers and routes, and hands out its unit of work. Nothing here connects at import time: the
+broker, relay and pools start in the app's lifespan and stop when it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager, suppress
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from microcred.events import IntegrationEvent
+from microcred.runtime.auth import JwtVerifier
+from microcred.runtime.broker import asyncapi_document, create_broker, declare_publishers
+from microcred.runtime.context import correlation_id_var, parse_uuid
+from microcred.runtime.errors import DomainError
+from microcred.runtime.messaging_tables import MessagingTables
+from microcred.runtime.relay import OutboxRelay
+from microcred.runtime.settings import ServiceSettings
+from microcred.runtime.telemetry import create_tracer_provider
+from microcred.runtime.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+U = TypeVar("U", bound=UnitOfWork)
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        tables: MessagingTables,
+        produces: Iterable[type[IntegrationEvent]],
+    ) -> None:
+        self.settings = settings
+        self.tables = tables
+        self.registry = CollectorRegistry()
+        self.tracer_provider = create_tracer_provider(settings.service_name, settings.otel_exporter_otlp_endpoint)
+        self.engine: AsyncEngine = create_async_engine(
+            settings.database_url, pool_size=settings.database_pool_size, pool_pre_ping=True
+        )
+        self.session_factory = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.broker, self.consumer_policy = create_broker(
+            settings, tracer_provider=self.tracer_provider, registry=self.registry
+        )
+        self.relay = OutboxRelay(
+            self.session_factory,
+            tables,
+            declare_publishers(self.broker, produces),
+            service=settings.service_name,
+            registry=self.registry,
+            batch_size=settings.relay_batch_size,
+            poll_interval=settings.relay_poll_interval_seconds,
+        )
+        self.verifier = JwtVerifier(
+            settings.auth_jwks_url, issuer=settings.auth_issuer, audience=settings.auth_audience
+        )
+
+    def unit_of_work(self, cls: Callable[..., U]) -> Callable[[], U]:
+        def make() -> U:
+            return cls(self.session_factory, self.tables, self.settings.service_name, self.relay.wake)
+
+        return make
+
+    async def check_health(self) -> dict[str, str]:
+        checks: dict[str, str] = {}
+        try:
+            async with self.engine.connect() as connection:
+                await connection.execute(sa.text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"error: {type(exc).__name__}"
+        checks["broker"] = "ok" if await self.broker.ping(timeout=2.0) else "error: unreachable"
+        return checks
+
+    @asynccontextmanager
+    async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:
+        await self.broker.start()
+        relay_task = asyncio.create_task(self.relay.run(), name="outbox-relay")
+        log.info("service started", extra={"http_port": self.settings.http_port})
+        try:
+            yield
+        finally:
+            relay_task.cancel()
+            with suppress(asyncio.CancelledError):
+                await relay_task
+            await self.broker.stop()
+            await self.engine.dispose()
+            self.tracer_provider.shutdown()
+
+    def create_app(self, *routers: APIRouter, title: str, description: str = "") -> FastAPI:
+        app = FastAPI(title=title, description=description, version="0.1.0", lifespan=self.lifespan)
+        app.state.verifier = self.verifier
+        app.state.runtime = self
+        for router in routers:
+            app.include_router(router)
+        self._add_operational_routes(app)
+        self._add_middleware(app)
+        FastAPIInstrumentor.instrument_app(
+            app, tracer_provider=self.tracer_provider, excluded_urls="health,metrics"
+        )
+        return app
+
+    def _add_operational_routes(self, app: FastAPI) -> None:
+        runtime = self
+
+        @app.get("/health", tags=["operations"])
+        async def health() -> JSONResponse:
+            checks = await runtime.check_health()
+            healthy = all(value == "ok" for value in checks.values())
+            return JSONResponse({"status": "ok" if healthy else "degraded", "checks": checks},
+                                status_code=200 if healthy else 503)
+
+        @app.get("/metrics", tags=["operations"])
+        async def metrics() -> Response:
+            return Response(generate_latest(runtime.registry), media_type=CONTENT_TYPE_LATEST)
+
+        @app.get("/asyncapi.json", tags=["operations"])
+        async def asyncapi() -> dict[str, Any]:
+            return asyncapi_document(runtime.broker, runtime.settings.service_name)
+
+        @app.exception_handler(DomainError)
+        async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+            body: dict[str, Any] = {"error": exc.code, "detail": exc.message}
+            if exc.details is not None:
+                body["details"] = exc.details
+            return JSONResponse(body, status_code=exc.status_code)
+
+    def _add_middleware(self, app: FastAPI) -> None:
+        requests = Counter(
+            "microcred_http_requests", "HTTP requests", ["method", "route", "status"], registry=self.registry
+        )
+        latency = Histogram(
+            "microcred_http_request_seconds", "HTTP request latency", ["method", "route"], registry=self.registry
+        )
+
+        @app.middleware("http")
+        async def correlate_and_measure(request: Request, call_next: Callable[[Request], Any]) -> Response:
+            correlation_id = parse_uuid(request.headers.get("x-correlation-id"))
+            token = correlation_id_var.set(correlation_id)
+            started = time.perf_counter()
+            try:
+                response: Response = await call_next(request)
+            finally:
+                correlation_id_var.reset(token)
+            route = request.scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            requests.labels(request.method, template, str(response.status_code)).inc()
+            latency.labels(request.method, template).observe(time.perf_counter() - started)
+            return response

@@ -1,0 +1,66 @@
+"""Typed settings shared by every service (each service subclasses with its own fields).
+
+Local mode has safe defaults so ``make up`` needs no configuration; production mode refuses to start
+while any secret still has its local default, so a forgotten variable fails loudly at boot.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_DATABASE_PASSWORD = "microcred-local"  # noqa: S105 - the documented local-only default
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MICROCRED_", extra="ignore")
+
+    service_name: str = "microcred"
+    mode: Literal["local", "production"] = "local"
+    database_url: str = (
+        f"postgresql+asyncpg://microcred:{LOCAL_DATABASE_PASSWORD}@127.0.0.1:15400/microcred"
+    )
+    database_pool_size: int = 10
+    kafka_bootstrap_servers: str = "127.0.0.1:15401"
+    kafka_client_id: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    public_base_url: str | None = None
+
+    auth_jwks_url: str = ""
+    auth_issuer: str = "microcred-dev"
+    auth_audience: str = "microcred"
+
+    otel_exporter_otlp_endpoint: str | None = None
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    relay_batch_size: int = 500
+    relay_poll_interval_seconds: float = 0.5
+    consumer_max_attempts: int = 5
+    consumer_retry_base_seconds: float = 0.2
+    consumer_retry_max_seconds: float = 30.0
+
+    def default_secrets_in_use(self) -> list[str]:
+        """Names of settings still holding a local-only default; subclasses extend this."""
+        found = []
+        if LOCAL_DATABASE_PASSWORD in self.database_url:
+            found.append("database_url")
+        return found
+
+    @model_validator(mode="after")
+    def _refuse_local_defaults_in_production(self) -> ServiceSettings:
+        if self.mode != "production":
+            return self
+        problems = [f"{name} still has its local default" for name in self.default_secrets_in_use()]
+        if not self.auth_jwks_url.startswith("https://"):
+            problems.append("auth_jwks_url must be the https:// JWKS URL of the OIDC issuer")
+        if problems:
+            raise ValueError("refusing to start in production mode: " + "; ".join(problems))
+        return self
+
+    @property
+    def base_url(self) -> str:
+        return self.public_base_url or f"http://{self.http_host}:{self.http_port}"

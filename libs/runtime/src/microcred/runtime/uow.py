@@ -1,0 +1,83 @@
+"""The unit of work: one database transaction holding a state change, its events and its inbox mark.
+
+Events recorded with :meth:`UnitOfWork.publish` become outbox rows inside the same transaction, so
+they are published if and only if the state change commits. Leaving the block without ``commit()``
+rolls everything back. Repositories receive the session from here and never commit themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+from uuid import UUID
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from microcred.events import IntegrationEvent
+from microcred.runtime.messaging_tables import MessagingTables
+from microcred.runtime.outbox import outbox_row
+
+
+class UnitOfWork:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        tables: MessagingTables,
+        source: str,
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._session_factory = session_factory
+        self._tables = tables
+        self._source = source
+        self._on_commit = on_commit
+        self._pending: list[IntegrationEvent] = []
+        self._committed = False
+
+    async def __aenter__(self) -> Self:
+        self.session = self._session_factory()
+        self._pending = []
+        self._committed = False
+        self.bind_repositories(self.session)
+        return self
+
+    def bind_repositories(self, session: AsyncSession) -> None:
+        """Services override this to attach their repositories to the session."""
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if not self._committed:
+                await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    def publish(self, *events: IntegrationEvent) -> None:
+        self._pending.extend(events)
+
+    async def claim(self, consumer: str, event_id: UUID) -> bool:
+        """Mark ``event_id`` processed by ``consumer``; False if it already was (a redelivery)."""
+        inserted = await self.session.execute(
+            insert(self._tables.inbox)
+            .values(consumer=consumer, event_id=event_id)
+            .on_conflict_do_nothing()
+            .returning(self._tables.inbox.c.event_id)
+        )
+        return inserted.first() is not None
+
+    async def commit(self) -> None:
+        if self._pending:
+            await self.session.execute(
+                self._tables.outbox.insert(),
+                [outbox_row(event, self._source) for event in self._pending],
+            )
+        await self.session.commit()
+        self._committed = True
+        had_events, self._pending = bool(self._pending), []
+        if had_events:
+            self._on_commit()

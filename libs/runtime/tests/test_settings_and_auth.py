@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import jwt
+import pytest
+from pydantic import ValidationError
+
+from microcred.runtime.auth import DevTokenIssuer, InvalidToken, JwtVerifier, Role
+from microcred.runtime.settings import ServiceSettings
+
+
+def test_production_mode_refuses_local_default_secrets() -> None:
+    with pytest.raises(ValidationError, match="database_url still has its local default"):
+        ServiceSettings(mode="production", auth_jwks_url="https://idp.example/jwks")
+
+
+def test_production_mode_requires_an_https_jwks() -> None:
+    with pytest.raises(ValidationError, match="auth_jwks_url"):
+        ServiceSettings(mode="production", database_url="postgresql+asyncpg://svc:s3cret@db/catalog",
+                        auth_jwks_url="file:///tmp/jwks.json")
+
+
+def test_local_mode_starts_with_defaults() -> None:
+    assert ServiceSettings().mode == "local"
+
+
+def test_dev_tokens_verify_with_roles_states_and_organization(tmp_path: Path) -> None:
+    issuer = DevTokenIssuer(tmp_path)
+    verifier = JwtVerifier(issuer.jwks_url, issuer=issuer.issuer, audience=issuer.audience)
+    principal = verifier.verify(issuer.mint("t-1", [Role.TEACHER], states=["tn"], organization="org-1"))
+    assert principal.subject == "t-1" and principal.has(Role.TEACHER) and not principal.has(Role.OPERATOR)
+    assert principal.states == ("TN",) and principal.organization == "org-1"
+
+
+def test_expired_foreign_or_tampered_tokens_are_refused(tmp_path: Path) -> None:
+    issuer = DevTokenIssuer(tmp_path / "a")
+    verifier = JwtVerifier(issuer.jwks_url, issuer=issuer.issuer, audience=issuer.audience)
+    with pytest.raises(InvalidToken):
+        verifier.verify(issuer.mint("t-1", [Role.TEACHER], ttl_seconds=-10))
+    with pytest.raises(InvalidToken):
+        verifier.verify(DevTokenIssuer(tmp_path / "b").mint("t-1", [Role.OPERATOR]))
+    token = issuer.mint("t-1", [Role.TEACHER])
+    claims = jwt.decode(token, options={"verify_signature": False})
+    forged = jwt.encode(claims | {"roles": ["operator"], "exp": int(time.time()) + 60}, "k" * 32, algorithm="HS256",
+                        headers={"kid": issuer.kid})
+    with pytest.raises(InvalidToken):
+        verifier.verify(forged)
+
+
+def test_the_dev_issuer_keeps_its_key_across_restarts(tmp_path: Path) -> None:
+    token = DevTokenIssuer(tmp_path).mint("t-1", [Role.TEACHER])
+    again = DevTokenIssuer(tmp_path)
+    JwtVerifier(again.jwks_url, issuer=again.issuer, audience=again.audience).verify(token)

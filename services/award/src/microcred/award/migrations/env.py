@@ -1,0 +1,4 @@
+from microcred.award.adapters.orm import Base
+from microcred.runtime.migrations import run_env
+
+run_env(Base.metadata)

@@ -1,0 +1,1 @@
+"""Catalog service: the source of truth for micro-credentials and their issuers."""

@@ -1,0 +1,18 @@
+"""Licensure subscribers: translate a decoded event into a use case. Ack policy and retries: runtime.consumer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from faststream.kafka import KafkaBroker
+
+from microcred.events import CredentialAwarded
+from microcred.licensure.service_layer import handlers
+from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
+from microcred.runtime.consumer import subscribe
+
+
+def register_consumers(broker: KafkaBroker, uow: Callable[[], LicensureUnitOfWork]) -> None:
+    @subscribe(broker, CredentialAwarded, group_id="licensure")
+    async def on_credential_awarded(event: CredentialAwarded) -> None:
+        await handlers.post_credits(event, uow())

@@ -1,0 +1,77 @@
+"""Review tables.
+
+``credential_versions`` is this service's projection of catalog.credential-published: only what a
+reviewer needs (name and rubric). ``reviews`` holds one row per submitted attempt; the unique
+(submission_id, attempt) makes a re-announced attempt a no-op. Open load per reviewer is counted from
+``reviews`` rather than stored, so it cannot drift from the assignments themselves.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from microcred.runtime.messaging_tables import define_messaging_tables
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+messaging = define_messaging_tables(Base.metadata)
+
+
+class CredentialVersionRow(Base):
+    __tablename__ = "credential_versions"
+
+    credential_id: Mapped[UUID] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.Text)
+    rubric: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    received_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+
+class ReviewerRow(Base):
+    __tablename__ = "reviewers"
+
+    reviewer_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    # NULL means certified for every credential; otherwise a JSON list of credential ids.
+    credential_ids: Mapped[list[str] | None] = mapped_column(JSONB)
+    max_open: Mapped[int] = mapped_column(sa.Integer)
+    active: Mapped[bool] = mapped_column(sa.Boolean)
+    updated_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now()
+    )
+
+
+class ReviewRow(Base):
+    __tablename__ = "reviews"
+    __table_args__ = (
+        sa.UniqueConstraint("submission_id", "attempt", name="uq_reviews_submission_attempt"),
+        sa.Index("ix_reviews_status_created", "status", "created_at"),
+        sa.Index("ix_reviews_reviewer_status", "reviewer_id", "status"),
+    )
+
+    review_id: Mapped[UUID] = mapped_column(primary_key=True)
+    submission_id: Mapped[UUID] = mapped_column()
+    attempt: Mapped[int] = mapped_column(sa.Integer)
+    credential_id: Mapped[UUID] = mapped_column()
+    credential_version: Mapped[int] = mapped_column(sa.Integer)
+    teacher_id: Mapped[str] = mapped_column(sa.Text)
+    states: Mapped[list[str]] = mapped_column(JSONB)
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(sa.Text)
+    reviewer_id: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    assigned_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    scored_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    decision: Mapped[str | None] = mapped_column(sa.Text)
+    total_points: Mapped[int | None] = mapped_column(sa.Integer)
+    results: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    revision_feedback: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)

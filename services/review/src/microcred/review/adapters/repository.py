@@ -1,0 +1,188 @@
+"""Repositories translate between rows and domain objects; the unit of work owns the session."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from microcred.events import CriterionFeedback, CriterionResult, EvidenceRef, Rubric
+from microcred.review.adapters.orm import CredentialVersionRow, ReviewerRow, ReviewRow
+from microcred.review.domain.model import (
+    CredentialKey,
+    CredentialRubric,
+    Review,
+    Reviewer,
+    ReviewStatus,
+    Scorecard,
+)
+
+# Routing reads every reviewer's open load and then assigns; two transactions doing that at once
+# could both see the same spare capacity. One transaction-scoped advisory lock serialises routing.
+_ROUTING_LOCK = zlib.crc32(b"microcred-review-routing")
+
+
+class CredentialRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, credential_id: UUID, version: int) -> CredentialRubric | None:
+        row = await self.session.get(CredentialVersionRow, (credential_id, version))
+        if row is None:
+            return None
+        return CredentialRubric(row.credential_id, row.version, row.name, Rubric.model_validate(row.rubric))
+
+    async def add(self, credential: CredentialRubric) -> None:
+        self.session.add(
+            CredentialVersionRow(
+                credential_id=credential.credential_id,
+                version=credential.version,
+                name=credential.name,
+                rubric=credential.rubric.model_dump(mode="json"),
+            )
+        )
+
+    async def known(self, keys: Iterable[CredentialKey]) -> set[CredentialKey]:
+        wanted = set(keys)
+        if not wanted:
+            return set()
+        rows = await self.session.execute(
+            sa.select(CredentialVersionRow.credential_id, CredentialVersionRow.version).where(
+                sa.tuple_(CredentialVersionRow.credential_id, CredentialVersionRow.version).in_(list(wanted))
+            )
+        )
+        return {(row.credential_id, row.version) for row in rows}
+
+
+class ReviewerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def _with_load(self) -> sa.Select[tuple[ReviewerRow, int]]:
+        open_reviews = (
+            sa.select(sa.func.count())
+            .where(ReviewRow.reviewer_id == ReviewerRow.reviewer_id, ReviewRow.status == ReviewStatus.ASSIGNED.value)
+            .scalar_subquery()
+        )
+        return sa.select(ReviewerRow, open_reviews).order_by(ReviewerRow.reviewer_id)
+
+    async def get(self, reviewer_id: str) -> Reviewer | None:
+        found = (await self.session.execute(self._with_load().where(ReviewerRow.reviewer_id == reviewer_id))).first()
+        return None if found is None else self._to_domain(found[0], found[1])
+
+    async def list(self) -> list[Reviewer]:
+        return [self._to_domain(row, load) for row, load in (await self.session.execute(self._with_load())).all()]
+
+    async def save(self, reviewer: Reviewer) -> None:
+        row = await self.session.get(ReviewerRow, reviewer.reviewer_id)
+        if row is None:
+            row = ReviewerRow(reviewer_id=reviewer.reviewer_id)
+            self.session.add(row)
+        row.credential_ids = (
+            None if reviewer.credential_ids is None else sorted(str(c) for c in reviewer.credential_ids)
+        )
+        row.max_open = reviewer.max_open
+        row.active = reviewer.active
+
+    @staticmethod
+    def _to_domain(row: ReviewerRow, open_reviews: int) -> Reviewer:
+        return Reviewer(
+            reviewer_id=row.reviewer_id,
+            credential_ids=None if row.credential_ids is None else frozenset(UUID(c) for c in row.credential_ids),
+            max_open=row.max_open,
+            active=row.active,
+            open_reviews=open_reviews,
+        )
+
+
+class ReviewRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def lock_routing(self) -> None:
+        await self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(_ROUTING_LOCK)))
+
+    async def get(self, review_id: UUID, *, for_update: bool = False) -> Review | None:
+        query = sa.select(ReviewRow).where(ReviewRow.review_id == review_id)
+        if for_update:
+            query = query.with_for_update()
+        row = await self.session.scalar(query)
+        return None if row is None else self._to_domain(row)
+
+    async def exists_for_attempt(self, submission_id: UUID, attempt: int) -> bool:
+        found = await self.session.scalar(
+            sa.select(ReviewRow.review_id).where(ReviewRow.submission_id == submission_id, ReviewRow.attempt == attempt)
+        )
+        return found is not None
+
+    async def queued(self) -> list[Review]:
+        rows = await self.session.scalars(
+            sa.select(ReviewRow)
+            .where(ReviewRow.status == ReviewStatus.QUEUED.value)
+            .order_by(ReviewRow.created_at, ReviewRow.review_id)
+        )
+        return [self._to_domain(row) for row in rows]
+
+    async def assigned_to(self, reviewer_id: str) -> list[Review]:
+        rows = await self.session.scalars(
+            sa.select(ReviewRow)
+            .where(ReviewRow.reviewer_id == reviewer_id, ReviewRow.status == ReviewStatus.ASSIGNED.value)
+            .order_by(ReviewRow.due_at, ReviewRow.review_id)
+        )
+        return [self._to_domain(row) for row in rows]
+
+    async def save(self, review: Review) -> None:
+        row = await self.session.get(ReviewRow, review.review_id)
+        if row is None:
+            row = ReviewRow(review_id=review.review_id)
+            self.session.add(row)
+        row.submission_id = review.submission_id
+        row.attempt = review.attempt
+        row.credential_id = review.credential_id
+        row.credential_version = review.credential_version
+        row.teacher_id = review.teacher_id
+        row.states = list(review.states)
+        row.evidence = [e.model_dump(mode="json") for e in review.evidence]
+        row.status = review.status.value
+        row.reviewer_id = review.reviewer_id
+        row.created_at = review.created_at
+        row.assigned_at = review.assigned_at
+        row.due_at = review.due_at
+        row.scored_at = review.scored_at
+        card = review.scorecard
+        row.decision = None if card is None else card.decision
+        row.total_points = None if card is None else card.total_points
+        row.results = None if card is None else [r.model_dump(mode="json") for r in card.results]
+        row.revision_feedback = None if card is None else [f.model_dump(mode="json") for f in card.revision_feedback]
+
+    @staticmethod
+    def _to_domain(row: ReviewRow) -> Review:
+        scorecard = None
+        if row.decision is not None:
+            scorecard = Scorecard(
+                results=tuple(CriterionResult.model_validate(r) for r in row.results or ()),
+                total_points=row.total_points or 0,
+                decision="passed" if row.decision == "passed" else "revise",
+                revision_feedback=tuple(CriterionFeedback.model_validate(f) for f in row.revision_feedback or ()),
+            )
+        return Review(
+            review_id=row.review_id,
+            submission_id=row.submission_id,
+            attempt=row.attempt,
+            credential_id=row.credential_id,
+            credential_version=row.credential_version,
+            teacher_id=row.teacher_id,
+            states=tuple(row.states),
+            evidence=tuple(EvidenceRef.model_validate(e) for e in row.evidence),
+            created_at=row.created_at,
+            status=ReviewStatus(row.status),
+            reviewer_id=row.reviewer_id,
+            assigned_at=row.assigned_at,
+            due_at=row.due_at,
+            scored_at=row.scored_at,
+            scorecard=scorecard,
+        )
+

@@ -1,0 +1,263 @@
+"""Review rules: who reviews an attempt, and what a reviewer's rubric scores decide.
+
+Routing is deterministic so that replaying the same events routes the same way: among eligible
+reviewers (active, certified for the credential, under capacity, not the teacher), the one with the
+fewest open reviews wins, ties going to the smallest reviewer id. A review nobody can take stays
+queued; the queue is drained oldest first whenever capacity or certification appears.
+
+Scoring is all-or-nothing: every rubric criterion exactly once, with feedback wherever the teacher
+needs to know what to improve. The decision is a pure function of the rubric's passing rule.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Literal
+from uuid import UUID
+
+from microcred.events import CriterionFeedback, CriterionResult, EvidenceRef, Rubric, RubricLevel
+from microcred.runtime.errors import Conflict, Forbidden, Invalid
+
+Decision = Literal["passed", "revise"]
+CredentialKey = tuple[UUID, int]
+
+
+class ReviewStatus(StrEnum):
+    QUEUED = "queued"
+    ASSIGNED = "assigned"
+    SCORED = "scored"
+
+
+@dataclass(frozen=True)
+class CredentialRubric:
+    """What review knows of a published credential version: enough to show and score against."""
+
+    credential_id: UUID
+    version: int
+    name: str
+    rubric: Rubric
+
+
+@dataclass(frozen=True)
+class Reviewer:
+    reviewer_id: str
+    credential_ids: frozenset[UUID] | None  # None: certified for every credential
+    max_open: int = 10
+    active: bool = True
+    open_reviews: int = 0
+
+    def certified_for(self, credential_id: UUID) -> bool:
+        return self.credential_ids is None or credential_id in self.credential_ids
+
+    def can_take(self, credential_id: UUID, teacher_id: str) -> bool:
+        return (
+            self.active
+            and self.certified_for(credential_id)
+            and self.open_reviews < self.max_open
+            and self.reviewer_id != teacher_id
+        )
+
+
+def choose_reviewer(reviewers: Iterable[Reviewer], credential_id: UUID, teacher_id: str) -> Reviewer | None:
+    """The least-loaded eligible reviewer (ties: smallest id), or None when nobody is eligible."""
+    eligible = [r for r in reviewers if r.can_take(credential_id, teacher_id)]
+    return min(eligible, key=lambda r: (r.open_reviews, r.reviewer_id), default=None)
+
+
+@dataclass(frozen=True)
+class ScoreEntry:
+    criterion_key: str
+    level_key: str
+    feedback: str = ""
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    results: tuple[CriterionResult, ...]
+    total_points: int
+    decision: Decision
+    revision_feedback: tuple[CriterionFeedback, ...]  # what the teacher is told when asked to revise
+
+
+@dataclass
+class Review:
+    review_id: UUID
+    submission_id: UUID
+    attempt: int
+    credential_id: UUID
+    credential_version: int
+    teacher_id: str
+    states: tuple[str, ...]
+    evidence: tuple[EvidenceRef, ...]
+    created_at: datetime
+    status: ReviewStatus = ReviewStatus.QUEUED
+    reviewer_id: str | None = None
+    assigned_at: datetime | None = None
+    due_at: datetime | None = None
+    scored_at: datetime | None = None
+    scorecard: Scorecard | None = None
+
+    @property
+    def credential_key(self) -> CredentialKey:
+        return (self.credential_id, self.credential_version)
+
+    def assign(self, reviewer_id: str, now: datetime, due_in: timedelta) -> None:
+        if self.status is not ReviewStatus.QUEUED:
+            raise Conflict(f"review {self.review_id} is {self.status.value}, not queued", code="not_queued")
+        self.status = ReviewStatus.ASSIGNED
+        self.reviewer_id = reviewer_id
+        self.assigned_at = now
+        self.due_at = now + due_in
+
+    def ensure_scorable_by(self, reviewer_id: str) -> None:
+        if self.reviewer_id != reviewer_id:
+            raise Forbidden(f"review {self.review_id} is not assigned to you", code="not_assigned_to_you")
+        if self.status is not ReviewStatus.ASSIGNED:
+            raise Conflict(f"review {self.review_id} is already {self.status.value}", code="already_scored")
+
+    def record_score(self, reviewer_id: str, scorecard: Scorecard, now: datetime) -> None:
+        self.ensure_scorable_by(reviewer_id)
+        self.status = ReviewStatus.SCORED
+        self.scorecard = scorecard
+        self.scored_at = now
+
+
+def route_queue(
+    queue: Sequence[Review],
+    reviewers: Iterable[Reviewer],
+    known_credentials: Collection[CredentialKey],
+    now: datetime,
+    due_in: timedelta,
+) -> list[Review]:
+    """Assign queued reviews oldest first, counting each assignment against its reviewer's capacity.
+
+    Reviews whose credential version has not been published to us yet stay queued: without the
+    rubric nobody could score them. Returns the reviews that were assigned.
+    """
+    pool = {r.reviewer_id: r for r in reviewers}
+    assigned: list[Review] = []
+    for review in sorted(queue, key=lambda r: (r.created_at, str(r.review_id))):
+        if review.status is not ReviewStatus.QUEUED or review.credential_key not in known_credentials:
+            continue
+        chosen = choose_reviewer(pool.values(), review.credential_id, review.teacher_id)
+        if chosen is None:
+            continue
+        review.assign(chosen.reviewer_id, now, due_in)
+        pool[chosen.reviewer_id] = replace(chosen, open_reviews=chosen.open_reviews + 1)
+        assigned.append(review)
+    return assigned
+
+
+def decide(rubric: Rubric, chosen: Mapping[str, RubricLevel]) -> Decision:
+    """``chosen`` maps every criterion key of ``rubric`` to the level awarded."""
+    rule = rubric.passing_rule
+    if rule.kind == "all_criteria_at_least":
+        return "revise" if _below_passing_level(rubric, chosen) else "passed"
+    total = sum(level.points for level in chosen.values())
+    return "passed" if total >= (rule.points or 0) else "revise"
+
+
+def _below_passing_level(rubric: Rubric, chosen: Mapping[str, RubricLevel]) -> list[str]:
+    rule = rubric.passing_rule
+    if rule.kind != "all_criteria_at_least":
+        return []
+    below = []
+    for criterion in rubric.criteria:
+        passing = criterion.level(rule.level or "")
+        assert passing is not None  # the Rubric contract guarantees the level on every criterion
+        if chosen[criterion.key].points < passing.points:
+            below.append(criterion.key)
+    return below
+
+
+def criteria_needing_feedback(rubric: Rubric, chosen: Mapping[str, RubricLevel]) -> list[str]:
+    """Where the teacher must be told what to improve.
+
+    Under ``all_criteria_at_least``: every criterion below the passing level. Under ``minimum_total``,
+    when the total falls short: every criterion not at its top level, since raising any of them helps.
+    If a short total has every criterion at the top (a rubric whose minimum cannot be reached), all
+    criteria need feedback, so a revise decision never reaches the teacher without an explanation.
+    """
+    if rubric.passing_rule.kind == "all_criteria_at_least":
+        return _below_passing_level(rubric, chosen)
+    if decide(rubric, chosen) == "passed":
+        return []
+    not_top = [c.key for c in rubric.criteria if chosen[c.key].points < c.levels[-1].points]
+    return not_top or [c.key for c in rubric.criteria]
+
+
+def score(rubric: Rubric, entries: Sequence[ScoreEntry]) -> Scorecard:
+    """Validate a reviewer's scores against the rubric and reach the decision; raises Invalid (422)."""
+    unknown = sorted({e.criterion_key for e in entries if rubric.criterion(e.criterion_key) is None})
+    if unknown:
+        raise Invalid(f"not criteria of this rubric: {', '.join(unknown)}", code="unknown_criterion",
+                      details={"criteria": unknown})
+    counts = Counter(e.criterion_key for e in entries)
+    missing = [c.key for c in rubric.criteria if counts[c.key] == 0]
+    repeated = [c.key for c in rubric.criteria if counts[c.key] > 1]
+    if missing or repeated:
+        raise Invalid(
+            "every rubric criterion must be scored exactly once"
+            + (f"; missing: {', '.join(missing)}" if missing else "")
+            + (f"; scored more than once: {', '.join(repeated)}" if repeated else ""),
+            code="incomplete_scores",
+            details={"missing": missing, "repeated": repeated},
+        )
+    by_key = {e.criterion_key: e for e in entries}
+    chosen: dict[str, RubricLevel] = {}
+    bad_levels: list[dict[str, str]] = []
+    for criterion in rubric.criteria:
+        level = criterion.level(by_key[criterion.key].level_key)
+        if level is None:
+            bad_levels.append({"criterion_key": criterion.key, "level_key": by_key[criterion.key].level_key})
+        else:
+            chosen[criterion.key] = level
+    if bad_levels:
+        described = ", ".join(f"{b['level_key']!r} for {b['criterion_key']!r}" for b in bad_levels)
+        raise Invalid(f"not levels of their criterion: {described}", code="unknown_level", details=bad_levels)
+
+    feedback = {key: entry.feedback.strip() for key, entry in by_key.items()}
+    lacking = [key for key in criteria_needing_feedback(rubric, chosen) if not feedback[key]]
+    if lacking:
+        raise Invalid(
+            f"feedback is required on criteria that fall short: {', '.join(lacking)}",
+            code="feedback_required",
+            details={"criteria": lacking},
+        )
+
+    decision = decide(rubric, chosen)
+    results = tuple(
+        CriterionResult(
+            criterion_key=c.key,
+            criterion_name=c.name,
+            level_key=chosen[c.key].key,
+            level_name=chosen[c.key].name,
+            points=chosen[c.key].points,
+            feedback=feedback[c.key],
+        )
+        for c in rubric.criteria
+    )
+    revision: tuple[CriterionFeedback, ...] = ()
+    if decision == "revise":
+        short = set(_below_passing_level(rubric, chosen)) or {key for key, text in feedback.items() if text}
+        revision = tuple(
+            CriterionFeedback(
+                criterion_key=r.criterion_key,
+                criterion_name=r.criterion_name,
+                level_key=r.level_key,
+                level_name=r.level_name,
+                feedback=r.feedback,
+            )
+            for r in results
+            if r.criterion_key in short
+        )
+    return Scorecard(
+        results=results,
+        total_points=sum(r.points for r in results),
+        decision=decision,
+        revision_feedback=revision,
+    )

@@ -1,0 +1,25 @@
+"""Review's subscriptions. Each only delegates; idempotency lives in the use case's inbox claim."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from faststream.kafka import KafkaBroker
+
+from microcred.events import CredentialPublished, SubmissionSubmitted
+from microcred.review.service_layer import handlers
+from microcred.review.service_layer.unit_of_work import ReviewUnitOfWork
+from microcred.runtime.consumer import subscribe
+
+GROUP = "review"
+
+
+def register_consumers(broker: KafkaBroker, uow: Callable[[], ReviewUnitOfWork], *, due_in: timedelta) -> None:
+    @subscribe(broker, CredentialPublished, group_id=GROUP)
+    async def on_credential_published(event: CredentialPublished) -> None:
+        await handlers.record_credential(event, uow(), due_in)
+
+    @subscribe(broker, SubmissionSubmitted, group_id=GROUP)
+    async def on_submission_submitted(event: SubmissionSubmitted) -> None:
+        await handlers.open_review(event, uow(), due_in)

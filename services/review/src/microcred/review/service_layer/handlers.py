@@ -1,0 +1,225 @@
+"""Review use cases. Each takes a command or event and a unit of work, and commits once.
+
+Every write that can create a review or free or add capacity ends by draining the queue inside the
+same unit of work, under the routing lock, so an assignment and the change that made it possible
+commit (and emit ReviewerAssigned) together or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel, Field
+
+from microcred.events import (
+    CredentialPublished,
+    IntegrationEvent,
+    ReviewerAssigned,
+    RevisionRequested,
+    SubmissionScored,
+    SubmissionSubmitted,
+)
+from microcred.review.domain.model import (
+    CredentialRubric,
+    Review,
+    Reviewer,
+    ScoreEntry,
+    route_queue,
+    score,
+)
+from microcred.review.service_layer.unit_of_work import ReviewUnitOfWork
+from microcred.runtime.auth import Principal, Role
+from microcred.runtime.context import current_correlation_id
+from microcred.runtime.errors import Forbidden, NotFound
+
+
+class UpsertReviewer(BaseModel):
+    credential_ids: list[UUID] | None = Field(description="Credentials the reviewer is certified for; null = all.")
+    max_open: int = Field(default=10, ge=0, le=1000)
+    active: bool = True
+
+
+class CriterionScore(BaseModel):
+    criterion_key: str = Field(min_length=1, max_length=80)
+    level_key: str = Field(min_length=1, max_length=80)
+    feedback: str = Field(default="", max_length=20_000)
+
+
+class ScoreReview(BaseModel):
+    # No min_length: an empty list is answered with the rubric-aware ``incomplete_scores`` error.
+    results: list[CriterionScore]
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Where events produced by a use case come from: a consumed event, or an HTTP request."""
+
+    correlation_id: UUID
+    causation_id: UUID | None = None
+
+    @classmethod
+    def of(cls, event: IntegrationEvent) -> Cause:
+        return cls(event.correlation_id, event.event_id)
+
+    @classmethod
+    def request(cls) -> Cause:
+        return cls(current_correlation_id())
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _drain_queue(uow: ReviewUnitOfWork, due_in: timedelta, cause: Cause) -> None:
+    """Assign what can be assigned, oldest first. The caller holds the routing lock."""
+    queue = await uow.reviews.queued()
+    if not queue:
+        return
+    known = await uow.credentials.known(review.credential_key for review in queue)
+    for review in route_queue(queue, await uow.reviewers.list(), known, _now(), due_in):
+        await uow.reviews.save(review)
+        assert review.reviewer_id is not None and review.due_at is not None  # set by assign()
+        uow.publish(
+            ReviewerAssigned(
+                correlation_id=cause.correlation_id,
+                causation_id=cause.causation_id,
+                states=review.states,
+                review_id=review.review_id,
+                submission_id=review.submission_id,
+                attempt=review.attempt,
+                reviewer_id=review.reviewer_id,
+                due_at=review.due_at,
+            )
+        )
+
+
+async def record_credential(event: CredentialPublished, uow: ReviewUnitOfWork, due_in: timedelta) -> None:
+    async with uow:
+        if not await uow.claim("review.record_credential", event.event_id):
+            return
+        await uow.reviews.lock_routing()
+        # Published versions never change, so a second announcement of the same version adds nothing.
+        if await uow.credentials.get(event.credential_id, event.version) is None:
+            await uow.credentials.add(
+                CredentialRubric(event.credential_id, event.version, event.name, event.rubric)
+            )
+            await _drain_queue(uow, due_in, Cause.of(event))
+        await uow.commit()
+
+
+async def open_review(event: SubmissionSubmitted, uow: ReviewUnitOfWork, due_in: timedelta) -> None:
+    async with uow:
+        if not await uow.claim("review.open_review", event.event_id):
+            return
+        await uow.reviews.lock_routing()
+        # The attempt is the natural key: a re-announced attempt under a new event id opens nothing.
+        if not await uow.reviews.exists_for_attempt(event.submission_id, event.attempt):
+            await uow.reviews.save(
+                Review(
+                    review_id=uuid4(),
+                    submission_id=event.submission_id,
+                    attempt=event.attempt,
+                    credential_id=event.credential_id,
+                    credential_version=event.credential_version,
+                    teacher_id=event.teacher_id,
+                    states=event.states,
+                    evidence=event.evidence,
+                    created_at=_now(),
+                )
+            )
+            await _drain_queue(uow, due_in, Cause.of(event))
+        await uow.commit()
+
+
+async def upsert_reviewer(
+    reviewer_id: str, command: UpsertReviewer, uow: ReviewUnitOfWork, due_in: timedelta
+) -> Reviewer:
+    async with uow:
+        await uow.reviews.lock_routing()
+        await uow.reviewers.save(
+            Reviewer(
+                reviewer_id=reviewer_id,
+                credential_ids=None if command.credential_ids is None else frozenset(command.credential_ids),
+                max_open=command.max_open,
+                active=command.active,
+            )
+        )
+        await _drain_queue(uow, due_in, Cause.request())
+        reviewer = await uow.reviewers.get(reviewer_id)
+        assert reviewer is not None  # saved above
+        await uow.commit()
+    return reviewer
+
+
+async def score_review(
+    review_id: UUID, command: ScoreReview, principal: Principal, uow: ReviewUnitOfWork, due_in: timedelta
+) -> Review:
+    async with uow:
+        await uow.reviews.lock_routing()
+        review = await uow.reviews.get(review_id, for_update=True)
+        if review is None:
+            raise NotFound(f"review {review_id} does not exist", code="review_not_found")
+        review.ensure_scorable_by(principal.subject)
+        credential = await uow.credentials.get(review.credential_id, review.credential_version)
+        assert credential is not None  # a review is only assigned once its credential is known
+        scorecard = score(
+            credential.rubric,
+            [ScoreEntry(s.criterion_key, s.level_key, s.feedback) for s in command.results],
+        )
+        now = _now()
+        review.record_score(principal.subject, scorecard, now)
+        await uow.reviews.save(review)
+        cause = Cause.request()
+        uow.publish(
+            SubmissionScored(
+                correlation_id=cause.correlation_id,
+                states=review.states,
+                review_id=review.review_id,
+                submission_id=review.submission_id,
+                attempt=review.attempt,
+                credential_id=review.credential_id,
+                credential_version=review.credential_version,
+                teacher_id=review.teacher_id,
+                decision=scorecard.decision,
+                results=scorecard.results,
+                total_points=scorecard.total_points,
+                scored_at=now,
+            )
+        )
+        if scorecard.decision == "revise":
+            uow.publish(
+                RevisionRequested(
+                    correlation_id=cause.correlation_id,
+                    states=review.states,
+                    review_id=review.review_id,
+                    submission_id=review.submission_id,
+                    attempt=review.attempt,
+                    teacher_id=review.teacher_id,
+                    feedback=scorecard.revision_feedback,
+                )
+            )
+        await _drain_queue(uow, due_in, cause)
+        await uow.commit()
+    return review
+
+
+async def view_review(
+    review_id: UUID, principal: Principal, uow: ReviewUnitOfWork
+) -> tuple[Review, CredentialRubric | None]:
+    async with uow:
+        review = await uow.reviews.get(review_id)
+        if review is None:
+            raise NotFound(f"review {review_id} does not exist", code="review_not_found")
+        if not principal.has(Role.OPERATOR) and review.reviewer_id != principal.subject:
+            raise Forbidden(f"review {review_id} is not assigned to you", code="not_assigned_to_you")
+        return review, await uow.credentials.get(review.credential_id, review.credential_version)
+
+
+async def queued_reviews(uow: ReviewUnitOfWork) -> list[tuple[Review, bool]]:
+    """Queued reviews oldest first, each with whether its credential version is known yet."""
+    async with uow:
+        queue = await uow.reviews.queued()
+        known = await uow.credentials.known(review.credential_key for review in queue)
+        return [(review, review.credential_key in known) for review in queue]

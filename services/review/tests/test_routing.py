@@ -1,0 +1,108 @@
+"""Routing: who gets a submitted attempt, and how the queue drains."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
+
+from microcred.events import EvidenceRef
+from microcred.review.domain.model import Review, Reviewer, ReviewStatus, choose_reviewer, route_queue
+
+CREDENTIAL = UUID("00000000-0000-0000-0000-00000000c0de")
+OTHER_CREDENTIAL = UUID("00000000-0000-0000-0000-0000000000ff")
+NOW = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def reviewer(reviewer_id: str, *, load: int = 0, certified: set[UUID] | None = None, max_open: int = 10,
+             active: bool = True) -> Reviewer:
+    return Reviewer(
+        reviewer_id=reviewer_id,
+        credential_ids=frozenset({CREDENTIAL} if certified is None else certified),
+        max_open=max_open,
+        active=active,
+        open_reviews=load,
+    )
+
+
+def review(*, teacher: str = "teacher-1", minutes: int = 0, credential: UUID = CREDENTIAL) -> Review:
+    return Review(
+        review_id=uuid4(),
+        submission_id=uuid4(),
+        attempt=1,
+        credential_id=credential,
+        credential_version=1,
+        teacher_id=teacher,
+        states=("TN",),
+        evidence=(
+            EvidenceRef(
+                evidence_id=uuid4(), requirement_key="video", object_key="k", filename="v.mp4",
+                content_type="video/mp4", size_bytes=10, sha256="0" * 64,
+            ),
+        ),
+        created_at=NOW + timedelta(minutes=minutes),
+    )
+
+
+def test_the_least_loaded_certified_reviewer_is_chosen() -> None:
+    chosen = choose_reviewer([reviewer("a", load=3), reviewer("b", load=1), reviewer("c", load=2)], CREDENTIAL, "t")
+    assert chosen is not None and chosen.reviewer_id == "b"
+
+
+def test_reviewers_at_capacity_are_skipped() -> None:
+    chosen = choose_reviewer([reviewer("a", load=2, max_open=2), reviewer("b", load=5)], CREDENTIAL, "t")
+    assert chosen is not None and chosen.reviewer_id == "b"
+
+
+def test_inactive_reviewers_are_skipped() -> None:
+    chosen = choose_reviewer([reviewer("a", active=False), reviewer("b", load=4)], CREDENTIAL, "t")
+    assert chosen is not None and chosen.reviewer_id == "b"
+
+
+def test_reviewers_not_certified_for_the_credential_are_skipped() -> None:
+    chosen = choose_reviewer([reviewer("a", certified={OTHER_CREDENTIAL}), reviewer("b", load=4)], CREDENTIAL, "t")
+    assert chosen is not None and chosen.reviewer_id == "b"
+
+
+def test_a_reviewer_certified_for_all_credentials_is_eligible_for_any() -> None:
+    everything = Reviewer(reviewer_id="a", credential_ids=None, open_reviews=0)
+    chosen = choose_reviewer([everything], OTHER_CREDENTIAL, "t")
+    assert chosen is everything
+
+
+def test_teachers_never_review_their_own_submission() -> None:
+    chosen = choose_reviewer([reviewer("teacher-1"), reviewer("b", load=7)], CREDENTIAL, "teacher-1")
+    assert chosen is not None and chosen.reviewer_id == "b"
+
+
+def test_equal_loads_go_to_the_smallest_reviewer_id_whatever_the_input_order() -> None:
+    pool = [reviewer("carol", load=1), reviewer("alice", load=1), reviewer("bob", load=1)]
+    for ordering in (pool, list(reversed(pool)), pool[1:] + pool[:1]):
+        chosen = choose_reviewer(ordering, CREDENTIAL, "t")
+        assert chosen is not None and chosen.reviewer_id == "alice"
+
+
+def test_nobody_is_chosen_when_no_reviewer_is_eligible() -> None:
+    pool = [reviewer("a", active=False), reviewer("b", load=10), reviewer("c", certified={OTHER_CREDENTIAL})]
+    assert choose_reviewer(pool, CREDENTIAL, "t") is None
+    assert choose_reviewer([], CREDENTIAL, "t") is None
+
+
+def test_draining_assigns_oldest_first_and_counts_each_assignment_against_capacity() -> None:
+    newer, older = review(minutes=5), review(minutes=1)
+    assigned = route_queue([newer, older], [reviewer("a", max_open=1)], {(CREDENTIAL, 1)}, NOW, timedelta(days=14))
+    assert assigned == [older]
+    assert older.status is ReviewStatus.ASSIGNED and older.reviewer_id == "a"
+    assert older.due_at == NOW + timedelta(days=14)
+    assert newer.status is ReviewStatus.QUEUED and newer.reviewer_id is None
+
+
+def test_draining_spreads_reviews_across_reviewers_by_load() -> None:
+    queue = [review(minutes=i) for i in range(4)]
+    route_queue(queue, [reviewer("a"), reviewer("b", load=1)], {(CREDENTIAL, 1)}, NOW, timedelta(days=14))
+    assert [r.reviewer_id for r in queue] == ["a", "a", "b", "a"]
+
+
+def test_reviews_whose_credential_is_not_yet_known_stay_queued() -> None:
+    waiting = review()
+    assert route_queue([waiting], [reviewer("a")], set(), NOW, timedelta(days=14)) == []
+    assert waiting.status is ReviewStatus.QUEUED

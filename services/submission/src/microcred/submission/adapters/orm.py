@@ -1,0 +1,87 @@
+"""Submission tables.
+
+A submission is one aggregate spread over three tables (the submission, its attempts, its evidence);
+the repository loads and saves it whole, with the submission row locked, so concurrent requests and
+consumers change it one at a time. ``published_credentials`` is this service's projection of
+catalog.credential-published: one row per published version, never updated (published versions are
+immutable), and the latest one is the highest version.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from microcred.runtime.messaging_tables import define_messaging_tables
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+messaging = define_messaging_tables(Base.metadata)
+
+
+class PublishedCredentialRow(Base):
+    __tablename__ = "published_credentials"
+
+    credential_id: Mapped[UUID] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.Text)
+    submission_criteria: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    published_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class SubmissionRow(Base):
+    __tablename__ = "submissions"
+
+    submission_id: Mapped[UUID] = mapped_column(primary_key=True)
+    teacher_id: Mapped[str] = mapped_column(sa.Text, index=True)
+    credential_id: Mapped[UUID] = mapped_column()
+    credential_version: Mapped[int] = mapped_column()
+    credential_name: Mapped[str] = mapped_column(sa.Text)
+    states: Mapped[list[str]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(sa.Text)
+    attempt: Mapped[int] = mapped_column()
+    award_id: Mapped[UUID | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now()
+    )
+
+
+class AttemptRow(Base):
+    __tablename__ = "submission_attempts"
+
+    submission_id: Mapped[UUID] = mapped_column(
+        sa.ForeignKey("submissions.submission_id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(primary_key=True)
+    submitted_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    reviewer_id: Mapped[str | None] = mapped_column(sa.Text)
+    feedback: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    feedback_received_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class EvidenceRow(Base):
+    __tablename__ = "evidence"
+
+    evidence_id: Mapped[UUID] = mapped_column(primary_key=True)
+    submission_id: Mapped[UUID] = mapped_column(
+        sa.ForeignKey("submissions.submission_id", ondelete="CASCADE"), index=True
+    )
+    requirement_key: Mapped[str] = mapped_column(sa.Text)
+    filename: Mapped[str] = mapped_column(sa.Text)
+    content_type: Mapped[str] = mapped_column(sa.Text)
+    size_bytes: Mapped[int] = mapped_column(sa.BigInteger)
+    sha256: Mapped[str] = mapped_column(sa.Text)
+    object_key: Mapped[str] = mapped_column(sa.Text, unique=True)
+    status: Mapped[str] = mapped_column(sa.Text)
+    etag: Mapped[str | None] = mapped_column(sa.Text)
+    uploaded_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())

@@ -1,0 +1,257 @@
+"""Reliable messaging in the runtime, against the real PostgreSQL and Kafka-protocol broker.
+
+A tiny service lives here: one table of counters, the runtime's outbox/inbox tables, a broker built
+by ``create_broker`` and a handler subscribed with ``subscribe``. Events are ``CreditPosted`` (no
+service of the platform consumes that topic, so these tests run beside the e2e platform).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from microcred.devstack.platform import Platform
+from microcred.events import CreditPosted, dead_letter_topic
+from microcred.runtime.broker import create_broker, declare_publishers
+from microcred.runtime.consumer import subscribe
+from microcred.runtime.messaging_tables import define_messaging_tables
+from microcred.runtime.relay import OutboxRelay
+from microcred.runtime.settings import ServiceSettings
+from microcred.runtime.uow import UnitOfWork
+
+pytestmark = pytest.mark.stack
+
+metadata = sa.MetaData()
+tables = define_messaging_tables(metadata)
+counters = sa.Table("counters", metadata, sa.Column("name", sa.Text, primary_key=True),
+                    sa.Column("value", sa.Integer, nullable=False))
+
+
+def credit(license_id: uuid.UUID, event_id: uuid.UUID | None = None) -> CreditPosted:
+    return CreditPosted(
+        event_id=event_id or uuid.uuid4(), correlation_id=uuid.uuid4(), states=("TN",), entry_id=uuid.uuid4(),
+        license_id=license_id, award_id=uuid.uuid4(), teacher_id="t-1", state="TN", amount=Decimal(6),
+        unit="points", rule_set_id="TN-example", rule_set_version=1, earned_in_cycle=Decimal(6),
+        required_in_cycle=Decimal(60),
+    )
+
+
+@pytest.fixture(scope="module")
+async def engine(platform: Platform) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(platform.endpoints.database_url("runtime_tests"))
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.drop_all)
+        await connection.run_sync(metadata.create_all)
+    yield engine
+    await engine.dispose()
+
+
+def settings_for(platform: Platform, name: str) -> ServiceSettings:
+    return ServiceSettings(service_name=name, kafka_bootstrap_servers=platform.endpoints.kafka_bootstrap,
+                           consumer_max_attempts=3, consumer_retry_base_seconds=0.05)
+
+
+async def count(engine: AsyncEngine, name: str) -> int:
+    async with engine.connect() as connection:
+        return int(await connection.scalar(sa.select(counters.c.value).where(counters.c.name == name)) or 0)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 45.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+async def produce(bootstrap: str, topic: str, values: list[tuple[bytes, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for key, value in values:
+            await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
+
+
+async def consume(bootstrap: str, topic: str, match: Callable[[Any], bool], count_: int,
+                  timeout: float = 30.0) -> list[Any]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"check-{uuid.uuid4()}",
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    found: list[Any] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while len(found) < count_ and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                found += [r for r in records if match(r)]
+    finally:
+        await consumer.stop()
+    return found
+
+
+def counting_handler(engine: AsyncEngine, consumer: str, fail_times: int = 0,
+                     error: type[Exception] = ConnectionError) -> Callable[[CreditPosted], Awaitable[None]]:
+    """Counts each event's license in one transaction with its inbox row; may fail first."""
+    session_factory = async_sessionmaker(engine, expire_on_commit=False)
+    failures = {"left": fail_times}
+
+    async def handle(event: CreditPosted) -> None:
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            raise error("simulated failure")
+        async with UnitOfWork(session_factory, tables, "test") as uow:
+            if not await uow.claim(consumer, event.event_id):
+                return
+            statement = sa.dialects.postgresql.insert(counters).values(name=str(event.license_id), value=1)
+            await uow.session.execute(statement.on_conflict_do_update(
+                index_elements=["name"], set_={"value": counters.c.value + 1}))
+            await uow.commit()
+
+    return handle
+
+
+async def run_consumer(platform: Platform, group: str, handler: Callable[[CreditPosted], Awaitable[None]]) -> Any:
+    broker, _ = create_broker(settings_for(platform, group), tracer_provider=TracerProvider(),
+                              registry=CollectorRegistry())
+    subscribe(broker, CreditPosted, group_id=group)(handler)
+    await broker.start()
+    return broker
+
+
+async def test_duplicate_delivery_changes_nothing(platform: Platform, engine: AsyncEngine) -> None:
+    group = f"dup-{uuid.uuid4().hex[:6]}"
+    license_id, event_id = uuid.uuid4(), uuid.uuid4()
+    event = credit(license_id, event_id)
+    await produce(platform.endpoints.kafka_bootstrap, CreditPosted.topic,
+                  [(event.record_key(), event.to_json()), (event.record_key(), event.to_json())])
+    marker = credit(license_id)  # a later, distinct event on the same key proves both copies were consumed
+    await produce(platform.endpoints.kafka_bootstrap, CreditPosted.topic, [(marker.record_key(), marker.to_json())])
+    broker = await run_consumer(platform, group, counting_handler(engine, group))
+    try:
+        await eventually(lambda: _equals(count(engine, str(license_id)), 2), "both distinct events")
+        await asyncio.sleep(1.0)
+        assert await count(engine, str(license_id)) == 2, "the duplicate delivery was applied twice"
+    finally:
+        await broker.stop()
+
+
+async def _equals(value: Awaitable[int], expected: int) -> bool:
+    return await value == expected
+
+
+async def test_crash_between_write_and_publish_loses_nothing(platform: Platform, engine: AsyncEngine) -> None:
+    session_factory = async_sessionmaker(engine, expire_on_commit=False)
+    committed, rolled_back = credit(uuid.uuid4()), credit(uuid.uuid4())
+    async with UnitOfWork(session_factory, tables, "test") as uow:
+        uow.publish(committed)
+        await uow.commit()
+    async with UnitOfWork(session_factory, tables, "test") as uow:
+        uow.publish(rolled_back)  # the block ends without commit(): as if the request failed
+    # The process "crashed" here: committed, never published. A relay started afterwards (as after a
+    # restart) publishes what was committed, even though its first attempt fails on the broker side.
+    broker, _ = create_broker(settings_for(platform, "relay-test"), tracer_provider=TracerProvider(),
+                              registry=CollectorRegistry())
+    real_publish = declare_publishers(broker, [CreditPosted])
+    attempts = {"n": 0}
+
+    async def flaky_publish(topic: str, key: bytes, value: bytes, headers: Any) -> Any:
+        attempts["n"] += 1
+        if attempts["n"] == 1:
+            raise ConnectionError("broker went away")
+        return await real_publish(topic, key, value, headers)
+
+    relay = OutboxRelay(session_factory, tables, flaky_publish, service="relay-test",
+                        registry=CollectorRegistry(), poll_interval=0.1)
+    await broker.start()
+    task = asyncio.create_task(relay.run())
+    try:
+        async def published() -> bool:
+            async with engine.connect() as connection:
+                return bool(await connection.scalar(sa.select(tables.outbox.c.published_at).where(
+                    tables.outbox.c.event_id == committed.event_id)))
+        await eventually(published, "the relay to publish the committed event")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await broker.stop()
+    ids = {committed.event_id, rolled_back.event_id}
+    seen = await consume(platform.endpoints.kafka_bootstrap, CreditPosted.topic,
+                         lambda r: uuid.UUID(json.loads(r.value)["event_id"]) in ids, 2, timeout=8)
+    assert [json.loads(r.value)["event_id"] for r in seen] == [str(committed.event_id)]
+    assert dict(seen[0].headers)["ce_id"] == str(committed.event_id).encode()
+    async with engine.connect() as connection:
+        assert await connection.scalar(sa.select(sa.func.count()).select_from(tables.outbox).where(
+            tables.outbox.c.event_id == rolled_back.event_id)) == 0
+
+
+async def test_poison_message_lands_in_dead_letter_topic_and_does_not_block_partition(
+    platform: Platform, engine: AsyncEngine
+) -> None:
+    group = f"poison-{uuid.uuid4().hex[:6]}"
+    license_id = uuid.uuid4()
+    key = str(license_id).encode()  # same key: same partition, behind the poison
+    unknown_version = json.loads(credit(license_id).to_json()) | {"event_version": 99}
+    invalid = json.loads(credit(license_id).to_json()) | {"amount": "lots"}
+    good = credit(license_id)
+    await produce(platform.endpoints.kafka_bootstrap, CreditPosted.topic, [
+        (key, b"{not json"), (key, json.dumps(unknown_version).encode()), (key, json.dumps(invalid).encode()),
+        (key, good.to_json())])
+    broker = await run_consumer(platform, group, counting_handler(engine, group))
+    try:
+        await eventually(lambda: _equals(count(engine, str(license_id)), 1), "the good event behind the poison")
+    finally:
+        await broker.stop()
+    dead = await consume(platform.endpoints.kafka_bootstrap, dead_letter_topic(CreditPosted.topic),
+                         lambda r: r.key == key and dict(r.headers).get("dlt-consumer") == group.encode(), 3)
+    reasons = [dict(r.headers)["dlt-reason"].decode() for r in dead]
+    assert len(reasons) == 3
+    assert "not JSON" in reasons[0] and "v99" in reasons[1] and "amount" in reasons[2]
+    assert all(dict(r.headers)["dlt-original-topic"] == CreditPosted.topic.encode() for r in dead)
+
+
+async def test_transient_failure_is_retried_until_it_succeeds(platform: Platform, engine: AsyncEngine) -> None:
+    group = f"transient-{uuid.uuid4().hex[:6]}"
+    event = credit(uuid.uuid4())
+    await produce(platform.endpoints.kafka_bootstrap, CreditPosted.topic, [(event.record_key(), event.to_json())])
+    # More failures than consumer_max_attempts: transient errors are never dead-lettered.
+    broker = await run_consumer(platform, group, counting_handler(engine, group, fail_times=5))
+    try:
+        await eventually(lambda: _equals(count(engine, str(event.license_id)), 1), "the retried event")
+    finally:
+        await broker.stop()
+
+
+async def test_handler_bug_is_dead_lettered_after_max_attempts(platform: Platform, engine: AsyncEngine) -> None:
+    group = f"bug-{uuid.uuid4().hex[:6]}"
+    bad, good = credit(uuid.uuid4()), credit(uuid.uuid4())
+    bad_key = bad.record_key()
+    handler = counting_handler(engine, group)
+
+    async def buggy(event: CreditPosted) -> None:
+        if event.event_id == bad.event_id:
+            raise KeyError("a bug, not an outage")
+        await handler(event)
+
+    await produce(platform.endpoints.kafka_bootstrap, CreditPosted.topic,
+                  [(bad_key, bad.to_json()), (good.record_key(), good.to_json())])
+    broker = await run_consumer(platform, group, buggy)
+    try:
+        await eventually(lambda: _equals(count(engine, str(good.license_id)), 1), "the event after the bug")
+    finally:
+        await broker.stop()
+    dead = await consume(platform.endpoints.kafka_bootstrap, dead_letter_topic(CreditPosted.topic),
+                         lambda r: r.key == bad_key and dict(r.headers).get("dlt-consumer") == group.encode(), 1)
+    assert "failed 3 times: KeyError" in dict(dead[0].headers)["dlt-reason"].decode()
