@@ -222,15 +222,18 @@ def test_submission_that_passes_first_time_is_awarded_and_credited(actors: Actor
     assert headers["ce_type"] == "submission.submitted.v1" and headers["ce_source"] == "/microcred/submission"
     assert submitted["states"] == ["TN"]
     events(actors, "review.assigned", mine, 1)
-    (scored, _, _), = events(actors, "review.scored", mine, 1)
+    (scored, scored_headers, _), = events(actors, "review.scored", mine, 1)
     assert scored["decision"] == "passed" and len(scored["results"]) == 2
     (awarded_event, _, _), = events(actors, "award.awarded", mine, 1)
     (credit, credit_headers, _), = events(
         actors, "licensure.credit-posted", lambda e: e.get("award_id") == awarded_event["award_id"], 1)
     assert credit["state"] == "TN" and float(credit["amount"]) == 6
-    # One correlation and one trace from the teacher's submit to the state's credit.
-    assert credit["correlation_id"] == submitted["correlation_id"]
-    assert credit_headers["traceparent"].split("-")[1] == headers["traceparent"].split("-")[1]
+    # The reviewer's decision starts the chain that ends in the state's credit: one correlation id and
+    # one trace across three services and two Kafka hops (scored -> awarded -> credit-posted).
+    assert credit["correlation_id"] == awarded_event["correlation_id"] == scored["correlation_id"]
+    assert credit["causation_id"] == awarded_event["event_id"]
+    trace_id = scored_headers["traceparent"].split("-")[1]
+    assert credit_headers["traceparent"].split("-")[1] == trace_id
 
 
 def test_submission_that_falls_short_is_revised_resubmitted_and_then_awarded(actors: Actors) -> None:

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from minio import Minio
 
 from microcred.devstack import EmbeddedStack, Endpoints, Ports, StackError, TopicSpec
@@ -63,17 +63,23 @@ async def produce(ep: Endpoints, value: bytes) -> None:
 
 
 async def consume_until(ep: Endpoints, wanted: bytes, timeout: float = 30.0) -> list[bytes]:
-    """Read the topic from the start with a fresh consumer group until ``wanted`` shows up."""
+    """Read every partition from the start until ``wanted`` shows up.
+
+    Partitions are assigned by hand: joining a new consumer group on Tansu takes about 5 s
+    (the broker holds the first JoinGroup), which would double this file's runtime.
+    """
     consumer = AIOKafkaConsumer(
-        TOPIC,
         bootstrap_servers=ep.kafka_bootstrap,
-        group_id=f"devstack-test-{uuid.uuid4().hex}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
     await consumer.start()
     seen: list[bytes] = []
     try:
+        partitions = consumer.partitions_for_topic(TOPIC)
+        assert partitions, f"topic {TOPIC} has no partitions"
+        consumer.assign([TopicPartition(TOPIC, p) for p in partitions])
+        await consumer.seek_to_beginning()
         deadline = time.monotonic() + timeout
         while wanted not in seen and time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=500)
@@ -113,30 +119,45 @@ def get_object(ep: Endpoints, key: str) -> bytes:
         response.release_conn()
 
 
-def live_group_members(pgids: Iterable[int]) -> list[tuple[int, str]]:
-    """(pid, state) of every non-zombie process in one of the given process groups."""
-    wanted = set(pgids)
-    found = []
+def _proc_stats() -> dict[int, tuple[int, str, str]]:
+    """pid -> (ppid, state, start time) for every process."""
+    stats = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
+            raw = (entry / "stat").read_text()
         except OSError:
             continue  # exited while we looked
         # The command name may contain spaces and parentheses; fields resume after the last ')'.
-        state, _ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]
-        if int(pgrp) in wanted and state != "Z":
-            found.append((int(entry.name), state))
-    return found
+        fields = raw.rsplit(")", 1)[1].split()
+        stats[int(entry.name)] = (int(fields[1]), fields[0], fields[19])
+    return stats
 
 
-def wait_gone(pgids: Iterable[int], timeout: float = 10.0) -> list[tuple[int, str]]:
+def process_tree(roots: Iterable[int]) -> set[tuple[int, str]]:
+    """(pid, start time) of the roots and all their descendants.
+
+    PostgreSQL backends call setsid(), so process groups miss them; parentage does not.
+    """
+    stats = _proc_stats()
+    found = {pid for pid in roots if pid in stats}
+    grew = True
+    while grew:
+        children = {pid for pid, (ppid, _, _) in stats.items() if ppid in found} - found
+        found |= children
+        grew = bool(children)
+    return {(pid, stats[pid][2]) for pid in found}
+
+
+def wait_gone(tree: set[tuple[int, str]], timeout: float = 10.0) -> list[int]:
+    """Pids from ``tree`` still alive (same start time, not a zombie) after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
-        left = live_group_members(pgids)
-        if not left or time.monotonic() > deadline:
-            return left
+        stats = _proc_stats()
+        alive = [pid for pid, start in tree if pid in stats and stats[pid][2] == start and stats[pid][1] != "Z"]
+        if not alive or time.monotonic() > deadline:
+            return alive
         time.sleep(0.1)
 
 
@@ -183,12 +204,14 @@ def test_data_survives_restart_and_stop_leaves_nothing(tmp_path: Path) -> None:
         put_object(ep, f"{marker}.txt", marker.encode())
 
         pids = stack.pids
-        assert set(pids) == {"postgres", "seaweedfs", "tansu"}
+        assert set(pids) == {"postgres", "seaweedfs", "seaweedfs-volume", "tansu"}
+        tree = process_tree(pids.values())
+        assert len(tree) > len(pids)  # PostgreSQL's background processes at least
         began = time.monotonic()
         stack.stop()
         first_stop = time.monotonic() - began
         assert stack.pids == {}
-        assert wait_gone(pids.values()) == []
+        assert wait_gone(tree) == []
 
         began = time.monotonic()
         ep2 = stack.start()
@@ -197,11 +220,11 @@ def test_data_survives_restart_and_stop_leaves_nothing(tmp_path: Path) -> None:
         assert marker.encode() in asyncio.run(consume_until(ep2, marker.encode()))
         assert asyncio.run(read_rows(ep2)) == [marker]
         assert get_object(ep2, f"{marker}.txt") == marker.encode()
-        pids = stack.pids
+        tree = process_tree(stack.pids.values())
     finally:
         stack.stop()
     stack.stop()  # idempotent
-    assert wait_gone(pids.values()) == []
+    assert wait_gone(tree) == []
     with pytest.raises(RuntimeError):
         _ = stack.endpoints
     logs = data_dir / "logs"
@@ -264,6 +287,8 @@ def test_two_stacks_side_by_side_and_sigkilled_parent_takes_children_along(tmp_p
             ep_a = pool.submit(stack_a.start).result()
         assert child.stdout is not None
         info_b = json.loads(child.stdout.readline())
+        tree_b = {(pid, start) for pid, start in process_tree([child.pid]) if pid != child.pid}
+        assert {pid for pid, _ in tree_b} >= set(info_b["pids"].values())
 
         s3_b = Minio(urlsplit(info_b["s3"]).netloc, info_b["key"], info_b["secret"], secure=False, region="us-east-1")
         s3_a = s3_client(ep_a)
@@ -276,7 +301,7 @@ def test_two_stacks_side_by_side_and_sigkilled_parent_takes_children_along(tmp_p
 
         os.kill(child.pid, signal.SIGKILL)
         child.wait(10)
-        assert wait_gone(info_b["pids"].values()) == []
+        assert wait_gone(tree_b) == []
         # Stack A is untouched by B's death.
         assert s3_a.get_object("side", "who").read() == b"a"
     finally:

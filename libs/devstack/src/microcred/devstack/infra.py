@@ -341,6 +341,13 @@ def _tcp_accepts(port: int, timeout: float = 0.5) -> None:
         pass
 
 
+def _get_json(url: str, timeout: float) -> dict[str, Any]:
+    # Only ever called with http://127.0.0.1 URLs built here, never with user input.
+    with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310
+        data: dict[str, Any] = json.load(resp)
+    return data
+
+
 def _run_coro(coro: Coroutine[Any, Any, _T]) -> _T:
     try:
         asyncio.get_running_loop()
@@ -452,6 +459,8 @@ class EmbeddedStack:
     # SeaweedFS never exits in time: its filer waits 15 s for its own metadata subscriptions.
     _STOP_POLICY: ClassVar[dict[str, tuple[signal.Signals, float]]] = {
         "tansu": (signal.SIGTERM, 5.0),
+        # Closes its volume files cleanly and exits within a fraction of a second.
+        "seaweedfs-volume": (signal.SIGTERM, 5.0),
         "seaweedfs": (signal.SIGTERM, 5.0),
         "postgres": (signal.SIGINT, 10.0),
     }
@@ -645,23 +654,33 @@ class EmbeddedStack:
         self._children[name] = child
         return child
 
-    def _wait_ready(self, child: _Child, deadline: float, probe: Callable[[float], None]) -> None:
-        """Poll ``probe(seconds_left)`` until it returns, the child dies, or time runs out."""
+    def _wait_ready(
+        self,
+        child: _Child,
+        deadline: float,
+        probe: Callable[[float], None],
+        *,
+        also_watch: Sequence[_Child] = (),
+        what: str | None = None,
+    ) -> None:
+        """Poll ``probe(seconds_left)`` until it returns, a watched child dies, or time runs out."""
         began = time.monotonic()
+        what = what or child.name
         delay = 0.05
         last_error: BaseException | None = None
         while True:
-            code = child.popen.poll()
-            if code is not None:
-                raise StackError(
-                    f"{child.name} exited with code {code} before it was ready",
-                    component=child.name,
-                    log_tail=child.log_tail(),
-                )
+            for watched in (child, *also_watch):
+                code = watched.popen.poll()
+                if code is not None:
+                    raise StackError(
+                        f"{watched.name} exited with code {code} before it was ready",
+                        component=watched.name,
+                        log_tail=watched.log_tail(),
+                    )
             left = deadline - time.monotonic()
             if left <= 0:
                 raise StackError(
-                    f"{child.name} was not ready within the start timeout (last probe error: {last_error!r})",
+                    f"{what} was not ready within the start timeout (last probe error: {last_error!r})",
                     component=child.name,
                     log_tail=child.log_tail(),
                 )
@@ -672,7 +691,7 @@ class EmbeddedStack:
                 time.sleep(min(delay, max(deadline - time.monotonic(), 0)))
                 delay = min(delay * 2, 0.5)
                 continue
-            logger.info("%s ready after %.1f s", child.name, time.monotonic() - began)
+            logger.info("%s ready after %.1f s", what, time.monotonic() - began)
             return
 
     def _terminate(self, child: _Child) -> None:
@@ -696,12 +715,14 @@ class EmbeddedStack:
         logger.info("stopped %s in %.1f s (exit code %s)", child.name, time.monotonic() - began, popen.returncode)
 
     def _stop_locked(self) -> None:
-        for name in ("tansu", "seaweedfs", "postgres"):
+        for name in ("tansu", "seaweedfs-volume", "seaweedfs", "postgres"):
             child = self._children.pop(name, None)
             if child is None:
                 continue
             try:
                 self._terminate(child)
+                if name == "seaweedfs" and child.popen.poll() is not None:
+                    self._remove_weed_sockets()
             except Exception:  # stopping the remaining components matters more
                 logger.exception("error while stopping %s", name)
         self._endpoints = None
@@ -709,6 +730,24 @@ class EmbeddedStack:
         if self._atexit_registered:
             atexit.unregister(self._stop_at_exit)
             self._atexit_registered = False
+
+    def _remove_weed_sockets(self) -> None:
+        # weed also listens on Unix sockets at fixed /tmp paths named after our ports and
+        # leaves them behind when killed, which it always is (see _STOP_POLICY).
+        ports = self.ports.as_dict()
+        names = [
+            f"seaweedfs-master-grpc-{ports['weed_master_grpc']}.sock",
+            f"seaweedfs-volume-grpc-{ports['weed_volume_grpc']}.sock",
+            f"seaweedfs-filer-grpc-{ports['weed_filer_grpc']}.sock",
+            f"seaweedfs-s3-grpc-{ports['weed_s3_grpc']}.sock",
+            f"seaweedfs-filer-{ports['weed_filer']}.sock",
+            f"seaweedfs-s3-{ports['s3']}.sock",
+        ]
+        for name in names:
+            path = Path("/tmp") / name  # noqa: S108 - weed hard-codes this location
+            with contextlib.suppress(OSError):
+                if path.is_socket():
+                    path.unlink()
 
     def _stop_at_exit(self) -> None:
         with contextlib.suppress(Exception):
@@ -897,29 +936,28 @@ class EmbeddedStack:
         )
         identities.chmod(0o600)
         ports = self.ports.as_dict()
-        argv = [
-            _weed_bin(),
+        weed = _weed_bin()
+        common = [
             # Without this glog also writes weed.* files into /tmp.
             "-logtostderr",
+        ]
+        # The default -ip is the machine's public address, not loopback.
+        addresses = [f"-ip={HOST}", f"-ip.bind={HOST}"]
+        server_argv = [
+            weed,
+            *common,
             "server",
             f"-dir={weed_dir}",
-            # The default -ip is the machine's public address, not loopback.
-            f"-ip={HOST}",
-            f"-ip.bind={HOST}",
+            *addresses,
+            # The volume server runs as its own process, started once the master leads (below).
+            "-volume=false",
             f"-master.port={ports['weed_master']}",
             f"-master.port.grpc={ports['weed_master_grpc']}",
             "-master.telemetry=false",
             # A lone master with existing raft state otherwise waits out the default 10 s
             # election timeout on every restart before it accepts volume servers.
             "-master.electionTimeout=1s",
-            # Every bucket is a collection that grows 7 volumes at once; the default cap of 8
-            # volumes runs out with the second bucket.
             "-master.volumeSizeLimitMB=1024",
-            "-volume.max=1000",
-            f"-volume.port={ports['weed_volume']}",
-            f"-volume.port.grpc={ports['weed_volume_grpc']}",
-            # Default is a 10 s pause before the volume server stops.
-            "-volume.preStopSeconds=0",
             "-filer",
             f"-filer.port={ports['weed_filer']}",
             f"-filer.port.grpc={ports['weed_filer_grpc']}",
@@ -932,15 +970,39 @@ class EmbeddedStack:
             f"-s3.config={identities}",
         ]
         # cwd matters: weed reads filer.toml/master.toml from the working directory first.
-        child = self._spawn("seaweedfs", argv, env=_minimal_env(), cwd=weed_dir)
-        master_status = f"http://{HOST}:{ports['weed_master']}/dir/status"
+        server = self._spawn("seaweedfs", server_argv, env=_minimal_env(), cwd=weed_dir)
+        master_url = f"http://{HOST}:{ports['weed_master']}"
 
-        def probe(limit: float) -> None:
+        def master_leads(limit: float) -> None:
+            if not _get_json(f"{master_url}/cluster/status", limit).get("IsLeader"):
+                raise StackError("SeaweedFS master has not elected itself yet")
+
+        # Inside one `weed server` the volume server starts about when the master wins its
+        # election; if its first heartbeat lands just before, it retries only after 5 s. As a
+        # separate process started after the election it registers at once, and it can also
+        # be stopped gracefully on its own (the filer cannot, see _STOP_POLICY).
+        self._wait_ready(server, deadline, master_leads, what="seaweedfs master")
+        volume_argv = [
+            weed,
+            *common,
+            "volume",
+            f"-dir={weed_dir}",
+            *addresses,
+            f"-port={ports['weed_volume']}",
+            f"-port.grpc={ports['weed_volume_grpc']}",
+            f"-mserver={HOST}:{ports['weed_master']}.{ports['weed_master_grpc']}",
+            # Every bucket is a collection that grows 7 volumes at once; the default cap of 8
+            # volumes runs out with the second bucket.
+            "-max=1000",
+            # Default is a 10 s pause between leaving the cluster and exiting.
+            "-preStopSeconds=0",
+        ]
+        volume = self._spawn("seaweedfs-volume", volume_argv, env=_minimal_env(), cwd=weed_dir)
+
+        def serves_s3(limit: float) -> None:
             _tcp_accepts(self.ports.s3)
-            # The S3 gateway answers before the volume server has registered with the master;
-            # until then every write fails, so wait for a data node too.
-            with urllib.request.urlopen(master_status, timeout=limit) as resp:
-                topology = json.load(resp).get("Topology", {})
+            # Until the volume server has registered with the master every write fails.
+            topology = _get_json(f"{master_url}/dir/status", limit).get("Topology", {})
             nodes = [
                 node
                 for dc in topology.get("DataCenters") or []
@@ -951,7 +1013,7 @@ class EmbeddedStack:
                 raise StackError("no SeaweedFS volume server registered yet")
             self._s3_client(endpoints, timeout=limit, retries=0).list_buckets()
 
-        self._wait_ready(child, deadline, probe)
+        self._wait_ready(server, deadline, serves_s3, also_watch=[volume], what="seaweedfs")
         self._ensure_buckets(endpoints, [self.TANSU_BUCKET], deadline)
 
     def _ensure_buckets(self, endpoints: Endpoints, names: Sequence[str], deadline: float) -> None:

@@ -92,7 +92,7 @@ class ContainerInfrastructure:
         from testcontainers.minio import MinioContainer
         from testcontainers.postgres import PostgresContainer
 
-        postgres = PostgresContainer("postgres:16-alpine", username="microcred", password="microcred-test")
+        postgres = PostgresContainer("postgres:16-alpine", username="microcred", password="microcred-test")  # noqa: S106 - throwaway container
         kafka = KafkaContainer("confluentinc/cp-kafka:7.6.1").with_kraft()
         minio = MinioContainer("minio/minio:RELEASE.2024-05-10T01-41-38Z")
         for container in (postgres, kafka, minio):
@@ -103,7 +103,7 @@ class ContainerInfrastructure:
             postgres_host=postgres.get_container_host_ip(),
             postgres_port=int(postgres.get_exposed_port(5432)),
             postgres_user="microcred",
-            postgres_password="microcred-test",
+            postgres_password="microcred-test",  # noqa: S106 - throwaway container
             kafka_bootstrap=kafka.get_bootstrap_server(),
             s3_endpoint=f"http://{minio_config['endpoint']}",
             s3_access_key=minio_config["access_key"],

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
 from typing import Any
 
 import sqlalchemy as sa
@@ -80,10 +81,8 @@ class OutboxRelay:
                 backoff = min(backoff * 2, self._max_backoff)
                 continue
             if sent < self._batch_size:
-                try:
+                with suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
-                except TimeoutError:
-                    pass
                 self._wakeup.clear()
 
     async def publish_pending(self) -> int:

@@ -6,6 +6,7 @@ Amounts are returned as decimal strings so no client reads them through a binary
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -15,6 +16,11 @@ from microcred.licensure.domain.model import LedgerEntry, License
 from microcred.licensure.service_layer import handlers
 from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
 from microcred.runtime.auth import CurrentPrincipal, Principal, Role, require
+
+
+def amount_text(amount: Decimal) -> str:
+    """Exact, without the column's trailing zeros: 7.5 rather than 7.5000."""
+    return format(amount.normalize(), "f")
 
 
 def license_view(license: License) -> dict[str, Any]:
@@ -34,7 +40,7 @@ def entry_view(entry: LedgerEntry) -> dict[str, Any]:
         "entry_id": str(entry.entry_id),
         "award_id": str(entry.award_id),
         "kind": entry.kind.value,
-        "amount": str(entry.amount),
+        "amount": amount_text(entry.amount),
         "unit": entry.unit,
         "rule_set_id": entry.rule_set_id,
         "rule_set_version": entry.rule_set_version,
@@ -49,8 +55,8 @@ def progress_view(progress: handlers.Progress) -> dict[str, Any]:
         "rule_set_id": None if rule_set is None else rule_set.rule_set_id,
         "rule_set_version": None if rule_set is None else rule_set.version,
         "unit": None if rule_set is None else rule_set.unit,
-        "required": None if rule_set is None else str(rule_set.required_per_cycle),
-        "earned": str(progress.earned),
+        "required": None if rule_set is None else amount_text(rule_set.required_per_cycle),
+        "earned": amount_text(progress.earned),
         "entries": [entry_view(entry) for entry in progress.entries],
     }
 

@@ -32,8 +32,10 @@ def reviewer_view(reviewer: Reviewer) -> dict[str, Any]:
 
 
 def assignment_view(review: Review) -> dict[str, Any]:
+    # The submission id is not identifying and the reviewer needs it to fetch evidence download URLs.
     return {
         "review_id": str(review.review_id),
+        "submission_id": str(review.submission_id),
         "credential_id": str(review.credential_id),
         "credential_version": review.credential_version,
         "attempt": review.attempt,

@@ -1,0 +1,158 @@
+"""Fakes with the same interface as the licensure unit of work, so use cases run without a database."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from types import TracebackType
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from microcred.events import CredentialAwarded, IntegrationEvent
+from microcred.licensure.domain.model import AwardRecord, LedgerEntry, License, RuleSet
+
+TN = RuleSet(
+    rule_set_id="TN-2024", state="TN", version=1, effective_from=date(2024, 1, 1), unit="points",
+    amount_per_credential=Decimal("6"), required_per_cycle=Decimal("60"), source_note="example",
+)
+UT = RuleSet(
+    rule_set_id="UT-2024", state="UT", version=1, effective_from=date(2024, 1, 1), unit="points",
+    amount_per_credential=Decimal("7.5"), required_per_cycle=Decimal("200"), source_note="example",
+)
+
+
+class Builders:
+    tn = TN
+    ut = UT
+
+    @staticmethod
+    def license(
+        teacher_id: str = "teacher-42", state: str = "TN", cycle_start: date = date(2024, 7, 1),
+        cycle_end: date = date(2029, 6, 30), license_number: str | None = None,
+    ) -> License:
+        return License(
+            license_id=uuid4(), teacher_id=teacher_id, state=state,
+            license_number=license_number or uuid4().hex[:8], license_type="Professional",
+            cycle_start=cycle_start, cycle_end=cycle_end,
+        )
+
+    @staticmethod
+    def awarded(
+        teacher_id: str = "teacher-42", issued_at: datetime = datetime(2025, 3, 4, 15, 30, tzinfo=UTC)
+    ) -> CredentialAwarded:
+        return CredentialAwarded(
+            correlation_id=uuid4(), states=("TN",), award_id=uuid4(), submission_id=uuid4(),
+            credential_id=uuid4(), credential_version=1, credential_name="Checking for Understanding",
+            issuer_id=uuid4(), teacher_id=teacher_id, issued_at=issued_at, credential={"id": "urn:uuid:x"},
+        )
+
+    @staticmethod
+    def award(
+        teacher_id: str = "teacher-42", issued_at: datetime = datetime(2025, 3, 4, 15, 30, tzinfo=UTC)
+    ) -> AwardRecord:
+        return AwardRecord(
+            award_id=uuid4(), teacher_id=teacher_id, credential_id=uuid4(), credential_name="C", issued_at=issued_at
+        )
+
+
+class FakeRuleSets:
+    def __init__(self, rule_sets: Sequence[RuleSet]) -> None:
+        self.rows = list(rule_sets)
+
+    async def of_state(self, state: str) -> list[RuleSet]:
+        return [r for r in self.rows if r.state == state]
+
+
+class FakeLicenses:
+    def __init__(self) -> None:
+        self.rows: dict[UUID, License] = {}
+
+    async def lock_teacher(self, teacher_id: str) -> None:
+        pass
+
+    async def add_once(self, license: License) -> bool:
+        if any((x.state, x.license_number) == (license.state, license.license_number) for x in self.rows.values()):
+            return False
+        self.rows[license.license_id] = license
+        return True
+
+    async def get(self, license_id: UUID) -> License | None:
+        return self.rows.get(license_id)
+
+    async def of_teacher(self, teacher_id: str) -> list[License]:
+        return [x for x in self.rows.values() if x.teacher_id == teacher_id]
+
+
+class FakeAwards:
+    def __init__(self) -> None:
+        self.rows: dict[UUID, AwardRecord] = {}
+
+    async def add(self, award: AwardRecord) -> None:
+        self.rows.setdefault(award.award_id, award)
+
+    async def of_teacher(self, teacher_id: str) -> list[AwardRecord]:
+        return [a for a in self.rows.values() if a.teacher_id == teacher_id]
+
+
+class FakeLedger:
+    def __init__(self) -> None:
+        self.entries: list[LedgerEntry] = []
+
+    async def append_once(self, entry: LedgerEntry) -> bool:
+        key = (entry.award_id, entry.license_id, entry.kind)
+        if any((e.award_id, e.license_id, e.kind) == key for e in self.entries):
+            return False
+        self.entries.append(entry)
+        return True
+
+    async def of_license(self, license_id: UUID) -> list[LedgerEntry]:
+        return [e for e in self.entries if e.license_id == license_id]
+
+
+class FakeUnitOfWork:
+    """Claims and events only count once committed, like the real unit of work."""
+
+    def __init__(self, rule_sets: Sequence[RuleSet] = (TN, UT)) -> None:
+        self.rule_sets = FakeRuleSets(rule_sets)
+        self.licenses = FakeLicenses()
+        self.awards = FakeAwards()
+        self.ledger = FakeLedger()
+        self.claimed: set[tuple[str, UUID]] = set()
+        self.published: list[IntegrationEvent] = []
+        self._claims: set[tuple[str, UUID]] = set()
+        self._pending: list[IntegrationEvent] = []
+
+    async def __aenter__(self) -> FakeUnitOfWork:
+        self._claims, self._pending = set(), []
+        return self
+
+    async def __aexit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self._claims, self._pending = set(), []
+
+    async def claim(self, consumer: str, event_id: UUID) -> bool:
+        key = (consumer, event_id)
+        if key in self.claimed or key in self._claims:
+            return False
+        self._claims.add(key)
+        return True
+
+    def publish(self, *events: IntegrationEvent) -> None:
+        self._pending.extend(events)
+
+    async def commit(self) -> None:
+        self.claimed |= self._claims
+        self.published += self._pending
+        self._claims, self._pending = set(), []
+
+
+@pytest.fixture
+def uow() -> Any:
+    return FakeUnitOfWork()
+
+
+@pytest.fixture
+def build() -> type[Builders]:
+    return Builders

@@ -1,0 +1,146 @@
+"""Fakes for the submission use cases: an in-memory unit of work and object store.
+
+The fake unit of work keeps the real one's contract: changes become visible only on ``commit()``,
+``claim`` returns False for an event already processed, and published events land in an outbox list
+only when the transaction commits.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+from uuid import UUID
+
+from microcred.events import IntegrationEvent, SubmissionCriteria
+from microcred.submission.domain.model import PublishedCredential, Submission
+
+CRITERIA = SubmissionCriteria.model_validate(
+    {
+        "items": [
+            {"key": "classroom-video", "kind": "video", "title": "Video of the lesson"},
+            {"key": "reflection", "kind": "reflection", "title": "Reflection"},
+            {"key": "student-work", "kind": "student_work", "title": "Student work", "required": False},
+        ]
+    }
+)
+
+
+@dataclass
+class State:
+    credentials: dict[tuple[UUID, int], PublishedCredential] = field(default_factory=dict)
+    submissions: dict[UUID, Submission] = field(default_factory=dict)
+    inbox: set[tuple[str, UUID]] = field(default_factory=set)
+    outbox: list[IntegrationEvent] = field(default_factory=list)
+
+
+class FakeCredentials:
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    async def add(self, credential: PublishedCredential, published_at: datetime) -> None:
+        self.state.credentials.setdefault((credential.credential_id, credential.version), credential)
+
+    async def get(self, credential_id: UUID, version: int | None = None) -> PublishedCredential | None:
+        versions = [c for (cid, _), c in self.state.credentials.items() if cid == credential_id]
+        if version is not None:
+            versions = [c for c in versions if c.version == version]
+        return max(versions, key=lambda c: c.version, default=None)
+
+
+class FakeSubmissions:
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    async def get(self, submission_id: UUID, *, for_update: bool = False) -> Submission | None:
+        return self.state.submissions.get(submission_id)
+
+    async def list_recent(self, *, teacher_id: str | None, limit: int, offset: int) -> list[Submission]:
+        found = [s for s in self.state.submissions.values() if teacher_id is None or s.teacher_id == teacher_id]
+        return found[offset : offset + limit]
+
+    async def add(self, submission: Submission) -> None:
+        self.state.submissions[submission.submission_id] = submission
+
+    async def save(self, submission: Submission) -> None:
+        self.state.submissions[submission.submission_id] = submission
+
+
+class FakeUnitOfWork:
+    def __init__(self, db: FakeDatabase) -> None:
+        self.db = db
+        self.committed = False
+
+    async def __aenter__(self) -> Self:
+        self.staged = copy.deepcopy(self.db.state)
+        self.pending: list[IntegrationEvent] = []
+        self.credentials = FakeCredentials(self.staged)
+        self.submissions = FakeSubmissions(self.staged)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+    async def claim(self, consumer: str, event_id: UUID) -> bool:
+        if (consumer, event_id) in self.staged.inbox:
+            return False
+        self.staged.inbox.add((consumer, event_id))
+        return True
+
+    def publish(self, *events: IntegrationEvent) -> None:
+        self.pending.extend(events)
+
+    async def commit(self) -> None:
+        self.staged.outbox.extend(self.pending)
+        self.db.state = self.staged
+        self.db.commits += 1
+        self.committed = True
+
+
+@dataclass
+class FakeDatabase:
+    state: State = field(default_factory=State)
+    commits: int = 0
+
+    def uow(self) -> Any:
+        return FakeUnitOfWork(self)
+
+
+@dataclass(frozen=True)
+class Stored:
+    size: int
+    etag: str
+
+
+class FakeStore:
+    """Objects in memory; URLs are fake but name the key, so a test can 'upload' to them."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def put(self, object_key: str, content: bytes) -> None:
+        self.objects[object_key] = content
+
+    async def upload_url(self, object_key: str, ttl_seconds: int) -> str:
+        return f"https://s3.example/evidence/{object_key}?X-Amz-Expires={ttl_seconds}"
+
+    async def download_url(self, object_key: str, ttl_seconds: int, filename: str) -> str:
+        return f"https://s3.example/evidence/{object_key}?X-Amz-Expires={ttl_seconds}&get"
+
+    async def stat(self, object_key: str) -> Stored | None:
+        content = self.objects.get(object_key)
+        if content is None:
+            return None
+        return Stored(size=len(content), etag=hashlib.md5(content).hexdigest())  # noqa: S324 - an ETag
+
+    async def sha256(self, object_key: str) -> str:
+        return hashlib.sha256(self.objects[object_key]).hexdigest()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

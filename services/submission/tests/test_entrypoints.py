@@ -1,0 +1,120 @@
+"""Request validation through the real composition root, and event delivery through the real subscribers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+from fastapi.testclient import TestClient
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+from submission_fakes import FakeDatabase, FakeStore
+
+from microcred.events import ReviewerAssigned
+from microcred.runtime.auth import DevTokenIssuer, Role
+from microcred.submission.adapters.evidence_store import EvidenceStore
+from microcred.submission.bootstrap import build_app
+from microcred.submission.domain.model import Attempt, PublishedCredential, Submission, SubmissionStatus
+from microcred.submission.entrypoints.consumers import register_consumers
+from microcred.submission.settings import SubmissionSettings
+
+
+@pytest.fixture
+def tokens(tmp_path: Path) -> DevTokenIssuer:
+    return DevTokenIssuer(tmp_path / "auth")
+
+
+@pytest.fixture
+def client(tokens: DevTokenIssuer) -> Iterator[TestClient]:
+    settings = SubmissionSettings(auth_jwks_url=tokens.jwks_url)
+    # No lifespan: nothing connects; these requests are refused before any use case runs.
+    yield TestClient(build_app(settings, store=FakeStore()))
+
+
+def bearer(tokens: DevTokenIssuer, *roles: Role) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens.mint('teacher-1', roles, states=['TN'])}"}
+
+
+def test_every_submission_route_needs_a_bearer_token(client: TestClient) -> None:
+    submission_id, evidence_id = uuid4(), uuid4()
+    for method, path in [
+        ("POST", "/submissions"),
+        ("GET", "/submissions"),
+        ("GET", f"/submissions/{submission_id}"),
+        ("POST", f"/submissions/{submission_id}/evidence"),
+        ("POST", f"/submissions/{submission_id}/evidence/{evidence_id}/complete"),
+        ("GET", f"/submissions/{submission_id}/evidence/{evidence_id}/download"),
+        ("POST", f"/submissions/{submission_id}/submit"),
+    ]:
+        assert client.request(method, path).status_code == 401, path
+
+
+def test_only_teachers_start_submissions(client: TestClient, tokens: DevTokenIssuer) -> None:
+    response = client.post(
+        "/submissions", json={"credential_id": str(uuid4())}, headers=bearer(tokens, Role.REVIEWER)
+    )
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"sha256": "abc"},
+        {"sha256": "g" * 64},
+        {"size_bytes": 0},
+        {"filename": ""},
+        {"content_type": "not a type"},
+        {"requirement_key": ""},
+    ],
+)
+def test_malformed_evidence_declarations_are_refused(
+    client: TestClient, tokens: DevTokenIssuer, change: dict[str, object]
+) -> None:
+    body = {"requirement_key": "reflection", "filename": "r.txt", "content_type": "text/plain",
+            "size_bytes": 10, "sha256": "a" * 64} | change
+    response = client.post(f"/submissions/{uuid4()}/evidence", json=body, headers=bearer(tokens, Role.TEACHER))
+    assert response.status_code == 422
+
+
+def test_settings_refuse_the_local_s3_secret_in_production() -> None:
+    with pytest.raises(ValueError, match="s3_secret_key"):
+        SubmissionSettings(mode="production", auth_jwks_url="https://idp.example/jwks",
+                           database_url="postgresql+asyncpg://u:p@db/submission")
+
+
+def test_presigned_urls_are_signed_for_the_public_endpoint_by_default_the_internal_one() -> None:
+    assert SubmissionSettings().s3_public_endpoint == "http://127.0.0.1:15403"
+    store = EvidenceStore(SubmissionSettings(s3_endpoint="http://minio:9000",
+                                             s3_public_endpoint="https://files.example"))
+    url = asyncio.run(store.upload_url("submissions/s/e/a.txt", 900))
+    assert url.startswith("https://files.example/evidence/submissions/s/e/a.txt?")
+    assert "X-Amz-Expires=900" in url
+
+
+async def test_a_review_event_on_its_topic_reaches_the_use_case_once_even_when_delivered_twice(
+    db: FakeDatabase, credential: PublishedCredential
+) -> None:
+    submission = Submission(
+        submission_id=uuid4(), teacher_id="teacher-1", credential_id=credential.credential_id,
+        credential_version=1, credential_name=credential.name, states=(), created_at=datetime.now(UTC),
+        status=SubmissionStatus.SUBMITTED, attempts=[Attempt(number=1, submitted_at=datetime.now(UTC))],
+    )
+    db.state.submissions[submission.submission_id] = submission
+    event = ReviewerAssigned(
+        correlation_id=uuid4(), review_id=uuid4(), submission_id=submission.submission_id, attempt=1,
+        reviewer_id="reviewer-1", due_at=datetime.now(UTC) + timedelta(days=3),
+    )
+    broker = KafkaBroker()
+    register_consumers(broker, db.uow)
+    async with TestKafkaBroker(broker) as test_broker:
+        # A newer producer's extra field must not bother this (tolerant) reader.
+        payload = json.loads(event.to_json()) | {"added_later": True}
+        for _ in range(2):
+            await test_broker.publish(payload, ReviewerAssigned.topic, key=event.record_key())
+    stored = db.state.submissions[submission.submission_id]
+    assert stored.status is SubmissionStatus.UNDER_REVIEW and stored.attempts[0].reviewer_id == "reviewer-1"
+    assert db.commits == 1

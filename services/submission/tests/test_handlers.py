@@ -1,0 +1,417 @@
+"""The submission use cases driven through fakes: evidence uploads, submitting, consuming review events."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from submission_fakes import CRITERIA, FakeDatabase, FakeStore
+
+from microcred.events import (
+    CredentialAwarded,
+    CredentialPublished,
+    CriterionFeedback,
+    CriterionResult,
+    IssuerProfile,
+    Resource,
+    ReviewerAssigned,
+    RevisionRequested,
+    Rubric,
+    SubmissionScored,
+    SubmissionSubmitted,
+)
+from microcred.runtime.auth import Principal
+from microcred.runtime.errors import Conflict, Forbidden, Invalid, NotFound
+from microcred.submission.domain.model import EvidenceStatus, PublishedCredential, SubmissionStatus
+from microcred.submission.service_layer import handlers
+from microcred.submission.service_layer.handlers import DeclareEvidence, EvidencePolicy, StartSubmission, Viewer
+
+VIDEO = b"\x00\x00\x00\x18ftypmp42" + b"v" * 400
+REFLECTION = b"The exit tickets showed most students had it."
+RUBRIC = Rubric.model_validate(
+    {
+        "criteria": [
+            {"key": "overview", "name": "Overview", "levels": [
+                {"key": "not-yet", "name": "Not Yet", "points": 0},
+                {"key": "proficient", "name": "Proficient", "points": 1}]},
+        ],
+        "passing_rule": {"kind": "all_criteria_at_least", "level": "proficient"},
+    }
+)
+FEEDBACK = (
+    CriterionFeedback(
+        criterion_key="overview", criterion_name="Overview", level_key="not-yet", level_name="Not Yet",
+        feedback="Show how the hinge question changed the lesson.",
+    ),
+)
+
+
+def declaration(requirement_key: str, content: bytes, filename: str = "file.bin", **overrides: Any) -> DeclareEvidence:
+    fields: dict[str, Any] = {
+        "requirement_key": requirement_key, "filename": filename, "content_type": "application/octet-stream",
+        "size_bytes": len(content), "sha256": hashlib.sha256(content).hexdigest(),
+    }
+    return DeclareEvidence(**(fields | overrides))
+
+
+async def start(db: FakeDatabase, credential: PublishedCredential, teacher: Principal) -> UUID:
+    command = StartSubmission(credential_id=credential.credential_id)
+    return (await handlers.start_submission(command, teacher, db.uow())).submission_id
+
+
+async def upload(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, teacher: Principal, submission_id: UUID,
+    requirement_key: str, content: bytes,
+) -> UUID:
+    ticket = await handlers.declare_evidence(
+        submission_id, declaration(requirement_key, content), teacher, db.uow(), store, policy
+    )
+    store.put(ticket.object_key, content)
+    await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow(), store)
+    return ticket.evidence_id
+
+
+async def submitted(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
+) -> UUID:
+    submission_id = await start(db, credential, teacher)
+    await upload(db, store, policy, teacher, submission_id, "classroom-video", VIDEO)
+    await upload(db, store, policy, teacher, submission_id, "reflection", REFLECTION)
+    await handlers.submit(submission_id, teacher, db.uow(), store)
+    return submission_id
+
+
+def assigned(submission_id: UUID, attempt: int = 1, reviewer_id: str = "reviewer-1") -> ReviewerAssigned:
+    return ReviewerAssigned(
+        correlation_id=uuid4(), review_id=uuid4(), submission_id=submission_id, attempt=attempt,
+        reviewer_id=reviewer_id, due_at=datetime.now(UTC) + timedelta(days=7),
+    )
+
+
+def revision(submission_id: UUID, attempt: int = 1) -> RevisionRequested:
+    return RevisionRequested(
+        correlation_id=uuid4(), review_id=uuid4(), submission_id=submission_id, attempt=attempt,
+        teacher_id="teacher-1", feedback=FEEDBACK,
+    )
+
+
+def scored(submission_id: UUID, credential: PublishedCredential, decision: str = "passed", attempt: int = 1) -> Any:
+    return SubmissionScored(
+        correlation_id=uuid4(), review_id=uuid4(), submission_id=submission_id, attempt=attempt,
+        credential_id=credential.credential_id, credential_version=credential.version, teacher_id="teacher-1",
+        decision=decision,  # type: ignore[arg-type]
+        results=(CriterionResult(criterion_key="overview", criterion_name="Overview", level_key="proficient",
+                                 level_name="Proficient", points=1),),
+        total_points=1, scored_at=datetime.now(UTC),
+    )
+
+
+def awarded(submission_id: UUID, credential: PublishedCredential) -> CredentialAwarded:
+    return CredentialAwarded(
+        correlation_id=uuid4(), award_id=uuid4(), submission_id=submission_id,
+        credential_id=credential.credential_id, credential_version=credential.version,
+        credential_name=credential.name, issuer_id=uuid4(), teacher_id="teacher-1",
+        issued_at=datetime.now(UTC), credential={},
+    )
+
+
+def published(credential_id: UUID, version: int, name: str = "Formative assessment") -> CredentialPublished:
+    return CredentialPublished(
+        correlation_id=uuid4(), credential_id=credential_id, version=version,
+        issuer=IssuerProfile(issuer_id=uuid4(), name="Issuer"), name=name, description="d", competency="c",
+        key_method="k", method_components=("m",), research=(Resource(title="r"),), submission_criteria=CRITERIA,
+        rubric=RUBRIC,
+    )
+
+
+# -- starting ------------------------------------------------------------------------------------
+
+
+async def test_a_new_submission_is_a_draft_bound_to_the_latest_published_version(db: FakeDatabase) -> None:
+    credential_id = uuid4()
+    await handlers.record_credential_published(published(credential_id, 1), db.uow())
+    await handlers.record_credential_published(published(credential_id, 2, "Formative assessment v2"), db.uow())
+    teacher = Principal(subject="t", roles=frozenset(), states=("TN",))
+    submission = await handlers.start_submission(StartSubmission(credential_id=credential_id), teacher, db.uow())
+    assert (submission.status, submission.attempt, submission.credential_version) == (SubmissionStatus.DRAFT, 1, 2)
+    assert submission.states == ("TN",) and submission.teacher_id == "t"
+
+
+async def test_an_older_version_published_late_does_not_replace_the_latest(db: FakeDatabase) -> None:
+    credential_id = uuid4()
+    await handlers.record_credential_published(published(credential_id, 2), db.uow())
+    await handlers.record_credential_published(published(credential_id, 1), db.uow())
+    teacher = Principal(subject="t", roles=frozenset())
+    submission = await handlers.start_submission(StartSubmission(credential_id=credential_id), teacher, db.uow())
+    assert submission.credential_version == 2
+
+
+async def test_starting_a_submission_for_an_unknown_credential_is_not_found(
+    db: FakeDatabase, teacher: Principal
+) -> None:
+    with pytest.raises(NotFound) as refused:
+        await handlers.start_submission(StartSubmission(credential_id=uuid4()), teacher, db.uow())
+    assert refused.value.code == "credential_not_found"
+
+
+# -- evidence ------------------------------------------------------------------------------------
+
+
+async def test_declaring_evidence_returns_a_put_url_for_a_key_under_the_submission(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
+) -> None:
+    submission_id = await start(db, credential, teacher)
+    ticket = await handlers.declare_evidence(
+        submission_id, declaration("reflection", REFLECTION, "../My reflection.txt"), teacher, db.uow(), store, policy
+    )
+    assert ticket.object_key == f"submissions/{submission_id}/{ticket.evidence_id}/My_reflection.txt"
+    assert ticket.upload_method == "PUT" and ticket.object_key in ticket.upload_url
+    assert ticket.expires_at > datetime.now(UTC) + timedelta(seconds=890)
+    stored = db.state.submissions[submission_id].evidence[0]
+    assert stored.status is EvidenceStatus.PENDING and stored.filename == "../My reflection.txt"
+
+
+async def test_evidence_for_a_requirement_the_credential_does_not_have_is_refused(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
+) -> None:
+    submission_id = await start(db, credential, teacher)
+    with pytest.raises(Invalid) as refused:
+        await handlers.declare_evidence(submission_id, declaration("lesson-plan", REFLECTION), teacher, db.uow(),
+                                        store, policy)
+    assert refused.value.code == "unknown_requirement"
+    assert db.state.submissions[submission_id].evidence == []
+
+
+async def test_evidence_larger_than_the_limit_is_refused(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
+) -> None:
+    submission_id = await start(db, credential, teacher)
+    with pytest.raises(Invalid) as refused:
+        await handlers.declare_evidence(
+            submission_id, declaration("reflection", REFLECTION, size_bytes=policy.max_bytes + 1), teacher,
+            db.uow(), store, policy,
+        )
+    assert refused.value.code == "evidence_too_large"
+
+
+async def test_only_the_owner_may_add_evidence_and_strangers_learn_nothing(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal,
+    operator: Principal,
+) -> None:
+    submission_id = await start(db, credential, teacher)
+    stranger = Principal(subject="teacher-2", roles=teacher.roles)
+    with pytest.raises(NotFound):
+        await handlers.declare_evidence(submission_id, declaration("reflection", REFLECTION), stranger, db.uow(),
+                                        store, policy)
+    with pytest.raises(Forbidden):
+        await handlers.declare_evidence(submission_id, declaration("reflection", REFLECTION), operator, db.uow(),
+                                        store, policy)
+
+
+async def test_completing_before_the_upload_is_a_conflict(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
+) -> None:
+    submission_id = await start(db, credential, teacher)
+    ticket = await handlers.declare_evidence(submission_id, declaration("reflection", REFLECTION), teacher, db.uow(),
+                                             store, policy)
+    with pytest.raises(Conflict) as refused:
+        await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow(), store)
+    assert refused.value.code == "upload_missing"
+
+
+async def test_an_upload_whose_bytes_differ_stays_pending_until_the_right_file_is_uploaded(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
+) -> None:
+    submission_id = await start(db, credential, teacher)
+    ticket = await handlers.declare_evidence(submission_id, declaration("reflection", REFLECTION), teacher, db.uow(),
+                                             store, policy)
+    store.put(ticket.object_key, REFLECTION.upper())
+    with pytest.raises(Invalid) as digest:
+        await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow(), store)
+    store.put(ticket.object_key, REFLECTION + b"!")
+    with pytest.raises(Invalid) as size:
+        await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow(), store)
+    assert (digest.value.code, size.value.code) == ("sha256_mismatch", "size_mismatch")
+    assert db.state.submissions[submission_id].evidence[0].status is EvidenceStatus.PENDING
+
+    store.put(ticket.object_key, REFLECTION)
+    evidence = await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow(), store)
+    assert evidence.status is EvidenceStatus.UPLOADED
+
+
+# -- submitting ----------------------------------------------------------------------------------
+
+
+async def test_submitting_emits_the_evidence_by_reference_with_the_teachers_states(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
+) -> None:
+    submission_id = await submitted(db, store, policy, credential, teacher)
+    (event,) = db.state.outbox
+    assert isinstance(event, SubmissionSubmitted)
+    assert (event.submission_id, event.attempt, event.teacher_id) == (submission_id, 1, "teacher-1")
+    assert (event.credential_id, event.credential_version) == (credential.credential_id, 1)
+    assert event.states == ("TN", "KY")
+    assert {e.requirement_key for e in event.evidence} == {"classroom-video", "reflection"}
+    video = next(e for e in event.evidence if e.requirement_key == "classroom-video")
+    assert video.sha256 == hashlib.sha256(VIDEO).hexdigest() and video.size_bytes == len(VIDEO)
+    stored = db.state.submissions[submission_id]
+    assert stored.status is SubmissionStatus.SUBMITTED and [a.number for a in stored.attempts] == [1]
+
+
+async def test_submitting_with_missing_evidence_lists_what_is_missing_and_writes_nothing(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
+) -> None:
+    submission_id = await start(db, credential, teacher)
+    await upload(db, store, policy, teacher, submission_id, "reflection", REFLECTION)
+    with pytest.raises(Invalid) as refused:
+        await handlers.submit(submission_id, teacher, db.uow(), store)
+    assert (refused.value.code, refused.value.details) == ("incomplete", ["classroom-video"])
+    assert db.state.outbox == [] and db.state.submissions[submission_id].status is SubmissionStatus.DRAFT
+
+
+async def test_submitting_twice_is_a_conflict_and_emits_once(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
+) -> None:
+    submission_id = await submitted(db, store, policy, credential, teacher)
+    with pytest.raises(Conflict) as refused:
+        await handlers.submit(submission_id, teacher, db.uow(), store)
+    assert refused.value.code == "not_submittable"
+    assert len(db.state.outbox) == 1
+
+
+async def test_evidence_overwritten_after_verification_blocks_the_submit(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
+) -> None:
+    submission_id = await start(db, credential, teacher)
+    await upload(db, store, policy, teacher, submission_id, "classroom-video", VIDEO)
+    await upload(db, store, policy, teacher, submission_id, "reflection", REFLECTION)
+    key = db.state.submissions[submission_id].evidence[1].object_key
+    store.put(key, REFLECTION.upper())  # same size, other bytes, through the still-valid upload URL
+    with pytest.raises(Conflict) as refused:
+        await handlers.submit(submission_id, teacher, db.uow(), store)
+    assert refused.value.code == "evidence_changed"
+    assert db.state.outbox == []
+
+
+async def test_evidence_cannot_be_added_while_the_attempt_is_in_review(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
+) -> None:
+    submission_id = await submitted(db, store, policy, credential, teacher)
+    with pytest.raises(Conflict) as refused:
+        await handlers.declare_evidence(submission_id, declaration("reflection", REFLECTION), teacher, db.uow(),
+                                        store, policy)
+    assert refused.value.code == "evidence_locked"
+
+
+# -- review events -------------------------------------------------------------------------------
+
+
+async def test_the_assigned_reviewer_gets_a_blind_view_and_may_download_until_revision_is_requested(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal,
+    reviewer: Principal,
+) -> None:
+    submission_id = await submitted(db, store, policy, credential, teacher)
+    with pytest.raises(NotFound):
+        await handlers.get_submission(submission_id, reviewer, db.uow())
+
+    await handlers.record_reviewer_assigned(assigned(submission_id), db.uow())
+    submission, viewer = await handlers.get_submission(submission_id, reviewer, db.uow())
+    assert viewer is Viewer.REVIEWER and submission.status is SubmissionStatus.UNDER_REVIEW
+    evidence_id = submission.evidence[0].evidence_id
+    ticket = await handlers.evidence_download(submission_id, evidence_id, reviewer, db.uow(), store, policy)
+    assert submission.evidence[0].object_key in ticket.download_url
+
+    await handlers.record_revision_requested(revision(submission_id), db.uow())
+    with pytest.raises(NotFound):
+        await handlers.evidence_download(submission_id, evidence_id, reviewer, db.uow(), store, policy)
+    owned, viewer = await handlers.get_submission(submission_id, teacher, db.uow())
+    assert viewer is Viewer.OWNER and owned.attempts[0].feedback == FEEDBACK
+
+
+async def test_an_operator_sees_every_submission_but_may_not_download(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal,
+    operator: Principal,
+) -> None:
+    submission_id = await submitted(db, store, policy, credential, teacher)
+    assert [s.submission_id for s in await handlers.list_submissions(operator, db.uow(), limit=10, offset=0)] == [
+        submission_id
+    ]
+    submission, viewer = await handlers.get_submission(submission_id, operator, db.uow())
+    assert viewer is Viewer.OPERATOR
+    with pytest.raises(Forbidden):
+        await handlers.evidence_download(submission_id, submission.evidence[0].evidence_id, operator, db.uow(),
+                                         store, policy)
+
+
+async def test_each_consumer_ignores_a_redelivered_event(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
+) -> None:
+    submission_id = await submitted(db, store, policy, credential, teacher)
+    deliveries: list[tuple[Any, Any]] = [
+        (handlers.record_reviewer_assigned, assigned(submission_id)),
+        (handlers.record_revision_requested, revision(submission_id)),
+    ]
+    for handle, event in deliveries:
+        await handle(event, db.uow())
+        before = (db.commits, db.state.submissions[submission_id].status)
+        await handle(event, db.uow())
+        assert (db.commits, db.state.submissions[submission_id].status) == before
+    assert db.state.submissions[submission_id].status is SubmissionStatus.REVISE_REQUESTED
+
+    await handlers.record_credential_published(published(credential.credential_id, 5), db.uow())
+    commits = db.commits
+    await handlers.record_credential_published(published(credential.credential_id, 5), db.uow())
+    assert db.commits == commits + 1  # a different event_id: claimed, the projection is unchanged
+
+
+async def test_a_redelivered_award_changes_nothing(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
+) -> None:
+    submission_id = await submitted(db, store, policy, credential, teacher)
+    await handlers.record_reviewer_assigned(assigned(submission_id), db.uow())
+    await handlers.record_submission_scored(scored(submission_id, credential), db.uow())
+    award = awarded(submission_id, credential)
+    await handlers.record_credential_awarded(award, db.uow())
+    commits = db.commits
+    await handlers.record_credential_awarded(award, db.uow())
+    assert db.commits == commits
+    stored = db.state.submissions[submission_id]
+    assert stored.status is SubmissionStatus.AWARDED and stored.award_id == award.award_id
+
+
+async def test_the_full_revise_and_resubmit_cycle_and_stale_events_being_claimed_but_ignored(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
+) -> None:
+    submission_id = await submitted(db, store, policy, credential, teacher)
+    await handlers.record_reviewer_assigned(assigned(submission_id), db.uow())
+    await handlers.record_submission_scored(scored(submission_id, credential, "revise"), db.uow())
+    assert db.state.submissions[submission_id].status is SubmissionStatus.UNDER_REVIEW
+    await handlers.record_revision_requested(revision(submission_id), db.uow())
+
+    await upload(db, store, policy, teacher, submission_id, "reflection", b"Revised reflection.")
+    await handlers.submit(submission_id, teacher, db.uow(), store)
+    second = db.state.outbox[-1]
+    assert isinstance(second, SubmissionSubmitted) and second.attempt == 2 and len(second.evidence) == 3
+
+    stale = scored(submission_id, credential, "passed", attempt=1)
+    await handlers.record_submission_scored(stale, db.uow())
+    assert ("submission.record_submission_scored", stale.event_id) in db.state.inbox
+    assert db.state.submissions[submission_id].status is SubmissionStatus.SUBMITTED
+
+    await handlers.record_reviewer_assigned(assigned(submission_id, attempt=2, reviewer_id="reviewer-2"), db.uow())
+    await handlers.record_submission_scored(scored(submission_id, credential, "passed", attempt=2), db.uow())
+    await handlers.record_credential_awarded(awarded(submission_id, credential), db.uow())
+    final = db.state.submissions[submission_id]
+    assert (final.status, final.attempt) == (SubmissionStatus.AWARDED, 2)
+    assert final.attempts[1].reviewer_id == "reviewer-2" and final.attempts[0].feedback == FEEDBACK
+
+
+async def test_a_review_event_for_an_unknown_submission_fails_so_it_is_retried_then_dead_lettered(
+    db: FakeDatabase,
+) -> None:
+    with pytest.raises(NotFound):
+        await handlers.record_reviewer_assigned(assigned(uuid4()), db.uow())
+    assert db.state.inbox == set()
