@@ -23,6 +23,7 @@ up: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy libs/*/src services/*/src
 	$(BIN)/python -m pytest
 
 lint: install

@@ -11,6 +11,7 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -190,7 +191,8 @@ def test_database_url_quotes_credentials() -> None:
 
 def test_data_survives_restart_and_stop_leaves_nothing(tmp_path: Path) -> None:
     data_dir = tmp_path / "stack"
-    stack = make_stack(data_dir, Ports.free())
+    ports = Ports.free()
+    stack = make_stack(data_dir, ports)
     marker = uuid.uuid4().hex
     try:
         began = time.monotonic()
@@ -225,6 +227,9 @@ def test_data_survives_restart_and_stop_leaves_nothing(tmp_path: Path) -> None:
         stack.stop()
     stack.stop()  # idempotent
     assert wait_gone(tree) == []
+    weed_ports = {port for name, port in ports.as_dict().items() if name.startswith("weed") or name == "s3"}
+    leftovers = [p for p in Path("/tmp").glob("seaweedfs-*.sock") if int(p.stem.rsplit("-", 1)[1]) in weed_ports]
+    assert leftovers == []
     with pytest.raises(RuntimeError):
         _ = stack.endpoints
     logs = data_dir / "logs"
@@ -235,8 +240,6 @@ def test_data_survives_restart_and_stop_leaves_nothing(tmp_path: Path) -> None:
 def test_failed_start_names_component_and_cleans_up(tmp_path: Path) -> None:
     ports = Ports.free()
     # Something else already owns the PostgreSQL port, so that component must fail.
-    import socket
-
     blocker = socket.socket()
     blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     blocker.bind(("127.0.0.1", ports.postgres))
@@ -263,7 +266,7 @@ CHILD_SCRIPT = textwrap.dedent(
     ports = Ports(**json.loads(sys.argv[2]))
     stack = EmbeddedStack(Path(sys.argv[1]), ports, buckets=["side"])
     endpoints = stack.start()
-    print(json.dumps({"pids": stack.pids, "s3": endpoints.s3_endpoint,
+    print(json.dumps({"pids": stack.pids, "s3": endpoints.s3_endpoint, "kafka": endpoints.kafka_bootstrap,
                       "key": endpoints.s3_access_key, "secret": endpoints.s3_secret_key}), flush=True)
     time.sleep(600)
     """
@@ -286,7 +289,9 @@ def test_two_stacks_side_by_side_and_sigkilled_parent_takes_children_along(tmp_p
             # From a worker thread on purpose: the servers must survive that thread's exit.
             ep_a = pool.submit(stack_a.start).result()
         assert child.stdout is not None
-        info_b = json.loads(child.stdout.readline())
+        line = child.stdout.readline()
+        assert line, f"stack B did not start (exit code {child.poll()})"
+        info_b = json.loads(line)
         tree_b = {(pid, start) for pid, start in process_tree([child.pid]) if pid != child.pid}
         assert {pid for pid, _ in tree_b} >= set(info_b["pids"].values())
 
@@ -297,6 +302,7 @@ def test_two_stacks_side_by_side_and_sigkilled_parent_takes_children_along(tmp_p
         assert s3_a.get_object("side", "who").read() == b"a"
         assert s3_b.get_object("side", "who").read() == b"b"
         asyncio.run(asyncio.wait_for(_kafka_metadata(ep_a.kafka_bootstrap), 15))
+        asyncio.run(asyncio.wait_for(_kafka_metadata(info_b["kafka"]), 15))
         assert asyncpg_port(ep_a) == ports_a.postgres
 
         os.kill(child.pid, signal.SIGKILL)

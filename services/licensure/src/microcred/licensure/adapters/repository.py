@@ -81,7 +81,7 @@ class LicenseRepository:
     ) -> list[License]:
         query = sa.select(LicenseRow)
         if not everyone:
-            visible = [LicenseRow.state.in_(list(states))] if states else []
+            visible: list[sa.ColumnElement[bool]] = [LicenseRow.state.in_(list(states))] if states else []
             if teacher_id is not None:
                 visible.append(LicenseRow.teacher_id == teacher_id)
             query = query.where(sa.or_(sa.false(), *visible))

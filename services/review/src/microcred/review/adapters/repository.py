@@ -61,7 +61,7 @@ class ReviewerRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def _with_load(self) -> sa.Select[tuple[ReviewerRow, int]]:
+    def _with_load(self) -> sa.Select[ReviewerRow, int]:
         open_reviews = (
             sa.select(sa.func.count())
             .where(ReviewRow.reviewer_id == ReviewerRow.reviewer_id, ReviewRow.status == ReviewStatus.ASSIGNED.value)
