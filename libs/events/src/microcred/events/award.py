@@ -13,8 +13,8 @@ from microcred.events.base import IntegrationEvent
 class CredentialAwarded(IntegrationEvent):
     """A teacher earned a micro-credential. ``credential`` is the issued credential document.
 
-    The envelope's ``states`` name every state the teacher holds a license in, so licensure and the
-    state feeds can act on it without asking anyone.
+    The envelope's ``states`` are the states the teacher declared (from their token) when submitting,
+    carried through review; licensure credits every license the teacher holds, whatever the states.
     """
 
     topic: ClassVar[str] = "award.awarded"
