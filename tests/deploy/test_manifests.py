@@ -127,16 +127,17 @@ def test_base_kustomization_lists_every_manifest_file() -> None:
     assert listed - present == set(), f"kustomization.yaml lists missing files: {listed - present}"
 
 
-def test_every_server_container_has_liveness_and_readiness_probes_on_health(
+def test_every_server_container_is_ready_on_health_and_alive_on_livez(
     base_objects: list[Obj],
 ) -> None:
-    # Init containers cannot have probes; they are held to the other rules below.
+    # Init containers cannot have probes; they are held to the other rules below. Liveness must not
+    # depend on the database or broker (/livez), or one outage restarts every pod at once.
     checked = 0
     for where, container, _ in containers(base_objects, init=False):
-        for probe in ("livenessProbe", "readinessProbe"):
+        for probe, path in (("livenessProbe", "/livez"), ("readinessProbe", "/health")):
             assert probe in container, f"{where} has no {probe}"
             http = container[probe].get("httpGet", {})
-            assert http.get("path") == "/health", f"{where} {probe} does not check /health"
+            assert http.get("path") == path, f"{where} {probe} does not check {path}"
             ports = {p.get("name") for p in container.get("ports", [])} | {
                 p["containerPort"] for p in container.get("ports", [])
             }

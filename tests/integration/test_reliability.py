@@ -12,6 +12,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -255,3 +256,27 @@ async def test_handler_bug_is_dead_lettered_after_max_attempts(platform: Platfor
     dead = await consume(platform.endpoints.kafka_bootstrap, dead_letter_topic(CreditPosted.topic),
                          lambda r: r.key == bad_key and dict(r.headers).get("dlt-consumer") == group.encode(), 1)
     assert "failed 3 times: KeyError" in dict(dead[0].headers)["dlt-reason"].decode()
+
+
+async def test_relay_purges_published_rows_past_retention_but_never_unsent_ones(
+    platform: Platform, engine: AsyncEngine
+) -> None:
+    session_factory = async_sessionmaker(engine, expire_on_commit=False)
+    old_published, old_unsent = credit(uuid.uuid4()), credit(uuid.uuid4())
+    async with UnitOfWork(session_factory, tables, "test") as uow:
+        uow.publish(old_published, old_unsent)
+        await uow.commit()
+    async with engine.begin() as connection:
+        outbox = tables.outbox
+        await connection.execute(outbox.update().where(outbox.c.event_id == old_published.event_id)
+                                 .values(published_at=sa.func.now() - sa.text("interval '2 days'")))
+    relay = OutboxRelay(session_factory, tables, declare_publishers(create_broker(
+        settings_for(platform, "purge-test"), tracer_provider=TracerProvider(), registry=CollectorRegistry())[0],
+        [CreditPosted]), service="purge-test", registry=CollectorRegistry(), retention=timedelta(days=1))
+    await relay.purge_published()
+    async with engine.connect() as connection:
+        remaining = set(await connection.scalars(sa.select(tables.outbox.c.event_id).where(
+            tables.outbox.c.event_id.in_([old_published.event_id, old_unsent.event_id]))))
+    assert remaining == {old_unsent.event_id}
+    async with engine.begin() as connection:  # leave nothing unsent for the other tests' relays
+        await connection.execute(tables.outbox.delete().where(tables.outbox.c.event_id == old_unsent.event_id))

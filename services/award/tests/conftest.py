@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -14,7 +13,6 @@ from microcred.award.domain.model import Award, AwardStatus, CredentialVersion
 from microcred.events import (
     CredentialPublished,
     CriterionResult,
-    IntegrationEvent,
     IssuerProfile,
     PassingRule,
     Resource,
@@ -24,6 +22,7 @@ from microcred.events import (
     SubmissionCriteria,
     SubmissionScored,
 )
+from microcred.runtime.testing import FakeMessagingUnitOfWork
 
 SALT = "test-identity-salt-0123456789"
 
@@ -156,38 +155,13 @@ class FakeAwards:
         ]
 
 
-class FakeUnitOfWork:
+class FakeUnitOfWork(FakeMessagingUnitOfWork):
     """Commits are all-or-nothing like the real one: uncommitted claims and events are discarded."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.credentials = FakeCredentials()
         self.awards = FakeAwards()
-        self.claimed: set[tuple[str, UUID]] = set()
-        self.published: list[IntegrationEvent] = []
-        self._claims: set[tuple[str, UUID]] = set()
-        self._pending: list[IntegrationEvent] = []
-
-    async def __aenter__(self) -> FakeUnitOfWork:
-        self._claims, self._pending = set(), []
-        return self
-
-    async def __aexit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        self._claims, self._pending = set(), []
-
-    async def claim(self, consumer: str, event_id: UUID) -> bool:
-        key = (consumer, event_id)
-        if key in self.claimed or key in self._claims:
-            return False
-        self._claims.add(key)
-        return True
-
-    def publish(self, *events: IntegrationEvent) -> None:
-        self._pending.extend(events)
-
-    async def commit(self) -> None:
-        self.claimed |= self._claims
-        self.published += self._pending
-        self._claims, self._pending = set(), []
 
 
 @pytest.fixture

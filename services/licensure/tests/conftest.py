@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from types import TracebackType
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 
-from microcred.events import CredentialAwarded, IntegrationEvent
+from microcred.events import CredentialAwarded
 from microcred.licensure.domain.model import AwardRecord, LedgerEntry, License, RuleSet
+from microcred.runtime.testing import FakeMessagingUnitOfWork
 
 TN = RuleSet(
     rule_set_id="TN-2024", state="TN", version=1, effective_from=date(2024, 1, 1), unit="points",
@@ -112,40 +112,15 @@ class FakeLedger:
         return [e for e in self.entries if e.license_id == license_id]
 
 
-class FakeUnitOfWork:
+class FakeUnitOfWork(FakeMessagingUnitOfWork):
     """Claims and events only count once committed, like the real unit of work."""
 
     def __init__(self, rule_sets: Sequence[RuleSet] = (TN, UT)) -> None:
+        super().__init__()
         self.rule_sets = FakeRuleSets(rule_sets)
         self.licenses = FakeLicenses()
         self.awards = FakeAwards()
         self.ledger = FakeLedger()
-        self.claimed: set[tuple[str, UUID]] = set()
-        self.published: list[IntegrationEvent] = []
-        self._claims: set[tuple[str, UUID]] = set()
-        self._pending: list[IntegrationEvent] = []
-
-    async def __aenter__(self) -> FakeUnitOfWork:
-        self._claims, self._pending = set(), []
-        return self
-
-    async def __aexit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        self._claims, self._pending = set(), []
-
-    async def claim(self, consumer: str, event_id: UUID) -> bool:
-        key = (consumer, event_id)
-        if key in self.claimed or key in self._claims:
-            return False
-        self._claims.add(key)
-        return True
-
-    def publish(self, *events: IntegrationEvent) -> None:
-        self._pending.extend(events)
-
-    async def commit(self) -> None:
-        self.claimed |= self._claims
-        self.published += self._pending
-        self._claims, self._pending = set(), []
 
 
 @pytest.fixture

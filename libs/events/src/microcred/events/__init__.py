@@ -8,15 +8,21 @@ and nothing of each other.
 from microcred.events.award import CredentialAwarded
 from microcred.events.base import Contract, IntegrationEvent
 from microcred.events.catalog import (
+    Alignment,
     CredentialPublished,
+    CredentialRetired,
+    CreditHint,
     EvidenceKind,
     EvidenceRequirement,
     IssuerProfile,
     PassingRule,
+    PathwayChanged,
+    PathwayStep,
     Resource,
     Rubric,
     RubricCriterion,
     RubricLevel,
+    StackChanged,
     SubmissionCriteria,
 )
 from microcred.events.licensure import CreditPosted
@@ -40,9 +46,12 @@ from microcred.events.submission import EvidenceRef, SubmissionSubmitted
 
 __all__ = [
     "ALL_EVENTS",
+    "Alignment",
     "Contract",
     "CredentialAwarded",
     "CredentialPublished",
+    "CredentialRetired",
+    "CreditHint",
     "CreditPosted",
     "CriterionFeedback",
     "CriterionResult",
@@ -52,6 +61,8 @@ __all__ = [
     "IntegrationEvent",
     "IssuerProfile",
     "PassingRule",
+    "PathwayChanged",
+    "PathwayStep",
     "PoisonMessage",
     "Resource",
     "ReviewerAssigned",
@@ -59,6 +70,7 @@ __all__ = [
     "Rubric",
     "RubricCriterion",
     "RubricLevel",
+    "StackChanged",
     "SubmissionCriteria",
     "SubmissionScored",
     "SubmissionSubmitted",

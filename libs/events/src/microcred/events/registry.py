@@ -14,13 +14,16 @@ from pydantic import ValidationError
 
 from microcred.events.award import CredentialAwarded
 from microcred.events.base import TOLERANT, IntegrationEvent
-from microcred.events.catalog import CredentialPublished
+from microcred.events.catalog import CredentialPublished, CredentialRetired, PathwayChanged, StackChanged
 from microcred.events.licensure import CreditPosted
 from microcred.events.review import ReviewerAssigned, RevisionRequested, SubmissionScored
 from microcred.events.submission import SubmissionSubmitted
 
 ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     CredentialPublished,
+    CredentialRetired,
+    StackChanged,
+    PathwayChanged,
     SubmissionSubmitted,
     ReviewerAssigned,
     SubmissionScored,

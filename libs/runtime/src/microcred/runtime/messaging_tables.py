@@ -1,8 +1,8 @@
 """The outbox and inbox tables every service has in its own database.
 
 outbox: events written in the same transaction as the state change that caused them; the relay
-publishes rows in ``id`` order and stamps ``published_at``. A partial index keeps the scan for unsent
-rows cheap however large the published history grows.
+publishes rows in ``id`` order and stamps ``published_at``, and deletes stamped rows once they are
+older than the retention. A partial index keeps the scan for unsent rows cheap.
 
 inbox: one row per (consumer, event_id) processed, inserted in the handler's transaction. The primary
 key makes a redelivered event a no-op: the insert conflicts, and the handler does nothing.

@@ -31,6 +31,9 @@ def run_env(target_metadata: sa.MetaData) -> None:
         return
 
     def migrate(connection: sa.Connection) -> None:
+        # Several replicas may start at once (an init container per pod); the lock makes the others
+        # wait and then find nothing left to do. It is released when the connection closes.
+        connection.execute(sa.text("SELECT pg_advisory_lock(hashtext('microcred-migrations'))"))
         context.configure(connection=connection, target_metadata=target_metadata)
         with context.begin_transaction():
             context.run_migrations()

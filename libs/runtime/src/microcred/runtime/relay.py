@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -43,6 +45,8 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 0.5,
         max_backoff: float = 10.0,
+        retention: timedelta = timedelta(days=7),
+        purge_every_seconds: float = 600.0,
     ) -> None:
         self._session_factory = session_factory
         self._outbox = tables.outbox
@@ -50,6 +54,9 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._max_backoff = max_backoff
+        self._retention = retention
+        self._purge_every = purge_every_seconds
+        self._last_purge = 0.0
         self._wakeup = asyncio.Event()
         self._lock_key = zlib.crc32(f"microcred-outbox-relay:{service}".encode())
         self.published = Counter(
@@ -71,6 +78,9 @@ class OutboxRelay:
         while True:
             try:
                 sent = await self.publish_pending()
+                if time.monotonic() - self._last_purge > self._purge_every:
+                    await self.purge_published()
+                    self._last_purge = time.monotonic()
                 backoff = 0.1
             except asyncio.CancelledError:
                 raise
@@ -84,6 +94,19 @@ class OutboxRelay:
                 with suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
                 self._wakeup.clear()
+
+    async def purge_published(self, batch: int = 10_000) -> int:
+        """Delete published rows older than the retention; unpublished rows are never touched."""
+        outbox = self._outbox
+        doomed = (
+            sa.select(outbox.c.id)
+            .where(outbox.c.published_at < sa.func.now() - self._retention)
+            .limit(batch)
+            .scalar_subquery()
+        )
+        async with self._session_factory() as session, session.begin():
+            result = await session.execute(outbox.delete().where(outbox.c.id.in_(doomed)))
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def publish_pending(self) -> int:
         """One pass: publish up to a batch of unsent rows and stamp them. Returns rows published."""

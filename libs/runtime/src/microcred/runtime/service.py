@@ -11,16 +11,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from microcred.events import IntegrationEvent
 from microcred.runtime.auth import JwtVerifier
@@ -35,6 +39,18 @@ from microcred.runtime.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 U = TypeVar("U", bound=UnitOfWork)
+
+
+HTTP_ERROR_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+
+
+def error_response(
+    status_code: int, code: str, message: str, details: object = None, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    body: dict[str, Any] = {"error": code, "detail": message}
+    if details is not None:
+        body["details"] = details
+    return JSONResponse(body, status_code=status_code, headers=dict(headers) if headers else None)
 
 
 class ServiceRuntime:
@@ -64,6 +80,7 @@ class ServiceRuntime:
             registry=self.registry,
             batch_size=settings.relay_batch_size,
             poll_interval=settings.relay_poll_interval_seconds,
+            retention=timedelta(hours=settings.outbox_retention_hours),
         )
         self.verifier = JwtVerifier(
             settings.auth_jwks_url, issuer=settings.auth_issuer, audience=settings.auth_audience
@@ -110,7 +127,7 @@ class ServiceRuntime:
         self._add_operational_routes(app)
         self._add_middleware(app)
         FastAPIInstrumentor.instrument_app(
-            app, tracer_provider=self.tracer_provider, excluded_urls="health,metrics"
+            app, tracer_provider=self.tracer_provider, excluded_urls="health,livez,metrics"
         )
         return app
 
@@ -124,6 +141,11 @@ class ServiceRuntime:
             return JSONResponse({"status": "ok" if healthy else "degraded", "checks": checks},
                                 status_code=200 if healthy else 503)
 
+        @app.get("/livez", tags=["operations"])
+        async def livez() -> dict[str, str]:
+            """Liveness: the process serves requests. Dependencies are /health's business."""
+            return {"status": "ok"}
+
         @app.get("/metrics", tags=["operations"])
         async def metrics() -> Response:
             return Response(generate_latest(runtime.registry), media_type=CONTENT_TYPE_LATEST)
@@ -132,12 +154,21 @@ class ServiceRuntime:
         async def asyncapi() -> dict[str, Any]:
             return asyncapi_document(runtime.broker, runtime.settings.service_name)
 
+        # Every error has one shape, {"error": code, "detail": message[, "details": ...]}, so clients
+        # branch on "error" whether a use case, the auth layer or request validation refused.
         @app.exception_handler(DomainError)
         async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
-            body: dict[str, Any] = {"error": exc.code, "detail": exc.message}
-            if exc.details is not None:
-                body["details"] = exc.details
-            return JSONResponse(body, status_code=exc.status_code)
+            return error_response(exc.status_code, exc.code, exc.message, exc.details)
+
+        @app.exception_handler(StarletteHTTPException)
+        async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+            code = HTTP_ERROR_CODES.get(exc.status_code, "http_error")
+            return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+        @app.exception_handler(RequestValidationError)
+        async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+            details = jsonable_encoder(exc.errors(), exclude={"ctx", "url"})
+            return error_response(422, "invalid_request", "the request does not match the API schema", details)
 
     def _add_middleware(self, app: FastAPI) -> None:
         requests = Counter(

@@ -39,6 +39,7 @@ class ServiceSettings(BaseSettings):
 
     relay_batch_size: int = 500
     relay_poll_interval_seconds: float = 0.5
+    outbox_retention_hours: float = 7 * 24
     consumer_max_attempts: int = 5
     consumer_retry_base_seconds: float = 0.2
     consumer_retry_max_seconds: float = 30.0

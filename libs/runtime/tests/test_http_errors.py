@@ -1,0 +1,58 @@
+"""Every refusal has one JSON shape, whoever refuses: auth, request validation or a use case."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from fastapi import APIRouter
+from fastapi.testclient import TestClient
+from pydantic import BaseModel
+
+from microcred.events import CreditPosted
+from microcred.runtime.auth import CurrentPrincipal, DevTokenIssuer, Role
+from microcred.runtime.errors import Conflict
+from microcred.runtime.messaging_tables import define_messaging_tables
+from microcred.runtime.service import ServiceRuntime
+from microcred.runtime.settings import ServiceSettings
+
+
+class Body(BaseModel):
+    amount: int
+
+
+def client(tmp_path: Path) -> tuple[TestClient, DevTokenIssuer]:
+    issuer = DevTokenIssuer(tmp_path)
+    runtime = ServiceRuntime(
+        ServiceSettings(service_name="t", auth_jwks_url=issuer.jwks_url),
+        tables=define_messaging_tables(sa.MetaData()), produces=[CreditPosted],
+    )
+    router = APIRouter()
+
+    @router.post("/things")
+    async def create(body: Body, _: CurrentPrincipal) -> dict[str, int]:
+        if body.amount > 10:
+            raise Conflict("too many things", code="too_many")
+        return {"amount": body.amount}
+
+    # No lifespan: these checks need neither the database nor the broker.
+    return TestClient(runtime.create_app(router, title="t")), issuer
+
+
+def test_missing_token_invalid_body_and_domain_refusal_share_one_error_shape(tmp_path: Path) -> None:
+    http, issuer = client(tmp_path)
+    token = {"Authorization": f"Bearer {issuer.mint('u-1', [Role.TEACHER])}"}
+    unauthenticated = http.post("/things", json={"amount": 1})
+    assert unauthenticated.status_code == 401 and unauthenticated.json()["error"] == "unauthorized"
+    assert unauthenticated.headers["www-authenticate"] == "Bearer"
+    invalid = http.post("/things", json={"amount": "many"}, headers=token)
+    assert invalid.status_code == 422 and invalid.json()["error"] == "invalid_request"
+    assert invalid.json()["details"][0]["loc"] == ["body", "amount"]
+    refused = http.post("/things", json={"amount": 11}, headers=token)
+    assert refused.status_code == 409 and refused.json() == {"error": "too_many", "detail": "too many things"}
+    assert http.post("/things", json={"amount": 3}, headers=token).json() == {"amount": 3}
+
+
+def test_liveness_does_not_depend_on_the_database_or_broker(tmp_path: Path) -> None:
+    http, _ = client(tmp_path)
+    assert http.get("/livez").json() == {"status": "ok"}
