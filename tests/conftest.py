@@ -11,13 +11,47 @@ Every test run uses its own ports and data directory, and stops everything it st
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from microcred.devstack.platform import Platform, PlatformPorts
+from microcred.devstack.client import Actor, PlatformClient
+from microcred.devstack.platform import SERVICES, Platform, PlatformPorts
 from microcred.devstack.providers import infrastructure_for_tests
+from microcred.runtime.auth import Role
+
+RUBRIC: dict[str, Any] = {
+    "criteria": [
+        {"key": "overview", "name": "Overview of the lesson", "levels": [
+            {"key": "not-yet", "name": "Not Yet", "points": 0, "descriptor": "Missing context."},
+            {"key": "proficient", "name": "Proficient", "points": 1, "descriptor": "Clear context."}]},
+        {"key": "adjustment", "name": "Adjusting instruction", "levels": [
+            {"key": "not-yet", "name": "Not Yet", "points": 0},
+            {"key": "proficient", "name": "Proficient", "points": 1}]},
+    ],
+    "passing_rule": {"kind": "all_criteria_at_least", "level": "proficient"},
+}
+CRITERIA: dict[str, Any] = {"items": [
+    {"key": "classroom-video", "kind": "video", "title": "Video of the lesson"},
+    {"key": "reflection", "kind": "reflection", "title": "Reflection",
+     "prompts": ["What did the formative data tell you?"]},
+]}
+
+
+def credential_definition(name: str, rubric: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "name": name,
+        "description": "The educator modifies instruction during a lesson using formative assessment.",
+        "competency": "Modifies instruction in the moment based on formative evidence of student learning.",
+        "key_method": "The educator gathers evidence mid-lesson and adjusts instruction in response.",
+        "method_components": ["Plan checks for understanding", "Adjust instruction"],
+        "research": [{"title": "Black & Wiliam, Inside the Black Box (1998)"}],
+        "submission_criteria": CRITERIA,
+        "rubric": rubric or RUBRIC,
+    }
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +65,52 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="session")
+def client(platform: Platform) -> Iterator[PlatformClient]:
+    driver = PlatformClient({s: platform.url(s) for s in SERVICES}, platform.tokens)
+    yield driver
+    driver.close()
+
+
+class World:
+    """One issuer with its admin, an operator, and helpers to publish credentials and enrol people."""
+
+    def __init__(self, client: PlatformClient) -> None:
+        self.client = client
+        self.unique = uuid.uuid4().hex[:8]
+        self.operator = client.operator(f"op-{self.unique}")
+        self.issuer_id = client.create_issuer(self.operator, f"Digital Promise {self.unique}",
+                                              url="https://digitalpromise.org")
+        self.admin = client.actor(f"admin-{self.unique}", Role.ISSUER_ADMIN, organization=self.issuer_id)
+
+    def publish(self, name: str, rubric: dict[str, Any] | None = None) -> str:
+        draft = self.client.draft_credential(self.admin, self.issuer_id, credential_definition(f"{name} {self.unique}", rubric))
+        self.client.approve_and_publish(self.admin, self.operator, draft["credential_id"], 1)
+        return str(draft["credential_id"])
+
+    def reviewer(self, *credential_ids: str) -> Actor:
+        reviewer = self.client.actor(f"reviewer-{uuid.uuid4().hex[:8]}", Role.REVIEWER)
+        self.client.register_reviewer(self.operator, reviewer.subject, list(credential_ids))
+        return reviewer
+
+    def teacher(self, state: str = "TN", licensed: bool = True) -> Actor:
+        teacher = self.client.actor(f"teacher-{uuid.uuid4().hex[:8]}", Role.TEACHER, states=(state,))
+        if licensed:
+            self.client.register_license(teacher, state)
+        return teacher
+
+    def submit_evidence(self, teacher: Actor, credential_id: str) -> str:
+        submission_id = str(self.client.start_submission(teacher, credential_id)["submission_id"])
+        self.client.upload(teacher, submission_id, "classroom-video", b"\x00\x00\x00\x18ftypmp42" + b"v" * 4096,
+                           "video/mp4", "lesson.mp4")
+        self.client.upload(teacher, submission_id, "reflection", b"The exit tickets showed ...", "text/plain",
+                           "reflection.txt")
+        self.client.submit(teacher, submission_id)
+        return submission_id
+
+
+@pytest.fixture
+def world(client: PlatformClient) -> World:
+    return World(client)

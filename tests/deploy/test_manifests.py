@@ -26,6 +26,9 @@ EVENT_SCHEMAS = ROOT / "libs" / "events" / "src" / "microcred" / "events" / "sch
 SERVICES = ("catalog", "submission", "review", "award", "licensure")
 TOPICS = (
     "catalog.credential-published",
+    "catalog.credential-retired",
+    "catalog.stack-changed",
+    "catalog.pathway-changed",
     "submission.submitted",
     "review.assigned",
     "review.scored",

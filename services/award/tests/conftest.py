@@ -49,37 +49,29 @@ class Builders:
 
 
     @staticmethod
-    def published(credential_id: UUID | None = None, version: int = 1) -> CredentialPublished:
-        return CredentialPublished(
-            correlation_id=uuid4(),
-            credential_id=credential_id or uuid4(),
-            version=version,
-            issuer=IssuerProfile(issuer_id=uuid4(), name="Teaching Lab", url="https://lab.example.org"),
-            name="Checking for Understanding",
-            description="Uses quick checks to adjust instruction.",
-            competency="The educator checks for understanding and adjusts instruction.",
-            key_method="Exit tickets",
-            method_components=("plan", "collect", "adjust"),
-            research=(Resource(title="Wiliam 2011"),),
-            submission_criteria=SubmissionCriteria.model_validate(
+    def published(credential_id: UUID | None = None, version: int = 1, **overrides: Any) -> CredentialPublished:
+        fields: dict[str, Any] = {
+            "correlation_id": uuid4(),
+            "credential_id": credential_id or uuid4(),
+            "version": version,
+            "issuer": IssuerProfile(issuer_id=uuid4(), name="Teaching Lab", url="https://lab.example.org"),
+            "name": "Checking for Understanding",
+            "description": "Uses quick checks to adjust instruction.",
+            "competency": "The educator checks for understanding and adjusts instruction.",
+            "key_method": "Exit tickets",
+            "method_components": ("plan", "collect", "adjust"),
+            "research": (Resource(title="Wiliam 2011"),),
+            "submission_criteria": SubmissionCriteria.model_validate(
                 {"items": [{"key": "video", "kind": "video", "title": "A lesson"}]}
             ),
-            rubric=Builders.rubric(),
-        )
+            "rubric": Builders.rubric(),
+        }
+        return CredentialPublished(**(fields | overrides))
 
 
     @staticmethod
     def credential_of(event: CredentialPublished) -> CredentialVersion:
-        return CredentialVersion(
-            credential_id=event.credential_id,
-            version=event.version,
-            issuer=event.issuer,
-            name=event.name,
-            description=event.description,
-            competency=event.competency,
-            rubric=event.rubric,
-            submission_criteria=event.submission_criteria,
-        )
+        return CredentialVersion.from_event(event)
 
 
     @staticmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
@@ -82,3 +83,30 @@ async def test_a_waiting_award_is_not_issued_by_another_version_of_the_credentia
     await record_credential_version(build.published(credential_id=first.credential_id, version=2), uow, build.salt)
     (waiting,) = uow.awards.rows.values()
     assert waiting.status is AwardStatus.PENDING and uow.published == []
+
+
+async def test_the_award_event_carries_the_expiry_of_a_credential_that_expires(uow: Any, build: Any) -> None:
+    credential = build.published(expiry_months=12)
+    await record_credential_version(credential, uow, build.salt)
+    await award_passed_submission(build.scored(credential), uow, build.salt)
+    (event,) = uow.published
+    assert event.valid_until == datetime(2026, 3, 4, 15, 30, tzinfo=UTC)
+    assert event.credential["validUntil"] == "2026-03-04T15:30:00Z"
+
+
+async def test_an_award_that_waited_for_its_version_expires_counting_from_when_it_was_earned(
+    uow: Any, build: Any
+) -> None:
+    credential = build.published(expiry_months=1)
+    await award_passed_submission(build.scored(credential), uow, build.salt)
+    await record_credential_version(credential, uow, build.salt)
+    (event,) = uow.published
+    assert event.valid_until == datetime(2025, 4, 4, 15, 30, tzinfo=UTC)
+
+
+async def test_the_award_event_has_no_expiry_when_the_credential_has_none(uow: Any, build: Any) -> None:
+    credential = build.published()
+    await record_credential_version(credential, uow, build.salt)
+    await award_passed_submission(build.scored(credential), uow, build.salt)
+    (event,) = uow.published
+    assert event.valid_until is None and "validUntil" not in event.credential

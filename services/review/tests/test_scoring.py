@@ -105,11 +105,57 @@ def test_a_passing_total_needs_no_feedback() -> None:
     assert score(TOTAL_OF_TEN, entries("exemplary", "exemplary", "developing")).decision == "passed"
 
 
-def test_an_unreachable_minimum_total_still_needs_feedback_so_the_teacher_is_told_why() -> None:
-    unreachable = Rubric(criteria=CRITERIA, passing_rule=PassingRule(kind="minimum_total", points=13))
+def test_a_minimum_total_the_rubric_cannot_reach_never_reaches_review() -> None:
+    # The catalog contract refuses it, so a short total always leaves a criterion to improve.
+    with pytest.raises(ValidationError, match="above the 12 points"):
+        Rubric(criteria=CRITERIA, passing_rule=PassingRule(kind="minimum_total", points=13))
+
+
+def test_a_short_total_with_every_criterion_but_one_at_the_top_needs_feedback_on_that_one() -> None:
+    at_twelve = Rubric(criteria=CRITERIA, passing_rule=PassingRule(kind="minimum_total", points=12))
     with pytest.raises(Invalid) as caught:
-        score(unreachable, entries("exemplary", "exemplary", "exemplary"))
+        score(at_twelve, entries("exemplary", "exemplary", "proficient"))
+    assert caught.value.details == {"criteria": ["reflection"]}
+
+
+# -- a passing rule gated on some criteria ------------------------------------------------------
+
+PLANNING_AND_DELIVERY_GATED = Rubric(
+    criteria=CRITERIA,
+    passing_rule=PassingRule(kind="all_criteria_at_least", level="proficient", criteria=("planning", "delivery")),
+)
+
+
+def test_a_criterion_outside_the_gate_below_the_level_does_not_force_revision() -> None:
+    card = score(PLANNING_AND_DELIVERY_GATED, entries("proficient", "exemplary", "beginning"))
+    assert card.decision == "passed" and card.revision_feedback == ()
+    assert [r.level_key for r in card.results] == ["proficient", "exemplary", "beginning"]
+
+
+def test_a_criterion_outside_the_gate_needs_no_feedback_even_below_the_level() -> None:
+    assert score(PLANNING_AND_DELIVERY_GATED, entries("proficient", "proficient", "beginning")).decision == "passed"
+
+
+def test_a_gated_criterion_below_the_level_forces_revision_and_needs_feedback() -> None:
+    with pytest.raises(Invalid) as caught:
+        score(PLANNING_AND_DELIVERY_GATED, entries("developing", "proficient", "beginning"))
     assert caught.value.code == "feedback_required"
+    assert caught.value.details == {"criteria": ["planning"]}
+
+    card = score(
+        PLANNING_AND_DELIVERY_GATED,
+        entries("developing", "proficient", "beginning", planning="Plan the hinge question.", reflection="Deeper."),
+    )
+    assert card.decision == "revise"
+    assert [(f.criterion_key, f.feedback) for f in card.revision_feedback] == [
+        ("planning", "Plan the hinge question."),
+    ]
+
+
+def test_every_criterion_must_still_be_scored_when_only_some_are_gated() -> None:
+    with pytest.raises(Invalid) as caught:
+        score(PLANNING_AND_DELIVERY_GATED, entries("proficient", "proficient", "proficient")[:2])
+    assert caught.value.code == "incomplete_scores"
 
 
 def test_a_missing_criterion_is_rejected_as_incomplete() -> None:

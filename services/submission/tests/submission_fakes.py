@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 from uuid import UUID
 
 from microcred.events import IntegrationEvent, SubmissionCriteria
-from microcred.submission.domain.model import PublishedCredential, Submission
+from microcred.submission.domain.model import Pathway, PublishedCredential, Submission
 
 CRITERIA = SubmissionCriteria.model_validate(
     {
@@ -32,6 +33,9 @@ CRITERIA = SubmissionCriteria.model_validate(
 @dataclass
 class State:
     credentials: dict[tuple[UUID, int], PublishedCredential] = field(default_factory=dict)
+    retired: set[tuple[UUID, int]] = field(default_factory=set)
+    pathways: dict[UUID, Pathway] = field(default_factory=dict)
+    earned: set[tuple[str, UUID]] = field(default_factory=set)
     submissions: dict[UUID, Submission] = field(default_factory=dict)
     inbox: set[tuple[str, UUID]] = field(default_factory=set)
     outbox: list[IntegrationEvent] = field(default_factory=list)
@@ -44,11 +48,57 @@ class FakeCredentials:
     async def add(self, credential: PublishedCredential, published_at: datetime) -> None:
         self.state.credentials.setdefault((credential.credential_id, credential.version), credential)
 
-    async def get(self, credential_id: UUID, version: int | None = None) -> PublishedCredential | None:
-        versions = [c for (cid, _), c in self.state.credentials.items() if cid == credential_id]
-        if version is not None:
-            versions = [c for c in versions if c.version == version]
-        return max(versions, key=lambda c: c.version, default=None)
+    async def retire(self, credential_id: UUID, version: int, reason: str, retired_at: datetime) -> None:
+        self.state.retired.add((credential_id, version))
+
+    def _marked(self, credential: PublishedCredential) -> PublishedCredential:
+        return replace(credential, retired=(credential.credential_id, credential.version) in self.state.retired)
+
+    async def get(self, credential_id: UUID, version: int) -> PublishedCredential | None:
+        found = self.state.credentials.get((credential_id, version))
+        return None if found is None else self._marked(found)
+
+    async def versions(self, credential_id: UUID) -> list[PublishedCredential]:
+        found = [self._marked(c) for (cid, _), c in self.state.credentials.items() if cid == credential_id]
+        return sorted(found, key=lambda c: c.version)
+
+    async def names(self, credential_ids: Iterable[UUID]) -> dict[UUID, str]:
+        names: dict[UUID, str] = {}
+        for (cid, _), c in sorted(self.state.credentials.items()):
+            if cid in set(credential_ids):
+                names[cid] = c.name
+        return names
+
+
+class FakePathways:
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    async def replace_if_newer(self, pathway: Pathway, changed_at: datetime) -> bool:
+        current = self.state.pathways.get(pathway.pathway_id)
+        if current is not None and current.revision >= pathway.revision:
+            return False
+        self.state.pathways[pathway.pathway_id] = pathway
+        return True
+
+    async def prerequisites_of(self, credential_id: UUID) -> set[UUID]:
+        return {
+            needed
+            for pathway in self.state.pathways.values()
+            for credential, needed in pathway.prerequisite_links()
+            if credential == credential_id
+        }
+
+
+class FakeEarned:
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    async def add(self, teacher_id: str, credential_id: UUID, award_id: UUID, earned_at: datetime) -> None:
+        self.state.earned.add((teacher_id, credential_id))
+
+    async def among(self, teacher_id: str, credential_ids: Iterable[UUID]) -> set[UUID]:
+        return {c for c in credential_ids if (teacher_id, c) in self.state.earned}
 
 
 class FakeSubmissions:
@@ -78,6 +128,8 @@ class FakeUnitOfWork:
         self.staged = copy.deepcopy(self.db.state)
         self.pending: list[IntegrationEvent] = []
         self.credentials = FakeCredentials(self.staged)
+        self.pathways = FakePathways(self.staged)
+        self.earned = FakeEarned(self.staged)
         self.submissions = FakeSubmissions(self.staged)
         return self
 

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from submission_fakes import FakeDatabase, FakeStore
 
-from microcred.events import ReviewerAssigned
+from microcred.events import CredentialRetired, PathwayChanged, PathwayStep, ReviewerAssigned
 from microcred.runtime.auth import DevTokenIssuer, Role
 from microcred.submission.adapters.evidence_store import EvidenceStore
 from microcred.submission.bootstrap import build_app
@@ -47,6 +47,7 @@ def test_every_submission_route_needs_a_bearer_token(client: TestClient) -> None
         ("GET", f"/submissions/{submission_id}"),
         ("POST", f"/submissions/{submission_id}/evidence"),
         ("POST", f"/submissions/{submission_id}/evidence/{evidence_id}/complete"),
+        ("DELETE", f"/submissions/{submission_id}/evidence/{evidence_id}"),
         ("GET", f"/submissions/{submission_id}/evidence/{evidence_id}/download"),
         ("POST", f"/submissions/{submission_id}/submit"),
     ]:
@@ -118,3 +119,22 @@ async def test_a_review_event_on_its_topic_reaches_the_use_case_once_even_when_d
     stored = db.state.submissions[submission.submission_id]
     assert stored.status is SubmissionStatus.UNDER_REVIEW and stored.attempts[0].reviewer_id == "reviewer-1"
     assert db.commits == 1
+
+
+async def test_catalog_retirements_and_pathway_changes_reach_their_use_cases_through_the_subscribers(
+    db: FakeDatabase, credential: PublishedCredential
+) -> None:
+    prerequisite = uuid4()
+    retirement = CredentialRetired(correlation_id=uuid4(), credential_id=credential.credential_id, version=1,
+                                   reason="replaced")
+    change = PathwayChanged(
+        correlation_id=uuid4(), pathway_id=uuid4(), revision=1, issuer_id=uuid4(), name="p", description="d",
+        steps=(PathwayStep(credential_id=credential.credential_id, prerequisites=(prerequisite,)),),
+    )
+    broker = KafkaBroker()
+    register_consumers(broker, db.uow)
+    async with TestKafkaBroker(broker) as test_broker:
+        for event in (retirement, change):
+            await test_broker.publish(json.loads(event.to_json()), event.topic, key=event.record_key())
+    assert db.state.retired == {(credential.credential_id, 1)}
+    assert db.state.pathways[change.pathway_id].prerequisite_links() == {(credential.credential_id, prerequisite)}

@@ -13,13 +13,17 @@ from submission_fakes import CRITERIA, FakeDatabase, FakeStore
 from microcred.events import (
     CredentialAwarded,
     CredentialPublished,
+    CredentialRetired,
     CriterionFeedback,
     CriterionResult,
     IssuerProfile,
+    PathwayChanged,
+    PathwayStep,
     Resource,
     ReviewerAssigned,
     RevisionRequested,
     Rubric,
+    SubmissionCriteria,
     SubmissionScored,
     SubmissionSubmitted,
 )
@@ -268,7 +272,8 @@ async def test_submitting_with_missing_evidence_lists_what_is_missing_and_writes
     await upload(db, store, policy, teacher, submission_id, "reflection", REFLECTION)
     with pytest.raises(Invalid) as refused:
         await handlers.submit(submission_id, teacher, db.uow(), store)
-    assert (refused.value.code, refused.value.details) == ("incomplete", ["classroom-video"])
+    assert refused.value.code == "incomplete"
+    assert refused.value.details == [{"requirement_key": "classroom-video", "min_count": 1, "uploaded": 0}]
     assert db.state.outbox == [] and db.state.submissions[submission_id].status is SubmissionStatus.DRAFT
 
 
@@ -415,3 +420,273 @@ async def test_a_review_event_for_an_unknown_submission_fails_so_it_is_retried_t
     with pytest.raises(NotFound):
         await handlers.record_reviewer_assigned(assigned(uuid4()), db.uow())
     assert db.state.inbox == set()
+
+
+# -- retired versions ------------------------------------------------------------------------------
+
+
+def retired(credential_id: UUID, version: int) -> CredentialRetired:
+    return CredentialRetired(correlation_id=uuid4(), credential_id=credential_id, version=version,
+                             reason="superseded by a revised rubric")
+
+
+async def test_a_retired_version_takes_no_new_drafts_and_they_bind_to_the_latest_open_one(
+    db: FakeDatabase, teacher: Principal
+) -> None:
+    credential_id = uuid4()
+    for version in (1, 2):
+        await handlers.record_credential_published(published(credential_id, version), db.uow())
+    await handlers.record_credential_retired(retired(credential_id, 2), db.uow())
+    submission = await handlers.start_submission(StartSubmission(credential_id=credential_id), teacher, db.uow())
+    assert submission.credential_version == 1
+
+
+async def test_starting_a_credential_whose_every_version_is_retired_is_a_conflict_that_writes_nothing(
+    db: FakeDatabase, teacher: Principal
+) -> None:
+    credential_id = uuid4()
+    await handlers.record_credential_published(published(credential_id, 1), db.uow())
+    await handlers.record_credential_retired(retired(credential_id, 1), db.uow())
+    with pytest.raises(Conflict) as refused:
+        await handlers.start_submission(StartSubmission(credential_id=credential_id), teacher, db.uow())
+    assert refused.value.code == "credential_retired"
+    assert db.state.submissions == {}
+
+
+async def test_a_retirement_that_overtakes_its_publication_still_applies(db: FakeDatabase, teacher: Principal) -> None:
+    credential_id = uuid4()
+    await handlers.record_credential_retired(retired(credential_id, 1), db.uow())
+    await handlers.record_credential_published(published(credential_id, 1), db.uow())
+    with pytest.raises(Conflict):
+        await handlers.start_submission(StartSubmission(credential_id=credential_id), teacher, db.uow())
+
+
+async def test_a_submission_on_a_version_retired_later_is_submitted_revised_resubmitted_and_awarded(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
+) -> None:
+    submission_id = await start(db, credential, teacher)
+    await handlers.record_credential_retired(retired(credential.credential_id, 1), db.uow())
+    await upload(db, store, policy, teacher, submission_id, "classroom-video", VIDEO)
+    await upload(db, store, policy, teacher, submission_id, "reflection", REFLECTION)
+    await handlers.submit(submission_id, teacher, db.uow(), store)
+    await handlers.record_reviewer_assigned(assigned(submission_id), db.uow())
+    await handlers.record_revision_requested(revision(submission_id), db.uow())
+    await upload(db, store, policy, teacher, submission_id, "reflection", b"Revised reflection.")
+    await handlers.submit(submission_id, teacher, db.uow(), store)
+    await handlers.record_submission_scored(scored(submission_id, credential, attempt=2), db.uow())
+    await handlers.record_credential_awarded(awarded(submission_id, credential), db.uow())
+    final = db.state.submissions[submission_id]
+    assert (final.status, final.attempt, final.credential_version) == (SubmissionStatus.AWARDED, 2, 1)
+
+
+async def test_a_redelivered_retirement_is_claimed_once(db: FakeDatabase) -> None:
+    event = retired(uuid4(), 1)
+    await handlers.record_credential_retired(event, db.uow())
+    commits = db.commits
+    await handlers.record_credential_retired(event, db.uow())
+    assert db.commits == commits and ("submission.record_credential_retired", event.event_id) in db.state.inbox
+
+
+# -- prerequisites -------------------------------------------------------------------------------
+
+
+def pathway(
+    pathway_id: UUID, revision: int, *steps: tuple[UUID, tuple[UUID, ...]], active: bool = True
+) -> PathwayChanged:
+    return PathwayChanged(
+        correlation_id=uuid4(), pathway_id=pathway_id, revision=revision, issuer_id=uuid4(), name="Mentor teacher",
+        description="d", active=active,
+        steps=tuple(PathwayStep(credential_id=c, prerequisites=needs) for c, needs in steps),
+    )
+
+
+async def publish_all(db: FakeDatabase, *credential_ids: UUID) -> None:
+    for credential_id in credential_ids:
+        await handlers.record_credential_published(published(credential_id, 1, f"Credential {credential_id}"),
+                                                   db.uow())
+
+
+async def refusal(db: FakeDatabase, teacher: Principal, credential_id: UUID) -> Invalid | None:
+    try:
+        await handlers.start_submission(StartSubmission(credential_id=credential_id), teacher, db.uow())
+    except Invalid as refused:
+        return refused
+    return None
+
+
+async def test_a_credential_with_unearned_prerequisites_cannot_be_started_until_they_are_awarded(
+    db: FakeDatabase, teacher: Principal
+) -> None:
+    basics, coaching, mentoring = uuid4(), uuid4(), uuid4()
+    await publish_all(db, basics, coaching, mentoring)
+    await handlers.record_pathway_changed(
+        pathway(uuid4(), 1, (basics, ()), (coaching, (basics,)), (mentoring, (basics, coaching))), db.uow()
+    )
+    refused = await refusal(db, teacher, mentoring)
+    assert refused is not None and refused.code == "prerequisites_not_met"
+    assert refused.details == sorted([str(basics), str(coaching)])
+    assert f"Credential {basics}" in refused.message and f"Credential {coaching}" in refused.message
+    assert db.state.submissions == {}
+
+    for earned in (basics, coaching):
+        await handlers.record_credential_awarded(await awarded_elsewhere(db, teacher, earned), db.uow())
+    assert ("teacher-1", basics) in db.state.earned
+    assert await refusal(db, teacher, mentoring) is None
+    assert await refusal(db, teacher, basics) is None  # the first step needs nothing
+
+
+async def awarded_elsewhere(db: FakeDatabase, teacher: Principal, credential_id: UUID) -> CredentialAwarded:
+    """An award for a submission of ``credential_id`` that has passed, as award.awarded announces it."""
+    submission = await handlers.start_submission(StartSubmission(credential_id=credential_id), teacher, db.uow())
+    state = db.state.submissions[submission.submission_id]
+    state.status, state.attempt = SubmissionStatus.PASSED, 1
+    credential = db.state.credentials[(credential_id, 1)]
+    return awarded(submission.submission_id, credential)
+
+
+async def test_prerequisites_are_the_union_over_every_active_pathway_naming_the_credential(
+    db: FakeDatabase, teacher: Principal
+) -> None:
+    first, second, target = uuid4(), uuid4(), uuid4()
+    await publish_all(db, first, second, target)
+    await handlers.record_pathway_changed(pathway(uuid4(), 1, (target, (first,))), db.uow())
+    await handlers.record_pathway_changed(pathway(uuid4(), 1, (second, ()), (target, (second,))), db.uow())
+    refused = await refusal(db, teacher, target)
+    assert refused is not None and refused.details == sorted([str(first), str(second)])
+
+
+async def test_only_a_higher_revision_replaces_a_pathway(db: FakeDatabase, teacher: Principal) -> None:
+    basics, target, pathway_id = uuid4(), uuid4(), uuid4()
+    await publish_all(db, basics, target)
+    await handlers.record_pathway_changed(pathway(pathway_id, 2, (target, (basics,))), db.uow())
+    await handlers.record_pathway_changed(pathway(pathway_id, 1, (target, ())), db.uow())
+    await handlers.record_pathway_changed(pathway(pathway_id, 2, (target, ())), db.uow())
+    assert await refusal(db, teacher, target) is not None
+
+    await handlers.record_pathway_changed(pathway(pathway_id, 3, (target, ())), db.uow())
+    assert await refusal(db, teacher, target) is None
+
+
+async def test_a_removed_pathway_imposes_nothing_and_an_older_revision_cannot_bring_it_back(
+    db: FakeDatabase, teacher: Principal
+) -> None:
+    basics, target, pathway_id = uuid4(), uuid4(), uuid4()
+    await publish_all(db, basics, target)
+    await handlers.record_pathway_changed(pathway(pathway_id, 1, (target, (basics,))), db.uow())
+    await handlers.record_pathway_changed(pathway(pathway_id, 2, (target, (basics,)), active=False), db.uow())
+    assert await refusal(db, teacher, target) is None
+    await handlers.record_pathway_changed(pathway(pathway_id, 1, (target, (basics,))), db.uow())
+    assert await refusal(db, teacher, target) is None
+
+
+async def test_a_redelivered_pathway_change_and_award_change_nothing(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
+) -> None:
+    event = pathway(uuid4(), 1, (uuid4(), (credential.credential_id,)))
+    await handlers.record_pathway_changed(event, db.uow())
+    commits = db.commits
+    await handlers.record_pathway_changed(event, db.uow())
+    assert db.commits == commits
+
+    submission_id = await submitted(db, store, policy, credential, teacher)
+    await handlers.record_submission_scored(scored(submission_id, credential), db.uow())
+    award = awarded(submission_id, credential)
+    await handlers.record_credential_awarded(award, db.uow())
+    await handlers.record_credential_awarded(award, db.uow())
+    assert db.state.earned == {("teacher-1", credential.credential_id)}
+
+
+# -- evidence limits -------------------------------------------------------------------------------
+
+LIMITED = SubmissionCriteria.model_validate(
+    {
+        "items": [
+            {"key": "classroom-video", "kind": "video", "title": "Video of the lesson", "max_count": 1,
+             "max_size_bytes": 1000, "accepted_content_types": ["video/mp4"], "min_duration_seconds": 300},
+            {"key": "student-work", "kind": "student_work", "title": "Student work", "min_count": 2},
+        ]
+    }
+)
+
+
+@pytest.fixture
+def limited(db: FakeDatabase) -> PublishedCredential:
+    credential = PublishedCredential(credential_id=uuid4(), version=1, name="Questioning", submission_criteria=LIMITED)
+    db.state.credentials[(credential.credential_id, 1)] = credential
+    return credential
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code"),
+    [
+        ({"content_type": "video/webm"}, "content_type_not_accepted"),
+        ({"content_type": "video/mp4", "size_bytes": 1001}, "evidence_too_large"),
+    ],
+)
+async def test_evidence_outside_the_requirements_limits_is_refused_and_nothing_is_registered(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, limited: PublishedCredential, teacher: Principal,
+    overrides: dict[str, Any], code: str,
+) -> None:
+    submission_id = await start(db, limited, teacher)
+    with pytest.raises(Invalid) as refused:
+        await handlers.declare_evidence(submission_id, declaration("classroom-video", VIDEO, **overrides), teacher,
+                                        db.uow(), store, policy)
+    assert refused.value.code == code
+    assert db.state.submissions[submission_id].evidence == []
+
+
+async def test_a_second_item_where_one_is_allowed_is_refused_until_the_first_is_withdrawn(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, limited: PublishedCredential, teacher: Principal
+) -> None:
+    submission_id = await start(db, limited, teacher)
+    video = declaration("classroom-video", VIDEO, content_type="video/mp4")
+    first = await handlers.declare_evidence(submission_id, video, teacher, db.uow(), store, policy)
+    with pytest.raises(Invalid) as refused:
+        await handlers.declare_evidence(submission_id, video, teacher, db.uow(), store, policy)
+    assert refused.value.code == "too_many_items"
+
+    withdrawn = await handlers.withdraw_evidence(submission_id, first.evidence_id, teacher, db.uow())
+    assert withdrawn.status is EvidenceStatus.WITHDRAWN
+    await handlers.declare_evidence(submission_id, video, teacher, db.uow(), store, policy)
+    assert [e.status for e in db.state.submissions[submission_id].evidence] == [
+        EvidenceStatus.WITHDRAWN, EvidenceStatus.PENDING,
+    ]
+
+
+async def test_submitting_needs_the_minimum_count_of_uploads_and_sends_no_withdrawn_evidence(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, limited: PublishedCredential, teacher: Principal
+) -> None:
+    submission_id = await start(db, limited, teacher)
+    ticket = await handlers.declare_evidence(
+        submission_id, declaration("classroom-video", VIDEO[:900], content_type="video/mp4"), teacher, db.uow(),
+        store, policy,
+    )
+    store.put(ticket.object_key, VIDEO[:900])
+    await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow(), store)
+    await upload(db, store, policy, teacher, submission_id, "student-work", b"exit ticket 1")
+    with pytest.raises(Invalid) as refused:
+        await handlers.submit(submission_id, teacher, db.uow(), store)
+    assert refused.value.details == [{"requirement_key": "student-work", "min_count": 2, "uploaded": 1}]
+
+    extra = await upload(db, store, policy, teacher, submission_id, "student-work", b"exit ticket 2")
+    spare = await upload(db, store, policy, teacher, submission_id, "student-work", b"exit ticket 3")
+    await handlers.withdraw_evidence(submission_id, spare, teacher, db.uow())
+    await handlers.submit(submission_id, teacher, db.uow(), store)
+    (event,) = db.state.outbox
+    assert isinstance(event, SubmissionSubmitted)
+    sent = [e.evidence_id for e in event.evidence]
+    assert len(sent) == 3 and extra in sent and spare not in sent
+
+
+async def test_only_the_owner_may_withdraw_evidence_and_only_while_it_is_editable(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal,
+    operator: Principal,
+) -> None:
+    submission_id = await submitted(db, store, policy, credential, teacher)
+    evidence_id = db.state.submissions[submission_id].evidence[0].evidence_id
+    with pytest.raises(Forbidden):
+        await handlers.withdraw_evidence(submission_id, evidence_id, operator, db.uow())
+    with pytest.raises(Conflict) as refused:
+        await handlers.withdraw_evidence(submission_id, evidence_id, teacher, db.uow())
+    assert refused.value.code == "evidence_locked"
+    assert db.state.submissions[submission_id].evidence[0].status is EvidenceStatus.UPLOADED

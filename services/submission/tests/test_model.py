@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
-from microcred.events import CriterionFeedback, SubmissionCriteria
-from microcred.runtime.errors import Conflict, Invalid
+from microcred.events import CriterionFeedback, EvidenceRequirement, PathwayStep, SubmissionCriteria
+from microcred.runtime.errors import Conflict, Invalid, NotFound
 from microcred.submission.domain.model import (
     Evidence,
     EvidenceStatus,
+    Pathway,
+    PublishedCredential,
+    Shortfall,
     Submission,
     SubmissionStatus,
+    accepts_content_type,
+    ensure_evidence_fits,
+    ensure_prerequisites_met,
     evidence_object_key,
     missing_requirements,
     safe_filename,
+    version_for_new_submission,
 )
 
 CRITERIA = SubmissionCriteria.model_validate(
@@ -28,7 +35,9 @@ CRITERIA = SubmissionCriteria.model_validate(
         ]
     }
 )
+REFLECTION = CRITERIA.items[1]
 NOW = datetime(2026, 1, 5, tzinfo=UTC)
+CREDENTIAL_ID = UUID("00000000-0000-0000-0000-00000000c0de")
 FEEDBACK = (
     CriterionFeedback(
         criterion_key="overview", criterion_name="Overview", level_key="not-yet", level_name="Not Yet",
@@ -69,8 +78,29 @@ def under_review() -> Submission:
 
 
 def test_missing_required_evidence_is_listed_in_the_credentials_order() -> None:
-    assert missing_requirements(CRITERIA, [evidence("reflection")]) == ["classroom-video"]
-    assert missing_requirements(CRITERIA, []) == ["classroom-video", "reflection"]
+    assert missing_requirements(CRITERIA, [evidence("reflection")]) == [Shortfall("classroom-video", 1, 0)]
+    assert [s.requirement_key for s in missing_requirements(CRITERIA, [])] == ["classroom-video", "reflection"]
+
+
+def test_a_requirement_with_fewer_uploads_than_its_minimum_is_short() -> None:
+    criteria = SubmissionCriteria.model_validate(
+        {"items": [{"key": "student-work", "kind": "student_work", "title": "Work samples", "min_count": 3}]}
+    )
+    two = [evidence("student-work"), evidence("student-work"), evidence("student-work", EvidenceStatus.PENDING)]
+    assert missing_requirements(criteria, two) == [Shortfall("student-work", 3, 2)]
+    assert missing_requirements(criteria, [*two, evidence("student-work")]) == []
+
+
+def test_withdrawn_evidence_does_not_count_towards_the_minimum() -> None:
+    assert missing_requirements(CRITERIA, [evidence("classroom-video", EvidenceStatus.WITHDRAWN),
+                                           evidence("reflection")]) == [Shortfall("classroom-video", 1, 0)]
+
+
+def test_an_optional_requirement_is_never_short_whatever_its_minimum() -> None:
+    criteria = SubmissionCriteria.model_validate(
+        {"items": [{"key": "extra", "kind": "document", "title": "Extra", "required": False, "min_count": 2}]}
+    )
+    assert missing_requirements(criteria, [evidence("extra")]) == []
 
 
 def test_optional_requirements_are_never_missing() -> None:
@@ -79,7 +109,7 @@ def test_optional_requirements_are_never_missing() -> None:
 
 def test_evidence_still_pending_upload_does_not_count() -> None:
     items = [evidence("classroom-video", EvidenceStatus.PENDING), evidence("reflection")]
-    assert missing_requirements(CRITERIA, items) == ["classroom-video"]
+    assert [s.requirement_key for s in missing_requirements(CRITERIA, items)] == ["classroom-video"]
 
 
 def test_submitting_without_required_evidence_is_refused_with_the_missing_keys() -> None:
@@ -87,7 +117,8 @@ def test_submitting_without_required_evidence_is_refused_with_the_missing_keys()
     with pytest.raises(Invalid) as refused:
         submission.submit(CRITERIA, NOW)
     assert refused.value.code == "incomplete"
-    assert refused.value.details == ["classroom-video"]
+    assert refused.value.details == [{"requirement_key": "classroom-video", "min_count": 1, "uploaded": 0}]
+    assert "classroom-video (0 of 1)" in refused.value.message
     assert submission.status is SubmissionStatus.DRAFT and submission.attempts == []
 
 
@@ -213,15 +244,149 @@ def test_a_second_award_with_another_id_is_illegal() -> None:
 def test_evidence_is_locked_while_an_attempt_is_in_review(make: object) -> None:
     submission = make()  # type: ignore[operator]
     with pytest.raises(Conflict) as refused:
-        submission.add_evidence(evidence("reflection"))
+        submission.add_evidence(evidence("reflection"), REFLECTION)
     assert refused.value.code == "evidence_locked"
+    with pytest.raises(Conflict):
+        submission.withdraw_evidence(submission.evidence[0].evidence_id)
 
 
 def test_evidence_can_be_added_after_a_revision_request() -> None:
     submission = under_review()
     submission.request_revision(1, FEEDBACK, NOW)
-    submission.add_evidence(evidence("reflection"))
+    submission.add_evidence(evidence("reflection"), REFLECTION)
     assert len(submission.evidence) == 3
+
+
+# -- evidence limits -----------------------------------------------------------------------------
+
+LIMITED = EvidenceRequirement(
+    key="classroom-video", kind="video", title="Video of the lesson", max_count=2, max_size_bytes=1000,
+    accepted_content_types=("video/mp4", "video/quicktime"), min_duration_seconds=300, max_duration_seconds=600,
+)
+
+
+def test_registering_more_items_than_the_maximum_is_refused_counting_pending_ones() -> None:
+    submission = draft("classroom-video")
+    submission.add_evidence(evidence("classroom-video", EvidenceStatus.PENDING), LIMITED)
+    with pytest.raises(Invalid) as refused:
+        submission.add_evidence(evidence("classroom-video"), LIMITED)
+    assert refused.value.code == "too_many_items"
+    assert refused.value.details == {"requirement_key": "classroom-video", "max_count": 2, "registered": 2}
+    assert len(submission.evidence) == 2
+
+
+def test_a_withdrawn_item_frees_its_place_and_stays_on_record() -> None:
+    submission = draft("classroom-video", "classroom-video")
+    withdrawn = submission.withdraw_evidence(submission.evidence[0].evidence_id)
+    submission.add_evidence(evidence("classroom-video"), LIMITED)
+    assert withdrawn.status is EvidenceStatus.WITHDRAWN and len(submission.evidence) == 3
+    assert withdrawn not in submission.uploaded_evidence()
+
+
+def test_a_withdrawn_item_cannot_be_completed_again() -> None:
+    item = evidence("reflection", EvidenceStatus.WITHDRAWN)
+    with pytest.raises(Conflict) as refused:
+        item.verify_upload(stored_size=10, stored_sha256="a" * 64, etag="e", now=NOW)
+    assert refused.value.code == "evidence_withdrawn" and item.status is EvidenceStatus.WITHDRAWN
+
+
+def test_withdrawing_evidence_the_submission_does_not_have_is_not_found() -> None:
+    with pytest.raises(NotFound):
+        draft().withdraw_evidence(uuid4())
+
+
+def test_a_requirement_without_limits_accepts_any_type_count_and_size() -> None:
+    ensure_evidence_fits(REFLECTION, "application/x-anything", 10**12)
+    submission = draft(*["reflection"] * 20)
+    submission.add_evidence(evidence("reflection"), REFLECTION)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "accepted"),
+    [
+        ("video/mp4", True),
+        ("Video/MP4; codecs=avc1", True),
+        ("video/quicktime", True),
+        ("video/webm", False),
+        ("application/octet-stream", False),
+    ],
+)
+def test_only_the_accepted_content_types_are_accepted_whatever_their_case_and_parameters(
+    content_type: str, accepted: bool
+) -> None:
+    assert accepts_content_type(LIMITED, content_type) is accepted
+
+
+def test_a_wildcard_subtype_accepts_the_whole_type() -> None:
+    any_video = EvidenceRequirement(key="v", kind="video", title="V", accepted_content_types=("video/*",))
+    assert accepts_content_type(any_video, "video/webm") and not accepts_content_type(any_video, "audio/webm")
+
+
+def test_evidence_of_a_type_the_requirement_does_not_accept_is_refused_with_the_accepted_list() -> None:
+    with pytest.raises(Invalid) as refused:
+        ensure_evidence_fits(LIMITED, "video/webm", 10)
+    assert refused.value.code == "content_type_not_accepted"
+    assert refused.value.details == {"accepted_content_types": ["video/mp4", "video/quicktime"]}
+
+
+def test_evidence_larger_than_the_requirement_allows_is_refused_and_the_limit_itself_is_fine() -> None:
+    ensure_evidence_fits(LIMITED, "video/mp4", 1000)
+    with pytest.raises(Invalid) as refused:
+        ensure_evidence_fits(LIMITED, "video/mp4", 1001)
+    assert (refused.value.code, refused.value.details) == ("evidence_too_large", {"max_bytes": 1000})
+
+
+# -- which version a new submission binds to ---------------------------------------------------
+
+
+def version(number: int, *, retired: bool = False, credential_id: UUID = CREDENTIAL_ID) -> PublishedCredential:
+    return PublishedCredential(credential_id=credential_id, version=number, name=f"Formative assessment v{number}",
+                               submission_criteria=CRITERIA, retired=retired)
+
+
+def test_a_new_submission_binds_to_the_latest_version_that_is_not_retired() -> None:
+    assert version_for_new_submission(CREDENTIAL_ID, [version(1), version(2)]).version == 2
+    assert version_for_new_submission(CREDENTIAL_ID, [version(1), version(2, retired=True)]).version == 1
+    assert version_for_new_submission(CREDENTIAL_ID, [version(3), version(1)]).version == 3
+
+
+def test_a_credential_whose_versions_are_all_retired_takes_no_new_submission() -> None:
+    with pytest.raises(Conflict) as refused:
+        version_for_new_submission(CREDENTIAL_ID, [version(1, retired=True), version(2, retired=True)])
+    assert refused.value.code == "credential_retired"
+    assert "retired" in refused.value.message
+
+
+def test_a_credential_never_published_is_not_found() -> None:
+    with pytest.raises(NotFound) as refused:
+        version_for_new_submission(CREDENTIAL_ID, [])
+    assert refused.value.code == "credential_not_found"
+
+
+# -- prerequisites ---------------------------------------------------------------------------------
+
+A, B, C, D = (UUID(int=n) for n in (0xA, 0xB, 0xC, 0xD))
+
+
+def test_a_pathway_links_each_step_to_its_prerequisites_and_a_removed_one_to_nothing() -> None:
+    steps = (PathwayStep(credential_id=A), PathwayStep(credential_id=B, prerequisites=(A,)),
+             PathwayStep(credential_id=C, prerequisites=(A, B)))
+    pathway = Pathway(pathway_id=uuid4(), revision=1, active=True, steps=steps)
+    assert pathway.prerequisite_links() == {(B, A), (C, A), (C, B)}
+    assert Pathway(pathway_id=uuid4(), revision=2, active=False, steps=steps).prerequisite_links() == frozenset()
+
+
+def test_unearned_prerequisites_are_refused_listing_their_ids_in_a_stable_order_and_naming_them() -> None:
+    with pytest.raises(Invalid) as refused:
+        ensure_prerequisites_met(version(1, credential_id=D), {C, A, B}, {B}, {A: "Questioning"})
+    assert refused.value.code == "prerequisites_not_met"
+    assert refused.value.details == [str(A), str(C)]
+    assert f"Questioning ({A})" in refused.value.message and str(C) in refused.value.message
+
+
+def test_earning_every_prerequisite_lets_the_teacher_start() -> None:
+    ensure_prerequisites_met(version(1, credential_id=D), {A, B}, {A, B, C}, {})
+    ensure_prerequisites_met(version(1, credential_id=D), set(), set(), {})
 
 
 # -- uploads -------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
     microcred up [--base-port 15400] [--data-dir .microcred]   # everything, until Ctrl-C
     microcred token --role teacher --sub teacher-1 --state TN  # a bearer token for the local stack
+    microcred import-catalog my-catalog.json                   # load a catalog file as an operator
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from microcred.devstack.client import ApiError, PlatformClient
 from microcred.devstack.platform import SERVICES, Platform, PlatformPorts
 from microcred.devstack.seed import sample_tokens, seed
 from microcred.runtime.auth import DevTokenIssuer, Role
@@ -82,6 +84,23 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_catalog(args: argparse.Namespace) -> int:
+    issuer = DevTokenIssuer(args.data_dir.resolve() / "auth")
+    client = PlatformClient({"catalog": args.catalog_url}, issuer)
+    try:
+        summary = client.import_catalog(client.operator(), json.loads(args.file.read_text()))
+    except ApiError as exc:
+        print(f"import refused ({exc.status_code}):", file=sys.stderr)
+        body = exc.body if isinstance(exc.body, dict) else {"detail": exc.body}
+        for detail in body.get("details") or [body]:
+            print(f"  {detail.get('location', '')}: {detail.get('message', detail.get('detail'))}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="microcred")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
@@ -96,9 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--org")
     token.add_argument("--name")
     token.add_argument("--ttl", type=int, default=12 * 3600)
+    importer = commands.add_parser("import-catalog", help="import a catalog file (services/catalog/CATALOG_FORMAT.md)")
+    importer.add_argument("file", type=Path)
+    importer.add_argument("--catalog-url", default=f"http://127.0.0.1:{DEFAULT_BASE_PORT + 10}")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return _up(args) if args.command == "up" else _token(args)
+    handlers = {"up": _up, "token": _token, "import-catalog": _import_catalog}
+    return handlers[args.command](args)
 
 
 if __name__ == "__main__":

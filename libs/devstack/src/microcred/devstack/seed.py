@@ -1,7 +1,8 @@
 """Seeds a running platform through its public APIs, as the people who would do it.
 
-Idempotent: issuers and credentials that already exist (by name) are left alone, so ``make up`` can
-run the seed on every start.
+The sample catalog goes in through the catalog's import (an operator's import is the approval), so
+the seed exercises the same documented format any operator would use. Idempotent: importing the same
+document again changes nothing, reviewers are upserts, and the sample license is made once.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import httpx
-
+from microcred.devstack.client import PlatformClient
 from microcred.runtime.auth import DevTokenIssuer, Role
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ SAMPLE_STATE = "TN"
 @dataclass
 class SeedResult:
     issuers: dict[str, str]
-    credentials: dict[str, str]
+    summary: dict[str, Any]
 
 
 def load_catalog() -> dict[str, Any]:
@@ -34,64 +34,21 @@ def load_catalog() -> dict[str, Any]:
     return data
 
 
-def _check(response: httpx.Response) -> dict[str, Any]:
-    if response.status_code >= 400:
-        raise RuntimeError(f"{response.request.method} {response.request.url} -> {response.status_code}: {response.text}")
-    body: dict[str, Any] = response.json()
-    return body
-
-
 def seed(urls: dict[str, str], tokens: DevTokenIssuer) -> SeedResult:
-    operator = {"Authorization": f"Bearer {tokens.mint('operator-1', [Role.OPERATOR])}"}
-    data = load_catalog()
-    with httpx.Client(timeout=30.0) as client:
-        catalog = urls["catalog"]
-        existing = {i["name"]: i["issuer_id"] for i in client.get(f"{catalog}/issuers", headers=operator).json()}
-        issuers: dict[str, str] = {}
-        for issuer in data["issuers"]:
-            if issuer["name"] in existing:
-                issuers[issuer["key"]] = existing[issuer["name"]]
-                continue
-            body = {k: issuer[k] for k in ("name", "url", "email", "description") if k in issuer}
-            issuers[issuer["key"]] = _check(client.post(f"{catalog}/issuers", json=body, headers=operator))["issuer_id"]
-
-        published = {
-            c["name"]: c["credential_id"]
-            for c in client.get(f"{catalog}/credentials", params={"limit": 200}, headers=operator).json()
-        }
-        credentials: dict[str, str] = {}
-        for credential in data["credentials"]:
-            if credential["name"] in published:
-                credentials[credential["key"]] = published[credential["name"]]
-                continue
-            issuer_id = issuers[credential["issuer"]]
-            admin = {
-                "Authorization": "Bearer "
-                + tokens.mint(f"admin-{credential['issuer']}", [Role.ISSUER_ADMIN], organization=issuer_id)
-            }
-            body = {k: v for k, v in credential.items() if k not in ("key", "issuer")} | {"issuer_id": issuer_id}
-            created = _check(client.post(f"{catalog}/credentials", json=body, headers=admin))
-            _check(client.post(f"{catalog}/credentials/{created['credential_id']}/publish", headers=admin))
-            credentials[credential["key"]] = created["credential_id"]
-
+    client = PlatformClient(urls, tokens)
+    try:
+        operator = client.operator()
+        summary = client.import_catalog(operator, load_catalog())
+        issuers = {i["key"]: i["issuer_id"] for i in client.call("GET", "catalog", "/issuers", operator)}
         for reviewer in SAMPLE_REVIEWERS:
-            _check(client.put(
-                f"{urls['review']}/reviewers/{reviewer}",
-                json={"credential_ids": None, "max_open": 25, "active": True},
-                headers=operator,
-            ))
-
-        teacher = {"Authorization": f"Bearer {tokens.mint(SAMPLE_TEACHER, [Role.TEACHER], states=[SAMPLE_STATE])}"}
-        licenses = client.get(f"{urls['licensure']}/licenses", headers=teacher).json()
-        if not licenses:
-            _check(client.post(
-                f"{urls['licensure']}/licenses",
-                json={"state": SAMPLE_STATE, "license_number": "TN-0000001", "license_type": "Practitioner",
-                      "cycle_start": "2025-09-01", "cycle_end": "2031-08-31"},
-                headers=teacher,
-            ))
-    log.info("seeded %d issuers and %d credentials", len(issuers), len(credentials))
-    return SeedResult(issuers=issuers, credentials=credentials)
+            client.register_reviewer(operator, reviewer, None, max_open=25)
+        teacher = client.actor(SAMPLE_TEACHER, Role.TEACHER, states=(SAMPLE_STATE,))
+        if not client.call("GET", "licensure", "/licenses", teacher):
+            client.register_license(teacher, SAMPLE_STATE, "TN-0000001")
+    finally:
+        client.close()
+    log.info("seeded the sample catalog: %s", summary)
+    return SeedResult(issuers=issuers, summary=summary)
 
 
 def sample_tokens(tokens: DevTokenIssuer, issuers: dict[str, str]) -> dict[str, str]:

@@ -102,6 +102,10 @@ class PassingRule(Contract):
             raise ValueError("all_criteria_at_least needs a level")
         if self.kind == "minimum_total" and self.points is None:
             raise ValueError("minimum_total needs points")
+        if self.criteria is not None and self.kind != "all_criteria_at_least":
+            raise ValueError("criteria narrows only an all_criteria_at_least rule")
+        if self.criteria is not None and not self.criteria:
+            raise ValueError("criteria, when given, must name at least one criterion (omit it to gate all)")
         return self
 
 

@@ -1,7 +1,8 @@
 """Composition root: the only place that wires settings, adapters and entrypoints together.
 
-The catalog consumes no events yet; prerequisites (earned credentials from award events) come with
-the pathways work.
+The catalog consumes no events: it is the source the other services build their read models from.
+Prerequisites are enforced by submission, from the pathway events published here and the award
+events it already reads.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from microcred.catalog.adapters.orm import messaging
 from microcred.catalog.entrypoints.api import create_router
 from microcred.catalog.service_layer.unit_of_work import CatalogUnitOfWork
 from microcred.catalog.settings import CatalogSettings
-from microcred.events import CredentialPublished
+from microcred.events import CredentialPublished, CredentialRetired, PathwayChanged, StackChanged
 from microcred.runtime.service import ServiceRuntime
 from microcred.runtime.settings import ServiceSettings
 
-PRODUCES = (CredentialPublished,)
+PRODUCES = (CredentialPublished, CredentialRetired, StackChanged, PathwayChanged)
 
 
 def build_app(settings: ServiceSettings | None = None) -> FastAPI:
@@ -26,5 +27,10 @@ def build_app(settings: ServiceSettings | None = None) -> FastAPI:
     return runtime.create_app(
         create_router(uow),
         title="Microcred catalog",
-        description="Micro-credentials, rubrics and issuers. Publishing a version emits catalog.credential-published.",
+        description=(
+            "Micro-credentials with an approval workflow (draft, in review, changes requested, approved, "
+            "published, retired), issuers and their staff, stacks, pathways, search, and catalog import/export. "
+            "Emits catalog.credential-published, catalog.credential-retired, catalog.stack-changed and "
+            "catalog.pathway-changed."
+        ),
     )

@@ -36,6 +36,9 @@ class CredentialVersionRow(Base):
     competency: Mapped[str] = mapped_column(sa.Text)
     rubric: Mapped[dict[str, Any]] = mapped_column(JSONB)
     submission_criteria: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    alignments: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    image_url: Mapped[str | None] = mapped_column(sa.Text)
+    expiry_months: Mapped[int | None] = mapped_column()
     received_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 
 
@@ -57,5 +60,6 @@ class AwardRow(Base):
     correlation_id: Mapped[UUID | None] = mapped_column()
     issuer_id: Mapped[UUID | None] = mapped_column()
     credential_name: Mapped[str | None] = mapped_column(sa.Text)
+    valid_until: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     credential: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from microcred.award.adapters.orm import AwardRow, CredentialVersionRow
 from microcred.award.domain.model import Award, AwardStatus, CredentialVersion
-from microcred.events import CriterionResult, IssuerProfile, Rubric, SubmissionCriteria
+from microcred.events import Alignment, CriterionResult, IssuerProfile, Rubric, SubmissionCriteria
 
 
 class CredentialVersionRepository:
@@ -46,6 +46,9 @@ class CredentialVersionRepository:
                 competency=credential.competency,
                 rubric=credential.rubric.model_dump(mode="json"),
                 submission_criteria=credential.submission_criteria.model_dump(mode="json"),
+                alignments=[alignment.model_dump(mode="json") for alignment in credential.alignments],
+                image_url=credential.image_url,
+                expiry_months=credential.expiry_months,
             )
             .on_conflict_do_nothing()
             .returning(CredentialVersionRow.credential_id)
@@ -63,6 +66,9 @@ class CredentialVersionRepository:
             competency=row.competency,
             rubric=Rubric.model_validate(row.rubric),
             submission_criteria=SubmissionCriteria.model_validate(row.submission_criteria),
+            alignments=tuple(Alignment.model_validate(alignment) for alignment in row.alignments),
+            image_url=row.image_url,
+            expiry_months=row.expiry_months,
         )
 
 
@@ -125,6 +131,7 @@ class AwardRepository:
             "correlation_id": award.correlation_id,
             "issuer_id": award.issuer_id,
             "credential_name": award.credential_name,
+            "valid_until": award.valid_until,
             "credential": award.credential,
         }
 
@@ -144,5 +151,6 @@ class AwardRepository:
             status=AwardStatus(row.status),
             issuer_id=row.issuer_id,
             credential_name=row.credential_name,
+            valid_until=row.valid_until,
             credential=row.credential,
         )

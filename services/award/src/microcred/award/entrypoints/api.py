@@ -27,6 +27,7 @@ def public_award_view(award: Award) -> dict[str, Any]:
         "credential_name": award.credential_name,
         "issuer_id": None if award.issuer_id is None else str(award.issuer_id),
         "issued_at": award.issued_at.isoformat(),
+        "valid_until": None if award.valid_until is None else award.valid_until.isoformat(),
         "credential": award.credential,
     }
 

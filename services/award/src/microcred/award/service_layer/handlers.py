@@ -33,6 +33,7 @@ def credential_awarded(award: Award) -> CredentialAwarded:
         issuer_id=award.issuer_id,
         teacher_id=award.teacher_id,
         issued_at=award.issued_at,
+        valid_until=award.valid_until,
         credential=award.credential,
     )
 
@@ -42,16 +43,7 @@ async def record_credential_version(event: CredentialPublished, uow: AwardUnitOf
     async with uow:
         if not await uow.claim("award.record_credential_version", event.event_id):
             return
-        credential = CredentialVersion(
-            credential_id=event.credential_id,
-            version=event.version,
-            issuer=event.issuer,
-            name=event.name,
-            description=event.description,
-            competency=event.competency,
-            rubric=event.rubric,
-            submission_criteria=event.submission_criteria,
-        )
+        credential = CredentialVersion.from_event(event)
         await uow.credentials.lock(credential.credential_id, credential.version)
         await uow.credentials.add(credential)
         for award in await uow.awards.pending_for(credential.credential_id, credential.version):

@@ -1,132 +1,554 @@
-"""Catalog use cases. Each takes a command and a unit of work, and commits once."""
+"""Catalog use cases. Each takes a command and a unit of work, checks who may act, and commits once."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Literal
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from microcred.catalog.adapters.orm import IssuerRow
-from microcred.catalog.domain.model import CredentialDefinition, CredentialVersion
+from microcred.catalog.domain.model import (
+    SLUG_PATTERN,
+    Actor,
+    ApprovalChecks,
+    Authority,
+    Credential,
+    CredentialDefinition,
+    CredentialVersion,
+    Issuer,
+    Pathway,
+    Stack,
+    StaffRole,
+    Step,
+    Transition,
+    slugify,
+)
 from microcred.catalog.service_layer.unit_of_work import CatalogUnitOfWork
-from microcred.events import CredentialPublished, IssuerProfile, Resource, Rubric, SubmissionCriteria
+from microcred.events import CredentialPublished, CredentialRetired, PathwayChanged, PathwayStep, StackChanged
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.context import current_correlation_id
-from microcred.runtime.errors import Conflict, Forbidden, NotFound
+from microcred.runtime.errors import Conflict, NotFound
 
 UowFactory = Callable[[], CatalogUnitOfWork]
 
 
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def actor_of(principal: Principal) -> Actor:
+    return Actor(
+        subject=principal.subject,
+        operator=principal.has(Role.OPERATOR),
+        issuer_admin=principal.has(Role.ISSUER_ADMIN),
+        organization=principal.organization,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Commands
+
+
 class CreateIssuer(BaseModel):
+    key: str | None = Field(default=None, max_length=80, pattern=SLUG_PATTERN)
     name: str = Field(min_length=1, max_length=200)
     url: HttpUrl | None = None
     email: str | None = None
     description: str = ""
+    image_url: HttpUrl | None = None
 
 
-class DraftCredential(BaseModel):
+class UpdateIssuer(BaseModel):
+    """Only the fields present change; ``key`` never does (documents and other systems refer to it)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    url: HttpUrl | None = None
+    email: str | None = None
+    description: str | None = None
+    image_url: HttpUrl | None = None
+
+
+class AddStaff(BaseModel):
+    subject: str = Field(min_length=1, max_length=200)
+    role: Literal["admin", "editor"]
+
+
+class DefinitionBody(CredentialDefinition):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    def definition(self) -> CredentialDefinition:
+        return CredentialDefinition(**{name: getattr(self, name) for name in CredentialDefinition.model_fields})
+
+
+class DraftCredential(DefinitionBody):
     issuer_id: UUID
+    key: str | None = Field(default=None, max_length=80, pattern=SLUG_PATTERN)
+
+
+class SubmitForReview(BaseModel):
+    note: str | None = None
+
+
+class RequestChanges(BaseModel):
+    reason: str = Field(min_length=1)
+
+
+class Checks(BaseModel):
+    research_base: bool
+    evidence_requirements: bool
+    rubric: bool
+
+
+class Approve(BaseModel):
+    checks: Checks
+    note: str | None = None
+
+
+class Retire(BaseModel):
+    reason: str = Field(min_length=1)
+
+
+class StackBody(BaseModel):
     name: str = Field(min_length=1, max_length=300)
-    description: str = Field(min_length=1)
-    competency: str = Field(min_length=1)
-    key_method: str = Field(min_length=1)
-    method_components: list[str] = Field(min_length=1)
-    research: list[Resource] = Field(min_length=1)
-    submission_criteria: SubmissionCriteria
-    rubric: Rubric
-    subjects: list[str] = []
-    grade_bands: list[str] = []
-    estimated_hours: float | None = Field(default=None, gt=0)
+    description: str = ""
+    credential_ids: list[UUID] = []
 
 
-def _may_manage(principal: Principal, issuer_id: UUID) -> bool:
-    return principal.has(Role.OPERATOR) or (
-        principal.has(Role.ISSUER_ADMIN) and principal.organization == str(issuer_id)
+class CreateStack(StackBody):
+    issuer_id: UUID
+    key: str | None = Field(default=None, max_length=80, pattern=SLUG_PATTERN)
+
+
+class StepBody(BaseModel):
+    credential_id: UUID
+    prerequisites: list[UUID] = []
+
+
+class PathwayBody(BaseModel):
+    name: str = Field(min_length=1, max_length=300)
+    description: str = ""
+    steps: list[StepBody] = Field(min_length=1)
+
+    def domain_steps(self) -> tuple[Step, ...]:
+        return tuple(Step(s.credential_id, tuple(s.prerequisites)) for s in self.steps)
+
+
+class CreatePathway(PathwayBody):
+    issuer_id: UUID
+    key: str | None = Field(default=None, max_length=80, pattern=SLUG_PATTERN)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Events
+
+
+def credential_published(version: CredentialVersion, issuer: Issuer) -> CredentialPublished:
+    d = version.definition
+    return CredentialPublished(
+        correlation_id=current_correlation_id(),
+        credential_id=version.credential_id,
+        version=version.version,
+        issuer=issuer.profile(),
+        key=version.key,
+        **{name: getattr(d, name) for name in CredentialDefinition.model_fields},
     )
 
 
-async def create_issuer(command: CreateIssuer, uow: CatalogUnitOfWork) -> UUID:
+def stack_changed(stack: Stack) -> StackChanged:
+    return StackChanged(
+        correlation_id=current_correlation_id(), stack_id=stack.stack_id, revision=stack.revision,
+        issuer_id=stack.issuer_id, name=stack.name, description=stack.description,
+        credential_ids=stack.credential_ids, active=stack.active,
+    )
+
+
+def pathway_changed(pathway: Pathway) -> PathwayChanged:
+    return PathwayChanged(
+        correlation_id=current_correlation_id(), pathway_id=pathway.pathway_id, revision=pathway.revision,
+        issuer_id=pathway.issuer_id, name=pathway.name, description=pathway.description,
+        steps=tuple(PathwayStep(credential_id=s.credential_id, prerequisites=s.prerequisites) for s in pathway.steps),
+        active=pathway.active,
+    )
+
+
+async def free_key(wanted: str | None, name: str, taken: Callable[[str], Awaitable[bool]], what: str) -> str:
+    """The given key (refused if taken), or a slug of the name made unique with a number."""
+    if wanted is not None:
+        if await taken(wanted):
+            raise Conflict(f"{what} key {wanted!r} is already taken", code=f"{what}_key_exists")
+        return wanted
+    base = slugify(name)
+    candidate, n = base, 1
+    while await taken(candidate):
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+# ---------------------------------------------------------------------------------------------------
+# Issuers and staff
+
+
+async def _issuer(uow: CatalogUnitOfWork, issuer_id: UUID) -> Issuer:
+    issuer = await uow.issuers.get(issuer_id)
+    if issuer is None:
+        raise NotFound(f"issuer {issuer_id} does not exist", code="issuer_not_found")
+    return issuer
+
+
+async def read_issuer(issuer_id: UUID, uow: CatalogUnitOfWork) -> Issuer:
     async with uow:
-        if await uow.issuers.by_name(command.name):
+        return await _issuer(uow, issuer_id)
+
+
+async def create_issuer(command: CreateIssuer, uow: CatalogUnitOfWork) -> Issuer:
+    async with uow:
+        if await uow.issuers.taken(name=command.name):
             raise Conflict(f"an issuer named {command.name!r} already exists", code="issuer_exists")
-        issuer_id = uuid4()
-        await uow.issuers.add(
-            IssuerRow(
-                issuer_id=issuer_id,
-                name=command.name,
-                url=str(command.url) if command.url else None,
-                email=command.email,
-                description=command.description,
-            )
+        key = await free_key(command.key, command.name, lambda k: uow.issuers.taken(key=k), "issuer")
+        issuer = Issuer(
+            issuer_id=uuid4(), key=key, name=command.name, url=str(command.url) if command.url else None,
+            email=command.email, description=command.description,
+            image_url=str(command.image_url) if command.image_url else None,
         )
+        await uow.issuers.save(issuer)
         await uow.commit()
-    return issuer_id
+    return issuer
+
+
+async def update_issuer(issuer_id: UUID, command: UpdateIssuer, principal: Principal, uow: CatalogUnitOfWork) -> Issuer:
+    async with uow:
+        issuer = await _issuer(uow, issuer_id)
+        issuer.require(actor_of(principal), Authority.ADMIN, "change the profile")
+        changes = command.model_dump(exclude_unset=True, mode="json")
+        if changes.get("name") not in (None, issuer.name) and await uow.issuers.taken(name=changes["name"]):
+            raise Conflict(f"an issuer named {changes['name']!r} already exists", code="issuer_exists")
+        issuer.name = changes.get("name") or issuer.name
+        issuer.description = changes.get("description") or "" if "description" in changes else issuer.description
+        for name in ("url", "email", "image_url"):
+            if name in changes:
+                setattr(issuer, name, changes[name])
+        await uow.issuers.save(issuer)
+        await uow.commit()
+    return issuer
+
+
+async def add_staff(issuer_id: UUID, command: AddStaff, principal: Principal, uow: CatalogUnitOfWork) -> Issuer:
+    async with uow:
+        issuer = await _issuer(uow, issuer_id)
+        issuer.require(actor_of(principal), Authority.ADMIN, "manage staff")
+        issuer.staff[command.subject] = StaffRole(command.role)
+        await uow.issuers.save(issuer)
+        await uow.commit()
+    return issuer
+
+
+async def remove_staff(issuer_id: UUID, subject: str, principal: Principal, uow: CatalogUnitOfWork) -> None:
+    async with uow:
+        issuer = await _issuer(uow, issuer_id)
+        issuer.require(actor_of(principal), Authority.ADMIN, "manage staff")
+        if issuer.staff.pop(subject, None) is None:
+            raise NotFound(f"{subject!r} is not on the staff of issuer {issuer.name!r}", code="staff_not_found")
+        await uow.issuers.save(issuer)
+        await uow.commit()
+
+
+async def staff_of(issuer_id: UUID, principal: Principal, uow: CatalogUnitOfWork) -> dict[str, StaffRole]:
+    async with uow:
+        issuer = await _issuer(uow, issuer_id)
+        issuer.require(actor_of(principal), Authority.EDITOR, "see the staff")
+        return dict(issuer.staff)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Credential versions
+
+
+async def _load(uow: CatalogUnitOfWork, credential_id: UUID) -> tuple[Credential, Issuer]:
+    credential = await uow.credentials.get(credential_id, for_update=True)
+    if credential is None:
+        raise NotFound(f"credential {credential_id} does not exist", code="credential_not_found")
+    return credential, await _issuer(uow, credential.issuer_id)
+
+
+def _version(credential: Credential, number: int) -> CredentialVersion:
+    version = credential.version(number)
+    if version is None:
+        raise NotFound(f"credential {credential.credential_id} has no version {number}", code="version_not_found")
+    return version
 
 
 async def draft_credential(command: DraftCredential, principal: Principal, uow: CatalogUnitOfWork) -> CredentialVersion:
     async with uow:
-        if await uow.issuers.get(command.issuer_id) is None:
-            raise NotFound(f"issuer {command.issuer_id} does not exist", code="issuer_not_found")
-        if not _may_manage(principal, command.issuer_id):
-            raise Forbidden("only the issuer's own admins (or an operator) may draft its credentials")
-        credential = CredentialVersion(
-            credential_id=uuid4(),
-            version=1,
-            issuer_id=command.issuer_id,
-            definition=CredentialDefinition(
-                name=command.name,
-                description=command.description,
-                competency=command.competency,
-                key_method=command.key_method,
-                method_components=tuple(command.method_components),
-                research=tuple(command.research),
-                submission_criteria=command.submission_criteria,
-                rubric=command.rubric,
-                subjects=tuple(command.subjects),
-                grade_bands=tuple(command.grade_bands),
-                estimated_hours=command.estimated_hours,
-            ),
+        issuer = await _issuer(uow, command.issuer_id)
+        actor = actor_of(principal)
+        issuer.require(actor, Authority.EDITOR, "draft credentials")
+        key = await free_key(
+            command.key, command.name, lambda k: uow.credentials.key_taken(issuer.issuer_id, k), "credential"
         )
+        credential = Credential.draft(uuid4(), issuer.issuer_id, key, command.definition(), actor.subject, now())
         await uow.credentials.save(credential)
         await uow.commit()
-    return credential
+    return credential.latest()
 
 
-async def publish_credential(
-    credential_id: UUID, version: int | None, principal: Principal, uow: CatalogUnitOfWork
+async def edit_version(
+    credential_id: UUID, number: int, definition: CredentialDefinition, principal: Principal, uow: CatalogUnitOfWork
 ) -> CredentialVersion:
     async with uow:
-        credential = await uow.credentials.get(credential_id, version)
+        credential, issuer = await _load(uow, credential_id)
+        issuer.require(actor_of(principal), Authority.EDITOR, "edit credentials")
+        version = _version(credential, number)
+        version.edit(definition)
+        await uow.credentials.save(credential)
+        await uow.commit()
+    return version
+
+
+async def open_version(credential_id: UUID, principal: Principal, uow: CatalogUnitOfWork) -> CredentialVersion:
+    async with uow:
+        credential, issuer = await _load(uow, credential_id)
+        actor = actor_of(principal)
+        issuer.require(actor, Authority.EDITOR, "open new versions")
+        version = credential.open_new_version(actor.subject, now())
+        await uow.credentials.save(credential)
+        await uow.commit()
+    return version
+
+
+async def submit_for_review(
+    credential_id: UUID, number: int, command: SubmitForReview, principal: Principal, uow: CatalogUnitOfWork
+) -> CredentialVersion:
+    async with uow:
+        credential, issuer = await _load(uow, credential_id)
+        actor = actor_of(principal)
+        issuer.require(actor, Authority.ADMIN, "submit credentials for review")
+        version = _version(credential, number)
+        version.submit_for_review(actor.subject, command.note, now())
+        await uow.credentials.save(credential)
+        await uow.commit()
+    return version
+
+
+async def request_changes(
+    credential_id: UUID, number: int, command: RequestChanges, principal: Principal, uow: CatalogUnitOfWork
+) -> CredentialVersion:
+    async with uow:
+        credential, issuer = await _load(uow, credential_id)
+        actor = actor_of(principal)
+        issuer.require(actor, Authority.OPERATOR, "request changes")
+        version = _version(credential, number)
+        version.request_changes(actor.subject, command.reason, now())
+        await uow.credentials.save(credential)
+        await uow.commit()
+    return version
+
+
+async def approve(
+    credential_id: UUID, number: int, command: Approve, principal: Principal, uow: CatalogUnitOfWork
+) -> CredentialVersion:
+    async with uow:
+        credential, issuer = await _load(uow, credential_id)
+        actor = actor_of(principal)
+        issuer.require(actor, Authority.OPERATOR, "approve credentials")
+        version = _version(credential, number)
+        checks = ApprovalChecks(**command.checks.model_dump())
+        version.approve(actor.subject, checks, command.note, now())
+        await uow.credentials.save(credential)
+        await uow.commit()
+    return version
+
+
+async def publish(credential_id: UUID, number: int, principal: Principal, uow: CatalogUnitOfWork) -> CredentialVersion:
+    async with uow:
+        credential, issuer = await _load(uow, credential_id)
+        actor = actor_of(principal)
+        issuer.require(actor, Authority.ADMIN, "publish credentials")
+        version = _version(credential, number)
+        version.publish(actor.subject, now())
+        await uow.credentials.save(credential)
+        uow.publish(credential_published(version, issuer))
+        await uow.commit()
+    return version
+
+
+async def retire(
+    credential_id: UUID, number: int, command: Retire, principal: Principal, uow: CatalogUnitOfWork
+) -> CredentialVersion:
+    async with uow:
+        credential, issuer = await _load(uow, credential_id)
+        actor = actor_of(principal)
+        issuer.require(actor, Authority.ADMIN, "retire credentials")
+        version = _version(credential, number)
+        version.retire(actor.subject, command.reason, now())
+        await uow.credentials.save(credential)
+        uow.publish(CredentialRetired(
+            correlation_id=current_correlation_id(), credential_id=version.credential_id, version=version.version,
+            reason=command.reason,
+        ))
+        await uow.commit()
+    return version
+
+
+def _visible(version: CredentialVersion, authority: Authority) -> bool:
+    return authority >= Authority.EDITOR or not version.status.is_open
+
+
+async def read_version(
+    credential_id: UUID, number: int | None, principal: Principal, uow: CatalogUnitOfWork
+) -> CredentialVersion:
+    """The asked version, or the latest one the caller may see: unpublished versions are for their issuer."""
+    async with uow:
+        credential = await uow.credentials.get(credential_id)
         if credential is None:
             raise NotFound(f"credential {credential_id} does not exist", code="credential_not_found")
-        if not _may_manage(principal, credential.issuer_id):
-            raise Forbidden("only the issuer's own admins (or an operator) may publish its credentials")
-        issuer = await uow.issuers.get(credential.issuer_id)
-        assert issuer is not None  # foreign key
-        credential.publish()
-        await uow.credentials.save(credential)
-        d = credential.definition
-        uow.publish(
-            CredentialPublished(
-                correlation_id=current_correlation_id(),
-                credential_id=credential.credential_id,
-                version=credential.version,
-                issuer=IssuerProfile(
-                    issuer_id=issuer.issuer_id, name=issuer.name, url=issuer.url, email=issuer.email
-                ),
-                name=d.name,
-                description=d.description,
-                competency=d.competency,
-                key_method=d.key_method,
-                method_components=d.method_components,
-                research=d.research,
-                submission_criteria=d.submission_criteria,
-                rubric=d.rubric,
-                subjects=d.subjects,
-                grade_bands=d.grade_bands,
-                estimated_hours=d.estimated_hours,
+        authority = (await _issuer(uow, credential.issuer_id)).authority_of(actor_of(principal))
+        visible = [v for v in credential.versions if _visible(v, authority)]
+        if number is not None:
+            visible = [v for v in visible if v.version == number]
+        if not visible:
+            raise NotFound(
+                f"credential {credential_id} has no version {number if number is not None else ''} you may see"
+                .replace("  ", " "),
+                code="version_not_found",
             )
-        )
+        return max(visible, key=lambda v: v.version)
+
+
+async def list_versions(credential_id: UUID, principal: Principal, uow: CatalogUnitOfWork) -> list[CredentialVersion]:
+    async with uow:
+        credential = await uow.credentials.get(credential_id)
+        if credential is None:
+            raise NotFound(f"credential {credential_id} does not exist", code="credential_not_found")
+        authority = (await _issuer(uow, credential.issuer_id)).authority_of(actor_of(principal))
+        return sorted((v for v in credential.versions if _visible(v, authority)), key=lambda v: v.version)
+
+
+async def history(credential_id: UUID, number: int, principal: Principal, uow: CatalogUnitOfWork) -> list[Transition]:
+    return list((await read_version(credential_id, number, principal, uow)).transitions)
+
+
+async def manageable_issuers(principal: Principal, uow: CatalogUnitOfWork) -> set[UUID] | None:
+    """Issuers whose unpublished versions the caller may list; None means all (an operator)."""
+    actor = actor_of(principal)
+    if actor.operator:
+        return None
+    if not actor.issuer_admin:
+        return set()
+    issuers = await uow.issuers.managed_by(actor.subject)
+    try:
+        if actor.organization:
+            issuers.add(UUID(actor.organization))
+    except ValueError:
+        pass
+    return issuers
+
+
+# ---------------------------------------------------------------------------------------------------
+# Stacks and pathways
+
+
+async def _require_credentials(uow: CatalogUnitOfWork, ids: list[UUID]) -> None:
+    existing = await uow.credentials.existing(ids)
+    missing = [str(i) for i in ids if i not in existing]
+    if missing:
+        raise NotFound(f"no such credentials: {', '.join(missing)}", code="credential_not_found",
+                       details={"missing": missing})
+
+
+async def create_stack(command: CreateStack, principal: Principal, uow: CatalogUnitOfWork) -> Stack:
+    async with uow:
+        issuer = await _issuer(uow, command.issuer_id)
+        issuer.require(actor_of(principal), Authority.ADMIN, "manage stacks")
+        await _require_credentials(uow, command.credential_ids)
+
+        async def taken(key: str) -> bool:
+            return await uow.stacks.by_key(issuer.issuer_id, key) is not None
+
+        key = await free_key(command.key, command.name, taken, "stack")
+        stack = Stack(uuid4(), issuer.issuer_id, key, command.name, command.description, tuple(command.credential_ids))
+        await uow.stacks.save(stack)
+        uow.publish(stack_changed(stack))
         await uow.commit()
-    return credential
+    return stack
+
+
+async def _stack(uow: CatalogUnitOfWork, stack_id: UUID, principal: Principal) -> Stack:
+    stack = await uow.stacks.get(stack_id, for_update=True)
+    if stack is None:
+        raise NotFound(f"stack {stack_id} does not exist", code="stack_not_found")
+    (await _issuer(uow, stack.issuer_id)).require(actor_of(principal), Authority.ADMIN, "manage stacks")
+    return stack
+
+
+async def update_stack(stack_id: UUID, command: StackBody, principal: Principal, uow: CatalogUnitOfWork) -> Stack:
+    async with uow:
+        stack = await _stack(uow, stack_id, principal)
+        await _require_credentials(uow, command.credential_ids)
+        if stack.revise(command.name, command.description, command.credential_ids):
+            await uow.stacks.save(stack)
+            uow.publish(stack_changed(stack))
+        await uow.commit()
+    return stack
+
+
+async def delete_stack(stack_id: UUID, principal: Principal, uow: CatalogUnitOfWork) -> Stack:
+    async with uow:
+        stack = await _stack(uow, stack_id, principal)
+        if stack.deactivate():
+            await uow.stacks.save(stack)
+            uow.publish(stack_changed(stack))
+        await uow.commit()
+    return stack
+
+
+async def create_pathway(command: CreatePathway, principal: Principal, uow: CatalogUnitOfWork) -> Pathway:
+    async with uow:
+        issuer = await _issuer(uow, command.issuer_id)
+        issuer.require(actor_of(principal), Authority.ADMIN, "manage pathways")
+        steps = command.domain_steps()
+        await _require_credentials(uow, [s.credential_id for s in steps])
+
+        async def taken(key: str) -> bool:
+            return await uow.pathways.by_key(issuer.issuer_id, key) is not None
+
+        key = await free_key(command.key, command.name, taken, "pathway")
+        pathway = Pathway(uuid4(), issuer.issuer_id, key, command.name, command.description, steps)
+        await uow.pathways.save(pathway)
+        uow.publish(pathway_changed(pathway))
+        await uow.commit()
+    return pathway
+
+
+async def _pathway(uow: CatalogUnitOfWork, pathway_id: UUID, principal: Principal) -> Pathway:
+    pathway = await uow.pathways.get(pathway_id, for_update=True)
+    if pathway is None:
+        raise NotFound(f"pathway {pathway_id} does not exist", code="pathway_not_found")
+    (await _issuer(uow, pathway.issuer_id)).require(actor_of(principal), Authority.ADMIN, "manage pathways")
+    return pathway
+
+
+async def update_pathway(pathway_id: UUID, command: PathwayBody, principal: Principal,
+                         uow: CatalogUnitOfWork) -> Pathway:
+    async with uow:
+        pathway = await _pathway(uow, pathway_id, principal)
+        steps = command.domain_steps()
+        await _require_credentials(uow, [s.credential_id for s in steps])
+        if pathway.revise(command.name, command.description, steps):
+            await uow.pathways.save(pathway)
+            uow.publish(pathway_changed(pathway))
+        await uow.commit()
+    return pathway
+
+
+async def delete_pathway(pathway_id: UUID, principal: Principal, uow: CatalogUnitOfWork) -> Pathway:
+    async with uow:
+        pathway = await _pathway(uow, pathway_id, principal)
+        if pathway.deactivate():
+            await uow.pathways.save(pathway)
+            uow.publish(pathway_changed(pathway))
+        await uow.commit()
+    return pathway
+

@@ -6,7 +6,10 @@ fewest open reviews wins, ties going to the smallest reviewer id. A review nobod
 queued; the queue is drained oldest first whenever capacity or certification appears.
 
 Scoring is all-or-nothing: every rubric criterion exactly once, with feedback wherever the teacher
-needs to know what to improve. The decision is a pure function of the rubric's passing rule.
+needs to know what to improve. The decision is a pure function of the rubric's passing rule; under
+``all_criteria_at_least`` only the rule's gated criteria (``Rubric.gated_criteria()``) must reach the
+level. A review is always scored against the rubric of the credential version its submission was
+bound to, never the latest one: the projection keeps every version.
 """
 
 from __future__ import annotations
@@ -162,13 +165,17 @@ def decide(rubric: Rubric, chosen: Mapping[str, RubricLevel]) -> Decision:
 
 
 def _below_passing_level(rubric: Rubric, chosen: Mapping[str, RubricLevel]) -> list[str]:
+    """Gated criteria (the rule's ``criteria``, or all of them) scored below the passing level.
+
+    A criterion outside the gate is scored and reported but never decides the outcome.
+    """
     rule = rubric.passing_rule
     if rule.kind != "all_criteria_at_least":
         return []
     below = []
-    for criterion in rubric.criteria:
+    for criterion in rubric.gated_criteria():
         passing = criterion.level(rule.level or "")
-        assert passing is not None  # the Rubric contract guarantees the level on every criterion
+        assert passing is not None  # the Rubric contract guarantees the level on every gated criterion
         if chosen[criterion.key].points < passing.points:
             below.append(criterion.key)
     return below
@@ -177,17 +184,17 @@ def _below_passing_level(rubric: Rubric, chosen: Mapping[str, RubricLevel]) -> l
 def criteria_needing_feedback(rubric: Rubric, chosen: Mapping[str, RubricLevel]) -> list[str]:
     """Where the teacher must be told what to improve.
 
-    Under ``all_criteria_at_least``: every criterion below the passing level. Under ``minimum_total``,
-    when the total falls short: every criterion not at its top level, since raising any of them helps.
-    If a short total has every criterion at the top (a rubric whose minimum cannot be reached), all
-    criteria need feedback, so a revise decision never reaches the teacher without an explanation.
+    Under ``all_criteria_at_least``: every gated criterion below the passing level (an ungated one
+    never makes the teacher revise, so it needs no explanation). Under ``minimum_total``, when the
+    total falls short: every criterion not at its top level, since raising any of them helps. The
+    Rubric contract refuses a minimum the rubric cannot reach, so a short total always leaves at
+    least one criterion below its top and a revise decision never comes without an explanation.
     """
     if rubric.passing_rule.kind == "all_criteria_at_least":
         return _below_passing_level(rubric, chosen)
     if decide(rubric, chosen) == "passed":
         return []
-    not_top = [c.key for c in rubric.criteria if chosen[c.key].points < c.levels[-1].points]
-    return not_top or [c.key for c in rubric.criteria]
+    return [c.key for c in rubric.criteria if chosen[c.key].points < c.levels[-1].points]
 
 
 def score(rubric: Rubric, entries: Sequence[ScoreEntry]) -> Scorecard:

@@ -5,6 +5,15 @@ the repository loads and saves it whole, with the submission row locked, so conc
 consumers change it one at a time. ``published_credentials`` is this service's projection of
 catalog.credential-published: one row per published version, never updated (published versions are
 immutable), and the latest one is the highest version.
+
+``retired_credential_versions`` is kept apart from the published rows because catalog.credential-retired
+travels on its own topic and may arrive before the version's publication; a version is open for new
+submissions when it is published and has no retirement row.
+
+``pathways`` holds the highest revision seen of each pathway (a removed one stays, inactive, so a late
+older revision cannot revive it); ``pathway_prerequisites`` is derived from it in the same
+transaction, one row per (pathway, credential, prerequisite) of an active pathway, so the
+prerequisites of a credential are one indexed lookup. ``earned_credentials`` records award.awarded.
 """
 
 from __future__ import annotations
@@ -35,6 +44,44 @@ class PublishedCredentialRow(Base):
     name: Mapped[str] = mapped_column(sa.Text)
     submission_criteria: Mapped[dict[str, Any]] = mapped_column(JSONB)
     published_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class RetiredCredentialVersionRow(Base):
+    __tablename__ = "retired_credential_versions"
+
+    credential_id: Mapped[UUID] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(primary_key=True)
+    reason: Mapped[str] = mapped_column(sa.Text)
+    retired_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class PathwayRow(Base):
+    __tablename__ = "pathways"
+
+    pathway_id: Mapped[UUID] = mapped_column(primary_key=True)
+    revision: Mapped[int] = mapped_column()
+    active: Mapped[bool] = mapped_column()
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    changed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class PathwayPrerequisiteRow(Base):
+    __tablename__ = "pathway_prerequisites"
+
+    pathway_id: Mapped[UUID] = mapped_column(
+        sa.ForeignKey("pathways.pathway_id", ondelete="CASCADE"), primary_key=True
+    )
+    credential_id: Mapped[UUID] = mapped_column(primary_key=True, index=True)
+    prerequisite_id: Mapped[UUID] = mapped_column(primary_key=True)
+
+
+class EarnedCredentialRow(Base):
+    __tablename__ = "earned_credentials"
+
+    teacher_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    credential_id: Mapped[UUID] = mapped_column(primary_key=True)
+    award_id: Mapped[UUID] = mapped_column()
+    earned_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
 
 
 class SubmissionRow(Base):

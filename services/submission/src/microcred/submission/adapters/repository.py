@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from uuid import UUID
 
@@ -10,11 +11,21 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from microcred.events import CriterionFeedback, SubmissionCriteria
-from microcred.submission.adapters.orm import AttemptRow, EvidenceRow, PublishedCredentialRow, SubmissionRow
+from microcred.submission.adapters.orm import (
+    AttemptRow,
+    EarnedCredentialRow,
+    EvidenceRow,
+    PathwayPrerequisiteRow,
+    PathwayRow,
+    PublishedCredentialRow,
+    RetiredCredentialVersionRow,
+    SubmissionRow,
+)
 from microcred.submission.domain.model import (
     Attempt,
     Evidence,
     EvidenceStatus,
+    Pathway,
     PublishedCredential,
     Submission,
     SubmissionStatus,
@@ -39,20 +50,141 @@ class CredentialRepository:
             .on_conflict_do_nothing()
         )
 
-    async def get(self, credential_id: UUID, version: int | None = None) -> PublishedCredential | None:
-        """The given version, or the latest published one."""
-        query = sa.select(PublishedCredentialRow).where(PublishedCredentialRow.credential_id == credential_id)
-        if version is not None:
-            query = query.where(PublishedCredentialRow.version == version)
-        row = await self.session.scalar(query.order_by(PublishedCredentialRow.version.desc()).limit(1))
-        if row is None:
-            return None
+    async def retire(self, credential_id: UUID, version: int, reason: str, retired_at: datetime) -> None:
+        # The first retirement of a version is the one kept; retiring is not undone.
+        await self.session.execute(
+            insert(RetiredCredentialVersionRow)
+            .values(credential_id=credential_id, version=version, reason=reason, retired_at=retired_at)
+            .on_conflict_do_nothing()
+        )
+
+    def _select(self) -> sa.Select[PublishedCredentialRow, bool]:
+        retired = (
+            sa.select(RetiredCredentialVersionRow.version)
+            .where(
+                RetiredCredentialVersionRow.credential_id == PublishedCredentialRow.credential_id,
+                RetiredCredentialVersionRow.version == PublishedCredentialRow.version,
+            )
+            .exists()
+        )
+        return sa.select(PublishedCredentialRow, retired)
+
+    async def get(self, credential_id: UUID, version: int) -> PublishedCredential | None:
+        found = (
+            await self.session.execute(
+                self._select().where(
+                    PublishedCredentialRow.credential_id == credential_id, PublishedCredentialRow.version == version
+                )
+            )
+        ).first()
+        return None if found is None else self._to_domain(found[0], found[1])
+
+    async def versions(self, credential_id: UUID) -> list[PublishedCredential]:
+        """Every published version of the credential, oldest first, each marked retired or not."""
+        rows = await self.session.execute(
+            self._select()
+            .where(PublishedCredentialRow.credential_id == credential_id)
+            .order_by(PublishedCredentialRow.version)
+        )
+        return [self._to_domain(row, retired) for row, retired in rows.all()]
+
+    async def names(self, credential_ids: Iterable[UUID]) -> dict[UUID, str]:
+        """The latest published name of each credential this service knows of."""
+        wanted = set(credential_ids)
+        if not wanted:
+            return {}
+        rows = await self.session.execute(
+            sa.select(PublishedCredentialRow.credential_id, PublishedCredentialRow.name)
+            .where(PublishedCredentialRow.credential_id.in_(wanted))
+            .order_by(PublishedCredentialRow.credential_id, PublishedCredentialRow.version.desc())
+            .distinct(PublishedCredentialRow.credential_id)
+        )
+        return {row.credential_id: row.name for row in rows}
+
+    @staticmethod
+    def _to_domain(row: PublishedCredentialRow, retired: bool) -> PublishedCredential:
         return PublishedCredential(
             credential_id=row.credential_id,
             version=row.version,
             name=row.name,
             submission_criteria=SubmissionCriteria.model_validate(row.submission_criteria),
+            retired=bool(retired),
         )
+
+
+class PathwayRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def replace_if_newer(self, pathway: Pathway, changed_at: datetime) -> bool:
+        """Keep ``pathway`` if its revision is above the stored one; False (nothing written) otherwise.
+
+        One conditional upsert decides, so two deliveries racing on the same pathway cannot both win.
+        """
+        values = {
+            "pathway_id": pathway.pathway_id,
+            "revision": pathway.revision,
+            "active": pathway.active,
+            "steps": [step.model_dump(mode="json") for step in pathway.steps],
+            "changed_at": changed_at,
+        }
+        statement = insert(PathwayRow).values(**values)
+        kept = await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[PathwayRow.pathway_id],
+                set_={key: statement.excluded[key] for key in values if key != "pathway_id"},
+                where=PathwayRow.revision < statement.excluded.revision,
+            ).returning(PathwayRow.pathway_id)
+        )
+        if kept.first() is None:
+            return False
+        await self.session.execute(
+            sa.delete(PathwayPrerequisiteRow).where(PathwayPrerequisiteRow.pathway_id == pathway.pathway_id)
+        )
+        links = sorted(pathway.prerequisite_links(), key=str)
+        if links:
+            await self.session.execute(
+                insert(PathwayPrerequisiteRow),
+                [
+                    {"pathway_id": pathway.pathway_id, "credential_id": credential, "prerequisite_id": needed}
+                    for credential, needed in links
+                ],
+            )
+        return True
+
+    async def prerequisites_of(self, credential_id: UUID) -> set[UUID]:
+        """The union, over active pathways, of what their steps for ``credential_id`` require."""
+        found = await self.session.scalars(
+            sa.select(PathwayPrerequisiteRow.prerequisite_id)
+            .where(PathwayPrerequisiteRow.credential_id == credential_id)
+            .distinct()
+        )
+        return set(found)
+
+
+class EarnedCredentialRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, teacher_id: str, credential_id: UUID, award_id: UUID, earned_at: datetime) -> None:
+        # The first award of a credential is the one kept: a second one earns nothing more.
+        await self.session.execute(
+            insert(EarnedCredentialRow)
+            .values(teacher_id=teacher_id, credential_id=credential_id, award_id=award_id, earned_at=earned_at)
+            .on_conflict_do_nothing()
+        )
+
+    async def among(self, teacher_id: str, credential_ids: Iterable[UUID]) -> set[UUID]:
+        """Which of ``credential_ids`` the teacher has earned."""
+        wanted = set(credential_ids)
+        if not wanted:
+            return set()
+        found = await self.session.scalars(
+            sa.select(EarnedCredentialRow.credential_id).where(
+                EarnedCredentialRow.teacher_id == teacher_id, EarnedCredentialRow.credential_id.in_(wanted)
+            )
+        )
+        return set(found)
 
 
 class SubmissionRepository:

@@ -112,6 +112,10 @@ def create_router(
     async def complete_evidence(submission_id: UUID, evidence_id: UUID, principal: CurrentPrincipal) -> dict[str, Any]:
         return evidence_view(await handlers.complete_evidence(submission_id, evidence_id, principal, uow(), store))
 
+    @router.delete("/submissions/{submission_id}/evidence/{evidence_id}")
+    async def withdraw_evidence(submission_id: UUID, evidence_id: UUID, principal: CurrentPrincipal) -> dict[str, Any]:
+        return evidence_view(await handlers.withdraw_evidence(submission_id, evidence_id, principal, uow()))
+
     @router.get("/submissions/{submission_id}/evidence/{evidence_id}/download")
     async def download_evidence(submission_id: UUID, evidence_id: UUID, principal: CurrentPrincipal) -> dict[str, Any]:
         ticket = await handlers.evidence_download(submission_id, evidence_id, principal, uow(), store, policy)

@@ -13,6 +13,8 @@ from faststream.kafka import KafkaBroker
 from microcred.events import (
     CredentialAwarded,
     CredentialPublished,
+    CredentialRetired,
+    PathwayChanged,
     ReviewerAssigned,
     RevisionRequested,
     SubmissionScored,
@@ -28,6 +30,14 @@ def register_consumers(broker: KafkaBroker, uow: Callable[[], SubmissionUnitOfWo
     @subscribe(broker, CredentialPublished, group_id=GROUP_ID)
     async def on_credential_published(event: CredentialPublished) -> None:
         await handlers.record_credential_published(event, uow())
+
+    @subscribe(broker, CredentialRetired, group_id=GROUP_ID)
+    async def on_credential_retired(event: CredentialRetired) -> None:
+        await handlers.record_credential_retired(event, uow())
+
+    @subscribe(broker, PathwayChanged, group_id=GROUP_ID)
+    async def on_pathway_changed(event: PathwayChanged) -> None:
+        await handlers.record_pathway_changed(event, uow())
 
     @subscribe(broker, ReviewerAssigned, group_id=GROUP_ID)
     async def on_reviewer_assigned(event: ReviewerAssigned) -> None:

@@ -2,7 +2,9 @@
 
 Consumers are idempotent: each claims ``submission.<handler>`` + ``event_id`` in the same transaction
 as its state change, so a redelivered event is a no-op. Events about an attempt that is no longer
-current are claimed and otherwise ignored.
+current are claimed and otherwise ignored. The catalog projections are idempotent by content as well
+(a version, a retirement, an earned credential is stored once; a pathway keeps its highest revision),
+so the same fact re-announced under a new event id changes nothing either.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from pydantic import BaseModel, Field
 from microcred.events import (
     CredentialAwarded,
     CredentialPublished,
+    CredentialRetired,
     EvidenceRef,
+    PathwayChanged,
     ReviewerAssigned,
     RevisionRequested,
     SubmissionScored,
@@ -30,9 +34,13 @@ from microcred.runtime.errors import Conflict, Forbidden, Invalid, NotFound
 from microcred.submission.domain.model import (
     Evidence,
     EvidenceStatus,
+    Pathway,
     PublishedCredential,
     Submission,
+    ensure_evidence_fits,
+    ensure_prerequisites_met,
     evidence_object_key,
+    version_for_new_submission,
 )
 from microcred.submission.service_layer.unit_of_work import SubmissionUnitOfWork
 
@@ -162,11 +170,15 @@ async def start_submission(command: StartSubmission, principal: Principal, uow: 
     if bad_states:
         raise Invalid(f"the token's states must be two-letter state codes, got {bad_states}", code="invalid_states")
     async with uow:
-        credential = await uow.credentials.get(command.credential_id)
-        if credential is None:
-            raise NotFound(
-                f"credential {command.credential_id} is not a published credential", code="credential_not_found"
-            )
+        credential = version_for_new_submission(
+            command.credential_id, await uow.credentials.versions(command.credential_id)
+        )
+        prerequisites = await uow.pathways.prerequisites_of(credential.credential_id)
+        if prerequisites:
+            earned = await uow.earned.among(principal.subject, prerequisites)
+            if earned != prerequisites:
+                names = await uow.credentials.names(prerequisites - earned)
+                ensure_prerequisites_met(credential, prerequisites, earned, names)
         submission = Submission(
             submission_id=uuid4(),
             teacher_id=principal.subject,
@@ -221,12 +233,8 @@ async def declare_evidence(
         submission = await _owned(uow, submission_id, principal)
         submission.ensure_evidence_editable()
         credential = await _credential_of(uow, submission)
-        if command.requirement_key not in credential.requirement_keys():
-            raise Invalid(
-                f"{command.requirement_key!r} is not an evidence requirement of {credential.name}",
-                code="unknown_requirement",
-                details={"requirement_keys": sorted(credential.requirement_keys())},
-            )
+        requirement = credential.requirement(command.requirement_key)
+        ensure_evidence_fits(requirement, command.content_type, command.size_bytes)
         evidence_id = uuid4()
         evidence = Evidence(
             evidence_id=evidence_id,
@@ -237,7 +245,7 @@ async def declare_evidence(
             sha256=command.sha256.lower(),
             object_key=evidence_object_key(submission_id, evidence_id, command.filename),
         )
-        submission.add_evidence(evidence)
+        submission.add_evidence(evidence, requirement)
         expires_at = utc_now() + timedelta(seconds=policy.upload_url_ttl_seconds)
         upload_url = await store.upload_url(evidence.object_key, policy.upload_url_ttl_seconds)
         await uow.submissions.save(submission)
@@ -268,6 +276,18 @@ async def complete_evidence(
         # Hashing a large file is the slow part: skip it when the size already disagrees.
         digest = await store.sha256(evidence.object_key) if stored.size == evidence.size_bytes else ""
         evidence.verify_upload(stored_size=stored.size, stored_sha256=digest, etag=stored.etag, now=utc_now())
+        await uow.submissions.save(submission)
+        await uow.commit()
+    return evidence
+
+
+async def withdraw_evidence(
+    submission_id: UUID, evidence_id: UUID, principal: Principal, uow: SubmissionUnitOfWork
+) -> Evidence:
+    """Leave an item out of the next attempt, e.g. to replace it where the requirement's maximum is reached."""
+    async with uow:
+        submission = await _owned(uow, submission_id, principal)
+        evidence = submission.withdraw_evidence(evidence_id)
         await uow.submissions.save(submission)
         await uow.commit()
     return evidence
@@ -365,6 +385,27 @@ async def record_credential_published(event: CredentialPublished, uow: Submissio
         await uow.commit()
 
 
+async def record_credential_retired(event: CredentialRetired, uow: SubmissionUnitOfWork) -> None:
+    """The version takes no new drafts from now on; submissions bound to it carry on."""
+    async with uow:
+        if not await uow.claim(f"{CONSUMER}.record_credential_retired", event.event_id):
+            return
+        await uow.credentials.retire(event.credential_id, event.version, event.reason, event.occurred_at)
+        await uow.commit()
+
+
+async def record_pathway_changed(event: PathwayChanged, uow: SubmissionUnitOfWork) -> None:
+    """Keep the pathway's highest revision; a lower or equal one (late or repeated) changes nothing."""
+    async with uow:
+        if not await uow.claim(f"{CONSUMER}.record_pathway_changed", event.event_id):
+            return
+        await uow.pathways.replace_if_newer(
+            Pathway(pathway_id=event.pathway_id, revision=event.revision, active=event.active, steps=event.steps),
+            changed_at=event.occurred_at,
+        )
+        await uow.commit()
+
+
 async def _submission_for_event(uow: SubmissionUnitOfWork, submission_id: UUID) -> Submission:
     submission = await uow.submissions.get(submission_id, for_update=True)
     if submission is None:
@@ -409,6 +450,8 @@ async def record_credential_awarded(event: CredentialAwarded, uow: SubmissionUni
     async with uow:
         if not await uow.claim(f"{CONSUMER}.record_credential_awarded", event.event_id):
             return
+        # What prerequisites are checked against: the teacher has earned the credential, whichever version.
+        await uow.earned.add(event.teacher_id, event.credential_id, event.award_id, event.issued_at)
         submission = await _submission_for_event(uow, event.submission_id)
         if submission.record_award(event.award_id):
             await uow.submissions.save(submission)

@@ -26,6 +26,9 @@ def upgrade() -> None:
         sa.Column("competency", sa.Text, nullable=False),
         sa.Column("rubric", JSONB, nullable=False),
         sa.Column("submission_criteria", JSONB, nullable=False),
+        sa.Column("alignments", JSONB, nullable=False),
+        sa.Column("image_url", sa.Text),
+        sa.Column("expiry_months", sa.Integer),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     )
     op.create_table(
@@ -43,6 +46,7 @@ def upgrade() -> None:
         sa.Column("correlation_id", sa.Uuid),
         sa.Column("issuer_id", sa.Uuid),
         sa.Column("credential_name", sa.Text),
+        sa.Column("valid_until", sa.DateTime(timezone=True)),
         sa.Column("credential", JSONB),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.CheckConstraint("status IN ('pending', 'issued')", name="ck_awards_status"),

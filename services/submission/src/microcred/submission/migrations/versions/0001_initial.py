@@ -1,4 +1,5 @@
-"""Submission schema: published-credential projection, submissions, attempts, evidence, outbox, inbox.
+"""Submission schema: catalog projections (versions, retirements, pathways), earned credentials,
+submissions, attempts, evidence, outbox, inbox.
 
 Revision ID: 0001
 """
@@ -23,6 +24,36 @@ def upgrade() -> None:
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("submission_criteria", JSONB, nullable=False),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
+        "retired_credential_versions",
+        sa.Column("credential_id", sa.Uuid, primary_key=True),
+        sa.Column("version", sa.Integer, primary_key=True),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("retired_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
+        "pathways",
+        sa.Column("pathway_id", sa.Uuid, primary_key=True),
+        sa.Column("revision", sa.Integer, nullable=False),
+        sa.Column("active", sa.Boolean, nullable=False),
+        sa.Column("steps", JSONB, nullable=False),
+        sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
+        "pathway_prerequisites",
+        sa.Column(
+            "pathway_id", sa.Uuid, sa.ForeignKey("pathways.pathway_id", ondelete="CASCADE"), primary_key=True
+        ),
+        sa.Column("credential_id", sa.Uuid, primary_key=True, index=True),
+        sa.Column("prerequisite_id", sa.Uuid, primary_key=True),
+    )
+    op.create_table(
+        "earned_credentials",
+        sa.Column("teacher_id", sa.Text, primary_key=True),
+        sa.Column("credential_id", sa.Uuid, primary_key=True),
+        sa.Column("award_id", sa.Uuid, nullable=False),
+        sa.Column("earned_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_table(
         "submissions",
@@ -82,4 +113,8 @@ def downgrade() -> None:
     op.drop_table("evidence")
     op.drop_table("submission_attempts")
     op.drop_table("submissions")
+    op.drop_table("earned_credentials")
+    op.drop_table("pathway_prerequisites")
+    op.drop_table("pathways")
+    op.drop_table("retired_credential_versions")
     op.drop_table("published_credentials")

@@ -1,0 +1,214 @@
+"""A typed driver of the platform's public HTTP APIs, acting as its users would.
+
+Used by the end-to-end tests, the seed and (later) the load generator, so every one of them walks
+the same routes a person or an integrating system walks: no shortcut into a service's database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+
+from microcred.runtime.auth import DevTokenIssuer, Role
+
+T = TypeVar("T")
+
+
+class ApiError(AssertionError):
+    """A response other than the one the caller expected; carries the status and body."""
+
+    def __init__(self, response: httpx.Response, expected: int) -> None:
+        self.status_code = response.status_code
+        try:
+            self.body: Any = response.json()
+        except ValueError:
+            self.body = response.text
+        super().__init__(
+            f"{response.request.method} {response.request.url} -> {response.status_code} "
+            f"(expected {expected}): {self.body}"
+        )
+
+
+def wait_for(check: Callable[[], T | None], what: str, timeout: float = 60.0, interval: float = 0.2) -> T:
+    """Poll ``check`` until it returns something truthy: the platform is eventually consistent."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+@dataclass(frozen=True)
+class Actor:
+    subject: str
+    headers: Mapping[str, str]
+
+
+class PlatformClient:
+    def __init__(self, urls: Mapping[str, str], tokens: DevTokenIssuer, *, timeout: float = 30.0) -> None:
+        self.urls = dict(urls)
+        self.tokens = tokens
+        self.http = httpx.Client(timeout=timeout)
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- identities ------------------------------------------------------------------------------
+
+    def actor(self, subject: str, *roles: Role, states: tuple[str, ...] = (), organization: str | None = None) -> Actor:
+        token = self.tokens.mint(subject, list(roles), states=states, organization=organization)
+        return Actor(subject, {"Authorization": f"Bearer {token}"})
+
+    def operator(self, subject: str = "operator-1") -> Actor:
+        return self.actor(subject, Role.OPERATOR)
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    def call(self, method: str, service: str, path: str, actor: Actor | None = None, *, expect: int = 200,
+             **kwargs: Any) -> Any:
+        response = self.http.request(method, self.urls[service] + path,
+                                     headers=dict(actor.headers) if actor else None, **kwargs)
+        if response.status_code != expect:
+            raise ApiError(response, expect)
+        return response.json() if response.content else None
+
+    def attempt(self, method: str, service: str, path: str, actor: Actor | None = None, **kwargs: Any) -> httpx.Response:
+        return self.http.request(method, self.urls[service] + path,
+                                 headers=dict(actor.headers) if actor else None, **kwargs)
+
+    # -- catalog ---------------------------------------------------------------------------------
+
+    def create_issuer(self, operator: Actor, name: str, **profile: Any) -> str:
+        return str(self.call("POST", "catalog", "/issuers", operator, expect=201, json={"name": name, **profile})["issuer_id"])
+
+    def draft_credential(self, admin: Actor, issuer_id: str, definition: Mapping[str, Any]) -> dict[str, Any]:
+        created: dict[str, Any] = self.call("POST", "catalog", "/credentials", admin, expect=201,
+                                            json={"issuer_id": issuer_id, **definition})
+        return created
+
+    def approve_and_publish(self, admin: Actor, operator: Actor, credential_id: str, version: int) -> dict[str, Any]:
+        """The stress test: the issuer submits the version for review, an operator approves, the issuer publishes."""
+        base = f"/credentials/{credential_id}/versions/{version}"
+        self.call("POST", "catalog", f"{base}/submit-for-review", admin, json={"note": "ready"})
+        self.call("POST", "catalog", f"{base}/approve", operator, json={
+            "checks": {"research_base": True, "evidence_requirements": True, "rubric": True}, "note": "meets the bar"})
+        published: dict[str, Any] = self.call("POST", "catalog", f"{base}/publish", admin)
+        return published
+
+    def import_catalog(self, operator: Actor, document: Mapping[str, Any]) -> dict[str, Any]:
+        summary: dict[str, Any] = self.call("POST", "catalog", "/catalog/import", operator, json=document)
+        return summary
+
+    # -- review ----------------------------------------------------------------------------------
+
+    def register_reviewer(self, operator: Actor, reviewer_id: str, credential_ids: list[str] | None, max_open: int = 10) -> None:
+        self.call("PUT", "review", f"/reviewers/{reviewer_id}", operator,
+                  json={"credential_ids": credential_ids, "max_open": max_open, "active": True})
+
+    def assigned_review(self, reviewer: Actor, submission_id: str, attempt: int, timeout: float = 60.0) -> dict[str, Any]:
+        def find() -> dict[str, Any] | None:
+            reviews = self.call("GET", "review", "/reviews/assigned", reviewer)
+            return next((r for r in reviews if r["submission_id"] == submission_id and r["attempt"] == attempt), None)
+
+        return wait_for(find, f"attempt {attempt} of submission {submission_id} to be assigned", timeout)
+
+    def score(self, reviewer: Actor, review_id: str, levels: Mapping[str, str], feedback: str = "") -> None:
+        results = [{"criterion_key": key, "level_key": level, "feedback": feedback} for key, level in levels.items()]
+        self.call("POST", "review", f"/reviews/{review_id}/score", reviewer, json={"results": results})
+
+    # -- submission ------------------------------------------------------------------------------
+
+    def start_submission(self, teacher: Actor, credential_id: str, timeout: float = 60.0) -> dict[str, Any]:
+        """Starts a draft once the submission service has learned the credential (it arrives by event)."""
+
+        def start() -> dict[str, Any] | None:
+            response = self.attempt("POST", "submission", "/submissions", teacher, json={"credential_id": credential_id})
+            if response.status_code == 201:
+                created: dict[str, Any] = response.json()
+                return created
+            if response.status_code == 404:
+                return None
+            raise ApiError(response, 201)
+
+        return wait_for(start, f"the submission service to learn credential {credential_id}", timeout)
+
+    def upload(self, teacher: Actor, submission_id: str, requirement: str, content: bytes,
+               content_type: str = "application/octet-stream", filename: str | None = None) -> str:
+        slot = self.call("POST", "submission", f"/submissions/{submission_id}/evidence", teacher, expect=201, json={
+            "requirement_key": requirement, "filename": filename or f"{requirement}.bin",
+            "content_type": content_type, "size_bytes": len(content), "sha256": hashlib.sha256(content).hexdigest()})
+        put = self.http.put(slot["upload_url"], content=content, headers={"Content-Type": content_type})
+        if put.status_code not in (200, 204):
+            raise ApiError(put, 200)
+        self.call("POST", "submission", f"/submissions/{submission_id}/evidence/{slot['evidence_id']}/complete", teacher)
+        return str(slot["evidence_id"])
+
+    def submit(self, teacher: Actor, submission_id: str) -> dict[str, Any]:
+        submitted: dict[str, Any] = self.call("POST", "submission", f"/submissions/{submission_id}/submit", teacher)
+        return submitted
+
+    def submission(self, actor: Actor, submission_id: str) -> dict[str, Any]:
+        found: dict[str, Any] = self.call("GET", "submission", f"/submissions/{submission_id}", actor)
+        return found
+
+    def wait_status(self, teacher: Actor, submission_id: str, status: str, timeout: float = 60.0) -> dict[str, Any]:
+        def reached() -> dict[str, Any] | None:
+            current = self.submission(teacher, submission_id)
+            return current if current["status"] == status else None
+
+        return wait_for(reached, f"submission {submission_id} to be {status}", timeout)
+
+    # -- licensure -------------------------------------------------------------------------------
+
+    def register_license(self, teacher: Actor, state: str, number: str | None = None) -> dict[str, Any]:
+        created: dict[str, Any] = self.call("POST", "licensure", "/licenses", teacher, expect=201, json={
+            "state": state, "license_number": number or f"{state}-{uuid.uuid4().hex[:10]}",
+            "license_type": "Practitioner", "cycle_start": "2025-09-01", "cycle_end": "2031-08-31"})
+        return created
+
+
+@dataclass(frozen=True)
+class Record:
+    value: dict[str, Any]
+    headers: dict[str, str]
+    key: bytes | None
+
+
+def read_events(bootstrap: str, topic: str, match: Callable[[dict[str, Any]], bool], count: int,
+                timeout: float = 30.0) -> list[Record]:
+    """Reads a topic from the start with a plain aiokafka consumer, as a state agency would."""
+    import asyncio
+    import json
+
+    from aiokafka import AIOKafkaConsumer
+
+    async def read() -> list[Record]:
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"reader-{uuid.uuid4()}",
+                                    auto_offset_reset="earliest", enable_auto_commit=False)
+        await consumer.start()
+        found: list[Record] = []
+        try:
+            deadline = time.monotonic() + timeout
+            while len(found) < count and time.monotonic() < deadline:
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    for record in records:
+                        try:
+                            value = json.loads(record.value)
+                        except ValueError:
+                            continue  # not an event (the reliability tests write poison on purpose)
+                        if isinstance(value, dict) and match(value):
+                            found.append(Record(value, {k: v.decode() for k, v in record.headers}, record.key))
+        finally:
+            await consumer.stop()
+        return found
+
+    return asyncio.run(read())

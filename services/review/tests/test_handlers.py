@@ -1,0 +1,188 @@
+"""Review use cases driven through in-memory fakes: which rubric a review is scored against."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from microcred.events import (
+    CredentialPublished,
+    EvidenceRef,
+    IssuerProfile,
+    PassingRule,
+    Resource,
+    ReviewerAssigned,
+    Rubric,
+    RubricCriterion,
+    RubricLevel,
+    SubmissionCriteria,
+    SubmissionScored,
+    SubmissionSubmitted,
+)
+from microcred.review.domain.model import CredentialKey, CredentialRubric, Review, Reviewer, ReviewStatus
+from microcred.review.service_layer import handlers
+from microcred.review.service_layer.handlers import CriterionScore, ScoreReview, UpsertReviewer
+from microcred.runtime.auth import Principal, Role
+from microcred.runtime.errors import Invalid
+from microcred.runtime.testing import FakeMessagingUnitOfWork
+
+DUE_IN = timedelta(days=14)
+LEVELS = (
+    RubricLevel(key="not-yet", name="Not Yet", points=0),
+    RubricLevel(key="proficient", name="Proficient", points=1),
+)
+
+
+class FakeCredentials:
+    def __init__(self) -> None:
+        self.rows: dict[CredentialKey, CredentialRubric] = {}
+
+    async def get(self, credential_id: UUID, version: int) -> CredentialRubric | None:
+        return self.rows.get((credential_id, version))
+
+    async def add(self, credential: CredentialRubric) -> None:
+        self.rows[(credential.credential_id, credential.version)] = credential
+
+    async def known(self, keys: Iterable[CredentialKey]) -> set[CredentialKey]:
+        return {key for key in keys if key in self.rows}
+
+
+class FakeReviews:
+    def __init__(self) -> None:
+        self.rows: dict[UUID, Review] = {}
+
+    async def lock_routing(self) -> None:
+        pass
+
+    async def get(self, review_id: UUID, *, for_update: bool = False) -> Review | None:
+        found = self.rows.get(review_id)
+        return None if found is None else replace(found)
+
+    async def exists_for_attempt(self, submission_id: UUID, attempt: int) -> bool:
+        return any((r.submission_id, r.attempt) == (submission_id, attempt) for r in self.rows.values())
+
+    async def queued(self) -> list[Review]:
+        queue = [replace(r) for r in self.rows.values() if r.status is ReviewStatus.QUEUED]
+        return sorted(queue, key=lambda r: (r.created_at, str(r.review_id)))
+
+    async def save(self, review: Review) -> None:
+        self.rows[review.review_id] = replace(review)
+
+
+class FakeReviewers:
+    def __init__(self, reviews: FakeReviews) -> None:
+        self.rows: dict[str, Reviewer] = {}
+        self.reviews = reviews
+
+    def _with_load(self, reviewer: Reviewer) -> Reviewer:
+        load = sum(
+            1 for r in self.reviews.rows.values()
+            if r.reviewer_id == reviewer.reviewer_id and r.status is ReviewStatus.ASSIGNED
+        )
+        return replace(reviewer, open_reviews=load)
+
+    async def get(self, reviewer_id: str) -> Reviewer | None:
+        found = self.rows.get(reviewer_id)
+        return None if found is None else self._with_load(found)
+
+    async def list(self) -> list[Reviewer]:
+        return [self._with_load(r) for _, r in sorted(self.rows.items())]
+
+    async def save(self, reviewer: Reviewer) -> None:
+        self.rows[reviewer.reviewer_id] = reviewer
+
+
+class FakeUnitOfWork(FakeMessagingUnitOfWork):
+    def __init__(self) -> None:
+        super().__init__()
+        self.credentials = FakeCredentials()
+        self.reviews = FakeReviews()
+        self.reviewers = FakeReviewers(self.reviews)
+
+
+@pytest.fixture
+def uow() -> Any:
+    return FakeUnitOfWork()
+
+
+def published(credential_id: UUID, version: int, rubric: Rubric) -> CredentialPublished:
+    return CredentialPublished(
+        correlation_id=uuid4(), credential_id=credential_id, version=version,
+        issuer=IssuerProfile(issuer_id=uuid4(), name="Issuer"), name=f"Credential v{version}", description="d",
+        competency="c", key_method="k", method_components=("m",), research=(Resource(title="r"),),
+        submission_criteria=SubmissionCriteria.model_validate({"items": [{"key": "v", "kind": "video", "title": "V"}]}),
+        rubric=rubric,
+    )
+
+
+def rubric(*criterion_keys: str) -> Rubric:
+    return Rubric(
+        criteria=tuple(RubricCriterion(key=key, name=key.title(), levels=LEVELS) for key in criterion_keys),
+        passing_rule=PassingRule(kind="all_criteria_at_least", level="proficient"),
+    )
+
+
+def submitted(credential_id: UUID, version: int) -> SubmissionSubmitted:
+    return SubmissionSubmitted(
+        correlation_id=uuid4(), submission_id=uuid4(), attempt=1, credential_id=credential_id,
+        credential_version=version, teacher_id="teacher-1",
+        evidence=(EvidenceRef(evidence_id=uuid4(), requirement_key="v", object_key="k", filename="v.mp4",
+                              content_type="video/mp4", size_bytes=10, sha256="0" * 64),),
+    )
+
+
+def scores(*criterion_keys: str) -> ScoreReview:
+    return ScoreReview(results=[CriterionScore(criterion_key=k, level_key="proficient") for k in criterion_keys])
+
+
+ALICE = Principal(subject="alice", roles=frozenset({Role.REVIEWER}))
+
+
+async def test_a_review_of_version_one_is_scored_against_version_ones_rubric_after_version_two_arrives(
+    uow: Any,
+) -> None:
+    credential_id = uuid4()
+    await handlers.record_credential(published(credential_id, 1, rubric("planning", "delivery")), uow, DUE_IN)
+    submission = submitted(credential_id, 1)
+    await handlers.open_review(submission, uow, DUE_IN)
+    await handlers.record_credential(published(credential_id, 2, rubric("planning", "assessment")), uow, DUE_IN)
+    await handlers.upsert_reviewer("alice", UpsertReviewer(credential_ids=None), uow, DUE_IN)
+    (assignment,) = [e for e in uow.published if isinstance(e, ReviewerAssigned)]
+
+    with pytest.raises(Invalid) as refused:
+        await handlers.score_review(assignment.review_id, scores("planning", "assessment"), ALICE, uow, DUE_IN)
+    assert refused.value.code == "unknown_criterion" and refused.value.details == {"criteria": ["assessment"]}
+
+    review = await handlers.score_review(assignment.review_id, scores("planning", "delivery"), ALICE, uow, DUE_IN)
+    assert review.status is ReviewStatus.SCORED
+    (scored,) = [e for e in uow.published if isinstance(e, SubmissionScored)]
+    assert (scored.credential_version, scored.decision) == (1, "passed")
+    assert [r.criterion_key for r in scored.results] == ["planning", "delivery"]
+
+
+async def test_a_review_of_version_two_is_scored_against_version_twos_rubric(uow: Any) -> None:
+    credential_id = uuid4()
+    await handlers.record_credential(published(credential_id, 1, rubric("planning", "delivery")), uow, DUE_IN)
+    await handlers.record_credential(published(credential_id, 2, rubric("planning", "assessment")), uow, DUE_IN)
+    await handlers.upsert_reviewer("alice", UpsertReviewer(credential_ids=None), uow, DUE_IN)
+    await handlers.open_review(submitted(credential_id, 2), uow, DUE_IN)
+    (assignment,) = [e for e in uow.published if isinstance(e, ReviewerAssigned)]
+
+    with pytest.raises(Invalid) as refused:
+        await handlers.score_review(assignment.review_id, scores("planning", "delivery"), ALICE, uow, DUE_IN)
+    assert refused.value.details == {"criteria": ["delivery"]}
+    await handlers.score_review(assignment.review_id, scores("planning", "assessment"), ALICE, uow, DUE_IN)
+
+
+async def test_a_redelivered_credential_version_changes_nothing(uow: Any) -> None:
+    credential_id = uuid4()
+    event = published(credential_id, 1, rubric("planning"))
+    await handlers.record_credential(event, uow, DUE_IN)
+    await handlers.record_credential(event, uow, DUE_IN)
+    assert list(uow.credentials.rows) == [(credential_id, 1)]
+    assert ("review.record_credential", event.event_id) in uow.claimed
