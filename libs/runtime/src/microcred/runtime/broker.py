@@ -23,12 +23,28 @@ from microcred.runtime.relay import Publish
 from microcred.runtime.settings import ServiceSettings
 
 
+class MicrocredKafkaBroker(KafkaBroker):
+    """FastStream's Kafka broker, starting its subscribers concurrently rather than one by one.
+
+    Each subscriber's aiokafka consumer waits for its group join in ``start()``, and a broker may hold a
+    first join for seconds (Tansu: about 5 s). One after another, a service with seven subscribers took
+    35 s to become ready; together it takes one join. Otherwise this is FastStream's own ``start``.
+    """
+
+    async def start(self) -> None:
+        await self.connect()
+        await asyncio.gather(*(subscriber.start() for subscriber in self.subscribers))
+        for publisher in self.publishers:
+            await publisher.start()
+        self.running = True
+
+
 def create_broker(
     settings: ServiceSettings,
     *,
     tracer_provider: TracerProvider,
     registry: CollectorRegistry,
-) -> tuple[KafkaBroker, ConsumerPolicy]:
+) -> tuple[MicrocredKafkaBroker, ConsumerPolicy]:
     policy = ConsumerPolicy(
         service=settings.service_name,
         registry=registry,
@@ -36,7 +52,7 @@ def create_broker(
         retry_base_seconds=settings.consumer_retry_base_seconds,
         retry_max_seconds=settings.consumer_retry_max_seconds,
     )
-    broker = KafkaBroker(
+    broker = MicrocredKafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=settings.kafka_client_id or f"microcred-{settings.service_name}",
         # Idempotent producers are not available on every Kafka-protocol broker (Tansu answers
