@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -10,8 +10,8 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from microcred.events import CredentialAwarded
-from microcred.licensure.domain.model import AwardRecord, LedgerEntry, License, RuleSet
+from microcred.events import CredentialAwarded, CredentialPublished, IssuerProfile, Resource, SubmissionCriteria
+from microcred.licensure.domain.model import AwardRecord, CredentialVersion, LedgerEntry, License, RuleSet
 from microcred.runtime.testing import FakeMessagingUnitOfWork
 
 TN = RuleSet(
@@ -41,20 +41,51 @@ class Builders:
 
     @staticmethod
     def awarded(
-        teacher_id: str = "teacher-42", issued_at: datetime = datetime(2025, 3, 4, 15, 30, tzinfo=UTC)
+        teacher_id: str = "teacher-42", issued_at: datetime = datetime(2025, 3, 4, 15, 30, tzinfo=UTC),
+        credential: CredentialPublished | None = None,
     ) -> CredentialAwarded:
         return CredentialAwarded(
             correlation_id=uuid4(), states=("TN",), award_id=uuid4(), submission_id=uuid4(),
-            credential_id=uuid4(), credential_version=1, credential_name="Checking for Understanding",
+            credential_id=uuid4() if credential is None else credential.credential_id,
+            credential_version=1 if credential is None else credential.version,
+            credential_name="Checking for Understanding",
             issuer_id=uuid4(), teacher_id=teacher_id, issued_at=issued_at, credential={"id": "urn:uuid:x"},
         )
+
+    @staticmethod
+    def published(version: int = 1, **overrides: Any) -> CredentialPublished:
+        fields: dict[str, Any] = {
+            "correlation_id": uuid4(),
+            "credential_id": uuid4(),
+            "version": version,
+            "issuer": IssuerProfile(issuer_id=uuid4(), name="Teaching Lab"),
+            "name": "Checking for Understanding (catalog)",
+            "description": "Uses quick checks to adjust instruction.",
+            "competency": "The educator checks for understanding and adjusts instruction.",
+            "key_method": "Exit tickets",
+            "method_components": ("plan", "collect", "adjust"),
+            "research": (Resource(title="Wiliam 2011"),),
+            "submission_criteria": SubmissionCriteria.model_validate(
+                {"items": [{"key": "video", "kind": "video", "title": "A lesson"}]}
+            ),
+            "rubric": {
+                "criteria": [{"key": "planning", "name": "Planning", "levels": [
+                    {"key": "emerging", "name": "Emerging", "points": 1},
+                    {"key": "proficient", "name": "Proficient", "points": 2},
+                ]}],
+                "passing_rule": {"kind": "all_criteria_at_least", "level": "proficient"},
+            },
+            "credit_hints": [{"unit": "hours", "amount": "15", "note": "suggested PD hours"}],
+        }
+        return CredentialPublished.model_validate(fields | overrides)
 
     @staticmethod
     def award(
         teacher_id: str = "teacher-42", issued_at: datetime = datetime(2025, 3, 4, 15, 30, tzinfo=UTC)
     ) -> AwardRecord:
         return AwardRecord(
-            award_id=uuid4(), teacher_id=teacher_id, credential_id=uuid4(), credential_name="C", issued_at=issued_at
+            award_id=uuid4(), teacher_id=teacher_id, credential_id=uuid4(), credential_version=1,
+            credential_name="C", issued_at=issued_at,
         )
 
 
@@ -96,6 +127,22 @@ class FakeAwards:
     async def of_teacher(self, teacher_id: str) -> list[AwardRecord]:
         return [a for a in self.rows.values() if a.teacher_id == teacher_id]
 
+    async def of_ids(self, award_ids: Collection[UUID]) -> list[AwardRecord]:
+        return [a for a in self.rows.values() if a.award_id in award_ids]
+
+
+class FakeCredentials:
+    def __init__(self) -> None:
+        self.rows: dict[tuple[UUID, int], CredentialVersion] = {}
+        self.upserts = 0
+
+    async def upsert(self, credential: CredentialVersion) -> None:
+        self.upserts += 1
+        self.rows[(credential.credential_id, credential.version)] = credential
+
+    async def of_keys(self, keys: Collection[tuple[UUID, int]]) -> list[CredentialVersion]:
+        return [c for key, c in self.rows.items() if key in keys]
+
 
 class FakeLedger:
     def __init__(self) -> None:
@@ -120,6 +167,7 @@ class FakeUnitOfWork(FakeMessagingUnitOfWork):
         self.rule_sets = FakeRuleSets(rule_sets)
         self.licenses = FakeLicenses()
         self.awards = FakeAwards()
+        self.credentials = FakeCredentials()
         self.ledger = FakeLedger()
 
 

@@ -26,7 +26,14 @@ from microcred.catalog.domain.model import (
     slugify,
 )
 from microcred.catalog.service_layer.unit_of_work import CatalogUnitOfWork
-from microcred.events import CredentialPublished, CredentialRetired, PathwayChanged, PathwayStep, StackChanged
+from microcred.events import (
+    CredentialPublished,
+    CredentialRetired,
+    IntegrationEvent,
+    PathwayChanged,
+    PathwayStep,
+    StackChanged,
+)
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.context import current_correlation_id
 from microcred.runtime.errors import Conflict, NotFound
@@ -318,78 +325,75 @@ async def open_version(credential_id: UUID, principal: Principal, uow: CatalogUn
     return version
 
 
-async def submit_for_review(
-    credential_id: UUID, number: int, command: SubmitForReview, principal: Principal, uow: CatalogUnitOfWork
+#: One workflow step: applies the domain transition (which records who and why) and returns the
+#: integration event it causes, if any.
+WorkflowStep = Callable[[CredentialVersion, Issuer, str], IntegrationEvent | None]
+
+
+async def _advance(
+    credential_id: UUID, number: int, principal: Principal, uow: CatalogUnitOfWork,
+    authority: Authority, purpose: str, step: WorkflowStep,
 ) -> CredentialVersion:
+    """Every workflow step has this shape: load, authorize, transition, save and emit in one transaction."""
     async with uow:
         credential, issuer = await _load(uow, credential_id)
         actor = actor_of(principal)
-        issuer.require(actor, Authority.ADMIN, "submit credentials for review")
+        issuer.require(actor, authority, purpose)
         version = _version(credential, number)
-        version.submit_for_review(actor.subject, command.note, now())
+        event = step(version, issuer, actor.subject)
         await uow.credentials.save(credential)
+        if event is not None:
+            uow.publish(event)
         await uow.commit()
     return version
+
+
+async def submit_for_review(
+    credential_id: UUID, number: int, command: SubmitForReview, principal: Principal, uow: CatalogUnitOfWork
+) -> CredentialVersion:
+    def step(version: CredentialVersion, _: Issuer, actor: str) -> None:
+        version.submit_for_review(actor, command.note, now())
+
+    return await _advance(credential_id, number, principal, uow, Authority.ADMIN, "submit credentials for review", step)
 
 
 async def request_changes(
     credential_id: UUID, number: int, command: RequestChanges, principal: Principal, uow: CatalogUnitOfWork
 ) -> CredentialVersion:
-    async with uow:
-        credential, issuer = await _load(uow, credential_id)
-        actor = actor_of(principal)
-        issuer.require(actor, Authority.OPERATOR, "request changes")
-        version = _version(credential, number)
-        version.request_changes(actor.subject, command.reason, now())
-        await uow.credentials.save(credential)
-        await uow.commit()
-    return version
+    def step(version: CredentialVersion, _: Issuer, actor: str) -> None:
+        version.request_changes(actor, command.reason, now())
+
+    return await _advance(credential_id, number, principal, uow, Authority.OPERATOR, "request changes", step)
 
 
 async def approve(
     credential_id: UUID, number: int, command: Approve, principal: Principal, uow: CatalogUnitOfWork
 ) -> CredentialVersion:
-    async with uow:
-        credential, issuer = await _load(uow, credential_id)
-        actor = actor_of(principal)
-        issuer.require(actor, Authority.OPERATOR, "approve credentials")
-        version = _version(credential, number)
-        checks = ApprovalChecks(**command.checks.model_dump())
-        version.approve(actor.subject, checks, command.note, now())
-        await uow.credentials.save(credential)
-        await uow.commit()
-    return version
+    def step(version: CredentialVersion, _: Issuer, actor: str) -> None:
+        version.approve(actor, ApprovalChecks(**command.checks.model_dump()), command.note, now())
+
+    return await _advance(credential_id, number, principal, uow, Authority.OPERATOR, "approve credentials", step)
 
 
 async def publish(credential_id: UUID, number: int, principal: Principal, uow: CatalogUnitOfWork) -> CredentialVersion:
-    async with uow:
-        credential, issuer = await _load(uow, credential_id)
-        actor = actor_of(principal)
-        issuer.require(actor, Authority.ADMIN, "publish credentials")
-        version = _version(credential, number)
-        version.publish(actor.subject, now())
-        await uow.credentials.save(credential)
-        uow.publish(credential_published(version, issuer))
-        await uow.commit()
-    return version
+    def step(version: CredentialVersion, issuer: Issuer, actor: str) -> IntegrationEvent:
+        version.publish(actor, now())
+        return credential_published(version, issuer)
+
+    return await _advance(credential_id, number, principal, uow, Authority.ADMIN, "publish credentials", step)
 
 
 async def retire(
     credential_id: UUID, number: int, command: Retire, principal: Principal, uow: CatalogUnitOfWork
 ) -> CredentialVersion:
-    async with uow:
-        credential, issuer = await _load(uow, credential_id)
-        actor = actor_of(principal)
-        issuer.require(actor, Authority.ADMIN, "retire credentials")
-        version = _version(credential, number)
-        version.retire(actor.subject, command.reason, now())
-        await uow.credentials.save(credential)
-        uow.publish(CredentialRetired(
+    def step(version: CredentialVersion, _: Issuer, actor: str) -> IntegrationEvent:
+        version.retire(actor, command.reason, now())
+        return CredentialRetired(
             correlation_id=current_correlation_id(), credential_id=version.credential_id, version=version.version,
             reason=command.reason,
-        ))
-        await uow.commit()
-    return version
+        )
+
+    return await _advance(credential_id, number, principal, uow, Authority.ADMIN, "retire credentials", step)
 
 
 def _visible(version: CredentialVersion, authority: Authority) -> bool:

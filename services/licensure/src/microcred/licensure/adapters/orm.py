@@ -3,15 +3,19 @@
 ``ledger_entries`` is append-only; its unique (award_id, license_id, kind) is what guarantees one credit
 per award and license whichever way an award reaches a license (its event, or a license registered
 later). ``awards`` is this service's projection of award.awarded, kept for exactly that second way.
+``credential_versions`` is the projection of catalog.credential-published that names an entry's
+credential; its ``credit_hints`` are the issuer's suggestion, shown to readers and never used for credit.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from microcred.runtime.messaging_tables import define_messaging_tables
@@ -59,8 +63,22 @@ class AwardRow(Base):
     award_id: Mapped[UUID] = mapped_column(primary_key=True)
     teacher_id: Mapped[str] = mapped_column(sa.Text, index=True)
     credential_id: Mapped[UUID] = mapped_column()
+    credential_version: Mapped[int] = mapped_column()
     credential_name: Mapped[str] = mapped_column(sa.Text)
     issued_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class CredentialVersionRow(Base):
+    __tablename__ = "credential_versions"
+
+    credential_id: Mapped[UUID] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.Text)
+    issuer_id: Mapped[UUID] = mapped_column()
+    issuer_name: Mapped[str] = mapped_column(sa.Text)
+    # [{"unit", "amount" (decimal string, so no float ever touches it), "note"}]
+    credit_hints: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    received_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 
 
 class LedgerEntryRow(Base):

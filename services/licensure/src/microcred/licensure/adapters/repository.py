@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from decimal import Decimal
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from microcred.licensure.adapters.orm import AwardRow, LedgerEntryRow, LicenseRow, RuleSetRow
-from microcred.licensure.domain.model import AwardRecord, EntryKind, LedgerEntry, License, RuleSet
+from microcred.licensure.adapters.orm import AwardRow, CredentialVersionRow, LedgerEntryRow, LicenseRow, RuleSetRow
+from microcred.licensure.domain.model import (
+    AwardRecord,
+    CredentialVersion,
+    EntryKind,
+    IssuerCreditHint,
+    LedgerEntry,
+    License,
+    RuleSet,
+)
 
 
 class RuleSetRepository:
@@ -112,6 +121,7 @@ class AwardRepository:
                 award_id=award.award_id,
                 teacher_id=award.teacher_id,
                 credential_id=award.credential_id,
+                credential_version=award.credential_version,
                 credential_name=award.credential_name,
                 issued_at=award.issued_at,
             )
@@ -120,13 +130,66 @@ class AwardRepository:
 
     async def of_teacher(self, teacher_id: str) -> list[AwardRecord]:
         query = sa.select(AwardRow).where(AwardRow.teacher_id == teacher_id).order_by(AwardRow.issued_at)
+        return [self._to_domain(row) for row in await self.session.scalars(query)]
+
+    async def of_ids(self, award_ids: Collection[UUID]) -> list[AwardRecord]:
+        if not award_ids:
+            return []
+        query = sa.select(AwardRow).where(AwardRow.award_id.in_(list(award_ids)))
+        return [self._to_domain(row) for row in await self.session.scalars(query)]
+
+    @staticmethod
+    def _to_domain(row: AwardRow) -> AwardRecord:
+        return AwardRecord(
+            award_id=row.award_id,
+            teacher_id=row.teacher_id,
+            credential_id=row.credential_id,
+            credential_version=row.credential_version,
+            credential_name=row.credential_name,
+            issued_at=row.issued_at,
+        )
+
+
+class CredentialVersionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def upsert(self, credential: CredentialVersion) -> None:
+        """Keep the latest word on a version; catalog never changes a published one, so this is a safeguard."""
+        values = {
+            "name": credential.name,
+            "issuer_id": credential.issuer_id,
+            "issuer_name": credential.issuer_name,
+            "credit_hints": [
+                {"unit": hint.unit, "amount": str(hint.amount), "note": hint.note} for hint in credential.credit_hints
+            ],
+        }
+        await self.session.execute(
+            insert(CredentialVersionRow)
+            .values(credential_id=credential.credential_id, version=credential.version, **values)
+            .on_conflict_do_update(
+                index_elements=[CredentialVersionRow.credential_id, CredentialVersionRow.version], set_=values
+            )
+        )
+
+    async def of_keys(self, keys: Collection[tuple[UUID, int]]) -> list[CredentialVersion]:
+        """The known versions among (credential_id, version) ``keys``; unknown ones are simply absent."""
+        if not keys:
+            return []
+        query = sa.select(CredentialVersionRow).where(
+            sa.tuple_(CredentialVersionRow.credential_id, CredentialVersionRow.version).in_(list(keys))
+        )
         return [
-            AwardRecord(
-                award_id=row.award_id,
-                teacher_id=row.teacher_id,
+            CredentialVersion(
                 credential_id=row.credential_id,
-                credential_name=row.credential_name,
-                issued_at=row.issued_at,
+                version=row.version,
+                name=row.name,
+                issuer_id=row.issuer_id,
+                issuer_name=row.issuer_name,
+                credit_hints=tuple(
+                    IssuerCreditHint(unit=hint["unit"], amount=Decimal(hint["amount"]), note=hint.get("note"))
+                    for hint in row.credit_hints
+                ),
             )
             for row in await self.session.scalars(query)
         ]

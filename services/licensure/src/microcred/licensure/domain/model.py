@@ -7,6 +7,10 @@ units such as 0.5 credits must add up exactly.
 
 Dates: an award counts on the UTC calendar day of its issue time; a cycle includes both its first and
 its last day.
+
+Issuer credit hints (from catalog.credential-published) are shown beside a credit for the reader's
+information only: what a credential is worth is decided by the state's rule set alone, so nothing that
+computes an amount ever reads a hint.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from decimal import Decimal
 from enum import StrEnum
 from uuid import UUID
 
+from microcred.events import CredentialPublished
 from microcred.runtime.errors import Invalid
 
 
@@ -68,12 +73,47 @@ class AwardRecord:
     award_id: UUID
     teacher_id: str
     credential_id: UUID
+    credential_version: int
     credential_name: str
     issued_at: datetime
 
     @property
     def earned_on(self) -> date:
         return award_day(self.issued_at)
+
+
+@dataclass(frozen=True)
+class IssuerCreditHint:
+    """What the issuer suggests a credential is worth. Never an input to credit: see the module docstring."""
+
+    unit: str
+    amount: Decimal
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class CredentialVersion:
+    """What licensure keeps of a published credential version: enough to name it beside its credits."""
+
+    credential_id: UUID
+    version: int
+    name: str
+    issuer_id: UUID
+    issuer_name: str
+    credit_hints: tuple[IssuerCreditHint, ...] = ()
+
+    @classmethod
+    def from_event(cls, event: CredentialPublished) -> CredentialVersion:
+        return cls(
+            credential_id=event.credential_id,
+            version=event.version,
+            name=event.name,
+            issuer_id=event.issuer.issuer_id,
+            issuer_name=event.issuer.name,
+            credit_hints=tuple(
+                IssuerCreditHint(unit=hint.unit, amount=hint.amount, note=hint.note) for hint in event.credit_hints
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -127,4 +167,56 @@ def earned_in_cycle(license: License, entries: Iterable[LedgerEntry]) -> Decimal
     return sum(
         (e.amount for e in entries if e.license_id == license.license_id and license.cycle_contains(e.earned_on)),
         Decimal(0),
+    )
+
+
+@dataclass(frozen=True)
+class CreditedCredential:
+    """The credential behind a ledger entry. ``issuer_name`` is None until its version is published here."""
+
+    credential_id: UUID
+    version: int
+    name: str
+    issuer_name: str | None
+
+
+@dataclass(frozen=True)
+class DescribedEntry:
+    """A ledger entry as a reader sees it. ``issuer_credit_hints`` is None while the version is unknown
+    (its catalog event has not arrived), and an empty tuple when the issuer suggests nothing."""
+
+    entry: LedgerEntry
+    credential: CreditedCredential | None
+    issuer_credit_hints: tuple[IssuerCreditHint, ...] | None
+
+
+def describe_entry(
+    entry: LedgerEntry, award: AwardRecord | None, credential: CredentialVersion | None
+) -> DescribedEntry:
+    """Name the entry's credential from the best source at hand; a missing source leaves gaps, never fails.
+
+    The catalog's version is preferred; the award's own copy of the name stands in until it arrives.
+    """
+    if award is None:
+        return DescribedEntry(entry=entry, credential=None, issuer_credit_hints=None)
+    if credential is None:
+        return DescribedEntry(
+            entry=entry,
+            credential=CreditedCredential(
+                credential_id=award.credential_id,
+                version=award.credential_version,
+                name=award.credential_name,
+                issuer_name=None,
+            ),
+            issuer_credit_hints=None,
+        )
+    return DescribedEntry(
+        entry=entry,
+        credential=CreditedCredential(
+            credential_id=credential.credential_id,
+            version=credential.version,
+            name=credential.name,
+            issuer_name=credential.issuer_name,
+        ),
+        issuer_credit_hints=credential.credit_hints,
     )

@@ -1,6 +1,8 @@
 """Licensure HTTP API: translates requests into use cases and results into JSON. No rules here.
 
-Amounts are returned as decimal strings so no client reads them through a binary float.
+Amounts are returned as decimal strings so no client reads them through a binary float. A ledger
+entry's ``amount`` is the state's credit; ``issuer_credit_hints`` beside it is only what the issuer
+suggests, and is null while licensure has not yet received the credential version.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, status
 
-from microcred.licensure.domain.model import LedgerEntry, License
+from microcred.licensure.domain.model import CreditedCredential, DescribedEntry, IssuerCreditHint, License
 from microcred.licensure.service_layer import handlers
 from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
 from microcred.runtime.auth import CurrentPrincipal, Principal, Role, require
@@ -35,7 +37,25 @@ def license_view(license: License) -> dict[str, Any]:
     }
 
 
-def entry_view(entry: LedgerEntry) -> dict[str, Any]:
+def credential_view(credential: CreditedCredential | None) -> dict[str, Any] | None:
+    if credential is None:
+        return None
+    return {
+        "credential_id": str(credential.credential_id),
+        "version": credential.version,
+        "name": credential.name,
+        "issuer_name": credential.issuer_name,
+    }
+
+
+def hints_view(hints: tuple[IssuerCreditHint, ...] | None) -> list[dict[str, Any]] | None:
+    if hints is None:
+        return None
+    return [{"unit": hint.unit, "amount": amount_text(hint.amount), "note": hint.note} for hint in hints]
+
+
+def entry_view(described: DescribedEntry) -> dict[str, Any]:
+    entry = described.entry
     return {
         "entry_id": str(entry.entry_id),
         "award_id": str(entry.award_id),
@@ -45,6 +65,8 @@ def entry_view(entry: LedgerEntry) -> dict[str, Any]:
         "rule_set_id": entry.rule_set_id,
         "rule_set_version": entry.rule_set_version,
         "earned_on": entry.earned_on.isoformat(),
+        "credential": credential_view(described.credential),
+        "issuer_credit_hints": hints_view(described.issuer_credit_hints),
     }
 
 

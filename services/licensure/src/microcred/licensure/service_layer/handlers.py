@@ -4,6 +4,9 @@ An award reaches a license in one of two ways: the award.awarded event finds the
 a license registered later finds the teacher's earlier awards. Both take the teacher's lock and go
 through :func:`_credit`, whose ledger insert is unique on (award, license, kind), so either order, and
 any number of redeliveries, yields one credit.
+
+catalog.credential-published only feeds the ``credential_versions`` read model that names a credit's
+credential for readers; it never credits anything, so its arrival order relative to awards is irrelevant.
 """
 
 from __future__ import annotations
@@ -16,13 +19,15 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, Field, model_validator
 
-from microcred.events import CredentialAwarded, CreditPosted
+from microcred.events import CredentialAwarded, CredentialPublished, CreditPosted
 from microcred.licensure.domain.model import (
     AwardRecord,
-    LedgerEntry,
+    CredentialVersion,
+    DescribedEntry,
     License,
     RuleSet,
     credit_for,
+    describe_entry,
     earned_in_cycle,
     rule_in_force,
 )
@@ -54,7 +59,7 @@ class Progress:
     license: License
     rule_set: RuleSet | None
     earned: Decimal
-    entries: list[LedgerEntry]
+    entries: list[DescribedEntry]
 
 
 def may_see(principal: Principal, license: License) -> bool:
@@ -108,6 +113,7 @@ async def post_credits(event: CredentialAwarded, uow: LicensureUnitOfWork) -> No
             award_id=event.award_id,
             teacher_id=event.teacher_id,
             credential_id=event.credential_id,
+            credential_version=event.credential_version,
             credential_name=event.credential_name,
             issued_at=event.issued_at,
         )
@@ -118,6 +124,15 @@ async def post_credits(event: CredentialAwarded, uow: LicensureUnitOfWork) -> No
                      event.teacher_id, event.award_id)
         for license in licenses:
             await _credit(uow, license, award, correlation_id=event.correlation_id, causation_id=event.event_id)
+        await uow.commit()
+
+
+async def record_credential_version(event: CredentialPublished, uow: LicensureUnitOfWork) -> None:
+    """Remember the version's name, issuer and credit hints, to show them beside the credits it earns."""
+    async with uow:
+        if not await uow.claim("licensure.record_credential_version", event.event_id):
+            return
+        await uow.credentials.upsert(CredentialVersion.from_event(event))
         await uow.commit()
 
 
@@ -170,4 +185,15 @@ async def license_progress(
         entries = await uow.ledger.of_license(license_id)
         day = license.cycle_reference_day(today or datetime.now(UTC).date())
         rule_set = rule_in_force(await uow.rule_sets.of_state(license.state), license.state, day)
-    return Progress(license=license, rule_set=rule_set, earned=earned_in_cycle(license, entries), entries=entries)
+        awards = {a.award_id: a for a in await uow.awards.of_ids({e.award_id for e in entries})}
+        credentials = {
+            (c.credential_id, c.version): c
+            for c in await uow.credentials.of_keys({(a.credential_id, a.credential_version) for a in awards.values()})
+        }
+    described = []
+    for entry in entries:
+        award = awards.get(entry.award_id)
+        credential = None if award is None else credentials.get((award.credential_id, award.credential_version))
+        described.append(describe_entry(entry, award, credential))
+    # Earned is summed from the ledger (the state's amounts) only; descriptions add names and hints for reading.
+    return Progress(license=license, rule_set=rule_set, earned=earned_in_cycle(license, entries), entries=described)

@@ -1,4 +1,5 @@
-"""Licensure schema: rule sets (seeded with examples), licenses, awards, the ledger, outbox and inbox.
+"""Licensure schema: rule sets (seeded with examples), licenses, awards, credential versions, the ledger,
+outbox and inbox.
 
 The seeded rule sets are EXAMPLES for development, not statements of any state's policy: each row's
 ``source_note`` says what it assumes. Confirm every figure with the state agency before relying on it,
@@ -13,6 +14,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
 
 from microcred.runtime.messaging_tables import create_messaging_tables
 
@@ -92,8 +94,19 @@ def upgrade() -> None:
         sa.Column("award_id", sa.Uuid, primary_key=True),
         sa.Column("teacher_id", sa.Text, nullable=False, index=True),
         sa.Column("credential_id", sa.Uuid, nullable=False),
+        sa.Column("credential_version", sa.Integer, nullable=False),
         sa.Column("credential_name", sa.Text, nullable=False),
         sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
+        "credential_versions",
+        sa.Column("credential_id", sa.Uuid, primary_key=True),
+        sa.Column("version", sa.Integer, primary_key=True),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("issuer_id", sa.Uuid, nullable=False),
+        sa.Column("issuer_name", sa.Text, nullable=False),
+        sa.Column("credit_hints", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     )
     op.create_table(
         "ledger_entries",
@@ -138,6 +151,7 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER ledger_entries_append_only ON ledger_entries")
     op.execute("DROP FUNCTION ledger_entries_append_only()")
     op.drop_table("ledger_entries")
+    op.drop_table("credential_versions")
     op.drop_table("awards")
     op.drop_table("licenses")
     op.drop_table("rule_sets")
