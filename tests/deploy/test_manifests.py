@@ -30,6 +30,7 @@ TOPICS = (
     "catalog.stack-changed",
     "catalog.pathway-changed",
     "submission.submitted",
+    "submission.withdrawn",
     "review.assigned",
     "review.scored",
     "review.revise-requested",

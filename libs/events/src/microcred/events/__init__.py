@@ -42,7 +42,7 @@ from microcred.events.review import (
     RevisionRequested,
     SubmissionScored,
 )
-from microcred.events.submission import EvidenceRef, SubmissionSubmitted
+from microcred.events.submission import EvidenceRef, PromptResponse, SubmissionSubmitted, SubmissionWithdrawn
 
 __all__ = [
     "ALL_EVENTS",
@@ -64,6 +64,7 @@ __all__ = [
     "PathwayChanged",
     "PathwayStep",
     "PoisonMessage",
+    "PromptResponse",
     "Resource",
     "ReviewerAssigned",
     "RevisionRequested",
@@ -74,6 +75,7 @@ __all__ = [
     "SubmissionCriteria",
     "SubmissionScored",
     "SubmissionSubmitted",
+    "SubmissionWithdrawn",
     "UnknownEventType",
     "dead_letter_topic",
     "decode_event",

@@ -206,6 +206,7 @@ class CredentialPublished(IntegrationEvent):
     credit_hints: tuple[CreditHint, ...] = ()
     expiry_months: int | None = Field(default=None, ge=1, description="Awards expire this long after issue.")
     image_url: HttpUrl | None = None
+    max_attempts: int | None = Field(default=None, ge=1, description="Submissions a teacher gets; none = no limit.")
 
 
 class CredentialRetired(IntegrationEvent):

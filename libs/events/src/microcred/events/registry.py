@@ -17,7 +17,7 @@ from microcred.events.base import TOLERANT, IntegrationEvent
 from microcred.events.catalog import CredentialPublished, CredentialRetired, PathwayChanged, StackChanged
 from microcred.events.licensure import CreditPosted
 from microcred.events.review import ReviewerAssigned, RevisionRequested, SubmissionScored
-from microcred.events.submission import SubmissionSubmitted
+from microcred.events.submission import SubmissionSubmitted, SubmissionWithdrawn
 
 ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     CredentialPublished,
@@ -25,6 +25,7 @@ ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     StackChanged,
     PathwayChanged,
     SubmissionSubmitted,
+    SubmissionWithdrawn,
     ReviewerAssigned,
     SubmissionScored,
     RevisionRequested,

@@ -18,10 +18,23 @@ class EvidenceRef(Contract):
     content_type: str
     size_bytes: int = Field(ge=1)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    duration_seconds: float | None = Field(default=None, ge=0, description="Measured from the bytes (video).")
+
+
+class PromptResponse(Contract):
+    """The teacher's written answer to one prompt of an evidence requirement (text, not a file)."""
+
+    requirement_key: str
+    prompt: str
+    answer: str
 
 
 class SubmissionSubmitted(IntegrationEvent):
-    """A teacher submitted (attempt 1) or resubmitted (attempt 2, 3, ...) evidence for review."""
+    """A teacher submitted (attempt 1) or resubmitted (attempt 2, 3, ...) evidence for review.
+
+    A resubmission is this event with ``attempt`` > 1 on the same topic and key, deliberately: one
+    topic keyed by submission keeps every attempt of a submission in order for its consumers.
+    """
 
     topic: ClassVar[str] = "submission.submitted"
     key_field: ClassVar[str] = "submission_id"
@@ -35,3 +48,19 @@ class SubmissionSubmitted(IntegrationEvent):
     credential_version: int = Field(ge=1)
     teacher_id: str
     evidence: tuple[EvidenceRef, ...] = Field(min_length=1)
+    responses: tuple[PromptResponse, ...] = ()
+
+
+class SubmissionWithdrawn(IntegrationEvent):
+    """The teacher withdrew the submission; any open review of it is void."""
+
+    topic: ClassVar[str] = "submission.withdrawn"
+    key_field: ClassVar[str] = "submission_id"
+
+    event_type: Literal["submission.withdrawn"] = "submission.withdrawn"
+    event_version: Literal[1] = 1
+
+    submission_id: UUID
+    attempt: int = Field(ge=1)
+    teacher_id: str
+    reason: str | None = None
