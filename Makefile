@@ -7,7 +7,7 @@ PROJECTS := libs/events libs/runtime libs/devstack \
 	services/catalog services/submission services/review services/award services/licensure
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PROJECTS))
 
-.PHONY: install up test lint schemas clean
+.PHONY: install up test lint schemas bench-upload clean
 
 $(BIN)/.installed: $(PYPROJECTS) constraints.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ lint: install
 
 schemas: install
 	$(BIN)/python -m microcred.events.snapshots
+
+# Presigned multipart evidence upload against a direct S3 client on a throwaway platform; writes
+# benchmarks/results/upload_throughput.json. Pass options with BENCH_ARGS="--size-mb 64 --repeat 2".
+bench-upload: install
+	$(BIN)/python benchmarks/upload_throughput.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .microcred

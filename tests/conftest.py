@@ -11,11 +11,14 @@ Every test run uses its own ports and data directory, and stops everything it st
 
 from __future__ import annotations
 
+import functools
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 
 from microcred.devstack.client import Actor, PlatformClient
@@ -54,12 +57,48 @@ def credential_definition(name: str, rubric: dict[str, Any] | None = None) -> di
     }
 
 
+# Small multipart thresholds (S3's minimum part size) so the upload tests exercise parts with little data.
+SERVICE_ENV = {
+    "MICROCRED_SINGLE_UPLOAD_MAX_BYTES": str(5 * 1024**2),
+    "MICROCRED_PART_SIZE_BYTES": str(5 * 1024**2),
+}
+
+
+def make_video(path: Path, seconds: float, *, width: int = 160, height: int = 120, fps: int = 10,
+               noise: bool = False) -> Path:
+    """A real MP4 (MPEG-4 Part 2) made with PyAV. Noise frames at the finest quantizer barely compress,
+    so a big file takes well under a second per 50 MB."""
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        if noise:
+            stream.codec_context.qmin = stream.codec_context.qmax = 1
+            stream.bit_rate = 400_000_000
+        for index in range(round(seconds * fps)):
+            frame = av.VideoFrame(width, height, "yuv420p")
+            for plane in frame.planes:
+                size = plane.line_size * plane.height
+                plane.update(os.urandom(size) if noise else bytes([index * 7 % 256]) * size)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
+@functools.cache
+def tiny_video() -> bytes:
+    """One second of a small real video, made once per test run."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        return make_video(Path(scratch) / "tiny.mp4", 1.0).read_bytes()
+
+
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     data_dir: Path = tmp_path_factory.mktemp("platform")
     ports = PlatformPorts.free()
     infra = infrastructure_for_tests(data_dir, ports, extra_databases=("runtime_tests",))
-    running = Platform(data_dir, ports, infra=infra)
+    running = Platform(data_dir, ports, infra=infra, service_env=SERVICE_ENV)
     running.start()
     try:
         yield running
@@ -85,8 +124,10 @@ class World:
                                               url="https://digitalpromise.org")
         self.admin = client.actor(f"admin-{self.unique}", Role.ISSUER_ADMIN, organization=self.issuer_id)
 
-    def publish(self, name: str, rubric: dict[str, Any] | None = None) -> str:
-        draft = self.client.draft_credential(self.admin, self.issuer_id, credential_definition(f"{name} {self.unique}", rubric))
+    def publish(self, name: str, rubric: dict[str, Any] | None = None, **overrides: Any) -> str:
+        """Publishes a credential; ``overrides`` replace fields of the definition (e.g. submission_criteria)."""
+        definition = credential_definition(f"{name} {self.unique}", rubric) | overrides
+        draft = self.client.draft_credential(self.admin, self.issuer_id, definition)
         self.client.approve_and_publish(self.admin, self.operator, draft["credential_id"], 1)
         return str(draft["credential_id"])
 
@@ -103,10 +144,10 @@ class World:
 
     def submit_evidence(self, teacher: Actor, credential_id: str) -> str:
         submission_id = str(self.client.start_submission(teacher, credential_id)["submission_id"])
-        self.client.upload(teacher, submission_id, "classroom-video", b"\x00\x00\x00\x18ftypmp42" + b"v" * 4096,
-                           "video/mp4", "lesson.mp4")
+        self.client.upload(teacher, submission_id, "classroom-video", tiny_video(), "video/mp4", "lesson.mp4")
         self.client.upload(teacher, submission_id, "reflection", b"The exit tickets showed ...", "text/plain",
                            "reflection.txt")
+        self.client.answer_prompts(teacher, submission_id, {("reflection", 0): "Most students had it; three did not."})
         self.client.submit(teacher, submission_id)
         return submission_id
 
@@ -114,3 +155,15 @@ class World:
 @pytest.fixture
 def world(client: PlatformClient) -> World:
     return World(client)
+
+
+@pytest.fixture(scope="module")
+def module_world(client: PlatformClient) -> World:
+    """One World shared by a module's tests, for modules that publish their credentials once."""
+    return World(client)
+
+
+@pytest.fixture(scope="session")
+def videos() -> Any:
+    """``make_video`` and ``tiny_video`` for test modules (conftest is not importable by name)."""
+    return make_video, tiny_video

@@ -96,6 +96,13 @@ def test_submission_that_falls_short_is_revised_resubmitted_and_then_awarded(
     client.score(reviewer, second["review_id"], PROFICIENT)
     awarded = client.wait_status(teacher, submission_id, "awarded")
     assert awarded["attempt"] == 2
+    # The history of every attempt survives the award: what was sent and what the reviewer said.
+    first_attempt, second_attempt = sorted(awarded["attempts"], key=lambda a: a["attempt"])
+    assert [a["attempt"] for a in (first_attempt, second_attempt)] == [1, 2]
+    assert {f["criterion_key"] for f in first_attempt["feedback"]} == {"overview", "adjustment"}
+    assert all(f["feedback"] == "Show how the hinge question changed the lesson." for f in first_attempt["feedback"])
+    assert second_attempt["feedback"] == [] and second_attempt["submitted_at"] > first_attempt["submitted_at"]
+    assert {e["filename"] for e in awarded["evidence"]} >= {"lesson.mp4", "reflection.txt", "reflection-v2.txt"}
 
     mine = lambda e: e.get("submission_id") == submission_id  # noqa: E731
     assert sorted(r.value["attempt"] for r in events(platform, "submission.submitted", mine, 2)) == [1, 2]

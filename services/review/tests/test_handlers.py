@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -23,12 +23,13 @@ from microcred.events import (
     SubmissionCriteria,
     SubmissionScored,
     SubmissionSubmitted,
+    SubmissionWithdrawn,
 )
 from microcred.review.domain.model import CredentialKey, CredentialRubric, Review, Reviewer, ReviewStatus
 from microcred.review.service_layer import handlers
 from microcred.review.service_layer.handlers import CriterionScore, ScoreReview, UpsertReviewer
 from microcred.runtime.auth import Principal, Role
-from microcred.runtime.errors import Invalid
+from microcred.runtime.errors import Conflict, Invalid
 from microcred.runtime.testing import FakeMessagingUnitOfWork
 
 DUE_IN = timedelta(days=14)
@@ -55,6 +56,7 @@ class FakeCredentials:
 class FakeReviews:
     def __init__(self) -> None:
         self.rows: dict[UUID, Review] = {}
+        self.withdrawn: dict[tuple[UUID, int], str | None] = {}
 
     async def lock_routing(self) -> None:
         pass
@@ -65,6 +67,16 @@ class FakeReviews:
 
     async def exists_for_attempt(self, submission_id: UUID, attempt: int) -> bool:
         return any((r.submission_id, r.attempt) == (submission_id, attempt) for r in self.rows.values())
+
+    async def for_attempt(self, submission_id: UUID, attempt: int, *, for_update: bool = False) -> Review | None:
+        found = [r for r in self.rows.values() if (r.submission_id, r.attempt) == (submission_id, attempt)]
+        return replace(found[0]) if found else None
+
+    async def record_withdrawal(self, submission_id: UUID, attempt: int, reason: str | None, at: datetime) -> None:
+        self.withdrawn.setdefault((submission_id, attempt), reason)
+
+    async def is_withdrawn(self, submission_id: UUID, attempt: int) -> bool:
+        return (submission_id, attempt) in self.withdrawn
 
     async def queued(self) -> list[Review]:
         queue = [replace(r) for r in self.rows.values() if r.status is ReviewStatus.QUEUED]
@@ -186,3 +198,105 @@ async def test_a_redelivered_credential_version_changes_nothing(uow: Any) -> Non
     await handlers.record_credential(event, uow, DUE_IN)
     assert list(uow.credentials.rows) == [(credential_id, 1)]
     assert ("review.record_credential", event.event_id) in uow.claimed
+
+
+def withdrawn(submission: SubmissionSubmitted, reason: str | None = "changed schools") -> SubmissionWithdrawn:
+    return SubmissionWithdrawn(correlation_id=uuid4(), submission_id=submission.submission_id,
+                               attempt=submission.attempt, teacher_id=submission.teacher_id, reason=reason)
+
+
+async def credential_with_reviewer(uow: Any, max_open: int = 10) -> UUID:
+    credential_id = uuid4()
+    await handlers.record_credential(published(credential_id, 1, rubric("planning")), uow, DUE_IN)
+    await handlers.upsert_reviewer("alice", UpsertReviewer(credential_ids=None, max_open=max_open), uow, DUE_IN)
+    return credential_id
+
+
+def review_of(uow: Any, submission: SubmissionSubmitted) -> Review:
+    (review,) = [r for r in uow.reviews.rows.values() if r.submission_id == submission.submission_id]
+    return review
+
+
+async def test_withdrawing_an_assigned_attempt_frees_the_reviewer_for_the_next_in_the_queue(uow: Any) -> None:
+    credential_id = await credential_with_reviewer(uow, max_open=1)
+    first, second = submitted(credential_id, 1), submitted(credential_id, 1)
+    await handlers.open_review(first, uow, DUE_IN)
+    await handlers.open_review(second, uow, DUE_IN)
+    assert review_of(uow, second).status is ReviewStatus.QUEUED
+
+    withdrawal = withdrawn(first)
+    await handlers.withdraw_review(withdrawal, uow, DUE_IN)
+
+    cancelled = review_of(uow, first)
+    assert cancelled.status is ReviewStatus.WITHDRAWN and cancelled.withdrawal_reason == "changed schools"
+    assert review_of(uow, second).status is ReviewStatus.ASSIGNED
+    assignments = [e for e in uow.published if isinstance(e, ReviewerAssigned)]
+    assert [a.submission_id for a in assignments] == [first.submission_id, second.submission_id]
+    assert assignments[-1].causation_id == withdrawal.event_id
+    assert (await uow.reviewers.get("alice")).open_reviews == 1
+
+
+async def test_withdrawing_a_queued_attempt_takes_it_out_of_the_queue(uow: Any) -> None:
+    credential_id = uuid4()
+    submission = submitted(credential_id, 1)
+    await handlers.open_review(submission, uow, DUE_IN)
+    await handlers.withdraw_review(withdrawn(submission), uow, DUE_IN)
+    assert review_of(uow, submission).status is ReviewStatus.WITHDRAWN
+    assert await handlers.queued_reviews(uow) == []
+
+
+async def test_a_scored_review_stays_scored_when_its_attempt_is_withdrawn(uow: Any) -> None:
+    credential_id = await credential_with_reviewer(uow)
+    submission = submitted(credential_id, 1)
+    await handlers.open_review(submission, uow, DUE_IN)
+    await handlers.score_review(review_of(uow, submission).review_id, scores("planning"), ALICE, uow, DUE_IN)
+    await handlers.withdraw_review(withdrawn(submission), uow, DUE_IN)
+    review = review_of(uow, submission)
+    assert review.status is ReviewStatus.SCORED and review.withdrawn_at is None
+    assert review.scorecard is not None and review.scorecard.decision == "passed"
+
+
+async def test_scoring_a_withdrawn_review_is_refused_as_withdrawn(uow: Any) -> None:
+    credential_id = await credential_with_reviewer(uow)
+    submission = submitted(credential_id, 1)
+    await handlers.open_review(submission, uow, DUE_IN)
+    await handlers.withdraw_review(withdrawn(submission), uow, DUE_IN)
+    published_before = len(uow.published)
+    with pytest.raises(Conflict) as refused:
+        await handlers.score_review(review_of(uow, submission).review_id, scores("planning"), ALICE, uow, DUE_IN)
+    assert refused.value.code == "review_withdrawn"
+    assert len(uow.published) == published_before
+
+
+async def test_a_redelivered_withdrawal_changes_nothing(uow: Any) -> None:
+    credential_id = await credential_with_reviewer(uow)
+    submission = submitted(credential_id, 1)
+    await handlers.open_review(submission, uow, DUE_IN)
+    event = withdrawn(submission)
+    await handlers.withdraw_review(event, uow, DUE_IN)
+    first = review_of(uow, submission)
+    published_before = len(uow.published)
+    await handlers.withdraw_review(event, uow, DUE_IN)
+    assert review_of(uow, submission) == first
+    assert len(uow.published) == published_before
+    assert ("review.withdraw_review", event.event_id) in uow.claimed
+
+
+async def test_a_withdrawal_that_overtakes_its_submission_means_no_review_is_opened(uow: Any) -> None:
+    credential_id = await credential_with_reviewer(uow)
+    submission = submitted(credential_id, 1)
+    await handlers.withdraw_review(withdrawn(submission), uow, DUE_IN)
+    await handlers.open_review(submission, uow, DUE_IN)
+    assert uow.reviews.rows == {}
+    assert not [e for e in uow.published if isinstance(e, ReviewerAssigned)]
+
+
+async def test_withdrawing_one_attempt_leaves_the_next_attempt_of_the_submission_open(uow: Any) -> None:
+    credential_id = await credential_with_reviewer(uow)
+    first = submitted(credential_id, 1)
+    await handlers.open_review(first, uow, DUE_IN)
+    await handlers.withdraw_review(withdrawn(first), uow, DUE_IN)
+    second = first.model_copy(update={"event_id": uuid4(), "attempt": 2})
+    await handlers.open_review(second, uow, DUE_IN)
+    statuses = {r.attempt: r.status for r in uow.reviews.rows.values()}
+    assert statuses == {1: ReviewStatus.WITHDRAWN, 2: ReviewStatus.ASSIGNED}

@@ -222,3 +222,29 @@ def test_a_score_request_defaults_feedback_to_blank_and_needs_keys() -> None:
     assert body.results[0].feedback == ""
     with pytest.raises(ValidationError):
         ScoreReview.model_validate({"results": [{"criterion_key": "", "level_key": "proficient"}]})
+
+
+def test_only_an_open_review_can_be_withdrawn_and_only_once() -> None:
+    now = datetime(2025, 3, 1, tzinfo=UTC)
+    pending = review()
+    assert pending.withdraw(now, "moved") and pending.status is ReviewStatus.WITHDRAWN
+    assert not pending.withdraw(now, "again") and pending.withdrawal_reason == "moved"
+
+
+def test_a_scored_review_cannot_be_withdrawn() -> None:
+    now = datetime(2025, 3, 1, tzinfo=UTC)
+    done = review()
+    done.assign("alice", now, timedelta(days=14))
+    done.record_score("alice", score(AT_LEAST_PROFICIENT, entries("proficient", "proficient", "proficient")), now)
+    assert not done.withdraw(now, "too late") and done.status is ReviewStatus.SCORED
+
+
+def test_a_withdrawn_review_cannot_be_scored_even_by_its_reviewer() -> None:
+    now = datetime(2025, 3, 1, tzinfo=UTC)
+    pending = review()
+    pending.assign("alice", now, timedelta(days=14))
+    pending.withdraw(now, None)
+    card = score(AT_LEAST_PROFICIENT, entries("proficient", "proficient", "proficient"))
+    with pytest.raises(Conflict) as caught:
+        pending.record_score("alice", card, now)
+    assert caught.value.code == "review_withdrawn"

@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from submission_fakes import CRITERIA, FakeDatabase, FakeStore
+from submission_fakes import CRITERIA, FakeDatabase, FakeProbe, FakeStore
 
 from microcred.runtime.auth import Principal, Role
 from microcred.submission.domain.model import PublishedCredential
@@ -32,8 +32,15 @@ def store() -> FakeStore:
 
 
 @pytest.fixture
+def probe() -> FakeProbe:
+    return FakeProbe()
+
+
+@pytest.fixture
 def policy() -> EvidencePolicy:
-    return EvidencePolicy(max_bytes=10_000, upload_url_ttl_seconds=900, download_url_ttl_seconds=300)
+    # Small thresholds so a test can go multipart with little data (the real minimum part is 5 MiB).
+    return EvidencePolicy(max_bytes=100 * 1024**2, upload_url_ttl_seconds=900, download_url_ttl_seconds=300,
+                          single_upload_max_bytes=6 * 1024**2, part_size_bytes=5 * 1024**2)
 
 
 @pytest.fixture

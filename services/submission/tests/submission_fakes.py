@@ -17,7 +17,14 @@ from typing import Any, Self
 from uuid import UUID
 
 from microcred.events import IntegrationEvent, SubmissionCriteria
-from microcred.submission.domain.model import Pathway, PublishedCredential, Submission
+from microcred.submission.domain.model import (
+    FINAL,
+    EvidenceStatus,
+    MediaInfo,
+    Pathway,
+    PublishedCredential,
+    Submission,
+)
 
 CRITERIA = SubmissionCriteria.model_validate(
     {
@@ -118,6 +125,26 @@ class FakeSubmissions:
     async def save(self, submission: Submission) -> None:
         self.state.submissions[submission.submission_id] = submission
 
+    async def final_with_stored_evidence(self, cutoff: datetime, limit: int) -> list[UUID]:
+        return [
+            s.submission_id for s in self.state.submissions.values()
+            if s.status in FINAL and s.finalized_at is not None and s.finalized_at <= cutoff
+            and any(e.holds_object() for e in s.evidence)
+        ][:limit]
+
+    async def pending_uploads_before(self, cutoff: datetime, limit: int) -> list[tuple[UUID, UUID]]:
+        return [
+            (s.submission_id, e.evidence_id) for s in self.state.submissions.values() for e in s.evidence
+            if e.status is EvidenceStatus.PENDING and e.registered_at is not None and e.registered_at <= cutoff
+        ][:limit]
+
+    async def pending_upload_ids(self, upload_ids: Iterable[str]) -> set[str]:
+        wanted = set(upload_ids)
+        return {
+            e.upload_id for s in self.state.submissions.values() for e in s.evidence
+            if e.upload_id in wanted and e.status is EvidenceStatus.PENDING and e.upload_id is not None
+        }
+
 
 class FakeUnitOfWork:
     def __init__(self, db: FakeDatabase) -> None:
@@ -169,29 +196,118 @@ class Stored:
     etag: str
 
 
+@dataclass(frozen=True)
+class StoredPart:
+    part_number: int
+    size: int
+    etag: str
+
+
+@dataclass(frozen=True)
+class Inspection:
+    sha256: str
+    head: bytes
+    text: bool
+
+
+@dataclass(frozen=True)
+class OpenUpload:
+    object_key: str
+    upload_id: str
+    initiated_at: datetime | None
+
+
+def _etag(content: bytes) -> str:
+    return hashlib.md5(content).hexdigest()  # noqa: S324 - an ETag, not security
+
+
 class FakeStore:
-    """Objects in memory; URLs are fake but name the key, so a test can 'upload' to them."""
+    """Objects and multipart uploads in memory; URLs are fake but name the key, so a test can 'upload' to them."""
 
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
+        # upload id -> (object key, {part number: bytes}, initiated at)
+        self.uploads: dict[str, tuple[str, dict[int, bytes], datetime]] = {}
+        self.removed: list[str] = []
+        self.aborted: list[str] = []
 
     def put(self, object_key: str, content: bytes) -> None:
         self.objects[object_key] = content
 
+    def put_part(self, upload_id: str, part_number: int, content: bytes) -> None:
+        self.uploads[upload_id][1][part_number] = content
+
     async def upload_url(self, object_key: str, ttl_seconds: int) -> str:
         return f"https://s3.example/evidence/{object_key}?X-Amz-Expires={ttl_seconds}"
 
+    async def part_urls(self, object_key: str, upload_id: str, part_numbers: list[int], ttl_seconds: int) -> dict[int, str]:
+        return {
+            n: f"https://s3.example/evidence/{object_key}?partNumber={n}&uploadId={upload_id}&X-Amz-Expires={ttl_seconds}"
+            for n in part_numbers
+        }
+
     async def download_url(self, object_key: str, ttl_seconds: int, filename: str) -> str:
         return f"https://s3.example/evidence/{object_key}?X-Amz-Expires={ttl_seconds}&get"
+
+    async def start_multipart(self, object_key: str, content_type: str) -> str:
+        upload_id = f"upload-{len(self.uploads) + 1}"
+        self.uploads[upload_id] = (object_key, {}, datetime.now(UTC))
+        return upload_id
+
+    async def list_parts(self, object_key: str, upload_id: str) -> list[StoredPart] | None:
+        if upload_id not in self.uploads:
+            return None
+        parts = self.uploads[upload_id][1]
+        return [StoredPart(n, len(parts[n]), _etag(parts[n])) for n in sorted(parts)]
+
+    async def complete_multipart(self, object_key: str, upload_id: str, parts: Any) -> None:
+        _, held, _ = self.uploads.pop(upload_id)
+        self.objects[object_key] = b"".join(held[p.part_number] for p in parts)
+
+    async def abort_multipart(self, object_key: str, upload_id: str) -> None:
+        if self.uploads.pop(upload_id, None) is not None:
+            self.aborted.append(upload_id)
+
+    async def open_uploads(self, prefix: str) -> list[OpenUpload]:
+        return [OpenUpload(key, uid, at) for uid, (key, _, at) in self.uploads.items() if key.startswith(prefix)]
 
     async def stat(self, object_key: str) -> Stored | None:
         content = self.objects.get(object_key)
         if content is None:
             return None
-        return Stored(size=len(content), etag=hashlib.md5(content).hexdigest())  # noqa: S324 - an ETag
+        return Stored(size=len(content), etag=_etag(content))
 
-    async def sha256(self, object_key: str) -> str:
-        return hashlib.sha256(self.objects[object_key]).hexdigest()
+    async def inspect(self, object_key: str) -> Inspection:
+        content = self.objects[object_key]
+        try:
+            content.decode("utf-8")
+            text = b"\x00" not in content
+        except UnicodeDecodeError:
+            text = False
+        return Inspection(hashlib.sha256(content).hexdigest(), content[:8192], text)
+
+    async def remove(self, object_key: str, upload_id: str | None = None) -> None:
+        if upload_id is not None:
+            await self.abort_multipart(object_key, upload_id)
+        if self.objects.pop(object_key, None) is not None:
+            self.removed.append(object_key)
+
+
+class FakeProbe:
+    """Reports the duration a test set for a key (or a default); ``unreadable`` keys read as None."""
+
+    def __init__(self, default_seconds: float = 60.0) -> None:
+        self.durations: dict[str, float] = {}
+        self.unreadable: set[str] = set()
+        self.default_seconds = default_seconds
+        self.probed: list[str] = []
+
+    async def probe(self, object_key: str, size: int) -> MediaInfo | None:
+        self.probed.append(object_key)
+        if object_key in self.unreadable:
+            return None
+        seconds = self.durations.get(object_key, self.default_seconds)
+        return MediaInfo(duration_seconds=seconds, width=640, height=360, video_codec="mpeg4", container="mp4")
 
 
 def now() -> datetime:

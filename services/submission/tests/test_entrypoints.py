@@ -50,6 +50,11 @@ def test_every_submission_route_needs_a_bearer_token(client: TestClient) -> None
         ("DELETE", f"/submissions/{submission_id}/evidence/{evidence_id}"),
         ("GET", f"/submissions/{submission_id}/evidence/{evidence_id}/download"),
         ("POST", f"/submissions/{submission_id}/submit"),
+        ("POST", f"/submissions/{submission_id}/evidence/{evidence_id}/parts"),
+        ("GET", f"/submissions/{submission_id}/evidence/{evidence_id}/parts"),
+        ("PUT", f"/submissions/{submission_id}/responses"),
+        ("POST", f"/submissions/{submission_id}/withdraw"),
+        ("POST", "/maintenance/sweep"),
     ]:
         assert client.request(method, path).status_code == 401, path
 
@@ -66,7 +71,7 @@ def test_only_teachers_start_submissions(client: TestClient, tokens: DevTokenIss
     [
         {"sha256": "abc"},
         {"sha256": "g" * 64},
-        {"size_bytes": 0},
+        {"size_bytes": -1},
         {"filename": ""},
         {"content_type": "not a type"},
         {"requirement_key": ""},
@@ -138,3 +143,14 @@ async def test_catalog_retirements_and_pathway_changes_reach_their_use_cases_thr
             await test_broker.publish(json.loads(event.to_json()), event.topic, key=event.record_key())
     assert db.state.retired == {(credential.credential_id, 1)}
     assert db.state.pathways[change.pathway_id].prerequisite_links() == {(credential.credential_id, prerequisite)}
+
+
+def test_an_empty_file_is_refused_with_its_own_code(client: TestClient, tokens: DevTokenIssuer) -> None:
+    body = {"requirement_key": "reflection", "filename": "r.txt", "content_type": "text/plain",
+            "size_bytes": 0, "sha256": "a" * 64}
+    response = client.post(f"/submissions/{uuid4()}/evidence", json=body, headers=bearer(tokens, Role.TEACHER))
+    assert (response.status_code, response.json()["error"]) == (422, "empty_file")
+
+
+def test_only_operators_run_the_sweep(client: TestClient, tokens: DevTokenIssuer) -> None:
+    assert client.post("/maintenance/sweep", headers=bearer(tokens, Role.TEACHER)).status_code == 403

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from submission_fakes import CRITERIA, FakeDatabase, FakeStore
+from submission_fakes import CRITERIA, FakeDatabase, FakeProbe, FakeStore
 
 from microcred.events import (
     CredentialAwarded,
@@ -29,11 +29,12 @@ from microcred.events import (
 )
 from microcred.runtime.auth import Principal
 from microcred.runtime.errors import Conflict, Forbidden, Invalid, NotFound
-from microcred.submission.domain.model import EvidenceStatus, PublishedCredential, SubmissionStatus
+from microcred.submission.domain.model import EvidenceStatus, PublishedCredential, SubmissionStatus, UploadMode
 from microcred.submission.service_layer import handlers
 from microcred.submission.service_layer.handlers import DeclareEvidence, EvidencePolicy, StartSubmission, Viewer
 
-VIDEO = b"\x00\x00\x00\x18ftypmp42" + b"v" * 400
+VIDEO = b"\x00\x00\x00\x18ftypmp42" + b"v" * 400  # sniffs as video/mp4; the fake probe gives its duration
+PROBE = FakeProbe()
 REFLECTION = b"The exit tickets showed most students had it."
 RUBRIC = Rubric.model_validate(
     {
@@ -74,7 +75,7 @@ async def upload(
         submission_id, declaration(requirement_key, content), teacher, db.uow(), store, policy
     )
     store.put(ticket.object_key, content)
-    await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow(), store)
+    await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow, store, PROBE)
     return ticket.evidence_id
 
 
@@ -172,7 +173,7 @@ async def test_declaring_evidence_returns_a_put_url_for_a_key_under_the_submissi
         submission_id, declaration("reflection", REFLECTION, "../My reflection.txt"), teacher, db.uow(), store, policy
     )
     assert ticket.object_key == f"submissions/{submission_id}/{ticket.evidence_id}/My_reflection.txt"
-    assert ticket.upload_method == "PUT" and ticket.object_key in ticket.upload_url
+    assert ticket.mode is UploadMode.SINGLE and ticket.url is not None and ticket.object_key in ticket.url
     assert ticket.expires_at > datetime.now(UTC) + timedelta(seconds=890)
     stored = db.state.submissions[submission_id].evidence[0]
     assert stored.status is EvidenceStatus.PENDING and stored.filename == "../My reflection.txt"
@@ -222,28 +223,27 @@ async def test_completing_before_the_upload_is_a_conflict(
     ticket = await handlers.declare_evidence(submission_id, declaration("reflection", REFLECTION), teacher, db.uow(),
                                              store, policy)
     with pytest.raises(Conflict) as refused:
-        await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow(), store)
+        await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow, store, PROBE)
     assert refused.value.code == "upload_missing"
 
 
-async def test_an_upload_whose_bytes_differ_stays_pending_until_the_right_file_is_uploaded(
+async def test_an_upload_whose_bytes_differ_is_rejected_its_bytes_deleted_and_the_item_never_counts(
     db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
 ) -> None:
     submission_id = await start(db, credential, teacher)
-    ticket = await handlers.declare_evidence(submission_id, declaration("reflection", REFLECTION), teacher, db.uow(),
-                                             store, policy)
-    store.put(ticket.object_key, REFLECTION.upper())
-    with pytest.raises(Invalid) as digest:
-        await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow(), store)
-    store.put(ticket.object_key, REFLECTION + b"!")
-    with pytest.raises(Invalid) as size:
-        await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow(), store)
-    assert (digest.value.code, size.value.code) == ("sha256_mismatch", "size_mismatch")
-    assert db.state.submissions[submission_id].evidence[0].status is EvidenceStatus.PENDING
-
-    store.put(ticket.object_key, REFLECTION)
-    evidence = await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow(), store)
-    assert evidence.status is EvidenceStatus.UPLOADED
+    for stored, code in [(REFLECTION.upper(), "sha256_mismatch"), (REFLECTION + b"!", "size_mismatch")]:
+        ticket = await handlers.declare_evidence(submission_id, declaration("reflection", REFLECTION), teacher,
+                                                 db.uow(), store, policy)
+        store.put(ticket.object_key, stored)
+        with pytest.raises(Invalid) as refused:
+            await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow, store, PROBE)
+        assert refused.value.code == code
+        item = db.state.submissions[submission_id].find_evidence(ticket.evidence_id)
+        assert item is not None and item.status is EvidenceStatus.REJECTED and item.rejection is not None
+        assert item.rejection["code"] == code and ticket.object_key not in store.objects
+        with pytest.raises(Conflict) as again:
+            await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow, store, PROBE)
+        assert again.value.code == "evidence_not_pending"
 
 
 # -- submitting ----------------------------------------------------------------------------------
@@ -645,7 +645,7 @@ async def test_a_second_item_where_one_is_allowed_is_refused_until_the_first_is_
         await handlers.declare_evidence(submission_id, video, teacher, db.uow(), store, policy)
     assert refused.value.code == "too_many_items"
 
-    withdrawn = await handlers.withdraw_evidence(submission_id, first.evidence_id, teacher, db.uow())
+    withdrawn = await handlers.withdraw_evidence(submission_id, first.evidence_id, teacher, db.uow(), store)
     assert withdrawn.status is EvidenceStatus.WITHDRAWN
     await handlers.declare_evidence(submission_id, video, teacher, db.uow(), store, policy)
     assert [e.status for e in db.state.submissions[submission_id].evidence] == [
@@ -662,7 +662,8 @@ async def test_submitting_needs_the_minimum_count_of_uploads_and_sends_no_withdr
         store, policy,
     )
     store.put(ticket.object_key, VIDEO[:900])
-    await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow(), store)
+    PROBE.durations[ticket.object_key] = 420.0  # within the requirement's 5 to 10 minutes
+    await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow, store, PROBE)
     await upload(db, store, policy, teacher, submission_id, "student-work", b"exit ticket 1")
     with pytest.raises(Invalid) as refused:
         await handlers.submit(submission_id, teacher, db.uow(), store)
@@ -670,7 +671,7 @@ async def test_submitting_needs_the_minimum_count_of_uploads_and_sends_no_withdr
 
     extra = await upload(db, store, policy, teacher, submission_id, "student-work", b"exit ticket 2")
     spare = await upload(db, store, policy, teacher, submission_id, "student-work", b"exit ticket 3")
-    await handlers.withdraw_evidence(submission_id, spare, teacher, db.uow())
+    await handlers.withdraw_evidence(submission_id, spare, teacher, db.uow(), store)
     await handlers.submit(submission_id, teacher, db.uow(), store)
     (event,) = db.state.outbox
     assert isinstance(event, SubmissionSubmitted)
@@ -685,8 +686,8 @@ async def test_only_the_owner_may_withdraw_evidence_and_only_while_it_is_editabl
     submission_id = await submitted(db, store, policy, credential, teacher)
     evidence_id = db.state.submissions[submission_id].evidence[0].evidence_id
     with pytest.raises(Forbidden):
-        await handlers.withdraw_evidence(submission_id, evidence_id, operator, db.uow())
+        await handlers.withdraw_evidence(submission_id, evidence_id, operator, db.uow(), store)
     with pytest.raises(Conflict) as refused:
-        await handlers.withdraw_evidence(submission_id, evidence_id, teacher, db.uow())
+        await handlers.withdraw_evidence(submission_id, evidence_id, teacher, db.uow(), store)
     assert refused.value.code == "evidence_locked"
     assert db.state.submissions[submission_id].evidence[0].status is EvidenceStatus.UPLOADED

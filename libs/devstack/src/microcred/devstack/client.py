@@ -10,7 +10,9 @@ import hashlib
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -141,16 +143,83 @@ class PlatformClient:
 
         return wait_for(start, f"the submission service to learn credential {credential_id}", timeout)
 
+    def declare_evidence(self, teacher: Actor, submission_id: str, requirement: str, *, size: int, sha256: str,
+                         content_type: str, filename: str) -> dict[str, Any]:
+        """Registers an item; the answer's ``upload`` says single PUT or multipart (with part URLs)."""
+        slot: dict[str, Any] = self.call(
+            "POST", "submission", f"/submissions/{submission_id}/evidence", teacher, expect=201, json={
+                "requirement_key": requirement, "filename": filename, "content_type": content_type,
+                "size_bytes": size, "sha256": sha256})
+        return slot
+
+    def put_parts(self, parts: list[dict[str, Any]], read_part: Callable[[int], bytes], workers: int = 4) -> None:
+        """PUTs parts concurrently; ``read_part(n)`` gives the bytes of part n (so a file is read part by part)."""
+        with httpx.Client(timeout=self.http.timeout) as http, ThreadPoolExecutor(max_workers=workers) as pool:
+            def put(part: dict[str, Any]) -> None:
+                response = http.put(part["url"], content=read_part(int(part["part_number"])))
+                if response.status_code not in (200, 204):
+                    raise ApiError(response, 200)
+
+            for done in [pool.submit(put, part) for part in parts]:
+                done.result()
+
+    def complete_evidence(self, teacher: Actor, submission_id: str, evidence_id: str) -> dict[str, Any]:
+        completed: dict[str, Any] = self.call(
+            "POST", "submission", f"/submissions/{submission_id}/evidence/{evidence_id}/complete", teacher)
+        return completed
+
     def upload(self, teacher: Actor, submission_id: str, requirement: str, content: bytes,
                content_type: str = "application/octet-stream", filename: str | None = None) -> str:
-        slot = self.call("POST", "submission", f"/submissions/{submission_id}/evidence", teacher, expect=201, json={
-            "requirement_key": requirement, "filename": filename or f"{requirement}.bin",
-            "content_type": content_type, "size_bytes": len(content), "sha256": hashlib.sha256(content).hexdigest()})
-        put = self.http.put(slot["upload_url"], content=content, headers={"Content-Type": content_type})
-        if put.status_code not in (200, 204):
-            raise ApiError(put, 200)
-        self.call("POST", "submission", f"/submissions/{submission_id}/evidence/{slot['evidence_id']}/complete", teacher)
+        """Declares, uploads (one PUT or concurrent parts, as the service says) and completes; the evidence id."""
+        slot = self.declare_evidence(teacher, submission_id, requirement, size=len(content),
+                                     sha256=hashlib.sha256(content).hexdigest(), content_type=content_type,
+                                     filename=filename or f"{requirement}.bin")
+        upload = slot["upload"]
+        if upload["mode"] == "single":
+            put = self.http.put(upload["url"], content=content, headers={"Content-Type": content_type})
+            if put.status_code not in (200, 204):
+                raise ApiError(put, 200)
+        else:
+            size = int(upload["part_size"])
+            self.put_parts(upload["parts"], lambda n: content[(n - 1) * size : n * size])
+        self.complete_evidence(teacher, submission_id, slot["evidence_id"])
         return str(slot["evidence_id"])
+
+    def upload_file(self, teacher: Actor, submission_id: str, requirement: str, path: Path | str,
+                    content_type: str = "application/octet-stream", filename: str | None = None,
+                    workers: int = 4) -> str:
+        """Like ``upload`` for a file on disk, read part by part: memory stays at a few parts, whatever its size."""
+        source = Path(path)
+        digest = hashlib.sha256()
+        with source.open("rb") as reading:
+            for chunk in iter(lambda: reading.read(1024 * 1024), b""):
+                digest.update(chunk)
+        slot = self.declare_evidence(teacher, submission_id, requirement, size=source.stat().st_size,
+                                     sha256=digest.hexdigest(), content_type=content_type,
+                                     filename=filename or source.name)
+        upload = slot["upload"]
+        if upload["mode"] == "single":
+            put = self.http.put(upload["url"], content=source.read_bytes(), headers={"Content-Type": content_type})
+            if put.status_code not in (200, 204):
+                raise ApiError(put, 200)
+        else:
+            size = int(upload["part_size"])
+
+            def read_part(number: int) -> bytes:
+                with source.open("rb") as part:
+                    part.seek((number - 1) * size)
+                    return part.read(size)
+
+            self.put_parts(upload["parts"], read_part, workers)
+        self.complete_evidence(teacher, submission_id, slot["evidence_id"])
+        return str(slot["evidence_id"])
+
+    def answer_prompts(self, teacher: Actor, submission_id: str, answers: Mapping[tuple[str, int], str]) -> dict[str, Any]:
+        answered: dict[str, Any] = self.call("PUT", "submission", f"/submissions/{submission_id}/responses", teacher,
+                                             json={"responses": [{"requirement_key": key, "prompt_index": index,
+                                                                  "answer": text}
+                                                                 for (key, index), text in answers.items()]})
+        return answered
 
     def submit(self, teacher: Actor, submission_id: str) -> dict[str, Any]:
         submitted: dict[str, Any] = self.call("POST", "submission", f"/submissions/{submission_id}/submit", teacher)

@@ -15,7 +15,7 @@ class EvidenceRef(Contract):
     requirement_key: str
     object_key: str = Field(description="Key in the evidence bucket; never the bytes.")
     filename: str
-    content_type: str
+    content_type: str = Field(description="Sniffed from the stored bytes, not the uploader's claim.")
     size_bytes: int = Field(ge=1)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     duration_seconds: float | None = Field(default=None, ge=0, description="Measured from the bytes (video).")
@@ -27,6 +27,7 @@ class PromptResponse(Contract):
     requirement_key: str
     prompt: str
     answer: str
+    prompt_index: int | None = Field(default=None, ge=0, description="Position of the prompt in the requirement.")
 
 
 class SubmissionSubmitted(IntegrationEvent):

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -82,6 +82,7 @@ class ServiceRuntime:
             poll_interval=settings.relay_poll_interval_seconds,
             retention=timedelta(hours=settings.outbox_retention_hours),
         )
+        self.background: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self.verifier = JwtVerifier(
             settings.auth_jwks_url, issuer=settings.auth_issuer, audience=settings.auth_audience
         )
@@ -103,17 +104,22 @@ class ServiceRuntime:
         checks["broker"] = "ok" if await self.broker.ping(timeout=2.0) else "error: unreachable"
         return checks
 
+    def run_in_background(self, job: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``job`` for the app's lifetime: started once the broker and relay run, cancelled before they stop."""
+        self.background.append(job)
+
     @asynccontextmanager
     async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:
         await self.broker.start()
-        relay_task = asyncio.create_task(self.relay.run(), name="outbox-relay")
+        tasks = [asyncio.create_task(self.relay.run(), name="outbox-relay")]
+        tasks += [asyncio.create_task(job(), name=getattr(job, "__name__", "background")) for job in self.background]
         log.info("service started", extra={"http_port": self.settings.http_port})
         try:
             yield
         finally:
-            relay_task.cancel()
-            with suppress(asyncio.CancelledError):
-                await relay_task
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await self.broker.stop()
             await self.engine.dispose()
             self.tracer_provider.shutdown()

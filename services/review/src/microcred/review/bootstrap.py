@@ -30,7 +30,8 @@ def build_app(settings: ServiceSettings | None = None) -> FastAPI:
         create_router(uow, due_in=due_in),
         title="Microcred review",
         description=(
-            "Routes each submitted attempt to a certified reviewer and records rubric scores. "
+            "Routes each submitted attempt to a certified reviewer and records rubric scores; a withdrawn "
+            "attempt's open review is cancelled. "
             "Emits review.assigned, review.scored and review.revise-requested."
         ),
     )

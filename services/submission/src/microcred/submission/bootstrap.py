@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import FastAPI
 
-from microcred.events import SubmissionSubmitted
+from microcred.events import SubmissionSubmitted, SubmissionWithdrawn
 from microcred.runtime.service import ServiceRuntime
 from microcred.runtime.settings import ServiceSettings
 from microcred.submission.adapters.evidence_store import EvidenceStore
+from microcred.submission.adapters.media_probe import PyAVMediaProbe
 from microcred.submission.adapters.orm import messaging
 from microcred.submission.entrypoints.api import create_router
 from microcred.submission.entrypoints.consumers import register_consumers
-from microcred.submission.service_layer.handlers import EvidencePolicy, EvidenceStorage
+from microcred.submission.entrypoints.scheduler import run_sweeps
+from microcred.submission.service_layer.handlers import EvidencePolicy, EvidenceStorage, MediaProbe, RetentionPolicy
 from microcred.submission.service_layer.unit_of_work import SubmissionUnitOfWork
 from microcred.submission.settings import SubmissionSettings
 
-PRODUCES = (SubmissionSubmitted,)
+PRODUCES = (SubmissionSubmitted, SubmissionWithdrawn)
 
 
-def build_app(settings: ServiceSettings | None = None, store: EvidenceStorage | None = None) -> FastAPI:
+def build_app(
+    settings: ServiceSettings | None = None,
+    store: EvidenceStorage | None = None,
+    probe: MediaProbe | None = None,
+) -> FastAPI:
     if not isinstance(settings, SubmissionSettings):
         # run_service passes the settings it built; anything else (None, a bare ServiceSettings) is
         # re-read from the environment so the S3 fields exist.
@@ -26,16 +34,32 @@ def build_app(settings: ServiceSettings | None = None, store: EvidenceStorage | 
     runtime = ServiceRuntime(settings, tables=messaging, produces=PRODUCES)
     uow = runtime.unit_of_work(SubmissionUnitOfWork)
     register_consumers(runtime.broker, uow)
+    evidence_store = EvidenceStore(settings)
+    storage: EvidenceStorage = store or evidence_store
+    media: MediaProbe = probe or PyAVMediaProbe(evidence_store.read_range, max_read_bytes=settings.probe_max_read_bytes)
     policy = EvidencePolicy(
         max_bytes=settings.max_evidence_bytes,
         upload_url_ttl_seconds=settings.upload_url_ttl_seconds,
         download_url_ttl_seconds=settings.download_url_ttl_seconds,
+        single_upload_max_bytes=settings.single_upload_max_bytes,
+        part_size_bytes=settings.part_size_bytes,
     )
+    retention = RetentionPolicy(
+        evidence_retention=timedelta(hours=settings.evidence_retention_hours),
+        orphan_upload_age=timedelta(hours=settings.orphan_upload_hours),
+    )
+
+    # Retention and orphan sweeps run for the app's lifetime, inside the runtime's lifespan.
+    async def sweep_evidence() -> None:
+        await run_sweeps(uow, storage, retention, settings.sweep_interval_seconds)
+
+    runtime.run_in_background(sweep_evidence)
     return runtime.create_app(
-        create_router(uow, store or EvidenceStore(settings), policy),
+        create_router(uow, storage, policy, media, retention),
         title="Microcred submission",
         description=(
             "Teachers gather evidence for a micro-credential (uploaded straight to the object store with "
-            "presigned URLs) and submit it for review. Submitting emits submission.submitted."
+            "presigned URLs, in parts above the single-upload size), answer its prompts and submit it for "
+            "review. Submitting emits submission.submitted; withdrawing emits submission.withdrawn."
         ),
     )

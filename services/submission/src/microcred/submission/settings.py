@@ -1,4 +1,4 @@
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from microcred.runtime.settings import LOCAL_DATABASE_PASSWORD, ServiceSettings
 
@@ -19,9 +19,21 @@ class SubmissionSettings(ServiceSettings):
     s3_secret_key: str = LOCAL_S3_SECRET_KEY
     s3_bucket: str = "evidence"
     s3_region: str = "us-east-1"
-    upload_url_ttl_seconds: int = 900
+    # Presigned upload URLs (single PUT and every part URL) live minutes, not days: a leaked URL is
+    # worth little, and a client resumes with fresh part URLs.
+    upload_url_ttl_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
     download_url_ttl_seconds: int = 300
     max_evidence_bytes: int = 2 * 1024**3
+    # Up to this size one presigned PUT; above it a multipart upload in parts of part_size_bytes.
+    single_upload_max_bytes: int = Field(default=16 * 1024**2, ge=1, le=5 * 1024**3)
+    part_size_bytes: int = Field(default=16 * 1024**2, ge=5 * 1024**2, le=5 * 1024**3)
+    # The media probe reads the container header by ranges; it gives up after this many bytes.
+    probe_max_read_bytes: int = Field(default=64 * 1024**2, ge=1024**2)
+    # Evidence bytes are deleted this long after the decision became final (awarded or withdrawn).
+    evidence_retention_hours: float = Field(default=24 * 365, gt=0)
+    # Uploads declared but never completed are aborted and deleted after this long.
+    orphan_upload_hours: float = Field(default=24, gt=0)
+    sweep_interval_seconds: float = Field(default=3600, gt=0)
 
     @model_validator(mode="after")
     def _public_endpoint_defaults_to_internal(self) -> "SubmissionSettings":

@@ -81,6 +81,9 @@ class CredentialDefinition(BaseModel):
     credit_hints: tuple[CreditHint, ...] = ()
     expiry_months: int | None = Field(default=None, ge=1)
     image_url: HttpUrl | None = None
+    # Submissions a teacher gets at this version (the first counts); None = no limit. Rows stored
+    # before the field existed read as None, so the JSONB document needs no migration.
+    max_attempts: int | None = Field(default=None, ge=1)
 
 
 @dataclass(frozen=True)

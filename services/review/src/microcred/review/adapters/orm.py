@@ -4,6 +4,10 @@
 reviewer needs (name and rubric). ``reviews`` holds one row per submitted attempt; the unique
 (submission_id, attempt) makes a re-announced attempt a no-op. Open load per reviewer is counted from
 ``reviews`` rather than stored, so it cannot drift from the assignments themselves.
+
+``withdrawn_attempts`` remembers every withdrawal, even of an attempt review has not heard of yet:
+withdrawals and submissions travel on different topics, so a withdrawal can overtake the
+submission it voids, and the late submission must then open nothing.
 """
 
 from __future__ import annotations
@@ -75,3 +79,14 @@ class ReviewRow(Base):
     total_points: Mapped[int | None] = mapped_column(sa.Integer)
     results: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     revision_feedback: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    withdrawal_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class WithdrawnAttemptRow(Base):
+    __tablename__ = "withdrawn_attempts"
+
+    submission_id: Mapped[UUID] = mapped_column(primary_key=True)
+    attempt: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    withdrawn_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))

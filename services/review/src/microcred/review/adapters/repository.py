@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable
+from datetime import datetime
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from microcred.events import CriterionFeedback, CriterionResult, EvidenceRef, Rubric
-from microcred.review.adapters.orm import CredentialVersionRow, ReviewerRow, ReviewRow
+from microcred.review.adapters.orm import CredentialVersionRow, ReviewerRow, ReviewRow, WithdrawnAttemptRow
 from microcred.review.domain.model import (
     CredentialKey,
     CredentialRubric,
@@ -118,6 +120,25 @@ class ReviewRepository:
         )
         return found is not None
 
+    async def for_attempt(self, submission_id: UUID, attempt: int, *, for_update: bool = False) -> Review | None:
+        query = sa.select(ReviewRow).where(ReviewRow.submission_id == submission_id, ReviewRow.attempt == attempt)
+        if for_update:
+            query = query.with_for_update()
+        row = await self.session.scalar(query)
+        return None if row is None else self._to_domain(row)
+
+    async def record_withdrawal(self, submission_id: UUID, attempt: int, reason: str | None, at: datetime) -> None:
+        # The first withdrawal of an attempt is the one that counts; a repeat keeps its time and reason.
+        await self.session.execute(
+            insert(WithdrawnAttemptRow)
+            .values(submission_id=submission_id, attempt=attempt, reason=reason, withdrawn_at=at)
+            .on_conflict_do_nothing()
+        )
+
+    async def is_withdrawn(self, submission_id: UUID, attempt: int) -> bool:
+        found = await self.session.get(WithdrawnAttemptRow, (submission_id, attempt))
+        return found is not None
+
     async def queued(self) -> list[Review]:
         rows = await self.session.scalars(
             sa.select(ReviewRow)
@@ -157,6 +178,8 @@ class ReviewRepository:
         row.total_points = None if card is None else card.total_points
         row.results = None if card is None else [r.model_dump(mode="json") for r in card.results]
         row.revision_feedback = None if card is None else [f.model_dump(mode="json") for f in card.revision_feedback]
+        row.withdrawn_at = review.withdrawn_at
+        row.withdrawal_reason = review.withdrawal_reason
 
     @staticmethod
     def _to_domain(row: ReviewRow) -> Review:
@@ -184,5 +207,7 @@ class ReviewRepository:
             due_at=row.due_at,
             scored_at=row.scored_at,
             scorecard=scorecard,
+            withdrawn_at=row.withdrawn_at,
+            withdrawal_reason=row.withdrawal_reason,
         )
 

@@ -10,6 +10,10 @@ needs to know what to improve. The decision is a pure function of the rubric's p
 ``all_criteria_at_least`` only the rule's gated criteria (``Rubric.gated_criteria()``) must reach the
 level. A review is always scored against the rubric of the credential version its submission was
 bound to, never the latest one: the projection keeps every version.
+
+A withdrawn attempt is void: its open review (queued or assigned) becomes ``withdrawn``, which no
+longer counts against the reviewer's capacity and can never be scored. A scored review is history
+and stays as it is.
 """
 
 from __future__ import annotations
@@ -33,6 +37,11 @@ class ReviewStatus(StrEnum):
     QUEUED = "queued"
     ASSIGNED = "assigned"
     SCORED = "scored"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def is_open(self) -> bool:
+        return self in (ReviewStatus.QUEUED, ReviewStatus.ASSIGNED)
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,8 @@ class Review:
     due_at: datetime | None = None
     scored_at: datetime | None = None
     scorecard: Scorecard | None = None
+    withdrawn_at: datetime | None = None
+    withdrawal_reason: str | None = None
 
     @property
     def credential_key(self) -> CredentialKey:
@@ -116,9 +127,21 @@ class Review:
         self.assigned_at = now
         self.due_at = now + due_in
 
+    def withdraw(self, now: datetime, reason: str | None) -> bool:
+        """Void an open review; False when there was nothing open to void (scored or already withdrawn)."""
+        if not self.status.is_open:
+            return False
+        self.status = ReviewStatus.WITHDRAWN
+        self.withdrawn_at = now
+        self.withdrawal_reason = reason
+        return True
+
     def ensure_scorable_by(self, reviewer_id: str) -> None:
         if self.reviewer_id != reviewer_id:
             raise Forbidden(f"review {self.review_id} is not assigned to you", code="not_assigned_to_you")
+        if self.status is ReviewStatus.WITHDRAWN:
+            raise Conflict(f"review {self.review_id} was withdrawn by the teacher; it cannot be scored",
+                           code="review_withdrawn")
         if self.status is not ReviewStatus.ASSIGNED:
             raise Conflict(f"review {self.review_id} is already {self.status.value}", code="already_scored")
 

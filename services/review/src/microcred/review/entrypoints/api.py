@@ -54,6 +54,9 @@ def outcome_view(review: Review) -> dict[str, Any]:
             "results": [r.model_dump(mode="json") for r in review.scorecard.results],
             "scored_at": review.scored_at,
         }
+    if review.withdrawn_at is not None:
+        # The teacher's reason stays out: it is free text that may name them, and reviews are blind.
+        view |= {"withdrawn_at": review.withdrawn_at}
     return view
 
 

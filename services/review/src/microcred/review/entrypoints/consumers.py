@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from faststream.kafka import KafkaBroker
 
-from microcred.events import CredentialPublished, SubmissionSubmitted
+from microcred.events import CredentialPublished, SubmissionSubmitted, SubmissionWithdrawn
 from microcred.review.service_layer import handlers
 from microcred.review.service_layer.unit_of_work import ReviewUnitOfWork
 from microcred.runtime.consumer import subscribe
@@ -23,3 +23,7 @@ def register_consumers(broker: KafkaBroker, uow: Callable[[], ReviewUnitOfWork],
     @subscribe(broker, SubmissionSubmitted, group_id=GROUP)
     async def on_submission_submitted(event: SubmissionSubmitted) -> None:
         await handlers.open_review(event, uow(), due_in)
+
+    @subscribe(broker, SubmissionWithdrawn, group_id=GROUP)
+    async def on_submission_withdrawn(event: SubmissionWithdrawn) -> None:
+        await handlers.withdraw_review(event, uow(), due_in)

@@ -20,6 +20,7 @@ from microcred.events import (
     RevisionRequested,
     SubmissionScored,
     SubmissionSubmitted,
+    SubmissionWithdrawn,
 )
 from microcred.review.domain.model import (
     CredentialRubric,
@@ -114,8 +115,11 @@ async def open_review(event: SubmissionSubmitted, uow: ReviewUnitOfWork, due_in:
         if not await uow.claim("review.open_review", event.event_id):
             return
         await uow.reviews.lock_routing()
-        # The attempt is the natural key: a re-announced attempt under a new event id opens nothing.
-        if not await uow.reviews.exists_for_attempt(event.submission_id, event.attempt):
+        # The attempt is the natural key: a re-announced attempt under a new event id opens nothing, and
+        # neither does an attempt whose withdrawal overtook it (the two travel on different topics).
+        if not await uow.reviews.exists_for_attempt(
+            event.submission_id, event.attempt
+        ) and not await uow.reviews.is_withdrawn(event.submission_id, event.attempt):
             await uow.reviews.save(
                 Review(
                     review_id=uuid4(),
@@ -129,6 +133,21 @@ async def open_review(event: SubmissionSubmitted, uow: ReviewUnitOfWork, due_in:
                     created_at=_now(),
                 )
             )
+            await _drain_queue(uow, due_in, Cause.of(event))
+        await uow.commit()
+
+
+async def withdraw_review(event: SubmissionWithdrawn, uow: ReviewUnitOfWork, due_in: timedelta) -> None:
+    """Void the open review of the withdrawn attempt; the capacity it held goes to the queue at once."""
+    async with uow:
+        if not await uow.claim("review.withdraw_review", event.event_id):
+            return
+        await uow.reviews.lock_routing()
+        now = _now()
+        await uow.reviews.record_withdrawal(event.submission_id, event.attempt, event.reason, now)
+        review = await uow.reviews.for_attempt(event.submission_id, event.attempt, for_update=True)
+        if review is not None and review.withdraw(now, event.reason):
+            await uow.reviews.save(review)
             await _drain_queue(uow, due_in, Cause.of(event))
         await uow.commit()
 

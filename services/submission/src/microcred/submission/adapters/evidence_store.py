@@ -1,33 +1,79 @@
 """The evidence bucket in the object store (S3 API, via the minio SDK).
 
 Browsers upload and download evidence directly with presigned URLs; the bytes never pass through
-this service except when it hashes a finished upload. Two clients: one talks to the store on the
-endpoint the service reaches, the other only signs URLs for the endpoint browsers reach. The signing
-client has its region fixed, so signing needs no network call (minio would otherwise ask the store
-for the bucket's location, over an address the service may not be able to reach).
+this service except when it verifies a finished upload (one streaming pass for the sha256, and range
+reads for the media probe). Two clients: one talks to the store on the endpoint the service reaches,
+the other only signs URLs for the endpoint browsers reach. The signing client has its region fixed,
+so signing needs no network call (minio would otherwise ask the store for the bucket's location, over
+an address the service may not be able to reach).
+
+Multipart uploads: the service creates the upload, presigns one PUT per part (``partNumber`` and
+``uploadId`` are signed query parameters), asks the store which parts arrived (ListParts: the truth
+comes from the store, never from the client) and completes the upload with the store's ETags. The
+minio SDK exposes these S3 calls only as underscored methods of ``Minio`` (its own ``put_object``
+drives them); they are stable across 7.2.x, which the service pins.
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Protocol
 from urllib.parse import quote, urlparse
 
 from minio import Minio
+from minio.datatypes import Part
 from minio.error import S3Error
 
+from microcred.runtime.errors import Conflict
 from microcred.submission.settings import SubmissionSettings
 
 CHUNK_BYTES = 1024 * 1024
+HEAD_BYTES = 8192  # what filetype looks at
 _MISSING = frozenset({"NoSuchKey", "NoSuchObject", "ResourceNotFound"})
+_NO_UPLOAD = frozenset({"NoSuchUpload"})
 
 
 @dataclass(frozen=True)
 class StoredObject:
     size: int
     etag: str
+
+
+@dataclass(frozen=True)
+class UploadedPart:
+    part_number: int
+    size: int
+    etag: str
+
+
+class PartRef(Protocol):
+    @property
+    def part_number(self) -> int: ...
+
+    @property
+    def etag(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """One streaming pass over a stored object."""
+
+    sha256: str
+    head: bytes
+    # Decodes as UTF-8 and holds no NUL byte: what text looks like when it has no magic number.
+    text: bool
+
+
+@dataclass(frozen=True)
+class OpenUpload:
+    object_key: str
+    upload_id: str
+    initiated_at: datetime | None
 
 
 def _client(endpoint: str, settings: SubmissionSettings) -> Minio:
@@ -49,10 +95,27 @@ class EvidenceStore:
         self._client = _client(settings.s3_endpoint, settings)
         self._signer = _client(settings.s3_public_endpoint or settings.s3_endpoint, settings)
 
+    # -- presigned URLs --------------------------------------------------------------------------
+
     async def upload_url(self, object_key: str, ttl_seconds: int) -> str:
         return await asyncio.to_thread(
             self._signer.presigned_put_object, self._bucket, object_key, timedelta(seconds=ttl_seconds)
         )
+
+    async def part_urls(
+        self, object_key: str, upload_id: str, part_numbers: list[int], ttl_seconds: int
+    ) -> dict[int, str]:
+        def sign() -> dict[int, str]:
+            return {
+                n: self._signer.get_presigned_url(
+                    "PUT", self._bucket, object_key, timedelta(seconds=ttl_seconds),
+                    extra_query_params={"partNumber": str(n), "uploadId": upload_id},
+                )
+                for n in part_numbers
+            }
+
+        # Signing is local (no network) but a thousand HMACs are still better off the event loop.
+        return await asyncio.to_thread(sign)
 
     async def download_url(self, object_key: str, ttl_seconds: int, filename: str) -> str:
         # Served as an attachment: evidence is untrusted content and must not render on the store's origin.
@@ -65,6 +128,78 @@ class EvidenceStore:
             {"response-content-disposition": disposition},
         )
 
+    # -- multipart -------------------------------------------------------------------------------
+
+    async def start_multipart(self, object_key: str, content_type: str) -> str:
+        upload_id: str = await asyncio.to_thread(
+            self._client._create_multipart_upload, self._bucket, object_key, {"Content-Type": content_type}
+        )
+        return upload_id
+
+    async def list_parts(self, object_key: str, upload_id: str) -> Sequence[UploadedPart] | None:
+        """The parts the store holds, by number; None when the upload no longer exists."""
+        return await asyncio.to_thread(self._list_parts_blocking, object_key, upload_id)
+
+    def _list_parts_blocking(self, object_key: str, upload_id: str) -> list[UploadedPart] | None:
+        found: list[UploadedPart] = []
+        marker: str | None = None
+        while True:
+            try:
+                result = self._client._list_parts(
+                    self._bucket, object_key, upload_id, max_parts=1000, part_number_marker=marker
+                )
+            except S3Error as exc:
+                if exc.code in _NO_UPLOAD:
+                    return None
+                raise
+            found.extend(UploadedPart(p.part_number, p.size or 0, p.etag) for p in result.parts)
+            if not result.is_truncated or not result.parts:
+                return sorted(found, key=lambda p: p.part_number)
+            marker = str(result.next_part_number_marker)
+
+    async def complete_multipart(self, object_key: str, upload_id: str, parts: Sequence[PartRef]) -> None:
+        try:
+            await asyncio.to_thread(
+                self._client._complete_multipart_upload,
+                self._bucket, object_key, upload_id, [Part(p.part_number, p.etag) for p in parts],
+            )
+        except S3Error as exc:
+            raise Conflict(
+                f"the object store refused to assemble the parts ({exc.code}: {exc.message})",
+                code="upload_refused",
+                details={"store_code": exc.code},
+            ) from exc
+
+    async def abort_multipart(self, object_key: str, upload_id: str) -> None:
+        try:
+            await asyncio.to_thread(self._client._abort_multipart_upload, self._bucket, object_key, upload_id)
+        except S3Error as exc:
+            if exc.code not in _NO_UPLOAD:
+                raise
+
+    async def open_uploads(self, prefix: str) -> Sequence[OpenUpload]:
+        """Every multipart upload under ``prefix`` the store still holds (ListMultipartUploads)."""
+        return await asyncio.to_thread(self._open_uploads_blocking, prefix)
+
+    def _open_uploads_blocking(self, prefix: str) -> list[OpenUpload]:
+        found: list[OpenUpload] = []
+        key_marker: str | None = None
+        upload_marker: str | None = None
+        while True:
+            result = self._client._list_multipart_uploads(
+                self._bucket, prefix=prefix, key_marker=key_marker, upload_id_marker=upload_marker, max_uploads=1000
+            )
+            found.extend(
+                OpenUpload(u.object_name, u.upload_id, u.initiated_time)
+                for u in result.uploads
+                if u.object_name and u.upload_id
+            )
+            if not result.is_truncated or not result.uploads:
+                return found
+            key_marker, upload_marker = result.next_key_marker, result.next_upload_id_marker
+
+    # -- objects ---------------------------------------------------------------------------------
+
     async def stat(self, object_key: str) -> StoredObject | None:
         try:
             info = await asyncio.to_thread(self._client.stat_object, self._bucket, object_key)
@@ -74,16 +209,48 @@ class EvidenceStore:
             raise
         return StoredObject(size=info.size or 0, etag=info.etag or "")
 
-    async def sha256(self, object_key: str) -> str:
-        return await asyncio.to_thread(self._sha256_blocking, object_key)
+    async def inspect(self, object_key: str) -> Inspection:
+        return await asyncio.to_thread(self._inspect_blocking, object_key)
 
-    def _sha256_blocking(self, object_key: str) -> str:
+    def _inspect_blocking(self, object_key: str) -> Inspection:
         digest = hashlib.sha256()
+        head = bytearray()
+        decoder: codecs.IncrementalDecoder | None = codecs.getincrementaldecoder("utf-8")()
         response = self._client.get_object(self._bucket, object_key)
         try:
             for chunk in response.stream(CHUNK_BYTES):
                 digest.update(chunk)
+                if len(head) < HEAD_BYTES:
+                    head += chunk[: HEAD_BYTES - len(head)]
+                # Binary fails within its first bytes, so checking text costs nothing on a video.
+                if decoder is not None:
+                    try:
+                        decoder.decode(chunk)
+                    except UnicodeDecodeError:
+                        decoder = None
+                    if b"\x00" in chunk:
+                        decoder = None
+            if decoder is not None:
+                try:
+                    decoder.decode(b"", final=True)
+                except UnicodeDecodeError:
+                    decoder = None
         finally:
             response.close()
             response.release_conn()
-        return digest.hexdigest()
+        return Inspection(sha256=digest.hexdigest(), head=bytes(head), text=decoder is not None)
+
+    def read_range(self, object_key: str, offset: int, length: int) -> bytes:
+        """Blocking: for the media probe, which runs in a worker thread."""
+        response = self._client.get_object(self._bucket, object_key, offset=offset, length=length)
+        try:
+            return bytes(response.read())
+        finally:
+            response.close()
+            response.release_conn()
+
+    async def remove(self, object_key: str, upload_id: str | None = None) -> None:
+        """Delete the bytes and any unfinished upload of the key; removing what is gone is no error."""
+        if upload_id is not None:
+            await self.abort_multipart(object_key, upload_id)
+        await asyncio.to_thread(self._client.remove_object, self._bucket, object_key)

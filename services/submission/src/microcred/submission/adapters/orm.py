@@ -14,6 +14,10 @@ submissions when it is published and has no retirement row.
 older revision cannot revive it); ``pathway_prerequisites`` is derived from it in the same
 transaction, one row per (pathway, credential, prerequisite) of an active pathway, so the
 prerequisites of a credential are one indexed lookup. ``earned_credentials`` records award.awarded.
+
+Evidence rows are never deleted: deleting, rejecting, abandoning or purging an item removes its bytes
+from the object store and stamps ``removed_at``; the row stays as the audit trail. The sweeps find
+their work through two partial indexes (pending uploads by age; final submissions by age).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ class PublishedCredentialRow(Base):
     name: Mapped[str] = mapped_column(sa.Text)
     submission_criteria: Mapped[dict[str, Any]] = mapped_column(JSONB)
     published_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    max_attempts: Mapped[int | None] = mapped_column()
 
 
 class RetiredCredentialVersionRow(Base):
@@ -97,6 +102,10 @@ class SubmissionRow(Base):
     attempt: Mapped[int] = mapped_column()
     award_id: Mapped[UUID | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    # [{"requirement_key", "prompt_index", "answer"}]
+    responses: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=sa.text("'[]'::jsonb"))
+    finalized_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), index=True)
+    withdrawal_reason: Mapped[str | None] = mapped_column(sa.Text)
     updated_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now()
     )
@@ -117,6 +126,9 @@ class AttemptRow(Base):
 
 class EvidenceRow(Base):
     __tablename__ = "evidence"
+    __table_args__ = (
+        sa.Index("ix_evidence_pending_created_at", "created_at", postgresql_where=sa.text("status = 'pending'")),
+    )
 
     evidence_id: Mapped[UUID] = mapped_column(primary_key=True)
     submission_id: Mapped[UUID] = mapped_column(
@@ -132,3 +144,13 @@ class EvidenceRow(Base):
     etag: Mapped[str | None] = mapped_column(sa.Text)
     uploaded_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    upload_mode: Mapped[str] = mapped_column(sa.Text, server_default="single")
+    upload_id: Mapped[str | None] = mapped_column(sa.Text)
+    part_size: Mapped[int | None] = mapped_column(sa.BigInteger)
+    part_count: Mapped[int | None] = mapped_column()
+    sniffed_content_type: Mapped[str | None] = mapped_column(sa.Text)
+    duration_seconds: Mapped[float | None] = mapped_column(sa.Float)
+    media: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    rejection: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    submitted_in: Mapped[int | None] = mapped_column()
+    removed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))

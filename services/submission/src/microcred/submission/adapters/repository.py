@@ -22,6 +22,7 @@ from microcred.submission.adapters.orm import (
     SubmissionRow,
 )
 from microcred.submission.domain.model import (
+    FINAL,
     Attempt,
     Evidence,
     EvidenceStatus,
@@ -29,6 +30,7 @@ from microcred.submission.domain.model import (
     PublishedCredential,
     Submission,
     SubmissionStatus,
+    UploadMode,
 )
 
 
@@ -46,6 +48,7 @@ class CredentialRepository:
                 name=credential.name,
                 submission_criteria=credential.submission_criteria.model_dump(mode="json"),
                 published_at=published_at,
+                max_attempts=credential.max_attempts,
             )
             .on_conflict_do_nothing()
         )
@@ -109,6 +112,7 @@ class CredentialRepository:
             name=row.name,
             submission_criteria=SubmissionCriteria.model_validate(row.submission_criteria),
             retired=bool(retired),
+            max_attempts=row.max_attempts,
         )
 
 
@@ -209,6 +213,51 @@ class SubmissionRepository:
         query = query.order_by(SubmissionRow.created_at.desc(), SubmissionRow.submission_id).limit(limit).offset(offset)
         return await self._load(list(await self.session.scalars(query)))
 
+    async def final_with_stored_evidence(self, cutoff: datetime, limit: int) -> list[UUID]:
+        """Submissions decided (awarded or withdrawn) no later than ``cutoff`` whose evidence still has bytes."""
+        holds_bytes = (
+            sa.select(EvidenceRow.evidence_id)
+            .where(
+                EvidenceRow.submission_id == SubmissionRow.submission_id,
+                EvidenceRow.removed_at.is_(None),
+                EvidenceRow.status != EvidenceStatus.REJECTED.value,
+            )
+            .exists()
+        )
+        found = await self.session.scalars(
+            sa.select(SubmissionRow.submission_id)
+            .where(
+                SubmissionRow.status.in_([s.value for s in FINAL]),
+                SubmissionRow.finalized_at <= cutoff,
+                holds_bytes,
+            )
+            .order_by(SubmissionRow.finalized_at)
+            .limit(limit)
+        )
+        return list(found)
+
+    async def pending_uploads_before(self, cutoff: datetime, limit: int) -> list[tuple[UUID, UUID]]:
+        """(submission, evidence) of items declared no later than ``cutoff`` and never completed."""
+        rows = await self.session.execute(
+            sa.select(EvidenceRow.submission_id, EvidenceRow.evidence_id)
+            .where(EvidenceRow.status == EvidenceStatus.PENDING.value, EvidenceRow.created_at <= cutoff)
+            .order_by(EvidenceRow.created_at)
+            .limit(limit)
+        )
+        return [(row.submission_id, row.evidence_id) for row in rows]
+
+    async def pending_upload_ids(self, upload_ids: Iterable[str]) -> set[str]:
+        """Which of these multipart upload ids belong to an item still waiting for its upload."""
+        wanted = set(upload_ids)
+        if not wanted:
+            return set()
+        found = await self.session.scalars(
+            sa.select(EvidenceRow.upload_id).where(
+                EvidenceRow.upload_id.in_(wanted), EvidenceRow.status == EvidenceStatus.PENDING.value
+            )
+        )
+        return {u for u in found if u is not None}
+
     async def add(self, submission: Submission) -> None:
         row = SubmissionRow(submission_id=submission.submission_id)
         self._apply(row, submission)
@@ -232,6 +281,12 @@ class SubmissionRepository:
         row.attempt = submission.attempt
         row.award_id = submission.award_id
         row.created_at = submission.created_at
+        row.responses = [
+            {"requirement_key": key, "prompt_index": index, "answer": answer}
+            for (key, index), answer in sorted(submission.responses.items())
+        ]
+        row.finalized_at = submission.finalized_at
+        row.withdrawal_reason = submission.withdrawal_reason
 
     async def _save_children(self, submission: Submission) -> None:
         # The parent row must exist before its children reference it.
@@ -259,6 +314,18 @@ class SubmissionRepository:
             evidence_row.status = evidence.status.value
             evidence_row.etag = evidence.etag
             evidence_row.uploaded_at = evidence.uploaded_at
+            if evidence.registered_at is not None:
+                evidence_row.created_at = evidence.registered_at
+            evidence_row.upload_mode = evidence.upload_mode.value
+            evidence_row.upload_id = evidence.upload_id
+            evidence_row.part_size = evidence.part_size
+            evidence_row.part_count = evidence.part_count
+            evidence_row.sniffed_content_type = evidence.sniffed_content_type
+            evidence_row.duration_seconds = evidence.duration_seconds
+            evidence_row.media = evidence.media
+            evidence_row.rejection = evidence.rejection
+            evidence_row.submitted_in = evidence.submitted_in
+            evidence_row.removed_at = evidence.removed_at
 
     async def _load(self, rows: list[SubmissionRow]) -> list[Submission]:
         if not rows:
@@ -295,6 +362,17 @@ class SubmissionRepository:
                     status=EvidenceStatus(e.status),
                     etag=e.etag,
                     uploaded_at=e.uploaded_at,
+                    registered_at=e.created_at,
+                    upload_mode=UploadMode(e.upload_mode),
+                    upload_id=e.upload_id,
+                    part_size=e.part_size,
+                    part_count=e.part_count,
+                    sniffed_content_type=e.sniffed_content_type,
+                    duration_seconds=e.duration_seconds,
+                    media=e.media,
+                    rejection=e.rejection,
+                    submitted_in=e.submitted_in,
+                    removed_at=e.removed_at,
                 )
             )
         return [
@@ -311,6 +389,9 @@ class SubmissionRepository:
                 attempts=attempts[row.submission_id],
                 evidence=evidence[row.submission_id],
                 award_id=row.award_id,
+                responses={(r["requirement_key"], int(r["prompt_index"])): str(r["answer"]) for r in row.responses},
+                finalized_at=row.finalized_at,
+                withdrawal_reason=row.withdrawal_reason,
             )
             for row in rows
         ]

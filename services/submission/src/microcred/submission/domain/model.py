@@ -5,6 +5,8 @@ Lifecycle (one submission, several attempts)::
     draft --submit--> submitted --assign--> under_review --revise--> revise_requested --submit--> submitted ...
                                                          --pass----> passed --award--> awarded
 
+    draft | submitted | under_review | revise_requested --withdraw--> withdrawn (final)
+
 Evidence may change only in ``draft`` and ``revise_requested``: what an attempt submitted is what its
 reviewer sees. Review outcomes arrive as events on separate topics (review.assigned, review.scored,
 review.revise-requested, award.awarded), and Kafka orders messages only within a topic. So an outcome
@@ -18,21 +20,39 @@ the teacher has earned every prerequisite the catalog's active pathways name for
 A submission already bound to a version keeps it for good, retired or not.
 
 Evidence: each item answers one requirement of the bound version, within its limits (accepted
-content types, maximum size, maximum count). Withdrawn items stay on record (an earlier attempt may
-have submitted them) but no longer count, so a teacher can replace an item where the maximum is
-reached. Durations are kept in the projection but not checked yet.
+content types, maximum size, maximum count, video duration). The declaration is a claim; an item
+counts only once what actually landed in the object store was verified against it (size, sha256, the
+content type sniffed from the bytes, the duration measured from the video). A failed verification
+rejects the item for good (its bytes are deleted) and the teacher declares a new one. Withdrawn items
+stay on record but no longer count, so a teacher can replace an item where the maximum is reached;
+bytes an earlier attempt submitted are kept (its reviewer assessed them), other withdrawn bytes are
+deleted. Every item records when its stored bytes were removed (``removed_at``), whatever the reason:
+the retention sweep purges what remains once the decision is final, and the rows, attempts, feedback
+and award id stay as the audit trail.
+
+Written responses: each prompt of a requirement is answered in text. Submitting needs every prompt
+of every required requirement answered, beside enough verified evidence.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
-from microcred.events import CriterionFeedback, EvidenceRequirement, PathwayStep, SubmissionCriteria
+from microcred.events import (
+    CriterionFeedback,
+    EvidenceKind,
+    EvidenceRequirement,
+    PathwayStep,
+    PromptResponse,
+    SubmissionCriteria,
+)
 from microcred.runtime.errors import Conflict, Invalid, NotFound
 
 
@@ -43,17 +63,26 @@ class SubmissionStatus(StrEnum):
     REVISE_REQUESTED = "revise_requested"
     PASSED = "passed"
     AWARDED = "awarded"
+    WITHDRAWN = "withdrawn"
 
 
 EDITABLE = frozenset({SubmissionStatus.DRAFT, SubmissionStatus.REVISE_REQUESTED})
+WITHDRAWABLE = frozenset({
+    SubmissionStatus.DRAFT, SubmissionStatus.SUBMITTED, SubmissionStatus.UNDER_REVIEW, SubmissionStatus.REVISE_REQUESTED,
+})
+# The decision is final: the retention period of the evidence runs from here.
+FINAL = frozenset({SubmissionStatus.AWARDED, SubmissionStatus.WITHDRAWN})
 # Review is running for the current attempt: an outcome event may apply.
 IN_REVIEW = frozenset({SubmissionStatus.SUBMITTED, SubmissionStatus.UNDER_REVIEW})
 
 
 class EvidenceStatus(StrEnum):
-    PENDING = "pending"
-    UPLOADED = "uploaded"
-    WITHDRAWN = "withdrawn"
+    PENDING = "pending"  # declared, bytes not (yet) verified
+    UPLOADED = "uploaded"  # verified: counts towards the next attempt
+    REJECTED = "rejected"  # verification failed; bytes deleted
+    WITHDRAWN = "withdrawn"  # the teacher took it out
+    ABANDONED = "abandoned"  # never completed; the orphan sweep removed the upload
+    PURGED = "purged"  # bytes deleted by the retention policy after a final decision
 
 
 @dataclass(frozen=True)
@@ -65,6 +94,7 @@ class PublishedCredential:
     name: str
     submission_criteria: SubmissionCriteria
     retired: bool = False
+    max_attempts: int | None = None  # None: a teacher may resubmit as often as revisions are requested
 
     def requirement_keys(self) -> frozenset[str]:
         return frozenset(item.key for item in self.submission_criteria.items)
@@ -167,6 +197,171 @@ def ensure_evidence_fits(requirement: EvidenceRequirement, content_type: str, si
         )
 
 
+# -- uploads -------------------------------------------------------------------------------------
+
+# S3 refuses parts under 5 MiB (except the last) and more than 10,000 parts.
+MIN_PART_BYTES = 5 * 1024**2
+MAX_PARTS = 10_000
+
+
+class UploadMode(StrEnum):
+    SINGLE = "single"
+    MULTIPART = "multipart"
+
+
+@dataclass(frozen=True)
+class UploadPlan:
+    mode: UploadMode
+    part_size: int | None = None
+    part_count: int | None = None
+
+
+def plan_upload(size_bytes: int, *, single_max_bytes: int, part_size_bytes: int) -> UploadPlan:
+    """One presigned PUT up to ``single_max_bytes``; above it, parts of ``part_size_bytes`` (grown when
+    the file would need more parts than S3 allows)."""
+    if size_bytes <= single_max_bytes:
+        return UploadPlan(UploadMode.SINGLE)
+    part_size = max(part_size_bytes, MIN_PART_BYTES, math.ceil(size_bytes / MAX_PARTS))
+    return UploadPlan(UploadMode.MULTIPART, part_size, math.ceil(size_bytes / part_size))
+
+
+def missing_parts(part_count: int, uploaded: Iterable[int]) -> list[int]:
+    present = set(uploaded)
+    return [n for n in range(1, part_count + 1) if n not in present]
+
+
+# -- what landed ---------------------------------------------------------------------------------
+
+# Text has no magic bytes: these declared types are believed when the bytes decode as UTF-8.
+TEXT_TYPES = frozenset({"text/plain", "text/markdown", "text/csv", "application/json"})
+OCTET_STREAM = "application/octet-stream"
+# Office and e-book formats are zip archives; a sniffer that stops at the zip header says so.
+ZIP_BASED = frozenset({
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/vnd.oasis.opendocument.text",
+    "application/vnd.oasis.opendocument.spreadsheet",
+    "application/vnd.oasis.opendocument.presentation",
+    "application/epub+zip",
+})
+# Families a sniffer recognises by their bytes: a declaration in one of them must be borne out.
+SNIFFABLE_FAMILIES = frozenset({"video", "audio", "image", "text"})
+RECOGNISED_BINARY = ZIP_BASED | {"application/pdf", "application/zip", "application/msword", "application/rtf"}
+
+
+def content_family(content_type: str) -> str:
+    """``video/mp4`` and ``video/quicktime`` are one family (the same camera writes either); text types
+    are one family; any other application type is its own family."""
+    declared = media_type(content_type)
+    top = declared.split("/", 1)[0]
+    if declared in TEXT_TYPES or top == "text":
+        return "text"
+    if top in ("video", "audio", "image"):
+        return top
+    return declared
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What a media tool read from the container: the numbers a requirement can check."""
+
+    duration_seconds: float | None
+    width: int | None = None
+    height: int | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    container: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "duration_seconds": self.duration_seconds, "width": self.width, "height": self.height,
+            "video_codec": self.video_codec, "audio_codec": self.audio_codec, "container": self.container,
+        }
+
+
+@dataclass(frozen=True)
+class UploadFacts:
+    """Measured from the stored object, never taken from the client."""
+
+    size: int
+    sha256: str
+    etag: str
+    sniffed_content_type: str | None  # None: bytes no sniffer recognises
+    media: MediaInfo | None = None  # None: not a video, or no decoder could read it
+    media_probed: bool = False
+
+
+def effective_content_type(declared: str, sniffed: str | None) -> str:
+    """The type the evidence is recorded and sent under: the sniffed one when the bytes say anything."""
+    declared_type = media_type(declared)
+    if sniffed is None:
+        return declared_type
+    if sniffed == "application/zip" and declared_type in ZIP_BASED:
+        return declared_type
+    return sniffed
+
+
+def check_content_type(requirement: EvidenceRequirement, declared: str, sniffed: str | None) -> str:
+    """The recorded type, or Invalid ``content_type_mismatch`` when the bytes contradict the claim."""
+    declared_type = media_type(declared)
+    effective = effective_content_type(declared, sniffed)
+    what = sniffed or "not recognisable as any known type"
+    contradicts = False
+    if declared_type != OCTET_STREAM:
+        if sniffed is None:
+            # Only a type the sniffer recognises can be contradicted by its silence.
+            contradicts = content_family(declared_type) in SNIFFABLE_FAMILIES or declared_type in RECOGNISED_BINARY
+        else:
+            contradicts = content_family(effective) != content_family(declared_type)
+    if contradicts:
+        bytes_are = f"the bytes are {sniffed}" if sniffed else "the bytes are not recognisable as any known type"
+        raise Invalid(
+            f"declared {declared_type} but {bytes_are}",
+            code="content_type_mismatch",
+            details={"declared": declared_type, "sniffed": sniffed},
+        )
+    if requirement.kind is EvidenceKind.VIDEO and content_family(effective) != "video":
+        raise Invalid(
+            f"{requirement.title} must be a video, but the bytes are {what}",
+            code="content_type_mismatch",
+            details={"declared": declared_type, "sniffed": sniffed},
+        )
+    if not accepts_content_type(requirement, effective):
+        raise Invalid(
+            f"{requirement.title} accepts {', '.join(requirement.accepted_content_types)}, but the bytes are {what}",
+            code="content_type_mismatch",
+            details={"declared": declared_type, "sniffed": sniffed,
+                     "accepted_content_types": list(requirement.accepted_content_types)},
+        )
+    return effective
+
+
+def check_duration(requirement: EvidenceRequirement, media: MediaInfo | None) -> None:
+    low, high = requirement.min_duration_seconds, requirement.max_duration_seconds
+    if low is None and high is None:
+        return
+    duration = None if media is None else media.duration_seconds
+    if duration is None:
+        raise Invalid(
+            f"{requirement.title} must last {_range(low, high)}, but the video's duration cannot be read",
+            code="media_unreadable",
+        )
+    if (low is not None and duration < low) or (high is not None and duration > high):
+        raise Invalid(
+            f"{requirement.title} must last {_range(low, high)}; this video lasts {duration:.1f} s",
+            code="duration_out_of_range",
+            details={"duration_seconds": round(duration, 3), "min_duration_seconds": low,
+                     "max_duration_seconds": high},
+        )
+
+
+def _range(low: int | None, high: int | None) -> str:
+    if low is not None and high is not None:
+        return f"between {low} and {high} s"
+    return f"at least {low} s" if low is not None else f"at most {high} s"
+
+
 @dataclass
 class Evidence:
     evidence_id: UUID
@@ -181,25 +376,129 @@ class Evidence:
     # upload URL changes it, and submit refuses evidence whose bytes changed after verification.
     etag: str | None = None
     uploaded_at: datetime | None = None
+    registered_at: datetime | None = None
+    upload_mode: UploadMode = UploadMode.SINGLE
+    upload_id: str | None = None
+    part_size: int | None = None
+    part_count: int | None = None
+    sniffed_content_type: str | None = None
+    duration_seconds: float | None = None
+    media: dict[str, Any] | None = None
+    rejection: dict[str, Any] | None = None
+    # The first attempt that sent this item to a reviewer; its bytes are then part of the record.
+    submitted_in: int | None = None
+    removed_at: datetime | None = None
 
-    def verify_upload(self, *, stored_size: int, stored_sha256: str, etag: str, now: datetime) -> None:
-        if self.status is EvidenceStatus.WITHDRAWN:
-            raise Conflict(f"evidence {self.evidence_id} was withdrawn; declare a new item", code="evidence_withdrawn")
-        if stored_size != self.size_bytes:
+    @property
+    def recorded_content_type(self) -> str:
+        return effective_content_type(self.content_type, self.sniffed_content_type)
+
+    def holds_object(self) -> bool:
+        """The store may hold bytes (or an unfinished multipart upload) for this item."""
+        return self.removed_at is None and self.status is not EvidenceStatus.REJECTED
+
+    def ensure_pending(self) -> None:
+        if self.status is not EvidenceStatus.PENDING:
+            raise Conflict(
+                f"evidence {self.evidence_id} is {self.status.value}, not waiting for an upload; "
+                "declare a new item to upload another file",
+                code="evidence_not_pending",
+                details={"status": self.status.value},
+            )
+
+    def ensure_multipart(self) -> None:
+        if self.upload_mode is not UploadMode.MULTIPART or self.part_count is None:
+            raise Conflict(
+                f"evidence {self.evidence_id} is uploaded with one PUT, not in parts", code="not_multipart"
+            )
+
+    def check_part_numbers(self, part_numbers: Iterable[int]) -> list[int]:
+        self.ensure_multipart()
+        assert self.part_count is not None
+        wanted = sorted(set(part_numbers))
+        unknown = [n for n in wanted if not 1 <= n <= self.part_count]
+        if unknown or not wanted:
             raise Invalid(
-                f"the stored object has {stored_size} bytes but {self.size_bytes} were declared; upload again",
+                f"part numbers run from 1 to {self.part_count}",
+                code="unknown_part",
+                details={"unknown": unknown, "part_count": self.part_count},
+            )
+        return wanted
+
+    def verify(self, requirement: EvidenceRequirement, facts: UploadFacts, now: datetime) -> None:
+        """Accept the stored bytes, or raise Invalid with the first way they contradict the declaration."""
+        if facts.size != self.size_bytes:
+            raise Invalid(
+                f"the stored object has {facts.size} bytes but {self.size_bytes} were declared",
                 code="size_mismatch",
-                details={"declared": self.size_bytes, "stored": stored_size},
+                details={"declared": self.size_bytes, "stored": facts.size},
             )
-        if stored_sha256 != self.sha256:
+        if facts.sha256 != self.sha256:
             raise Invalid(
-                "the sha256 of the stored object differs from the declared one; upload again",
+                "the sha256 of the stored object differs from the declared one",
                 code="sha256_mismatch",
-                details={"declared": self.sha256, "stored": stored_sha256},
+                details={"declared": self.sha256, "stored": facts.sha256},
             )
+        recorded = check_content_type(requirement, self.content_type, facts.sniffed_content_type)
+        if content_family(recorded) == "video" and facts.media_probed and facts.media is None:
+            raise Invalid(
+                f"the bytes look like {recorded} but no decoder could read them",
+                code="media_unreadable",
+                details={"sniffed": facts.sniffed_content_type},
+            )
+        check_duration(requirement, facts.media)
+        self.sniffed_content_type = facts.sniffed_content_type
+        if facts.media is not None:
+            self.duration_seconds = facts.media.duration_seconds
+            self.media = facts.media.as_dict()
         self.status = EvidenceStatus.UPLOADED
-        self.etag = etag
+        self.etag = facts.etag
         self.uploaded_at = now
+
+    def reject(self, refusal: Invalid, now: datetime) -> None:
+        """Verification failed: the bytes were deleted and this item will never count."""
+        self.status = EvidenceStatus.REJECTED
+        self.rejection = {"code": refusal.code, "message": refusal.message}
+        self.removed_at = now
+
+    def abandon(self, now: datetime) -> None:
+        self.status = EvidenceStatus.ABANDONED
+        self.removed_at = now
+
+    def purge(self, now: datetime) -> None:
+        if self.status in (EvidenceStatus.UPLOADED, EvidenceStatus.WITHDRAWN):
+            self.status = EvidenceStatus.PURGED
+        elif self.status is EvidenceStatus.PENDING:
+            self.status = EvidenceStatus.ABANDONED
+        self.removed_at = now
+
+
+@dataclass(frozen=True)
+class Answer:
+    requirement_key: str
+    prompt_index: int
+    answer: str
+
+
+@dataclass(frozen=True)
+class UnansweredPrompt:
+    requirement_key: str
+    prompt_index: int
+    prompt: str
+
+    def as_details(self) -> dict[str, object]:
+        return {"requirement_key": self.requirement_key, "prompt_index": self.prompt_index, "prompt": self.prompt}
+
+
+def unanswered_prompts(criteria: SubmissionCriteria, responses: Mapping[tuple[str, int], str]) -> list[UnansweredPrompt]:
+    """Prompts of required requirements without a non-blank answer, in the credential's order."""
+    return [
+        UnansweredPrompt(item.key, index, prompt)
+        for item in criteria.items
+        if item.required
+        for index, prompt in enumerate(item.prompts)
+        if not responses.get((item.key, index), "").strip()
+    ]
 
 
 @dataclass
@@ -225,6 +524,11 @@ class Submission:
     attempts: list[Attempt] = field(default_factory=list)
     evidence: list[Evidence] = field(default_factory=list)
     award_id: UUID | None = None
+    # (requirement key, prompt index) -> the teacher's answer
+    responses: dict[tuple[str, int], str] = field(default_factory=dict)
+    # When the decision became final (awarded or withdrawn): evidence retention runs from here.
+    finalized_at: datetime | None = None
+    withdrawal_reason: str | None = None
 
     # -- teacher actions -----------------------------------------------------------------------
 
@@ -241,7 +545,7 @@ class Submission:
         self.ensure_evidence_editable()
         registered = sum(
             1 for e in self.evidence
-            if e.requirement_key == requirement.key and e.status is not EvidenceStatus.WITHDRAWN
+            if e.requirement_key == requirement.key and e.status in (EvidenceStatus.PENDING, EvidenceStatus.UPLOADED)
         )
         if requirement.max_count is not None and registered >= requirement.max_count:
             raise Invalid(
@@ -253,16 +557,82 @@ class Submission:
             )
         self.evidence.append(evidence)
 
-    def withdraw_evidence(self, evidence_id: UUID) -> Evidence:
-        """Take an item out of the next attempt; it stays on record, since an earlier one may have sent it."""
+    def withdraw_evidence(self, evidence_id: UUID, now: datetime) -> Evidence:
+        """Take an item out of the next attempt. Its stored bytes are to be deleted (``removed_at`` is
+        set) unless an earlier attempt submitted them: then they are that attempt's record and stay."""
         self.ensure_evidence_editable()
         evidence = self.find_evidence(evidence_id)
         if evidence is None:
             raise NotFound(
                 f"evidence {evidence_id} is not part of submission {self.submission_id}", code="evidence_not_found"
             )
+        if evidence.status not in (EvidenceStatus.PENDING, EvidenceStatus.UPLOADED):
+            raise Conflict(
+                f"evidence {evidence_id} is already {evidence.status.value}", code="evidence_not_active",
+                details={"status": evidence.status.value},
+            )
         evidence.status = EvidenceStatus.WITHDRAWN
+        if evidence.submitted_in is None:
+            evidence.removed_at = now
         return evidence
+
+    def answer_prompts(self, answers: Iterable[Answer], criteria: SubmissionCriteria) -> None:
+        """Set the given answers; a blank answer clears its prompt. Other answers stay as they were."""
+        self.ensure_evidence_editable()
+        prompts = {item.key: item.prompts for item in criteria.items}
+        changes: dict[tuple[str, int], str] = {}
+        for answer in answers:
+            if answer.requirement_key not in prompts:
+                raise Invalid(
+                    f"{answer.requirement_key!r} is not an evidence requirement of {self.credential_name}",
+                    code="unknown_requirement",
+                    details={"requirement_keys": sorted(prompts)},
+                )
+            count = len(prompts[answer.requirement_key])
+            if not 0 <= answer.prompt_index < count:
+                raise Invalid(
+                    f"{answer.requirement_key} has {count} prompt(s); there is no prompt {answer.prompt_index}",
+                    code="unknown_prompt",
+                    details={"requirement_key": answer.requirement_key, "prompt_count": count},
+                )
+            changes[(answer.requirement_key, answer.prompt_index)] = answer.answer
+        for key, text in changes.items():
+            if text.strip():
+                self.responses[key] = text
+            else:
+                self.responses.pop(key, None)
+
+    def prompt_responses(self, criteria: SubmissionCriteria) -> tuple[PromptResponse, ...]:
+        """Every answered prompt with its text, in the credential's order."""
+        return tuple(
+            PromptResponse(
+                requirement_key=item.key, prompt=prompt, prompt_index=index, answer=self.responses[(item.key, index)]
+            )
+            for item in criteria.items
+            for index, prompt in enumerate(item.prompts)
+            if self.responses.get((item.key, index), "").strip()
+        )
+
+    def withdraw(self, reason: str | None, now: datetime) -> None:
+        if self.status not in WITHDRAWABLE:
+            raise Conflict(
+                f"submission {self.submission_id} is {self.status.value}; only a draft or a submission "
+                "still under way can be withdrawn",
+                code="not_withdrawable",
+                details={"status": self.status.value},
+            )
+        self.status = SubmissionStatus.WITHDRAWN
+        self.withdrawal_reason = reason
+        self.finalized_at = now
+
+    def is_final_since(self, cutoff: datetime) -> bool:
+        return self.status in FINAL and self.finalized_at is not None and self.finalized_at <= cutoff
+
+    def retention_due(self, now: datetime, retention: timedelta) -> list[Evidence]:
+        """Items whose stored bytes the retention policy deletes now."""
+        if not self.is_final_since(now - retention):
+            return []
+        return [e for e in self.evidence if e.holds_object()]
 
     def find_evidence(self, evidence_id: UUID) -> Evidence | None:
         return next((e for e in self.evidence if e.evidence_id == evidence_id), None)
@@ -270,7 +640,7 @@ class Submission:
     def uploaded_evidence(self) -> list[Evidence]:
         return [e for e in self.evidence if e.status is EvidenceStatus.UPLOADED]
 
-    def submit(self, criteria: SubmissionCriteria, now: datetime) -> Attempt:
+    def submit(self, criteria: SubmissionCriteria, now: datetime, max_attempts: int | None = None) -> Attempt:
         """Open the next attempt: the first from draft, a resubmission after a revision request."""
         if self.status is SubmissionStatus.DRAFT:
             number = 1
@@ -281,15 +651,27 @@ class Submission:
                 f"submission {self.submission_id} is {self.status.value}; it can be submitted only as a "
                 "draft or after a revision request",
                 code="not_submittable",
+                details={"status": self.status.value},
+            )
+        if max_attempts is not None and number > max_attempts:
+            raise Conflict(
+                f"{self.credential_name} allows {max_attempts} attempt(s) and all were used",
+                code="max_attempts_reached",
+                details={"max_attempts": max_attempts, "attempts": self.attempt},
             )
         short = missing_requirements(criteria, self.evidence)
-        if short:
+        unanswered = unanswered_prompts(criteria, self.responses)
+        if short or unanswered:
+            missing = [f"{s.requirement_key} ({s.uploaded} of {s.min_count} files)" for s in short]
+            missing += [f"{p.requirement_key} prompt {p.prompt_index + 1} unanswered" for p in unanswered]
             raise Invalid(
-                "every required piece of evidence needs enough uploaded files: "
-                + ", ".join(f"{s.requirement_key} ({s.uploaded} of {s.min_count})" for s in short),
+                "the submission is not complete: " + ", ".join(missing),
                 code="incomplete",
-                details=[s.as_details() for s in short],
+                details=[s.as_details() for s in short] + [p.as_details() for p in unanswered],
             )
+        for evidence in self.uploaded_evidence():
+            if evidence.submitted_in is None:
+                evidence.submitted_in = number
         attempt = Attempt(number=number, submitted_at=now)
         self.attempt = number
         self.attempts.append(attempt)
@@ -323,7 +705,7 @@ class Submission:
 
     def request_revision(self, attempt: int, feedback: Iterable[CriterionFeedback], now: datetime) -> bool:
         current = self._current_for_event(attempt, "a revision request")
-        if current is None or self.status is SubmissionStatus.REVISE_REQUESTED:
+        if current is None or self.status in (SubmissionStatus.REVISE_REQUESTED, SubmissionStatus.WITHDRAWN):
             return False
         if self.status not in IN_REVIEW:
             raise Conflict(
@@ -338,7 +720,9 @@ class Submission:
 
     def record_pass(self, attempt: int) -> bool:
         current = self._current_for_event(attempt, "a pass")
-        if current is None or self.status in (SubmissionStatus.PASSED, SubmissionStatus.AWARDED):
+        if current is None or self.status in (
+            SubmissionStatus.PASSED, SubmissionStatus.AWARDED, SubmissionStatus.WITHDRAWN
+        ):
             return False
         if self.status not in IN_REVIEW:
             raise Conflict(
@@ -348,7 +732,14 @@ class Submission:
         self.status = SubmissionStatus.PASSED
         return True
 
-    def record_award(self, award_id: UUID) -> bool:
+    def record_award(self, award_id: UUID, now: datetime) -> bool:
+        if self.status is SubmissionStatus.WITHDRAWN:
+            # A review that concluded while the withdrawal travelled: the award exists (another service
+            # issued it), so it is recorded, but the teacher's withdrawal stands.
+            if self.award_id is not None:
+                return False
+            self.award_id = award_id
+            return True
         if self.status is SubmissionStatus.AWARDED:
             if self.award_id == award_id:
                 return False
@@ -364,6 +755,7 @@ class Submission:
             )
         self.status = SubmissionStatus.AWARDED
         self.award_id = award_id
+        self.finalized_at = now
         return True
 
     def _current_for_event(self, attempt: int, what: str) -> Attempt | None:

@@ -8,16 +8,28 @@ an operator sees everything.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Body, Query, status
 
 from microcred.runtime.auth import CurrentPrincipal, Principal, Role, require
-from microcred.submission.domain.model import Attempt, Evidence, EvidenceStatus, Submission
+from microcred.submission.domain.model import Attempt, Evidence, EvidenceStatus, Submission, UploadMode
 from microcred.submission.service_layer import handlers
-from microcred.submission.service_layer.handlers import EvidencePolicy, EvidenceStorage, Viewer
+from microcred.submission.service_layer.handlers import (
+    EvidencePolicy,
+    EvidenceStorage,
+    MediaProbe,
+    RetentionPolicy,
+    Viewer,
+)
 from microcred.submission.service_layer.unit_of_work import SubmissionUnitOfWork
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def evidence_view(evidence: Evidence) -> dict[str, Any]:
@@ -25,12 +37,50 @@ def evidence_view(evidence: Evidence) -> dict[str, Any]:
         "evidence_id": str(evidence.evidence_id),
         "requirement_key": evidence.requirement_key,
         "filename": evidence.filename,
-        "content_type": evidence.content_type,
+        "content_type": evidence.recorded_content_type,
+        "declared_content_type": evidence.content_type,
+        "sniffed_content_type": evidence.sniffed_content_type,
         "size_bytes": evidence.size_bytes,
         "sha256": evidence.sha256,
         "object_key": evidence.object_key,
         "status": evidence.status.value,
-        "uploaded_at": evidence.uploaded_at.isoformat() if evidence.uploaded_at else None,
+        "upload_mode": evidence.upload_mode.value,
+        "part_count": evidence.part_count,
+        "duration_seconds": evidence.duration_seconds,
+        "media": evidence.media,
+        "rejection": evidence.rejection,
+        "submitted_in": evidence.submitted_in,
+        "registered_at": _iso(evidence.registered_at),
+        "uploaded_at": _iso(evidence.uploaded_at),
+        "removed_at": _iso(evidence.removed_at),
+    }
+
+
+def responses_view(submission: Submission) -> list[dict[str, Any]]:
+    return [
+        {"requirement_key": key, "prompt_index": index, "answer": answer}
+        for (key, index), answer in sorted(submission.responses.items())
+    ]
+
+
+def ticket_view(ticket: handlers.UploadTicket) -> dict[str, Any]:
+    upload: dict[str, Any]
+    if ticket.mode is UploadMode.SINGLE:
+        upload = {"mode": ticket.mode.value, "method": "PUT", "url": ticket.url}
+    else:
+        upload = {
+            "mode": ticket.mode.value,
+            "method": "PUT",
+            "upload_id": ticket.upload_id,
+            "part_size": ticket.part_size,
+            "part_count": ticket.part_count,
+            "parts": [{"part_number": n, "url": url} for n, url in sorted(ticket.parts.items())],
+        }
+    return {
+        "evidence_id": str(ticket.evidence_id),
+        "object_key": ticket.object_key,
+        "expires_at": ticket.expires_at.isoformat(),
+        "upload": upload,
     }
 
 
@@ -57,20 +107,28 @@ def submission_view(submission: Submission, viewer: Viewer = Viewer.OWNER) -> di
         view["evidence"] = [
             evidence_view(e) for e in submission.evidence if e.status is EvidenceStatus.UPLOADED
         ]
+        view["responses"] = responses_view(submission)
         return view
     view |= {
         "teacher_id": submission.teacher_id,
         "states": list(submission.states),
         "award_id": str(submission.award_id) if submission.award_id else None,
         "created_at": submission.created_at.isoformat(),
+        "finalized_at": _iso(submission.finalized_at),
+        "withdrawal_reason": submission.withdrawal_reason,
         "evidence": [evidence_view(e) for e in submission.evidence],
+        "responses": responses_view(submission),
         "attempts": [attempt_view(a) for a in submission.attempts],
     }
     return view
 
 
 def create_router(
-    uow: Callable[[], SubmissionUnitOfWork], store: EvidenceStorage, policy: EvidencePolicy
+    uow: Callable[[], SubmissionUnitOfWork],
+    store: EvidenceStorage,
+    policy: EvidencePolicy,
+    probe: MediaProbe,
+    retention: RetentionPolicy,
 ) -> APIRouter:
     router = APIRouter(tags=["submissions"])
 
@@ -99,22 +157,37 @@ def create_router(
     async def declare_evidence(
         submission_id: UUID, body: handlers.DeclareEvidence, principal: CurrentPrincipal
     ) -> dict[str, Any]:
-        ticket = await handlers.declare_evidence(submission_id, body, principal, uow(), store, policy)
+        """Register an item; answers with one presigned PUT URL, or (above the single-upload size) the
+        presigned part URLs of a multipart upload."""
+        return ticket_view(await handlers.declare_evidence(submission_id, body, principal, uow(), store, policy))
+
+    @router.post("/submissions/{submission_id}/evidence/{evidence_id}/parts")
+    async def fresh_part_urls(
+        submission_id: UUID, evidence_id: UUID, body: handlers.RequestParts, principal: CurrentPrincipal
+    ) -> dict[str, Any]:
+        """Fresh URLs for parts of an unfinished multipart upload (resume after a drop or expiry)."""
+        ticket = await handlers.fresh_part_urls(submission_id, evidence_id, body, principal, uow(), store, policy)
+        return ticket_view(ticket)
+
+    @router.get("/submissions/{submission_id}/evidence/{evidence_id}/parts")
+    async def uploaded_parts(submission_id: UUID, evidence_id: UUID, principal: CurrentPrincipal) -> dict[str, Any]:
+        """The parts the object store holds (ListParts), and the part numbers still missing."""
+        progress = await handlers.uploaded_parts(submission_id, evidence_id, principal, uow(), store)
         return {
-            "evidence_id": str(ticket.evidence_id),
-            "object_key": ticket.object_key,
-            "upload_url": ticket.upload_url,
-            "upload_method": ticket.upload_method,
-            "expires_at": ticket.expires_at.isoformat(),
+            "uploaded": [{"part_number": p.part_number, "size": p.size, "etag": p.etag} for p in progress.uploaded],
+            "missing": progress.missing,
         }
 
     @router.post("/submissions/{submission_id}/evidence/{evidence_id}/complete")
     async def complete_evidence(submission_id: UUID, evidence_id: UUID, principal: CurrentPrincipal) -> dict[str, Any]:
-        return evidence_view(await handlers.complete_evidence(submission_id, evidence_id, principal, uow(), store))
+        """Assemble the parts (multipart) and verify what landed: size, sha256, sniffed type, video duration."""
+        return evidence_view(
+            await handlers.complete_evidence(submission_id, evidence_id, principal, uow, store, probe)
+        )
 
     @router.delete("/submissions/{submission_id}/evidence/{evidence_id}")
     async def withdraw_evidence(submission_id: UUID, evidence_id: UUID, principal: CurrentPrincipal) -> dict[str, Any]:
-        return evidence_view(await handlers.withdraw_evidence(submission_id, evidence_id, principal, uow()))
+        return evidence_view(await handlers.withdraw_evidence(submission_id, evidence_id, principal, uow(), store))
 
     @router.get("/submissions/{submission_id}/evidence/{evidence_id}/download")
     async def download_evidence(submission_id: UUID, evidence_id: UUID, principal: CurrentPrincipal) -> dict[str, Any]:
@@ -125,8 +198,29 @@ def create_router(
             "expires_at": ticket.expires_at.isoformat(),
         }
 
+    @router.put("/submissions/{submission_id}/responses")
+    async def answer_prompts(
+        submission_id: UUID, body: handlers.AnswerPrompts, principal: CurrentPrincipal
+    ) -> dict[str, Any]:
+        """Set written answers to the requirements' prompts; a blank answer clears one. Others stay."""
+        return submission_view(await handlers.answer_prompts(submission_id, body, principal, uow()))
+
     @router.post("/submissions/{submission_id}/submit")
     async def submit(submission_id: UUID, principal: CurrentPrincipal) -> dict[str, Any]:
         return submission_view(await handlers.submit(submission_id, principal, uow(), store))
+
+    @router.post("/submissions/{submission_id}/withdraw")
+    async def withdraw_submission(
+        submission_id: UUID,
+        principal: CurrentPrincipal,
+        body: Annotated[handlers.WithdrawSubmission | None, Body()] = None,
+    ) -> dict[str, Any]:
+        command = body or handlers.WithdrawSubmission()
+        return submission_view(await handlers.withdraw_submission(submission_id, command, principal, uow()))
+
+    @router.post("/maintenance/sweep", tags=["operations"])
+    async def sweep(_: Annotated[Principal, require(Role.OPERATOR)]) -> dict[str, int]:
+        """Run the retention purge and the orphan-upload cleanup now (they also run on a timer)."""
+        return asdict(await handlers.sweep(uow, store, retention))
 
     return router

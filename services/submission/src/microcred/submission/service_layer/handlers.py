@@ -9,7 +9,9 @@ so the same fact re-announced under a new event id changes nothing either.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
@@ -27,24 +29,36 @@ from microcred.events import (
     RevisionRequested,
     SubmissionScored,
     SubmissionSubmitted,
+    SubmissionWithdrawn,
 )
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.context import current_correlation_id
 from microcred.runtime.errors import Conflict, Forbidden, Invalid, NotFound
+from microcred.submission.adapters.content_sniffing import sniff_content_type
 from microcred.submission.domain.model import (
+    Answer,
     Evidence,
     EvidenceStatus,
+    MediaInfo,
     Pathway,
     PublishedCredential,
     Submission,
+    UploadFacts,
+    UploadMode,
+    content_family,
+    effective_content_type,
     ensure_evidence_fits,
     ensure_prerequisites_met,
     evidence_object_key,
+    missing_parts,
+    plan_upload,
     version_for_new_submission,
 )
 from microcred.submission.service_layer.unit_of_work import SubmissionUnitOfWork
 
 CONSUMER = "submission"
+EVIDENCE_PREFIX = "submissions/"
+log = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
@@ -59,16 +73,71 @@ class StoredObject(Protocol):
     def etag(self) -> str: ...
 
 
+class StoredPart(Protocol):
+    @property
+    def part_number(self) -> int: ...
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def etag(self) -> str: ...
+
+
+class Inspection(Protocol):
+    @property
+    def sha256(self) -> str: ...
+
+    @property
+    def head(self) -> bytes: ...
+
+    @property
+    def text(self) -> bool: ...
+
+
+class OpenUpload(Protocol):
+    @property
+    def object_key(self) -> str: ...
+
+    @property
+    def upload_id(self) -> str: ...
+
+    @property
+    def initiated_at(self) -> datetime | None: ...
+
+
 class EvidenceStorage(Protocol):
     """What the use cases need of the object store (adapters.evidence_store.EvidenceStore in production)."""
 
     async def upload_url(self, object_key: str, ttl_seconds: int) -> str: ...
 
+    async def part_urls(
+        self, object_key: str, upload_id: str, part_numbers: list[int], ttl_seconds: int
+    ) -> dict[int, str]: ...
+
     async def download_url(self, object_key: str, ttl_seconds: int, filename: str) -> str: ...
+
+    async def start_multipart(self, object_key: str, content_type: str) -> str: ...
+
+    async def list_parts(self, object_key: str, upload_id: str) -> Sequence[StoredPart] | None: ...
+
+    async def complete_multipart(self, object_key: str, upload_id: str, parts: Sequence[StoredPart]) -> None: ...
+
+    async def open_uploads(self, prefix: str) -> Sequence[OpenUpload]: ...
+
+    async def abort_multipart(self, object_key: str, upload_id: str) -> None: ...
 
     async def stat(self, object_key: str) -> StoredObject | None: ...
 
-    async def sha256(self, object_key: str) -> str: ...
+    async def inspect(self, object_key: str) -> Inspection: ...
+
+    async def remove(self, object_key: str, upload_id: str | None = None) -> None: ...
+
+
+class MediaProbe(Protocol):
+    """Reads duration and metadata of stored video (adapters.media_probe.PyAVMediaProbe in production)."""
+
+    async def probe(self, object_key: str, size: int) -> MediaInfo | None: ...
 
 
 @dataclass(frozen=True)
@@ -76,6 +145,15 @@ class EvidencePolicy:
     max_bytes: int
     upload_url_ttl_seconds: int
     download_url_ttl_seconds: int
+    single_upload_max_bytes: int = 16 * 1024**2
+    part_size_bytes: int = 16 * 1024**2
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    evidence_retention: timedelta
+    orphan_upload_age: timedelta
+    batch_size: int = 100
 
 
 # -- commands ----------------------------------------------------------------------------------
@@ -91,17 +169,53 @@ class DeclareEvidence(BaseModel):
     content_type: str = Field(
         min_length=3, max_length=255, pattern=r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(\s*;.*)?$"
     )
-    size_bytes: int = Field(ge=1)
+    # 0 is refused by the use case with its own code (empty_file), not as a schema error.
+    size_bytes: int = Field(ge=0)
     sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+
+
+class RequestParts(BaseModel):
+    part_numbers: list[int] = Field(min_length=1, max_length=10_000)
+
+
+class PromptAnswer(BaseModel):
+    requirement_key: str = Field(min_length=1, max_length=80)
+    prompt_index: int = Field(ge=0)
+    answer: str = Field(max_length=50_000)
+
+
+class AnswerPrompts(BaseModel):
+    responses: list[PromptAnswer] = Field(max_length=500)
+
+
+class WithdrawSubmission(BaseModel):
+    reason: str | None = Field(default=None, max_length=2000)
 
 
 @dataclass(frozen=True)
 class UploadTicket:
     evidence_id: UUID
     object_key: str
-    upload_url: str
     expires_at: datetime
-    upload_method: str = "PUT"
+    mode: UploadMode
+    url: str | None = None
+    upload_id: str | None = None
+    part_size: int | None = None
+    part_count: int | None = None
+    parts: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PartsProgress:
+    uploaded: Sequence[StoredPart]
+    missing: list[int]
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    purged_items: int = 0
+    abandoned_uploads: int = 0
+    aborted_unknown_uploads: int = 0
 
 
 @dataclass(frozen=True)
@@ -223,12 +337,22 @@ async def declare_evidence(
     store: EvidenceStorage,
     policy: EvidencePolicy,
 ) -> UploadTicket:
+    """Register an item and hand out where to upload it: one presigned PUT, or the parts of a multipart upload.
+
+    The multipart upload is created before the row commits; if the commit fails, the orphan sweep
+    aborts the upload nobody knows (it asks the store, not the database).
+    """
+    if command.size_bytes == 0:
+        raise Invalid("an empty file is not evidence", code="empty_file")
     if command.size_bytes > policy.max_bytes:
         raise Invalid(
             f"evidence may be at most {policy.max_bytes} bytes, {command.size_bytes} were declared",
             code="evidence_too_large",
             details={"max_bytes": policy.max_bytes},
         )
+    plan = plan_upload(
+        command.size_bytes, single_max_bytes=policy.single_upload_max_bytes, part_size_bytes=policy.part_size_bytes
+    )
     async with uow:
         submission = await _owned(uow, submission_id, principal)
         submission.ensure_evidence_editable()
@@ -236,6 +360,7 @@ async def declare_evidence(
         requirement = credential.requirement(command.requirement_key)
         ensure_evidence_fits(requirement, command.content_type, command.size_bytes)
         evidence_id = uuid4()
+        now = utc_now()
         evidence = Evidence(
             evidence_id=evidence_id,
             requirement_key=command.requirement_key,
@@ -244,14 +369,132 @@ async def declare_evidence(
             size_bytes=command.size_bytes,
             sha256=command.sha256.lower(),
             object_key=evidence_object_key(submission_id, evidence_id, command.filename),
+            registered_at=now,
+            upload_mode=plan.mode,
+            part_size=plan.part_size,
+            part_count=plan.part_count,
         )
         submission.add_evidence(evidence, requirement)
-        expires_at = utc_now() + timedelta(seconds=policy.upload_url_ttl_seconds)
-        upload_url = await store.upload_url(evidence.object_key, policy.upload_url_ttl_seconds)
+        expires_at = now + timedelta(seconds=policy.upload_url_ttl_seconds)
+        if plan.mode is UploadMode.SINGLE:
+            url = await store.upload_url(evidence.object_key, policy.upload_url_ttl_seconds)
+            ticket = UploadTicket(evidence_id, evidence.object_key, expires_at, plan.mode, url=url)
+        else:
+            assert plan.part_count is not None
+            evidence.upload_id = await store.start_multipart(evidence.object_key, command.content_type)
+            parts = await store.part_urls(
+                evidence.object_key, evidence.upload_id, list(range(1, plan.part_count + 1)),
+                policy.upload_url_ttl_seconds,
+            )
+            ticket = UploadTicket(
+                evidence_id, evidence.object_key, expires_at, plan.mode, upload_id=evidence.upload_id,
+                part_size=plan.part_size, part_count=plan.part_count, parts=parts,
+            )
         await uow.submissions.save(submission)
         await uow.commit()
+    return ticket
+
+
+async def _pending_multipart(
+    uow: SubmissionUnitOfWork, submission_id: UUID, evidence_id: UUID, principal: Principal
+) -> Evidence:
+    async with uow:
+        submission = await _owned(uow, submission_id, principal)
+        submission.ensure_evidence_editable()
+        evidence = _find_evidence(submission, evidence_id)
+        evidence.ensure_pending()
+        evidence.ensure_multipart()
+        return evidence
+
+
+async def fresh_part_urls(
+    submission_id: UUID,
+    evidence_id: UUID,
+    command: RequestParts,
+    principal: Principal,
+    uow: SubmissionUnitOfWork,
+    store: EvidenceStorage,
+    policy: EvidencePolicy,
+) -> UploadTicket:
+    """New URLs for some parts of an unfinished upload: to resume after a dropped connection or expiry."""
+    evidence = await _pending_multipart(uow, submission_id, evidence_id, principal)
+    wanted = evidence.check_part_numbers(command.part_numbers)
+    assert evidence.upload_id is not None
+    urls = await store.part_urls(evidence.object_key, evidence.upload_id, wanted, policy.upload_url_ttl_seconds)
     return UploadTicket(
-        evidence_id=evidence_id, object_key=evidence.object_key, upload_url=upload_url, expires_at=expires_at
+        evidence_id, evidence.object_key, utc_now() + timedelta(seconds=policy.upload_url_ttl_seconds),
+        UploadMode.MULTIPART, upload_id=evidence.upload_id, part_size=evidence.part_size,
+        part_count=evidence.part_count, parts=urls,
+    )
+
+
+async def _store_parts(store: EvidenceStorage, evidence: Evidence) -> Sequence[StoredPart]:
+    assert evidence.upload_id is not None
+    parts = await store.list_parts(evidence.object_key, evidence.upload_id)
+    if parts is None:
+        raise Conflict(
+            f"the multipart upload of evidence {evidence.evidence_id} no longer exists (expired or aborted); "
+            "declare the item again",
+            code="upload_gone",
+        )
+    return parts
+
+
+async def uploaded_parts(
+    submission_id: UUID, evidence_id: UUID, principal: Principal, uow: SubmissionUnitOfWork, store: EvidenceStorage
+) -> PartsProgress:
+    """Which parts the store holds and which are still missing: the store's word, not the client's."""
+    evidence = await _pending_multipart(uow, submission_id, evidence_id, principal)
+    assert evidence.part_count is not None
+    parts = [p for p in await _store_parts(store, evidence) if p.part_number <= evidence.part_count]
+    return PartsProgress(parts, missing_parts(evidence.part_count, (p.part_number for p in parts)))
+
+
+async def _assemble(store: EvidenceStorage, evidence: Evidence) -> None:
+    """Complete a multipart upload from the parts the store holds; refuse while any is missing."""
+    assert evidence.upload_id is not None and evidence.part_count is not None
+    parts = await store.list_parts(evidence.object_key, evidence.upload_id)
+    if parts is None:
+        # Gone: either an earlier complete assembled it (then the object is there) or it was aborted.
+        if await store.stat(evidence.object_key) is not None:
+            return
+        raise Conflict(
+            f"the multipart upload of evidence {evidence.evidence_id} no longer exists (expired or aborted); "
+            "declare the item again",
+            code="upload_gone",
+        )
+    wanted = [p for p in parts if p.part_number <= evidence.part_count]
+    missing = missing_parts(evidence.part_count, (p.part_number for p in wanted))
+    if missing:
+        raise Conflict(
+            f"{len(missing)} of {evidence.part_count} parts have not reached the store; upload them "
+            "(POST .../parts for fresh URLs) and complete again",
+            code="part_missing",
+            details=missing,
+        )
+    await store.complete_multipart(evidence.object_key, evidence.upload_id, wanted)
+
+
+async def _measure(store: EvidenceStorage, probe: MediaProbe, evidence: Evidence) -> UploadFacts:
+    stored = await store.stat(evidence.object_key)
+    if stored is None:
+        raise Conflict(
+            f"nothing was uploaded for evidence {evidence.evidence_id} yet; PUT the file to its upload URL first",
+            code="upload_missing",
+        )
+    if stored.size != evidence.size_bytes:
+        # Hashing a large file is the slow part: skip it when the size already disagrees.
+        return UploadFacts(size=stored.size, sha256="", etag=stored.etag, sniffed_content_type=None)
+    inspection = await store.inspect(evidence.object_key)
+    sniffed = sniff_content_type(inspection.head, inspection.text, evidence.content_type)
+    media: MediaInfo | None = None
+    probed = False
+    if inspection.sha256 == evidence.sha256 and content_family(effective_content_type(evidence.content_type, sniffed)) == "video":
+        media = await probe.probe(evidence.object_key, stored.size)
+        probed = True
+    return UploadFacts(
+        size=stored.size, sha256=inspection.sha256, etag=stored.etag, sniffed_content_type=sniffed,
+        media=media, media_probed=probed,
     )
 
 
@@ -259,38 +502,104 @@ async def complete_evidence(
     submission_id: UUID,
     evidence_id: UUID,
     principal: Principal,
-    uow: SubmissionUnitOfWork,
+    uow: Callable[[], SubmissionUnitOfWork],
     store: EvidenceStorage,
+    probe: MediaProbe,
 ) -> Evidence:
-    """Verify an upload against its declaration. Also re-verifies an upload that was overwritten."""
-    async with uow:
-        submission = await _owned(uow, submission_id, principal)
+    """Assemble (multipart), then verify what landed against the declaration and the requirement.
+
+    Three steps so that no transaction (and no row lock) is held while a large file is hashed and
+    probed: read the item, measure the stored object, then record the verdict after re-reading the
+    item under its lock (a concurrent complete or withdrawal in between wins). A failed verification
+    deletes the stored bytes and rejects the item in one step the teacher cannot undo; a missing part
+    changes nothing.
+    """
+    async with uow() as reading:
+        submission = await _owned(reading, submission_id, principal)
         submission.ensure_evidence_editable()
         evidence = _find_evidence(submission, evidence_id)
-        stored = await store.stat(evidence.object_key)
-        if stored is None:
-            raise Conflict(
-                f"nothing was uploaded for evidence {evidence_id} yet; PUT the file to its upload URL first",
-                code="upload_missing",
-            )
-        # Hashing a large file is the slow part: skip it when the size already disagrees.
-        digest = await store.sha256(evidence.object_key) if stored.size == evidence.size_bytes else ""
-        evidence.verify_upload(stored_size=stored.size, stored_sha256=digest, etag=stored.etag, now=utc_now())
-        await uow.submissions.save(submission)
-        await uow.commit()
+        if evidence.status is EvidenceStatus.UPLOADED:
+            return evidence  # completed already: completing is idempotent
+        evidence.ensure_pending()
+    if evidence.upload_mode is UploadMode.MULTIPART:
+        await _assemble(store, evidence)
+    facts = await _measure(store, probe, evidence)
+    async with uow() as recording:
+        submission = await _owned(recording, submission_id, principal)
+        submission.ensure_evidence_editable()
+        evidence = _find_evidence(submission, evidence_id)
+        if evidence.status is EvidenceStatus.UPLOADED:
+            return evidence
+        evidence.ensure_pending()
+        requirement = (await _credential_of(recording, submission)).requirement(evidence.requirement_key)
+        now = utc_now()
+        try:
+            evidence.verify(requirement, facts, now)
+        except Invalid as refusal:
+            # Deleted before the verdict commits: a retry after a failed commit deletes again (no-op).
+            await store.remove(evidence.object_key)
+            evidence.reject(refusal, now)
+            await recording.submissions.save(submission)
+            await recording.commit()
+            raise
+        await recording.submissions.save(submission)
+        await recording.commit()
     return evidence
 
 
 async def withdraw_evidence(
-    submission_id: UUID, evidence_id: UUID, principal: Principal, uow: SubmissionUnitOfWork
+    submission_id: UUID, evidence_id: UUID, principal: Principal, uow: SubmissionUnitOfWork, store: EvidenceStorage
 ) -> Evidence:
-    """Leave an item out of the next attempt, e.g. to replace it where the requirement's maximum is reached."""
+    """Take an item out of the next attempt and delete its bytes (or abort its upload).
+
+    Bytes an earlier attempt submitted stay: they are what that attempt's reviewer assessed, and the
+    retention policy deletes them with the rest once the decision is final. The store is emptied
+    before the row commits, so a retry after a failed commit simply deletes again.
+    """
     async with uow:
         submission = await _owned(uow, submission_id, principal)
-        evidence = submission.withdraw_evidence(evidence_id)
+        evidence = submission.withdraw_evidence(evidence_id, utc_now())
+        if evidence.removed_at is not None:
+            await store.remove(evidence.object_key, evidence.upload_id)
         await uow.submissions.save(submission)
         await uow.commit()
     return evidence
+
+
+async def answer_prompts(
+    submission_id: UUID, command: AnswerPrompts, principal: Principal, uow: SubmissionUnitOfWork
+) -> Submission:
+    async with uow:
+        submission = await _owned(uow, submission_id, principal)
+        credential = await _credential_of(uow, submission)
+        submission.answer_prompts(
+            (Answer(a.requirement_key, a.prompt_index, a.answer) for a in command.responses),
+            credential.submission_criteria,
+        )
+        await uow.submissions.save(submission)
+        await uow.commit()
+    return submission
+
+
+async def withdraw_submission(
+    submission_id: UUID, command: WithdrawSubmission, principal: Principal, uow: SubmissionUnitOfWork
+) -> Submission:
+    async with uow:
+        submission = await _owned(uow, submission_id, principal)
+        submission.withdraw(command.reason, utc_now())
+        uow.publish(
+            SubmissionWithdrawn(
+                correlation_id=current_correlation_id(),
+                states=submission.states,
+                submission_id=submission.submission_id,
+                attempt=submission.attempt,
+                teacher_id=submission.teacher_id,
+                reason=command.reason,
+            )
+        )
+        await uow.submissions.save(submission)
+        await uow.commit()
+    return submission
 
 
 async def evidence_download(
@@ -311,6 +620,12 @@ async def evidence_download(
     evidence = _find_evidence(submission, evidence_id)
     if viewer is Viewer.REVIEWER and evidence.status is not EvidenceStatus.UPLOADED:
         raise NotFound(f"evidence {evidence_id} is not part of the submitted attempt", code="evidence_not_found")
+    if evidence.removed_at is not None or evidence.status is EvidenceStatus.REJECTED:
+        raise Conflict(
+            f"the file of evidence {evidence_id} was deleted ({evidence.status.value})",
+            code="evidence_deleted",
+            details={"status": evidence.status.value},
+        )
     url = await store.download_url(evidence.object_key, policy.download_url_ttl_seconds, evidence.filename)
     return DownloadTicket(
         evidence_id=evidence_id,
@@ -325,7 +640,7 @@ async def submit(
     async with uow:
         submission = await _owned(uow, submission_id, principal)
         credential = await _credential_of(uow, submission)
-        submission.submit(credential.submission_criteria, utc_now())
+        submission.submit(credential.submission_criteria, utc_now(), credential.max_attempts)
         uploaded = submission.uploaded_evidence()
         changed = []
         for evidence in uploaded:
@@ -353,12 +668,14 @@ async def submit(
                         requirement_key=e.requirement_key,
                         object_key=e.object_key,
                         filename=e.filename,
-                        content_type=e.content_type,
+                        content_type=e.recorded_content_type,
                         size_bytes=e.size_bytes,
                         sha256=e.sha256,
+                        duration_seconds=e.duration_seconds,
                     )
                     for e in uploaded
                 ),
+                responses=submission.prompt_responses(credential.submission_criteria),
             )
         )
         await uow.submissions.save(submission)
@@ -379,6 +696,7 @@ async def record_credential_published(event: CredentialPublished, uow: Submissio
                 version=event.version,
                 name=event.name,
                 submission_criteria=event.submission_criteria,
+                max_attempts=event.max_attempts,
             ),
             published_at=event.occurred_at,
         )
@@ -453,6 +771,85 @@ async def record_credential_awarded(event: CredentialAwarded, uow: SubmissionUni
         # What prerequisites are checked against: the teacher has earned the credential, whichever version.
         await uow.earned.add(event.teacher_id, event.credential_id, event.award_id, event.issued_at)
         submission = await _submission_for_event(uow, event.submission_id)
-        if submission.record_award(event.award_id):
+        if submission.record_award(event.award_id, event.issued_at):
             await uow.submissions.save(submission)
         await uow.commit()
+
+
+# -- retention and orphans ---------------------------------------------------------------------
+
+
+async def purge_expired_evidence(
+    uow: Callable[[], SubmissionUnitOfWork], store: EvidenceStorage, policy: RetentionPolicy, now: datetime
+) -> int:
+    """Delete the bytes of evidence whose submission was decided longer ago than the retention period.
+
+    Rows, attempts, feedback and the award id stay: only the object store is emptied, and each item
+    records when. One submission per transaction, under its row lock, so two replicas sweeping at
+    once do each item once.
+    """
+    cutoff = now - policy.evidence_retention
+    async with uow() as reading:
+        due = await reading.submissions.final_with_stored_evidence(cutoff, policy.batch_size)
+    purged = 0
+    for submission_id in due:
+        async with uow() as purging:
+            submission = await purging.submissions.get(submission_id, for_update=True)
+            if submission is None:
+                continue
+            items = submission.retention_due(now, policy.evidence_retention)
+            for evidence in items:
+                await store.remove(evidence.object_key, evidence.upload_id)
+                evidence.purge(now)
+            await purging.submissions.save(submission)
+            await purging.commit()
+            purged += len(items)
+    return purged
+
+
+async def abandon_orphan_uploads(
+    uow: Callable[[], SubmissionUnitOfWork], store: EvidenceStorage, policy: RetentionPolicy, now: datetime
+) -> tuple[int, int]:
+    """Remove uploads declared but never completed, then multipart uploads no item knows.
+
+    Returns (items abandoned, unknown uploads aborted). An upload the store holds but no pending item
+    names comes from a declaration whose transaction never committed, or from an item removed while
+    a client kept uploading; either way nothing will ever complete it.
+    """
+    cutoff = now - policy.orphan_upload_age
+    async with uow() as reading:
+        stale = await reading.submissions.pending_uploads_before(cutoff, policy.batch_size)
+    abandoned = 0
+    for submission_id, evidence_id in stale:
+        async with uow() as abandoning:
+            submission = await abandoning.submissions.get(submission_id, for_update=True)
+            evidence = None if submission is None else submission.find_evidence(evidence_id)
+            if submission is None or evidence is None or evidence.status is not EvidenceStatus.PENDING:
+                continue
+            await store.remove(evidence.object_key, evidence.upload_id)
+            evidence.abandon(now)
+            await abandoning.submissions.save(submission)
+            await abandoning.commit()
+            abandoned += 1
+    old = [u for u in await store.open_uploads(EVIDENCE_PREFIX) if u.initiated_at is None or u.initiated_at <= cutoff]
+    async with uow() as reading:
+        known = await reading.submissions.pending_upload_ids(u.upload_id for u in old)
+    aborted = 0
+    for upload in old:
+        if upload.upload_id not in known:
+            await store.abort_multipart(upload.object_key, upload.upload_id)
+            aborted += 1
+    return abandoned, aborted
+
+
+async def sweep(
+    uow: Callable[[], SubmissionUnitOfWork], store: EvidenceStorage, policy: RetentionPolicy,
+    now: datetime | None = None,
+) -> SweepReport:
+    moment = now or utc_now()
+    purged = await purge_expired_evidence(uow, store, policy, moment)
+    abandoned, aborted = await abandon_orphan_uploads(uow, store, policy, moment)
+    report = SweepReport(purged_items=purged, abandoned_uploads=abandoned, aborted_unknown_uploads=aborted)
+    log.info("evidence sweep done", extra={"purged_items": purged, "abandoned_uploads": abandoned,
+                                           "aborted_unknown_uploads": aborted})
+    return report

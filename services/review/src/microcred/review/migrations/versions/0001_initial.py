@@ -1,4 +1,4 @@
-"""Review schema: credential projection, reviewers, reviews, outbox and inbox.
+"""Review schema: credential projection, reviewers, reviews, withdrawn attempts, outbox and inbox.
 
 Revision ID: 0001
 """
@@ -52,16 +52,26 @@ def upgrade() -> None:
         sa.Column("total_points", sa.Integer),
         sa.Column("results", JSONB),
         sa.Column("revision_feedback", JSONB),
+        sa.Column("withdrawn_at", sa.DateTime(timezone=True)),
+        sa.Column("withdrawal_reason", sa.Text),
         sa.UniqueConstraint("submission_id", "attempt", name="uq_reviews_submission_attempt"),
     )
     op.create_index("ix_reviews_status_created", "reviews", ["status", "created_at"])
     op.create_index("ix_reviews_reviewer_status", "reviews", ["reviewer_id", "status"])
+    op.create_table(
+        "withdrawn_attempts",
+        sa.Column("submission_id", sa.Uuid, primary_key=True),
+        sa.Column("attempt", sa.Integer, primary_key=True),
+        sa.Column("reason", sa.Text),
+        sa.Column("withdrawn_at", sa.DateTime(timezone=True), nullable=False),
+    )
     create_messaging_tables(op.get_bind())
 
 
 def downgrade() -> None:
     op.drop_table("inbox")
     op.drop_table("outbox")
+    op.drop_table("withdrawn_attempts")
     op.drop_table("reviews")
     op.drop_table("reviewers")
     op.drop_table("credential_versions")

@@ -1,0 +1,24 @@
+"""The content type of stored bytes, read from the bytes themselves (``filetype``'s magic numbers).
+
+Text has no magic number: bytes that decode as UTF-8 (and hold no NUL) are text, reported under the
+declared type when that is one of the accepted text types and as ``text/plain`` otherwise. Anything
+else a sniffer cannot name is None; the domain decides what a silence means for the declared type.
+"""
+
+from __future__ import annotations
+
+import filetype
+
+from microcred.submission.domain.model import TEXT_TYPES, media_type
+
+
+def sniff_content_type(head: bytes, is_text: bool, declared: str) -> str | None:
+    if not head:
+        return None
+    kind = filetype.guess(head)
+    if kind is not None:
+        return str(kind.mime)
+    if is_text:
+        declared_type = media_type(declared)
+        return declared_type if declared_type in TEXT_TYPES else "text/plain"
+    return None
