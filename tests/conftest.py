@@ -57,10 +57,13 @@ def credential_definition(name: str, rubric: dict[str, Any] | None = None) -> di
     }
 
 
-# Small multipart thresholds (S3's minimum part size) so the upload tests exercise parts with little data.
+# Small multipart thresholds (S3's minimum part size) so the upload tests exercise parts with little data,
+# and evidence retention of about a second so the retention test can purge an award's evidence (the
+# periodic sweep runs every hour; nothing else in the tests reads evidence bytes after an award).
 SERVICE_ENV = {
     "MICROCRED_SINGLE_UPLOAD_MAX_BYTES": str(5 * 1024**2),
     "MICROCRED_PART_SIZE_BYTES": str(5 * 1024**2),
+    "MICROCRED_EVIDENCE_RETENTION_HOURS": "0.0003",  # about a second
 }
 
 
