@@ -318,8 +318,23 @@ class Issuer:
 # Stacks and pathways
 
 
+class Revisioned:
+    """A catalog object published as whole snapshots: each real change bumps ``revision`` exactly once,
+    so a reader keeps the highest revision it has seen and ignores late or repeated ones."""
+
+    revision: int
+    active: bool
+
+    def deactivate(self) -> bool:
+        if not self.active:
+            return False
+        self.active = False
+        self.revision += 1
+        return True
+
+
 @dataclass
-class Stack:
+class Stack(Revisioned):
     """A themed group of credentials. Every change bumps ``revision`` so readers keep the newest."""
 
     stack_id: UUID
@@ -344,12 +359,6 @@ class Stack:
         self.revision += 1
         return True
 
-    def deactivate(self) -> bool:
-        if not self.active:
-            return False
-        self.active = False
-        self.revision += 1
-        return True
 
 
 @dataclass(frozen=True)
@@ -397,7 +406,7 @@ def check_steps(steps: Sequence[Step]) -> tuple[Step, ...]:
 
 
 @dataclass
-class Pathway:
+class Pathway(Revisioned):
     """An ordered sequence of credentials; each step names the credentials to earn before starting it."""
 
     pathway_id: UUID
@@ -423,12 +432,6 @@ class Pathway:
         self.revision += 1
         return True
 
-    def deactivate(self) -> bool:
-        if not self.active:
-            return False
-        self.active = False
-        self.revision += 1
-        return True
 
 
 def _refuse_duplicates(ids: Sequence[UUID], message: str) -> None:
