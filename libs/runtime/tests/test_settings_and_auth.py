@@ -53,3 +53,11 @@ def test_the_dev_issuer_keeps_its_key_across_restarts(tmp_path: Path) -> None:
     token = DevTokenIssuer(tmp_path).mint("t-1", [Role.TEACHER])
     again = DevTokenIssuer(tmp_path)
     JwtVerifier(again.jwks_url, issuer=again.issuer, audience=again.audience).verify(token)
+
+
+def test_affiliations_travel_in_the_token_for_conflict_of_interest_checks(tmp_path: Path) -> None:
+    issuer = DevTokenIssuer(tmp_path)
+    verifier = JwtVerifier(issuer.jwks_url, issuer=issuer.issuer, audience=issuer.audience)
+    principal = verifier.verify(issuer.mint("t-1", [Role.TEACHER], district="d-7", school="s-42"))
+    assert (principal.district, principal.school) == ("d-7", "s-42")
+    assert verifier.verify(issuer.mint("t-2", [Role.TEACHER])).district is None

@@ -265,6 +265,16 @@ async def test_submitting_emits_the_evidence_by_reference_with_the_teachers_stat
     assert stored.status is SubmissionStatus.SUBMITTED and [a.number for a in stored.attempts] == [1]
 
 
+async def test_submitting_carries_the_teachers_district_and_school_for_conflict_of_interest_routing(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
+) -> None:
+    affiliated = teacher.model_copy(update={"district": "district-7", "school": "school-42"})
+    await submitted(db, store, policy, credential, affiliated)
+    (event,) = db.state.outbox
+    assert isinstance(event, SubmissionSubmitted)
+    assert (event.teacher_district, event.teacher_school) == ("district-7", "school-42")
+
+
 async def test_submitting_with_missing_evidence_lists_what_is_missing_and_writes_nothing(
     db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
 ) -> None:

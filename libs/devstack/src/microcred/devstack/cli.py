@@ -80,7 +80,7 @@ def _print_banner(platform: Platform, urls: dict[str, str], tokens: dict[str, st
 def _token(args: argparse.Namespace) -> int:
     issuer = DevTokenIssuer(args.data_dir.resolve() / "auth")
     print(issuer.mint(args.sub, [Role(r) for r in args.role], states=args.state, organization=args.org,
-                      name=args.name, ttl_seconds=args.ttl))
+                      name=args.name, district=args.district, school=args.school, ttl_seconds=args.ttl))
     return 0
 
 
@@ -114,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--state", action="append", default=[])
     token.add_argument("--org")
     token.add_argument("--name")
+    token.add_argument("--district", help="affiliation used for conflict-of-interest routing")
+    token.add_argument("--school", help="affiliation used for conflict-of-interest routing")
     token.add_argument("--ttl", type=int, default=12 * 3600)
     importer = commands.add_parser("import-catalog", help="import a catalog file (services/catalog/CATALOG_FORMAT.md)")
     importer.add_argument("file", type=Path)

@@ -22,6 +22,11 @@ class ReviewerAssigned(IntegrationEvent):
     attempt: int = Field(ge=1)
     reviewer_id: str
     due_at: AwareDatetime
+    role: Literal["primary", "second", "adjudicator"] = Field(
+        default="primary", description="second: independent double scoring; adjudicator: settles a disagreement."
+    )
+    reassigned_from: str | None = Field(default=None, description="The reviewer this work was taken from.")
+    reassignment_reason: str | None = None
 
 
 class CriterionResult(Contract):
@@ -52,6 +57,8 @@ class SubmissionScored(IntegrationEvent):
     results: tuple[CriterionResult, ...] = Field(min_length=1)
     total_points: int
     scored_at: AwareDatetime
+    double_scored: bool = False
+    adjudicated: bool = Field(default=False, description="A senior reviewer settled a disagreement; this stands.")
 
 
 class CriterionFeedback(Contract):

@@ -50,6 +50,12 @@ class SubmissionSubmitted(IntegrationEvent):
     teacher_id: str
     evidence: tuple[EvidenceRef, ...] = Field(min_length=1)
     responses: tuple[PromptResponse, ...] = ()
+    teacher_district: str | None = Field(
+        default=None, description="For conflict-of-interest routing only; never shown to reviewers."
+    )
+    teacher_school: str | None = Field(
+        default=None, description="For conflict-of-interest routing only; never shown to reviewers."
+    )
 
 
 class SubmissionWithdrawn(IntegrationEvent):

@@ -5,7 +5,8 @@ development issuer (:class:`DevTokenIssuer`), which keeps an Ed25519 key on disk
 as a file that services read through a ``file://`` URL, so no extra server is needed.
 
 Token claims: ``sub``, ``roles`` (list of :class:`Role`), ``states`` (US state codes), optional
-``org`` (the issuing organization an issuer admin acts for), ``name`` and ``email``.
+``org`` (the issuing organization an issuer admin acts for), ``name``, ``email``, and ``district`` and
+``school`` (a teacher's or reviewer's affiliations, used for conflict-of-interest routing).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class Principal(BaseModel):
     organization: str | None = None
     name: str | None = None
     email: str | None = None
+    district: str | None = None
+    school: str | None = None
 
     def has(self, *roles: Role) -> bool:
         return bool(self.roles.intersection(roles))
@@ -58,6 +61,8 @@ class Claims(BaseModel):
     org: str | None = None
     name: str | None = None
     email: str | None = None
+    district: str | None = None
+    school: str | None = None
 
 
 class InvalidToken(Exception):
@@ -114,6 +119,8 @@ class JwtVerifier:
             organization=claims.org,
             name=claims.name,
             email=claims.email,
+            district=claims.district,
+            school=claims.school,
         )
 
 
@@ -191,6 +198,8 @@ class DevTokenIssuer:
         organization: str | None = None,
         name: str | None = None,
         email: str | None = None,
+        district: str | None = None,
+        school: str | None = None,
         ttl_seconds: int = 12 * 3600,
     ) -> str:
         now = int(time.time())
@@ -204,7 +213,8 @@ class DevTokenIssuer:
             "roles": [Role(r).value for r in roles],
             "states": list(states),
         }
-        for claim, value in (("org", organization), ("name", name), ("email", email)):
+        optional = (("org", organization), ("name", name), ("email", email), ("district", district), ("school", school))
+        for claim, value in optional:
             if value is not None:
                 claims[claim] = value
         return jwt.encode(claims, self._key, algorithm="EdDSA", headers={"kid": self.kid})

@@ -98,6 +98,8 @@ class SubmissionRow(Base):
     credential_version: Mapped[int] = mapped_column()
     credential_name: Mapped[str] = mapped_column(sa.Text)
     states: Mapped[list[str]] = mapped_column(JSONB)
+    teacher_district: Mapped[str | None] = mapped_column(sa.Text)
+    teacher_school: Mapped[str | None] = mapped_column(sa.Text)
     status: Mapped[str] = mapped_column(sa.Text)
     attempt: Mapped[int] = mapped_column()
     award_id: Mapped[UUID | None] = mapped_column()

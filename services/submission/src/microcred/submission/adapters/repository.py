@@ -277,6 +277,8 @@ class SubmissionRepository:
         row.credential_version = submission.credential_version
         row.credential_name = submission.credential_name
         row.states = list(submission.states)
+        row.teacher_district = submission.teacher_district
+        row.teacher_school = submission.teacher_school
         row.status = submission.status.value
         row.attempt = submission.attempt
         row.award_id = submission.award_id
@@ -385,6 +387,8 @@ class SubmissionRepository:
                 states=tuple(row.states),
                 created_at=row.created_at,
                 status=SubmissionStatus(row.status),
+                teacher_district=row.teacher_district,
+                teacher_school=row.teacher_school,
                 attempt=row.attempt,
                 attempts=attempts[row.submission_id],
                 evidence=evidence[row.submission_id],

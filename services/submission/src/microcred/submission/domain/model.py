@@ -520,6 +520,9 @@ class Submission:
     states: tuple[str, ...]
     created_at: datetime
     status: SubmissionStatus = SubmissionStatus.DRAFT
+    # The teacher's affiliations from their token, passed to review for conflict-of-interest routing.
+    teacher_district: str | None = None
+    teacher_school: str | None = None
     attempt: int = 1
     attempts: list[Attempt] = field(default_factory=list)
     evidence: list[Evidence] = field(default_factory=list)

@@ -301,6 +301,8 @@ async def start_submission(command: StartSubmission, principal: Principal, uow: 
             credential_name=credential.name,
             states=tuple(principal.states),
             created_at=utc_now(),
+            teacher_district=principal.district,
+            teacher_school=principal.school,
         )
         await uow.submissions.add(submission)
         await uow.commit()
@@ -676,6 +678,8 @@ async def submit(
                     for e in uploaded
                 ),
                 responses=submission.prompt_responses(credential.submission_criteria),
+                teacher_district=submission.teacher_district,
+                teacher_school=submission.teacher_school,
             )
         )
         await uow.submissions.save(submission)
