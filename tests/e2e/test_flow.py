@@ -90,10 +90,13 @@ def test_submission_that_falls_short_is_revised_resubmitted_and_then_awarded(
 
     client.upload(teacher, submission_id, "reflection", b"Revised: I regrouped students after the hinge question.",
                   "text/plain", "reflection-v2.txt")
+    # Fresh eyes: whoever scored attempt 1 does not score attempt 2, so a second reviewer takes it.
+    fresh = world.reviewer(credential_id)
     client.submit(teacher, submission_id)
-    second = client.assigned_review(reviewer, submission_id, attempt=2)
+    second = client.assigned_review(fresh, submission_id, attempt=2)
     assert second["review_id"] != first["review_id"], "a resubmission opens a new review"
-    client.score(reviewer, second["review_id"], PROFICIENT)
+    assert not [r for r in client.call("GET", "review", "/reviews/assigned", reviewer) if r["submission_id"] == submission_id]
+    client.score(fresh, second["review_id"], PROFICIENT)
     awarded = client.wait_status(teacher, submission_id, "awarded")
     assert awarded["attempt"] == 2
     # The history of every attempt survives the award: what was sent and what the reviewer said.

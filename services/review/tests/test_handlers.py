@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from pydantic import ValidationError
 
 from microcred.events import (
     CredentialPublished,
@@ -25,11 +26,18 @@ from microcred.events import (
     SubmissionSubmitted,
     SubmissionWithdrawn,
 )
-from microcred.review.domain.model import CredentialKey, CredentialRubric, Review, Reviewer, ReviewStatus
+from microcred.review.domain.model import (
+    BusinessDays,
+    CredentialKey,
+    CredentialRubric,
+    Review,
+    Reviewer,
+    ReviewStatus,
+)
 from microcred.review.service_layer import handlers
 from microcred.review.service_layer.handlers import CriterionScore, ScoreReview, UpsertReviewer
 from microcred.runtime.auth import Principal, Role
-from microcred.runtime.errors import Conflict, Invalid
+from microcred.runtime.errors import Conflict, Forbidden, Invalid
 from microcred.runtime.testing import FakeMessagingUnitOfWork
 
 DUE_IN = timedelta(days=14)
@@ -78,6 +86,17 @@ class FakeReviews:
     async def is_withdrawn(self, submission_id: UUID, attempt: int) -> bool:
         return (submission_id, attempt) in self.withdrawn
 
+    async def scorers_of_earlier_attempts(self, submission_id: UUID, attempt: int) -> set[str]:
+        return {
+            r.reviewer_id for r in self.rows.values()
+            if r.submission_id == submission_id and r.attempt < attempt and r.status is ReviewStatus.SCORED
+            and r.reviewer_id is not None
+        }
+
+    async def overdue(self, now: datetime) -> list[Review]:
+        found = [replace(r) for r in self.rows.values() if r.is_overdue(now)]
+        return sorted(found, key=lambda r: (r.due_at or now, str(r.review_id)))
+
     async def queued(self) -> list[Review]:
         queue = [replace(r) for r in self.rows.values() if r.status is ReviewStatus.QUEUED]
         return sorted(queue, key=lambda r: (r.created_at, str(r.review_id)))
@@ -106,7 +125,13 @@ class FakeReviewers:
         return [self._with_load(r) for _, r in sorted(self.rows.items())]
 
     async def save(self, reviewer: Reviewer) -> None:
-        self.rows[reviewer.reviewer_id] = reviewer
+        # Like the real table: the overdue count is moved only by record_overdue.
+        kept = self.rows[reviewer.reviewer_id].overdue_count if reviewer.reviewer_id in self.rows else 0
+        self.rows[reviewer.reviewer_id] = replace(reviewer, overdue_count=kept)
+
+    async def record_overdue(self, reviewer_id: str) -> None:
+        found = self.rows[reviewer_id]
+        self.rows[reviewer_id] = replace(found, overdue_count=found.overdue_count + 1)
 
 
 class FakeUnitOfWork(FakeMessagingUnitOfWork):
@@ -300,3 +325,194 @@ async def test_withdrawing_one_attempt_leaves_the_next_attempt_of_the_submission
     await handlers.open_review(second, uow, DUE_IN)
     statuses = {r.attempt: r.status for r in uow.reviews.rows.values()}
     assert statuses == {1: ReviewStatus.WITHDRAWN, 2: ReviewStatus.ASSIGNED}
+
+
+BOB = Principal(subject="bob", roles=frozenset({Role.REVIEWER}))
+OPERATOR_CAUSE = handlers.Cause(uuid4())
+
+
+def assignments(uow: Any) -> list[ReviewerAssigned]:
+    return [e for e in uow.published if isinstance(e, ReviewerAssigned)]
+
+
+async def two_reviewers(uow: Any, **bob: Any) -> UUID:
+    credential_id = uuid4()
+    await handlers.record_credential(published(credential_id, 1, rubric("planning")), uow, DUE_IN)
+    await handlers.upsert_reviewer("alice", UpsertReviewer(credential_ids=None), uow, DUE_IN)
+    await handlers.upsert_reviewer("bob", UpsertReviewer.model_validate({"credential_ids": None, **bob}), uow, DUE_IN)
+    return credential_id
+
+
+async def test_the_original_registry_body_keeps_affiliations_seniority_and_availability(uow: Any) -> None:
+    await handlers.upsert_reviewer(
+        "alice",
+        UpsertReviewer.model_validate(
+            {"credential_ids": None, "district": "Metro", "school": "Hillside", "senior": True, "availability": "paused"}
+        ),
+        uow, DUE_IN,
+    )
+    updated = await handlers.upsert_reviewer(
+        "alice", UpsertReviewer.model_validate({"credential_ids": None, "max_open": 4, "active": True}), uow, DUE_IN
+    )
+    assert (updated.district, updated.school, updated.senior, updated.availability.value) == (
+        "Metro", "Hillside", True, "paused"
+    )
+    assert updated.max_open == 4 and updated.credential_ids is None
+
+
+async def test_a_credential_list_becomes_dated_certifications_and_a_dropped_one_is_revoked(uow: Any) -> None:
+    first, second = uuid4(), uuid4()
+    await handlers.upsert_reviewer("alice", UpsertReviewer(credential_ids=[first, second]), uow, DUE_IN)
+    updated = await handlers.upsert_reviewer("alice", UpsertReviewer(credential_ids=[second]), uow, DUE_IN)
+    assert updated.credential_ids == {second}
+    assert {c.credential_id: c.status for c in updated.certifications} == {first: "revoked", second: "active"}
+
+
+async def test_a_revoked_certification_stops_new_work_for_that_credential(uow: Any) -> None:
+    credential_id = uuid4()
+    await handlers.record_credential(published(credential_id, 1, rubric("planning")), uow, DUE_IN)
+    await handlers.upsert_reviewer(
+        "alice",
+        UpsertReviewer.model_validate({"certifications": [{"credential_id": str(credential_id), "status": "revoked"}]}),
+        uow, DUE_IN,
+    )
+    await handlers.open_review(submitted(credential_id, 1), uow, DUE_IN)
+    assert assignments(uow) == []
+
+
+async def test_a_reviewer_from_the_teachers_district_is_passed_over_until_someone_without_a_conflict_exists(
+    uow: Any,
+) -> None:
+    credential_id = await two_reviewers(uow, district="Metro")
+    # alice has the smaller id and the same load: only a conflict of interest can pass her over.
+    await handlers.upsert_reviewer(
+        "alice", UpsertReviewer.model_validate({"credential_ids": None, "district": "metro"}), uow, DUE_IN
+    )
+    await handlers.open_review(submitted(credential_id, 1).model_copy(update={"teacher_district": "Metro"}), uow,
+                               DUE_IN)
+    assert assignments(uow) == []  # both are in Metro: the review waits
+
+    await handlers.upsert_reviewer("bob", UpsertReviewer.model_validate({"credential_ids": None, "district": None}),
+                                   uow, DUE_IN)
+    assert [a.reviewer_id for a in assignments(uow)] == ["bob"]
+
+
+async def test_a_resubmission_goes_to_fresh_eyes_when_the_program_demands_it(uow: Any) -> None:
+    credential_id = await two_reviewers(uow)
+    first = submitted(credential_id, 1)
+    await handlers.open_review(first, uow, DUE_IN)
+    (assigned,) = assignments(uow)
+    assert assigned.reviewer_id == "alice"
+    await handlers.score_review(assigned.review_id, scores("planning"), ALICE, uow, DUE_IN)
+
+    second = first.model_copy(update={"event_id": uuid4(), "attempt": 2})
+    await handlers.open_review(second, uow, DUE_IN)
+    assert assignments(uow)[-1].reviewer_id == "bob"
+
+
+async def test_without_fresh_eyes_a_resubmission_may_return_to_the_same_reviewer(uow: Any) -> None:
+    credential_id = await two_reviewers(uow)
+    first = submitted(credential_id, 1)
+    await handlers.open_review(first, uow, DUE_IN, fresh_eyes=False)
+    await handlers.score_review(assignments(uow)[0].review_id, scores("planning"), ALICE, uow, DUE_IN)
+    await handlers.open_review(first.model_copy(update={"event_id": uuid4(), "attempt": 2}), uow, DUE_IN,
+                               fresh_eyes=False)
+    assert assignments(uow)[-1].reviewer_id == "alice"
+
+
+async def test_declining_reassigns_to_someone_else_and_says_who_declined_and_why(uow: Any) -> None:
+    credential_id = await two_reviewers(uow)
+    await handlers.open_review(submitted(credential_id, 1), uow, DUE_IN)
+    (first,) = assignments(uow)
+    review = await handlers.decline_review(
+        first.review_id, handlers.DeclineReview(reason="I mentor this teacher"), ALICE, uow, DUE_IN
+    )
+    assert review.reviewer_id == "bob"
+    again = assignments(uow)[-1]
+    assert (again.review_id, again.reviewer_id, again.role) == (first.review_id, "bob", "primary")
+    assert (again.reassigned_from, again.reassignment_reason) == ("alice", "I mentor this teacher")
+
+
+async def test_a_declined_review_nobody_else_can_take_waits_in_the_queue_and_never_returns_to_the_decliner(
+    uow: Any,
+) -> None:
+    credential_id = await credential_with_reviewer(uow)
+    await handlers.open_review(submitted(credential_id, 1), uow, DUE_IN)
+    (first,) = assignments(uow)
+    review = await handlers.decline_review(first.review_id, handlers.DeclineReview(reason="conflict"), ALICE, uow,
+                                           DUE_IN)
+    assert review.status is ReviewStatus.QUEUED and len(assignments(uow)) == 1
+    (queued, known) = (await handlers.queued_reviews(uow))[0]
+    assert queued.review_id == first.review_id and known
+
+    await handlers.upsert_reviewer("bob", UpsertReviewer(credential_ids=None), uow, DUE_IN)
+    later = assignments(uow)[-1]
+    assert (later.reviewer_id, later.reassigned_from, later.reassignment_reason) == ("bob", "alice", "conflict")
+
+
+async def test_only_the_assigned_reviewer_may_decline(uow: Any) -> None:
+    credential_id = await two_reviewers(uow)
+    await handlers.open_review(submitted(credential_id, 1), uow, DUE_IN)
+    (first,) = assignments(uow)
+    with pytest.raises(Forbidden):
+        await handlers.decline_review(first.review_id, handlers.DeclineReview(reason="no"), BOB, uow, DUE_IN)
+    assert len(assignments(uow)) == 1
+
+
+def test_a_decline_without_a_reason_is_refused_at_the_door() -> None:
+    with pytest.raises(ValidationError):
+        handlers.DeclineReview.model_validate({})
+    with pytest.raises(ValidationError):
+        handlers.DeclineReview.model_validate({"reason": ""})
+
+
+async def test_the_sweep_reassigns_overdue_work_and_counts_it_against_the_reviewer(uow: Any) -> None:
+    credential_id = await two_reviewers(uow)
+    on_time, late = submitted(credential_id, 1), submitted(credential_id, 1)
+    await handlers.open_review(late, uow, DUE_IN)
+    await handlers.open_review(on_time, uow, DUE_IN)
+    overdue = review_of(uow, late)
+    assert overdue.reviewer_id == "alice"
+    uow.reviews.rows[overdue.review_id] = replace(overdue, due_at=datetime.now(UTC) - timedelta(minutes=1))
+
+    assert await handlers.sweep_overdue(uow, DUE_IN, OPERATOR_CAUSE) == 1
+
+    moved = assignments(uow)[-1]
+    assert (moved.review_id, moved.reviewer_id) == (overdue.review_id, "bob")
+    assert (moved.reassigned_from, moved.reassignment_reason) == ("alice", "overdue")
+    assert moved.correlation_id == OPERATOR_CAUSE.correlation_id
+    assert (await uow.reviewers.get("alice")).overdue_count == 1
+    assert (await uow.reviewers.get("bob")).overdue_count == 0
+    assert review_of(uow, on_time).reviewer_id == "bob"  # untouched: not overdue
+
+
+async def test_a_sweep_with_nothing_overdue_changes_nothing(uow: Any) -> None:
+    credential_id = await credential_with_reviewer(uow)
+    await handlers.open_review(submitted(credential_id, 1), uow, DUE_IN)
+    published_before = len(uow.published)
+    assert await handlers.sweep_overdue(uow, DUE_IN, OPERATOR_CAUSE) == 0
+    assert len(uow.published) == published_before
+
+
+async def test_the_overdue_count_survives_a_registry_update(uow: Any) -> None:
+    credential_id = await credential_with_reviewer(uow)
+    await handlers.open_review(submitted(credential_id, 1), uow, DUE_IN)
+    (review,) = uow.reviews.rows.values()
+    uow.reviews.rows[review.review_id] = replace(review, due_at=datetime.now(UTC) - timedelta(seconds=1))
+    await handlers.sweep_overdue(uow, DUE_IN, OPERATOR_CAUSE)
+    updated = await handlers.upsert_reviewer("alice", UpsertReviewer(credential_ids=None, max_open=3), uow, DUE_IN)
+    assert updated.overdue_count == 1
+    assert review_of_id(uow, review.review_id).status is ReviewStatus.QUEUED  # alice is excluded from it now
+
+
+def review_of_id(uow: Any, review_id: UUID) -> Review:
+    return uow.reviews.rows[review_id]
+
+
+async def test_business_day_deadlines_are_reported_on_assignment(uow: Any) -> None:
+    credential_id = await credential_with_reviewer(uow)
+    await handlers.open_review(submitted(credential_id, 1), uow, BusinessDays(14))
+    (assigned,) = assignments(uow)
+    assert assigned.due_at.weekday() < 5
+    # 14 working days span 18 to 20 calendar days, depending on the weekday it starts from.
+    assert timedelta(days=17) < assigned.due_at - datetime.now(UTC) <= timedelta(days=20)

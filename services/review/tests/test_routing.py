@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
+import pytest
+
 from microcred.events import EvidenceRef
-from microcred.review.domain.model import Review, Reviewer, ReviewStatus, choose_reviewer, route_queue
+from microcred.review.domain.model import (
+    Availability,
+    Review,
+    Reviewer,
+    ReviewStatus,
+    choose_reviewer,
+    route_queue,
+)
+from microcred.runtime.errors import Conflict, Forbidden, Invalid
 
 CREDENTIAL = UUID("00000000-0000-0000-0000-00000000c0de")
 OTHER_CREDENTIAL = UUID("00000000-0000-0000-0000-0000000000ff")
@@ -106,3 +117,90 @@ def test_reviews_whose_credential_is_not_yet_known_stay_queued() -> None:
     waiting = review()
     assert route_queue([waiting], [reviewer("a")], set(), NOW, timedelta(days=14)) == []
     assert waiting.status is ReviewStatus.QUEUED
+
+
+def test_paused_or_on_leave_reviewers_are_skipped() -> None:
+    pool = [
+        replace(reviewer("a"), availability=Availability.PAUSED),
+        replace(reviewer("b"), availability=Availability.ON_LEAVE),
+        reviewer("c", load=9),
+    ]
+    chosen = choose_reviewer(pool, CREDENTIAL, "t")
+    assert chosen is not None and chosen.reviewer_id == "c"
+
+
+def test_a_reviewer_in_the_teachers_district_has_a_conflict_of_interest() -> None:
+    pool = [replace(reviewer("a"), district="Metro Nashville"), reviewer("b", load=5)]
+    chosen = choose_reviewer(pool, CREDENTIAL, "t", teacher_district=" metro nashville ")
+    assert chosen is not None and chosen.reviewer_id == "b"
+
+
+def test_a_reviewer_at_the_teachers_school_has_a_conflict_of_interest() -> None:
+    pool = [replace(reviewer("a"), district="East", school="Hillside Elementary"), reviewer("b", load=5)]
+    chosen = choose_reviewer(pool, CREDENTIAL, "t", teacher_district="West", teacher_school="Hillside Elementary")
+    assert chosen is not None and chosen.reviewer_id == "b"
+
+
+def test_unknown_affiliations_never_count_as_a_conflict() -> None:
+    unaffiliated = reviewer("a")
+    assert not unaffiliated.conflicts_with("Metro", "Hillside")
+    assert not replace(unaffiliated, district="Metro", school="Hillside").conflicts_with(None, None)
+
+
+def test_an_excluded_reviewer_is_skipped_for_that_review() -> None:
+    chosen = choose_reviewer([reviewer("a"), reviewer("b", load=3)], CREDENTIAL, "t", excluded={"a"})
+    assert chosen is not None and chosen.reviewer_id == "b"
+
+
+def test_a_review_whose_only_reviewers_conflict_stays_queued_and_carries_its_conflict_while_draining() -> None:
+    near = review()
+    near.teacher_school = "Hillside"
+    far = review(minutes=1)
+    pool = [replace(reviewer("a"), school="Hillside")]
+    assigned = route_queue([near, far], pool, {(CREDENTIAL, 1)}, NOW, timedelta(days=14))
+    assert assigned == [far] and near.status is ReviewStatus.QUEUED
+
+
+def test_draining_skips_reviewers_excluded_from_a_review() -> None:
+    declined = review()
+    declined.excluded_reviewers = frozenset({"a"})
+    route_queue([declined], [reviewer("a"), reviewer("b", load=4)], {(CREDENTIAL, 1)}, NOW, timedelta(days=14))
+    assert declined.reviewer_id == "b"
+
+
+def test_declining_returns_the_review_to_the_queue_with_the_decliner_excluded_and_the_reason_kept() -> None:
+    taken = review()
+    taken.assign("a", NOW, timedelta(days=14))
+    taken.decline("a", "  I coached this teacher last year ")
+    assert taken.status is ReviewStatus.QUEUED and taken.reviewer_id is None and taken.due_at is None
+    assert taken.excluded_reviewers == {"a"}
+    assert (taken.reassigned_from, taken.reassignment_reason) == ("a", "I coached this teacher last year")
+
+
+def test_only_the_assigned_reviewer_may_decline_and_only_with_a_reason() -> None:
+    taken = review()
+    taken.assign("a", NOW, timedelta(days=14))
+    with pytest.raises(Forbidden):
+        taken.decline("b", "not mine")
+    with pytest.raises(Invalid) as refused:
+        taken.decline("a", "   ")
+    assert refused.value.code == "reason_required"
+    assert taken.status is ReviewStatus.ASSIGNED
+
+
+def test_a_queued_review_cannot_be_declined() -> None:
+    waiting = review()
+    with pytest.raises(Forbidden):
+        waiting.decline("a", "busy")
+    waiting.reviewer_id = "a"  # not possible through the model, but a queued review must refuse regardless
+    with pytest.raises(Conflict) as refused:
+        waiting.decline("a", "busy")
+    assert refused.value.code == "not_assigned"
+
+
+def test_an_assignment_is_overdue_only_after_its_due_time() -> None:
+    taken = review()
+    taken.assign("a", NOW, timedelta(days=14))
+    assert not taken.is_overdue(NOW + timedelta(days=14))
+    assert taken.is_overdue(NOW + timedelta(days=14, seconds=1))
+    assert not review().is_overdue(NOW + timedelta(days=100))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import FastAPI
 
 from microcred.events import ReviewerAssigned, RevisionRequested, SubmissionScored
 from microcred.review.adapters.orm import messaging
+from microcred.review.domain.model import BusinessDays
 from microcred.review.entrypoints.api import create_router
 from microcred.review.entrypoints.consumers import register_consumers
+from microcred.review.service_layer.handlers import run_overdue_sweeps
 from microcred.review.service_layer.unit_of_work import ReviewUnitOfWork
 from microcred.review.settings import ReviewSettings
 from microcred.runtime.service import ServiceRuntime
@@ -24,13 +24,21 @@ def build_app(settings: ServiceSettings | None = None) -> FastAPI:
         settings = ReviewSettings() if settings is None else ReviewSettings.model_validate(settings.model_dump())
     runtime = ServiceRuntime(settings, tables=messaging, produces=PRODUCES)
     uow = runtime.unit_of_work(ReviewUnitOfWork)
-    due_in = timedelta(days=settings.review_due_days)
-    register_consumers(runtime.broker, uow, due_in=due_in)
+    due_in = BusinessDays(settings.review_due_business_days)
+    register_consumers(runtime.broker, uow, due_in=due_in, fresh_eyes=settings.fresh_eyes_on_resubmission)
+    interval = settings.overdue_sweep_interval_seconds
+
+    # Overdue assignments are taken back on a timer for the app's lifetime, inside the runtime's lifespan.
+    async def sweep_overdue_assignments() -> None:
+        await run_overdue_sweeps(uow, due_in, interval)
+
+    runtime.run_in_background(sweep_overdue_assignments)
     return runtime.create_app(
         create_router(uow, due_in=due_in),
         title="Microcred review",
         description=(
-            "Routes each submitted attempt to a certified reviewer and records rubric scores; a withdrawn "
+            "Routes each submitted attempt to a certified, available reviewer without a conflict of interest "
+            "and records rubric scores; a declined or overdue assignment is reassigned, and a withdrawn "
             "attempt's open review is cancelled. "
             "Emits review.assigned, review.scored and review.revise-requested."
         ),

@@ -48,6 +48,14 @@ class ReviewerRow(Base):
     credential_ids: Mapped[list[str] | None] = mapped_column(JSONB)
     max_open: Mapped[int] = mapped_column(sa.Integer)
     active: Mapped[bool] = mapped_column(sa.Boolean)
+    district: Mapped[str | None] = mapped_column(sa.Text)
+    school: Mapped[str | None] = mapped_column(sa.Text)
+    senior: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    availability: Mapped[str] = mapped_column(sa.Text, server_default="available")
+    # Dated certification records ({credential_id, certified_at, status}), revoked ones included.
+    certifications: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=sa.text("'[]'::jsonb"))
+    # Assignments taken back because they went overdue; only ever incremented by the sweep.
+    overdue_count: Mapped[int] = mapped_column(sa.Integer, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now()
     )
@@ -59,6 +67,7 @@ class ReviewRow(Base):
         sa.UniqueConstraint("submission_id", "attempt", name="uq_reviews_submission_attempt"),
         sa.Index("ix_reviews_status_created", "status", "created_at"),
         sa.Index("ix_reviews_reviewer_status", "reviewer_id", "status"),
+        sa.Index("ix_reviews_status_due", "status", "due_at"),
     )
 
     review_id: Mapped[UUID] = mapped_column(primary_key=True)
@@ -81,6 +90,11 @@ class ReviewRow(Base):
     revision_feedback: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     withdrawn_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     withdrawal_reason: Mapped[str | None] = mapped_column(sa.Text)
+    teacher_district: Mapped[str | None] = mapped_column(sa.Text)
+    teacher_school: Mapped[str | None] = mapped_column(sa.Text)
+    excluded_reviewers: Mapped[list[str]] = mapped_column(JSONB, server_default=sa.text("'[]'::jsonb"))
+    reassigned_from: Mapped[str | None] = mapped_column(sa.Text)
+    reassignment_reason: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class WithdrawnAttemptRow(Base):

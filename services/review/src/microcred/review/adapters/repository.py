@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from microcred.events import CriterionFeedback, CriterionResult, EvidenceRef, Rubric
 from microcred.review.adapters.orm import CredentialVersionRow, ReviewerRow, ReviewRow, WithdrawnAttemptRow
 from microcred.review.domain.model import (
+    Availability,
+    Certification,
     CredentialKey,
     CredentialRubric,
     Review,
@@ -88,6 +90,22 @@ class ReviewerRepository:
         )
         row.max_open = reviewer.max_open
         row.active = reviewer.active
+        row.district = reviewer.district
+        row.school = reviewer.school
+        row.senior = reviewer.senior
+        row.availability = reviewer.availability.value
+        row.certifications = [
+            {"credential_id": str(c.credential_id), "certified_at": c.certified_at.isoformat(), "status": c.status}
+            for c in reviewer.certifications
+        ]
+        # overdue_count is deliberately not written here: only record_overdue moves it.
+
+    async def record_overdue(self, reviewer_id: str) -> None:
+        await self.session.execute(
+            sa.update(ReviewerRow)
+            .where(ReviewerRow.reviewer_id == reviewer_id)
+            .values(overdue_count=ReviewerRow.overdue_count + 1)
+        )
 
     @staticmethod
     def _to_domain(row: ReviewerRow, open_reviews: int) -> Reviewer:
@@ -97,6 +115,19 @@ class ReviewerRepository:
             max_open=row.max_open,
             active=row.active,
             open_reviews=open_reviews,
+            district=row.district,
+            school=row.school,
+            senior=bool(row.senior),
+            availability=Availability(row.availability or Availability.AVAILABLE.value),
+            certifications=tuple(
+                Certification(
+                    credential_id=UUID(c["credential_id"]),
+                    certified_at=datetime.fromisoformat(c["certified_at"]),
+                    status="revoked" if c["status"] == "revoked" else "active",
+                )
+                for c in row.certifications or ()
+            ),
+            overdue_count=row.overdue_count or 0,
         )
 
 
@@ -147,6 +178,25 @@ class ReviewRepository:
         )
         return [self._to_domain(row) for row in rows]
 
+    async def overdue(self, now: datetime) -> list[Review]:
+        rows = await self.session.scalars(
+            sa.select(ReviewRow)
+            .where(ReviewRow.status == ReviewStatus.ASSIGNED.value, ReviewRow.due_at < now)
+            .order_by(ReviewRow.due_at, ReviewRow.review_id)
+            .with_for_update()
+        )
+        return [self._to_domain(row) for row in rows]
+
+    async def scorers_of_earlier_attempts(self, submission_id: UUID, attempt: int) -> set[str]:
+        rows = await self.session.scalars(
+            sa.select(ReviewRow.reviewer_id).where(
+                ReviewRow.submission_id == submission_id,
+                ReviewRow.attempt < attempt,
+                ReviewRow.status == ReviewStatus.SCORED.value,
+            )
+        )
+        return {reviewer_id for reviewer_id in rows if reviewer_id is not None}
+
     async def assigned_to(self, reviewer_id: str) -> list[Review]:
         rows = await self.session.scalars(
             sa.select(ReviewRow)
@@ -180,6 +230,11 @@ class ReviewRepository:
         row.revision_feedback = None if card is None else [f.model_dump(mode="json") for f in card.revision_feedback]
         row.withdrawn_at = review.withdrawn_at
         row.withdrawal_reason = review.withdrawal_reason
+        row.teacher_district = review.teacher_district
+        row.teacher_school = review.teacher_school
+        row.excluded_reviewers = sorted(review.excluded_reviewers)
+        row.reassigned_from = review.reassigned_from
+        row.reassignment_reason = review.reassignment_reason
 
     @staticmethod
     def _to_domain(row: ReviewRow) -> Review:
@@ -209,5 +264,10 @@ class ReviewRepository:
             scorecard=scorecard,
             withdrawn_at=row.withdrawn_at,
             withdrawal_reason=row.withdrawal_reason,
+            teacher_district=row.teacher_district,
+            teacher_school=row.teacher_school,
+            excluded_reviewers=frozenset(row.excluded_reviewers or ()),
+            reassigned_from=row.reassigned_from,
+            reassignment_reason=row.reassignment_reason,
         )
 

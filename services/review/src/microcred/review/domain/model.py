@@ -1,9 +1,13 @@
 """Review rules: who reviews an attempt, and what a reviewer's rubric scores decide.
 
 Routing is deterministic so that replaying the same events routes the same way: among eligible
-reviewers (active, certified for the credential, under capacity, not the teacher), the one with the
-fewest open reviews wins, ties going to the smallest reviewer id. A review nobody can take stays
-queued; the queue is drained oldest first whenever capacity or certification appears.
+reviewers (active and available, certified for the credential, under capacity, not the teacher, not
+in the teacher's district or school, not excluded from this review), the one with the fewest open
+reviews wins, ties going to the smallest reviewer id. A review nobody can take stays queued; the
+queue is drained oldest first whenever capacity or certification appears.
+
+A review taken back from its reviewer (declined, or overdue) returns to the queue with that reviewer
+excluded from it for good, and its next assignment names who it was taken from and why.
 
 Scoring is all-or-nothing: every rubric criterion exactly once, with feedback wherever the teacher
 needs to know what to improve. The decision is a pure function of the rubric's passing rule; under
@@ -54,30 +58,150 @@ class CredentialRubric:
     rubric: Rubric
 
 
+class Availability(StrEnum):
+    AVAILABLE = "available"
+    PAUSED = "paused"
+    ON_LEAVE = "on_leave"
+
+
+CertificationStatus = Literal["active", "revoked"]
+
+
+@dataclass(frozen=True)
+class Certification:
+    """The record of a reviewer's certification for one credential; revoked ones stay as history."""
+
+    credential_id: UUID
+    certified_at: datetime
+    status: CertificationStatus = "active"
+
+
+def certified_credentials(certifications: Iterable[Certification]) -> frozenset[UUID]:
+    return frozenset(c.credential_id for c in certifications if c.status == "active")
+
+
+def certifications_for_ids(
+    credential_ids: Iterable[UUID], existing: Iterable[Certification], now: datetime
+) -> tuple[Certification, ...]:
+    """Turn a plain list of certified credentials into dated records, keeping what is already known.
+
+    A credential still listed keeps its original certification date; a newly listed one is certified
+    now; one that was active and is no longer listed is revoked rather than forgotten.
+    """
+    wanted = set(credential_ids)
+    known = {c.credential_id: c for c in existing}
+    records = []
+    for credential_id in sorted(wanted | set(known), key=str):
+        before = known.get(credential_id)
+        if credential_id in wanted:
+            still_active = before is not None and before.status == "active"
+            records.append(Certification(credential_id, before.certified_at if before and still_active else now))
+        elif before is not None:
+            records.append(replace(before, status="revoked"))
+    return tuple(records)
+
+
+def _same_affiliation(mine: str | None, theirs: str | None) -> bool:
+    if not mine or not theirs:
+        return False
+    return mine.strip().casefold() == theirs.strip().casefold()
+
+
 @dataclass(frozen=True)
 class Reviewer:
+    """A reviewer as routing sees them.
+
+    ``credential_ids`` is what routing checks: the credentials with an active certification, or None
+    for a reviewer certified for every credential (the original registry's ``null``). ``certifications``
+    is the dated record behind it, revoked entries included.
+    """
+
     reviewer_id: str
     credential_ids: frozenset[UUID] | None  # None: certified for every credential
     max_open: int = 10
     active: bool = True
     open_reviews: int = 0
+    district: str | None = None
+    school: str | None = None
+    senior: bool = False
+    availability: Availability = Availability.AVAILABLE
+    certifications: tuple[Certification, ...] = ()
+    overdue_count: int = 0
 
     def certified_for(self, credential_id: UUID) -> bool:
         return self.credential_ids is None or credential_id in self.credential_ids
 
-    def can_take(self, credential_id: UUID, teacher_id: str) -> bool:
+    def conflicts_with(self, teacher_district: str | None, teacher_school: str | None) -> bool:
+        """Same district or same school as the teacher: too close to judge them independently."""
+        return _same_affiliation(self.district, teacher_district) or _same_affiliation(self.school, teacher_school)
+
+    def can_take(
+        self,
+        credential_id: UUID,
+        teacher_id: str,
+        *,
+        teacher_district: str | None = None,
+        teacher_school: str | None = None,
+        excluded: Collection[str] = frozenset(),
+    ) -> bool:
         return (
             self.active
+            and self.availability is Availability.AVAILABLE
             and self.certified_for(credential_id)
             and self.open_reviews < self.max_open
             and self.reviewer_id != teacher_id
+            and self.reviewer_id not in excluded
+            and not self.conflicts_with(teacher_district, teacher_school)
         )
 
 
-def choose_reviewer(reviewers: Iterable[Reviewer], credential_id: UUID, teacher_id: str) -> Reviewer | None:
+def choose_reviewer(
+    reviewers: Iterable[Reviewer],
+    credential_id: UUID,
+    teacher_id: str,
+    *,
+    teacher_district: str | None = None,
+    teacher_school: str | None = None,
+    excluded: Collection[str] = frozenset(),
+) -> Reviewer | None:
     """The least-loaded eligible reviewer (ties: smallest id), or None when nobody is eligible."""
-    eligible = [r for r in reviewers if r.can_take(credential_id, teacher_id)]
+    eligible = [
+        r
+        for r in reviewers
+        if r.can_take(
+            credential_id, teacher_id, teacher_district=teacher_district, teacher_school=teacher_school,
+            excluded=excluded,
+        )
+    ]
     return min(eligible, key=lambda r: (r.open_reviews, r.reviewer_id), default=None)
+
+
+@dataclass(frozen=True)
+class BusinessDays:
+    """A deadline counted in working days: Saturdays and Sundays do not count."""
+
+    days: int
+
+
+DueRule = timedelta | BusinessDays
+
+
+def add_business_days(start: datetime, days: int) -> datetime:
+    """``start`` moved forward by ``days`` weekdays, keeping the time of day.
+
+    Starting on a weekend counts from the following Monday: Saturday plus one business day is Monday.
+    """
+    moved = start
+    remaining = days
+    while remaining > 0:
+        moved += timedelta(days=1)
+        if moved.weekday() < 5:
+            remaining -= 1
+    return moved
+
+
+def due_after(now: datetime, rule: DueRule) -> datetime:
+    return add_business_days(now, rule.days) if isinstance(rule, BusinessDays) else now + rule
 
 
 @dataclass(frozen=True)
@@ -114,18 +238,57 @@ class Review:
     scorecard: Scorecard | None = None
     withdrawn_at: datetime | None = None
     withdrawal_reason: str | None = None
+    # For conflict-of-interest routing only: never shown to a reviewer.
+    teacher_district: str | None = None
+    teacher_school: str | None = None
+    # Reviewers who may not take this review: those who declined it or let it go overdue, and (when the
+    # program demands fresh eyes) those who scored an earlier attempt of the same submission.
+    excluded_reviewers: frozenset[str] = frozenset()
+    reassigned_from: str | None = None
+    reassignment_reason: str | None = None
 
     @property
     def credential_key(self) -> CredentialKey:
         return (self.credential_id, self.credential_version)
 
-    def assign(self, reviewer_id: str, now: datetime, due_in: timedelta) -> None:
+    def assign(self, reviewer_id: str, now: datetime, due_in: DueRule) -> None:
         if self.status is not ReviewStatus.QUEUED:
             raise Conflict(f"review {self.review_id} is {self.status.value}, not queued", code="not_queued")
         self.status = ReviewStatus.ASSIGNED
         self.reviewer_id = reviewer_id
         self.assigned_at = now
-        self.due_at = now + due_in
+        self.due_at = due_after(now, due_in)
+
+    def is_overdue(self, now: datetime) -> bool:
+        return self.status is ReviewStatus.ASSIGNED and self.due_at is not None and self.due_at < now
+
+    def release(self, reason: str) -> str:
+        """Take the review back from its reviewer into the queue; that reviewer never gets it again.
+
+        Returns who it was taken from, which the next assignment reports as ``reassigned_from``.
+        """
+        if self.status is not ReviewStatus.ASSIGNED or self.reviewer_id is None:
+            raise Conflict(f"review {self.review_id} is {self.status.value}, not assigned", code="not_assigned")
+        previous = self.reviewer_id
+        self.status = ReviewStatus.QUEUED
+        self.reviewer_id = None
+        self.assigned_at = None
+        self.due_at = None
+        self.excluded_reviewers = self.excluded_reviewers | {previous}
+        self.reassigned_from = previous
+        self.reassignment_reason = reason
+        return previous
+
+    def decline(self, reviewer_id: str, reason: str) -> None:
+        """The assigned reviewer declines or recuses; a reason is required so operators can follow up."""
+        if not reason.strip():
+            raise Invalid("a reason is required to decline a review", code="reason_required")
+        if self.reviewer_id != reviewer_id:
+            raise Forbidden(f"review {self.review_id} is not assigned to you", code="not_assigned_to_you")
+        if self.status is not ReviewStatus.ASSIGNED:
+            raise Conflict(f"review {self.review_id} is {self.status.value}; only an open assignment can be "
+                           "declined", code="not_assigned")
+        self.release(reason.strip())
 
     def withdraw(self, now: datetime, reason: str | None) -> bool:
         """Void an open review; False when there was nothing open to void (scored or already withdrawn)."""
@@ -157,7 +320,7 @@ def route_queue(
     reviewers: Iterable[Reviewer],
     known_credentials: Collection[CredentialKey],
     now: datetime,
-    due_in: timedelta,
+    due_in: DueRule,
 ) -> list[Review]:
     """Assign queued reviews oldest first, counting each assignment against its reviewer's capacity.
 
@@ -169,7 +332,14 @@ def route_queue(
     for review in sorted(queue, key=lambda r: (r.created_at, str(r.review_id))):
         if review.status is not ReviewStatus.QUEUED or review.credential_key not in known_credentials:
             continue
-        chosen = choose_reviewer(pool.values(), review.credential_id, review.teacher_id)
+        chosen = choose_reviewer(
+            pool.values(),
+            review.credential_id,
+            review.teacher_id,
+            teacher_district=review.teacher_district,
+            teacher_school=review.teacher_school,
+            excluded=review.excluded_reviewers,
+        )
         if chosen is None:
             continue
         review.assign(chosen.reviewer_id, now, due_in)

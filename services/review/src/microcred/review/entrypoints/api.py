@@ -7,13 +7,12 @@ through the review views.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Path
 
-from microcred.review.domain.model import CredentialRubric, Review, Reviewer
+from microcred.review.domain.model import CredentialRubric, DueRule, Review, Reviewer
 from microcred.review.service_layer import handlers
 from microcred.review.service_layer.unit_of_work import ReviewUnitOfWork
 from microcred.runtime.auth import Principal, Role, require
@@ -28,6 +27,15 @@ def reviewer_view(reviewer: Reviewer) -> dict[str, Any]:
         "max_open": reviewer.max_open,
         "active": reviewer.active,
         "open_reviews": reviewer.open_reviews,
+        "district": reviewer.district,
+        "school": reviewer.school,
+        "senior": reviewer.senior,
+        "availability": reviewer.availability.value,
+        "certifications": [
+            {"credential_id": str(c.credential_id), "certified_at": c.certified_at, "status": c.status}
+            for c in reviewer.certifications
+        ],
+        "overdue_count": reviewer.overdue_count,
     }
 
 
@@ -77,10 +85,12 @@ def queued_view(review: Review, credential_known: bool) -> dict[str, Any]:
         "credential_version": review.credential_version,
         "queued_at": review.created_at,
         "waiting_for": "eligible_reviewer" if credential_known else "credential_published",
+        "reassigned_from": review.reassigned_from,
+        "reassignment_reason": review.reassignment_reason,
     }
 
 
-def create_router(uow: Callable[[], ReviewUnitOfWork], *, due_in: timedelta) -> APIRouter:
+def create_router(uow: Callable[[], ReviewUnitOfWork], *, due_in: DueRule) -> APIRouter:
     router = APIRouter()
 
     @router.put("/reviewers/{reviewer_id}", tags=["reviewers"])
@@ -120,5 +130,22 @@ def create_router(uow: Callable[[], ReviewUnitOfWork], *, due_in: timedelta) -> 
     ) -> dict[str, Any]:
         review = await handlers.score_review(review_id, body, principal, uow(), due_in)
         return outcome_view(review)
+
+    @router.post("/reviews/{review_id}/decline", tags=["reviews"])
+    async def decline_review(
+        review_id: UUID,
+        body: handlers.DeclineReview,
+        principal: Annotated[Principal, require(Role.REVIEWER)],
+    ) -> dict[str, Any]:
+        """Decline or recuse with a reason; the review is reassigned to someone else or queued."""
+        review = await handlers.decline_review(review_id, body, principal, uow(), due_in)
+        # The decliner no longer holds the review: say only that it left them, not who has it now.
+        return {"review_id": str(review.review_id), "declined": True,
+                "status": "reassigned" if review.reviewer_id is not None else "queued"}
+
+    @router.post("/maintenance/sweep", tags=["maintenance"])
+    async def sweep(_: Annotated[Principal, require(Role.OPERATOR)]) -> dict[str, int]:
+        """Take back overdue assignments now instead of waiting for the periodic sweep."""
+        return {"reassigned_overdue": await handlers.sweep_overdue(uow(), due_in, handlers.Cause.request())}
 
     return router

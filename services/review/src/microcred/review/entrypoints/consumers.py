@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 
 from faststream.kafka import KafkaBroker
 
 from microcred.events import CredentialPublished, SubmissionSubmitted, SubmissionWithdrawn
+from microcred.review.domain.model import DueRule
 from microcred.review.service_layer import handlers
 from microcred.review.service_layer.unit_of_work import ReviewUnitOfWork
 from microcred.runtime.consumer import subscribe
@@ -15,14 +15,16 @@ from microcred.runtime.consumer import subscribe
 GROUP = "review"
 
 
-def register_consumers(broker: KafkaBroker, uow: Callable[[], ReviewUnitOfWork], *, due_in: timedelta) -> None:
+def register_consumers(
+    broker: KafkaBroker, uow: Callable[[], ReviewUnitOfWork], *, due_in: DueRule, fresh_eyes: bool = True
+) -> None:
     @subscribe(broker, CredentialPublished, group_id=GROUP)
     async def on_credential_published(event: CredentialPublished) -> None:
         await handlers.record_credential(event, uow(), due_in)
 
     @subscribe(broker, SubmissionSubmitted, group_id=GROUP)
     async def on_submission_submitted(event: SubmissionSubmitted) -> None:
-        await handlers.open_review(event, uow(), due_in)
+        await handlers.open_review(event, uow(), due_in, fresh_eyes=fresh_eyes)
 
     @subscribe(broker, SubmissionWithdrawn, group_id=GROUP)
     async def on_submission_withdrawn(event: SubmissionWithdrawn) -> None:
