@@ -64,6 +64,10 @@ SERVICE_ENV = {
     "MICROCRED_SINGLE_UPLOAD_MAX_BYTES": str(5 * 1024**2),
     "MICROCRED_PART_SIZE_BYTES": str(5 * 1024**2),
     "MICROCRED_EVIDENCE_RETENTION_HOURS": "0.0003",  # about a second
+    # Single scoring unless a test asks otherwise: each test's credential has one or two reviewers, and
+    # calibration (double scoring, adjudication) is covered by review's own tests.
+    "MICROCRED_CALIBRATION_SIZE": "0",
+    "MICROCRED_DOUBLE_SCORE_SHARE": "0",
 }
 
 

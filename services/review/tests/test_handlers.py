@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
 from microcred.events import (
@@ -18,6 +19,7 @@ from microcred.events import (
     PassingRule,
     Resource,
     ReviewerAssigned,
+    RevisionRequested,
     Rubric,
     RubricCriterion,
     RubricLevel,
@@ -26,14 +28,17 @@ from microcred.events import (
     SubmissionSubmitted,
     SubmissionWithdrawn,
 )
+from microcred.review.adapters.metrics import ReliabilityGauges
 from microcred.review.domain.model import (
     BusinessDays,
     CredentialKey,
     CredentialRubric,
+    DoubleScoringPolicy,
     Review,
     Reviewer,
     ReviewStatus,
 )
+from microcred.review.domain.reliability import ScoredPair, Thresholds
 from microcred.review.service_layer import handlers
 from microcred.review.service_layer.handlers import CriterionScore, ScoreReview, UpsertReviewer
 from microcred.runtime.auth import Principal, Role
@@ -76,9 +81,29 @@ class FakeReviews:
     async def exists_for_attempt(self, submission_id: UUID, attempt: int) -> bool:
         return any((r.submission_id, r.attempt) == (submission_id, attempt) for r in self.rows.values())
 
-    async def for_attempt(self, submission_id: UUID, attempt: int, *, for_update: bool = False) -> Review | None:
-        found = [r for r in self.rows.values() if (r.submission_id, r.attempt) == (submission_id, attempt)]
-        return replace(found[0]) if found else None
+    async def panel_for_attempt(self, submission_id: UUID, attempt: int) -> list[Review]:
+        found = [replace(r) for r in self.rows.values() if (r.submission_id, r.attempt) == (submission_id, attempt)]
+        return sorted(found, key=lambda r: (r.parent_review_id is not None, r.created_at, str(r.review_id)))
+
+    async def seats_of(self, review_id: UUID, *, for_update: bool = False) -> list[Review]:
+        found = [replace(r) for r in self.rows.values() if r.parent_review_id == review_id]
+        return sorted(found, key=lambda r: (r.created_at, str(r.review_id)))
+
+    async def panel_reviewers(self, review_ids: Iterable[UUID]) -> dict[UUID, set[str]]:
+        wanted = set(review_ids)
+        panels: dict[UUID, set[str]] = {}
+        for r in self.rows.values():
+            if r.attempt_review_id in wanted and r.reviewer_id is not None and r.status in (
+                ReviewStatus.ASSIGNED, ReviewStatus.SCORED
+            ):
+                panels.setdefault(r.attempt_review_id, set()).add(r.reviewer_id)
+        return panels
+
+    async def attempts_of_version(self, credential_id: UUID, version: int, *, at_most: int) -> int:
+        return min(at_most, sum(
+            1 for r in self.rows.values()
+            if (r.credential_id, r.credential_version) == (credential_id, version) and r.parent_review_id is None
+        ))
 
     async def record_withdrawal(self, submission_id: UUID, attempt: int, reason: str | None, at: datetime) -> None:
         self.withdrawn.setdefault((submission_id, attempt), reason)
@@ -133,6 +158,30 @@ class FakeReviewers:
         found = self.rows[reviewer_id]
         self.rows[reviewer_id] = replace(found, overdue_count=found.overdue_count + 1)
 
+    async def set_flagged(self, reviewer_id: str, flagged: bool) -> None:
+        if reviewer_id in self.rows:
+            self.rows[reviewer_id] = replace(self.rows[reviewer_id], flagged=flagged)
+
+    async def flagged_count(self) -> int:
+        return sum(1 for r in self.rows.values() if r.flagged)
+
+
+class FakePairs:
+    def __init__(self) -> None:
+        self.rows: dict[UUID, ScoredPair] = {}
+
+    async def get(self, review_id: UUID) -> ScoredPair | None:
+        return self.rows.get(review_id)
+
+    async def save(self, pair: ScoredPair) -> None:
+        self.rows[pair.review_id] = pair
+
+    async def of_reviewer(self, reviewer_id: str) -> list[ScoredPair]:
+        return [p for p in self.rows.values() if p.involves(reviewer_id)]
+
+    async def all(self) -> list[ScoredPair]:
+        return list(self.rows.values())
+
 
 class FakeUnitOfWork(FakeMessagingUnitOfWork):
     def __init__(self) -> None:
@@ -140,6 +189,7 @@ class FakeUnitOfWork(FakeMessagingUnitOfWork):
         self.credentials = FakeCredentials()
         self.reviews = FakeReviews()
         self.reviewers = FakeReviewers(self.reviews)
+        self.pairs = FakePairs()
 
 
 @pytest.fixture
@@ -238,7 +288,9 @@ async def credential_with_reviewer(uow: Any, max_open: int = 10) -> UUID:
 
 
 def review_of(uow: Any, submission: SubmissionSubmitted) -> Review:
-    (review,) = [r for r in uow.reviews.rows.values() if r.submission_id == submission.submission_id]
+    (review,) = [
+        r for r in uow.reviews.rows.values() if r.submission_id == submission.submission_id and r.role == "primary"
+    ]
     return review
 
 
@@ -516,3 +568,190 @@ async def test_business_day_deadlines_are_reported_on_assignment(uow: Any) -> No
     assert assigned.due_at.weekday() < 5
     # 14 working days span 18 to 20 calendar days, depending on the weekday it starts from.
     assert timedelta(days=17) < assigned.due_at - datetime.now(UTC) <= timedelta(days=20)
+
+
+CAROL = Principal(subject="carol", roles=frozenset({Role.REVIEWER}))
+CALIBRATE_ONE = DoubleScoringPolicy(calibration_size=1, share=0.0)
+
+
+def scored_events(uow: Any) -> list[SubmissionScored]:
+    return [e for e in uow.published if isinstance(e, SubmissionScored)]
+
+
+def revisions(uow: Any) -> list[RevisionRequested]:
+    return [e for e in uow.published if isinstance(e, RevisionRequested)]
+
+
+def marks(level: str, feedback: str = "") -> ScoreReview:
+    return ScoreReview(results=[CriterionScore(criterion_key="planning", level_key=level, feedback=feedback)])
+
+
+async def double_scored_attempt(uow: Any, *, senior: str | None = "carol") -> ReviewerAssigned:
+    """alice and bob hold the two seats of a calibration attempt; ``senior`` may adjudicate."""
+    credential_id = await two_reviewers(uow)
+    if senior is not None:
+        await handlers.upsert_reviewer(senior, UpsertReviewer(credential_ids=None, senior=True), uow, DUE_IN)
+    await handlers.open_review(submitted(credential_id, 1), uow, DUE_IN, double_scoring=CALIBRATE_ONE)
+    primary, second = assignments(uow)
+    assert (primary.role, second.role) == ("primary", "second")
+    assert primary.review_id == second.review_id and {primary.reviewer_id, second.reviewer_id} == {"alice", "bob"}
+    return primary
+
+
+async def test_calibration_gives_the_first_attempts_a_second_independent_reviewer_and_later_ones_one(
+    uow: Any,
+) -> None:
+    credential_id = await two_reviewers(uow)
+    await handlers.open_review(submitted(credential_id, 1), uow, DUE_IN, double_scoring=CALIBRATE_ONE)
+    await handlers.open_review(submitted(credential_id, 1), uow, DUE_IN, double_scoring=CALIBRATE_ONE)
+    roles = [(a.role, a.reviewer_id) for a in assignments(uow)]
+    assert roles == [("primary", "alice"), ("second", "bob"), ("primary", "alice")]
+
+
+async def test_the_second_seat_waits_rather_than_going_to_the_primary_reviewer(uow: Any) -> None:
+    credential_id = await credential_with_reviewer(uow)
+    await handlers.open_review(submitted(credential_id, 1), uow, DUE_IN, double_scoring=CALIBRATE_ONE)
+    assert [(a.role, a.reviewer_id) for a in assignments(uow)] == [("primary", "alice")]
+    ((waiting, _),) = await handlers.queued_reviews(uow)
+    assert waiting.role == "second"
+    await handlers.upsert_reviewer("bob", UpsertReviewer(credential_ids=None), uow, DUE_IN)
+    assert (assignments(uow)[-1].role, assignments(uow)[-1].reviewer_id) == ("second", "bob")
+
+
+async def test_agreeing_reviewers_produce_one_double_scored_decision_only_when_both_have_scored(uow: Any) -> None:
+    first = await double_scored_attempt(uow)
+    await handlers.score_review(first.review_id, marks("proficient", "Clear plan."), ALICE, uow, DUE_IN)
+    assert scored_events(uow) == []
+    mine = await handlers.score_review(first.review_id, marks("proficient", "Good objectives."), BOB, uow, DUE_IN)
+    assert mine.role == "second" and mine.scorecard is not None
+    (decision,) = scored_events(uow)
+    assert (decision.review_id, decision.decision, decision.double_scored, decision.adjudicated) == (
+        first.review_id, "passed", True, False
+    )
+    assert decision.results[0].feedback == "Clear plan.\n\nGood objectives."
+    assert revisions(uow) == []
+
+
+async def test_agreeing_on_revise_sends_one_revision_request_with_both_reviewers_feedback(uow: Any) -> None:
+    first = await double_scored_attempt(uow)
+    await handlers.score_review(first.review_id, marks("not-yet", "No objectives."), ALICE, uow, DUE_IN)
+    await handlers.score_review(first.review_id, marks("not-yet", "Say what students learn."), BOB, uow, DUE_IN)
+    (decision,) = scored_events(uow)
+    (revision,) = revisions(uow)
+    assert decision.decision == "revise"
+    assert revision.feedback[0].feedback == "No objectives.\n\nSay what students learn."
+
+
+async def test_a_disagreement_goes_to_a_senior_reviewer_off_the_panel_whose_decision_alone_stands(
+    uow: Any,
+) -> None:
+    first = await double_scored_attempt(uow)
+    # alice is senior too, but she is on the panel: the adjudicator must be someone else.
+    await handlers.upsert_reviewer("alice", UpsertReviewer(credential_ids=None, senior=True), uow, DUE_IN)
+    await handlers.score_review(first.review_id, marks("proficient"), ALICE, uow, DUE_IN)
+    await handlers.score_review(first.review_id, marks("not-yet", "Missing."), BOB, uow, DUE_IN)
+    assert scored_events(uow) == [] and revisions(uow) == []
+    adjudication = assignments(uow)[-1]
+    assert (adjudication.review_id, adjudication.role, adjudication.reviewer_id) == (
+        first.review_id, "adjudicator", "carol"
+    )
+
+    await handlers.score_review(first.review_id, marks("not-yet", "Objectives missing."), CAROL, uow, DUE_IN)
+    (decision,) = scored_events(uow)
+    assert (decision.decision, decision.double_scored, decision.adjudicated) == ("revise", True, True)
+    (revision,) = revisions(uow)
+    assert revision.feedback[0].feedback == "Objectives missing."
+
+
+async def test_an_adjudication_nobody_senior_can_take_waits_in_the_queue(uow: Any) -> None:
+    first = await double_scored_attempt(uow, senior=None)
+    await handlers.score_review(first.review_id, marks("proficient"), ALICE, uow, DUE_IN)
+    await handlers.score_review(first.review_id, marks("not-yet", "Missing."), BOB, uow, DUE_IN)
+    ((waiting, _),) = await handlers.queued_reviews(uow)
+    assert (waiting.role, waiting.attempt_review_id) == ("adjudicator", first.review_id)
+    await handlers.upsert_reviewer("dana", UpsertReviewer(credential_ids=None), uow, DUE_IN)
+    assert assignments(uow)[-1].role == "second"  # unchanged: dana is not senior
+    await handlers.upsert_reviewer("dana", UpsertReviewer(credential_ids=None, senior=True), uow, DUE_IN)
+    assert (assignments(uow)[-1].role, assignments(uow)[-1].reviewer_id) == ("adjudicator", "dana")
+
+
+async def test_each_reviewer_of_a_double_scored_attempt_sees_only_their_own_scores(uow: Any) -> None:
+    first = await double_scored_attempt(uow)
+    await handlers.score_review(first.review_id, marks("proficient", "Mine."), ALICE, uow, DUE_IN)
+    seen, _ = await handlers.view_review(first.review_id, BOB, uow)
+    assert seen.role == "second" and seen.scorecard is None and seen.status is ReviewStatus.ASSIGNED
+    with pytest.raises(Forbidden):
+        await handlers.view_review(first.review_id, CAROL, uow)
+    with pytest.raises(Conflict):
+        await handlers.score_review(first.review_id, marks("proficient"), ALICE, uow, DUE_IN)
+
+
+async def test_the_second_reviewer_may_decline_and_their_seat_goes_to_someone_off_the_panel(uow: Any) -> None:
+    first = await double_scored_attempt(uow)
+    await handlers.decline_review(first.review_id, handlers.DeclineReview(reason="conflict"), BOB, uow, DUE_IN)
+    again = assignments(uow)[-1]
+    assert (again.role, again.reviewer_id, again.reassigned_from) == ("second", "carol", "bob")
+
+
+async def test_withdrawing_a_double_scored_attempt_voids_every_open_seat(uow: Any) -> None:
+    credential_id = await two_reviewers(uow)
+    submission = submitted(credential_id, 1)
+    await handlers.open_review(submission, uow, DUE_IN, double_scoring=CALIBRATE_ONE)
+    await handlers.withdraw_review(withdrawn(submission), uow, DUE_IN)
+    assert {r.status for r in uow.reviews.rows.values()} == {ReviewStatus.WITHDRAWN}
+    assert (await uow.reviewers.get("bob")).open_reviews == 0
+
+
+STRICT = handlers.ReliabilityMonitor(Thresholds(min_kappa=0.6, min_agreement=0.8, min_pairs=1))
+
+
+async def test_a_completed_pair_is_recorded_and_its_reviewers_flagged_and_measured(uow: Any) -> None:
+    registry = CollectorRegistry()
+    monitor = handlers.ReliabilityMonitor(STRICT.thresholds, ReliabilityGauges(registry))
+    first = await double_scored_attempt(uow)
+    await handlers.score_review(first.review_id, marks("proficient"), ALICE, uow, DUE_IN, monitor=monitor)
+    assert uow.pairs.rows == {} and registry.get_sample_value("microcred_review_flagged_reviewers") == 0.0
+    await handlers.score_review(first.review_id, marks("not-yet", "Missing."), BOB, uow, DUE_IN, monitor=monitor)
+
+    recorded = uow.pairs.rows[first.review_id]
+    assert (recorded.primary_reviewer, recorded.second_reviewer) == ("alice", "bob")
+    assert (recorded.primary_levels, recorded.second_levels) == ((1,), (0,))
+    assert (await uow.reviewers.get("alice")).flagged and (await uow.reviewers.get("bob")).flagged
+    assert registry.get_sample_value("microcred_review_reviewer_kappa", {"reviewer": "alice"}) == 0.0
+    assert registry.get_sample_value("microcred_review_reviewer_agreement", {"reviewer": "bob"}) == 0.0
+    assert registry.get_sample_value("microcred_review_flagged_reviewers") == 2.0
+
+    await handlers.score_review(first.review_id, marks("proficient"), CAROL, uow, DUE_IN, monitor=monitor)
+    settled = uow.pairs.rows[first.review_id]
+    assert (settled.adjudicator, settled.adjudicated_levels, settled.adjudicated_decision) == ("carol", (1,), "passed")
+    report = await handlers.reliability_report(uow, STRICT.thresholds)
+    assert set(report.reviewers) == {"alice", "bob"} and report.reviewers["alice"].flagged
+    assert report.reviewers["alice"].decision_agreement_with_adjudication == 1.0
+    assert report.reviewers["bob"].decision_agreement_with_adjudication == 0.0
+    (credential,) = report.credentials.values()
+    assert (credential.attempts, credential.pairs, credential.adjudicated_attempts) == (1, 1, 1)
+
+
+async def test_agreeing_reviewers_stay_unflagged(uow: Any) -> None:
+    first = await double_scored_attempt(uow)
+    await handlers.score_review(first.review_id, marks("proficient"), ALICE, uow, DUE_IN, monitor=STRICT)
+    await handlers.score_review(first.review_id, marks("proficient"), BOB, uow, DUE_IN, monitor=STRICT)
+    assert not (await uow.reviewers.get("alice")).flagged and not (await uow.reviewers.get("bob")).flagged
+
+
+async def test_a_flagged_reviewer_loses_new_work_only_when_blocking_is_on(uow: Any) -> None:
+    first = await double_scored_attempt(uow)
+    await handlers.score_review(first.review_id, marks("proficient"), ALICE, uow, DUE_IN, monitor=STRICT)
+    await handlers.score_review(first.review_id, marks("not-yet", "Missing."), BOB, uow, DUE_IN, monitor=STRICT)
+    assert (await uow.reviewers.get("alice")).flagged
+    credential_id = first_credential(uow)
+
+    await handlers.open_review(submitted(credential_id, 1), uow, DUE_IN, block_flagged=True)
+    assert assignments(uow)[-1].reviewer_id == "carol"  # alice and bob are flagged; carol is busy but eligible
+    await handlers.open_review(submitted(credential_id, 1), uow, DUE_IN)
+    assert assignments(uow)[-1].reviewer_id == "alice"  # blocking off: flagged reviewers still get work
+
+
+def first_credential(uow: Any) -> UUID:
+    ((credential_id, _),) = uow.credentials.rows
+    return credential_id

@@ -114,9 +114,10 @@ class PlatformClient:
 
     # -- review ----------------------------------------------------------------------------------
 
-    def register_reviewer(self, operator: Actor, reviewer_id: str, credential_ids: list[str] | None, max_open: int = 10) -> None:
+    def register_reviewer(self, operator: Actor, reviewer_id: str, credential_ids: list[str] | None, max_open: int = 10,
+                          *, senior: bool = False) -> None:
         self.call("PUT", "review", f"/reviewers/{reviewer_id}", operator,
-                  json={"credential_ids": credential_ids, "max_open": max_open, "active": True})
+                  json={"credential_ids": credential_ids, "max_open": max_open, "active": True, "senior": senior})
 
     def assigned_review(self, reviewer: Actor, submission_id: str, attempt: int, timeout: float = 60.0) -> dict[str, Any]:
         def find() -> dict[str, Any] | None:

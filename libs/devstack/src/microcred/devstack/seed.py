@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 
 SAMPLE_TEACHER = "teacher-1"
 SAMPLE_REVIEWERS = ("reviewer-1", "reviewer-2")
+# Calibration double-scores the first submissions of each credential; a disagreement goes to a senior
+# reviewer who is neither of the two, so the sample stack has one.
+SENIOR_REVIEWER = "senior-reviewer-1"
 SAMPLE_STATE = "TN"
 
 
@@ -42,6 +45,7 @@ def seed(urls: dict[str, str], tokens: DevTokenIssuer) -> SeedResult:
         issuers = {i["key"]: i["issuer_id"] for i in client.call("GET", "catalog", "/issuers", operator)}
         for reviewer in SAMPLE_REVIEWERS:
             client.register_reviewer(operator, reviewer, None, max_open=25)
+        client.register_reviewer(operator, SENIOR_REVIEWER, None, max_open=25, senior=True)
         teacher = client.actor(SAMPLE_TEACHER, Role.TEACHER, states=(SAMPLE_STATE,))
         if not client.call("GET", "licensure", "/licenses", teacher):
             client.register_license(teacher, SAMPLE_STATE, "TN-0000001")
@@ -62,5 +66,6 @@ def sample_tokens(tokens: DevTokenIssuer, issuers: dict[str, str]) -> dict[str, 
             SAMPLE_TEACHER, [Role.TEACHER], states=[SAMPLE_STATE], name="Sample Teacher"
         ),
         **{f"reviewer ({r})": tokens.mint(r, [Role.REVIEWER]) for r in SAMPLE_REVIEWERS},
+        f"senior reviewer ({SENIOR_REVIEWER})": tokens.mint(SENIOR_REVIEWER, [Role.REVIEWER]),
         f"state_admin ({SAMPLE_STATE})": tokens.mint("state-admin-tn", [Role.STATE_ADMIN], states=[SAMPLE_STATE]),
     }

@@ -12,3 +12,14 @@ class ReviewSettings(ServiceSettings):
     # A resubmission never goes to a reviewer who scored an earlier attempt of the same submission.
     fresh_eyes_on_resubmission: bool = True
     overdue_sweep_interval_seconds: float = Field(default=300.0, gt=0)
+    # Calibration: the first this-many attempts of each credential version are scored by two reviewers.
+    calibration_size: int = Field(default=50, ge=0)
+    # After calibration, this share of attempts (picked by a hash of the review id) is double scored too.
+    double_score_share: float = Field(default=0.10, ge=0.0, le=1.0)
+    # Reliability over double-scored work: a reviewer with at least min_pairs_for_flag scored pairs whose
+    # quadratic-weighted kappa is under min_kappa, or exact agreement under min_agreement, is flagged for
+    # recalibration; with block_flagged_reviewers, flagged reviewers get no new work.
+    min_kappa: float = Field(default=0.6, ge=-1.0, le=1.0)
+    min_agreement: float = Field(default=0.8, ge=0.0, le=1.0)
+    min_pairs_for_flag: int = Field(default=10, ge=1)
+    block_flagged_reviewers: bool = False

@@ -1,8 +1,9 @@
 """Review tables.
 
 ``credential_versions`` is this service's projection of catalog.credential-published: only what a
-reviewer needs (name and rubric). ``reviews`` holds one row per submitted attempt; the unique
-(submission_id, attempt) makes a re-announced attempt a no-op. Open load per reviewer is counted from
+reviewer needs (name and rubric). ``reviews`` holds one row per panel seat: the primary row is the
+attempt's review (unique per (submission_id, attempt), which makes a re-announced attempt a no-op);
+second and adjudicator seats point at it through ``parent_review_id``. Open load per reviewer is counted from
 ``reviews`` rather than stored, so it cannot drift from the assignments themselves.
 
 ``withdrawn_attempts`` remembers every withdrawal, even of an attempt review has not heard of yet:
@@ -56,6 +57,8 @@ class ReviewerRow(Base):
     certifications: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=sa.text("'[]'::jsonb"))
     # Assignments taken back because they went overdue; only ever incremented by the sweep.
     overdue_count: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    # Below the reliability thresholds when its last double-scored pair completed.
+    flagged: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
     updated_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now()
     )
@@ -64,7 +67,15 @@ class ReviewerRow(Base):
 class ReviewRow(Base):
     __tablename__ = "reviews"
     __table_args__ = (
-        sa.UniqueConstraint("submission_id", "attempt", name="uq_reviews_submission_attempt"),
+        sa.Index(
+            "uq_reviews_primary_attempt", "submission_id", "attempt", unique=True,
+            postgresql_where=sa.text("parent_review_id IS NULL"),
+        ),
+        sa.Index("ix_reviews_parent", "parent_review_id"),
+        sa.Index(
+            "ix_reviews_primary_version", "credential_id", "credential_version",
+            postgresql_where=sa.text("parent_review_id IS NULL"),
+        ),
         sa.Index("ix_reviews_status_created", "status", "created_at"),
         sa.Index("ix_reviews_reviewer_status", "reviewer_id", "status"),
         sa.Index("ix_reviews_status_due", "status", "due_at"),
@@ -95,6 +106,34 @@ class ReviewRow(Base):
     excluded_reviewers: Mapped[list[str]] = mapped_column(JSONB, server_default=sa.text("'[]'::jsonb"))
     reassigned_from: Mapped[str | None] = mapped_column(sa.Text)
     reassignment_reason: Mapped[str | None] = mapped_column(sa.Text)
+    role: Mapped[str] = mapped_column(sa.Text, server_default="primary")
+    parent_review_id: Mapped[UUID | None] = mapped_column()
+
+
+class ScoredPairRow(Base):
+    """One double-scored attempt for reliability statistics: both reviewers' level indices, in rubric
+    order, and the adjudicator's when there was one. Written when the second reviewer scores."""
+
+    __tablename__ = "double_scored_pairs"
+    __table_args__ = (
+        sa.Index("ix_pairs_primary_reviewer", "primary_reviewer"),
+        sa.Index("ix_pairs_second_reviewer", "second_reviewer"),
+        sa.Index("ix_pairs_credential", "credential_id"),
+    )
+
+    review_id: Mapped[UUID] = mapped_column(primary_key=True)
+    credential_id: Mapped[UUID] = mapped_column()
+    credential_version: Mapped[int] = mapped_column(sa.Integer)
+    primary_reviewer: Mapped[str] = mapped_column(sa.Text)
+    second_reviewer: Mapped[str] = mapped_column(sa.Text)
+    primary_levels: Mapped[list[int]] = mapped_column(JSONB)
+    second_levels: Mapped[list[int]] = mapped_column(JSONB)
+    primary_decision: Mapped[str] = mapped_column(sa.Text)
+    second_decision: Mapped[str] = mapped_column(sa.Text)
+    adjudicator: Mapped[str | None] = mapped_column(sa.Text)
+    adjudicated_levels: Mapped[list[int] | None] = mapped_column(JSONB)
+    adjudicated_decision: Mapped[str | None] = mapped_column(sa.Text)
+    completed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 
 
 class WithdrawnAttemptRow(Base):

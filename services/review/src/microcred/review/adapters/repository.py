@@ -12,7 +12,13 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from microcred.events import CriterionFeedback, CriterionResult, EvidenceRef, Rubric
-from microcred.review.adapters.orm import CredentialVersionRow, ReviewerRow, ReviewRow, WithdrawnAttemptRow
+from microcred.review.adapters.orm import (
+    CredentialVersionRow,
+    ReviewerRow,
+    ReviewRow,
+    ScoredPairRow,
+    WithdrawnAttemptRow,
+)
 from microcred.review.domain.model import (
     Availability,
     Certification,
@@ -22,7 +28,9 @@ from microcred.review.domain.model import (
     Reviewer,
     ReviewStatus,
     Scorecard,
+    SeatRole,
 )
+from microcred.review.domain.reliability import Decision, ScoredPair
 
 # Routing reads every reviewer's open load and then assigns; two transactions doing that at once
 # could both see the same spare capacity. One transaction-scoped advisory lock serialises routing.
@@ -98,7 +106,15 @@ class ReviewerRepository:
             {"credential_id": str(c.credential_id), "certified_at": c.certified_at.isoformat(), "status": c.status}
             for c in reviewer.certifications
         ]
-        # overdue_count is deliberately not written here: only record_overdue moves it.
+        # overdue_count and flagged are deliberately not written here: record_overdue and set_flagged move them.
+
+    async def set_flagged(self, reviewer_id: str, flagged: bool) -> None:
+        await self.session.execute(
+            sa.update(ReviewerRow).where(ReviewerRow.reviewer_id == reviewer_id).values(flagged=flagged)
+        )
+
+    async def flagged_count(self) -> int:
+        return int(await self.session.scalar(sa.select(sa.func.count()).where(ReviewerRow.flagged)) or 0)
 
     async def record_overdue(self, reviewer_id: str) -> None:
         await self.session.execute(
@@ -128,6 +144,7 @@ class ReviewerRepository:
                 for c in row.certifications or ()
             ),
             overdue_count=row.overdue_count or 0,
+            flagged=bool(row.flagged),
         )
 
 
@@ -151,12 +168,62 @@ class ReviewRepository:
         )
         return found is not None
 
-    async def for_attempt(self, submission_id: UUID, attempt: int, *, for_update: bool = False) -> Review | None:
-        query = sa.select(ReviewRow).where(ReviewRow.submission_id == submission_id, ReviewRow.attempt == attempt)
+    async def panel_for_attempt(self, submission_id: UUID, attempt: int) -> list[Review]:
+        """Every seat of the attempt's panel, primary first, locked for update."""
+        rows = await self.session.scalars(
+            sa.select(ReviewRow)
+            .where(ReviewRow.submission_id == submission_id, ReviewRow.attempt == attempt)
+            .order_by(ReviewRow.parent_review_id.is_not(None), ReviewRow.created_at, ReviewRow.review_id)
+            .with_for_update()
+        )
+        return [self._to_domain(row) for row in rows]
+
+    async def seats_of(self, review_id: UUID, *, for_update: bool = False) -> list[Review]:
+        """The panel seats other than the primary of the attempt whose review this is."""
+        query = (
+            sa.select(ReviewRow)
+            .where(ReviewRow.parent_review_id == review_id)
+            .order_by(ReviewRow.created_at, ReviewRow.review_id)
+        )
         if for_update:
             query = query.with_for_update()
-        row = await self.session.scalar(query)
-        return None if row is None else self._to_domain(row)
+        rows = await self.session.scalars(query)
+        return [self._to_domain(row) for row in rows]
+
+    async def panel_reviewers(self, review_ids: Iterable[UUID]) -> dict[UUID, set[str]]:
+        """Per attempt review id: who holds (or has scored) a seat of that attempt's panel."""
+        wanted = list(set(review_ids))
+        if not wanted:
+            return {}
+        attempt_id = sa.func.coalesce(ReviewRow.parent_review_id, ReviewRow.review_id)
+        rows = await self.session.execute(
+            sa.select(attempt_id, ReviewRow.reviewer_id).where(
+                attempt_id.in_(wanted),
+                ReviewRow.reviewer_id.is_not(None),
+                ReviewRow.status.in_([ReviewStatus.ASSIGNED.value, ReviewStatus.SCORED.value]),
+            )
+        )
+        panels: dict[UUID, set[str]] = {}
+        for review_id, reviewer_id in rows.tuples():
+            if reviewer_id is not None:  # filtered in SQL; this only narrows the type
+                panels.setdefault(review_id, set()).add(reviewer_id)
+        return panels
+
+    async def attempts_of_version(self, credential_id: UUID, version: int, *, at_most: int) -> int:
+        """How many attempts of this credential version have a review (primary rows), counted up to
+        ``at_most``: calibration only asks whether the phase is over, so a long history is not scanned."""
+        some = (
+            sa.select(ReviewRow.review_id)
+            .where(
+                ReviewRow.credential_id == credential_id,
+                ReviewRow.credential_version == version,
+                ReviewRow.parent_review_id.is_(None),
+            )
+            .limit(at_most)
+            .subquery()
+        )
+        found = await self.session.scalar(sa.select(sa.func.count()).select_from(some))
+        return int(found or 0)
 
     async def record_withdrawal(self, submission_id: UUID, attempt: int, reason: str | None, at: datetime) -> None:
         # The first withdrawal of an attempt is the one that counts; a repeat keeps its time and reason.
@@ -235,6 +302,8 @@ class ReviewRepository:
         row.excluded_reviewers = sorted(review.excluded_reviewers)
         row.reassigned_from = review.reassigned_from
         row.reassignment_reason = review.reassignment_reason
+        row.role = review.role
+        row.parent_review_id = review.parent_review_id
 
     @staticmethod
     def _to_domain(row: ReviewRow) -> Review:
@@ -269,5 +338,77 @@ class ReviewRepository:
             excluded_reviewers=frozenset(row.excluded_reviewers or ()),
             reassigned_from=row.reassigned_from,
             reassignment_reason=row.reassignment_reason,
+            role=_seat_role(row.role),
+            parent_review_id=row.parent_review_id,
         )
 
+
+
+class PairRepository:
+    """Double-scored pairs, the raw material of the reliability statistics."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, review_id: UUID) -> ScoredPair | None:
+        row = await self.session.get(ScoredPairRow, review_id)
+        return None if row is None else self._to_domain(row)
+
+    async def save(self, pair: ScoredPair) -> None:
+        row = await self.session.get(ScoredPairRow, pair.review_id)
+        if row is None:
+            row = ScoredPairRow(review_id=pair.review_id)
+            self.session.add(row)
+        row.credential_id = pair.credential_id
+        row.credential_version = pair.credential_version
+        row.primary_reviewer = pair.primary_reviewer
+        row.second_reviewer = pair.second_reviewer
+        row.primary_levels = list(pair.primary_levels)
+        row.second_levels = list(pair.second_levels)
+        row.primary_decision = pair.primary_decision
+        row.second_decision = pair.second_decision
+        row.adjudicator = pair.adjudicator
+        row.adjudicated_levels = None if pair.adjudicated_levels is None else list(pair.adjudicated_levels)
+        row.adjudicated_decision = pair.adjudicated_decision
+        await self.session.flush()
+
+    async def of_reviewer(self, reviewer_id: str) -> list[ScoredPair]:
+        rows = await self.session.scalars(
+            sa.select(ScoredPairRow).where(
+                sa.or_(ScoredPairRow.primary_reviewer == reviewer_id, ScoredPairRow.second_reviewer == reviewer_id)
+            )
+        )
+        return [self._to_domain(row) for row in rows]
+
+    async def all(self) -> list[ScoredPair]:
+        rows = await self.session.scalars(sa.select(ScoredPairRow).order_by(ScoredPairRow.completed_at))
+        return [self._to_domain(row) for row in rows]
+
+    @staticmethod
+    def _to_domain(row: ScoredPairRow) -> ScoredPair:
+        return ScoredPair(
+            review_id=row.review_id,
+            credential_id=row.credential_id,
+            credential_version=row.credential_version,
+            primary_reviewer=row.primary_reviewer,
+            second_reviewer=row.second_reviewer,
+            primary_levels=tuple(row.primary_levels),
+            second_levels=tuple(row.second_levels),
+            primary_decision=_decision(row.primary_decision),
+            second_decision=_decision(row.second_decision),
+            adjudicator=row.adjudicator,
+            adjudicated_levels=None if row.adjudicated_levels is None else tuple(row.adjudicated_levels),
+            adjudicated_decision=None if row.adjudicated_decision is None else _decision(row.adjudicated_decision),
+        )
+
+
+def _decision(value: str) -> Decision:
+    return "passed" if value == "passed" else "revise"
+
+
+def _seat_role(value: str | None) -> SeatRole:
+    if value == "second":
+        return "second"
+    if value == "adjudicator":
+        return "adjudicator"
+    return "primary"

@@ -15,6 +15,16 @@ needs to know what to improve. The decision is a pure function of the rubric's p
 level. A review is always scored against the rubric of the credential version its submission was
 bound to, never the latest one: the projection keeps every version.
 
+Calibration and double scoring: the first ``calibration_size`` attempts of each credential version,
+and after that a share of attempts picked by a hash of the review id (so a replay picks the same
+ones), get a second, independent reviewer. The reviewers of one attempt form its panel: a primary, an
+optional second and, when those two disagree (different decisions, or more than one level apart on any
+criterion), a senior adjudicator. Each panel seat is its own assignment row (own reviewer, deadline and
+scores) keyed to the attempt's review id, so capacity, decline and the overdue sweep treat it like any
+other assignment, and nobody on a panel is routed a second seat of it. The teacher hears one decision
+per attempt: the single reviewer's, the agreed one (primary's levels, both reviewers' feedback), or
+the adjudicator's.
+
 A withdrawn attempt is void: its open review (queued or assigned) becomes ``withdrawn``, which no
 longer counts against the reviewer's capacity and can never be scored. A scored review is history
 and stays as it is.
@@ -22,6 +32,7 @@ and stays as it is.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -31,10 +42,13 @@ from typing import Literal
 from uuid import UUID
 
 from microcred.events import CriterionFeedback, CriterionResult, EvidenceRef, Rubric, RubricLevel
+from microcred.review.domain.reliability import ScoredPair
 from microcred.runtime.errors import Conflict, Forbidden, Invalid
 
 Decision = Literal["passed", "revise"]
 CredentialKey = tuple[UUID, int]
+SeatRole = Literal["primary", "second", "adjudicator"]
+_ROLE_ORDER: dict[str, int] = {"primary": 0, "second": 1, "adjudicator": 2}
 
 
 class ReviewStatus(StrEnum):
@@ -127,6 +141,8 @@ class Reviewer:
     availability: Availability = Availability.AVAILABLE
     certifications: tuple[Certification, ...] = ()
     overdue_count: int = 0
+    # Below the reliability thresholds at the last completed pair; with blocking on, gets no new work.
+    flagged: bool = False
 
     def certified_for(self, credential_id: UUID) -> bool:
         return self.credential_ids is None or credential_id in self.credential_ids
@@ -163,8 +179,12 @@ def choose_reviewer(
     teacher_district: str | None = None,
     teacher_school: str | None = None,
     excluded: Collection[str] = frozenset(),
+    senior_only: bool = False,
 ) -> Reviewer | None:
-    """The least-loaded eligible reviewer (ties: smallest id), or None when nobody is eligible."""
+    """The least-loaded eligible reviewer (ties: smallest id), or None when nobody is eligible.
+
+    ``senior_only`` restricts the choice to reviewers who may adjudicate.
+    """
     eligible = [
         r
         for r in reviewers
@@ -172,6 +192,7 @@ def choose_reviewer(
             credential_id, teacher_id, teacher_district=teacher_district, teacher_school=teacher_school,
             excluded=excluded,
         )
+        and (r.senior or not senior_only)
     ]
     return min(eligible, key=lambda r: (r.open_reviews, r.reviewer_id), default=None)
 
@@ -246,10 +267,38 @@ class Review:
     excluded_reviewers: frozenset[str] = frozenset()
     reassigned_from: str | None = None
     reassignment_reason: str | None = None
+    # A panel seat other than the primary points at the attempt's review (the primary's row).
+    role: SeatRole = "primary"
+    parent_review_id: UUID | None = None
 
     @property
     def credential_key(self) -> CredentialKey:
         return (self.credential_id, self.credential_version)
+
+    @property
+    def attempt_review_id(self) -> UUID:
+        """The id the outside world knows this attempt's review by, whichever seat this row is."""
+        return self.parent_review_id or self.review_id
+
+    def seat(self, role: SeatRole, seat_id: UUID, now: datetime) -> Review:
+        """A new, queued panel seat for the same attempt; only the primary opens seats."""
+        assert self.role == "primary" and role != "primary"
+        return Review(
+            review_id=seat_id,
+            submission_id=self.submission_id,
+            attempt=self.attempt,
+            credential_id=self.credential_id,
+            credential_version=self.credential_version,
+            teacher_id=self.teacher_id,
+            states=self.states,
+            evidence=self.evidence,
+            created_at=now,
+            teacher_district=self.teacher_district,
+            teacher_school=self.teacher_school,
+            excluded_reviewers=self.excluded_reviewers,
+            role=role,
+            parent_review_id=self.review_id,
+        )
 
     def assign(self, reviewer_id: str, now: datetime, due_in: DueRule) -> None:
         if self.status is not ReviewStatus.QUEUED:
@@ -321,15 +370,19 @@ def route_queue(
     known_credentials: Collection[CredentialKey],
     now: datetime,
     due_in: DueRule,
+    panels: Mapping[UUID, Collection[str]] | None = None,
 ) -> list[Review]:
     """Assign queued reviews oldest first, counting each assignment against its reviewer's capacity.
 
     Reviews whose credential version has not been published to us yet stay queued: without the
-    rubric nobody could score them. Returns the reviews that were assigned.
+    rubric nobody could score them. ``panels`` gives, per attempt review id, who already holds a seat
+    on that attempt; they are not routed another seat of it (nor is anyone assigned in this pass).
+    Adjudicator seats go only to senior reviewers. Returns the reviews that were assigned.
     """
     pool = {r.reviewer_id: r for r in reviewers}
+    seated: dict[UUID, set[str]] = {key: set(value) for key, value in (panels or {}).items()}
     assigned: list[Review] = []
-    for review in sorted(queue, key=lambda r: (r.created_at, str(r.review_id))):
+    for review in sorted(queue, key=lambda r: (r.created_at, _ROLE_ORDER[r.role], str(r.review_id))):
         if review.status is not ReviewStatus.QUEUED or review.credential_key not in known_credentials:
             continue
         chosen = choose_reviewer(
@@ -338,11 +391,13 @@ def route_queue(
             review.teacher_id,
             teacher_district=review.teacher_district,
             teacher_school=review.teacher_school,
-            excluded=review.excluded_reviewers,
+            excluded=review.excluded_reviewers | seated.get(review.attempt_review_id, set()),
+            senior_only=review.role == "adjudicator",
         )
         if chosen is None:
             continue
         review.assign(chosen.reviewer_id, now, due_in)
+        seated.setdefault(review.attempt_review_id, set()).add(chosen.reviewer_id)
         pool[chosen.reviewer_id] = replace(chosen, open_reviews=chosen.open_reviews + 1)
         assigned.append(review)
     return assigned
@@ -461,3 +516,133 @@ def score(rubric: Rubric, entries: Sequence[ScoreEntry]) -> Scorecard:
         decision=decision,
         revision_feedback=revision,
     )
+
+
+@dataclass(frozen=True)
+class DoubleScoringPolicy:
+    """Which attempts get a second, independent reviewer.
+
+    The first ``calibration_size`` attempts of each credential version do (the calibration phase);
+    after that a ``share`` of them, picked from the review id so the choice is reproducible.
+    """
+
+    calibration_size: int = 0
+    share: float = 0.0
+
+    def needs_second(self, review_id: UUID, earlier_attempts_of_version: int) -> bool:
+        return earlier_attempts_of_version < self.calibration_size or sample_point(review_id) < self.share
+
+
+NO_DOUBLE_SCORING = DoubleScoringPolicy()
+
+
+def sample_point(review_id: UUID) -> float:
+    """A stable point in [0, 1) derived from the review id: the same id always lands in the same place."""
+    return int.from_bytes(hashlib.sha256(review_id.bytes).digest()[:8], "big") / 2**64
+
+
+def level_index(rubric: Rubric, criterion_key: str, level_key: str) -> int:
+    """The position of a level on its criterion's ordered scale (0 is the lowest)."""
+    criterion = rubric.criterion(criterion_key)
+    assert criterion is not None
+    return next(i for i, level in enumerate(criterion.levels) if level.key == level_key)
+
+
+def scores_agree(rubric: Rubric, first: Scorecard, second: Scorecard) -> bool:
+    """Same decision and no criterion more than one level apart: close enough to stand without a third view."""
+    if first.decision != second.decision:
+        return False
+    theirs = {r.criterion_key: r.level_key for r in second.results}
+    return all(
+        abs(level_index(rubric, r.criterion_key, r.level_key) - level_index(rubric, r.criterion_key,
+                                                                             theirs[r.criterion_key])) <= 1
+        for r in first.results
+    )
+
+
+def _merged_text(first: str, second: str) -> str:
+    parts = [text.strip() for text in (first, second) if text.strip()]
+    if len(parts) == 2 and parts[0] == parts[1]:
+        parts = parts[:1]
+    return "\n\n".join(parts)
+
+
+def merge_scorecards(primary: Scorecard, second: Scorecard) -> Scorecard:
+    """The agreed outcome: the primary's levels and decision, each criterion's feedback from both."""
+    theirs = {r.criterion_key: r.feedback for r in second.results}
+    results = tuple(
+        r.model_copy(update={"feedback": _merged_text(r.feedback, theirs.get(r.criterion_key, ""))})
+        for r in primary.results
+    )
+    merged = {r.criterion_key: r.feedback for r in results}
+    revision = tuple(
+        f.model_copy(update={"feedback": merged[f.criterion_key]}) for f in primary.revision_feedback
+    )
+    return replace(primary, results=results, revision_feedback=revision)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The one decision the teacher gets for an attempt."""
+
+    scorecard: Scorecard
+    double_scored: bool = False
+    adjudicated: bool = False
+
+
+def resolve(rubric: Rubric, panel: Sequence[Review]) -> Outcome | Literal["adjudicate"] | None:
+    """What an attempt's panel amounts to now: a decision, a call for an adjudicator, or nothing yet."""
+    seats = {r.role: r for r in panel if r.status is not ReviewStatus.WITHDRAWN}
+    primary, second, adjudicator = seats.get("primary"), seats.get("second"), seats.get("adjudicator")
+    if adjudicator is not None:
+        return Outcome(adjudicator.scorecard, True, True) if adjudicator.scorecard is not None else None
+    if primary is None or primary.scorecard is None:
+        return None
+    if second is None:
+        return Outcome(primary.scorecard)
+    if second.scorecard is None:
+        return None
+    if scores_agree(rubric, primary.scorecard, second.scorecard):
+        return Outcome(merge_scorecards(primary.scorecard, second.scorecard), double_scored=True)
+    return "adjudicate"
+
+
+def _levels(rubric: Rubric, scorecard: Scorecard) -> tuple[int, ...]:
+    by_key = {r.criterion_key: r.level_key for r in scorecard.results}
+    return tuple(level_index(rubric, c.key, by_key[c.key]) for c in rubric.criteria)
+
+
+def scored_pair(rubric: Rubric, primary: Review, second: Review) -> ScoredPair:
+    """The reliability record of a double-scored attempt once both reviewers have scored it."""
+    assert primary.scorecard is not None and second.scorecard is not None
+    assert primary.reviewer_id is not None and second.reviewer_id is not None
+    return ScoredPair(
+        review_id=primary.review_id,
+        credential_id=primary.credential_id,
+        credential_version=primary.credential_version,
+        primary_reviewer=primary.reviewer_id,
+        second_reviewer=second.reviewer_id,
+        primary_levels=_levels(rubric, primary.scorecard),
+        second_levels=_levels(rubric, second.scorecard),
+        primary_decision=primary.scorecard.decision,
+        second_decision=second.scorecard.decision,
+    )
+
+
+def adjudicated_pair(rubric: Rubric, pair: ScoredPair, adjudicator: Review) -> ScoredPair:
+    assert adjudicator.scorecard is not None
+    return replace(
+        pair,
+        adjudicator=adjudicator.reviewer_id,
+        adjudicated_levels=_levels(rubric, adjudicator.scorecard),
+        adjudicated_decision=adjudicator.scorecard.decision,
+    )
+
+
+def completed_pair(rubric: Rubric, panel: Sequence[Review], just_scored: Review) -> ScoredPair | None:
+    """The pair that ``just_scored`` completed: both primary and second scored, and it was one of them."""
+    seats = {r.role: r for r in panel if r.status is ReviewStatus.SCORED}
+    primary, second = seats.get("primary"), seats.get("second")
+    if just_scored.role == "adjudicator" or primary is None or second is None:
+        return None
+    return scored_pair(rubric, primary, second)

@@ -1,7 +1,7 @@
 """Review HTTP API: translates requests into use cases and results into JSON. No rules here.
 
 Reviewers see reviews blind: nothing that identifies the teacher (teacher_id, states) leaves
-through the review views.
+through the review views. On a double-scored attempt each reviewer sees only their own seat's scores.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from uuid import UUID
 from fastapi import APIRouter, Path
 
 from microcred.review.domain.model import CredentialRubric, DueRule, Review, Reviewer
+from microcred.review.domain.reliability import ReliabilityStats
 from microcred.review.service_layer import handlers
 from microcred.review.service_layer.unit_of_work import ReviewUnitOfWork
 from microcred.runtime.auth import Principal, Role, require
@@ -36,17 +37,19 @@ def reviewer_view(reviewer: Reviewer) -> dict[str, Any]:
             for c in reviewer.certifications
         ],
         "overdue_count": reviewer.overdue_count,
+        "flagged": reviewer.flagged,
     }
 
 
 def assignment_view(review: Review) -> dict[str, Any]:
     # The submission id is not identifying and the reviewer needs it to fetch evidence download URLs.
     return {
-        "review_id": str(review.review_id),
+        "review_id": str(review.attempt_review_id),
         "submission_id": str(review.submission_id),
         "credential_id": str(review.credential_id),
         "credential_version": review.credential_version,
         "attempt": review.attempt,
+        "role": review.role,
         "status": review.status.value,
         "assigned_at": review.assigned_at,
         "due_at": review.due_at,
@@ -78,7 +81,8 @@ def blind_review_view(review: Review, credential: CredentialRubric | None) -> di
 
 def queued_view(review: Review, credential_known: bool) -> dict[str, Any]:
     return {
-        "review_id": str(review.review_id),
+        "review_id": str(review.attempt_review_id),
+        "role": review.role,
         "submission_id": str(review.submission_id),
         "attempt": review.attempt,
         "credential_id": str(review.credential_id),
@@ -90,7 +94,27 @@ def queued_view(review: Review, credential_known: bool) -> dict[str, Any]:
     }
 
 
-def create_router(uow: Callable[[], ReviewUnitOfWork], *, due_in: DueRule) -> APIRouter:
+def stats_view(stats: ReliabilityStats) -> dict[str, Any]:
+    return {
+        "attempts": stats.attempts,
+        "pairs": stats.pairs,
+        "exact_agreement": stats.exact_agreement,
+        "adjacent_agreement": stats.adjacent_agreement,
+        "kappa": stats.kappa,
+        "adjudicated_attempts": stats.adjudicated_attempts,
+        "level_agreement_with_adjudication": stats.level_agreement_with_adjudication,
+        "decision_agreement_with_adjudication": stats.decision_agreement_with_adjudication,
+        "flagged": stats.flagged,
+    }
+
+
+def create_router(
+    uow: Callable[[], ReviewUnitOfWork],
+    *,
+    due_in: DueRule,
+    block_flagged: bool = False,
+    monitor: handlers.ReliabilityMonitor = handlers.DEFAULT_MONITOR,
+) -> APIRouter:
     router = APIRouter()
 
     @router.put("/reviewers/{reviewer_id}", tags=["reviewers"])
@@ -99,7 +123,9 @@ def create_router(uow: Callable[[], ReviewUnitOfWork], *, due_in: DueRule) -> AP
         body: handlers.UpsertReviewer,
         _: Annotated[Principal, require(Role.OPERATOR)],
     ) -> dict[str, Any]:
-        return reviewer_view(await handlers.upsert_reviewer(reviewer_id, body, uow(), due_in))
+        return reviewer_view(
+            await handlers.upsert_reviewer(reviewer_id, body, uow(), due_in, block_flagged=block_flagged)
+        )
 
     @router.get("/reviewers", tags=["reviewers"])
     async def list_reviewers(_: Annotated[Principal, require(Role.OPERATOR)]) -> list[dict[str, Any]]:
@@ -128,7 +154,9 @@ def create_router(uow: Callable[[], ReviewUnitOfWork], *, due_in: DueRule) -> AP
         body: handlers.ScoreReview,
         principal: Annotated[Principal, require(Role.REVIEWER)],
     ) -> dict[str, Any]:
-        review = await handlers.score_review(review_id, body, principal, uow(), due_in)
+        review = await handlers.score_review(
+            review_id, body, principal, uow(), due_in, block_flagged=block_flagged, monitor=monitor
+        )
         return outcome_view(review)
 
     @router.post("/reviews/{review_id}/decline", tags=["reviews"])
@@ -138,14 +166,29 @@ def create_router(uow: Callable[[], ReviewUnitOfWork], *, due_in: DueRule) -> AP
         principal: Annotated[Principal, require(Role.REVIEWER)],
     ) -> dict[str, Any]:
         """Decline or recuse with a reason; the review is reassigned to someone else or queued."""
-        review = await handlers.decline_review(review_id, body, principal, uow(), due_in)
+        review = await handlers.decline_review(review_id, body, principal, uow(), due_in, block_flagged=block_flagged)
         # The decliner no longer holds the review: say only that it left them, not who has it now.
-        return {"review_id": str(review.review_id), "declined": True,
+        return {"review_id": str(review.attempt_review_id), "declined": True,
                 "status": "reassigned" if review.reviewer_id is not None else "queued"}
 
     @router.post("/maintenance/sweep", tags=["maintenance"])
     async def sweep(_: Annotated[Principal, require(Role.OPERATOR)]) -> dict[str, int]:
         """Take back overdue assignments now instead of waiting for the periodic sweep."""
-        return {"reassigned_overdue": await handlers.sweep_overdue(uow(), due_in, handlers.Cause.request())}
+        taken_back = await handlers.sweep_overdue(uow(), due_in, handlers.Cause.request(), block_flagged=block_flagged)
+        return {"reassigned_overdue": taken_back}
+
+    @router.get("/reliability", tags=["reliability"])
+    async def reliability(_: Annotated[Principal, require(Role.OPERATOR)]) -> dict[str, Any]:
+        """Agreement, quadratic-weighted kappa and agreement with adjudication over double-scored work,
+        per reviewer and per credential, flagged against the configured thresholds."""
+        report = await handlers.reliability_report(uow(), monitor.thresholds)
+        thresholds = monitor.thresholds
+        return {
+            "thresholds": {"min_kappa": thresholds.min_kappa, "min_agreement": thresholds.min_agreement,
+                           "min_pairs_for_flag": thresholds.min_pairs},
+            "block_flagged_reviewers": block_flagged,
+            "reviewers": [{"reviewer_id": r} | stats_view(s) for r, s in report.reviewers.items()],
+            "credentials": [{"credential_id": str(c)} | stats_view(s) for c, s in report.credentials.items()],
+        }
 
     return router

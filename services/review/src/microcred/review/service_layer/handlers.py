@@ -3,6 +3,9 @@
 Every write that can create a review or free or add capacity ends by draining the queue inside the
 same unit of work, under the routing lock, so an assignment and the change that made it possible
 commit (and emit ReviewerAssigned) together or not at all.
+
+A reviewer acts on an attempt's review by its review id; which panel seat that means (primary,
+second or adjudicator) follows from who they are, so each sees and scores only their own seat.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, Self
 from uuid import UUID, uuid4
@@ -22,29 +25,50 @@ from microcred.events import (
     IntegrationEvent,
     ReviewerAssigned,
     RevisionRequested,
+    Rubric,
     SubmissionScored,
     SubmissionSubmitted,
     SubmissionWithdrawn,
 )
+from microcred.review.adapters.metrics import ReliabilityGauges
 from microcred.review.domain.model import (
+    NO_DOUBLE_SCORING,
     Availability,
     Certification,
     CredentialRubric,
+    DoubleScoringPolicy,
     DueRule,
+    Outcome,
     Review,
     Reviewer,
+    ReviewStatus,
     ScoreEntry,
+    adjudicated_pair,
     certifications_for_ids,
     certified_credentials,
+    completed_pair,
+    resolve,
     route_queue,
     score,
 )
+from microcred.review.domain.reliability import ReliabilityStats, Thresholds, credential_stats, reviewer_stats
 from microcred.review.service_layer.unit_of_work import ReviewUnitOfWork
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.context import current_correlation_id
 from microcred.runtime.errors import Forbidden, NotFound
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReliabilityMonitor:
+    """The thresholds reviewers are flagged against, and the gauges to refresh when a pair completes."""
+
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    gauges: ReliabilityGauges | None = None
+
+
+DEFAULT_MONITOR = ReliabilityMonitor()
 
 
 class CertificationBody(BaseModel):
@@ -126,13 +150,18 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _drain_queue(uow: ReviewUnitOfWork, due_in: DueRule, cause: Cause) -> None:
-    """Assign what can be assigned, oldest first. The caller holds the routing lock."""
+async def _drain_queue(uow: ReviewUnitOfWork, due_in: DueRule, cause: Cause, *, block_flagged: bool = False) -> None:
+    """Assign what can be assigned, oldest first. The caller holds the routing lock.
+
+    With ``block_flagged``, reviewers flagged for recalibration get no new work (what they hold stays).
+    """
     queue = await uow.reviews.queued()
     if not queue:
         return
     known = await uow.credentials.known(review.credential_key for review in queue)
-    for review in route_queue(queue, await uow.reviewers.list(), known, _now(), due_in):
+    panels = await uow.reviews.panel_reviewers(review.attempt_review_id for review in queue)
+    reviewers = [r for r in await uow.reviewers.list() if not (block_flagged and r.flagged)]
+    for review in route_queue(queue, reviewers, known, _now(), due_in, panels):
         await uow.reviews.save(review)
         assert review.reviewer_id is not None and review.due_at is not None  # set by assign()
         uow.publish(
@@ -140,18 +169,21 @@ async def _drain_queue(uow: ReviewUnitOfWork, due_in: DueRule, cause: Cause) -> 
                 correlation_id=cause.correlation_id,
                 causation_id=cause.causation_id,
                 states=review.states,
-                review_id=review.review_id,
+                review_id=review.attempt_review_id,
                 submission_id=review.submission_id,
                 attempt=review.attempt,
                 reviewer_id=review.reviewer_id,
                 due_at=review.due_at,
+                role=review.role,
                 reassigned_from=review.reassigned_from,
                 reassignment_reason=review.reassignment_reason,
             )
         )
 
 
-async def record_credential(event: CredentialPublished, uow: ReviewUnitOfWork, due_in: DueRule) -> None:
+async def record_credential(
+    event: CredentialPublished, uow: ReviewUnitOfWork, due_in: DueRule, *, block_flagged: bool = False
+) -> None:
     async with uow:
         if not await uow.claim("review.record_credential", event.event_id):
             return
@@ -161,14 +193,20 @@ async def record_credential(event: CredentialPublished, uow: ReviewUnitOfWork, d
             await uow.credentials.add(
                 CredentialRubric(event.credential_id, event.version, event.name, event.rubric)
             )
-            await _drain_queue(uow, due_in, Cause.of(event))
+            await _drain_queue(uow, due_in, Cause.of(event), block_flagged=block_flagged)
         await uow.commit()
 
 
 async def open_review(
-    event: SubmissionSubmitted, uow: ReviewUnitOfWork, due_in: DueRule, *, fresh_eyes: bool = True
+    event: SubmissionSubmitted,
+    uow: ReviewUnitOfWork,
+    due_in: DueRule,
+    *,
+    fresh_eyes: bool = True,
+    double_scoring: DoubleScoringPolicy = NO_DOUBLE_SCORING,
+    block_flagged: bool = False,
 ) -> None:
-    """Open the review of a submitted attempt and route it.
+    """Open the review of a submitted attempt and route it, with a second seat when it is double scored.
 
     With ``fresh_eyes``, whoever scored an earlier attempt of the same submission is excluded, so a
     resubmission is judged by someone who has not already formed a view of it.
@@ -185,38 +223,47 @@ async def open_review(
             excluded: set[str] = set()
             if fresh_eyes and event.attempt > 1:
                 excluded = await uow.reviews.scorers_of_earlier_attempts(event.submission_id, event.attempt)
-            await uow.reviews.save(
-                Review(
-                    review_id=uuid4(),
-                    submission_id=event.submission_id,
-                    attempt=event.attempt,
-                    credential_id=event.credential_id,
-                    credential_version=event.credential_version,
-                    teacher_id=event.teacher_id,
-                    states=event.states,
-                    evidence=event.evidence,
-                    created_at=_now(),
-                    teacher_district=event.teacher_district,
-                    teacher_school=event.teacher_school,
-                    excluded_reviewers=frozenset(excluded),
-                )
+            calibration = double_scoring.calibration_size
+            earlier = calibration and await uow.reviews.attempts_of_version(
+                event.credential_id, event.credential_version, at_most=calibration
             )
-            await _drain_queue(uow, due_in, Cause.of(event))
+            review = Review(
+                review_id=uuid4(),
+                submission_id=event.submission_id,
+                attempt=event.attempt,
+                credential_id=event.credential_id,
+                credential_version=event.credential_version,
+                teacher_id=event.teacher_id,
+                states=event.states,
+                evidence=event.evidence,
+                created_at=_now(),
+                teacher_district=event.teacher_district,
+                teacher_school=event.teacher_school,
+                excluded_reviewers=frozenset(excluded),
+            )
+            await uow.reviews.save(review)
+            if double_scoring.needs_second(review.review_id, earlier):
+                await uow.reviews.save(review.seat("second", uuid4(), review.created_at))
+            await _drain_queue(uow, due_in, Cause.of(event), block_flagged=block_flagged)
         await uow.commit()
 
 
-async def withdraw_review(event: SubmissionWithdrawn, uow: ReviewUnitOfWork, due_in: DueRule) -> None:
-    """Void the open review of the withdrawn attempt; the capacity it held goes to the queue at once."""
+async def withdraw_review(
+    event: SubmissionWithdrawn, uow: ReviewUnitOfWork, due_in: DueRule, *, block_flagged: bool = False
+) -> None:
+    """Void the open seats of the withdrawn attempt; the capacity they held goes to the queue at once."""
     async with uow:
         if not await uow.claim("review.withdraw_review", event.event_id):
             return
         await uow.reviews.lock_routing()
         now = _now()
         await uow.reviews.record_withdrawal(event.submission_id, event.attempt, event.reason, now)
-        review = await uow.reviews.for_attempt(event.submission_id, event.attempt, for_update=True)
-        if review is not None and review.withdraw(now, event.reason):
+        voided = [r for r in await uow.reviews.panel_for_attempt(event.submission_id, event.attempt)
+                  if r.withdraw(now, event.reason)]
+        for review in voided:
             await uow.reviews.save(review)
-            await _drain_queue(uow, due_in, Cause.of(event))
+        if voided:
+            await _drain_queue(uow, due_in, Cause.of(event), block_flagged=block_flagged)
         await uow.commit()
 
 
@@ -251,13 +298,13 @@ def _updated_reviewer(reviewer_id: str, command: UpsertReviewer, current: Review
 
 
 async def upsert_reviewer(
-    reviewer_id: str, command: UpsertReviewer, uow: ReviewUnitOfWork, due_in: DueRule
+    reviewer_id: str, command: UpsertReviewer, uow: ReviewUnitOfWork, due_in: DueRule, *, block_flagged: bool = False
 ) -> Reviewer:
     async with uow:
         await uow.reviews.lock_routing()
         current = await uow.reviewers.get(reviewer_id)
         await uow.reviewers.save(_updated_reviewer(reviewer_id, command, current, _now()))
-        await _drain_queue(uow, due_in, Cause.request())
+        await _drain_queue(uow, due_in, Cause.request(), block_flagged=block_flagged)
         reviewer = await uow.reviewers.get(reviewer_id)
         assert reviewer is not None  # saved above
         await uow.commit()
@@ -265,25 +312,29 @@ async def upsert_reviewer(
 
 
 async def decline_review(
-    review_id: UUID, command: DeclineReview, principal: Principal, uow: ReviewUnitOfWork, due_in: DueRule
+    review_id: UUID,
+    command: DeclineReview,
+    principal: Principal,
+    uow: ReviewUnitOfWork,
+    due_in: DueRule,
+    *,
+    block_flagged: bool = False,
 ) -> Review:
     """The assigned reviewer declines or recuses: the review goes to someone else, or back to the queue."""
     async with uow:
         await uow.reviews.lock_routing()
-        review = await uow.reviews.get(review_id, for_update=True)
-        if review is None:
-            raise NotFound(f"review {review_id} does not exist", code="review_not_found")
+        review = _seat_of(await _panel(uow, review_id), principal.subject)
         review.decline(principal.subject, command.reason)
         await uow.reviews.save(review)
-        await _drain_queue(uow, due_in, Cause.request())
+        await _drain_queue(uow, due_in, Cause.request(), block_flagged=block_flagged)
         # Re-read: the drain may already have handed the review to someone else.
-        found = await uow.reviews.get(review_id)
+        found = await uow.reviews.get(review.review_id)
         assert found is not None  # saved above
         await uow.commit()
     return found
 
 
-async def sweep_overdue(uow: ReviewUnitOfWork, due_in: DueRule, cause: Cause) -> int:
+async def sweep_overdue(uow: ReviewUnitOfWork, due_in: DueRule, cause: Cause, *, block_flagged: bool = False) -> int:
     """Take every overdue assignment back (reason "overdue"), count it against its reviewer, reroute.
 
     Returns how many assignments were taken back.
@@ -296,19 +347,21 @@ async def sweep_overdue(uow: ReviewUnitOfWork, due_in: DueRule, cause: Cause) ->
             await uow.reviewers.record_overdue(review.release("overdue"))
             await uow.reviews.save(review)
         if overdue:
-            await _drain_queue(uow, due_in, cause)
+            await _drain_queue(uow, due_in, cause, block_flagged=block_flagged)
         await uow.commit()
     return len(overdue)
 
 
-async def run_overdue_sweeps(uow: Callable[[], ReviewUnitOfWork], due_in: DueRule, interval_seconds: float) -> None:
+async def run_overdue_sweeps(
+    uow: Callable[[], ReviewUnitOfWork], due_in: DueRule, interval_seconds: float, *, block_flagged: bool = False
+) -> None:
     """Sweep for overdue assignments every ``interval_seconds`` for as long as the service runs.
 
     A failed sweep is logged and retried on the next tick: one bad pass must not stop deadlines for good.
     """
     while True:
         try:
-            taken_back = await sweep_overdue(uow(), due_in, Cause(uuid4()))
+            taken_back = await sweep_overdue(uow(), due_in, Cause(uuid4()), block_flagged=block_flagged)
             if taken_back:
                 log.info("overdue assignments reassigned", extra={"count": taken_back})
         except Exception:
@@ -316,14 +369,76 @@ async def run_overdue_sweeps(uow: Callable[[], ReviewUnitOfWork], due_in: DueRul
         await asyncio.sleep(interval_seconds)
 
 
+async def _panel(uow: ReviewUnitOfWork, review_id: UUID, *, for_update: bool = True) -> list[Review]:
+    """The attempt's panel, primary first, by the attempt's review id; NotFound for any other id."""
+    primary = await uow.reviews.get(review_id, for_update=for_update)
+    if primary is None or primary.parent_review_id is not None:
+        raise NotFound(f"review {review_id} does not exist", code="review_not_found")
+    return [primary, *await uow.reviews.seats_of(review_id, for_update=for_update)]
+
+
+def _seat_of(panel: list[Review], reviewer_id: str) -> Review:
+    """The seat this reviewer acts on: their open one, else one they held; else the primary (which then
+    refuses them with the usual not-assigned error)."""
+    mine = [r for r in panel if r.reviewer_id == reviewer_id]
+    return next((r for r in mine if r.status is ReviewStatus.ASSIGNED), mine[0] if mine else panel[0])
+
+
+def _publish_outcome(uow: ReviewUnitOfWork, primary: Review, outcome: Outcome, now: datetime, cause: Cause) -> None:
+    card = outcome.scorecard
+    uow.publish(
+        SubmissionScored(
+            correlation_id=cause.correlation_id,
+            states=primary.states,
+            review_id=primary.review_id,
+            submission_id=primary.submission_id,
+            attempt=primary.attempt,
+            credential_id=primary.credential_id,
+            credential_version=primary.credential_version,
+            teacher_id=primary.teacher_id,
+            decision=card.decision,
+            results=card.results,
+            total_points=card.total_points,
+            scored_at=now,
+            double_scored=outcome.double_scored,
+            adjudicated=outcome.adjudicated,
+        )
+    )
+    if card.decision == "revise":
+        uow.publish(
+            RevisionRequested(
+                correlation_id=cause.correlation_id,
+                states=primary.states,
+                review_id=primary.review_id,
+                submission_id=primary.submission_id,
+                attempt=primary.attempt,
+                teacher_id=primary.teacher_id,
+                feedback=card.revision_feedback,
+            )
+        )
+
+
 async def score_review(
-    review_id: UUID, command: ScoreReview, principal: Principal, uow: ReviewUnitOfWork, due_in: DueRule
+    review_id: UUID,
+    command: ScoreReview,
+    principal: Principal,
+    uow: ReviewUnitOfWork,
+    due_in: DueRule,
+    *,
+    block_flagged: bool = False,
+    monitor: ReliabilityMonitor = DEFAULT_MONITOR,
 ) -> Review:
+    """Record one reviewer's scores on their seat; the teacher hears only once the panel has decided.
+
+    Single scored: the reviewer's decision. Double scored: nothing until both have scored; then the
+    agreed decision, or an adjudicator seat (senior, not on the panel; queued if nobody qualifies)
+    whose scores alone decide. A completed pair (and later its adjudication) is recorded for the
+    reliability statistics, and its two reviewers' flags and gauges are refreshed.
+    """
     async with uow:
         await uow.reviews.lock_routing()
-        review = await uow.reviews.get(review_id, for_update=True)
-        if review is None:
-            raise NotFound(f"review {review_id} does not exist", code="review_not_found")
+        panel = await _panel(uow, review_id)
+        review = _seat_of(panel, principal.subject)
         review.ensure_scorable_by(principal.subject)
         credential = await uow.credentials.get(review.credential_id, review.credential_version)
         assert credential is not None  # a review is only assigned once its credential is known
@@ -334,50 +449,74 @@ async def score_review(
         now = _now()
         review.record_score(principal.subject, scorecard, now)
         await uow.reviews.save(review)
+        panel = [review if r.review_id == review.review_id else r for r in panel]
         cause = Cause.request()
-        uow.publish(
-            SubmissionScored(
-                correlation_id=cause.correlation_id,
-                states=review.states,
-                review_id=review.review_id,
-                submission_id=review.submission_id,
-                attempt=review.attempt,
-                credential_id=review.credential_id,
-                credential_version=review.credential_version,
-                teacher_id=review.teacher_id,
-                decision=scorecard.decision,
-                results=scorecard.results,
-                total_points=scorecard.total_points,
-                scored_at=now,
-            )
-        )
-        if scorecard.decision == "revise":
-            uow.publish(
-                RevisionRequested(
-                    correlation_id=cause.correlation_id,
-                    states=review.states,
-                    review_id=review.review_id,
-                    submission_id=review.submission_id,
-                    attempt=review.attempt,
-                    teacher_id=review.teacher_id,
-                    feedback=scorecard.revision_feedback,
-                )
-            )
-        await _drain_queue(uow, due_in, cause)
+        outcome = resolve(credential.rubric, panel)
+        if outcome == "adjudicate":
+            await uow.reviews.save(panel[0].seat("adjudicator", uuid4(), now))
+        elif outcome is not None:
+            _publish_outcome(uow, panel[0], outcome, now, cause)
+        refreshed = await _record_reliability(uow, credential.rubric, panel, review, monitor.thresholds)
+        await _drain_queue(uow, due_in, cause, block_flagged=block_flagged)
+        flagged = await uow.reviewers.flagged_count() if refreshed else 0
         await uow.commit()
+    if refreshed and monitor.gauges is not None:
+        # Only after the commit: a rolled-back score must not move the figures operators watch.
+        for reviewer_id, stats in refreshed.items():
+            monitor.gauges.observe(reviewer_id, stats)
+        monitor.gauges.flagged_reviewers(flagged)
     return review
+
+
+async def _record_reliability(
+    uow: ReviewUnitOfWork, rubric: Rubric, panel: list[Review], scored: Review, thresholds: Thresholds
+) -> dict[str, ReliabilityStats]:
+    """Record the pair this score completed (or adjudicated); refresh its reviewers' flags.
+
+    Returns the refreshed statistics per reviewer, empty when this score completed nothing.
+    """
+    pair = completed_pair(rubric, panel, scored)
+    if pair is None and scored.role == "adjudicator":
+        recorded = await uow.pairs.get(scored.attempt_review_id)
+        pair = None if recorded is None else adjudicated_pair(rubric, recorded, scored)
+    if pair is None:
+        return {}
+    await uow.pairs.save(pair)
+    refreshed: dict[str, ReliabilityStats] = {}
+    for reviewer_id in (pair.primary_reviewer, pair.second_reviewer):
+        stats = reviewer_stats(await uow.pairs.of_reviewer(reviewer_id), reviewer_id, thresholds)
+        await uow.reviewers.set_flagged(reviewer_id, stats.flagged)
+        refreshed[reviewer_id] = stats
+    return refreshed
 
 
 async def view_review(
     review_id: UUID, principal: Principal, uow: ReviewUnitOfWork
 ) -> tuple[Review, CredentialRubric | None]:
     async with uow:
-        review = await uow.reviews.get(review_id)
-        if review is None:
-            raise NotFound(f"review {review_id} does not exist", code="review_not_found")
+        review = _seat_of(await _panel(uow, review_id, for_update=False), principal.subject)
         if not principal.has(Role.OPERATOR) and review.reviewer_id != principal.subject:
             raise Forbidden(f"review {review_id} is not assigned to you", code="not_assigned_to_you")
         return review, await uow.credentials.get(review.credential_id, review.credential_version)
+
+
+@dataclass(frozen=True)
+class ReliabilityReport:
+    reviewers: dict[str, ReliabilityStats]
+    credentials: dict[UUID, ReliabilityStats]
+
+
+async def reliability_report(uow: ReviewUnitOfWork, thresholds: Thresholds) -> ReliabilityReport:
+    """Statistics and flags under the current thresholds for every reviewer and credential with
+    double-scored work."""
+    async with uow:
+        pairs = await uow.pairs.all()
+    reviewer_ids = sorted({p.primary_reviewer for p in pairs} | {p.second_reviewer for p in pairs})
+    credential_ids = sorted({p.credential_id for p in pairs}, key=str)
+    return ReliabilityReport(
+        reviewers={r: reviewer_stats(pairs, r, thresholds) for r in reviewer_ids},
+        credentials={c: credential_stats(pairs, c, thresholds) for c in credential_ids},
+    )
 
 
 async def queued_reviews(uow: ReviewUnitOfWork) -> list[tuple[Review, bool]]:

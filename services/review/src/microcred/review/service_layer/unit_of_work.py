@@ -1,6 +1,11 @@
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from microcred.review.adapters.repository import CredentialRepository, ReviewerRepository, ReviewRepository
+from microcred.review.adapters.repository import (
+    CredentialRepository,
+    PairRepository,
+    ReviewerRepository,
+    ReviewRepository,
+)
 from microcred.runtime.uow import UnitOfWork
 
 
@@ -8,8 +13,10 @@ class ReviewUnitOfWork(UnitOfWork):
     credentials: CredentialRepository
     reviewers: ReviewerRepository
     reviews: ReviewRepository
+    pairs: PairRepository
 
     def bind_repositories(self, session: AsyncSession) -> None:
         self.credentials = CredentialRepository(session)
         self.reviewers = ReviewerRepository(session)
         self.reviews = ReviewRepository(session)
+        self.pairs = PairRepository(session)
