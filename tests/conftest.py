@@ -113,6 +113,35 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         running.stop()
 
 
+# A second platform for calibration: every submission double-scored, and reviewers whose agreement
+# falls short after one disagreement (two criterion pairs) are flagged and get no new work.
+CALIBRATION_ENV = SERVICE_ENV | {
+    "MICROCRED_CALIBRATION_SIZE": "1000",
+    "MICROCRED_DOUBLE_SCORE_SHARE": "0",
+    "MICROCRED_MIN_PAIRS_FOR_FLAG": "2",
+    "MICROCRED_BLOCK_FLAGGED_REVIEWERS": "true",
+}
+
+
+@pytest.fixture(scope="module")
+def calibration_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    data_dir: Path = tmp_path_factory.mktemp("calibration")
+    ports = PlatformPorts.free()
+    running = Platform(data_dir, ports, infra=infrastructure_for_tests(data_dir, ports), service_env=CALIBRATION_ENV)
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def calibration_world(calibration_platform: Platform) -> Iterator[World]:
+    driver = PlatformClient({s: calibration_platform.url(s) for s in SERVICES}, calibration_platform.tokens)
+    yield World(driver)
+    driver.close()
+
+
 @pytest.fixture(scope="session")
 def client(platform: Platform) -> Iterator[PlatformClient]:
     driver = PlatformClient({s: platform.url(s) for s in SERVICES}, platform.tokens)
@@ -138,9 +167,9 @@ class World:
         self.client.approve_and_publish(self.admin, self.operator, draft["credential_id"], 1)
         return str(draft["credential_id"])
 
-    def reviewer(self, *credential_ids: str) -> Actor:
+    def reviewer(self, *credential_ids: str, senior: bool = False) -> Actor:
         reviewer = self.client.actor(f"reviewer-{uuid.uuid4().hex[:8]}", Role.REVIEWER)
-        self.client.register_reviewer(self.operator, reviewer.subject, list(credential_ids))
+        self.client.register_reviewer(self.operator, reviewer.subject, list(credential_ids), senior=senior)
         return reviewer
 
     def teacher(self, state: str = "TN", licensed: bool = True) -> Actor:
