@@ -207,6 +207,9 @@ class CredentialPublished(IntegrationEvent):
     expiry_months: int | None = Field(default=None, ge=1, description="Awards expire this long after issue.")
     image_url: HttpUrl | None = None
     max_attempts: int | None = Field(default=None, ge=1, description="Submissions a teacher gets; none = no limit.")
+    calibration_size: int | None = Field(
+        default=None, ge=0, description="First submissions of this version scored by two reviewers; none = review's default."
+    )
 
 
 class CredentialRetired(IntegrationEvent):
