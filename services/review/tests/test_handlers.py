@@ -30,6 +30,7 @@ from microcred.events import (
 )
 from microcred.review.adapters.metrics import ReliabilityGauges
 from microcred.review.domain.model import (
+    Availability,
     BusinessDays,
     CredentialKey,
     CredentialRubric,
@@ -148,6 +149,15 @@ class FakeReviewers:
 
     async def list(self) -> list[Reviewer]:
         return [self._with_load(r) for _, r in sorted(self.rows.items())]
+
+    async def least_loaded(self, limit: int, *, exclude_flagged: bool) -> list[Reviewer]:
+        """The real query's contract: willing and under capacity, (open_reviews, id) order, ``limit`` long."""
+        candidates = [
+            r for r in await self.list()
+            if r.active and r.availability is Availability.AVAILABLE and r.open_reviews < r.max_open
+            and not (exclude_flagged and r.flagged)
+        ]
+        return sorted(candidates, key=lambda r: (r.open_reviews, r.reviewer_id))[:limit]
 
     async def save(self, reviewer: Reviewer) -> None:
         # Like the real table: the overdue count is moved only by record_overdue.
@@ -755,3 +765,41 @@ async def test_a_flagged_reviewer_loses_new_work_only_when_blocking_is_on(uow: A
 def first_credential(uow: Any) -> UUID:
     ((credential_id, _),) = uow.credentials.rows
     return credential_id
+
+
+SETTING_SAYS_FIFTY = DoubleScoringPolicy(calibration_size=50, share=0.0)
+
+
+async def test_a_credential_calibrating_zero_attempts_is_single_scored_even_while_the_setting_says_fifty(
+    uow: Any,
+) -> None:
+    credential_id = uuid4()
+    event = published(credential_id, 1, rubric("planning")).model_copy(update={"calibration_size": 0})
+    await handlers.record_credential(event, uow, DUE_IN)
+    assert (await uow.credentials.get(credential_id, 1)).calibration_size == 0
+    await handlers.upsert_reviewer("alice", UpsertReviewer(credential_ids=None), uow, DUE_IN)
+    await handlers.upsert_reviewer("bob", UpsertReviewer(credential_ids=None), uow, DUE_IN)
+    for _ in range(3):
+        await handlers.open_review(submitted(credential_id, 1), uow, DUE_IN, double_scoring=SETTING_SAYS_FIFTY)
+    assert [a.role for a in assignments(uow)] == ["primary"] * 3
+
+
+async def test_a_credential_calibrating_three_attempts_double_scores_exactly_its_first_three(uow: Any) -> None:
+    credential_id = uuid4()
+    event = published(credential_id, 1, rubric("planning")).model_copy(update={"calibration_size": 3})
+    await handlers.record_credential(event, uow, DUE_IN)
+    await handlers.upsert_reviewer("alice", UpsertReviewer(credential_ids=None, max_open=100), uow, DUE_IN)
+    await handlers.upsert_reviewer("bob", UpsertReviewer(credential_ids=None, max_open=100), uow, DUE_IN)
+    for _ in range(5):
+        await handlers.open_review(submitted(credential_id, 1), uow, DUE_IN, double_scoring=SETTING_SAYS_FIFTY)
+    seats = [r for r in uow.reviews.rows.values() if r.credential_id == credential_id]
+    primaries = sorted((r for r in seats if r.parent_review_id is None), key=lambda r: r.created_at)
+    doubled = {r.parent_review_id for r in seats if r.parent_review_id is not None}
+    assert [p.review_id in doubled for p in primaries] == [True, True, True, False, False]
+
+
+async def test_a_credential_without_its_own_calibration_size_uses_the_setting(uow: Any) -> None:
+    credential_id = await two_reviewers(uow)
+    assert (await uow.credentials.get(credential_id, 1)).calibration_size is None
+    await handlers.open_review(submitted(credential_id, 1), uow, DUE_IN, double_scoring=SETTING_SAYS_FIFTY)
+    assert [a.role for a in assignments(uow)] == ["primary", "second"]

@@ -15,6 +15,7 @@ from microcred.review.domain.model import (
     Reviewer,
     ReviewStatus,
     choose_reviewer,
+    page_was_enough,
     route_queue,
 )
 from microcred.runtime.errors import Conflict, Forbidden, Invalid
@@ -204,3 +205,35 @@ def test_an_assignment_is_overdue_only_after_its_due_time() -> None:
     assert not taken.is_overdue(NOW + timedelta(days=14))
     assert taken.is_overdue(NOW + timedelta(days=14, seconds=1))
     assert not review().is_overdue(NOW + timedelta(days=100))
+
+
+# -- routing against the least-loaded page of the registry ---------------------------------------
+
+KNOWN = {(CREDENTIAL, 1)}
+
+
+def routed_on_page(queue: list[Review], page: list[Reviewer], boundary: Reviewer | None) -> bool:
+    assigned = route_queue(queue, page, KNOWN, NOW, timedelta(days=14))
+    return page_was_enough(queue, assigned, page, KNOWN, boundary)
+
+
+def test_a_page_holding_the_whole_registry_is_always_enough() -> None:
+    assert routed_on_page([review()], [reviewer("a")], None)
+
+
+def test_a_choice_ranked_ahead_of_the_first_reviewer_left_out_is_the_same_as_routing_everyone() -> None:
+    assert routed_on_page([review()], [reviewer("a", load=1)], boundary=reviewer("b", load=3))
+
+
+def test_a_choice_that_ties_the_first_reviewer_left_out_needs_the_whole_registry() -> None:
+    # "a" took work at load 2 and "b", left out, also has 2: ties go to the smaller id, so "a" ranked ahead.
+    assert routed_on_page([review()], [reviewer("a", load=2)], boundary=reviewer("b", load=2))
+    # Both reviews go to "z", the only reviewer on the page; the second time "z" (load 3) ranks behind
+    # "b" (load 2), who was left out and should have had it.
+    two = [review(minutes=0), review(minutes=1)]
+    assert not routed_on_page(two, [reviewer("z", load=2)], boundary=reviewer("b", load=2))
+
+
+def test_a_review_left_queued_with_reviewers_left_out_needs_the_whole_registry() -> None:
+    uncertified = reviewer("a", certified={OTHER_CREDENTIAL})
+    assert not routed_on_page([review()], [uncertified], boundary=reviewer("b"))

@@ -84,6 +84,9 @@ class CredentialDefinition(BaseModel):
     # Submissions a teacher gets at this version (the first counts); None = no limit. Rows stored
     # before the field existed read as None, so the JSONB document needs no migration.
     max_attempts: int | None = Field(default=None, ge=1)
+    # First submissions of this version scored by two reviewers; None = review's default setting.
+    # Like max_attempts, rows stored before the field existed read as None.
+    calibration_size: int | None = Field(default=None, ge=0)
 
 
 @dataclass(frozen=True)

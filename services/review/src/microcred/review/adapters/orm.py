@@ -38,6 +38,8 @@ class CredentialVersionRow(Base):
     version: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.Text)
     rubric: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # NULL: the version did not set one (or was recorded before the field existed); use the setting.
+    calibration_size: Mapped[int | None] = mapped_column(sa.Integer)
     received_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -45,7 +45,9 @@ class CredentialRepository:
         row = await self.session.get(CredentialVersionRow, (credential_id, version))
         if row is None:
             return None
-        return CredentialRubric(row.credential_id, row.version, row.name, Rubric.model_validate(row.rubric))
+        return CredentialRubric(
+            row.credential_id, row.version, row.name, Rubric.model_validate(row.rubric), row.calibration_size
+        )
 
     async def add(self, credential: CredentialRubric) -> None:
         self.session.add(
@@ -54,6 +56,7 @@ class CredentialRepository:
                 version=credential.version,
                 name=credential.name,
                 rubric=credential.rubric.model_dump(mode="json"),
+                calibration_size=credential.calibration_size,
             )
         )
 
@@ -87,6 +90,34 @@ class ReviewerRepository:
 
     async def list(self) -> list[Reviewer]:
         return [self._to_domain(row, load) for row, load in (await self.session.execute(self._with_load())).all()]
+
+    async def least_loaded(self, limit: int, *, exclude_flagged: bool) -> Sequence[Reviewer]:
+        """Up to ``limit`` reviewers who could take work at all, least open work first (ties: id).
+
+        One aggregate over open assignments instead of a count per reviewer, and only the head of the
+        order leaves the database: routing then applies its per-review rules to this page.
+        """
+        load = (
+            sa.select(ReviewRow.reviewer_id, sa.func.count().label("n"))
+            .where(ReviewRow.status == ReviewStatus.ASSIGNED.value)
+            .group_by(ReviewRow.reviewer_id)
+            .subquery()
+        )
+        open_reviews = sa.func.coalesce(load.c.n, 0)
+        query = (
+            sa.select(ReviewerRow, open_reviews)
+            .outerjoin(load, load.c.reviewer_id == ReviewerRow.reviewer_id)
+            .where(
+                ReviewerRow.active,
+                ReviewerRow.availability == Availability.AVAILABLE.value,
+                open_reviews < ReviewerRow.max_open,
+            )
+            .order_by(open_reviews, ReviewerRow.reviewer_id)
+            .limit(limit)
+        )
+        if exclude_flagged:
+            query = query.where(sa.not_(ReviewerRow.flagged))
+        return [self._to_domain(row, n) for row, n in (await self.session.execute(query)).all()]
 
     async def save(self, reviewer: Reviewer) -> None:
         row = await self.session.get(ReviewerRow, reviewer.reviewer_id)

@@ -70,6 +70,8 @@ class CredentialRubric:
     version: int
     name: str
     rubric: Rubric
+    # The version's own calibration phase; None = the service's ``calibration_size`` setting.
+    calibration_size: int | None = None
 
 
 class Availability(StrEnum):
@@ -403,6 +405,32 @@ def route_queue(
     return assigned
 
 
+def page_was_enough(
+    queue: Sequence[Review],
+    assigned: Sequence[Review],
+    page: Sequence[Reviewer],
+    known_credentials: Collection[CredentialKey],
+    boundary: Reviewer | None,
+) -> bool:
+    """Whether routing against ``page`` (the least-loaded reviewers, in (open_reviews, id) order, with
+    ``boundary`` the first one left out) chose exactly what routing against everyone would have.
+
+    Reviewers left out rank at or after ``boundary`` and never gained work in the pass. So the page
+    suffices when every choice ranked strictly ahead of the boundary at the moment it was made (its
+    load then was at most its final load minus one), and when nothing routable stayed queued (someone
+    left out might have taken it). Conservative: a False only costs a pass against the whole registry.
+    """
+    if boundary is None:
+        return True
+    if any(r.status is ReviewStatus.QUEUED and r.credential_key in known_credentials for r in queue):
+        return False
+    final_load = {r.reviewer_id: r.open_reviews for r in page}
+    for review in assigned:
+        final_load[review.reviewer_id or ""] = final_load.get(review.reviewer_id or "", 0) + 1
+    limit = (boundary.open_reviews, boundary.reviewer_id)
+    return all((final_load[r.reviewer_id or ""] - 1, r.reviewer_id or "") < limit for r in assigned)
+
+
 def decide(rubric: Rubric, chosen: Mapping[str, RubricLevel]) -> Decision:
     """``chosen`` maps every criterion key of ``rubric`` to the level awarded."""
     rule = rubric.passing_rule
@@ -531,6 +559,10 @@ class DoubleScoringPolicy:
 
     def needs_second(self, review_id: UUID, earlier_attempts_of_version: int) -> bool:
         return earlier_attempts_of_version < self.calibration_size or sample_point(review_id) < self.share
+
+    def for_version(self, calibration_size: int | None) -> DoubleScoringPolicy:
+        """The policy for one credential version: its own calibration size when the catalog set one."""
+        return self if calibration_size is None else replace(self, calibration_size=calibration_size)
 
 
 NO_DOUBLE_SCORING = DoubleScoringPolicy()

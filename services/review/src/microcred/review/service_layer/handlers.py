@@ -47,6 +47,7 @@ from microcred.review.domain.model import (
     certifications_for_ids,
     certified_credentials,
     completed_pair,
+    page_was_enough,
     resolve,
     route_queue,
     score,
@@ -160,8 +161,20 @@ async def _drain_queue(uow: ReviewUnitOfWork, due_in: DueRule, cause: Cause, *, 
         return
     known = await uow.credentials.known(review.credential_key for review in queue)
     panels = await uow.reviews.panel_reviewers(review.attempt_review_id for review in queue)
-    reviewers = [r for r in await uow.reviewers.list() if not (block_flagged and r.flagged)]
-    for review in route_queue(queue, reviewers, known, _now(), due_in, panels):
+    now = _now()
+    # Route against the least-loaded page of reviewers first: with thousands of reviewers, loading them
+    # all for every decision was the bottleneck. The page gives the same answer as the whole registry
+    # when every choice ranked ahead of the first reviewer left out (see page_was_enough); otherwise
+    # the pass is redone against everyone.
+    size = 4 * len(queue) + 64
+    candidates = await uow.reviewers.least_loaded(size + 1, exclude_flagged=block_flagged)
+    page, boundary = candidates[:size], (candidates[size] if len(candidates) > size else None)
+    assigned = route_queue(queue, page, known, now, due_in, panels)
+    if not page_was_enough(queue, assigned, page, known, boundary):
+        queue = await uow.reviews.queued()
+        everyone = [r for r in await uow.reviewers.list() if not (block_flagged and r.flagged)]
+        assigned = route_queue(queue, everyone, known, now, due_in, panels)
+    for review in assigned:
         await uow.reviews.save(review)
         assert review.reviewer_id is not None and review.due_at is not None  # set by assign()
         uow.publish(
@@ -191,7 +204,9 @@ async def record_credential(
         # Published versions never change, so a second announcement of the same version adds nothing.
         if await uow.credentials.get(event.credential_id, event.version) is None:
             await uow.credentials.add(
-                CredentialRubric(event.credential_id, event.version, event.name, event.rubric)
+                CredentialRubric(
+                    event.credential_id, event.version, event.name, event.rubric, event.calibration_size
+                )
             )
             await _drain_queue(uow, due_in, Cause.of(event), block_flagged=block_flagged)
         await uow.commit()
@@ -223,7 +238,10 @@ async def open_review(
             excluded: set[str] = set()
             if fresh_eyes and event.attempt > 1:
                 excluded = await uow.reviews.scorers_of_earlier_attempts(event.submission_id, event.attempt)
-            calibration = double_scoring.calibration_size
+            # A version not yet announced falls back to the setting: the seat decision is made now.
+            credential = await uow.credentials.get(event.credential_id, event.credential_version)
+            policy = double_scoring.for_version(credential.calibration_size if credential else None)
+            calibration = policy.calibration_size
             earlier = calibration and await uow.reviews.attempts_of_version(
                 event.credential_id, event.credential_version, at_most=calibration
             )
@@ -242,7 +260,7 @@ async def open_review(
                 excluded_reviewers=frozenset(excluded),
             )
             await uow.reviews.save(review)
-            if double_scoring.needs_second(review.review_id, earlier):
+            if policy.needs_second(review.review_id, earlier):
                 await uow.reviews.save(review.seat("second", uuid4(), review.created_at))
             await _drain_queue(uow, due_in, Cause.of(event), block_flagged=block_flagged)
         await uow.commit()
