@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -34,8 +35,10 @@ def test_submission_that_passes_first_time_is_awarded_and_credited(
     credential_id = world.publish("Modifying Instruction Through Formative Assessment")
     reviewer, teacher = world.reviewer(credential_id), world.teacher()
     submission_id = world.submit_evidence(teacher, credential_id)
-    client.wait_status(teacher, submission_id, "under_review")
+    in_review = client.wait_status(teacher, submission_id, "under_review")
     review = client.assigned_review(reviewer, submission_id, attempt=1)
+    expected = datetime.fromisoformat(in_review["attempts"][0]["expected_decision_at"])
+    assert expected == datetime.fromisoformat(review["due_at"]), "the teacher sees the expected decision date"
     blind = client.call("GET", "review", f"/reviews/{review['review_id']}", reviewer)
     assert "teacher_id" not in blind, "review must be blind"
     client.score(reviewer, review["review_id"], PROFICIENT)

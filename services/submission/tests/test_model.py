@@ -409,3 +409,20 @@ def test_object_keys_name_the_submission_and_the_evidence() -> None:
     submission_id, evidence_id = uuid4(), uuid4()
     key = evidence_object_key(submission_id, evidence_id, "a/b/lesson plan.pdf")
     assert key == f"submissions/{submission_id}/{evidence_id}/lesson_plan.pdf"
+
+
+def test_every_reviewer_of_a_double_scored_attempt_may_read_its_evidence_and_the_teacher_sees_the_later_due_date() -> None:
+    submission = submitted()
+    early, late = datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 12, 9, tzinfo=UTC)
+    assert submission.assign_reviewer(1, "primary-reviewer", late)
+    assert submission.assign_reviewer(1, "second-reviewer", early)
+    assert submission.is_reviewed_by("primary-reviewer") and submission.is_reviewed_by("second-reviewer")
+    current = submission.current_attempt()
+    assert current is not None and current.expected_decision_at == late
+
+
+def test_a_reassignment_takes_evidence_access_from_the_reviewer_it_replaces() -> None:
+    submission = submitted()
+    submission.assign_reviewer(1, "declined", datetime(2026, 12, 1, tzinfo=UTC))
+    submission.assign_reviewer(1, "replacement", datetime(2026, 12, 3, tzinfo=UTC), replaces="declined")
+    assert submission.is_reviewed_by("replacement") and not submission.is_reviewed_by("declined")

@@ -300,6 +300,8 @@ class SubmissionRepository:
                 self.session.add(attempt_row)
             attempt_row.submitted_at = attempt.submitted_at
             attempt_row.reviewer_id = attempt.reviewer_id
+            attempt_row.reviewer_ids = sorted(attempt.reviewer_ids)
+            attempt_row.expected_decision_at = attempt.expected_decision_at
             attempt_row.feedback = [f.model_dump(mode="json") for f in attempt.feedback]
             attempt_row.feedback_received_at = attempt.feedback_received_at
         for evidence in submission.evidence:
@@ -344,6 +346,8 @@ class SubmissionRepository:
                     reviewer_id=a.reviewer_id,
                     feedback=tuple(CriterionFeedback.model_validate(f) for f in a.feedback),
                     feedback_received_at=a.feedback_received_at,
+                    reviewer_ids=frozenset(a.reviewer_ids or ()),
+                    expected_decision_at=a.expected_decision_at,
                 )
             )
         evidence: dict[UUID, list[Evidence]] = {i: [] for i in ids}

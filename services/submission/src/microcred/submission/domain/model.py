@@ -508,6 +508,11 @@ class Attempt:
     reviewer_id: str | None = None
     feedback: tuple[CriterionFeedback, ...] = ()
     feedback_received_at: datetime | None = None
+    # Everyone assigned to this attempt (a calibration attempt has two reviewers, perhaps an adjudicator);
+    # each may read its evidence while the review is open.
+    reviewer_ids: frozenset[str] = frozenset()
+    # The latest due time among the attempt's assignments: the decision date the teacher is shown.
+    expected_decision_at: datetime | None = None
 
 
 @dataclass
@@ -695,14 +700,19 @@ class Submission:
         return (
             self.status is SubmissionStatus.UNDER_REVIEW
             and current is not None
-            and current.reviewer_id == reviewer_id
+            and (reviewer_id in current.reviewer_ids or current.reviewer_id == reviewer_id)
         )
 
-    def assign_reviewer(self, attempt: int, reviewer_id: str) -> bool:
+    def assign_reviewer(
+        self, attempt: int, reviewer_id: str, due_at: datetime | None = None, replaces: str | None = None
+    ) -> bool:
         current = self._current_for_event(attempt, "a reviewer assignment")
         if current is None or self.status not in IN_REVIEW:
             return False  # stale, or the review already concluded (its outcome arrived first)
         current.reviewer_id = reviewer_id
+        current.reviewer_ids = (current.reviewer_ids - {replaces or ""}) | {reviewer_id}
+        if due_at is not None and (current.expected_decision_at is None or due_at > current.expected_decision_at):
+            current.expected_decision_at = due_at
         self.status = SubmissionStatus.UNDER_REVIEW
         return True
 

@@ -90,6 +90,7 @@ def attempt_view(attempt: Attempt) -> dict[str, Any]:
         "submitted_at": attempt.submitted_at.isoformat(),
         "feedback": [f.model_dump(mode="json") for f in attempt.feedback],
         "feedback_received_at": attempt.feedback_received_at.isoformat() if attempt.feedback_received_at else None,
+        "expected_decision_at": attempt.expected_decision_at.isoformat() if attempt.expected_decision_at else None,
     }
 
 

@@ -741,7 +741,7 @@ async def record_reviewer_assigned(event: ReviewerAssigned, uow: SubmissionUnitO
         if not await uow.claim(f"{CONSUMER}.record_reviewer_assigned", event.event_id):
             return
         submission = await _submission_for_event(uow, event.submission_id)
-        if submission.assign_reviewer(event.attempt, event.reviewer_id):
+        if submission.assign_reviewer(event.attempt, event.reviewer_id, event.due_at, event.reassigned_from):
             await uow.submissions.save(submission)
         await uow.commit()
 
