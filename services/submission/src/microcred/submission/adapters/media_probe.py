@@ -31,8 +31,8 @@ CACHED_BLOCKS = 16
 ReadRange = Callable[[str, int, int], bytes]
 
 
-class ProbeBudgetExceeded(OSError):
-    pass
+class ProbeBudgetExceeded(Exception):
+    """Reading the container's index would take more of the object than a probe may read."""
 
 
 class RangeReader(io.RawIOBase):
@@ -131,7 +131,10 @@ def probe_file(source: io.RawIOBase | str) -> MediaInfo | None:
                 audio_codec=audio.codec_context.name if audio is not None else None,
                 container=container.format.name,
             )
-    except (av.FFmpegError, ProbeBudgetExceeded, ValueError, OSError) as exc:
+    # Only what says the bytes are not a readable video. A failing read from the object store is not
+    # that: it propagates, the completion fails, and the evidence stays pending for another try
+    # instead of being rejected (and its bytes deleted) over an outage.
+    except (av.FFmpegError, ProbeBudgetExceeded, ValueError) as exc:
         log.info("media probe could not read the file", extra={"error": f"{type(exc).__name__}: {exc}"})
         return None
 
