@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from catalog_fakes import FakeUnitOfWork
 
 from microcred.catalog.domain.model import CredentialDefinition, Issuer, StaffRole
+from microcred.catalog.service_layer import handlers
 from microcred.runtime.auth import Principal, Role
 
 SEED = Path(__file__).parents[3] / "libs/devstack/src/microcred/devstack/seed/catalog.json"
@@ -58,6 +59,19 @@ def definition_data(**changes: Any) -> dict[str, Any]:
         "expiry_months": 60,
     }
     return data | changes
+
+
+APPROVE_ALL = handlers.Approve(checks=handlers.Checks(research_base=True, evidence_requirements=True, rubric=True))
+
+
+async def publish(uow: FakeUnitOfWork, issuer: Issuer, admin: Principal, operator: Principal,
+                  **changes: Any) -> None:
+    """Draft, submit, approve and publish version 1 of a credential, as its issuer and an operator would."""
+    command = handlers.DraftCredential.model_validate(definition_data(**changes) | {"issuer_id": issuer.issuer_id})
+    version = await handlers.draft_credential(command, admin, uow)
+    await handlers.submit_for_review(version.credential_id, 1, handlers.SubmitForReview(), admin, uow)
+    await handlers.approve(version.credential_id, 1, APPROVE_ALL, operator, uow)
+    await handlers.publish(version.credential_id, 1, admin, uow)
 
 
 @pytest.fixture

@@ -7,26 +7,14 @@ from typing import Any
 
 import pytest
 from catalog_fakes import FakeUnitOfWork
-from conftest import definition_data
+from conftest import definition_data, publish
 from pydantic import ValidationError
 
 from microcred.catalog.domain.model import CredentialDefinition, Issuer
 from microcred.catalog.entrypoints.api import credential_view
-from microcred.catalog.service_layer import handlers
 from microcred.catalog.service_layer.catalog_exchange import export_catalog, import_catalog
 from microcred.events import CredentialPublished
 from microcred.runtime.auth import Principal
-
-APPROVE_ALL = handlers.Approve(checks=handlers.Checks(research_base=True, evidence_requirements=True, rubric=True))
-
-
-async def publish(uow: FakeUnitOfWork, issuer: Issuer, admin: Principal, operator: Principal,
-                  **changes: Any) -> None:
-    command = handlers.DraftCredential.model_validate(definition_data(**changes) | {"issuer_id": issuer.issuer_id})
-    version = await handlers.draft_credential(command, admin, uow)
-    await handlers.submit_for_review(version.credential_id, 1, handlers.SubmitForReview(), admin, uow)
-    await handlers.approve(version.credential_id, 1, APPROVE_ALL, operator, uow)
-    await handlers.publish(version.credential_id, 1, admin, uow)
 
 
 @pytest.mark.parametrize("bad", [-1, "many"])

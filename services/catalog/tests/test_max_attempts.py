@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from catalog_fakes import FakeUnitOfWork
-from conftest import definition_data
+from conftest import definition_data, publish
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
@@ -21,17 +21,6 @@ from microcred.catalog.settings import CatalogSettings
 from microcred.events import CredentialPublished
 from microcred.runtime.auth import DevTokenIssuer, Principal, Role
 from microcred.runtime.errors import DomainError
-
-APPROVE_ALL = handlers.Approve(checks=handlers.Checks(research_base=True, evidence_requirements=True, rubric=True))
-
-
-async def publish(uow: FakeUnitOfWork, issuer: Issuer, admin: Principal, operator: Principal,
-                  **changes: Any) -> None:
-    command = handlers.DraftCredential.model_validate(definition_data(**changes) | {"issuer_id": issuer.issuer_id})
-    version = await handlers.draft_credential(command, admin, uow)
-    await handlers.submit_for_review(version.credential_id, 1, handlers.SubmitForReview(), admin, uow)
-    await handlers.approve(version.credential_id, 1, APPROVE_ALL, operator, uow)
-    await handlers.publish(version.credential_id, 1, admin, uow)
 
 
 def test_a_definition_without_max_attempts_has_no_limit() -> None:

@@ -102,7 +102,7 @@ class FakeLicenses:
         self.rows: dict[UUID, License] = {}
 
     async def lock_teacher(self, teacher_id: str) -> None:
-        pass
+        """Nothing to lock: the fakes run one use case at a time."""
 
     async def add_once(self, license: License) -> bool:
         if any((x.state, x.license_number) == (license.state, license.license_number) for x in self.rows.values()):

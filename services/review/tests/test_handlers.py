@@ -73,7 +73,7 @@ class FakeReviews:
         self.withdrawn: dict[tuple[UUID, int], str | None] = {}
 
     async def lock_routing(self) -> None:
-        pass
+        """Nothing to lock: the fakes run one use case at a time."""
 
     async def get(self, review_id: UUID, *, for_update: bool = False) -> Review | None:
         found = self.rows.get(review_id)

@@ -446,7 +446,7 @@ async def manageable_issuers(principal: Principal, uow: CatalogUnitOfWork) -> se
         if actor.organization:
             issuers.add(UUID(actor.organization))
     except ValueError:
-        pass
+        pass  # an ``org`` claim that names no issuer id grants nothing; staff membership still counts
     return issuers
 
 
