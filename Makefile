@@ -7,7 +7,7 @@ PROJECTS := libs/events libs/runtime libs/devstack \
 	services/catalog services/submission services/review services/award services/licensure
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PROJECTS))
 
-.PHONY: install up test lint schemas bench-upload clean
+.PHONY: install up test lint schemas bench-upload bench-signing clean
 
 $(BIN)/.installed: $(PYPROJECTS) constraints.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ schemas: install
 # benchmarks/results/upload_throughput.json. Pass options with BENCH_ARGS="--size-mb 64 --repeat 2".
 bench-upload: install
 	$(BIN)/python benchmarks/upload_throughput.py $(BENCH_ARGS)
+
+# Our eddsa-rdfc-2022 signing and verification against Digital Bazaar's, in one run on this machine
+# (needs node and npm); writes benchmarks/results/credential_signing.json. BENCH_ARGS="-n 1000" runs longer.
+bench-signing: install
+	$(BIN)/python benchmarks/credential_signing.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .microcred

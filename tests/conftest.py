@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,12 @@ from typing import Any
 
 import av
 import pytest
+
+# pytest runs with --import-mode=importlib and the test tree is not a package: the interop helpers
+# (tests/interop) are put on the path here for every test that talks to Digital Bazaar's verifier.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "interop"))
+
+from digital_bazaar import DigitalBazaarVerifier, node_available
 
 from microcred.devstack.client import Actor, PlatformClient
 from microcred.devstack.platform import SERVICES, Platform, PlatformPorts
@@ -173,7 +180,8 @@ class World:
         return reviewer
 
     def teacher(self, state: str = "TN", licensed: bool = True) -> Actor:
-        teacher = self.client.actor(f"teacher-{uuid.uuid4().hex[:8]}", Role.TEACHER, states=(state,))
+        subject = f"teacher-{uuid.uuid4().hex[:8]}"
+        teacher = self.client.actor(subject, Role.TEACHER, states=(state,), email=f"{subject}@schools.example")
         if licensed:
             self.client.register_license(teacher, state)
         return teacher
@@ -186,6 +194,21 @@ class World:
         self.client.answer_prompts(teacher, submission_id, {("reflection", 0): "Most students had it; three did not."})
         self.client.submit(teacher, submission_id)
         return submission_id
+
+
+@pytest.fixture(scope="session")
+def digital_bazaar() -> Iterator[Any]:
+    """Digital Bazaar's verifier (npm @digitalbazaar/vc + eddsa-rdfc-2022) in one node process per session.
+
+    Skips only when node is absent; an npm or verifier failure fails the tests that use it.
+    """
+    if not node_available():
+        pytest.skip("node is not installed: the Digital Bazaar interop verifier needs Node.js 20")
+    verifier = DigitalBazaarVerifier()
+    try:
+        yield verifier
+    finally:
+        verifier.close()
 
 
 @pytest.fixture

@@ -35,10 +35,14 @@ TOPICS = (
     "review.scored",
     "review.revise-requested",
     "award.awarded",
+    "award.collection-awarded",
+    "award.revoked",
+    "award.suspended",
+    "award.reinstated",
     "licensure.credit-posted",
 )
 POD_OWNERS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
-SECRET_LIKE = re.compile(r"PASSWORD|SECRET|TOKEN|ACCESS_KEY|PRIVATE_KEY|DATABASE_URL", re.IGNORECASE)
+SECRET_LIKE = re.compile(r"PASSWORD|SECRET|TOKEN|ACCESS_KEY|PRIVATE_KEY|DATABASE_URL|ENCRYPTION_KEY|SALT", re.IGNORECASE)
 # In compose, access keys are user names (kept in a Secret in the cluster all the same).
 SECRET_VALUE = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE_KEY", re.IGNORECASE)
 

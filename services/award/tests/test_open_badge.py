@@ -14,12 +14,16 @@ from microcred.award.domain.model import (
     OPEN_BADGES_CONTEXT,
     Award,
     AwardStatus,
+    PublicUrls,
+    SubmittedAttempt,
     add_months,
     build_open_badge,
     identity_hash,
 )
 from microcred.events import Alignment, IssuerProfile
 from microcred.runtime.errors import Conflict, Invalid
+
+URLS = PublicUrls("https://award.example")
 
 
 def document(build: Any, **overrides: Any) -> dict[str, Any]:
@@ -147,26 +151,53 @@ def test_the_document_is_the_same_every_time_it_is_built(build: Any) -> None:
     assert document(build, award_id=award_id, credential=credential) == first
 
 
+def pending_award(build: Any, event: Any, version: int = 1, issued_at: datetime | None = None) -> Award:
+    return Award(
+        award_id=uuid4(), submission_id=uuid4(), teacher_id="t", credential_id=event.credential_id,
+        credential_version=version, results=build.results(), issued_at=issued_at or datetime.now(UTC), attempt=1,
+    )
+
+
+def attempt_of(award: Award) -> SubmittedAttempt:
+    assert award.submission_id is not None
+    return SubmittedAttempt(submission_id=award.submission_id, attempt=1, teacher_id="t", teacher_email=None,
+                            teacher_did=None, evidence=(), responses=())
+
+
 def test_an_issued_award_cannot_be_issued_again(build: Any) -> None:
     event = build.published()
-    award = Award(
-        award_id=uuid4(), submission_id=uuid4(), teacher_id="t", credential_id=event.credential_id,
-        credential_version=1, results=build.results(), issued_at=datetime.now(UTC),
-    )
-    award.issue(build.credential_of(event), build.salt)
+    award = pending_award(build, event)
+    unsigned = award.unsigned_document(build.credential_of(event), attempt_of(award), build.salt, URLS)
+    award.issue(unsigned | {"proof": [{"type": "DataIntegrityProof"}]}, event.issuer.issuer_id, event.name, None)
     assert award.status is AwardStatus.ISSUED and award.issuer_id == event.issuer.issuer_id
     with pytest.raises(Conflict):
-        award.issue(build.credential_of(event), build.salt)
+        award.issue(unsigned | {"proof": []}, event.issuer.issuer_id, event.name, None)
+    with pytest.raises(Conflict):
+        award.unsigned_document(build.credential_of(event), attempt_of(award), build.salt, URLS)
+
+
+def test_an_award_is_issued_only_with_a_signed_document(build: Any) -> None:
+    event = build.published()
+    award = pending_award(build, event)
+    unsigned = award.unsigned_document(build.credential_of(event), attempt_of(award), build.salt, URLS)
+    with pytest.raises(Invalid):
+        award.issue(unsigned, event.issuer.issuer_id, event.name, None)
 
 
 def test_an_award_is_only_issued_for_its_own_credential_version(build: Any) -> None:
     event = build.published(version=2)
-    award = Award(
-        award_id=uuid4(), submission_id=uuid4(), teacher_id="t", credential_id=event.credential_id,
-        credential_version=1, results=build.results(), issued_at=datetime.now(UTC),
-    )
+    award = pending_award(build, event, version=1)
     with pytest.raises(Invalid):
-        award.issue(build.credential_of(event), build.salt)
+        award.unsigned_document(build.credential_of(event), attempt_of(award), build.salt, URLS)
+
+
+def test_an_award_is_only_issued_for_its_own_attempt(build: Any) -> None:
+    event = build.published()
+    award = pending_award(build, event)
+    other = SubmittedAttempt(submission_id=uuid4(), attempt=1, teacher_id="t", teacher_email=None, teacher_did=None,
+                             evidence=(), responses=())
+    with pytest.raises(Invalid):
+        award.unsigned_document(build.credential_of(event), other, build.salt, URLS)
 
 
 # -- identifiers -------------------------------------------------------------------------------
@@ -224,8 +255,7 @@ def test_alignments_become_ob3_alignments_without_the_keys_the_catalog_left_out(
             "targetCode": "3b",
             "targetType": "ext:EvaluationRubricComponent",
         },
-        {"type": ["Alignment"], "targetName": "TEAM Questioning"},
-    ]
+    ], "OB 3.0 requires targetUrl: an alignment without one stays in the catalog"
 
 
 def test_an_achievement_without_alignments_or_image_has_neither_key(build: Any) -> None:
@@ -284,12 +314,10 @@ def test_adding_months_keeps_the_day_clamped_to_the_end_of_the_target_month(
     assert add_months(issued, months) == until
 
 
-def test_an_issued_award_records_when_it_expires(build: Any) -> None:
+def test_an_award_expires_the_credentials_expiry_after_it_was_earned(build: Any) -> None:
     event = build.published(expiry_months=24)
-    award = Award(
-        award_id=uuid4(), submission_id=uuid4(), teacher_id="t", credential_id=event.credential_id,
-        credential_version=1, results=build.results(), issued_at=datetime(2025, 3, 4, 15, 30, tzinfo=UTC),
-    )
-    award.issue(build.credential_of(event), build.salt)
-    assert award.valid_until == datetime(2027, 3, 4, 15, 30, tzinfo=UTC)
-    assert award.credential is not None and award.credential["validUntil"] == "2027-03-04T15:30:00Z"
+    award = pending_award(build, event, issued_at=datetime(2025, 3, 4, 15, 30, tzinfo=UTC))
+    credential = build.credential_of(event)
+    assert credential.valid_until(award.issued_at) == datetime(2027, 3, 4, 15, 30, tzinfo=UTC)
+    document = award.unsigned_document(credential, attempt_of(award), build.salt, URLS)
+    assert document["validUntil"] == "2027-03-04T15:30:00Z"

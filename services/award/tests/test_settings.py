@@ -17,8 +17,25 @@ def test_production_refuses_the_local_identity_salt() -> None:
         AwardSettings(**PRODUCTION)
 
 
-def test_production_starts_with_its_own_identity_salt() -> None:
-    settings = AwardSettings(**PRODUCTION, identity_salt="a-deployment-specific-salt")
+OWN_SECRETS = {
+    "identity_salt": "a-deployment-specific-salt",
+    "key_encryption_key": "ZGVwbG95bWVudC1zcGVjaWZpYy0zMi1ieXRlLWtleSE",
+    "public_base_url": "https://credentials.example.org",
+}
+
+
+def test_production_refuses_the_local_key_encryption_key() -> None:
+    with pytest.raises(ValidationError, match="key_encryption_key"):
+        AwardSettings(**PRODUCTION, **(OWN_SECRETS | {"key_encryption_key": AwardSettings().key_encryption_key}))
+
+
+def test_production_refuses_to_sign_credentials_that_point_at_a_plain_http_address() -> None:
+    with pytest.raises(ValidationError, match="public_base_url"):
+        AwardSettings(**PRODUCTION, **(OWN_SECRETS | {"public_base_url": "http://award:8000"}))
+
+
+def test_production_starts_with_its_own_secrets_and_https_address() -> None:
+    settings = AwardSettings(**PRODUCTION, **OWN_SECRETS)
     assert settings.default_secrets_in_use() == []
 
 

@@ -67,9 +67,10 @@ class PlatformClient:
     # -- identities ------------------------------------------------------------------------------
 
     def actor(self, subject: str, *roles: Role, states: tuple[str, ...] = (), organization: str | None = None,
-              district: str | None = None, school: str | None = None) -> Actor:
+              district: str | None = None, school: str | None = None, email: str | None = None,
+              did: str | None = None) -> Actor:
         token = self.tokens.mint(subject, list(roles), states=states, organization=organization,
-                                 district=district, school=school)
+                                 district=district, school=school, email=email, did=did)
         return Actor(subject, {"Authorization": f"Bearer {token}"})
 
     def operator(self, subject: str = "operator-1") -> Actor:

@@ -5,7 +5,14 @@ and record keys, and the JSON Schema snapshot of every published version. Servic
 and nothing of each other.
 """
 
-from microcred.events.award import CredentialAwarded
+from microcred.events.award import (
+    AwardKind,
+    CollectionAwarded,
+    CredentialAwarded,
+    CredentialReinstated,
+    CredentialRevoked,
+    CredentialSuspended,
+)
 from microcred.events.base import Contract, IntegrationEvent
 from microcred.events.catalog import (
     Alignment,
@@ -47,10 +54,15 @@ from microcred.events.submission import EvidenceRef, PromptResponse, SubmissionS
 __all__ = [
     "ALL_EVENTS",
     "Alignment",
+    "AwardKind",
+    "CollectionAwarded",
     "Contract",
     "CredentialAwarded",
     "CredentialPublished",
+    "CredentialReinstated",
     "CredentialRetired",
+    "CredentialRevoked",
+    "CredentialSuspended",
     "CreditHint",
     "CreditPosted",
     "CriterionFeedback",

@@ -12,7 +12,13 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 
-from microcred.events.award import CredentialAwarded
+from microcred.events.award import (
+    CollectionAwarded,
+    CredentialAwarded,
+    CredentialReinstated,
+    CredentialRevoked,
+    CredentialSuspended,
+)
 from microcred.events.base import TOLERANT, IntegrationEvent
 from microcred.events.catalog import CredentialPublished, CredentialRetired, PathwayChanged, StackChanged
 from microcred.events.licensure import CreditPosted
@@ -30,6 +36,10 @@ ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     SubmissionScored,
     RevisionRequested,
     CredentialAwarded,
+    CollectionAwarded,
+    CredentialRevoked,
+    CredentialSuspended,
+    CredentialReinstated,
     CreditPosted,
 )
 

@@ -56,6 +56,12 @@ class SubmissionSubmitted(IntegrationEvent):
     teacher_school: str | None = Field(
         default=None, description="For conflict-of-interest routing only; never shown to reviewers."
     )
+    teacher_email: str | None = Field(
+        default=None, description="Only ever published hashed and salted, as the credential's identity."
+    )
+    teacher_did: str | None = Field(
+        default=None, description="The teacher's DID, when they have one: the credential's subject id."
+    )
 
 
 class SubmissionWithdrawn(IntegrationEvent):

@@ -5,8 +5,9 @@ development issuer (:class:`DevTokenIssuer`), which keeps an Ed25519 key on disk
 as a file that services read through a ``file://`` URL, so no extra server is needed.
 
 Token claims: ``sub``, ``roles`` (list of :class:`Role`), ``states`` (US state codes), optional
-``org`` (the issuing organization an issuer admin acts for), ``name``, ``email``, and ``district`` and
-``school`` (a teacher's or reviewer's affiliations, used for conflict-of-interest routing).
+``org`` (the issuing organization an issuer admin acts for), ``name``, ``email``, ``did`` (a teacher's
+decentralized identifier, which their credentials then name), and ``district`` and ``school`` (a
+teacher's or reviewer's affiliations, used for conflict-of-interest routing).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class Principal(BaseModel):
     organization: str | None = None
     name: str | None = None
     email: str | None = None
+    did: str | None = None
     district: str | None = None
     school: str | None = None
 
@@ -61,6 +63,7 @@ class Claims(BaseModel):
     org: str | None = None
     name: str | None = None
     email: str | None = None
+    did: str | None = None
     district: str | None = None
     school: str | None = None
 
@@ -119,6 +122,7 @@ class JwtVerifier:
             organization=claims.org,
             name=claims.name,
             email=claims.email,
+            did=claims.did,
             district=claims.district,
             school=claims.school,
         )
@@ -198,6 +202,7 @@ class DevTokenIssuer:
         organization: str | None = None,
         name: str | None = None,
         email: str | None = None,
+        did: str | None = None,
         district: str | None = None,
         school: str | None = None,
         ttl_seconds: int = 12 * 3600,
@@ -213,7 +218,10 @@ class DevTokenIssuer:
             "roles": [Role(r).value for r in roles],
             "states": list(states),
         }
-        optional = (("org", organization), ("name", name), ("email", email), ("district", district), ("school", school))
+        optional = (
+            ("org", organization), ("name", name), ("email", email), ("did", did),
+            ("district", district), ("school", school),
+        )
         for claim, value in optional:
             if value is not None:
                 claims[claim] = value

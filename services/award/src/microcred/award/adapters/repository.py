@@ -3,15 +3,39 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from microcred.award.adapters.orm import AwardRow, CredentialVersionRow
-from microcred.award.domain.model import Award, AwardStatus, CredentialVersion
+from microcred.award.adapters.orm import (
+    AwardRow,
+    CollectionRow,
+    CredentialVersionRow,
+    SigningKeyRow,
+    StatusAllocationRow,
+    StatusListRow,
+    SubmittedAttemptRow,
+)
+from microcred.award.domain.model import (
+    Award,
+    AwardStatus,
+    Collection,
+    CredentialVersion,
+    SigningKey,
+    Standing,
+    StatusPurpose,
+    SubmittedAttempt,
+)
 from microcred.events import Alignment, CriterionResult, IssuerProfile, Rubric, SubmissionCriteria
+
+
+async def _advisory_xact_lock(session: AsyncSession, name: str) -> None:
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(int.from_bytes(digest, "big", signed=True))))
 
 
 class CredentialVersionRepository:
@@ -24,10 +48,7 @@ class CredentialVersionRepository:
         Without it a score could store a pending award while the version's arrival, in a concurrent
         transaction, looks for pending awards and misses it: the award would wait forever.
         """
-        digest = hashlib.blake2b(f"{credential_id}:v{version}".encode(), digest_size=8).digest()
-        await self.session.execute(
-            sa.select(sa.func.pg_advisory_xact_lock(int.from_bytes(digest, "big", signed=True)))
-        )
+        await _advisory_xact_lock(self.session, f"{credential_id}:v{version}")
 
     async def get(self, credential_id: UUID, version: int) -> CredentialVersion | None:
         row = await self.session.get(CredentialVersionRow, (credential_id, version))
@@ -54,6 +75,16 @@ class CredentialVersionRepository:
             .returning(CredentialVersionRow.credential_id)
         )
         return inserted.first() is not None
+
+    async def issuer_profile(self, issuer_id: UUID) -> IssuerProfile | None:
+        """The issuer as its newest published credential version describes it."""
+        row = await self.session.scalar(
+            sa.select(CredentialVersionRow)
+            .where(CredentialVersionRow.issuer["issuer_id"].astext == str(issuer_id))
+            .order_by(CredentialVersionRow.received_at.desc())
+            .limit(1)
+        )
+        return None if row is None else IssuerProfile.model_validate(row.issuer)
 
     @staticmethod
     def _to_domain(row: CredentialVersionRow) -> CredentialVersion:
@@ -95,6 +126,67 @@ class AwardRepository:
         row = await self.session.get(AwardRow, award_id)
         return None if row is None else self._to_domain(row)
 
+    async def lock_submission(self, submission_id: UUID) -> None:
+        """Serialise the score and the submitted attempt meeting on one submission (see ``lock`` above)."""
+        await _advisory_xact_lock(self.session, f"submission:{submission_id}")
+
+    async def get_for_update(self, award_id: UUID) -> Award | None:
+        row = await self.session.get(AwardRow, award_id, with_for_update=True)
+        return None if row is None else self._to_domain(row)
+
+    async def add_collection_once(self, award: Award) -> bool:
+        """Insert a collection award unless the teacher already holds this stack's or pathway's."""
+        inserted = await self.session.execute(
+            insert(AwardRow)
+            .values(**self._to_values(award))
+            .on_conflict_do_nothing(
+                index_elements=[AwardRow.teacher_id, AwardRow.kind, AwardRow.credential_id],
+                index_where=sa.text("kind <> 'micro_credential'"),
+            )
+            .returning(AwardRow.award_id)
+        )
+        return inserted.first() is not None
+
+    async def pending_for_submission(self, submission_id: UUID) -> list[Award]:
+        query = (
+            sa.select(AwardRow)
+            .where(AwardRow.submission_id == submission_id, AwardRow.status == AwardStatus.PENDING.value)
+            .with_for_update()
+        )
+        return [self._to_domain(row) for row in await self.session.scalars(query)]
+
+    async def held_by(self, teacher_id: str) -> list[Award]:
+        """The teacher's issued micro-credential awards in good standing (suspended ones do not count)."""
+        query = sa.select(AwardRow).where(
+            AwardRow.teacher_id == teacher_id,
+            AwardRow.kind == "micro_credential",
+            AwardRow.status == AwardStatus.ISSUED.value,
+            AwardRow.standing == Standing.ACTIVE.value,
+        ).order_by(AwardRow.issued_at)
+        return [self._to_domain(row) for row in await self.session.scalars(query)]
+
+    async def teachers_holding_all(self, credential_ids: tuple[UUID, ...]) -> list[str]:
+        query = (
+            sa.select(AwardRow.teacher_id)
+            .where(
+                AwardRow.credential_id.in_(credential_ids),
+                AwardRow.kind == "micro_credential",
+                AwardRow.status == AwardStatus.ISSUED.value,
+                AwardRow.standing == Standing.ACTIVE.value,
+            )
+            .group_by(AwardRow.teacher_id)
+            .having(sa.func.count(sa.distinct(AwardRow.credential_id)) == len(set(credential_ids)))
+        )
+        return list(await self.session.scalars(query))
+
+    async def has_collection(self, teacher_id: str, kind: str, collection_id: UUID) -> bool:
+        found = await self.session.scalar(
+            sa.select(AwardRow.award_id).where(
+                AwardRow.teacher_id == teacher_id, AwardRow.kind == kind, AwardRow.credential_id == collection_id
+            )
+        )
+        return found is not None
+
     async def pending_for(self, credential_id: UUID, version: int) -> list[Award]:
         query = (
             sa.select(AwardRow)
@@ -133,6 +225,15 @@ class AwardRepository:
             "credential_name": award.credential_name,
             "valid_until": award.valid_until,
             "credential": award.credential,
+            "kind": award.kind,
+            "attempt": award.attempt,
+            "component_award_ids": [str(component) for component in award.component_award_ids],
+            "standing": award.standing.value,
+            "standing_reason": award.standing_reason,
+            "standing_changed_at": award.standing_changed_at,
+            "standing_changed_by": award.standing_changed_by,
+            "status_list": award.status_list,
+            "status_index": award.status_index,
         }
 
     @staticmethod
@@ -153,4 +254,190 @@ class AwardRepository:
             credential_name=row.credential_name,
             valid_until=row.valid_until,
             credential=row.credential,
+            kind=row.kind,  # type: ignore[arg-type]
+            attempt=row.attempt,
+            component_award_ids=tuple(UUID(component) for component in row.component_award_ids),
+            standing=Standing(row.standing),
+            standing_reason=row.standing_reason,
+            standing_changed_at=row.standing_changed_at,
+            standing_changed_by=row.standing_changed_by,
+            status_list=row.status_list,
+            status_index=row.status_index,
         )
+
+
+class AttemptRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, attempt: SubmittedAttempt) -> None:
+        await self.session.execute(
+            insert(SubmittedAttemptRow)
+            .values(
+                submission_id=attempt.submission_id,
+                attempt=attempt.attempt,
+                teacher_id=attempt.teacher_id,
+                teacher_email=attempt.teacher_email,
+                teacher_did=attempt.teacher_did,
+                evidence=[list(item) for item in attempt.evidence],
+                responses=[list(item) for item in attempt.responses],
+            )
+            .on_conflict_do_nothing()
+        )
+
+    async def get(self, submission_id: UUID, attempt: int) -> SubmittedAttempt | None:
+        row = await self.session.get(SubmittedAttemptRow, (submission_id, attempt))
+        if row is None:
+            return None
+        return SubmittedAttempt(
+            submission_id=row.submission_id,
+            attempt=row.attempt,
+            teacher_id=row.teacher_id,
+            teacher_email=row.teacher_email,
+            teacher_did=row.teacher_did,
+            evidence=tuple((key, count, seconds) for key, count, seconds in row.evidence),
+            responses=tuple((key, count) for key, count in row.responses),
+        )
+
+
+class CollectionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def keep_newest(self, collection: Collection) -> bool:
+        """Store the collection unless a later revision is already known; True when stored."""
+        values: dict[str, Any] = {
+            "kind": collection.kind,
+            "collection_id": collection.collection_id,
+            "revision": collection.revision,
+            "issuer_id": collection.issuer_id,
+            "name": collection.name,
+            "description": collection.description,
+            "credential_ids": [str(c) for c in collection.credential_ids],
+            "active": collection.active,
+        }
+        statement = insert(CollectionRow).values(**values)
+        upsert = statement.on_conflict_do_update(
+            index_elements=[CollectionRow.kind, CollectionRow.collection_id],
+            set_={key: statement.excluded[key] for key in values if key not in ("kind", "collection_id")},
+            where=CollectionRow.revision < statement.excluded.revision,
+        ).returning(CollectionRow.collection_id)
+        return (await self.session.execute(upsert)).first() is not None
+
+    async def get(self, kind: str, collection_id: UUID) -> Collection | None:
+        row = await self.session.get(CollectionRow, (kind, collection_id))
+        return None if row is None else self._to_domain(row)
+
+    async def containing(self, credential_id: UUID) -> list[Collection]:
+        query = sa.select(CollectionRow).where(
+            CollectionRow.active.is_(True),
+            CollectionRow.credential_ids.contains([str(credential_id)]),
+        )
+        return [self._to_domain(row) for row in await self.session.scalars(query)]
+
+    @staticmethod
+    def _to_domain(row: CollectionRow) -> Collection:
+        return Collection(
+            kind=row.kind,  # type: ignore[arg-type]
+            collection_id=row.collection_id,
+            revision=row.revision,
+            issuer_id=row.issuer_id,
+            name=row.name,
+            description=row.description,
+            credential_ids=tuple(UUID(c) for c in row.credential_ids),
+            active=row.active,
+        )
+
+
+class SigningKeyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def lock_scope(self, scope: str) -> None:
+        """Serialise key creation and rotation per scope, so a scope never gets two active keys."""
+        await _advisory_xact_lock(self.session, f"signing-key:{scope}")
+
+    async def active(self, scope: str) -> tuple[SigningKey, bytes] | None:
+        row = await self.session.scalar(
+            sa.select(SigningKeyRow).where(SigningKeyRow.scope == scope, SigningKeyRow.retired_at.is_(None))
+        )
+        return None if row is None else (self._to_domain(row), row.encrypted_private_key)
+
+    async def get(self, key_id: str) -> SigningKey | None:
+        row = await self.session.get(SigningKeyRow, key_id)
+        return None if row is None else self._to_domain(row)
+
+    async def all_for(self, scope: str) -> list[SigningKey]:
+        query = sa.select(SigningKeyRow).where(SigningKeyRow.scope == scope).order_by(SigningKeyRow.created_at)
+        return [self._to_domain(row) for row in await self.session.scalars(query)]
+
+    async def add(self, key: SigningKey, sealed: bytes) -> None:
+        self.session.add(SigningKeyRow(
+            key_id=key.key_id, scope=key.scope, public_key_multibase=key.public_key_multibase,
+            encrypted_private_key=sealed, created_at=key.created_at, retired_at=None,
+        ))
+        await self.session.flush()
+
+    async def retire(self, key_id: str, at: datetime) -> None:
+        await self.session.execute(
+            sa.update(SigningKeyRow).where(SigningKeyRow.key_id == key_id).values(retired_at=at)
+        )
+
+    @staticmethod
+    def _to_domain(row: SigningKeyRow) -> SigningKey:
+        return SigningKey(
+            key_id=row.key_id, scope=row.scope, public_key_multibase=row.public_key_multibase,
+            created_at=row.created_at, retired_at=row.retired_at,
+        )
+
+
+class StatusListRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def newest_list(self, issuer_id: UUID) -> int | None:
+        return await self.session.scalar(
+            sa.select(sa.func.max(StatusListRow.list_no)).where(StatusListRow.issuer_id == issuer_id)
+        )
+
+    async def add(self, issuer_id: UUID, purpose: StatusPurpose, list_no: int, bits: bytes,
+                  document: dict[str, Any], at: datetime) -> None:
+        """Create a list unless a concurrent transaction just did (its empty list is the same)."""
+        await self.session.execute(
+            insert(StatusListRow)
+            .values(issuer_id=issuer_id, purpose=purpose, list_no=list_no, bits=bits, document=document,
+                    updated_at=at)
+            .on_conflict_do_nothing()
+        )
+
+    async def get(self, issuer_id: UUID, purpose: str, list_no: int, *, for_update: bool = False
+                  ) -> tuple[bytes, dict[str, Any], datetime] | None:
+        row = await self.session.get(StatusListRow, (issuer_id, purpose, list_no), with_for_update=for_update,
+                                     populate_existing=for_update)
+        return None if row is None else (row.bits, row.document, row.updated_at)
+
+    async def save(self, issuer_id: UUID, purpose: str, list_no: int, bits: bytes, document: dict[str, Any],
+                   at: datetime) -> None:
+        await self.session.execute(
+            sa.update(StatusListRow)
+            .where(StatusListRow.issuer_id == issuer_id, StatusListRow.purpose == purpose,
+                   StatusListRow.list_no == list_no)
+            .values(bits=bits, document=document, updated_at=at)
+        )
+
+    async def allocate(self, issuer_id: UUID, list_no: int, index: int, award_id: UUID) -> bool:
+        """Claim one position of a list for an award; False when another award holds it."""
+        inserted = await self.session.execute(
+            insert(StatusAllocationRow)
+            .values(issuer_id=issuer_id, list_no=list_no, status_index=index, award_id=award_id)
+            .on_conflict_do_nothing(index_elements=[StatusAllocationRow.issuer_id, StatusAllocationRow.list_no,
+                                                    StatusAllocationRow.status_index])
+            .returning(StatusAllocationRow.award_id)
+        )
+        return inserted.first() is not None
+
+    async def allocated(self, issuer_id: UUID, list_no: int) -> int:
+        return await self.session.scalar(
+            sa.select(sa.func.count()).select_from(StatusAllocationRow)
+            .where(StatusAllocationRow.issuer_id == issuer_id, StatusAllocationRow.list_no == list_no)
+        ) or 0

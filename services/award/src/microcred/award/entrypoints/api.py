@@ -1,56 +1,118 @@
-"""Award HTTP API: translates requests into queries and results into JSON. No rules here.
+"""Award HTTP API: translates requests into use cases and results into JSON or pages. No rules here.
 
-``GET /awards/{award_id}`` is public on purpose: anyone shown a credential can verify it. Its view
-therefore leaves out the raw teacher id; the document names the teacher only by a salted hash.
+Everything a verifier needs is public and needs no login: the credential page and its downloads,
+the issuer's controller document (its keys), the status lists, the achievements, and ``/verify``.
+An award's public view leaves out the raw teacher id; credentials name the teacher by a salted hash
+or their DID. Changing an award's standing and rotating keys need an operator or the issuer's admin.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Path, Query, Request, Response
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
 
-from microcred.award.domain.model import Award, AwardStatus
+from microcred.award.adapters import baking
+from microcred.award.domain.model import Award, AwardStatus, Standing, micro_achievement
+from microcred.award.entrypoints import pages
+from microcred.award.service_layer import handlers
+from microcred.award.service_layer.signing import IssuingAuthority, VerificationReport
 from microcred.award.service_layer.unit_of_work import AwardUnitOfWork
-from microcred.runtime.auth import Principal, Role, require
-from microcred.runtime.errors import NotFound
+from microcred.runtime.auth import CurrentPrincipal, Principal, Role, require
+from microcred.runtime.errors import Invalid, NotFound
+
+VC_MEDIA_TYPE = "application/vc"
+_ACHIEVEMENT_SEGMENTS = {"micro-credentials": "micro_credential", "stacks": "stack", "pathways": "pathway"}
 
 
-def public_award_view(award: Award) -> dict[str, Any]:
+class StandingChange(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000, description="Shown on the credential page and in the event.")
+
+
+def public_award_view(award: Award, authority: IssuingAuthority) -> dict[str, Any]:
     return {
         "award_id": str(award.award_id),
+        "kind": award.kind,
         "status": award.status.value,
+        "standing": award.standing.value,
+        "standing_reason": award.standing_reason,
+        "standing_changed_at": None if award.standing_changed_at is None else award.standing_changed_at.isoformat(),
         "credential_id": str(award.credential_id),
         "credential_version": award.credential_version,
         "credential_name": award.credential_name,
         "issuer_id": None if award.issuer_id is None else str(award.issuer_id),
         "issued_at": award.issued_at.isoformat(),
         "valid_until": None if award.valid_until is None else award.valid_until.isoformat(),
+        "component_award_ids": [str(c) for c in award.component_award_ids],
+        "page_url": authority.urls.credential(award.award_id),
+        "credential_url": authority.urls.credential_json(award.award_id),
         "credential": award.credential,
     }
 
 
-def award_view(award: Award) -> dict[str, Any]:
-    return public_award_view(award) | {
-        "submission_id": str(award.submission_id),
+def award_view(award: Award, authority: IssuingAuthority) -> dict[str, Any]:
+    return public_award_view(award, authority) | {
+        "submission_id": None if award.submission_id is None else str(award.submission_id),
         "teacher_id": award.teacher_id,
         "states": list(award.states),
     }
 
 
-def create_router(uow: Callable[[], AwardUnitOfWork]) -> APIRouter:
-    router = APIRouter()
+@lru_cache(maxsize=512)
+def _badge_png(title: str, issuer: str) -> bytes:
+    # Rendering takes tens of milliseconds and the inputs repeat for every holder of a credential.
+    return baking.badge_png(title=title, issuer=issuer)
 
-    @router.get("/awards/{award_id}", tags=["awards"])
-    async def get_award(award_id: UUID) -> dict[str, Any]:
+
+@lru_cache(maxsize=512)
+def _badge_svg(title: str, issuer: str) -> str:
+    return baking.badge_svg(title=title, issuer=issuer)
+
+
+def _issuer_name(document: dict[str, Any]) -> str:
+    issuer = document.get("issuer")
+    return str(issuer.get("name", "")) if isinstance(issuer, dict) else ""
+
+
+def _download(content: bytes | str, media_type: str, filename: str) -> Response:
+    return Response(content, media_type=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _slug(award: Award) -> str:
+    name = "".join(c if c.isalnum() else "-" for c in (award.credential_name or "credential").lower())
+    return "-".join(part for part in name.split("-") if part)[:60] or "credential"
+
+
+def create_router(
+    uow: Callable[[], AwardUnitOfWork], authority: IssuingAuthority, *, status_list_max_age: int = 300
+) -> APIRouter:
+    router = APIRouter()
+    urls = authority.urls
+
+    async def issued(award_id: UUID) -> Award:
         async with uow() as work:
             award = await work.awards.get(award_id)
         # A pending award has no credential yet; to the public it does not exist.
-        if award is None or award.status is not AwardStatus.ISSUED:
+        if award is None or award.status is not AwardStatus.ISSUED or award.credential is None:
             raise NotFound(f"award {award_id} does not exist", code="award_not_found")
-        return public_award_view(award)
+        return award
+
+    async def verify_document(document: dict[str, Any]) -> VerificationReport:
+        async with uow() as work:
+            return await authority.verify(work, document)
+
+    @router.get("/awards/{award_id}", tags=["awards"])
+    async def get_award(award_id: UUID) -> dict[str, Any]:
+        return public_award_view(await issued(award_id), authority)
 
     @router.get("/awards", tags=["awards"])
     async def list_awards(
@@ -61,6 +123,180 @@ def create_router(uow: Callable[[], AwardUnitOfWork]) -> APIRouter:
         teacher_id = None if principal.has(Role.OPERATOR) else principal.subject
         async with uow() as work:
             found = await work.awards.list(teacher_id=teacher_id, limit=limit, offset=offset)
-        return [award_view(award) for award in found]
+        return [award_view(award, authority) for award in found]
+
+    # -- the shared credential ---------------------------------------------------------------------
+
+    @router.get("/credentials/{award_id}", tags=["credentials"], response_class=HTMLResponse)
+    async def credential_page(award_id: UUID, verify: Annotated[bool, Query()] = False) -> HTMLResponse:
+        try:
+            award = await issued(award_id)
+        except NotFound as error:
+            return HTMLResponse(pages.render_not_found(str(error)), status_code=404)
+        document = award.credential or {}
+        report = await verify_document(document) if verify else None
+        subject = document.get("credentialSubject", {})
+        achievement = subject.get("achievement", {})
+        status: pages.Status = "active"
+        if award.standing is Standing.REVOKED:
+            status = "revoked"
+        elif award.standing is Standing.SUSPENDED:
+            status = "suspended"
+        elif award.valid_until is not None and award.valid_until <= datetime.now(UTC):
+            status = "expired"
+        issuer = document.get("issuer", {})
+        page_url = urls.credential(award.award_id)
+        page = pages.CredentialPage(
+            title=award.credential_name or achievement.get("name", ""),
+            description=achievement.get("description", ""),
+            criteria=achievement.get("criteria", {}).get("narrative", ""),
+            image_url=f"{page_url}/badge.png",
+            issuer_name=_issuer_name(document),
+            issuer_url=issuer.get("url") if isinstance(issuer, dict) else None,
+            issued_at=award.issued_at,
+            valid_until=award.valid_until,
+            status=status,
+            status_detail=award.standing_reason if status in ("revoked", "suspended") else None,
+            results=tuple(pages.ResultLine(r.criterion_name, r.level_name) for r in award.results),
+            checks=None if report is None else tuple(pages.Check(c.name, c.ok, c.detail) for c in report.checks),
+            verified=None if report is None else report.verified,
+            page_url=page_url,
+            verify_url=f"{page_url}?verify=1",
+            json_url=urls.credential_json(award.award_id),
+            png_url=f"{page_url}/badge.png",
+            svg_url=f"{page_url}/badge.svg",
+            jwt_url=f"{page_url}/credential.jwt",
+            linkedin_url=pages.linkedin_add_to_profile_url(
+                name=award.credential_name or "", organization_name=_issuer_name(document),
+                issued_at=award.issued_at, valid_until=award.valid_until, cert_url=page_url,
+                cert_id=str(award.award_id),
+            ),
+        )
+        return HTMLResponse(pages.render_credential_page(page))
+
+    @router.get("/credentials/{award_id}/credential.json", tags=["credentials"])
+    async def credential_json(award_id: UUID) -> Response:
+        award = await issued(award_id)
+        return _download(json.dumps(award.credential, ensure_ascii=False, indent=2), VC_MEDIA_TYPE,
+                         f"{_slug(award)}.json")
+
+    @router.get("/credentials/{award_id}/credential.jwt", tags=["credentials"])
+    async def credential_jwt(award_id: UUID) -> Response:
+        award = await issued(award_id)
+        assert award.issuer_id is not None and award.credential is not None
+        async with uow() as work:
+            token = await authority.sign_jwt(work, award.credential, award.issuer_id)
+        return _download(token, "application/vc+jwt", f"{_slug(award)}.jwt")
+
+    @router.get("/credentials/{award_id}/badge.png", tags=["credentials"])
+    async def credential_png(award_id: UUID) -> Response:
+        award = await issued(award_id)
+        assert award.credential is not None
+        image = _badge_png(award.credential_name or "", _issuer_name(award.credential))
+        return Response(baking.bake_png(image, award.credential), media_type="image/png",
+                        headers={"Content-Disposition": f'inline; filename="{_slug(award)}.png"'})
+
+    @router.get("/credentials/{award_id}/badge.svg", tags=["credentials"])
+    async def credential_svg(award_id: UUID) -> Response:
+        award = await issued(award_id)
+        assert award.credential is not None
+        image = _badge_svg(award.credential_name or "", _issuer_name(award.credential))
+        return Response(baking.bake_svg(image, award.credential), media_type="image/svg+xml",
+                        headers={"Content-Disposition": f'inline; filename="{_slug(award)}.svg"'})
+
+    @router.get("/credentials/{award_id}/verification", tags=["verification"])
+    async def verify_award(award_id: UUID) -> dict[str, Any]:
+        award = await issued(award_id)
+        assert award.credential is not None
+        return (await verify_document(award.credential)).as_json()
+
+    @router.post("/verify", tags=["verification"])
+    async def verify_posted(credential: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+        """Verify a credential document someone was shown: signature, issuer key, status, dates."""
+        if "proof" not in credential:
+            raise Invalid("the document has no proof: post the signed credential", code="unsigned_credential")
+        return (await verify_document(credential)).as_json()
+
+    # -- standing ------------------------------------------------------------------------------------
+
+    def standing_route(action: Literal["revoke", "suspend", "reinstate"]) -> None:
+        @router.post(f"/credentials/{{award_id}}/{action}", tags=["standing"], name=f"{action}_credential")
+        async def change(award_id: UUID, change: StandingChange, principal: CurrentPrincipal) -> dict[str, Any]:
+            award = await handlers.change_standing(award_id, action, change.reason, principal, uow(), authority)
+            return public_award_view(award, authority)
+
+    for action in ("revoke", "suspend", "reinstate"):
+        standing_route(action)  # type: ignore[arg-type]
+
+    # -- issuers, keys, status lists, achievements ------------------------------------------------------
+
+    @router.get("/issuers/{issuer_id}", tags=["issuers"])
+    async def issuer_document(issuer_id: UUID, response: Response) -> dict[str, Any]:
+        """The issuer's controller document: every key that signs or signed for it, as Multikey methods."""
+        async with uow() as work:
+            document = await authority.controller_document(work, issuer_id)
+        response.headers["Cache-Control"] = "public, max-age=300"
+        return document
+
+    @router.post("/issuers/{issuer_id}/keys/rotate", tags=["issuers"])
+    async def rotate_key(issuer_id: UUID, principal: CurrentPrincipal) -> dict[str, Any]:
+        method = await handlers.rotate_key(issuer_id, principal, uow(), authority)
+        return {"verification_method": method}
+
+    @router.get("/status/{issuer_id}/{purpose}/{list_no}", tags=["status"])
+    async def status_list(issuer_id: UUID, purpose: Literal["revocation", "suspension"],
+                          list_no: Annotated[int, Path(ge=0)], request: Request) -> Response:
+        async with uow() as work:
+            found = await work.status_lists.get(issuer_id, purpose, list_no)
+        if found is None:
+            raise NotFound(f"status list {purpose}/{list_no} of issuer {issuer_id} does not exist",
+                           code="status_list_not_found")
+        body = json.dumps(found[1], separators=(",", ":")).encode()
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        headers = {
+            "Cache-Control": f"public, max-age={status_list_max_age}",
+            "ETag": etag,
+            "Last-Modified": found[2].astimezone(UTC).strftime("%a, %d %b %Y %H:%M:%S GMT"),
+        }
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type=VC_MEDIA_TYPE, headers=headers)
+
+    @router.get("/achievements/{segment}/{achievement_id}/{version}", tags=["achievements"])
+    async def achievement(segment: str, achievement_id: UUID, version: int) -> dict[str, Any]:
+        kind = _ACHIEVEMENT_SEGMENTS.get(segment)
+        async with uow() as work:
+            if kind == "micro_credential":
+                credential = await work.credentials.get(achievement_id, version)
+                if credential is not None:
+                    return micro_achievement(credential, urls)
+            elif kind is not None:
+                collection = await work.collections.get(kind, achievement_id)
+                if collection is not None and collection.revision >= version:
+                    return {
+                        "id": f"urn:uuid:{collection.achievement_uuid()}",
+                        "type": ["Achievement"],
+                        "achievementType": "Certificate",
+                        "name": collection.name,
+                        "description": collection.description,
+                        "criteria": {
+                            "id": urls.achievement(kind, achievement_id, version),  # type: ignore[arg-type]
+                            "narrative": f"Earn every micro-credential of this {kind}.",
+                        },
+                        "requiredCredentials": [str(c) for c in collection.credential_ids],
+                    }
+        raise NotFound(f"achievement {segment}/{achievement_id}/{version} does not exist",
+                       code="achievement_not_found")
+
+    @router.get("/achievements/{segment}/{achievement_id}/{version}/image.png", tags=["achievements"])
+    async def achievement_image(segment: str, achievement_id: UUID, version: int) -> Response:
+        found = await achievement(segment, achievement_id, version)
+        async with uow() as work:
+            issuer = None
+            if segment == "micro-credentials":
+                credential = await work.credentials.get(achievement_id, version)
+                issuer = None if credential is None else credential.issuer.name
+        return Response(_badge_png(found["name"], issuer or ""), media_type="image/png",
+                        headers={"Cache-Control": "public, max-age=86400"})
 
     return router

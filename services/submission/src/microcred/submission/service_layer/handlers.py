@@ -680,6 +680,10 @@ async def submit(
                 responses=submission.prompt_responses(credential.submission_criteria),
                 teacher_district=submission.teacher_district,
                 teacher_school=submission.teacher_school,
+                # From the token at the moment of submitting: the award names the teacher by the
+                # identity they hold when they ask for the credential.
+                teacher_email=principal.email,
+                teacher_did=principal.did,
             )
         )
         await uow.submissions.save(submission)
