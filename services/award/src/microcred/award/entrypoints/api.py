@@ -158,7 +158,7 @@ def create_router(
             status=status,
             status_detail=award.standing_reason if status in ("revoked", "suspended") else None,
             results=tuple(pages.ResultLine(r.criterion_name, r.level_name) for r in award.results),
-            checks=None if report is None else tuple(pages.Check(c.name, c.ok, c.detail) for c in report.checks),
+            checks=None if report is None else report.checks,
             verified=None if report is None else report.verified,
             page_url=page_url,
             verify_url=f"{page_url}?verify=1",

@@ -17,6 +17,11 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from microcred.award.service_layer.signing import Check
+
+__all__ = ["Check", "CredentialPage", "ResultLine", "linkedin_add_to_profile_url", "render_credential_page",
+           "render_not_found"]
+
 Status = Literal["active", "revoked", "suspended", "expired"]
 
 _MONTHS = (
@@ -31,13 +36,6 @@ _STATUS: dict[str, tuple[str, str, str]] = {
     "expired": ("This credential has expired", "Expired", "⌛"),
 }
 _SAFE_SCHEMES = {"http", "https"}
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str
 
 
 @dataclass(frozen=True)
