@@ -75,6 +75,10 @@ SERVICE_ENV = {
     # calibration (double scoring, adjudication) is covered by review's own tests.
     "MICROCRED_CALIBRATION_SIZE": "0",
     "MICROCRED_DOUBLE_SCORE_SHARE": "0",
+    # Webhook retries in fractions of a second, so an e2e test can watch a receiver come back.
+    "MICROCRED_WEBHOOK_RETRY_BASE_SECONDS": "0.3",
+    "MICROCRED_WEBHOOK_RETRY_MAX_SECONDS": "1.5",
+    "MICROCRED_WEBHOOK_POLL_INTERVAL_SECONDS": "0.2",
 }
 
 

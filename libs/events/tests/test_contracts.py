@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from microcred.events import ALL_EVENTS, CreditPosted, PoisonMessage, Rubric, decode_event
-from microcred.events.registry import all_topics
+from microcred.events import ALL_EVENTS, CreditPosted, PoisonMessage, Rubric, decode_event, state_feed_topic
+from microcred.events.registry import PER_STATE_EVENTS, all_topics
 from microcred.events.snapshots import current_schema, incompatibilities, snapshot_path
 
 
@@ -51,7 +51,16 @@ def test_adding_an_optional_field_is_compatible_but_removing_or_requiring_is_not
 def test_every_event_has_its_own_topic_and_a_dead_letter_companion() -> None:
     topics = [cls.topic for cls in ALL_EVENTS]
     assert len(set(topics)) == len(topics)
-    assert set(all_topics()) == set(topics) | {f"{t}.dlt" for t in topics}
+    fixed = [cls.topic for cls in ALL_EVENTS if cls not in PER_STATE_EVENTS]
+    assert set(all_topics()) == set(fixed) | {f"{t}.dlt" for t in fixed}
+
+
+def test_a_state_feed_record_goes_to_its_own_states_topic_only() -> None:
+    assert state_feed_topic("TN") == "licensure.state.TN"
+    for bad in ("tn", "T", "TNN", "T1"):
+        with pytest.raises(ValueError):
+            state_feed_topic(bad)
+    assert "licensure.state" not in all_topics(), "the prefix is not a topic of its own"
 
 
 def test_producers_cannot_invent_fields_but_consumers_ignore_unknown_ones() -> None:

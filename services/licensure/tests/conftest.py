@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -10,8 +11,25 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from microcred.events import CredentialAwarded, CredentialPublished, IssuerProfile, Resource, SubmissionCriteria
-from microcred.licensure.domain.model import AwardRecord, CredentialVersion, LedgerEntry, License, RuleSet
+from microcred.events import (
+    CredentialAwarded,
+    CredentialPublished,
+    CredentialRevoked,
+    IssuerProfile,
+    Resource,
+    StateFeedRecord,
+    SubmissionCriteria,
+)
+from microcred.licensure.domain.model import (
+    AwardRecord,
+    ClaimStatus,
+    CredentialVersion,
+    CreditClaim,
+    EntryKind,
+    LedgerEntry,
+    License,
+    RuleSet,
+)
 from microcred.runtime.testing import FakeMessagingUnitOfWork
 
 TN = RuleSet(
@@ -22,21 +40,38 @@ UT = RuleSet(
     rule_set_id="UT-2024", state="UT", version=1, effective_from=date(2024, 1, 1), unit="points",
     amount_per_credential=Decimal("7.5"), required_per_cycle=Decimal("200"), source_note="example",
 )
+# The three kinds of rules the shipped examples show: points with a cap, fractional credits, district approval.
+TN_CAPPED = RuleSet(
+    rule_set_id="TN-2024", state="TN", version=2, effective_from=date(2024, 1, 1), unit="points",
+    amount_per_credential=Decimal("6"), required_per_cycle=Decimal("60"), cap_per_cycle=Decimal("15"),
+)
+UT_CREDITS = RuleSet(
+    rule_set_id="UT-2024", state="UT", version=2, effective_from=date(2025, 1, 1), unit="credits",
+    amount_per_credential=Decimal("0.5"), required_per_cycle=Decimal("6"), on_expiry="reverse",
+)
+AR_APPROVAL = RuleSet(
+    rule_set_id="AR-2024", state="AR", version=2, effective_from=date(2024, 1, 1), unit="hours",
+    amount_per_credential=Decimal("15"), required_per_cycle=Decimal("36"), requires_district_approval=True,
+)
 
 
 class Builders:
     tn = TN
     ut = UT
+    tn_capped = TN_CAPPED
+    ut_credits = UT_CREDITS
+    ar_approval = AR_APPROVAL
 
     @staticmethod
     def license(
         teacher_id: str = "teacher-42", state: str = "TN", cycle_start: date = date(2024, 7, 1),
-        cycle_end: date = date(2029, 6, 30), license_number: str | None = None,
+        cycle_end: date = date(2029, 6, 30), license_number: str | None = None, district: str | None = None,
+        growth_plan: tuple[UUID, ...] = (),
     ) -> License:
         return License(
             license_id=uuid4(), teacher_id=teacher_id, state=state,
             license_number=license_number or uuid4().hex[:8], license_type="Professional",
-            cycle_start=cycle_start, cycle_end=cycle_end,
+            cycle_start=cycle_start, cycle_end=cycle_end, district=district, growth_plan=growth_plan,
         )
 
     @staticmethod
@@ -81,11 +116,20 @@ class Builders:
 
     @staticmethod
     def award(
-        teacher_id: str = "teacher-42", issued_at: datetime = datetime(2025, 3, 4, 15, 30, tzinfo=UTC)
+        teacher_id: str = "teacher-42", issued_at: datetime = datetime(2025, 3, 4, 15, 30, tzinfo=UTC),
+        credential_id: UUID | None = None, issuer_id: UUID | None = None,
     ) -> AwardRecord:
         return AwardRecord(
-            award_id=uuid4(), teacher_id=teacher_id, credential_id=uuid4(), credential_version=1,
-            credential_name="C", issued_at=issued_at,
+            award_id=uuid4(), teacher_id=teacher_id, credential_id=credential_id or uuid4(), credential_version=1,
+            credential_name="C", issued_at=issued_at, issuer_id=issuer_id,
+        )
+
+    @staticmethod
+    def revoked(awarded: CredentialAwarded, reason: str = "plagiarised evidence") -> CredentialRevoked:
+        return CredentialRevoked(
+            correlation_id=uuid4(), states=("TN",), award_id=awarded.award_id, achievement_id=awarded.credential_id,
+            issuer_id=awarded.issuer_id, teacher_id=awarded.teacher_id, reason=reason,
+            changed_at=datetime(2025, 6, 1, tzinfo=UTC), changed_by="admin-1",
         )
 
 
@@ -95,6 +139,24 @@ class FakeRuleSets:
 
     async def of_state(self, state: str) -> list[RuleSet]:
         return [r for r in self.rows if r.state == state]
+
+    async def all(self) -> list[RuleSet]:
+        return list(self.rows)
+
+    async def get(self, rule_set_id: str, version: int) -> RuleSet | None:
+        return next((r for r in self.rows if (r.rule_set_id, r.version) == (rule_set_id, version)), None)
+
+    async def latest_version(self, rule_set_id: str) -> int | None:
+        return max((r.version for r in self.rows if r.rule_set_id == rule_set_id), default=None)
+
+    async def lock(self, rule_set_id: str) -> None:
+        """Nothing to lock: the fakes run one use case at a time."""
+
+    async def add_once(self, rule_set: RuleSet, published_by: str | None = None) -> bool:
+        if await self.get(rule_set.rule_set_id, rule_set.version) is not None:
+            return False
+        self.rows.append(rule_set)
+        return True
 
 
 class FakeLicenses:
@@ -116,19 +178,38 @@ class FakeLicenses:
     async def of_teacher(self, teacher_id: str) -> list[License]:
         return [x for x in self.rows.values() if x.teacher_id == teacher_id]
 
+    async def set_growth_plan(self, license_id: UUID, credential_ids: Sequence[UUID]) -> None:
+        self.rows[license_id] = replace(self.rows[license_id], growth_plan=tuple(credential_ids))
+
 
 class FakeAwards:
     def __init__(self) -> None:
         self.rows: dict[UUID, AwardRecord] = {}
+        self.revoked: dict[UUID, str] = {}
 
     async def add(self, award: AwardRecord) -> None:
         self.rows.setdefault(award.award_id, award)
+
+    async def get(self, award_id: UUID) -> AwardRecord | None:
+        return self.rows.get(award_id)
 
     async def of_teacher(self, teacher_id: str) -> list[AwardRecord]:
         return [a for a in self.rows.values() if a.teacher_id == teacher_id]
 
     async def of_ids(self, award_ids: Collection[UUID]) -> list[AwardRecord]:
         return [a for a in self.rows.values() if a.award_id in award_ids]
+
+    async def record_revocation(self, award_id: UUID, reason: str, at: datetime) -> bool:
+        if award_id in self.revoked:
+            return False
+        self.revoked[award_id] = reason
+        return True
+
+    async def is_revoked(self, award_id: UUID) -> bool:
+        return award_id in self.revoked
+
+    async def expired_with_credit(self, now: datetime, limit: int) -> list[AwardRecord]:
+        return [a for a in self.rows.values() if a.valid_until is not None and a.valid_until <= now][:limit]
 
 
 class FakeCredentials:
@@ -150,13 +231,68 @@ class FakeLedger:
 
     async def append_once(self, entry: LedgerEntry) -> bool:
         key = (entry.award_id, entry.license_id, entry.kind)
-        if any((e.award_id, e.license_id, e.kind) == key for e in self.entries):
+        if entry.award_id is not None and any((e.award_id, e.license_id, e.kind) == key for e in self.entries):
             return False
         self.entries.append(entry)
         return True
 
     async def of_license(self, license_id: UUID) -> list[LedgerEntry]:
         return [e for e in self.entries if e.license_id == license_id]
+
+    async def credit_of(self, award_id: UUID, license_id: UUID) -> LedgerEntry | None:
+        return next((e for e in self.entries if (e.award_id, e.license_id, e.kind)
+                     == (award_id, license_id, EntryKind.CREDIT)), None)
+
+
+class FakeClaims:
+    def __init__(self) -> None:
+        self.rows: dict[tuple[UUID, UUID], CreditClaim] = {}
+
+    async def add_once(self, claim: CreditClaim) -> bool:
+        if (claim.award_id, claim.license_id) in self.rows:
+            return False
+        self.rows[(claim.award_id, claim.license_id)] = replace(claim)
+        return True
+
+    async def save(self, claim: CreditClaim) -> None:
+        self.rows[(claim.award_id, claim.license_id)] = replace(claim)
+
+    async def get(self, award_id: UUID, license_id: UUID, *, for_update: bool = False) -> CreditClaim | None:
+        found = self.rows.get((award_id, license_id))
+        return None if found is None else replace(found)
+
+    async def of_award(self, award_id: UUID) -> list[CreditClaim]:
+        return [replace(c) for (a, _), c in self.rows.items() if a == award_id]
+
+    async def of_license(self, license_id: UUID) -> list[CreditClaim]:
+        return [replace(c) for (_, lic), c in self.rows.items() if lic == license_id]
+
+    async def pending(self, state: str, district: str | None, limit: int, offset: int) -> list[CreditClaim]:
+        return [replace(c) for c in self.rows.values() if c.status is ClaimStatus.PENDING_APPROVAL]
+
+
+class FakeApprovals:
+    def __init__(self) -> None:
+        self.rows: set[tuple[str, UUID]] = set()
+
+    async def approve(self, state: str, credential_id: UUID, by: str) -> bool:
+        added = (state, credential_id) not in self.rows
+        self.rows.add((state, credential_id))
+        return added
+
+    async def of_state(self, state: str) -> set[UUID]:
+        return {c for s, c in self.rows if s == state}
+
+
+class FakeWebhooks:
+    """Records what would be queued for the states' webhook subscribers."""
+
+    def __init__(self) -> None:
+        self.records: list[StateFeedRecord] = []
+
+    async def enqueue(self, record: StateFeedRecord) -> int:
+        self.records.append(record)
+        return 1
 
 
 class FakeUnitOfWork(FakeMessagingUnitOfWork):
@@ -169,11 +305,23 @@ class FakeUnitOfWork(FakeMessagingUnitOfWork):
         self.awards = FakeAwards()
         self.credentials = FakeCredentials()
         self.ledger = FakeLedger()
+        self.claims = FakeClaims()
+        self.approvals = FakeApprovals()
+        self.webhooks = FakeWebhooks()
+
+    def feed(self, state: str | None = None) -> list[StateFeedRecord]:
+        return [e for e in self.published if isinstance(e, StateFeedRecord) and state in (None, e.state)]
 
 
 @pytest.fixture
 def uow() -> Any:
     return FakeUnitOfWork()
+
+
+@pytest.fixture
+def make_uow() -> type[FakeUnitOfWork]:
+    """For tests that choose the rule sets in force: ``make_uow(rule_sets=(...))``."""
+    return FakeUnitOfWork
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
-from microcred.licensure.domain.model import IssuerCreditHint, credit_for, describe_entry
+from microcred.events import CreditPosted
+from microcred.licensure.domain.model import EntryKind, IssuerCreditHint, LedgerEntry, describe_entry
 from microcred.licensure.entrypoints.api import progress_view
 from microcred.licensure.service_layer.handlers import license_progress, post_credits, record_credential_version
 from microcred.runtime.auth import Principal, Role
@@ -118,7 +119,7 @@ async def test_issuer_hints_never_change_the_credit_the_state_rule_set_gives(uow
     await record_credential_version(generous, uow)
     await post_credits(build.awarded(credential=generous), uow)
 
-    (posted,) = uow.published
+    (posted,) = [e for e in uow.published if isinstance(e, CreditPosted)]
     assert (posted.amount, posted.unit, posted.earned_in_cycle) == (Decimal(6), "points", Decimal(6))
     progress = await license_progress(license.license_id, TEACHER, uow, today=TODAY)
     (entry,) = progress.entries
@@ -127,7 +128,9 @@ async def test_issuer_hints_never_change_the_credit_the_state_rule_set_gives(uow
 
 
 def test_an_entry_whose_award_is_unknown_is_shown_without_credential_or_hints(build: Any) -> None:
-    entry = credit_for(build.license(), build.tn, build.award(), uuid4())
-    assert entry is not None
+    license, award = build.license(), build.award()
+    entry = LedgerEntry(entry_id=uuid4(), license_id=license.license_id, award_id=award.award_id,
+                        kind=EntryKind.CREDIT, amount=build.tn.amount_per_credential, unit="points",
+                        rule_set_id="TN-2024", rule_set_version=1, earned_on=award.earned_on)
     described = describe_entry(entry, None, None)
     assert (described.credential, described.issuer_credit_hints) == (None, None)

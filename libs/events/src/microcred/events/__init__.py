@@ -32,7 +32,13 @@ from microcred.events.catalog import (
     StackChanged,
     SubmissionCriteria,
 )
-from microcred.events.licensure import CreditPosted
+from microcred.events.licensure import (
+    CreditPosted,
+    CreditReversed,
+    StateFeedRecord,
+    StateRecordType,
+    state_feed_topic,
+)
 from microcred.events.registry import (
     ALL_EVENTS,
     PoisonMessage,
@@ -65,6 +71,7 @@ __all__ = [
     "CredentialSuspended",
     "CreditHint",
     "CreditPosted",
+    "CreditReversed",
     "CriterionFeedback",
     "CriterionResult",
     "EvidenceKind",
@@ -84,6 +91,8 @@ __all__ = [
     "RubricCriterion",
     "RubricLevel",
     "StackChanged",
+    "StateFeedRecord",
+    "StateRecordType",
     "SubmissionCriteria",
     "SubmissionScored",
     "SubmissionSubmitted",
@@ -92,5 +101,6 @@ __all__ = [
     "dead_letter_topic",
     "decode_event",
     "event_class",
+    "state_feed_topic",
     "topic_of",
 ]

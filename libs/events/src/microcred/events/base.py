@@ -81,5 +81,9 @@ class IntegrationEvent(Contract):
     def record_key(self) -> bytes:
         return str(getattr(self, self.key_field)).encode()
 
+    def destination_topic(self) -> str:
+        """The topic this record goes to: the class's, unless the contract routes per record."""
+        return self.topic
+
     def to_json(self) -> bytes:
         return self.model_dump_json().encode()

@@ -21,7 +21,7 @@ from microcred.events.award import (
 )
 from microcred.events.base import TOLERANT, IntegrationEvent
 from microcred.events.catalog import CredentialPublished, CredentialRetired, PathwayChanged, StackChanged
-from microcred.events.licensure import CreditPosted
+from microcred.events.licensure import CreditPosted, CreditReversed, StateFeedRecord
 from microcred.events.review import ReviewerAssigned, RevisionRequested, SubmissionScored
 from microcred.events.submission import SubmissionSubmitted, SubmissionWithdrawn
 
@@ -41,6 +41,8 @@ ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     CredentialSuspended,
     CredentialReinstated,
     CreditPosted,
+    CreditReversed,
+    StateFeedRecord,
 )
 
 _BY_TYPE_AND_VERSION: dict[tuple[str, int], type[IntegrationEvent]] = {
@@ -71,8 +73,14 @@ def dead_letter_topic(topic: str) -> str:
     return f"{topic}.dlt"
 
 
+# Events whose ``topic`` is a prefix: each state's feed is its own topic (``state_feed_topic``),
+# created by the licensure service for the states it has rule sets for.
+PER_STATE_EVENTS: tuple[type[IntegrationEvent], ...] = (StateFeedRecord,)
+
+
 def all_topics() -> tuple[str, ...]:
-    topics = tuple(sorted({cls.topic for cls in ALL_EVENTS}))
+    """The platform's fixed topics and their dead-letter companions (per-state feeds are not fixed)."""
+    topics = tuple(sorted({cls.topic for cls in ALL_EVENTS if cls not in PER_STATE_EVENTS}))
     return topics + tuple(dead_letter_topic(t) for t in topics)
 
 

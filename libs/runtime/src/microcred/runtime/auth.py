@@ -34,6 +34,7 @@ class Role(StrEnum):
     REVIEWER = "reviewer"
     ISSUER_ADMIN = "issuer_admin"
     STATE_ADMIN = "state_admin"
+    DISTRICT_ADMIN = "district_admin"  # approves credits for licenses of its district (claims: states, district)
     OPERATOR = "operator"
 
 

@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
 from microcred.events import IntegrationEvent
+from microcred.events.registry import PER_STATE_EVENTS
 from microcred.runtime.consumer import ConsumerPolicy
 from microcred.runtime.relay import Publish
 from microcred.runtime.settings import ServiceSettings
@@ -75,10 +76,23 @@ def declare_publishers(broker: KafkaBroker, produces: Iterable[type[IntegrationE
         for cls in produces
     }
 
+    # Contracts that route each record to a topic of its own under their prefix (a state's feed).
+    prefixes = tuple(f"{cls.topic}." for cls in produces if cls in PER_STATE_EVENTS)
+
     async def publish(
         topic: str, key: bytes, value: bytes, headers: Mapping[str, str]
     ) -> asyncio.Future[Any]:
-        return await publishers[topic].publish(
+        publisher = publishers.get(topic)
+        if publisher is None:
+            if not topic.startswith(prefixes):
+                raise KeyError(f"this service does not produce to topic {topic!r}")
+            # Per-record topics cannot be declared up front; the broker-level publish applies the same
+            # middlewares (tracing, metrics) as a declared publisher.
+            return await broker.publish(  # type: ignore[no-any-return]
+                value, topic=topic, key=key, headers=dict(headers), correlation_id=headers.get("correlation_id"),
+                no_confirm=True,
+            )
+        return await publisher.publish(
             value,
             key=key,
             headers=dict(headers),

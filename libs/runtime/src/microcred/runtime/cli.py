@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -19,7 +20,10 @@ def run_service(
     build_app: Callable[[ServiceSettings], FastAPI],
     migrations: str,
     argv: list[str] | None = None,
+    after_migrate: Callable[[ServiceSettings], Coroutine[Any, Any, None]] | None = None,
 ) -> None:
+    """``after_migrate`` provisions what a service needs beyond its schema (reference data, topics),
+    once per deployment, before any replica serves."""
     parser = argparse.ArgumentParser()
     parser.add_argument("command", choices=["serve", "migrate"])
     args = parser.parse_args(argv)
@@ -27,6 +31,8 @@ def run_service(
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     if args.command == "migrate":
         upgrade(settings.database_url, migrations)
+        if after_migrate is not None:
+            asyncio.run(after_migrate(settings))
         return
     app = build_app(settings)
     config = uvicorn.Config(

@@ -31,7 +31,7 @@ def cloudevents_headers(event: IntegrationEvent, source: str) -> dict[str, str]:
 def outbox_row(event: IntegrationEvent, source: str) -> dict[str, Any]:
     return {
         "event_id": event.event_id,
-        "topic": event.topic,
+        "topic": event.destination_topic(),
         "key": event.record_key(),
         "payload": event.to_json(),
         "headers": cloudevents_headers(event, source) | current_trace_headers(),

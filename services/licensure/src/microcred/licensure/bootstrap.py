@@ -2,27 +2,89 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import asyncio
+import contextlib
+import logging
 
-from microcred.events import CreditPosted
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+from microcred.events import CreditPosted, CreditReversed, StateFeedRecord
+from microcred.licensure.adapters.feed_topics import ensure_state_topics
 from microcred.licensure.adapters.orm import messaging
+from microcred.licensure.adapters.rule_files import shipped_rule_sets
+from microcred.licensure.adapters.webhook_sender import WebhookSender
 from microcred.licensure.entrypoints.api import create_router
 from microcred.licensure.entrypoints.consumers import register_consumers
+from microcred.licensure.entrypoints.webhooks_api import create_webhook_router
+from microcred.licensure.service_layer import handlers, webhooks
 from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
 from microcred.licensure.settings import LicensureSettings
 from microcred.runtime.service import ServiceRuntime
 from microcred.runtime.settings import ServiceSettings
 
-PRODUCES = (CreditPosted,)
+PRODUCES = (CreditPosted, CreditReversed, StateFeedRecord)
+log = logging.getLogger(__name__)
+
+
+async def provision(settings: ServiceSettings) -> None:
+    """After migrations: add the shipped rule set versions the database lacks (once per deployment)."""
+    engine = create_async_engine(settings.database_url)
+    try:
+        uow = LicensureUnitOfWork(async_sessionmaker(engine, expire_on_commit=False), messaging,
+                                  settings.service_name)
+        added = await handlers.sync_shipped_rule_sets(shipped_rule_sets(), uow)
+        log.info("shipped rule sets in place (%d versions added)", added)
+    finally:
+        await engine.dispose()
 
 
 def build_app(settings: ServiceSettings | None = None) -> FastAPI:
     settings = settings or LicensureSettings()
+    if not isinstance(settings, LicensureSettings):
+        raise TypeError("the licensure service needs LicensureSettings")
     runtime = ServiceRuntime(settings, tables=messaging, produces=PRODUCES)
     uow = runtime.unit_of_work(LicensureUnitOfWork)
     register_consumers(runtime.broker, uow)
+
+    async def ensure_topics(states: list[str]) -> None:
+        if settings.create_state_topics:
+            await ensure_state_topics(settings.kafka_bootstrap_servers, states, settings.state_topic_partitions)
+
+    async def ensure_topics_at_start() -> None:
+        async with uow() as work:
+            states = sorted({rule_set.state for rule_set in await work.rule_sets.all()})
+        try:
+            await ensure_topics(states)
+        except Exception:
+            # The relay retries records for a missing topic; an operator sees this and the relay backlog.
+            log.exception("could not create the state feed topics %s", states)
+
+    async def deliver_webhooks() -> None:
+        sender = WebhookSender()
+        try:
+            await webhooks.run_worker(uow, sender, settings)
+        finally:
+            await sender.aclose()
+
+    async def sweep_expired_credits() -> None:
+        while True:
+            with contextlib.suppress(Exception):
+                reversed_count = await handlers.reverse_expired_credits(uow())
+                if reversed_count:
+                    log.info("reversed %d credits of expired credentials", reversed_count)
+            await asyncio.sleep(settings.expiry_sweep_interval_seconds)
+
+    runtime.run_in_background(ensure_topics_at_start)
+    runtime.run_in_background(deliver_webhooks)
+    runtime.run_in_background(sweep_expired_credits)
     return runtime.create_app(
-        create_router(uow),
+        create_router(uow, ensure_topics=ensure_topics),
+        create_webhook_router(uow, allow_http=settings.mode == "local"),
         title="Microcred licensure",
-        description="Licenses, state rule sets and the credit ledger; emits licensure.credit-posted.",
+        description=(
+            "State rule sets as data, licenses, the credit ledger with district approval and reversals, renewal "
+            "progress and state reports; per-state feeds (Kafka topics licensure.state.<XX> and signed webhooks); "
+            "emits licensure.credit-posted and licensure.credit-reversed."
+        ),
     )

@@ -1,3 +1,5 @@
+from pydantic import Field
+
 from microcred.runtime.settings import LOCAL_DATABASE_PASSWORD, ServiceSettings
 
 
@@ -5,3 +7,14 @@ class LicensureSettings(ServiceSettings):
     service_name: str = "licensure"
     database_url: str = f"postgresql+asyncpg://microcred:{LOCAL_DATABASE_PASSWORD}@127.0.0.1:15400/licensure"
     http_port: int = 15414
+    create_state_topics: bool = Field(
+        default=True,
+        description="Create licensure.state.<XX> for every state with a rule set. Turn off where topics are "
+        "provisioned by the platform team (the ACLs each state needs are in the README).",
+    )
+    state_topic_partitions: int = Field(default=3, ge=1)
+    webhook_retry_base_seconds: float = Field(default=10.0, gt=0)
+    webhook_retry_max_seconds: float = Field(default=6 * 3600.0, gt=0)
+    webhook_give_up_after_hours: float = Field(default=72.0, gt=0)
+    webhook_poll_interval_seconds: float = Field(default=1.0, gt=0)
+    expiry_sweep_interval_seconds: float = Field(default=3600.0, gt=0)

@@ -1,8 +1,10 @@
 """Licensure tables.
 
 ``ledger_entries`` is append-only; its unique (award_id, license_id, kind) is what guarantees one credit
-per award and license whichever way an award reaches a license (its event, or a license registered
-later). ``awards`` is this service's projection of award.awarded, kept for exactly that second way.
+(and one reversal) per award and license whichever way an award reaches a license (its event, or a
+license registered later). ``credit_claims`` holds the one decision per (award, license), with its
+reason. ``awards`` is this service's projection of award.awarded, kept for that second way and for the
+state feeds; ``revoked_awards`` records award.revoked even when it arrives before the award itself.
 ``credential_versions`` is the projection of catalog.credential-published that names an entry's
 credential; its ``credit_hints`` are the issuer's suggestion, shown to readers and never used for credit.
 """
@@ -41,6 +43,17 @@ class RuleSetRow(Base):
     amount_per_credential: Mapped[Decimal] = mapped_column(AMOUNT)
     required_per_cycle: Mapped[Decimal] = mapped_column(AMOUNT)
     source_note: Mapped[str] = mapped_column(sa.Text)
+    cap_per_cycle: Mapped[Decimal | None] = mapped_column(AMOUNT)
+    accepts: Mapped[str] = mapped_column(sa.Text, server_default="all")
+    accepted_issuers: Mapped[list[str]] = mapped_column(JSONB, server_default="[]")
+    accepted_credentials: Mapped[list[str]] = mapped_column(JSONB, server_default="[]")
+    requires_growth_plan_match: Mapped[bool] = mapped_column(server_default=sa.false())
+    requires_district_approval: Mapped[bool] = mapped_column(server_default=sa.false())
+    on_revocation: Mapped[str] = mapped_column(sa.Text, server_default="reverse")
+    on_expiry: Mapped[str] = mapped_column(sa.Text, server_default="keep")
+    source_url: Mapped[str | None] = mapped_column(sa.Text)
+    example: Mapped[bool] = mapped_column(server_default=sa.true())
+    published_by: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class LicenseRow(Base):
@@ -55,6 +68,9 @@ class LicenseRow(Base):
     cycle_start: Mapped[date] = mapped_column(sa.Date)
     cycle_end: Mapped[date] = mapped_column(sa.Date)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    required_amount: Mapped[Decimal | None] = mapped_column(AMOUNT)
+    district: Mapped[str | None] = mapped_column(sa.Text)
+    growth_plan: Mapped[list[str]] = mapped_column(JSONB, server_default="[]")
 
 
 class AwardRow(Base):
@@ -66,6 +82,44 @@ class AwardRow(Base):
     credential_version: Mapped[int] = mapped_column()
     credential_name: Mapped[str] = mapped_column(sa.Text)
     issued_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    issuer_id: Mapped[UUID | None] = mapped_column()
+    valid_until: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    credential: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    credential_url: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class RevokedAwardRow(Base):
+    __tablename__ = "revoked_awards"
+
+    award_id: Mapped[UUID] = mapped_column(primary_key=True)
+    reason: Mapped[str] = mapped_column(sa.Text)
+    revoked_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class CreditClaimRow(Base):
+    __tablename__ = "credit_claims"
+
+    award_id: Mapped[UUID] = mapped_column(primary_key=True)
+    license_id: Mapped[UUID] = mapped_column(sa.ForeignKey("licenses.license_id"), primary_key=True, index=True)
+    status: Mapped[str] = mapped_column(sa.Text)
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    earned_on: Mapped[date] = mapped_column(sa.Date)
+    rule_set_id: Mapped[str | None] = mapped_column(sa.Text)
+    rule_set_version: Mapped[int | None] = mapped_column()
+    amount: Mapped[Decimal | None] = mapped_column(AMOUNT)
+    unit: Mapped[str | None] = mapped_column(sa.Text)
+    decided_by: Mapped[str | None] = mapped_column(sa.Text)
+    decided_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+
+class StateApprovalRow(Base):
+    __tablename__ = "state_approvals"
+
+    state: Mapped[str] = mapped_column(sa.String(2), primary_key=True)
+    credential_id: Mapped[UUID] = mapped_column(primary_key=True)
+    approved_by: Mapped[str] = mapped_column(sa.Text)
+    approved_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 
 
 class CredentialVersionRow(Base):
@@ -93,7 +147,7 @@ class LedgerEntryRow(Base):
 
     entry_id: Mapped[UUID] = mapped_column(primary_key=True)
     license_id: Mapped[UUID] = mapped_column(sa.ForeignKey("licenses.license_id"), index=True)
-    award_id: Mapped[UUID] = mapped_column()
+    award_id: Mapped[UUID | None] = mapped_column()
     kind: Mapped[str] = mapped_column(sa.Text)
     amount: Mapped[Decimal] = mapped_column(AMOUNT)
     unit: Mapped[str] = mapped_column(sa.Text)
@@ -101,3 +155,5 @@ class LedgerEntryRow(Base):
     rule_set_version: Mapped[int] = mapped_column()
     earned_on: Mapped[date] = mapped_column(sa.Date)
     posted_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    reverses_entry_id: Mapped[UUID | None] = mapped_column()

@@ -4,17 +4,30 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Sequence
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from microcred.licensure.adapters.orm import AwardRow, CredentialVersionRow, LedgerEntryRow, LicenseRow, RuleSetRow
+from microcred.licensure.adapters.orm import (
+    AwardRow,
+    CredentialVersionRow,
+    CreditClaimRow,
+    LedgerEntryRow,
+    LicenseRow,
+    RevokedAwardRow,
+    RuleSetRow,
+    StateApprovalRow,
+)
 from microcred.licensure.domain.model import (
     AwardRecord,
+    ClaimStatus,
     CredentialVersion,
+    CreditClaim,
     EntryKind,
     IssuerCreditHint,
     LedgerEntry,
@@ -29,19 +42,66 @@ class RuleSetRepository:
 
     async def of_state(self, state: str) -> list[RuleSet]:
         rows = await self.session.scalars(sa.select(RuleSetRow).where(RuleSetRow.state == state))
-        return [
-            RuleSet(
-                rule_set_id=row.rule_set_id,
-                state=row.state,
-                version=row.version,
-                effective_from=row.effective_from,
-                unit=row.unit,
-                amount_per_credential=row.amount_per_credential,
-                required_per_cycle=row.required_per_cycle,
-                source_note=row.source_note,
+        return [self._to_domain(row) for row in rows]
+
+    async def all(self) -> list[RuleSet]:
+        rows = await self.session.scalars(sa.select(RuleSetRow).order_by(RuleSetRow.state, RuleSetRow.rule_set_id,
+                                                                         RuleSetRow.version))
+        return [self._to_domain(row) for row in rows]
+
+    async def get(self, rule_set_id: str, version: int) -> RuleSet | None:
+        row = await self.session.get(RuleSetRow, (rule_set_id, version))
+        return None if row is None else self._to_domain(row)
+
+    async def latest_version(self, rule_set_id: str) -> int | None:
+        return await self.session.scalar(
+            sa.select(sa.func.max(RuleSetRow.version)).where(RuleSetRow.rule_set_id == rule_set_id)
+        )
+
+    async def lock(self, rule_set_id: str) -> None:
+        """Serialise publishing versions of one rule set, so two publishers never take the same number."""
+        await _advisory_xact_lock(self.session, f"licensure-rule-set:{rule_set_id}")
+
+    async def add_once(self, rule_set: RuleSet, published_by: str | None = None) -> bool:
+        inserted = await self.session.execute(
+            insert(RuleSetRow)
+            .values(
+                rule_set_id=rule_set.rule_set_id, version=rule_set.version, state=rule_set.state,
+                effective_from=rule_set.effective_from, unit=rule_set.unit,
+                amount_per_credential=rule_set.amount_per_credential,
+                required_per_cycle=rule_set.required_per_cycle, source_note=rule_set.source_note,
+                cap_per_cycle=rule_set.cap_per_cycle, accepts=rule_set.accepts,
+                accepted_issuers=[str(i) for i in rule_set.accepted_issuers],
+                accepted_credentials=[str(c) for c in rule_set.accepted_credentials],
+                requires_growth_plan_match=rule_set.requires_growth_plan_match,
+                requires_district_approval=rule_set.requires_district_approval,
+                on_revocation=rule_set.on_revocation, on_expiry=rule_set.on_expiry, source_url=rule_set.source_url,
+                example=rule_set.example, published_by=published_by,
             )
-            for row in rows
-        ]
+            .on_conflict_do_nothing()
+            .returning(RuleSetRow.rule_set_id)
+        )
+        return inserted.first() is not None
+
+    @staticmethod
+    def _to_domain(row: RuleSetRow) -> RuleSet:
+        return RuleSet(
+            rule_set_id=row.rule_set_id, state=row.state, version=row.version, effective_from=row.effective_from,
+            unit=row.unit, amount_per_credential=row.amount_per_credential,
+            required_per_cycle=row.required_per_cycle, source_note=row.source_note,
+            cap_per_cycle=row.cap_per_cycle, accepts=row.accepts,  # type: ignore[arg-type]
+            accepted_issuers=tuple(UUID(i) for i in row.accepted_issuers),
+            accepted_credentials=tuple(UUID(c) for c in row.accepted_credentials),
+            requires_growth_plan_match=row.requires_growth_plan_match,
+            requires_district_approval=row.requires_district_approval,
+            on_revocation=row.on_revocation, on_expiry=row.on_expiry,  # type: ignore[arg-type]
+            source_url=row.source_url, example=row.example,
+        )
+
+
+async def _advisory_xact_lock(session: AsyncSession, name: str) -> None:
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(int.from_bytes(digest, "big", signed=True))))
 
 
 class LicenseRepository:
@@ -54,10 +114,7 @@ class LicenseRepository:
         Otherwise an award and a new license committing at the same time would each miss the other,
         and the award would never credit that license.
         """
-        digest = hashlib.blake2b(f"licensure-teacher:{teacher_id}".encode(), digest_size=8).digest()
-        await self.session.execute(
-            sa.select(sa.func.pg_advisory_xact_lock(int.from_bytes(digest, "big", signed=True)))
-        )
+        await _advisory_xact_lock(self.session, f"licensure-teacher:{teacher_id}")
 
     async def add_once(self, license: License) -> bool:
         """Insert the license unless its state already has that number; False when it did."""
@@ -71,6 +128,9 @@ class LicenseRepository:
                 license_type=license.license_type,
                 cycle_start=license.cycle_start,
                 cycle_end=license.cycle_end,
+                required_amount=license.required_amount,
+                district=license.district,
+                growth_plan=[str(c) for c in license.growth_plan],
             )
             .on_conflict_do_nothing(index_elements=[LicenseRow.state, LicenseRow.license_number])
             .returning(LicenseRow.license_id)
@@ -80,6 +140,12 @@ class LicenseRepository:
     async def get(self, license_id: UUID) -> License | None:
         row = await self.session.get(LicenseRow, license_id)
         return None if row is None else self._to_domain(row)
+
+    async def set_growth_plan(self, license_id: UUID, credential_ids: Sequence[UUID]) -> None:
+        await self.session.execute(
+            sa.update(LicenseRow).where(LicenseRow.license_id == license_id)
+            .values(growth_plan=[str(c) for c in credential_ids])
+        )
 
     async def of_teacher(self, teacher_id: str) -> list[License]:
         query = sa.select(LicenseRow).where(LicenseRow.teacher_id == teacher_id).order_by(LicenseRow.license_id)
@@ -107,6 +173,9 @@ class LicenseRepository:
             license_type=row.license_type,
             cycle_start=row.cycle_start,
             cycle_end=row.cycle_end,
+            required_amount=row.required_amount,
+            district=row.district,
+            growth_plan=tuple(UUID(c) for c in row.growth_plan),
         )
 
 
@@ -124,9 +193,44 @@ class AwardRepository:
                 credential_version=award.credential_version,
                 credential_name=award.credential_name,
                 issued_at=award.issued_at,
+                issuer_id=award.issuer_id,
+                valid_until=award.valid_until,
+                credential=award.credential,
+                credential_url=award.credential_url,
             )
             .on_conflict_do_nothing()
         )
+
+    async def get(self, award_id: UUID) -> AwardRecord | None:
+        row = await self.session.get(AwardRow, award_id)
+        return None if row is None else self._to_domain(row)
+
+    async def record_revocation(self, award_id: UUID, reason: str, at: datetime) -> bool:
+        """Remember the revocation, even before the award itself arrives; False if already known."""
+        inserted = await self.session.execute(
+            insert(RevokedAwardRow).values(award_id=award_id, reason=reason, revoked_at=at)
+            .on_conflict_do_nothing().returning(RevokedAwardRow.award_id)
+        )
+        return inserted.first() is not None
+
+    async def is_revoked(self, award_id: UUID) -> bool:
+        return await self.session.get(RevokedAwardRow, award_id) is not None
+
+    async def expired_with_credit(self, now: datetime, limit: int) -> list[AwardRecord]:
+        """Expired awards that still hold a posted credit somewhere (the expiry sweep's work list)."""
+        query = (
+            sa.select(AwardRow)
+            .where(AwardRow.valid_until.is_not(None), AwardRow.valid_until <= now,
+                   # Only credits whose rule set reverses on expiry: the others stay posted for good and
+                   # would otherwise come back in every sweep.
+                   sa.exists().where(CreditClaimRow.award_id == AwardRow.award_id,
+                                     CreditClaimRow.status == ClaimStatus.POSTED.value,
+                                     RuleSetRow.rule_set_id == CreditClaimRow.rule_set_id,
+                                     RuleSetRow.version == CreditClaimRow.rule_set_version,
+                                     RuleSetRow.on_expiry == "reverse"))
+            .order_by(AwardRow.valid_until).limit(limit)
+        )
+        return [self._to_domain(row) for row in await self.session.scalars(query)]
 
     async def of_teacher(self, teacher_id: str) -> list[AwardRecord]:
         query = sa.select(AwardRow).where(AwardRow.teacher_id == teacher_id).order_by(AwardRow.issued_at)
@@ -147,6 +251,10 @@ class AwardRepository:
             credential_version=row.credential_version,
             credential_name=row.credential_name,
             issued_at=row.issued_at,
+            issuer_id=row.issuer_id,
+            valid_until=row.valid_until,
+            credential=row.credential,
+            credential_url=row.credential_url,
         )
 
 
@@ -215,6 +323,8 @@ class LedgerRepository:
                 rule_set_id=entry.rule_set_id,
                 rule_set_version=entry.rule_set_version,
                 earned_on=entry.earned_on,
+                reason=entry.reason,
+                reverses_entry_id=entry.reverses_entry_id,
             )
             .on_conflict_do_nothing(
                 index_elements=[LedgerEntryRow.award_id, LedgerEntryRow.license_id, LedgerEntryRow.kind]
@@ -229,17 +339,127 @@ class LedgerRepository:
             .where(LedgerEntryRow.license_id == license_id)
             .order_by(LedgerEntryRow.earned_on, LedgerEntryRow.posted_at, LedgerEntryRow.entry_id)
         )
+        return [self._to_domain(row) for row in await self.session.scalars(query)]
+
+    async def credit_of(self, award_id: UUID, license_id: UUID) -> LedgerEntry | None:
+        row = await self.session.scalar(sa.select(LedgerEntryRow).where(
+            LedgerEntryRow.award_id == award_id, LedgerEntryRow.license_id == license_id,
+            LedgerEntryRow.kind == EntryKind.CREDIT.value))
+        return None if row is None else self._to_domain(row)
+
+    async def report(self, state: str, start: date, end: date) -> list[dict[str, Any]]:
+        """Ledger entries of ``state``'s licenses posted in [start, end], with what a state report shows."""
+        query = (
+            sa.select(LedgerEntryRow, LicenseRow.license_number, LicenseRow.district, AwardRow.credential_id,
+                      AwardRow.credential_name, AwardRow.issuer_id)
+            .join(LicenseRow, LicenseRow.license_id == LedgerEntryRow.license_id)
+            .outerjoin(AwardRow, AwardRow.award_id == LedgerEntryRow.award_id)
+            .where(LicenseRow.state == state, sa.func.date(LedgerEntryRow.posted_at) >= start,
+                   sa.func.date(LedgerEntryRow.posted_at) <= end)
+            .order_by(LedgerEntryRow.posted_at, LedgerEntryRow.entry_id)
+        )
         return [
-            LedgerEntry(
-                entry_id=row.entry_id,
-                license_id=row.license_id,
-                award_id=row.award_id,
-                kind=EntryKind(row.kind),
-                amount=row.amount,
-                unit=row.unit,
-                rule_set_id=row.rule_set_id,
-                rule_set_version=row.rule_set_version,
-                earned_on=row.earned_on,
-            )
-            for row in await self.session.scalars(query)
+            {"entry": self._to_domain(row[0]), "license_number": row[1], "district": row[2],
+             "credential_id": row[3], "credential_name": row[4], "issuer_id": row[5]}
+            for row in (await self.session.execute(query)).all()
         ]
+
+    @staticmethod
+    def _to_domain(row: LedgerEntryRow) -> LedgerEntry:
+        return LedgerEntry(
+            entry_id=row.entry_id,
+            license_id=row.license_id,
+            award_id=row.award_id,
+            kind=EntryKind(row.kind),
+            amount=row.amount,
+            unit=row.unit,
+            rule_set_id=row.rule_set_id,
+            rule_set_version=row.rule_set_version,
+            earned_on=row.earned_on,
+            reason=row.reason,
+            posted_at=row.posted_at,
+            reverses_entry_id=row.reverses_entry_id,
+        )
+
+
+class ClaimRepository:
+    """One decision per (award, license); the primary key is what makes it one."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_once(self, claim: CreditClaim) -> bool:
+        inserted = await self.session.execute(
+            insert(CreditClaimRow).values(**self._values(claim)).on_conflict_do_nothing()
+            .returning(CreditClaimRow.award_id)
+        )
+        return inserted.first() is not None
+
+    async def save(self, claim: CreditClaim) -> None:
+        await self.session.execute(
+            sa.update(CreditClaimRow)
+            .where(CreditClaimRow.award_id == claim.award_id, CreditClaimRow.license_id == claim.license_id)
+            .values(**self._values(claim), updated_at=sa.func.now())
+        )
+
+    async def get(self, award_id: UUID, license_id: UUID, *, for_update: bool = False) -> CreditClaim | None:
+        row = await self.session.get(CreditClaimRow, (award_id, license_id), with_for_update=for_update,
+                                     populate_existing=for_update)
+        return None if row is None else self._to_domain(row)
+
+    async def of_award(self, award_id: UUID) -> list[CreditClaim]:
+        query = sa.select(CreditClaimRow).where(CreditClaimRow.award_id == award_id).with_for_update()
+        return [self._to_domain(row) for row in await self.session.scalars(query)]
+
+    async def of_license(self, license_id: UUID) -> list[CreditClaim]:
+        query = sa.select(CreditClaimRow).where(CreditClaimRow.license_id == license_id).order_by(
+            CreditClaimRow.earned_on, CreditClaimRow.award_id)
+        return [self._to_domain(row) for row in await self.session.scalars(query)]
+
+    async def pending(self, state: str, district: str | None, limit: int, offset: int) -> list[CreditClaim]:
+        query = (
+            sa.select(CreditClaimRow).join(LicenseRow, LicenseRow.license_id == CreditClaimRow.license_id)
+            .where(CreditClaimRow.status == ClaimStatus.PENDING_APPROVAL.value, LicenseRow.state == state)
+        )
+        if district is not None:
+            query = query.where(LicenseRow.district == district)
+        query = query.order_by(CreditClaimRow.earned_on, CreditClaimRow.award_id).limit(limit).offset(offset)
+        return [self._to_domain(row) for row in await self.session.scalars(query)]
+
+    @staticmethod
+    def _values(claim: CreditClaim) -> dict[str, Any]:
+        return {
+            "award_id": claim.award_id, "license_id": claim.license_id, "status": claim.status.value,
+            "reason": claim.reason, "earned_on": claim.earned_on, "rule_set_id": claim.rule_set_id,
+            "rule_set_version": claim.rule_set_version, "amount": claim.amount, "unit": claim.unit,
+            "decided_by": claim.decided_by, "decided_at": claim.decided_at,
+        }
+
+    @staticmethod
+    def _to_domain(row: CreditClaimRow) -> CreditClaim:
+        return CreditClaim(
+            award_id=row.award_id, license_id=row.license_id, status=ClaimStatus(row.status), reason=row.reason,
+            earned_on=row.earned_on, rule_set_id=row.rule_set_id, rule_set_version=row.rule_set_version,
+            amount=row.amount, unit=row.unit, decided_by=row.decided_by, decided_at=row.decided_at,
+        )
+
+
+class StateApprovalRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def approve(self, state: str, credential_id: UUID, by: str) -> bool:
+        inserted = await self.session.execute(
+            insert(StateApprovalRow).values(state=state, credential_id=credential_id, approved_by=by)
+            .on_conflict_do_nothing().returning(StateApprovalRow.credential_id)
+        )
+        return inserted.first() is not None
+
+    async def withdraw(self, state: str, credential_id: UUID) -> None:
+        await self.session.execute(sa.delete(StateApprovalRow).where(
+            StateApprovalRow.state == state, StateApprovalRow.credential_id == credential_id))
+
+    async def of_state(self, state: str) -> set[UUID]:
+        rows = await self.session.scalars(sa.select(StateApprovalRow.credential_id).where(
+            StateApprovalRow.state == state))
+        return set(rows)

@@ -1,9 +1,15 @@
-"""Licensure rules: which state rule set applies to an award, what it is worth, and what a cycle holds.
+"""Licensure rules: which state rule set applies to an award, whether and how much it counts, and the ledger.
 
-The ledger is append-only: an entry is never changed, a balance is always the sum of entries. A credit
-is identified by (award, license, kind), so however often an award is delivered or a license is
-registered, one award credits one license at most once. Amounts are ``Decimal`` end to end: credit
-units such as 0.5 credits must add up exactly.
+A rule set is data, versioned per state and effective from a date: the unit, what one micro-credential
+is worth, the requirement and an optional cap per cycle, which issuers or credentials count, whether the
+credential must be in the teacher's professional growth plan, whether a district approves before
+credit posts, and what revocation and expiry do to a credit.
+
+Every (award, license) pair gets exactly one :class:`CreditClaim`, the decision with its reason: posted
+(possibly capped), pending district approval, rejected (by a rule or by the district), or reversed.
+Money moves only in the ledger, which is append-only: a credit, a reversal that takes it back, or an
+operator's adjustment; a balance is always the sum of entries. Amounts are ``Decimal`` end to end, so
+0.5 credits add up exactly.
 
 Dates: an award counts on the UTC calendar day of its issue time; a cycle includes both its first and
 its last day.
@@ -16,18 +22,34 @@ computes an amount ever reads a hint.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any, Literal
 from uuid import UUID
 
 from microcred.events import CredentialPublished
-from microcred.runtime.errors import Invalid
+from microcred.runtime.errors import Conflict, Invalid
+
+AcceptPolicy = Literal["all", "listed", "state_approved"]
+Treatment = Literal["reverse", "keep"]
+UNITS = ("points", "hours", "CEUs", "credits")
 
 
 class EntryKind(StrEnum):
     CREDIT = "credit"
+    REVERSAL = "reversal"
+    ADJUSTMENT = "adjustment"
+
+
+class ClaimStatus(StrEnum):
+    POSTED = "posted"
+    PENDING_APPROVAL = "pending_approval"
+    REJECTED = "rejected"
+    DISTRICT_REJECTED = "district_rejected"
+    CAPPED = "capped"
+    REVERSED = "reversed"
 
 
 @dataclass(frozen=True)
@@ -42,6 +64,45 @@ class RuleSet:
     amount_per_credential: Decimal
     required_per_cycle: Decimal
     source_note: str = ""
+    cap_per_cycle: Decimal | None = None
+    accepts: AcceptPolicy = "all"
+    accepted_issuers: tuple[UUID, ...] = ()
+    accepted_credentials: tuple[UUID, ...] = ()
+    requires_growth_plan_match: bool = False
+    requires_district_approval: bool = False
+    on_revocation: Treatment = "reverse"
+    on_expiry: Treatment = "keep"
+    source_url: str | None = None
+    example: bool = True
+
+    def __post_init__(self) -> None:
+        problems = []
+        if len(self.state) != 2 or not self.state.isupper():
+            problems.append(f"state {self.state!r} is not a two-letter code")
+        if self.unit not in UNITS:
+            problems.append(f"unit {self.unit!r} is not one of {', '.join(UNITS)}")
+        if self.amount_per_credential <= 0 or self.required_per_cycle <= 0:
+            problems.append("amount_per_credential and required_per_cycle must be positive")
+        if self.cap_per_cycle is not None and self.cap_per_cycle < self.amount_per_credential:
+            problems.append("cap_per_cycle is below the value of one micro-credential")
+        if self.accepts == "listed" and not (self.accepted_issuers or self.accepted_credentials):
+            problems.append('accepts "listed" needs accepted_issuers or accepted_credentials')
+        if self.version < 1:
+            problems.append("version starts at 1")
+        if problems:
+            raise Invalid(f"rule set {self.rule_set_id}: " + "; ".join(problems), code="invalid_rule_set",
+                          details=problems)
+
+    def refusal(self, credential_id: UUID, issuer_id: UUID | None, state_approved: set[UUID]) -> str | None:
+        """Why this rule set does not accept the credential at all; None when it does."""
+        if self.accepts == "listed":
+            if credential_id in self.accepted_credentials or (issuer_id is not None and issuer_id in
+                                                              self.accepted_issuers):
+                return None
+            return f"{self.state} accepts only listed issuers and credentials; this one is not listed"
+        if self.accepts == "state_approved" and credential_id not in state_approved:
+            return f"{self.state} accepts only credentials it has approved; this one is not approved"
+        return None
 
 
 @dataclass(frozen=True)
@@ -53,10 +114,15 @@ class License:
     license_type: str
     cycle_start: date
     cycle_end: date
+    required_amount: Decimal | None = None
+    district: str | None = None
+    growth_plan: tuple[UUID, ...] = ()
 
     def __post_init__(self) -> None:
         if self.cycle_end <= self.cycle_start:
             raise Invalid("a license cycle must end after it starts", code="invalid_cycle")
+        if self.required_amount is not None and self.required_amount <= 0:
+            raise Invalid("a license's required amount must be positive", code="invalid_required_amount")
 
     def cycle_contains(self, day: date) -> bool:
         return self.cycle_start <= day <= self.cycle_end
@@ -65,10 +131,16 @@ class License:
         """The day whose rules describe this cycle now: today, held within the cycle's bounds."""
         return min(max(today, self.cycle_start), self.cycle_end)
 
+    def required(self, rule_set: RuleSet | None) -> Decimal | None:
+        """What renewal needs: the license's own figure when the state set one for it, else the rule set's."""
+        if self.required_amount is not None:
+            return self.required_amount
+        return None if rule_set is None else rule_set.required_per_cycle
+
 
 @dataclass(frozen=True)
 class AwardRecord:
-    """What licensure keeps of an award: enough to credit a license registered after it."""
+    """What licensure keeps of an award: enough to credit a license registered later and to feed states."""
 
     award_id: UUID
     teacher_id: str
@@ -76,6 +148,10 @@ class AwardRecord:
     credential_version: int
     credential_name: str
     issued_at: datetime
+    issuer_id: UUID | None = None
+    valid_until: datetime | None = None
+    credential: dict[str, Any] | None = field(default=None, compare=False)
+    credential_url: str | None = None
 
     @property
     def earned_on(self) -> date:
@@ -120,13 +196,52 @@ class CredentialVersion:
 class LedgerEntry:
     entry_id: UUID
     license_id: UUID
-    award_id: UUID
+    award_id: UUID | None  # None for an operator's adjustment that no award caused
     kind: EntryKind
     amount: Decimal
     unit: str
     rule_set_id: str
     rule_set_version: int
     earned_on: date
+    reason: str | None = None
+    posted_at: datetime | None = None
+    reverses_entry_id: UUID | None = None
+
+
+@dataclass
+class CreditClaim:
+    """The decision for one (award, license): what the state's rules and its district made of the award."""
+
+    award_id: UUID
+    license_id: UUID
+    status: ClaimStatus
+    reason: str | None
+    earned_on: date
+    rule_set_id: str | None = None
+    rule_set_version: int | None = None
+    amount: Decimal | None = None  # what was posted (after any cap) or, while pending, what would be
+    unit: str | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+
+    def decide(self, approve: bool, reason: str, by: str, at: datetime) -> None:
+        """A district's decision on a pending credit; only a pending claim can be decided."""
+        if self.status is not ClaimStatus.PENDING_APPROVAL:
+            raise Conflict(f"the credit is {self.status.value}, not pending approval", code="not_pending")
+        if not approve and not reason.strip():
+            raise Invalid("a rejection needs a reason", code="reason_required")
+        self.decided_by, self.decided_at = by, at
+        if not approve:
+            self.status, self.reason = ClaimStatus.DISTRICT_REJECTED, reason.strip()
+        elif reason.strip():
+            self.reason = reason.strip()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: ClaimStatus
+    reason: str | None
+    amount: Decimal | None = None
 
 
 def award_day(issued_at: datetime) -> date:
@@ -141,26 +256,56 @@ def rule_in_force(rule_sets: Iterable[RuleSet], state: str, on: date) -> RuleSet
     return max(candidates, key=lambda r: (r.effective_from, r.version), default=None)
 
 
-def credit_for(license: License, rule_set: RuleSet, award: AwardRecord, entry_id: UUID) -> LedgerEntry | None:
-    """The credit ``award`` earns ``license`` under ``rule_set``; None if the award falls outside the cycle."""
-    if rule_set.state != license.state:
+def capped_amount(rule_set: RuleSet, earned_in_cycle: Decimal) -> Outcome:
+    """What one more credential adds under the cycle cap: all of it, part of it, or nothing."""
+    value = rule_set.amount_per_credential
+    if rule_set.cap_per_cycle is None:
+        return Outcome(ClaimStatus.POSTED, None, value)
+    room = rule_set.cap_per_cycle - earned_in_cycle
+    if room <= 0:
+        return Outcome(ClaimStatus.CAPPED, f"the {rule_set.state} cap of {_num(rule_set.cap_per_cycle)} "
+                       f"{rule_set.unit} per cycle from micro-credentials is reached", Decimal(0))
+    if room < value:
+        return Outcome(ClaimStatus.POSTED, f"capped: {_num(room)} of {_num(value)} {rule_set.unit} counted "
+                       f"(cap {_num(rule_set.cap_per_cycle)} per cycle)", room)
+    return Outcome(ClaimStatus.POSTED, None, value)
+
+
+def evaluate(
+    license: License,
+    rule_set: RuleSet | None,
+    award: AwardRecord,
+    *,
+    earned_in_cycle: Decimal,
+    state_approved: set[UUID],
+    revoked: bool,
+) -> Outcome | None:
+    """What ``award`` does for ``license``; None when it is not the license holder's award at all."""
+    if award.teacher_id != license.teacher_id:
+        return None
+    if rule_set is not None and rule_set.state != license.state:
         raise Invalid(
             f"rule set {rule_set.rule_set_id} is for {rule_set.state}, the license is in {license.state}",
             code="rule_set_state_mismatch",
         )
-    if award.teacher_id != license.teacher_id or not license.cycle_contains(award.earned_on):
-        return None
-    return LedgerEntry(
-        entry_id=entry_id,
-        license_id=license.license_id,
-        award_id=award.award_id,
-        kind=EntryKind.CREDIT,
-        amount=rule_set.amount_per_credential,
-        unit=rule_set.unit,
-        rule_set_id=rule_set.rule_set_id,
-        rule_set_version=rule_set.version,
-        earned_on=award.earned_on,
-    )
+    day = award.earned_on
+    if revoked:
+        return Outcome(ClaimStatus.REJECTED, "the credential was revoked by its issuer")
+    if rule_set is None:
+        return Outcome(ClaimStatus.REJECTED, f"no {license.state} rule set was in force on {day.isoformat()}")
+    if not license.cycle_contains(day):
+        return Outcome(ClaimStatus.REJECTED, f"earned on {day.isoformat()}, outside the renewal cycle "
+                       f"{license.cycle_start.isoformat()} to {license.cycle_end.isoformat()}")
+    refusal = rule_set.refusal(award.credential_id, award.issuer_id, state_approved)
+    if refusal is not None:
+        return Outcome(ClaimStatus.REJECTED, refusal)
+    if rule_set.requires_growth_plan_match and award.credential_id not in license.growth_plan:
+        return Outcome(ClaimStatus.REJECTED, f"{license.state} counts only credentials in the teacher's "
+                       "professional growth plan; this one is not in it")
+    if rule_set.requires_district_approval:
+        return Outcome(ClaimStatus.PENDING_APPROVAL, "waiting for the district's approval",
+                       rule_set.amount_per_credential)
+    return capped_amount(rule_set, earned_in_cycle)
 
 
 def earned_in_cycle(license: License, entries: Iterable[LedgerEntry]) -> Decimal:
@@ -168,6 +313,10 @@ def earned_in_cycle(license: License, entries: Iterable[LedgerEntry]) -> Decimal
         (e.amount for e in entries if e.license_id == license.license_id and license.cycle_contains(e.earned_on)),
         Decimal(0),
     )
+
+
+def _num(amount: Decimal) -> str:
+    return format(amount.normalize(), "f")
 
 
 @dataclass(frozen=True)

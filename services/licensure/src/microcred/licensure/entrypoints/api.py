@@ -7,17 +7,31 @@ suggests, and is null while licensure has not yet received the credential versio
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import csv
+import io
+from collections.abc import Awaitable, Callable
+from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, Response, status
+from pydantic import BaseModel
 
-from microcred.licensure.domain.model import CreditedCredential, DescribedEntry, IssuerCreditHint, License
+from microcred.licensure.domain.model import (
+    AwardRecord,
+    CreditClaim,
+    CreditedCredential,
+    DescribedEntry,
+    IssuerCreditHint,
+    License,
+    RuleSet,
+)
 from microcred.licensure.service_layer import handlers
 from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
 from microcred.runtime.auth import CurrentPrincipal, Principal, Role, require
+
+StateCode = Annotated[str, Path(pattern=r"^[A-Z]{2}$")]
 
 
 def amount_text(amount: Decimal) -> str:
@@ -34,6 +48,50 @@ def license_view(license: License) -> dict[str, Any]:
         "license_type": license.license_type,
         "cycle_start": license.cycle_start.isoformat(),
         "cycle_end": license.cycle_end.isoformat(),
+        "required_amount": None if license.required_amount is None else amount_text(license.required_amount),
+        "district": license.district,
+        "growth_plan": [str(c) for c in license.growth_plan],
+    }
+
+
+def rule_set_view(rule_set: RuleSet) -> dict[str, Any]:
+    return {
+        "rule_set_id": rule_set.rule_set_id,
+        "state": rule_set.state,
+        "version": rule_set.version,
+        "effective_from": rule_set.effective_from.isoformat(),
+        "unit": rule_set.unit,
+        "amount_per_credential": amount_text(rule_set.amount_per_credential),
+        "required_per_cycle": amount_text(rule_set.required_per_cycle),
+        "cap_per_cycle": None if rule_set.cap_per_cycle is None else amount_text(rule_set.cap_per_cycle),
+        "accepts": rule_set.accepts,
+        "accepted_issuers": [str(i) for i in rule_set.accepted_issuers],
+        "accepted_credentials": [str(c) for c in rule_set.accepted_credentials],
+        "requires_growth_plan_match": rule_set.requires_growth_plan_match,
+        "requires_district_approval": rule_set.requires_district_approval,
+        "on_revocation": rule_set.on_revocation,
+        "on_expiry": rule_set.on_expiry,
+        "source_url": rule_set.source_url,
+        "source_note": rule_set.source_note,
+        "example": rule_set.example,
+    }
+
+
+def claim_view(claim: CreditClaim, award: AwardRecord | None) -> dict[str, Any]:
+    return {
+        "award_id": str(claim.award_id),
+        "license_id": str(claim.license_id),
+        "status": claim.status.value,
+        "reason": claim.reason,
+        "earned_on": claim.earned_on.isoformat(),
+        "amount": None if claim.amount is None else amount_text(claim.amount),
+        "unit": claim.unit,
+        "rule_set_id": claim.rule_set_id,
+        "rule_set_version": claim.rule_set_version,
+        "decided_by": claim.decided_by,
+        "decided_at": None if claim.decided_at is None else claim.decided_at.isoformat(),
+        "credential_name": None if award is None else award.credential_name,
+        "credential_id": None if award is None else str(award.credential_id),
     }
 
 
@@ -58,7 +116,9 @@ def entry_view(described: DescribedEntry) -> dict[str, Any]:
     entry = described.entry
     return {
         "entry_id": str(entry.entry_id),
-        "award_id": str(entry.award_id),
+        "award_id": None if entry.award_id is None else str(entry.award_id),
+        "reason": entry.reason,
+        "reverses_entry_id": None if entry.reverses_entry_id is None else str(entry.reverses_entry_id),
         "kind": entry.kind.value,
         "amount": amount_text(entry.amount),
         "unit": entry.unit,
@@ -77,13 +137,54 @@ def progress_view(progress: handlers.Progress) -> dict[str, Any]:
         "rule_set_id": None if rule_set is None else rule_set.rule_set_id,
         "rule_set_version": None if rule_set is None else rule_set.version,
         "unit": None if rule_set is None else rule_set.unit,
-        "required": None if rule_set is None else amount_text(rule_set.required_per_cycle),
+        "required": None if progress.required is None else amount_text(progress.required),
         "earned": amount_text(progress.earned),
+        "remaining": None if progress.required is None else amount_text(max(progress.required - progress.earned,
+                                                                            Decimal(0))),
+        "cap_per_cycle": None if rule_set is None or rule_set.cap_per_cycle is None
+        else amount_text(rule_set.cap_per_cycle),
         "entries": [entry_view(entry) for entry in progress.entries],
+        "decisions": [claim_view(claim, award) for claim, award in progress.claims],
     }
 
 
-def create_router(uow: Callable[[], LicensureUnitOfWork]) -> APIRouter:
+class ApproveCredential(BaseModel):
+    credential_id: UUID
+
+
+REPORT_COLUMNS = ("posted_at", "kind", "license_number", "district", "credential_id", "credential_name",
+                  "amount", "unit", "rule_set_id", "rule_set_version", "reason")
+
+
+def report_csv(rows: list[dict[str, Any]], group: Literal["detail", "district_credential"]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    if group == "detail":
+        writer.writerow(REPORT_COLUMNS)
+        for row in rows:
+            entry = row["entry"]
+            writer.writerow([
+                entry.posted_at.isoformat() if entry.posted_at else "", entry.kind.value, row["license_number"],
+                row["district"] or "", row["credential_id"] or "", row["credential_name"] or "",
+                amount_text(entry.amount), entry.unit, entry.rule_set_id, entry.rule_set_version, entry.reason or "",
+            ])
+        return out.getvalue()
+    totals: dict[tuple[str, str, str, str], list[Any]] = {}
+    for row in rows:
+        entry = row["entry"]
+        key = (row["district"] or "", str(row["credential_id"] or ""), row["credential_name"] or "", entry.unit)
+        total = totals.setdefault(key, [0, 0, Decimal(0)])
+        total[0 if entry.amount >= 0 else 1] += 1
+        total[2] += entry.amount
+    writer.writerow(("district", "credential_id", "credential_name", "credits", "reversals", "net_amount", "unit"))
+    for (district, credential_id, name, unit), (credits, reversals, net) in sorted(totals.items()):
+        writer.writerow((district, credential_id, name, credits, reversals, amount_text(net), unit))
+    return out.getvalue()
+
+
+def create_router(
+    uow: Callable[[], LicensureUnitOfWork], *, ensure_topics: Callable[[list[str]], Awaitable[None]] | None = None
+) -> APIRouter:
     router = APIRouter()
 
     @router.post("/licenses", status_code=status.HTTP_201_CREATED, tags=["licenses"])
@@ -112,5 +213,63 @@ def create_router(uow: Callable[[], LicensureUnitOfWork]) -> APIRouter:
     @router.get("/licenses/{license_id}/progress", tags=["licenses"])
     async def license_progress(license_id: UUID, principal: CurrentPrincipal) -> dict[str, Any]:
         return progress_view(await handlers.license_progress(license_id, principal, uow()))
+
+    @router.put("/licenses/{license_id}/growth-plan", tags=["licenses"])
+    async def set_growth_plan(license_id: UUID, body: handlers.GrowthPlan, principal: CurrentPrincipal
+                              ) -> dict[str, Any]:
+        return license_view(await handlers.set_growth_plan(license_id, body, principal, uow()))
+
+    @router.post("/licenses/{license_id}/adjustments", status_code=status.HTTP_201_CREATED, tags=["licenses"])
+    async def adjust(license_id: UUID, body: handlers.Adjustment, principal: CurrentPrincipal) -> dict[str, Any]:
+        entry = await handlers.adjust(license_id, body, principal, uow())
+        return entry_view(DescribedEntry(entry=entry, credential=None, issuer_credit_hints=None))
+
+    @router.post("/licenses/{license_id}/credits/{award_id}/decision", tags=["approval"])
+    async def decide(license_id: UUID, award_id: UUID, body: handlers.Decision, principal: CurrentPrincipal
+                     ) -> dict[str, Any]:
+        """A district's approval or rejection of a pending credit (the rule set says whether one is needed)."""
+        return claim_view(await handlers.decide_credit(award_id, license_id, body, principal, uow()), None)
+
+    @router.get("/states/{state}/pending-credits", tags=["approval"])
+    async def pending(state: StateCode, principal: CurrentPrincipal, district: str | None = None,
+                      limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                      offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
+        found = await handlers.pending_credits(state, district, principal, uow(), limit=limit, offset=offset)
+        return [claim_view(claim, award) | {"license": license_view(license)} for claim, license, award in found]
+
+    @router.get("/rule-sets", tags=["rules"])
+    async def rule_sets(state: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None) -> list[dict[str, Any]]:
+        """Every version of every state's rules: public, so teachers and districts see what counts."""
+        async with uow() as work:
+            found = await (work.rule_sets.of_state(state) if state else work.rule_sets.all())
+        return [rule_set_view(r) for r in sorted(found, key=lambda r: (r.state, r.rule_set_id, r.version))]
+
+    @router.post("/rule-sets", status_code=status.HTTP_201_CREATED, tags=["rules"])
+    async def publish_rule_set(body: handlers.PublishRuleSet, principal: CurrentPrincipal) -> dict[str, Any]:
+        rule_set = await handlers.publish_rule_set(body, principal, uow())
+        if ensure_topics is not None:
+            await ensure_topics([rule_set.state])
+        return rule_set_view(rule_set)
+
+    @router.post("/states/{state}/approved-credentials", tags=["rules"])
+    async def approve_credential(state: StateCode, body: ApproveCredential, principal: CurrentPrincipal
+                                 ) -> dict[str, Any]:
+        added = await handlers.approve_for_state(state, body.credential_id, principal, uow())
+        return {"state": state, "credential_id": str(body.credential_id), "added": added}
+
+    @router.get("/states/{state}/reports/credits", tags=["reports"])
+    async def credits_report(
+        state: StateCode, principal: CurrentPrincipal, start: date, end: date,
+        group: Literal["detail", "district_credential"] = "district_credential",
+    ) -> Response:
+        """Ledger entries of the state's licensees posted in [start, end], as CSV (by district and credential,
+        or one row per entry)."""
+        rows = await handlers.state_report(state, start, end, principal, uow())
+        return Response(report_csv(rows, group), media_type="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="{state}-credits-{start}-{end}-{group}.csv"'})
+
+    @router.post("/maintenance/expiry-sweep", tags=["maintenance"])
+    async def expiry_sweep(principal: Annotated[Principal, require(Role.OPERATOR)]) -> dict[str, int]:
+        return {"reversed": await handlers.reverse_expired_credits(uow())}
 
     return router

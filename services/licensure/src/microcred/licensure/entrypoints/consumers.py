@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from faststream.kafka import KafkaBroker
 
-from microcred.events import CredentialAwarded, CredentialPublished
+from microcred.events import CredentialAwarded, CredentialPublished, CredentialRevoked
 from microcred.licensure.service_layer import handlers
 from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
 from microcred.runtime.consumer import subscribe
@@ -16,6 +16,10 @@ def register_consumers(broker: KafkaBroker, uow: Callable[[], LicensureUnitOfWor
     @subscribe(broker, CredentialAwarded, group_id="licensure")
     async def on_credential_awarded(event: CredentialAwarded) -> None:
         await handlers.post_credits(event, uow())
+
+    @subscribe(broker, CredentialRevoked, group_id="licensure")
+    async def on_credential_revoked(event: CredentialRevoked) -> None:
+        await handlers.record_revocation(event, uow())
 
     @subscribe(broker, CredentialPublished, group_id="licensure")
     async def on_credential_published(event: CredentialPublished) -> None:

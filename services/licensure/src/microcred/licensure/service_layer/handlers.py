@@ -2,8 +2,14 @@
 
 An award reaches a license in one of two ways: the award.awarded event finds the teacher's licenses, or
 a license registered later finds the teacher's earlier awards. Both take the teacher's lock and go
-through :func:`_credit`, whose ledger insert is unique on (award, license, kind), so either order, and
-any number of redeliveries, yields one credit.
+through :func:`_settle`, which records the one decision per (award, license) (a primary key), so either
+order and any number of redeliveries give one decision and at most one credit.
+
+award.revoked may arrive before or after award.awarded (different topics): it is recorded either way,
+a later award then settles as rejected, and posted credits are reversed where the rule set says so.
+
+Every decision is also a record for the state's feed (its Kafka topic and its webhooks), written in the
+same transaction through the outbox, so a state sees exactly what the ledger holds.
 
 catalog.credential-published only feeds the ``credential_versions`` read model that names a credit's
 credential for readers; it never credits anything, so its arrival order relative to awards is irrelevant.
@@ -15,20 +21,35 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, Field, model_validator
 
-from microcred.events import CredentialAwarded, CredentialPublished, CreditPosted
+from microcred.events import (
+    CredentialAwarded,
+    CredentialPublished,
+    CredentialRevoked,
+    CreditPosted,
+    CreditReversed,
+    StateFeedRecord,
+    StateRecordType,
+)
+from microcred.licensure.adapters.rule_files import RuleTerms
 from microcred.licensure.domain.model import (
     AwardRecord,
+    ClaimStatus,
     CredentialVersion,
+    CreditClaim,
     DescribedEntry,
+    EntryKind,
+    LedgerEntry,
     License,
     RuleSet,
-    credit_for,
+    capped_amount,
     describe_entry,
     earned_in_cycle,
+    evaluate,
     rule_in_force,
 )
 from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
@@ -39,6 +60,13 @@ from microcred.runtime.errors import Conflict, Forbidden, Invalid, NotFound
 log = logging.getLogger(__name__)
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- commands ----------------------------------------------------------------------------------------
+
+
 class RegisterLicense(BaseModel):
     teacher_id: str | None = Field(default=None, min_length=1, description="Defaults to the calling teacher.")
     state: str = Field(pattern=r"^[A-Z]{2}$")
@@ -46,6 +74,9 @@ class RegisterLicense(BaseModel):
     license_type: str = Field(min_length=1, max_length=200)
     cycle_start: date
     cycle_end: date
+    required_amount: Decimal | None = Field(default=None, gt=0, description="Overrides the rule set's requirement.")
+    district: str | None = Field(default=None, max_length=200, description="Defaults to the teacher's district.")
+    growth_plan: list[UUID] = Field(default=[], description="Credentials in the teacher's professional growth plan.")
 
     @model_validator(mode="after")
     def _cycle_ends_after_it_starts(self) -> RegisterLicense:
@@ -54,57 +85,209 @@ class RegisterLicense(BaseModel):
         return self
 
 
+class PublishRuleSet(RuleTerms):
+    """A new version of a state's rule set; versions already published never change."""
+
+    rule_set_id: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    state: str = Field(pattern=r"^[A-Z]{2}$")
+    example: bool = False
+
+
+class Decision(BaseModel):
+    approve: bool
+    reason: str = Field(default="", max_length=2000)
+
+
+class GrowthPlan(BaseModel):
+    credential_ids: list[UUID]
+
+
+class Adjustment(BaseModel):
+    """A correction by the state, in the unit of the rule set in force: positive adds, negative takes away."""
+
+    amount: Decimal = Field(description="Non-zero; in the unit of the license's rule set in force today.")
+    reason: str = Field(min_length=1, max_length=2000)
+
+    @model_validator(mode="after")
+    def _not_zero(self) -> Adjustment:
+        if self.amount == 0:
+            raise ValueError("an adjustment of zero changes nothing")
+        return self
+
+
 @dataclass(frozen=True)
 class Progress:
     license: License
     rule_set: RuleSet | None
+    required: Decimal | None
     earned: Decimal
     entries: list[DescribedEntry]
+    claims: list[tuple[CreditClaim, AwardRecord | None]]
+
+
+# -- who may do what -------------------------------------------------------------------------------
 
 
 def may_see(principal: Principal, license: License) -> bool:
     return (
         principal.has(Role.OPERATOR)
         or (principal.has(Role.STATE_ADMIN) and license.state in principal.states)
+        or (principal.has(Role.DISTRICT_ADMIN) and license.state in principal.states
+            and license.district is not None and principal.district == license.district)
         or (principal.has(Role.TEACHER) and license.teacher_id == principal.subject)
     )
 
 
-async def _credit(
-    uow: LicensureUnitOfWork, license: License, award: AwardRecord, *, correlation_id: UUID, causation_id: UUID | None
-) -> bool:
-    rule_set = rule_in_force(await uow.rule_sets.of_state(license.state), license.state, award.earned_on)
-    if rule_set is None:
-        log.info("no %s rule set in force on %s; award %s earns license %s nothing",
-                 license.state, award.earned_on, award.award_id, license.license_id)
-        return False
-    entry = credit_for(license, rule_set, award, uuid4())
-    if entry is None or not await uow.ledger.append_once(entry):
-        return False
-    earned = earned_in_cycle(license, await uow.ledger.of_license(license.license_id))
-    uow.publish(
-        CreditPosted(
-            correlation_id=correlation_id,
-            causation_id=causation_id,
-            states=(license.state,),
-            entry_id=entry.entry_id,
-            license_id=license.license_id,
-            award_id=award.award_id,
-            teacher_id=license.teacher_id,
-            state=license.state,
-            amount=entry.amount,
-            unit=entry.unit,
-            rule_set_id=entry.rule_set_id,
-            rule_set_version=entry.rule_set_version,
-            earned_in_cycle=earned,
-            required_in_cycle=rule_set.required_per_cycle,
-        )
+def may_decide(principal: Principal, license: License) -> bool:
+    """The license's district decides; the state (or an operator) may decide for it."""
+    return principal.has(Role.OPERATOR) or (principal.has(Role.STATE_ADMIN) and license.state in principal.states) or (
+        principal.has(Role.DISTRICT_ADMIN) and license.state in principal.states
+        and license.district is not None and principal.district == license.district
     )
-    return True
+
+
+def may_administer(principal: Principal, state: str) -> bool:
+    return principal.has(Role.OPERATOR) or (principal.has(Role.STATE_ADMIN) and state in principal.states)
+
+
+# -- the state feed ------------------------------------------------------------------------------------
+
+
+async def _feed(
+    uow: LicensureUnitOfWork, record_type: StateRecordType, license: License, award: AwardRecord, *,
+    correlation_id: UUID, causation_id: UUID | None, **fields: Any,
+) -> None:
+    """One record for the license's state: to its Kafka topic (outbox) and its webhooks, in this transaction."""
+    record = StateFeedRecord(
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+        states=(license.state,),
+        record_type=record_type,
+        state=license.state,
+        license_id=license.license_id,
+        license_number=license.license_number,
+        license_type=license.license_type,
+        teacher_id=license.teacher_id,
+        award_id=award.award_id,
+        credential_id=award.credential_id,
+        credential_name=award.credential_name,
+        issuer_id=award.issuer_id,
+        credential_url=award.credential_url,
+        **fields,
+    )
+    uow.publish(record)
+    await uow.webhooks.enqueue(record)
+
+
+# -- settling an award against a license -------------------------------------------------------------
+
+
+async def _post(
+    uow: LicensureUnitOfWork, license: License, rule_set: RuleSet, award: AwardRecord, claim: CreditClaim,
+    *, correlation_id: UUID, causation_id: UUID | None,
+) -> None:
+    assert claim.amount is not None
+    entry = LedgerEntry(
+        entry_id=uuid4(), license_id=license.license_id, award_id=award.award_id, kind=EntryKind.CREDIT,
+        amount=claim.amount, unit=rule_set.unit, rule_set_id=rule_set.rule_set_id,
+        rule_set_version=rule_set.version, earned_on=award.earned_on, reason=claim.reason,
+    )
+    if not await uow.ledger.append_once(entry):
+        return
+    earned = earned_in_cycle(license, await uow.ledger.of_license(license.license_id))
+    required = license.required(rule_set) or rule_set.required_per_cycle
+    uow.publish(CreditPosted(
+        correlation_id=correlation_id, causation_id=causation_id, states=(license.state,),
+        entry_id=entry.entry_id, license_id=license.license_id, award_id=award.award_id,
+        teacher_id=license.teacher_id, state=license.state, amount=entry.amount, unit=entry.unit,
+        rule_set_id=entry.rule_set_id, rule_set_version=entry.rule_set_version, earned_in_cycle=earned,
+        required_in_cycle=required,
+    ))
+    await _feed(uow, "credit_posted", license, award, correlation_id=correlation_id, causation_id=causation_id,
+                entry_id=entry.entry_id, amount=entry.amount, unit=entry.unit, earned_in_cycle=earned,
+                required_in_cycle=required, rule_set_id=rule_set.rule_set_id, rule_set_version=rule_set.version,
+                reason=claim.reason, credential=award.credential)
+
+
+async def _settle(
+    uow: LicensureUnitOfWork, license: License, award: AwardRecord, *, correlation_id: UUID, causation_id: UUID | None
+) -> None:
+    """Decide what ``award`` does for ``license``, once; post, hold for the district, or say why not."""
+    if await uow.claims.get(award.award_id, license.license_id) is not None:
+        return
+    rule_set = rule_in_force(await uow.rule_sets.of_state(license.state), license.state, award.earned_on)
+    approved = await uow.approvals.of_state(license.state) if rule_set and rule_set.accepts == "state_approved" \
+        else set()
+    outcome = evaluate(
+        license, rule_set, award,
+        earned_in_cycle=earned_in_cycle(license, await uow.ledger.of_license(license.license_id)),
+        state_approved=approved, revoked=await uow.awards.is_revoked(award.award_id),
+    )
+    if outcome is None:
+        return
+    claim = CreditClaim(
+        award_id=award.award_id, license_id=license.license_id, status=outcome.status, reason=outcome.reason,
+        earned_on=award.earned_on, rule_set_id=None if rule_set is None else rule_set.rule_set_id,
+        rule_set_version=None if rule_set is None else rule_set.version, amount=outcome.amount,
+        unit=None if rule_set is None else rule_set.unit,
+    )
+    if not await uow.claims.add_once(claim):
+        return
+    log.info("award %s for license %s: %s (%s)", award.award_id, license.license_id, claim.status.value,
+             claim.reason or "full credit")
+    await _feed(uow, "award", license, award, correlation_id=correlation_id, causation_id=causation_id,
+                credential=award.credential)
+    if claim.status is ClaimStatus.POSTED:
+        assert rule_set is not None
+        await _post(uow, license, rule_set, award, claim, correlation_id=correlation_id, causation_id=causation_id)
+    elif claim.status is ClaimStatus.PENDING_APPROVAL:
+        await _feed(uow, "credit_pending", license, award, correlation_id=correlation_id,
+                    causation_id=causation_id, amount=claim.amount, unit=claim.unit, reason=claim.reason,
+                    rule_set_id=claim.rule_set_id, rule_set_version=claim.rule_set_version)
+    else:
+        await _feed(uow, "credit_rejected", license, award, correlation_id=correlation_id,
+                    causation_id=causation_id, reason=claim.reason, rule_set_id=claim.rule_set_id,
+                    rule_set_version=claim.rule_set_version)
+
+
+async def _reverse(
+    uow: LicensureUnitOfWork, license: License, award: AwardRecord, claim: CreditClaim, reason: str, *,
+    correlation_id: UUID, causation_id: UUID | None,
+) -> None:
+    """Take a posted credit back: a reversal entry beside it, never an edit of it."""
+    credit = await uow.ledger.credit_of(award.award_id, license.license_id)
+    claim.status, claim.reason = ClaimStatus.REVERSED, reason
+    await uow.claims.save(claim)
+    if credit is None:
+        return
+    entry = LedgerEntry(
+        entry_id=uuid4(), license_id=license.license_id, award_id=award.award_id, kind=EntryKind.REVERSAL,
+        amount=-credit.amount, unit=credit.unit, rule_set_id=credit.rule_set_id,
+        rule_set_version=credit.rule_set_version, earned_on=credit.earned_on, reason=reason,
+        reverses_entry_id=credit.entry_id,
+    )
+    if not await uow.ledger.append_once(entry):
+        return
+    earned = earned_in_cycle(license, await uow.ledger.of_license(license.license_id))
+    rule_set = await uow.rule_sets.get(credit.rule_set_id, credit.rule_set_version)
+    required = license.required(rule_set) or Decimal(0)
+    uow.publish(CreditReversed(
+        correlation_id=correlation_id, causation_id=causation_id, states=(license.state,),
+        entry_id=entry.entry_id, reverses_entry_id=credit.entry_id, license_id=license.license_id,
+        award_id=award.award_id, teacher_id=license.teacher_id, state=license.state, amount=entry.amount,
+        unit=entry.unit, reason=reason, earned_in_cycle=earned, required_in_cycle=required,
+    ))
+    await _feed(uow, "credit_reversed", license, award, correlation_id=correlation_id, causation_id=causation_id,
+                entry_id=entry.entry_id, amount=entry.amount, unit=entry.unit, earned_in_cycle=earned,
+                required_in_cycle=required, rule_set_id=credit.rule_set_id,
+                rule_set_version=credit.rule_set_version, reason=reason)
+
+
+# -- consumers -------------------------------------------------------------------------------------------
 
 
 async def post_credits(event: CredentialAwarded, uow: LicensureUnitOfWork) -> None:
-    """Credit every license of the teacher whose cycle holds the award; remember the award for later licenses."""
+    """Settle the award against every license of the teacher; remember it for licenses registered later."""
     async with uow:
         if not await uow.claim("licensure.post_credits", event.event_id):
             return
@@ -116,6 +299,10 @@ async def post_credits(event: CredentialAwarded, uow: LicensureUnitOfWork) -> No
             credential_version=event.credential_version,
             credential_name=event.credential_name,
             issued_at=event.issued_at,
+            issuer_id=event.issuer_id,
+            valid_until=event.valid_until,
+            credential=event.credential,
+            credential_url=event.credential_url,
         )
         await uow.awards.add(award)
         licenses = await uow.licenses.of_teacher(event.teacher_id)
@@ -123,7 +310,41 @@ async def post_credits(event: CredentialAwarded, uow: LicensureUnitOfWork) -> No
             log.info("teacher %s has no license registered; award %s credits nothing yet",
                      event.teacher_id, event.award_id)
         for license in licenses:
-            await _credit(uow, license, award, correlation_id=event.correlation_id, causation_id=event.event_id)
+            await _settle(uow, license, award, correlation_id=event.correlation_id, causation_id=event.event_id)
+        await uow.commit()
+
+
+async def record_revocation(event: CredentialRevoked, uow: LicensureUnitOfWork) -> None:
+    """Reverse what a revoked credential earned, where the rule set says so; stop what was pending."""
+    async with uow:
+        if not await uow.claim("licensure.record_revocation", event.event_id):
+            return
+        if event.kind != "micro_credential":
+            # Stack and pathway credentials earn no credit of their own; their parts did.
+            await uow.commit()
+            return
+        await uow.licenses.lock_teacher(event.teacher_id)
+        await uow.awards.record_revocation(event.award_id, event.reason, event.changed_at)
+        award = await uow.awards.get(event.award_id)
+        if award is None:
+            log.info("award %s revoked before it reached licensure; it will credit nothing", event.award_id)
+            await uow.commit()
+            return
+        reason = f"the credential was revoked: {event.reason}"
+        for claim in await uow.claims.of_award(event.award_id):
+            license = await uow.licenses.get(claim.license_id)
+            assert license is not None
+            if claim.status is ClaimStatus.PENDING_APPROVAL:
+                claim.status, claim.reason = ClaimStatus.REJECTED, reason
+                await uow.claims.save(claim)
+                await _feed(uow, "credit_rejected", license, award, correlation_id=event.correlation_id,
+                            causation_id=event.event_id, reason=reason)
+            elif claim.status is ClaimStatus.POSTED and claim.rule_set_id is not None:
+                assert claim.rule_set_version is not None
+                rule_set = await uow.rule_sets.get(claim.rule_set_id, claim.rule_set_version)
+                if rule_set is not None and rule_set.on_revocation == "reverse":
+                    await _reverse(uow, license, award, claim, reason, correlation_id=event.correlation_id,
+                                   causation_id=event.event_id)
         await uow.commit()
 
 
@@ -134,6 +355,9 @@ async def record_credential_version(event: CredentialPublished, uow: LicensureUn
             return
         await uow.credentials.upsert(CredentialVersion.from_event(event))
         await uow.commit()
+
+
+# -- licenses ----------------------------------------------------------------------------------------------
 
 
 async def register_license(command: RegisterLicense, principal: Principal, uow: LicensureUnitOfWork) -> License:
@@ -151,8 +375,12 @@ async def register_license(command: RegisterLicense, principal: Principal, uow: 
         license_type=command.license_type,
         cycle_start=command.cycle_start,
         cycle_end=command.cycle_end,
+        required_amount=command.required_amount,
+        district=command.district or (principal.district if teacher_id == principal.subject else None),
+        growth_plan=tuple(command.growth_plan),
     )
-    if not may_see(principal, license):
+    if not (may_administer(principal, license.state)
+            or (principal.has(Role.TEACHER) and license.teacher_id == principal.subject)):
         raise Forbidden(
             "a teacher registers their own licenses; a state admin those of the states they administer",
             code="license_not_yours",
@@ -165,35 +393,223 @@ async def register_license(command: RegisterLicense, principal: Principal, uow: 
             )
         correlation_id = current_correlation_id()
         for award in await uow.awards.of_teacher(teacher_id):
-            await _credit(uow, license, award, correlation_id=correlation_id, causation_id=None)
+            await _settle(uow, license, award, correlation_id=correlation_id, causation_id=None)
         await uow.commit()
     return license
+
+
+async def _visible_license(uow: LicensureUnitOfWork, license_id: UUID, principal: Principal) -> License:
+    license = await uow.licenses.get(license_id)
+    if license is None:
+        raise NotFound(f"license {license_id} does not exist", code="license_not_found")
+    if not may_see(principal, license):
+        raise Forbidden("only the license holder, its district, an admin of its state or an operator may see it",
+                        code="license_not_yours")
+    return license
+
+
+async def set_growth_plan(license_id: UUID, plan: GrowthPlan, principal: Principal, uow: LicensureUnitOfWork
+                          ) -> License:
+    """The credentials the teacher's professional growth plan names; rules may count only those."""
+    async with uow:
+        license = await _visible_license(uow, license_id, principal)
+        await uow.licenses.set_growth_plan(license_id, plan.credential_ids)
+        await uow.commit()
+    return License(**{**license.__dict__, "growth_plan": tuple(plan.credential_ids)})
 
 
 async def license_progress(
     license_id: UUID, principal: Principal, uow: LicensureUnitOfWork, *, today: date | None = None
 ) -> Progress:
     async with uow:
-        license = await uow.licenses.get(license_id)
-        if license is None:
-            raise NotFound(f"license {license_id} does not exist", code="license_not_found")
-        if not may_see(principal, license):
-            raise Forbidden(
-                "only the license holder, an admin of its state or an operator may see its progress",
-                code="license_not_yours",
-            )
+        license = await _visible_license(uow, license_id, principal)
         entries = await uow.ledger.of_license(license_id)
-        day = license.cycle_reference_day(today or datetime.now(UTC).date())
+        claims = await uow.claims.of_license(license_id)
+        day = license.cycle_reference_day(today or utc_now().date())
         rule_set = rule_in_force(await uow.rule_sets.of_state(license.state), license.state, day)
-        awards = {a.award_id: a for a in await uow.awards.of_ids({e.award_id for e in entries})}
+        award_ids = {e.award_id for e in entries if e.award_id} | {c.award_id for c in claims}
+        awards = {a.award_id: a for a in await uow.awards.of_ids(award_ids)}
         credentials = {
             (c.credential_id, c.version): c
             for c in await uow.credentials.of_keys({(a.credential_id, a.credential_version) for a in awards.values()})
         }
     described = []
     for entry in entries:
-        award = awards.get(entry.award_id)
+        award = None if entry.award_id is None else awards.get(entry.award_id)
         credential = None if award is None else credentials.get((award.credential_id, award.credential_version))
         described.append(describe_entry(entry, award, credential))
     # Earned is summed from the ledger (the state's amounts) only; descriptions add names and hints for reading.
-    return Progress(license=license, rule_set=rule_set, earned=earned_in_cycle(license, entries), entries=described)
+    return Progress(
+        license=license, rule_set=rule_set, required=license.required(rule_set),
+        earned=earned_in_cycle(license, entries), entries=described,
+        claims=[(claim, awards.get(claim.award_id)) for claim in claims],
+    )
+
+
+async def adjust(license_id: UUID, command: Adjustment, principal: Principal, uow: LicensureUnitOfWork
+                 ) -> LedgerEntry:
+    """A state's correction: a ledger entry of its own, never an edit of another."""
+    async with uow:
+        license = await uow.licenses.get(license_id)
+        if license is None:
+            raise NotFound(f"license {license_id} does not exist", code="license_not_found")
+        if not may_administer(principal, license.state):
+            raise Forbidden(f"only an admin of {license.state} or an operator adjusts its ledger",
+                            code="not_state_admin")
+        today = license.cycle_reference_day(utc_now().date())
+        rule_set = rule_in_force(await uow.rule_sets.of_state(license.state), license.state, today)
+        if rule_set is None:
+            raise Conflict(f"no {license.state} rule set is in force: there is no unit to adjust in",
+                           code="no_rule_set")
+        entry = LedgerEntry(
+            entry_id=uuid4(), license_id=license_id, award_id=None, kind=EntryKind.ADJUSTMENT, amount=command.amount,
+            unit=rule_set.unit, rule_set_id=rule_set.rule_set_id, rule_set_version=rule_set.version, earned_on=today,
+            reason=f"{command.reason} (by {principal.subject})",
+        )
+        await uow.ledger.append_once(entry)
+        await uow.commit()
+    return entry
+
+
+# -- district approval -------------------------------------------------------------------------------------
+
+
+async def decide_credit(
+    award_id: UUID, license_id: UUID, decision: Decision, principal: Principal, uow: LicensureUnitOfWork
+) -> CreditClaim:
+    """A district approves (the credit posts, within the cap as it stands now) or rejects, with who and why."""
+    async with uow:
+        license = await uow.licenses.get(license_id)
+        if license is None:
+            raise NotFound(f"license {license_id} does not exist", code="license_not_found")
+        if not may_decide(principal, license):
+            raise Forbidden("only the license's district, its state or an operator decides its credits",
+                            code="not_the_district")
+        await uow.licenses.lock_teacher(license.teacher_id)
+        claim = await uow.claims.get(award_id, license_id, for_update=True)
+        award = await uow.awards.get(award_id)
+        if claim is None or award is None:
+            raise NotFound(f"award {award_id} has no credit decision for license {license_id}",
+                           code="claim_not_found")
+        claim.decide(decision.approve, decision.reason, principal.subject, utc_now())
+        correlation_id = current_correlation_id()
+        if not decision.approve:
+            await uow.claims.save(claim)
+            await _feed(uow, "credit_rejected", license, award, correlation_id=correlation_id, causation_id=None,
+                        reason=claim.reason, rule_set_id=claim.rule_set_id, rule_set_version=claim.rule_set_version)
+        else:
+            assert claim.rule_set_id is not None and claim.rule_set_version is not None
+            rule_set = await uow.rule_sets.get(claim.rule_set_id, claim.rule_set_version)
+            assert rule_set is not None
+            outcome = capped_amount(rule_set, earned_in_cycle(license, await uow.ledger.of_license(license_id)))
+            claim.status, claim.amount = outcome.status, outcome.amount
+            claim.reason = outcome.reason or claim.reason
+            await uow.claims.save(claim)
+            if claim.status is ClaimStatus.POSTED:
+                await _post(uow, license, rule_set, award, claim, correlation_id=correlation_id, causation_id=None)
+            else:
+                await _feed(uow, "credit_rejected", license, award, correlation_id=correlation_id,
+                            causation_id=None, reason=claim.reason)
+        await uow.commit()
+    return claim
+
+
+async def pending_credits(state: str, district: str | None, principal: Principal, uow: LicensureUnitOfWork,
+                          *, limit: int, offset: int) -> list[tuple[CreditClaim, License, AwardRecord | None]]:
+    if principal.has(Role.DISTRICT_ADMIN) and not may_administer(principal, state):
+        if state not in principal.states or principal.district is None:
+            raise Forbidden("a district admin sees their own district's pending credits", code="not_the_district")
+        district = principal.district
+    elif not may_administer(principal, state):
+        raise Forbidden(f"only an admin of {state} or an operator sees its pending credits", code="not_state_admin")
+    async with uow:
+        claims = await uow.claims.pending(state, district, limit, offset)
+        found = []
+        for claim in claims:
+            license = await uow.licenses.get(claim.license_id)
+            assert license is not None
+            found.append((claim, license, await uow.awards.get(claim.award_id)))
+    return found
+
+
+# -- rule sets and state approvals -------------------------------------------------------------------------------
+
+
+async def sync_shipped_rule_sets(rule_sets: list[RuleSet], uow: LicensureUnitOfWork) -> int:
+    """Add the shipped versions the database lacks; refuse a file that contradicts a published version."""
+    added = 0
+    async with uow:
+        for rule_set in rule_sets:
+            await uow.rule_sets.lock(rule_set.rule_set_id)
+            existing = await uow.rule_sets.get(rule_set.rule_set_id, rule_set.version)
+            if existing is None:
+                added += await uow.rule_sets.add_once(rule_set, published_by="shipped")
+            elif existing != rule_set:
+                raise RuntimeError(
+                    f"rule set {rule_set.rule_set_id} v{rule_set.version} in the shipped files differs from the "
+                    "published version in the database; published versions never change: ship a new version"
+                )
+        await uow.commit()
+    return added
+
+
+async def publish_rule_set(command: PublishRuleSet, principal: Principal, uow: LicensureUnitOfWork) -> RuleSet:
+    if not may_administer(principal, command.state):
+        raise Forbidden(f"only an admin of {command.state} or an operator publishes its rules", code="not_state_admin")
+    async with uow:
+        await uow.rule_sets.lock(command.rule_set_id)
+        current = await uow.rule_sets.latest_version(command.rule_set_id)
+        if current is not None:
+            latest = await uow.rule_sets.get(command.rule_set_id, current)
+            if latest is not None and latest.state != command.state:
+                raise Conflict(f"rule set {command.rule_set_id} belongs to {latest.state}", code="rule_set_state")
+        rule_set = command.rule_set(command.rule_set_id, command.state, (current or 0) + 1, command.example)
+        await uow.rule_sets.add_once(rule_set, published_by=principal.subject)
+        await uow.commit()
+    return rule_set
+
+
+async def approve_for_state(state: str, credential_id: UUID, principal: Principal, uow: LicensureUnitOfWork) -> bool:
+    """The state's list of approved credentials, for rule sets that accept only those."""
+    if not may_administer(principal, state):
+        raise Forbidden(f"only an admin of {state} or an operator approves credentials for it", code="not_state_admin")
+    async with uow:
+        added = await uow.approvals.approve(state, credential_id, principal.subject)
+        await uow.commit()
+    return added
+
+
+# -- expiry and reports -----------------------------------------------------------------------------------------
+
+
+async def reverse_expired_credits(uow: LicensureUnitOfWork, *, now: datetime | None = None, limit: int = 200) -> int:
+    """Reverse credits of expired credentials where the rule set that posted them says an expiry reverses."""
+    now = now or utc_now()
+    reversed_count = 0
+    async with uow:
+        for award in await uow.awards.expired_with_credit(now, limit):
+            await uow.licenses.lock_teacher(award.teacher_id)
+            for claim in await uow.claims.of_award(award.award_id):
+                if claim.status is not ClaimStatus.POSTED or claim.rule_set_id is None:
+                    continue
+                assert claim.rule_set_version is not None
+                rule_set = await uow.rule_sets.get(claim.rule_set_id, claim.rule_set_version)
+                license = await uow.licenses.get(claim.license_id)
+                if rule_set is None or license is None or rule_set.on_expiry != "reverse":
+                    continue
+                assert award.valid_until is not None
+                await _reverse(uow, license, award, claim, f"the credential expired on {award.valid_until:%Y-%m-%d}",
+                               correlation_id=uuid4(), causation_id=None)
+                reversed_count += 1
+        await uow.commit()
+    return reversed_count
+
+
+async def state_report(state: str, start: date, end: date, principal: Principal, uow: LicensureUnitOfWork
+                       ) -> list[dict[str, Any]]:
+    if not may_administer(principal, state):
+        raise Forbidden(f"only an admin of {state} or an operator reads its reports", code="not_state_admin")
+    if end < start:
+        raise Invalid("the report period ends before it starts", code="invalid_period")
+    async with uow:
+        return await uow.ledger.report(state, start, end)

@@ -2,11 +2,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from microcred.licensure.adapters.repository import (
     AwardRepository,
+    ClaimRepository,
     CredentialVersionRepository,
     LedgerRepository,
     LicenseRepository,
     RuleSetRepository,
+    StateApprovalRepository,
 )
+from microcred.licensure.adapters.webhook_repository import WebhookRepository
 from microcred.runtime.uow import UnitOfWork
 
 
@@ -16,6 +19,9 @@ class LicensureUnitOfWork(UnitOfWork):
     awards: AwardRepository
     credentials: CredentialVersionRepository
     ledger: LedgerRepository
+    claims: ClaimRepository
+    approvals: StateApprovalRepository
+    webhooks: WebhookRepository
 
     def bind_repositories(self, session: AsyncSession) -> None:
         self.rule_sets = RuleSetRepository(session)
@@ -23,3 +29,6 @@ class LicensureUnitOfWork(UnitOfWork):
         self.awards = AwardRepository(session)
         self.credentials = CredentialVersionRepository(session)
         self.ledger = LedgerRepository(session)
+        self.claims = ClaimRepository(session)
+        self.approvals = StateApprovalRepository(session)
+        self.webhooks = WebhookRepository(session)

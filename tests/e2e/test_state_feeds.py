@@ -1,0 +1,244 @@
+"""Licensure end to end: several states' rules, district approval, reversals, and what states receive.
+
+A state subscriber here is what an agency would run: a plain aiokafka consumer on its own topic, and
+a stdlib HTTP server that checks our HMAC signature with nothing but ``hmac``. The webhook receiver
+is down, then failing, then healthy, and must end up with every record, each once and correctly signed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from microcred.devstack.client import Actor, PlatformClient, read_events, wait_for
+from microcred.devstack.platform import Platform
+from microcred.runtime.auth import Role
+
+pytestmark = pytest.mark.stack
+
+PROFICIENT = {"overview": "proficient", "adjustment": "proficient"}
+
+
+def earn(client: PlatformClient, world: Any, teacher: Actor, name: str) -> dict[str, Any]:
+    credential_id = world.publish(name)
+    reviewer = world.reviewer(credential_id)
+    submission_id = world.submit_evidence(teacher, credential_id)
+    review = client.assigned_review(reviewer, submission_id, attempt=1)
+    client.score(reviewer, review["review_id"], PROFICIENT)
+    awarded = client.wait_status(teacher, submission_id, "awarded")
+    return client.call("GET", "award", f"/awards/{awarded['award_id']}")  # type: ignore[no-any-return]
+
+
+def license_in(client: PlatformClient, teacher: Actor, state: str, **extra: Any) -> dict[str, Any]:
+    return client.call("POST", "licensure", "/licenses", teacher, expect=201, json={  # type: ignore[no-any-return]
+        "state": state, "license_number": f"{state}-{uuid.uuid4().hex[:10]}", "license_type": "Professional",
+        "cycle_start": "2025-09-01", "cycle_end": "2031-08-31", **extra})
+
+
+def progress(client: PlatformClient, actor: Actor, license: dict[str, Any]) -> dict[str, Any]:
+    return client.call("GET", "licensure", f"/licenses/{license['license_id']}/progress", actor)  # type: ignore
+
+
+def state_topic(bootstrap: str, topic: str, until: Any, timeout: float = 45.0) -> list[dict[str, Any]]:
+    """Everything on ``topic`` from the start, read as a state would, until ``until(records)`` holds."""
+
+    async def read() -> list[dict[str, Any]]:
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                    enable_auto_commit=False, group_id=None)
+        await consumer.start()
+        records: list[dict[str, Any]] = []
+        try:
+            deadline = asyncio.get_running_loop().time() + timeout
+            while not until(records) and asyncio.get_running_loop().time() < deadline:
+                batches = await consumer.getmany(timeout_ms=500)
+                records += [json.loads(m.value) for messages in batches.values() for m in messages]
+        finally:
+            await consumer.stop()
+        return records
+
+    return asyncio.run(read())
+
+
+def test_one_award_credits_each_state_under_its_rules_and_each_state_reads_only_its_own_topic(
+    platform: Platform, client: PlatformClient, module_world: Any
+) -> None:
+    teacher = module_world.teacher(state="TN")  # registers a TN license
+    ut = license_in(client, teacher, "UT")
+    (tn,) = [lic for lic in client.call("GET", "licensure", "/licenses", teacher) if lic["state"] == "TN"]
+    award = earn(client, module_world, teacher, "Multi-State Practice")
+
+    tn_progress = wait_for(lambda: (p := progress(client, teacher, tn))["entries"] and p, "TN credit")
+    ut_progress = wait_for(lambda: (p := progress(client, teacher, ut))["entries"] and p, "UT credit")
+    assert (tn_progress["earned"], tn_progress["unit"], tn_progress["required"]) == ("6", "points", "60")
+    assert tn_progress["cap_per_cycle"] == "30"
+    assert (ut_progress["earned"], ut_progress["unit"], ut_progress["required"]) == ("0.5", "credits", "6")
+
+    bootstrap = platform.endpoints.kafka_bootstrap
+    mine = lambda records, lic: [r for r in records if r["license_id"] == lic["license_id"]]  # noqa: E731
+    tn_records = state_topic(bootstrap, "licensure.state.TN", lambda rs: len(mine(rs, tn)) >= 2)
+    ut_records = state_topic(bootstrap, "licensure.state.UT", lambda rs: len(mine(rs, ut)) >= 2)
+    assert {r["state"] for r in tn_records} == {"TN"} and {r["state"] for r in ut_records} == {"UT"}
+    assert mine(tn_records, ut) == [] and mine(ut_records, tn) == [], "a state sees only its licensees"
+    assert [r["record_type"] for r in mine(tn_records, tn)] == ["award", "credit_posted"]
+    assert mine(tn_records, tn)[0]["credential"] == award["credential"], "the signed credential travels along"
+
+
+def test_a_credit_needing_district_approval_posts_only_once_the_district_approves(
+    client: PlatformClient, module_world: Any
+) -> None:
+    teacher = module_world.teacher(state="AR", licensed=False)
+    ar = license_in(client, teacher, "AR", district="Pulaski County")
+    award = earn(client, module_world, teacher, "District Approved Practice")
+    pending = wait_for(lambda: (p := progress(client, teacher, ar))["decisions"] and p, "AR decision")
+    (decision,) = pending["decisions"]
+    assert decision["status"] == "pending_approval" and pending["earned"] == "0"
+
+    elsewhere = client.actor("district-benton", Role.DISTRICT_ADMIN, states=("AR",), district="Benton County")
+    path = f"/licenses/{ar['license_id']}/credits/{award['award_id']}/decision"
+    assert client.attempt("POST", "licensure", path, elsewhere, json={"approve": True}).status_code == 403
+    district = client.actor("district-pulaski", Role.DISTRICT_ADMIN, states=("AR",), district="Pulaski County")
+    queue = client.call("GET", "licensure", "/states/AR/pending-credits", district)
+    assert award["award_id"] in {item["award_id"] for item in queue}
+    decided = client.call("POST", "licensure", path, district, json={"approve": True, "reason": "in the plan"})
+    assert decided["status"] == "posted" and decided["decided_by"] == "district-pulaski"
+    approved = progress(client, teacher, ar)
+    assert (approved["earned"], approved["unit"]) == ("15", "hours")
+    again = client.attempt("POST", "licensure", path, district, json={"approve": False, "reason": "changed my mind"})
+    assert again.status_code == 409
+
+
+def test_revoking_an_award_reverses_its_credit_and_the_state_report_shows_both(
+    platform: Platform, client: PlatformClient, module_world: Any
+) -> None:
+    teacher = module_world.teacher(state="TN")
+    (tn,) = client.call("GET", "licensure", "/licenses", teacher)
+    award = earn(client, module_world, teacher, "Revoked Practice")
+    wait_for(lambda: progress(client, teacher, tn)["earned"] == "6", "TN credit")
+    client.call("POST", "award", f"/credentials/{award['award_id']}/revoke", module_world.admin,
+                json={"reason": "Evidence was not the teacher's own"})
+    reversed_ = wait_for(lambda: (p := progress(client, teacher, tn))["earned"] == "0" and p, "the reversal")
+    kinds = [entry["kind"] for entry in reversed_["entries"]]
+    assert kinds == ["credit", "reversal"], "the credit stays in the ledger beside its reversal"
+    assert "Evidence was not the teacher's own" in reversed_["entries"][1]["reason"]
+    (event,) = read_events(platform.endpoints.kafka_bootstrap, "licensure.credit-reversed",
+                           lambda e: e.get("award_id") == award["award_id"], 1)
+    assert event.value["amount"] == "-6" or float(event.value["amount"]) == -6
+
+    tn_admin = client.actor("tn-admin", Role.STATE_ADMIN, states=("TN",))
+    today = datetime.now(UTC).date().isoformat()
+    report = client.http.get(client.urls["licensure"] + "/states/TN/reports/credits",
+                             params={"start": today, "end": today, "group": "detail"}, headers=tn_admin.headers)
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/csv")
+    rows = [line for line in report.text.splitlines() if tn["license_number"] in line]
+    assert [row.split(",")[1] for row in rows] == ["credit", "reversal"]
+    summary = client.http.get(client.urls["licensure"] + "/states/TN/reports/credits",
+                              params={"start": today, "end": today}, headers=tn_admin.headers).text
+    assert summary.splitlines()[0] == "district,credential_id,credential_name,credits,reversals,net_amount,unit"
+    ut_admin = client.actor("ut-admin", Role.STATE_ADMIN, states=("UT",))
+    assert client.attempt("GET", "licensure", f"/states/TN/reports/credits?start={today}&end={today}",
+                          ut_admin).status_code == 403
+
+
+# -- webhooks -----------------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Receiver:
+    """A state's webhook endpoint: verifies the signature with plain hmac, fails the first ``failures`` calls."""
+
+    def __init__(self, port: int, secret: str, failures: int) -> None:
+        self.secret, self.failures = secret.encode(), failures
+        self.received: dict[str, dict[str, Any]] = {}
+        self.calls = 0
+        self.bad_signatures = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.calls += 1
+                if receiver.calls <= receiver.failures:
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                fields = dict(part.split("=", 1) for part in self.headers["X-Microcred-Signature"].split(","))
+                expected = hmac.new(receiver.secret, fields["t"].encode() + b"." + body, hashlib.sha256).hexdigest()
+                if not hmac.compare_digest(expected, fields["v1"]):
+                    receiver.bad_signatures += 1
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                receiver.received[self.headers["X-Microcred-Event-Id"]] = json.loads(body)
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def ut_admin(client: PlatformClient) -> Iterator[Actor]:
+    yield client.actor(f"ut-admin-{uuid.uuid4().hex[:6]}", Role.STATE_ADMIN, states=("UT",))
+
+
+def test_a_webhook_receiver_that_was_down_then_failing_gets_every_record_once_and_signed(
+    client: PlatformClient, module_world: Any, ut_admin: Actor
+) -> None:
+    port = free_port()
+    subscription = client.call("POST", "licensure", "/webhooks", ut_admin, expect=201,
+                               json={"state": "UT", "url": f"http://127.0.0.1:{port}/microcred"})
+    secret = subscription["secret"]
+    assert len(secret) >= 32
+    listed = client.call("GET", "licensure", "/webhooks?state=UT", ut_admin)
+    assert all("secret" not in item for item in listed), "the secret is shown once, at creation"
+
+    teacher = module_world.teacher(state="UT", licensed=False)
+    ut = license_in(client, teacher, "UT")
+    earn(client, module_world, teacher, "Webhook Practice")
+    deliveries = f"/webhooks/{subscription['subscription_id']}/deliveries"
+    # The receiver is down: deliveries fail with connection refused and are retried.
+    wait_for(lambda: any(d["attempts"] >= 2 for d in client.call("GET", "licensure", deliveries, ut_admin)),
+             "retries against a receiver that is down")
+    with Receiver(port, secret, failures=2) as receiver:
+        mine = lambda: [r for r in receiver.received.values() if r["license_id"] == ut["license_id"]]  # noqa: E731
+        wait_for(lambda: len(mine()) >= 2, "both records delivered once the receiver is back", timeout=60)
+        assert sorted(r["record_type"] for r in mine()) == ["award", "credit_posted"]
+        assert receiver.bad_signatures == 0 and receiver.calls >= 4
+        delivered = client.call("GET", "licensure", f"{deliveries}?status=delivered", ut_admin)
+        assert {d["record_type"] for d in delivered} >= {"award", "credit_posted"}
+        assert max(d["attempts"] for d in delivered) >= 3, "it took retries"
+
+        before = len(receiver.received)
+        replayed = client.call("POST", "licensure", f"/webhooks/{subscription['subscription_id']}/replay",
+                               ut_admin, json={"since": "2020-01-01T00:00:00Z"})
+        assert replayed["requeued"] >= 2
+        wait_for(lambda: receiver.calls >= 4 + replayed["requeued"], "the replay")
+        assert len(receiver.received) == before, "a replay carries the same event ids: receivers dedupe on them"
