@@ -63,7 +63,8 @@ def sample_tokens(tokens: DevTokenIssuer, issuers: dict[str, str]) -> dict[str, 
             f"admin-{first_issuer_key}", [Role.ISSUER_ADMIN], organization=first_issuer_id
         ),
         f"teacher ({SAMPLE_TEACHER}, {SAMPLE_STATE})": tokens.mint(
-            SAMPLE_TEACHER, [Role.TEACHER], states=[SAMPLE_STATE], name="Sample Teacher"
+            SAMPLE_TEACHER, [Role.TEACHER], states=[SAMPLE_STATE], name="Sample Teacher",
+            email=f"{SAMPLE_TEACHER}@schools.example",
         ),
         **{f"reviewer ({r})": tokens.mint(r, [Role.REVIEWER]) for r in SAMPLE_REVIEWERS},
         f"senior reviewer ({SENIOR_REVIEWER})": tokens.mint(SENIOR_REVIEWER, [Role.REVIEWER]),
