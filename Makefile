@@ -7,7 +7,7 @@ PROJECTS := libs/events libs/runtime libs/devstack \
 	services/catalog services/submission services/review services/award services/licensure
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PROJECTS))
 
-.PHONY: install up test lint schemas bench-upload bench-signing clean
+.PHONY: install up test lint schemas bench bench-upload bench-signing clean
 
 $(BIN)/.installed: $(PYPROJECTS) constraints.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ lint: install
 
 schemas: install
 	$(BIN)/python -m microcred.events.snapshots
+
+# The whole pipeline under load on a throwaway platform: N submissions (default 1,000) from upload to state
+# credit, with reviewers and a district approving; writes benchmarks/results/pipeline-<N>.json and charts in
+# benchmarks/results/pipeline/. BENCH_ARGS="--sizes 200,1000" for a growth curve, "--rate 20" for latency.
+bench: install
+	$(BIN)/python benchmarks/pipeline.py $(BENCH_ARGS)
 
 # Presigned multipart evidence upload against a direct S3 client on a throwaway platform; writes
 # benchmarks/results/upload_throughput.json. Pass options with BENCH_ARGS="--size-mb 64 --repeat 2".

@@ -5,8 +5,10 @@ no-op; the unique submission id makes a second *different* passed score for the 
 no-op too, and a partial unique index lets a teacher hold each stack's or pathway's credential once.
 
 A micro-credential award is issued when three facts have arrived, in any order: the passed score,
-the credential version and the submitted attempt. Each handler that brings one takes the locks the
-others take (credential version, submission) and issues whatever became complete.
+the credential version and the submitted attempt. The score takes the credential-version lock, then
+the submission lock; the version takes its lock and the pending rows; the attempt takes the submission
+lock and the pending rows. Always in that order, so no two of them deadlock, and whichever commits
+last sees the others' rows and issues.
 """
 
 from __future__ import annotations
@@ -113,9 +115,12 @@ async def record_submitted_attempt(
             return
         await uow.awards.lock_submission(event.submission_id)
         await uow.attempts.add(SubmittedAttempt.from_event(event))
+        # No credential-version lock here: taking it after the submission lock would invert the score
+        # handler's order (version, then submission) and deadlock. The pending rows are locked instead,
+        # which serialises this with the version's arrival just as well: whichever commits second sees
+        # the other's row and issues.
         for award in await uow.awards.pending_for_submission(event.submission_id):
             if award.attempt == event.attempt:
-                await uow.credentials.lock(award.credential_id, award.credential_version)
                 await _issue_if_complete(uow, award, authority)
         await uow.commit()
 
