@@ -61,7 +61,6 @@ from types import FrameType
 from typing import Any
 
 import asyncpg
-import av
 import httpx
 import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -72,46 +71,16 @@ from rich.table import Table
 
 from microcred.devstack.client import Actor, PlatformClient
 from microcred.devstack.platform import SERVICES, Platform, PlatformPorts, embedded_infrastructure
+from microcred.devstack.samples import NOT_YET, PROFICIENT, QUICK_SERVICE_ENV, credential_definition, tiny_video
 from microcred.runtime.auth import Role
 
 RESULTS = Path(__file__).parent / "results"
 console = Console()
 
-# The settings of tests/conftest.py's ``platform`` fixture (conftest imports pytest and the interop
-# helpers, so it is copied, not imported). Calibration off matters here: with it on, review double-scores
-# the first submissions of each credential and the benchmark would measure calibration, not the flow.
-SERVICE_ENV = {
-    "MICROCRED_SINGLE_UPLOAD_MAX_BYTES": str(5 * 1024**2),
-    "MICROCRED_PART_SIZE_BYTES": str(5 * 1024**2),
-    "MICROCRED_EVIDENCE_RETENTION_HOURS": "0.0003",
-    "MICROCRED_CALIBRATION_SIZE": "0",
-    "MICROCRED_DOUBLE_SCORE_SHARE": "0",
-    "MICROCRED_WEBHOOK_RETRY_BASE_SECONDS": "0.3",
-    "MICROCRED_WEBHOOK_RETRY_MAX_SECONDS": "1.5",
-    "MICROCRED_WEBHOOK_POLL_INTERVAL_SECONDS": "0.2",
-}
 CEILING_DATABASE = "bench_ceiling"
 
 FOLLOWED = ("submission.submitted", "review.assigned", "review.scored", "review.revise-requested",
             "award.awarded", "licensure.credit-posted")
-RUBRIC: dict[str, Any] = {
-    "criteria": [
-        {"key": "overview", "name": "Overview of the lesson", "levels": [
-            {"key": "not-yet", "name": "Not Yet", "points": 0, "descriptor": "Missing context."},
-            {"key": "proficient", "name": "Proficient", "points": 1, "descriptor": "Clear context."}]},
-        {"key": "adjustment", "name": "Adjusting instruction", "levels": [
-            {"key": "not-yet", "name": "Not Yet", "points": 0},
-            {"key": "proficient", "name": "Proficient", "points": 1}]},
-    ],
-    "passing_rule": {"kind": "all_criteria_at_least", "level": "proficient"},
-}
-CRITERIA: dict[str, Any] = {"items": [
-    {"key": "classroom-video", "kind": "video", "title": "Video of the lesson"},
-    {"key": "reflection", "kind": "reflection", "title": "Reflection",
-     "prompts": ["What did the formative data tell you?"]},
-]}
-PROFICIENT = {"overview": "proficient", "adjustment": "proficient"}
-NOT_YET = {"overview": "not-yet", "adjustment": "not-yet"}
 # Licence mixes handed out in turn: one state each, and some teachers licensed in two states, so one
 # award credits two ledgers under two rule sets. AR needs the district's approval (see the docstring).
 STATE_MIXES: tuple[tuple[str, ...], ...] = (("TN",), ("UT",), ("AR",), ("TN", "UT"), ("TN",), ("UT", "AR"))
@@ -132,26 +101,6 @@ FROM_SUBMIT = ("assigned", "scored", "awarded", "credit_last")
 
 def now() -> float:
     return time.time()
-
-
-# ---------------------------------------------------------------------------------------------------
-# Evidence
-
-
-def tiny_video() -> bytes:
-    """One second of a small real MP4, as tests/conftest.py's ``tiny_video`` makes it."""
-    with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "tiny.mp4"
-        with av.open(str(path), "w", format="mp4") as container:
-            stream = container.add_stream("mpeg4", rate=10)
-            stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
-            for index in range(10):
-                frame = av.VideoFrame(160, 120, "yuv420p")
-                for plane in frame.planes:
-                    plane.update(bytes([index * 7 % 256]) * (plane.line_size * plane.height))
-                container.mux(stream.encode(frame))
-            container.mux(stream.encode())
-        return path.read_bytes()
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -185,19 +134,6 @@ class Job:
     @property
     def attempts(self) -> int:
         return max(self.marks["submit_http"], default=0)
-
-
-def credential_definition(name: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "description": "The educator modifies instruction during a lesson using formative assessment.",
-        "competency": "Modifies instruction in the moment based on formative evidence of student learning.",
-        "key_method": "The educator gathers evidence mid-lesson and adjusts instruction in response.",
-        "method_components": ["Plan checks for understanding", "Adjust instruction"],
-        "research": [{"title": "Black & Wiliam, Inside the Black Box (1998)"}],
-        "submission_criteria": CRITERIA,
-        "rubric": RUBRIC,
-    }
 
 
 @dataclass
@@ -823,7 +759,7 @@ def running_platform(data_dir: Path) -> Iterator[Platform]:
     """The platform, stopped on the way out however the way out happens (error, Ctrl-C, SIGTERM)."""
     ports = PlatformPorts.free()
     infra = embedded_infrastructure(data_dir, ports.infra, data_dir / "logs", extra_databases=(CEILING_DATABASE,))
-    running = Platform(data_dir, ports, infra=infra, service_env=SERVICE_ENV)
+    running = Platform(data_dir, ports, infra=infra, service_env=QUICK_SERVICE_ENV)
 
     def terminate(signum: int, _: FrameType | None) -> None:
         raise SystemExit(128 + signum)
@@ -1037,7 +973,7 @@ def one_size(options: Options, video: bytes, charts: Path) -> dict[str, Any]:
             "teachers": teachers, "fail_share": options.fail_share, "poll_interval_s": options.poll,
             "timeout_s": options.timeout, "seed": options.seed, "state_mixes": [list(m) for m in STATE_MIXES],
             "ar_district_approval": "approved by a district-admin player polling pending credits",
-            "service_env": SERVICE_ENV, "topic_partitions": 3,
+            "service_env": QUICK_SERVICE_ENV, "topic_partitions": 3,
         },
         **result,
     }

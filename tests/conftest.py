@@ -11,15 +11,12 @@ Every test run uses its own ports and data directory, and stops everything it st
 
 from __future__ import annotations
 
-import functools
-import os
 import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import av
 import pytest
 
 # pytest runs with --import-mode=importlib and the test tree is not a package: the interop helpers
@@ -31,84 +28,17 @@ from digital_bazaar import DigitalBazaarVerifier, node_available
 from microcred.devstack.client import Actor, PlatformClient
 from microcred.devstack.platform import SERVICES, Platform, PlatformPorts
 from microcred.devstack.providers import infrastructure_for_tests
+from microcred.devstack.samples import (
+    PROFICIENT,
+    QUICK_SERVICE_ENV,
+    credential_definition,
+    make_video,
+    tiny_video,
+)
 from microcred.runtime.auth import Role
 
-RUBRIC: dict[str, Any] = {
-    "criteria": [
-        {"key": "overview", "name": "Overview of the lesson", "levels": [
-            {"key": "not-yet", "name": "Not Yet", "points": 0, "descriptor": "Missing context."},
-            {"key": "proficient", "name": "Proficient", "points": 1, "descriptor": "Clear context."}]},
-        {"key": "adjustment", "name": "Adjusting instruction", "levels": [
-            {"key": "not-yet", "name": "Not Yet", "points": 0},
-            {"key": "proficient", "name": "Proficient", "points": 1}]},
-    ],
-    "passing_rule": {"kind": "all_criteria_at_least", "level": "proficient"},
-}
-CRITERIA: dict[str, Any] = {"items": [
-    {"key": "classroom-video", "kind": "video", "title": "Video of the lesson"},
-    {"key": "reflection", "kind": "reflection", "title": "Reflection",
-     "prompts": ["What did the formative data tell you?"]},
-]}
-
-
-def credential_definition(name: str, rubric: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
-        "name": name,
-        "description": "The educator modifies instruction during a lesson using formative assessment.",
-        "competency": "Modifies instruction in the moment based on formative evidence of student learning.",
-        "key_method": "The educator gathers evidence mid-lesson and adjusts instruction in response.",
-        "method_components": ["Plan checks for understanding", "Adjust instruction"],
-        "research": [{"title": "Black & Wiliam, Inside the Black Box (1998)"}],
-        "submission_criteria": CRITERIA,
-        "rubric": rubric or RUBRIC,
-    }
-
-
-# Small multipart thresholds (S3's minimum part size) so the upload tests exercise parts with little data,
-# and evidence retention of about a second so the retention test can purge an award's evidence (the
-# periodic sweep runs every hour; nothing else in the tests reads evidence bytes after an award).
-SERVICE_ENV = {
-    "MICROCRED_SINGLE_UPLOAD_MAX_BYTES": str(5 * 1024**2),
-    "MICROCRED_PART_SIZE_BYTES": str(5 * 1024**2),
-    "MICROCRED_EVIDENCE_RETENTION_HOURS": "0.0003",  # about a second
-    # Single scoring unless a test asks otherwise: each test's credential has one or two reviewers, and
-    # calibration (double scoring, adjudication) is covered by review's own tests.
-    "MICROCRED_CALIBRATION_SIZE": "0",
-    "MICROCRED_DOUBLE_SCORE_SHARE": "0",
-    # Webhook retries in fractions of a second, so an e2e test can watch a receiver come back.
-    "MICROCRED_WEBHOOK_RETRY_BASE_SECONDS": "0.3",
-    "MICROCRED_WEBHOOK_RETRY_MAX_SECONDS": "1.5",
-    "MICROCRED_WEBHOOK_POLL_INTERVAL_SECONDS": "0.2",
-}
-
-
-def make_video(path: Path, seconds: float, *, width: int = 160, height: int = 120, fps: int = 10,
-               noise: bool = False) -> Path:
-    """A real MP4 (MPEG-4 Part 2) made with PyAV. Noise frames at the finest quantizer barely compress,
-    so a big file takes well under a second per 50 MB."""
-    with av.open(str(path), "w", format="mp4") as container:
-        stream = container.add_stream("mpeg4", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        if noise:
-            stream.codec_context.qmin = stream.codec_context.qmax = 1
-            stream.bit_rate = 400_000_000
-        for index in range(round(seconds * fps)):
-            frame = av.VideoFrame(width, height, "yuv420p")
-            for plane in frame.planes:
-                size = plane.line_size * plane.height
-                plane.update(os.urandom(size) if noise else bytes([index * 7 % 256]) * size)
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
-    return path
-
-
-@functools.cache
-def tiny_video() -> bytes:
-    """One second of a small real video, made once per test run."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as scratch:
-        return make_video(Path(scratch) / "tiny.mp4", 1.0).read_bytes()
+# The platform these tests run: quick retries and retention, single scoring (see QUICK_SERVICE_ENV).
+SERVICE_ENV = QUICK_SERVICE_ENV
 
 
 @pytest.fixture(scope="session")
@@ -198,6 +128,15 @@ class World:
         self.client.answer_prompts(teacher, submission_id, {("reflection", 0): "Most students had it; three did not."})
         self.client.submit(teacher, submission_id)
         return submission_id
+
+    def earn(self, teacher: Actor, credential_id: str) -> dict[str, Any]:
+        """Submit, pass with a reviewer of its own, and return the public view of the teacher's award."""
+        reviewer = self.reviewer(credential_id)
+        submission_id = self.submit_evidence(teacher, credential_id)
+        review = self.client.assigned_review(reviewer, submission_id, attempt=1)
+        self.client.score(reviewer, review["review_id"], PROFICIENT)
+        awarded = self.client.wait_status(teacher, submission_id, "awarded")
+        return self.client.call("GET", "award", f"/awards/{awarded['award_id']}")  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="session")

@@ -26,24 +26,11 @@ from microcred.runtime.auth import Role
 
 pytestmark = pytest.mark.stack
 
-PROFICIENT = {"overview": "proficient", "adjustment": "proficient"}
-
-
-def earn(client: PlatformClient, world: Any, credential_id: str, teacher: Any) -> dict[str, Any]:
-    """Submit, pass, and return the public view of the teacher's award for ``credential_id``."""
-    reviewer = world.reviewer(credential_id)
-    submission_id = world.submit_evidence(teacher, credential_id)
-    review = client.assigned_review(reviewer, submission_id, attempt=1)
-    client.score(reviewer, review["review_id"], PROFICIENT)
-    awarded = client.wait_status(teacher, submission_id, "awarded")
-    return client.call("GET", "award", f"/awards/{awarded['award_id']}")  # type: ignore[no-any-return]
-
-
 @pytest.fixture(scope="module")
 def earned(client: PlatformClient, module_world: Any) -> dict[str, Any]:
     credential_id = module_world.publish("Checking for Understanding Mid-Lesson")
     teacher = module_world.teacher()
-    return {"award": earn(client, module_world, credential_id, teacher), "teacher": teacher,
+    return {"award": module_world.earn(teacher, credential_id), "teacher": teacher,
             "credential_id": credential_id}
 
 
@@ -156,7 +143,7 @@ def test_revoking_reads_as_revoked_in_digital_bazaar_and_emits_an_event(
 ) -> None:
     credential_id = module_world.publish("Revocable Practice")
     teacher = module_world.teacher()
-    award = earn(client, module_world, credential_id, teacher)
+    award = module_world.earn(teacher, credential_id)
     path = f"/credentials/{award['award_id']}"
     refused = client.attempt("POST", "award", f"{path}/revoke", teacher, json={"reason": "mine"})
     assert refused.status_code == 403 and refused.json()["error"] == "not_issuer_admin"
@@ -189,7 +176,7 @@ def test_suspension_is_reversible_and_each_change_is_an_event(
     platform: Platform, client: PlatformClient, module_world: Any
 ) -> None:
     credential_id = module_world.publish("Suspendable Practice")
-    award = earn(client, module_world, credential_id, module_world.teacher())
+    award = module_world.earn(module_world.teacher(), credential_id)
     path = f"/credentials/{award['award_id']}"
     client.call("POST", "award", f"{path}/suspend", module_world.admin, json={"reason": "Under investigation"})
     suspended = client.call("GET", "award", f"{path}/verification")
@@ -212,7 +199,7 @@ def test_rotating_the_issuers_key_keeps_earlier_credentials_verifying(
     assert rotated["verification_method"] != before["proof"][0]["verificationMethod"]
     assert digital_bazaar.verify(before, fetch=True)["verified"], "the old key is still published"
     credential_id = module_world.publish("Practice After Rotation")
-    after = earn(client, module_world, credential_id, module_world.teacher())["credential"]
+    after = module_world.earn(module_world.teacher(), credential_id)["credential"]
     assert after["proof"][0]["verificationMethod"] == rotated["verification_method"]
     assert digital_bazaar.verify(after, fetch=True)["verified"]
     other = client.actor(f"admin-{uuid.uuid4().hex[:6]}", Role.ISSUER_ADMIN, organization=str(uuid.uuid4()))
@@ -228,8 +215,8 @@ def test_holding_every_credential_of_a_stack_issues_the_stack_credential_once(
         "issuer_id": world.issuer_id, "name": f"Formative Assessment Stack {world.unique}",
         "description": "Both halves of formative assessment.", "credential_ids": [first, second]})
     teacher = world.teacher()
-    earn(client, world, first, teacher)
-    earn(client, world, second, teacher)
+    world.earn(teacher, first)
+    world.earn(teacher, second)
     (event,) = read_events(platform.endpoints.kafka_bootstrap, "award.collection-awarded",
                            lambda e: e.get("collection_id") == stack["stack_id"], 1)
     assert event.value["kind"] == "stack" and event.value["teacher_id"] == teacher.subject

@@ -28,19 +28,6 @@ from microcred.runtime.auth import Role
 
 pytestmark = pytest.mark.stack
 
-PROFICIENT = {"overview": "proficient", "adjustment": "proficient"}
-
-
-def earn(client: PlatformClient, world: Any, teacher: Actor, name: str) -> dict[str, Any]:
-    credential_id = world.publish(name)
-    reviewer = world.reviewer(credential_id)
-    submission_id = world.submit_evidence(teacher, credential_id)
-    review = client.assigned_review(reviewer, submission_id, attempt=1)
-    client.score(reviewer, review["review_id"], PROFICIENT)
-    awarded = client.wait_status(teacher, submission_id, "awarded")
-    return client.call("GET", "award", f"/awards/{awarded['award_id']}")  # type: ignore[no-any-return]
-
-
 def license_in(client: PlatformClient, teacher: Actor, state: str, **extra: Any) -> dict[str, Any]:
     return client.call("POST", "licensure", "/licenses", teacher, expect=201, json={  # type: ignore[no-any-return]
         "state": state, "license_number": f"{state}-{uuid.uuid4().hex[:10]}", "license_type": "Professional",
@@ -77,7 +64,7 @@ def test_one_award_credits_each_state_under_its_rules_and_each_state_reads_only_
     teacher = module_world.teacher(state="TN")  # registers a TN license
     ut = license_in(client, teacher, "UT")
     (tn,) = [lic for lic in client.call("GET", "licensure", "/licenses", teacher) if lic["state"] == "TN"]
-    award = earn(client, module_world, teacher, "Multi-State Practice")
+    award = module_world.earn(teacher, module_world.publish("Multi-State Practice"))
 
     tn_progress = wait_for(lambda: (p := progress(client, teacher, tn))["entries"] and p, "TN credit")
     ut_progress = wait_for(lambda: (p := progress(client, teacher, ut))["entries"] and p, "UT credit")
@@ -100,7 +87,7 @@ def test_a_credit_needing_district_approval_posts_only_once_the_district_approve
 ) -> None:
     teacher = module_world.teacher(state="AR", licensed=False)
     ar = license_in(client, teacher, "AR", district="Pulaski County")
-    award = earn(client, module_world, teacher, "District Approved Practice")
+    award = module_world.earn(teacher, module_world.publish("District Approved Practice"))
     pending = wait_for(lambda: (p := progress(client, teacher, ar))["decisions"] and p, "AR decision")
     (decision,) = pending["decisions"]
     assert decision["status"] == "pending_approval" and pending["earned"] == "0"
@@ -124,7 +111,7 @@ def test_revoking_an_award_reverses_its_credit_and_the_state_report_shows_both(
 ) -> None:
     teacher = module_world.teacher(state="TN")
     (tn,) = client.call("GET", "licensure", "/licenses", teacher)
-    award = earn(client, module_world, teacher, "Revoked Practice")
+    award = module_world.earn(teacher, module_world.publish("Revoked Practice"))
     wait_for(lambda: progress(client, teacher, tn)["earned"] == "6", "TN credit")
     client.call("POST", "award", f"/credentials/{award['award_id']}/revoke", module_world.admin,
                 json={"reason": "Evidence was not the teacher's own"})
@@ -222,7 +209,7 @@ def test_a_webhook_receiver_that_was_down_then_failing_gets_every_record_once_an
 
     teacher = module_world.teacher(state="UT", licensed=False)
     ut = license_in(client, teacher, "UT")
-    earn(client, module_world, teacher, "Webhook Practice")
+    module_world.earn(teacher, module_world.publish("Webhook Practice"))
     deliveries = f"/webhooks/{subscription['subscription_id']}/deliveries"
     # The receiver is down: deliveries fail with connection refused and are retried.
     wait_for(lambda: any(d["attempts"] >= 2 for d in client.call("GET", "licensure", deliveries, ut_admin)),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from fastapi import FastAPI
@@ -69,10 +68,13 @@ def build_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     async def sweep_expired_credits() -> None:
         while True:
-            with contextlib.suppress(Exception):
+            try:
                 reversed_count = await handlers.reverse_expired_credits(uow())
                 if reversed_count:
                     log.info("reversed %d credits of expired credentials", reversed_count)
+            except Exception:
+                # Typically the database is unreachable; the next pass catches up, so log and carry on.
+                log.exception("expiry sweep failed; retrying at the next interval")
             await asyncio.sleep(settings.expiry_sweep_interval_seconds)
 
     runtime.run_in_background(ensure_topics_at_start)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -31,11 +30,7 @@ from microcred.award.domain.model import (
     SubmittedAttempt,
 )
 from microcred.events import Alignment, CriterionResult, IssuerProfile, Rubric, SubmissionCriteria
-
-
-async def _advisory_xact_lock(session: AsyncSession, name: str) -> None:
-    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
-    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(int.from_bytes(digest, "big", signed=True))))
+from microcred.runtime.locks import advisory_xact_lock
 
 
 class CredentialVersionRepository:
@@ -48,7 +43,7 @@ class CredentialVersionRepository:
         Without it a score could store a pending award while the version's arrival, in a concurrent
         transaction, looks for pending awards and misses it: the award would wait forever.
         """
-        await _advisory_xact_lock(self.session, f"{credential_id}:v{version}")
+        await advisory_xact_lock(self.session, f"{credential_id}:v{version}")
 
     async def get(self, credential_id: UUID, version: int) -> CredentialVersion | None:
         row = await self.session.get(CredentialVersionRow, (credential_id, version))
@@ -128,7 +123,7 @@ class AwardRepository:
 
     async def lock_submission(self, submission_id: UUID) -> None:
         """Serialise the score and the submitted attempt meeting on one submission (see ``lock`` above)."""
-        await _advisory_xact_lock(self.session, f"submission:{submission_id}")
+        await advisory_xact_lock(self.session, f"submission:{submission_id}")
 
     async def get_for_update(self, award_id: UUID) -> Award | None:
         row = await self.session.get(AwardRow, award_id, with_for_update=True)
@@ -355,7 +350,7 @@ class SigningKeyRepository:
 
     async def lock_scope(self, scope: str) -> None:
         """Serialise key creation and rotation per scope, so a scope never gets two active keys."""
-        await _advisory_xact_lock(self.session, f"signing-key:{scope}")
+        await advisory_xact_lock(self.session, f"signing-key:{scope}")
 
     async def active(self, scope: str) -> tuple[SigningKey, bytes] | None:
         row = await self.session.scalar(

@@ -290,13 +290,17 @@ def create_router(
 
     @router.get("/achievements/{segment}/{achievement_id}/{version}/image.png", tags=["achievements"])
     async def achievement_image(segment: str, achievement_id: UUID, version: int) -> Response:
-        found = await achievement(segment, achievement_id, version)
-        async with uow() as work:
-            issuer = None
-            if segment == "micro-credentials":
+        issuer = ""
+        if segment == "micro-credentials":
+            async with uow() as work:
                 credential = await work.credentials.get(achievement_id, version)
-                issuer = None if credential is None else credential.issuer.name
-        return Response(_badge_png(found["name"], issuer or ""), media_type="image/png",
+            if credential is None:
+                raise NotFound(f"achievement {segment}/{achievement_id}/{version} does not exist",
+                               code="achievement_not_found")
+            name, issuer = credential.name, credential.issuer.name
+        else:
+            name = (await achievement(segment, achievement_id, version))["name"]
+        return Response(_badge_png(name, issuer), media_type="image/png",
                         headers={"Cache-Control": "public, max-age=86400"})
 
     return router

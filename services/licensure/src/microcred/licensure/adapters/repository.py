@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -34,6 +33,7 @@ from microcred.licensure.domain.model import (
     License,
     RuleSet,
 )
+from microcred.runtime.locks import advisory_xact_lock
 
 
 class RuleSetRepository:
@@ -60,7 +60,7 @@ class RuleSetRepository:
 
     async def lock(self, rule_set_id: str) -> None:
         """Serialise publishing versions of one rule set, so two publishers never take the same number."""
-        await _advisory_xact_lock(self.session, f"licensure-rule-set:{rule_set_id}")
+        await advisory_xact_lock(self.session, f"licensure-rule-set:{rule_set_id}")
 
     async def add_once(self, rule_set: RuleSet, published_by: str | None = None) -> bool:
         inserted = await self.session.execute(
@@ -99,10 +99,6 @@ class RuleSetRepository:
         )
 
 
-async def _advisory_xact_lock(session: AsyncSession, name: str) -> None:
-    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
-    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(int.from_bytes(digest, "big", signed=True))))
-
 
 class LicenseRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -114,7 +110,7 @@ class LicenseRepository:
         Otherwise an award and a new license committing at the same time would each miss the other,
         and the award would never credit that license.
         """
-        await _advisory_xact_lock(self.session, f"licensure-teacher:{teacher_id}")
+        await advisory_xact_lock(self.session, f"licensure-teacher:{teacher_id}")
 
     async def add_once(self, license: License) -> bool:
         """Insert the license unless its state already has that number; False when it did."""

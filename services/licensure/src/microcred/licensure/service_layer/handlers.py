@@ -52,6 +52,7 @@ from microcred.licensure.domain.model import (
     evaluate,
     rule_in_force,
 )
+from microcred.licensure.service_layer.permissions import may_administer, may_decide, may_see
 from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.context import current_correlation_id
@@ -125,31 +126,6 @@ class Progress:
     claims: list[tuple[CreditClaim, AwardRecord | None]]
 
 
-# -- who may do what -------------------------------------------------------------------------------
-
-
-def may_see(principal: Principal, license: License) -> bool:
-    return (
-        principal.has(Role.OPERATOR)
-        or (principal.has(Role.STATE_ADMIN) and license.state in principal.states)
-        or (principal.has(Role.DISTRICT_ADMIN) and license.state in principal.states
-            and license.district is not None and principal.district == license.district)
-        or (principal.has(Role.TEACHER) and license.teacher_id == principal.subject)
-    )
-
-
-def may_decide(principal: Principal, license: License) -> bool:
-    """The license's district decides; the state (or an operator) may decide for it."""
-    return principal.has(Role.OPERATOR) or (principal.has(Role.STATE_ADMIN) and license.state in principal.states) or (
-        principal.has(Role.DISTRICT_ADMIN) and license.state in principal.states
-        and license.district is not None and principal.district == license.district
-    )
-
-
-def may_administer(principal: Principal, state: str) -> bool:
-    return principal.has(Role.OPERATOR) or (principal.has(Role.STATE_ADMIN) and state in principal.states)
-
-
 # -- the state feed ------------------------------------------------------------------------------------
 
 
@@ -184,8 +160,10 @@ async def _feed(
 
 async def _post(
     uow: LicensureUnitOfWork, license: License, rule_set: RuleSet, award: AwardRecord, claim: CreditClaim,
-    *, correlation_id: UUID, causation_id: UUID | None,
+    prior: list[LedgerEntry], *, correlation_id: UUID, causation_id: UUID | None,
 ) -> None:
+    """Append the claim's credit; ``prior`` is the license's ledger as the caller read it in this transaction
+    (under the teacher's lock), so the new balance is that plus this entry."""
     assert claim.amount is not None
     entry = LedgerEntry(
         entry_id=uuid4(), license_id=license.license_id, award_id=award.award_id, kind=EntryKind.CREDIT,
@@ -194,7 +172,7 @@ async def _post(
     )
     if not await uow.ledger.append_once(entry):
         return
-    earned = earned_in_cycle(license, await uow.ledger.of_license(license.license_id))
+    earned = earned_in_cycle(license, [*prior, entry])
     required = license.required(rule_set) or rule_set.required_per_cycle
     uow.publish(CreditPosted(
         correlation_id=correlation_id, causation_id=causation_id, states=(license.state,),
@@ -218,10 +196,10 @@ async def _settle(
     rule_set = rule_in_force(await uow.rule_sets.of_state(license.state), license.state, award.earned_on)
     approved = await uow.approvals.of_state(license.state) if rule_set and rule_set.accepts == "state_approved" \
         else set()
+    ledger = await uow.ledger.of_license(license.license_id)
     outcome = evaluate(
-        license, rule_set, award,
-        earned_in_cycle=earned_in_cycle(license, await uow.ledger.of_license(license.license_id)),
-        state_approved=approved, revoked=await uow.awards.is_revoked(award.award_id),
+        license, rule_set, award, earned_in_cycle=earned_in_cycle(license, ledger), state_approved=approved,
+        revoked=await uow.awards.is_revoked(award.award_id),
     )
     if outcome is None:
         return
@@ -239,7 +217,8 @@ async def _settle(
                 credential=award.credential)
     if claim.status is ClaimStatus.POSTED:
         assert rule_set is not None
-        await _post(uow, license, rule_set, award, claim, correlation_id=correlation_id, causation_id=causation_id)
+        await _post(uow, license, rule_set, award, claim, ledger, correlation_id=correlation_id,
+                    causation_id=causation_id)
     elif claim.status is ClaimStatus.PENDING_APPROVAL:
         await _feed(uow, "credit_pending", license, award, correlation_id=correlation_id,
                     causation_id=causation_id, amount=claim.amount, unit=claim.unit, reason=claim.reason,
@@ -501,12 +480,14 @@ async def decide_credit(
             assert claim.rule_set_id is not None and claim.rule_set_version is not None
             rule_set = await uow.rule_sets.get(claim.rule_set_id, claim.rule_set_version)
             assert rule_set is not None
-            outcome = capped_amount(rule_set, earned_in_cycle(license, await uow.ledger.of_license(license_id)))
+            ledger = await uow.ledger.of_license(license_id)
+            outcome = capped_amount(rule_set, earned_in_cycle(license, ledger))
             claim.status, claim.amount = outcome.status, outcome.amount
             claim.reason = outcome.reason or claim.reason
             await uow.claims.save(claim)
             if claim.status is ClaimStatus.POSTED:
-                await _post(uow, license, rule_set, award, claim, correlation_id=correlation_id, causation_id=None)
+                await _post(uow, license, rule_set, award, claim, ledger, correlation_id=correlation_id,
+                            causation_id=None)
             else:
                 await _feed(uow, "credit_rejected", license, award, correlation_id=correlation_id,
                             causation_id=None, reason=claim.reason)

@@ -32,6 +32,7 @@ from microcred.licensure.domain.webhooks import (
     new_subscription,
     record_attempt,
 )
+from microcred.licensure.service_layer.permissions import may_administer
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -103,12 +104,8 @@ def webhook_schedule(settings: WebhookSettings) -> WebhookSchedule:
     )
 
 
-def may_manage(principal: Principal, state: str) -> bool:
-    return principal.has(Role.OPERATOR) or (principal.has(Role.STATE_ADMIN) and state in principal.states)
-
-
 def _refuse_unless_manages(principal: Principal, state: str) -> None:
-    if not may_manage(principal, state):
+    if not may_administer(principal, state):
         raise Forbidden(f"you do not administer {state}'s webhooks", code="state_not_administered")
 
 

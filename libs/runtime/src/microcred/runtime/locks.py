@@ -1,0 +1,18 @@
+"""Named PostgreSQL advisory locks held until the transaction ends."""
+
+from __future__ import annotations
+
+import hashlib
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit key for ``name`` (PostgreSQL's advisory-lock key space)."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+async def advisory_xact_lock(session: AsyncSession, name: str) -> None:
+    """Wait for, then hold, the lock called ``name`` until the session's transaction commits or rolls back."""
+    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_key(name))))
