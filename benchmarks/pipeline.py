@@ -10,7 +10,7 @@ fixture gives them) in a temporary directory on free ports, then:
    a district-admin player (``Role.DISTRICT_ADMIN`` with the ``district`` claim) approves every
    pending credit through ``POST /licenses/{id}/credits/{award_id}/decision``, so AR's last hop
    includes that player's polling and is reported apart from TN/UT's automatic one;
-2. drives N submissions over HTTP with ``httpx.AsyncClient``: start, upload a tiny real MP4 and a
+2. drives N submissions over HTTP with ``aiohttp``: start, upload a tiny real MP4 and a
    text reflection through the presigned URLs, answer the prompt, submit. At most ``--concurrency``
    teachers are preparing a submission at once; ``--rate`` paces their arrivals (latency run), 0
    sends as fast as the front door takes them (throughput run). Reviewer players poll
@@ -58,8 +58,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Literal
 
+import aiohttp
 import asyncpg
 import httpx
 import psutil
@@ -178,15 +179,33 @@ def build_world(client: PlatformClient, credentials: int, reviewers: int, teache
 # HTTP players
 
 
+@dataclass(frozen=True)
+class Reply:
+    status_code: int
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
 class Api:
-    """Async twin of ``PlatformClient.call`` that also times each route (the front door's latency)."""
+    """Async twin of ``PlatformClient.call`` that also times each route (the front door's latency).
+
+    aiohttp rather than httpx: with a pool of a hundred connections, httpx (httpcore 1.0) checks every
+    pooled connection on every request, and the generator then took a third of the machine it measures.
+    """
 
     def __init__(self, urls: dict[str, str], concurrency: int) -> None:
         self.urls = urls
         # Idle connections are dropped before uvicorn's 5 s keep-alive timeout: otherwise a request sent on
-        # a connection the server is closing fails with "Server disconnected without sending a response".
-        self.http = httpx.AsyncClient(timeout=120.0, limits=httpx.Limits(
-            max_connections=concurrency * 2 + 32, max_keepalive_connections=concurrency + 32, keepalive_expiry=2.0))
+        # a connection the server is closing fails with "Server disconnected".
+        self.http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=120.0),
+            connector=aiohttp.TCPConnector(limit=concurrency * 2 + 32, keepalive_timeout=2.0))
         self.timings: dict[str, list[float]] = defaultdict(list)
         self.errors: Counter[str] = Counter()
         self.transport_retries = 0
@@ -200,21 +219,26 @@ class Api:
             raise RuntimeError(f"{method} {path} -> {response.status_code} (expected {expect}): {response.text[:300]}")
         return response.json() if response.content else None
 
-    async def request(self, method: str, url: str, route: str, **kwargs: Any) -> httpx.Response:
+    async def request(self, method: str, url: str, route: str, *, content: bytes | None = None,
+                      **kwargs: Any) -> Reply:
         started = time.perf_counter()
         try:
-            response = await self.http.request(method, url, **kwargs)
-        except httpx.RemoteProtocolError:
+            reply = await self.send(method, url, data=content, **kwargs)
+        except aiohttp.ServerDisconnectedError:
             if method != "GET":
                 raise
             # The keep-alive race above, should it still happen: a GET is safe to send again (counted).
             self.transport_retries += 1
-            response = await self.http.request(method, url, **kwargs)
+            reply = await self.send(method, url, data=content, **kwargs)
         self.timings[route].append(time.perf_counter() - started)
-        return response
+        return reply
+
+    async def send(self, method: str, url: str, **kwargs: Any) -> Reply:
+        async with self.http.request(method, url, **kwargs) as response:
+            return Reply(response.status, await response.read())
 
     async def close(self) -> None:
-        await self.http.aclose()
+        await self.http.close()
 
 
 async def register_licenses(api: Api, teachers: list[Teacher], concurrency: int) -> None:
@@ -462,21 +486,29 @@ async def sample_processes(roots: dict[str, int], samples: Samples, stop: asynci
     """CPU and RSS per name, each name summing its root and all its descendants as they are now: PostgreSQL
     forks a backend per connection and the services open connections as load grows."""
     known: dict[int, psutil.Process] = {}
+    children: dict[int, list[int]] = {}
+
+    def rescan() -> None:
+        # One pass over /proc per sample for every root (psutil's children() would read it once per root).
+        children.clear()
+        for process in psutil.process_iter(["ppid"]):
+            children.setdefault(process.info["ppid"], []).append(process.pid)
 
     def members(root: int) -> list[psutil.Process]:
-        try:
-            tree = [psutil.Process(root), *psutil.Process(root).children(recursive=True)]
-        except psutil.Error:
-            return []
-        found = []
-        for process in tree:
-            if process.pid not in known:
-                known[process.pid] = process
-                with contextlib.suppress(psutil.Error):
-                    process.cpu_percent(None)  # primes the counter: its first reading is always 0
-            found.append(known[process.pid])
+        found, pending = [], [root]
+        while pending:
+            pid = pending.pop()
+            pending.extend(children.get(pid, ()))
+            if pid not in known:
+                try:
+                    known[pid] = psutil.Process(pid)
+                    known[pid].cpu_percent(None)  # primes the counter: its first reading is always 0
+                except psutil.Error:
+                    continue
+            found.append(known[pid])
         return found
 
+    rescan()
     for root in roots.values():
         members(root)
     psutil.cpu_percent(None)
@@ -484,6 +516,7 @@ async def sample_processes(roots: dict[str, int], samples: Samples, stop: asynci
     while not stop.is_set():
         await asyncio.sleep(1.0)
         at = now() - samples.started
+        rescan()
         # The whole machine in the same unit (100 = one core): what is left once the watched processes are
         # subtracted is someone else's load, which skews a run on a shared host.
         samples.process["machine (all processes)"].append(
@@ -748,17 +781,20 @@ class Options:
     timeout: float
     ceiling: bool
     seed: int
+    broker_log: Literal["s3", "memory"] = "s3"
 
 
 def tag_of(options: Options) -> str:
-    return f"{options.submissions}" + (f"-rate{options.rate:g}" if options.rate > 0 else "")
+    return (f"{options.submissions}" + (f"-rate{options.rate:g}" if options.rate > 0 else "")
+            + ("-memlog" if options.broker_log == "memory" else ""))
 
 
 @contextlib.contextmanager
-def running_platform(data_dir: Path) -> Iterator[Platform]:
+def running_platform(data_dir: Path, broker_log: Literal["s3", "memory"]) -> Iterator[Platform]:
     """The platform, stopped on the way out however the way out happens (error, Ctrl-C, SIGTERM)."""
     ports = PlatformPorts.free()
-    infra = embedded_infrastructure(data_dir, ports.infra, data_dir / "logs", extra_databases=(CEILING_DATABASE,))
+    infra = embedded_infrastructure(data_dir, ports.infra, data_dir / "logs", extra_databases=(CEILING_DATABASE,),
+                                    broker_log=broker_log)
     running = Platform(data_dir, ports, infra=infra, service_env=QUICK_SERVICE_ENV)
 
     def terminate(signum: int, _: FrameType | None) -> None:
@@ -862,8 +898,8 @@ async def wait_until_credentials_known(api: Api, world: World, timeout: float = 
     deadline = now() + timeout
     for credential_id in world.credential_ids:
         while True:
-            response = await api.http.post(f"{api.urls['submission']}/submissions", headers=dict(probe.headers),
-                                           json={"credential_id": credential_id})
+            response = await api.send("POST", f"{api.urls['submission']}/submissions", headers=dict(probe.headers),
+                                       json={"credential_id": credential_id})
             if response.status_code == 201:
                 break
             if response.status_code != 404 or now() > deadline:
@@ -931,7 +967,7 @@ def summarise(run: Run, samples: Samples, started: float, finished: float, optio
 def one_size(options: Options, video: bytes, charts: Path) -> dict[str, Any]:
     teachers = max(math.ceil(options.submissions / options.credentials), 1)
     with tempfile.TemporaryDirectory(prefix="microcred-pipeline-") as scratch, \
-            running_platform(Path(scratch) / "platform") as platform:
+            running_platform(Path(scratch) / "platform", options.broker_log) as platform:
         console.print(f"platform up (data in {platform.data_dir}); "
                       f"N={options.submissions}, {teachers} teachers, {options.credentials} credentials")
         client = PlatformClient({s: platform.url(s) for s in SERVICES}, platform.tokens, timeout=120.0)
@@ -973,7 +1009,7 @@ def one_size(options: Options, video: bytes, charts: Path) -> dict[str, Any]:
             "teachers": teachers, "fail_share": options.fail_share, "poll_interval_s": options.poll,
             "timeout_s": options.timeout, "seed": options.seed, "state_mixes": [list(m) for m in STATE_MIXES],
             "ar_district_approval": "approved by a district-admin player polling pending credits",
-            "service_env": QUICK_SERVICE_ENV, "topic_partitions": 3,
+            "service_env": QUICK_SERVICE_ENV, "topic_partitions": 3, "broker_log": options.broker_log,
         },
         **result,
     }
@@ -1149,6 +1185,67 @@ def print_summary(report: dict[str, Any]) -> None:
                   f"{report['series']['consumer_lag_error'] or ''}")
 
 
+def headline(report: dict[str, Any]) -> dict[str, Any]:
+    """The figures a before/after comparison puts side by side."""
+    submissions = report["counts"]["submissions"] or 1
+    end_to_end = report["latency"]["from_submit_first_pass"]["submit -> credit_last"]
+    return {
+        "date": report["date"], "submissions": report["counts"]["submissions"],
+        "broker_log": report["parameters"].get("broker_log", "s3"),
+        "completed_per_s": report["throughput"]["completed_per_s"],
+        "submit_to_last_credit_ms": {q: end_to_end[q] for q in ("p50", "p95", "p99")},
+        "cpu_ms_per_submission": {name: round(values["cpu_seconds"] * 1000 / submissions, 1)
+                                  for name, values in report["processes"].items()},
+    }
+
+
+def before_after(before: dict[str, Any], after: dict[str, Any], before_path: Path) -> dict[str, Any]:
+    old, new = headline(before), headline(after)
+    return {"before_file": str(before_path), "before": old, "after": new,
+            "throughput_ratio": round((new["completed_per_s"] or 0) / (old["completed_per_s"] or 1), 2)}
+
+
+def draw_before_after(comparison: dict[str, Any], charts: Path, tag: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    old, new = comparison["before"], comparison["after"]
+    figure, (rate, cpu) = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [1, 3]})
+    rate.bar(["before", "after"], [old["completed_per_s"] or 0, new["completed_per_s"] or 0], color=["#999", "#2a7"])
+    rate.set_title("Completed submissions / s")
+    names = [n for n in new["cpu_ms_per_submission"] if n != "machine (all processes)"]
+    positions = range(len(names))
+    cpu.bar([p - 0.2 for p in positions], [old["cpu_ms_per_submission"].get(n, 0) for n in names], 0.4,
+            label=f"before ({old['date'][:10]})", color="#999")
+    cpu.bar([p + 0.2 for p in positions], [new["cpu_ms_per_submission"].get(n, 0) for n in names], 0.4,
+            label="after", color="#2a7")
+    cpu.set_xticks(list(positions), names, rotation=30, ha="right")
+    cpu.set_ylabel("CPU ms per submission")
+    cpu.set_title("Where a submission's CPU goes")
+    cpu.legend()
+    figure.tight_layout()
+    path = charts / f"before-after-{tag}.png"
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def print_before_after(comparison: dict[str, Any]) -> None:
+    old, new = comparison["before"], comparison["after"]
+    table = Table(title=f"Before ({comparison['before_file']}) and after")
+    for column in ("", "before", "after"):
+        table.add_column(column, justify="left" if not column else "right")
+    table.add_row("completed / s", str(old["completed_per_s"]), str(new["completed_per_s"]))
+    for q in ("p50", "p95", "p99"):
+        table.add_row(f"submit -> last credit {q} ms", str(old["submit_to_last_credit_ms"][q]),
+                      str(new["submit_to_last_credit_ms"][q]))
+    for name, value in new["cpu_ms_per_submission"].items():
+        table.add_row(f"CPU ms / submission: {name}", str(old["cpu_ms_per_submission"].get(name, "-")), str(value))
+    console.print(table)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("-n", "--submissions", type=int, default=1000, help="submissions to drive (default 1000)")
@@ -1162,8 +1259,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=0.0, help="drain timeout, s (default 120 + N/2)")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the plain Kafka/PostgreSQL ceiling")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--broker-log", choices=("s3", "memory"), default="s3",
+                        help="where Tansu keeps its log: s3 (SeaweedFS, as make up runs it) or memory (no S3 round "
+                             "trip per produce and commit, closer to a Kafka broker's cost)")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="an earlier pipeline-*.json to compare with (the report gains a before/after section)")
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"results directory (default {RESULTS})")
     args = parser.parse_args(argv)
+    before = json.loads(args.before.read_text()) if args.before else None
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()] or [args.submissions]
     if min(sizes) < 1 or args.concurrency < 1 or not 0 <= args.fail_share < 1 or not 1 <= args.credentials <= 5:
         parser.error("sizes and --concurrency must be positive, --fail-share in [0, 1), --credentials in 1..5")
@@ -1172,11 +1275,17 @@ def main(argv: list[str] | None = None) -> int:
     reports = []
     for size in sizes:
         options = Options(size, args.rate, args.concurrency, args.credentials, args.reviewers, args.fail_share,
-                          args.poll, args.timeout or 120 + size / 2, not args.no_ceiling, args.seed)
+                          args.poll, args.timeout or 120 + size / 2, not args.no_ceiling, args.seed,
+                          args.broker_log)
         report = one_size(options, video, args.output / "pipeline")
+        if before is not None and args.before is not None:
+            report["before_after"] = before_after(before, report, args.before)
+            draw_before_after(report["before_after"], args.output / "pipeline", tag_of(options))
         path = args.output / f"pipeline-{tag_of(options)}.json"
         path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
         print_summary(report)
+        if "before_after" in report:
+            print_before_after(report["before_after"])
         console.print(f"wrote {path} and charts in {args.output / 'pipeline'}")
         reports.append(report)
     if len(reports) > 1:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -221,6 +221,69 @@ async def test_poison_message_lands_in_dead_letter_topic_and_does_not_block_part
     assert len(reasons) == 3
     assert "not JSON" in reasons[0] and "v99" in reasons[1] and "amount" in reasons[2]
     assert all(dict(r.headers)["dlt-original-topic"] == CreditPosted.topic.encode() for r in dead)
+
+
+async def committed_offsets(bootstrap: str, group: str) -> tuple[dict[Any, int], dict[Any, int]]:
+    """(committed offset, end offset) per partition of the topic for ``subscribe``'s group of ``group``, read by
+    a member that never joins the group."""
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=f"{group}.{CreditPosted.topic}",
+                              enable_auto_commit=False)
+    await reader.start()
+    try:
+        partitions = [TopicPartition(CreditPosted.topic, p) for p in reader.partitions_for_topic(CreditPosted.topic) or ()]
+        ends = await reader.end_offsets(partitions)
+        return {tp: await reader.committed(tp) or 0 for tp in partitions}, ends
+    finally:
+        await reader.stop()
+
+
+async def test_offsets_are_committed_only_after_handling_and_a_restart_resumes_there(
+    platform: Platform, engine: AsyncEngine
+) -> None:
+    bootstrap = platform.endpoints.kafka_bootstrap
+    group = f"commits-{uuid.uuid4().hex[:6]}"
+    gate, seen = asyncio.Event(), []
+    held = credit(uuid.uuid4())
+    handler = counting_handler(engine, group)
+
+    async def waits_for_the_gate(event: CreditPosted) -> None:
+        seen.append(event.event_id)
+        if event.event_id == held.event_id:
+            await gate.wait()
+        await handler(event)
+
+    await produce(bootstrap, CreditPosted.topic, [(held.record_key(), held.to_json())])
+    broker = await run_consumer(platform, group, waits_for_the_gate)
+    try:
+        await eventually(lambda: _true(held.event_id in seen), "the held event to reach its handler")
+        await asyncio.sleep(1.0)  # several commit intervals while the handler has not returned
+        committed, ends = await committed_offsets(bootstrap, group)
+        held_partition = next(tp for tp, end in ends.items() if end and committed[tp] < end)
+        assert committed[held_partition] < ends[held_partition], "committed past a message still in its handler"
+        gate.set()
+
+        async def all_committed() -> bool:
+            done, now_ends = await committed_offsets(bootstrap, group)
+            return all(done[tp] >= end for tp, end in now_ends.items())
+
+        await eventually(all_committed, "every handled offset to be committed")
+    finally:
+        await broker.stop()
+
+    # A consumer of the same group started later reads only what came after: nothing handled comes again.
+    later = [credit(uuid.uuid4()) for _ in range(3)]
+    await produce(bootstrap, CreditPosted.topic, [(e.record_key(), e.to_json()) for e in later])
+    seen.clear()
+    broker = await run_consumer(platform, group, waits_for_the_gate)
+    try:
+        await eventually(lambda: _true({e.event_id for e in later} <= set(seen)), "the later events")
+        assert held.event_id not in seen and len(seen) == len(later), "handled messages were delivered again"
+    finally:
+        await broker.stop()
+
+
+async def _true(value: bool) -> bool:
+    return value
 
 
 async def test_transient_failure_is_retried_until_it_succeeds(platform: Platform, engine: AsyncEngine) -> None:

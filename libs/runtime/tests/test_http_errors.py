@@ -33,6 +33,8 @@ def client(tmp_path: Path) -> tuple[TestClient, DevTokenIssuer]:
     async def create(body: Body, _: CurrentPrincipal) -> dict[str, int]:
         if body.amount > 10:
             raise Conflict("too many things", code="too_many")
+        if body.amount < 0:  # stands for a pooled connection the database closed (a restart, a failover)
+            raise sa.exc.OperationalError("SELECT 1", {}, ConnectionResetError("connection reset by peer"))
         return {"amount": body.amount}
 
     # No lifespan: these checks need neither the database nor the broker.
@@ -56,3 +58,12 @@ def test_missing_token_invalid_body_and_domain_refusal_share_one_error_shape(tmp
 def test_liveness_does_not_depend_on_the_database_or_broker(tmp_path: Path) -> None:
     http, _ = client(tmp_path)
     assert http.get("/livez").json() == {"status": "ok"}
+
+
+def test_a_lost_database_connection_is_a_retryable_503_in_the_same_shape(tmp_path: Path) -> None:
+    http, issuer = client(tmp_path)
+    token = {"Authorization": f"Bearer {issuer.mint('u-1', [Role.TEACHER])}"}
+    lost = http.post("/things", json={"amount": -1}, headers=token)
+    assert lost.status_code == 503 and lost.json()["error"] == "unavailable"
+    assert lost.headers["retry-after"] == "1"
+    assert "connection reset" not in lost.text, "driver details stay in the log"

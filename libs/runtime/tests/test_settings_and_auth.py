@@ -61,3 +61,19 @@ def test_affiliations_travel_in_the_token_for_conflict_of_interest_checks(tmp_pa
     principal = verifier.verify(issuer.mint("t-1", [Role.TEACHER], district="d-7", school="s-42"))
     assert (principal.district, principal.school) == ("d-7", "s-42")
     assert verifier.verify(issuer.mint("t-2", [Role.TEACHER])).district is None
+
+
+def test_a_verified_token_is_remembered_but_never_past_its_expiry(tmp_path: Path) -> None:
+    issuer = DevTokenIssuer(tmp_path)
+    verifier = JwtVerifier(issuer.jwks_url, issuer=issuer.issuer, audience=issuer.audience)
+    token = issuer.mint("t-1", [Role.TEACHER], ttl_seconds=2)
+    assert verifier.remembered(token) is None, "nothing is remembered before a signature was checked"
+    first = verifier.verify(token)
+    assert verifier.remembered(token) == first
+    tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    with pytest.raises(InvalidToken):
+        verifier.verify(tampered)  # a different string is never answered from memory
+    time.sleep(2.1)
+    assert verifier.remembered(token) is None
+    with pytest.raises(InvalidToken):
+        verifier.verify(token)

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Literal, Protocol, Self
 
 import httpx
 
@@ -44,7 +44,8 @@ class Infrastructure(Protocol):
 
 
 def embedded_infrastructure(
-    data_dir: Path, ports: Ports, log_dir: Path, extra_databases: tuple[str, ...] = ()
+    data_dir: Path, ports: Ports, log_dir: Path, extra_databases: tuple[str, ...] = (),
+    broker_log: Literal["s3", "memory"] = "s3",
 ) -> EmbeddedStack:
     return EmbeddedStack(
         data_dir / "stack",
@@ -53,6 +54,7 @@ def embedded_infrastructure(
         buckets=(EVIDENCE_BUCKET,),
         topics=[TopicSpec(name, TOPIC_PARTITIONS) for name in all_topics()],
         log_dir=log_dir,
+        broker_log=broker_log,
     )
 
 

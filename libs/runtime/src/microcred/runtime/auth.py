@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import OrderedDict
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 
 class Role(StrEnum):
@@ -74,7 +76,16 @@ class InvalidToken(Exception):
 
 
 class JwtVerifier:
-    def __init__(self, jwks_url: str, *, issuer: str, audience: str) -> None:
+    """Verifies bearer tokens against the issuer's JWKS.
+
+    A verified token is remembered for up to ``remember_seconds`` (never past its ``exp``): a client sends
+    the same token with every request, and a signature check costs more than the rest of a small request's
+    authentication. A key withdrawn from the JWKS stops being accepted within that time.
+    """
+
+    REMEMBERED_TOKENS = 4096
+
+    def __init__(self, jwks_url: str, *, issuer: str, audience: str, remember_seconds: float = 60.0) -> None:
         if not jwks_url:
             raise ValueError("auth_jwks_url is required (file:// in local mode, https:// in production)")
         self._jwks_url = jwks_url
@@ -84,6 +95,8 @@ class JwtVerifier:
         self._loaded_at = 0.0
         self._lock = threading.Lock()
         self._remote = None if jwks_url.startswith("file://") else jwt.PyJWKClient(jwks_url, cache_keys=True)
+        self._remember_seconds = remember_seconds
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
     def _file_key(self, kid: str) -> Any:
         # Re-read at most once a second when an unknown kid shows up: picks up a rotated dev key.
@@ -96,7 +109,31 @@ class JwtVerifier:
                 raise InvalidToken(f"unknown signing key {kid!r}")
             return self._keys[kid]
 
+    def remembered(self, token: str) -> Principal | None:
+        """The principal of a token verified a moment ago, without touching keys or signatures."""
+        with self._lock:
+            entry = self._verified.get(token)
+            if entry is None:
+                return None
+            if time.time() >= entry[1]:
+                del self._verified[token]
+                return None
+            self._verified.move_to_end(token)
+            return entry[0]
+
     def verify(self, token: str) -> Principal:
+        """May block: an unknown key id fetches the JWKS (call from a worker thread in async code)."""
+        principal = self.remembered(token)
+        if principal is not None:
+            return principal
+        principal, expires = self._verify(token)
+        with self._lock:
+            self._verified[token] = (principal, min(expires, time.time() + self._remember_seconds))
+            if len(self._verified) > self.REMEMBERED_TOKENS:
+                self._verified.popitem(last=False)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
             if self._remote is not None:
@@ -126,13 +163,13 @@ class JwtVerifier:
             did=claims.did,
             district=claims.district,
             school=claims.school,
-        )
+        ), float(payload["exp"])
 
 
 _bearer = HTTPBearer(auto_error=False)
 
 
-def authenticated(
+async def authenticated(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -141,8 +178,13 @@ def authenticated(
             status.HTTP_401_UNAUTHORIZED, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )
     verifier: JwtVerifier = request.app.state.verifier
+    # Most requests carry a token seen a moment ago and are answered on the event loop; a new one goes to a
+    # worker thread, since fetching an unknown key from a remote JWKS blocks.
+    principal = verifier.remembered(credentials.credentials)
+    if principal is not None:
+        return principal
     try:
-        return verifier.verify(credentials.credentials)
+        return await run_in_threadpool(verifier.verify, credentials.credentials)
     except InvalidToken as exc:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, f"invalid token: {exc}", headers={"WWW-Authenticate": "Bearer"}
@@ -155,7 +197,7 @@ CurrentPrincipal = Annotated[Principal, Depends(authenticated)]
 def require(*roles: Role) -> Any:
     """A dependency that admits principals holding at least one of ``roles``."""
 
-    def check(principal: CurrentPrincipal) -> Principal:
+    async def check(principal: CurrentPrincipal) -> Principal:  # async: no worker-thread hop per request
         if not principal.has(*roles):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,

@@ -32,12 +32,21 @@ class MicrocredKafkaBroker(KafkaBroker):
     35 s to become ready; together it takes one join. Otherwise this is FastStream's own ``start``.
     """
 
+    #: Set by :func:`create_broker`; ``subscribe`` reads its consumer settings from here.
+    consumer_policy: ConsumerPolicy | None = None
+
     async def start(self) -> None:
         await self.connect()
         await asyncio.gather(*(subscriber.start() for subscriber in self.subscribers))
         for publisher in self.publishers:
             await publisher.start()
         self.running = True
+
+    async def stop(self, *args: Any, **kwargs: Any) -> None:
+        # The handled offsets not yet committed go out while the consumers still hold their partitions.
+        if self.consumer_policy is not None:
+            await self.consumer_policy.committer.close()
+        await super().stop(*args, **kwargs)
 
 
 def create_broker(
@@ -52,6 +61,8 @@ def create_broker(
         max_attempts=settings.consumer_max_attempts,
         retry_base_seconds=settings.consumer_retry_base_seconds,
         retry_max_seconds=settings.consumer_retry_max_seconds,
+        commit_interval_seconds=settings.consumer_commit_interval_seconds,
+        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
     )
     broker = MicrocredKafkaBroker(
         settings.kafka_bootstrap_servers,
@@ -67,6 +78,7 @@ def create_broker(
         logger=None,
     )
     policy.broker = broker
+    broker.consumer_policy = policy
     return broker, policy
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import uvicorn
+import uvloop
 from fastapi import FastAPI
 
 from microcred.runtime.logs import configure_logging
@@ -43,4 +44,6 @@ def run_service(
         access_log=False,
         lifespan="on",
     )
-    asyncio.run(uvicorn.Server(config).serve())
+    # uvicorn.run would pick uvloop itself; serving through our own call needs it said. Its C event loop
+    # halves the cost of the many small socket writes (database, broker, HTTP) a request makes.
+    uvloop.run(uvicorn.Server(config).serve())
