@@ -11,6 +11,7 @@ import asyncio
 import json
 import time
 import uuid
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -61,7 +62,8 @@ async def engine(platform: Platform) -> AsyncIterator[AsyncEngine]:
 
 def settings_for(platform: Platform, name: str) -> ServiceSettings:
     return ServiceSettings(service_name=name, kafka_bootstrap_servers=platform.endpoints.kafka_bootstrap,
-                           consumer_max_attempts=3, consumer_retry_base_seconds=0.05)
+                           consumer_max_attempts=3, consumer_retry_base_seconds=0.05,
+                           consumer_commit_interval_seconds=0.2)
 
 
 async def count(engine: AsyncEngine, name: str) -> int:
@@ -346,3 +348,30 @@ async def test_relay_purges_published_rows_past_retention_but_never_unsent_ones(
     assert remaining == {old_unsent.event_id}
     async with engine.begin() as connection:  # leave nothing unsent for the other tests' relays
         await connection.execute(tables.outbox.delete().where(tables.outbox.c.event_id == old_unsent.event_id))
+
+
+async def test_a_relay_publishes_nothing_while_another_replicas_relay_holds_the_lock(
+    platform: Platform, engine: AsyncEngine
+) -> None:
+    session_factory = async_sessionmaker(engine, expire_on_commit=False)
+    event = credit(uuid.uuid4())
+    async with UnitOfWork(session_factory, tables, "test") as uow:
+        uow.publish(event)
+        await uow.commit()
+    sent: list[str] = []
+
+    async def publish(topic: str, key: bytes, value: bytes, headers: Any) -> Any:
+        sent.append(json.loads(value)["event_id"])
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    relay = OutboxRelay(session_factory, tables, publish, service="lock-test", registry=CollectorRegistry())
+    async with engine.connect() as other_replica, other_replica.begin():
+        await other_replica.execute(sa.select(sa.func.pg_advisory_xact_lock(
+            zlib.crc32(b"microcred-outbox-relay:lock-test"))))
+        assert await relay.publish_pending() == 0 and sent == []
+    assert await relay.publish_pending() >= 1 and str(event.event_id) in sent
+    async with engine.connect() as connection:
+        assert await connection.scalar(sa.select(tables.outbox.c.published_at).where(
+            tables.outbox.c.event_id == event.event_id)) is not None

@@ -112,12 +112,14 @@ class OutboxRelay:
         """One pass: publish up to a batch of unsent rows and stamp them. Returns rows published."""
         outbox = self._outbox
         async with self._session_factory() as session, session.begin():
-            locked = await session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(self._lock_key)))
-            if not locked:
-                return 0  # another replica's relay is publishing this service's outbox
+            # The lock is taken in the same statement as the read, one round trip instead of two: the CTE
+            # runs once (a volatile function's CTE is evaluated on its own), and while another replica's
+            # relay holds the lock no row comes back, which reads the same as an empty outbox.
+            lock = sa.select(sa.func.pg_try_advisory_xact_lock(self._lock_key).label("held")).cte("relay_lock")
             rows = (
                 await session.execute(
                     sa.select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.payload, outbox.c.headers)
+                    .join(lock, lock.c.held)
                     .where(outbox.c.published_at.is_(None))
                     .order_by(outbox.c.id)
                     .limit(self._batch_size)
@@ -136,8 +138,13 @@ class OutboxRelay:
                 .where(outbox.c.id.in_([row.id for row in rows]))
                 .values(published_at=sa.func.now())
             )
-            backlog = await session.scalar(
-                sa.select(sa.func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+            # A short batch was everything unsent when it was read; only a full one needs the count.
+            backlog = (
+                await session.scalar(
+                    sa.select(sa.func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+                )
+                if len(rows) == self._batch_size
+                else 0
             )
         self.backlog.set(backlog or 0)
         self.published.inc(len(rows))

@@ -12,12 +12,16 @@ from contextlib import contextmanager
 
 from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 
 def create_tracer_provider(service_name: str, otlp_endpoint: str | None) -> TracerProvider:
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    # With nowhere to send spans, recording them is wasted work.
+    # Unsampled spans still carry trace ids, so traceparent keeps flowing through the outbox and the hops,
+    # and an upstream caller's sampling decision is still followed.
+    sampler = sampling.ParentBased(sampling.ALWAYS_ON if otlp_endpoint else sampling.ALWAYS_OFF)
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}), sampler=sampler)
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
