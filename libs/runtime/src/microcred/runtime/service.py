@@ -12,7 +12,6 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -117,9 +116,6 @@ class ServiceRuntime:
 
     @asynccontextmanager
     async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:
-        asyncio.get_running_loop().set_default_executor(
-            ThreadPoolExecutor(self.settings.blocking_io_threads, thread_name_prefix="blocking-io")
-        )
         await self.broker.start()
         tasks = [asyncio.create_task(self.relay.run(), name="outbox-relay")]
         tasks += [asyncio.create_task(job(), name=getattr(job, "__name__", "background")) for job in self.background]

@@ -43,10 +43,6 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
-    # Threads for blocking calls (the minio S3 client, a remote JWKS fetch). They mostly wait on sockets;
-    # Python's default (CPU count + 4, so 6 on a 2-core node) queued concurrent uploads behind each other.
-    blocking_io_threads: int = 32
-
     relay_batch_size: int = 500
     relay_poll_interval_seconds: float = 0.5
     outbox_retention_hours: float = 7 * 24
