@@ -46,18 +46,16 @@ import os
 import platform as host
 import random
 import re
-import signal
 import statistics
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any, Literal
 
 import aiohttp
@@ -66,6 +64,7 @@ import httpx
 import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from harness import running_platform
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -789,25 +788,11 @@ def tag_of(options: Options) -> str:
             + ("-memlog" if options.broker_log == "memory" else ""))
 
 
-@contextlib.contextmanager
-def running_platform(data_dir: Path, broker_log: Literal["s3", "memory"]) -> Iterator[Platform]:
-    """The platform, stopped on the way out however the way out happens (error, Ctrl-C, SIGTERM)."""
+def platform_for(data_dir: Path, broker_log: Literal["s3", "memory"]) -> Platform:
     ports = PlatformPorts.free()
     infra = embedded_infrastructure(data_dir, ports.infra, data_dir / "logs", extra_databases=(CEILING_DATABASE,),
                                     broker_log=broker_log)
-    running = Platform(data_dir, ports, infra=infra, service_env=QUICK_SERVICE_ENV)
-
-    def terminate(signum: int, _: FrameType | None) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, terminate)
-    try:
-        running.start()  # stops what it started if it fails half way
-        yield running
-    finally:
-        console.print("[dim]stopping the platform[/dim]")
-        running.stop()
-        signal.signal(signal.SIGTERM, previous)
+    return Platform(data_dir, ports, infra=infra, service_env=QUICK_SERVICE_ENV)
 
 
 async def drive(platform: Platform, world: World, options: Options, video: bytes) -> dict[str, Any]:
@@ -967,7 +952,7 @@ def summarise(run: Run, samples: Samples, started: float, finished: float, optio
 def one_size(options: Options, video: bytes, charts: Path) -> dict[str, Any]:
     teachers = max(math.ceil(options.submissions / options.credentials), 1)
     with tempfile.TemporaryDirectory(prefix="microcred-pipeline-") as scratch, \
-            running_platform(Path(scratch) / "platform", options.broker_log) as platform:
+            running_platform(platform_for(Path(scratch) / "platform", options.broker_log), console) as platform:
         console.print(f"platform up (data in {platform.data_dir}); "
                       f"N={options.submissions}, {teachers} teachers, {options.credentials} credentials")
         client = PlatformClient({s: platform.url(s) for s in SERVICES}, platform.tokens, timeout=120.0)

@@ -29,26 +29,24 @@ import hashlib
 import json
 import os
 import platform as host
-import signal
 import statistics
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from fractions import Fraction
 from functools import partial
 from pathlib import Path
-from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
 import av
 import httpx
+from harness import running_platform
 from minio import Minio
 from rich.console import Console
 from rich.table import Table
@@ -281,24 +279,6 @@ def print_table(report: dict[str, Any]) -> None:
 # Run
 
 
-@contextmanager
-def running_platform(data_dir: Path) -> Iterator[Platform]:
-    """The platform, stopped on the way out however the way out happens (error, Ctrl-C, SIGTERM)."""
-    running = Platform(data_dir, PlatformPorts.free())
-
-    def terminate(signum: int, _: FrameType | None) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, terminate)
-    try:
-        running.start()  # stops what it started if it fails half way
-        yield running
-    finally:
-        console.print("[dim]stopping the platform[/dim]")
-        running.stop()
-        signal.signal(signal.SIGTERM, previous)
-
-
 def timed(what: str, action: Callable[[], Any]) -> tuple[Any, float]:
     with console.status(what):
         started = time.perf_counter()
@@ -326,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"video: {size / MB:.1f} MB, {duration:.1f} s, written in {generate_s:.1f} s, "
                       f"sha256 in {sha_s:.2f} s")
 
-        with running_platform(work / "platform") as platform:
+        with running_platform(Platform(work / "platform", PlatformPorts.free()), console) as platform:
             console.print(f"platform up (data in {platform.data_dir})")
             client = PlatformClient({s: platform.url(s) for s in SERVICES}, platform.tokens, timeout=600.0)
             # One pooled client shared by the part threads, like a browser's connection pool.
