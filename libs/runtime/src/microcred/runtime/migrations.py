@@ -34,6 +34,10 @@ def run_env(target_metadata: sa.MetaData) -> None:
         # Several replicas may start at once (an init container per pod); the lock makes the others
         # wait and then find nothing left to do. It is released when the connection closes.
         connection.execute(sa.text("SELECT pg_advisory_lock(hashtext('microcred-migrations'))"))
+        # The lock is the session's and outlives this commit; ending the implicit transaction lets
+        # alembic own the next one, which a migration needs to step out of for CREATE INDEX
+        # CONCURRENTLY (autocommit_block refuses a transaction it did not begin).
+        connection.commit()
         context.configure(connection=connection, target_metadata=target_metadata)
         with context.begin_transaction():
             context.run_migrations()

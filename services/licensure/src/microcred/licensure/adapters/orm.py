@@ -98,6 +98,13 @@ class RevokedAwardRow(Base):
 
 class CreditClaimRow(Base):
     __tablename__ = "credit_claims"
+    __table_args__ = (
+        # The approval queue, in its listing order, holding waiting claims only (migration 0004).
+        sa.Index(
+            "ix_credit_claims_pending", "earned_on", "award_id",
+            postgresql_where=sa.text("status = 'pending_approval'"),
+        ),
+    )
 
     award_id: Mapped[UUID] = mapped_column(primary_key=True)
     license_id: Mapped[UUID] = mapped_column(sa.ForeignKey("licenses.license_id"), primary_key=True, index=True)

@@ -81,6 +81,10 @@ class ReviewRow(Base):
         sa.Index("ix_reviews_status_created", "status", "created_at"),
         sa.Index("ix_reviews_reviewer_status", "reviewer_id", "status"),
         sa.Index("ix_reviews_status_due", "status", "due_at"),
+        # Every seat of an attempt, and every row of a panel (migration 0005): routing looks both up
+        # under its lock on each submitted attempt.
+        sa.Index("ix_reviews_attempt", "submission_id", "attempt"),
+        sa.Index("ix_reviews_panel", sa.text("coalesce(parent_review_id, review_id)")),
     )
 
     review_id: Mapped[UUID] = mapped_column(primary_key=True)
