@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from microcred.events import CriterionFeedback, SubmissionCriteria
@@ -191,27 +193,138 @@ class EarnedCredentialRepository:
         return set(found)
 
 
+def _when(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _submission_values(submission: Submission) -> dict[str, Any]:
+    return {
+        "teacher_id": submission.teacher_id,
+        "credential_id": submission.credential_id,
+        "credential_version": submission.credential_version,
+        "credential_name": submission.credential_name,
+        "states": list(submission.states),
+        "teacher_district": submission.teacher_district,
+        "teacher_school": submission.teacher_school,
+        "status": submission.status.value,
+        "attempt": submission.attempt,
+        "award_id": submission.award_id,
+        "created_at": submission.created_at,
+        "responses": [
+            {"requirement_key": key, "prompt_index": index, "answer": answer}
+            for (key, index), answer in sorted(submission.responses.items())
+        ],
+        "finalized_at": submission.finalized_at,
+        "withdrawal_reason": submission.withdrawal_reason,
+    }
+
+
+def _attempt_values(attempt: Attempt) -> dict[str, Any]:
+    return {
+        "submitted_at": attempt.submitted_at,
+        "reviewer_id": attempt.reviewer_id,
+        "reviewer_ids": sorted(attempt.reviewer_ids),
+        "expected_decision_at": attempt.expected_decision_at,
+        "feedback": [f.model_dump(mode="json") for f in attempt.feedback],
+        "feedback_received_at": attempt.feedback_received_at,
+    }
+
+
+def _evidence_values(evidence: Evidence) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "requirement_key": evidence.requirement_key,
+        "filename": evidence.filename,
+        "content_type": evidence.content_type,
+        "size_bytes": evidence.size_bytes,
+        "sha256": evidence.sha256,
+        "object_key": evidence.object_key,
+        "status": evidence.status.value,
+        "etag": evidence.etag,
+        "uploaded_at": evidence.uploaded_at,
+        "upload_mode": evidence.upload_mode.value,
+        "upload_id": evidence.upload_id,
+        "part_size": evidence.part_size,
+        "part_count": evidence.part_count,
+        "sniffed_content_type": evidence.sniffed_content_type,
+        "duration_seconds": evidence.duration_seconds,
+        "media": evidence.media,
+        "rejection": evidence.rejection,
+        "submitted_in": evidence.submitted_in,
+        "removed_at": evidence.removed_at,
+    }
+    # A new item takes the database's clock (created_at's server default) until it has been stored.
+    if evidence.registered_at is not None:
+        values["created_at"] = evidence.registered_at
+    return values
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """The row values of an aggregate as it was read, so that a save writes only what changed."""
+
+    submission: dict[str, Any]
+    attempts: dict[int, dict[str, Any]]
+    evidence: dict[UUID, dict[str, Any]]
+
+    @classmethod
+    def of(cls, submission: Submission) -> _Stored:
+        return cls(
+            _submission_values(submission),
+            {a.number: _attempt_values(a) for a in submission.attempts},
+            {e.evidence_id: _evidence_values(e) for e in submission.evidence},
+        )
+
+
+_SUBMISSIONS = cast(sa.Table, SubmissionRow.__table__)
+_ATTEMPTS = cast(sa.Table, AttemptRow.__table__)
+_EVIDENCE = cast(sa.Table, EvidenceRow.__table__)
+
+
+def _children(table: sa.Table, *order: sa.ColumnElement[Any]) -> sa.ScalarSelect[Any]:
+    # json_agg of the whole row (the table name as a row value), so adding a column needs no change here.
+    return (
+        sa.select(sa.func.json_agg(aggregate_order_by(sa.literal_column(table.name), *order), type_=JSON))
+        .where(table.c.submission_id == _SUBMISSIONS.c.submission_id)
+        .scalar_subquery()
+    )
+
+
+# A submission with its attempts and evidence in one round trip: the children come back as JSON arrays
+# built by PostgreSQL, instead of two more queries per aggregate.
+_AGGREGATE = sa.select(
+    _SUBMISSIONS,
+    _children(_ATTEMPTS, _ATTEMPTS.c.number).label("attempt_rows"),
+    _children(_EVIDENCE, _EVIDENCE.c.created_at, _EVIDENCE.c.evidence_id).label("evidence_rows"),
+)
+
+
 class SubmissionRepository:
+    """Submissions as aggregates, read in one statement and written as the changes since the read.
+
+    Core statements rather than the ORM's unit of work: every request and every event handler here
+    reads one aggregate and saves it, and the ORM spent more than the database did (a second SELECT
+    per child row at save time, once the loaded rows had been garbage-collected from its identity map).
+    """
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._stored: dict[UUID, _Stored] = {}
 
     async def get(self, submission_id: UUID, *, for_update: bool = False) -> Submission | None:
-        query = sa.select(SubmissionRow).where(SubmissionRow.submission_id == submission_id)
+        query = _AGGREGATE.where(_SUBMISSIONS.c.submission_id == submission_id)
         if for_update:
-            query = query.with_for_update()
-        row = await self.session.scalar(query)
-        if row is None:
-            return None
-        return (await self._load([row]))[0]
+            query = query.with_for_update(of=_SUBMISSIONS)
+        row = (await self.session.execute(query)).first()
+        return None if row is None else self._to_domain(row)
 
     async def list_recent(
         self, *, teacher_id: str | None, limit: int, offset: int
     ) -> list[Submission]:
-        query = sa.select(SubmissionRow)
+        query = _AGGREGATE
         if teacher_id is not None:
-            query = query.where(SubmissionRow.teacher_id == teacher_id)
-        query = query.order_by(SubmissionRow.created_at.desc(), SubmissionRow.submission_id).limit(limit).offset(offset)
-        return await self._load(list(await self.session.scalars(query)))
+            query = query.where(_SUBMISSIONS.c.teacher_id == teacher_id)
+        query = query.order_by(_SUBMISSIONS.c.created_at.desc(), _SUBMISSIONS.c.submission_id).limit(limit).offset(offset)
+        return [self._to_domain(row) for row in await self.session.execute(query)]
 
     async def final_with_stored_evidence(self, cutoff: datetime, limit: int) -> list[UUID]:
         """Submissions decided (awarded or withdrawn) no later than ``cutoff`` whose evidence still has bytes."""
@@ -259,147 +372,119 @@ class SubmissionRepository:
         return {u for u in found if u is not None}
 
     async def add(self, submission: Submission) -> None:
-        row = SubmissionRow(submission_id=submission.submission_id)
-        self._apply(row, submission)
-        self.session.add(row)
-        await self._save_children(submission)
+        await self.session.execute(
+            sa.insert(_SUBMISSIONS).values(submission_id=submission.submission_id, **_submission_values(submission))
+        )
+        self._stored[submission.submission_id] = _Stored({}, {}, {})
+        await self._save_children(submission, self._stored[submission.submission_id])
+        self._stored[submission.submission_id] = _Stored.of(submission)
 
     async def save(self, submission: Submission) -> None:
-        row = await self.session.get(SubmissionRow, submission.submission_id)
-        assert row is not None, "save() follows get(), which loaded the row into this session"
-        self._apply(row, submission)
-        await self._save_children(submission)
+        stored = self._stored.get(submission.submission_id)
+        assert stored is not None, "save() follows get() or add() in the same unit of work"
+        changed = _changes(stored.submission, _submission_values(submission))
+        if changed:
+            await self.session.execute(
+                sa.update(_SUBMISSIONS).where(_SUBMISSIONS.c.submission_id == submission.submission_id).values(changed)
+            )
+        await self._save_children(submission, stored)
+        self._stored[submission.submission_id] = _Stored.of(submission)
 
-    @staticmethod
-    def _apply(row: SubmissionRow, submission: Submission) -> None:
-        row.teacher_id = submission.teacher_id
-        row.credential_id = submission.credential_id
-        row.credential_version = submission.credential_version
-        row.credential_name = submission.credential_name
-        row.states = list(submission.states)
-        row.teacher_district = submission.teacher_district
-        row.teacher_school = submission.teacher_school
-        row.status = submission.status.value
-        row.attempt = submission.attempt
-        row.award_id = submission.award_id
-        row.created_at = submission.created_at
-        row.responses = [
-            {"requirement_key": key, "prompt_index": index, "answer": answer}
-            for (key, index), answer in sorted(submission.responses.items())
-        ]
-        row.finalized_at = submission.finalized_at
-        row.withdrawal_reason = submission.withdrawal_reason
-
-    async def _save_children(self, submission: Submission) -> None:
-        # The parent row must exist before its children reference it.
-        await self.session.flush()
+    async def _save_children(self, submission: Submission, stored: _Stored) -> None:
+        # Inserts go in one statement per table; updates are rare (an event changes one attempt or one
+        # item), each its own statement with only the changed columns.
+        new_attempts: list[dict[str, Any]] = []
         for attempt in submission.attempts:
-            attempt_row = await self.session.get(AttemptRow, (submission.submission_id, attempt.number))
-            if attempt_row is None:
-                attempt_row = AttemptRow(submission_id=submission.submission_id, number=attempt.number)
-                self.session.add(attempt_row)
-            attempt_row.submitted_at = attempt.submitted_at
-            attempt_row.reviewer_id = attempt.reviewer_id
-            attempt_row.reviewer_ids = sorted(attempt.reviewer_ids)
-            attempt_row.expected_decision_at = attempt.expected_decision_at
-            attempt_row.feedback = [f.model_dump(mode="json") for f in attempt.feedback]
-            attempt_row.feedback_received_at = attempt.feedback_received_at
+            values = _attempt_values(attempt)
+            before = stored.attempts.get(attempt.number)
+            if before is None:
+                new_attempts.append({"submission_id": submission.submission_id, "number": attempt.number, **values})
+            elif changed := _changes(before, values):
+                await self.session.execute(
+                    sa.update(_ATTEMPTS)
+                    .where(_ATTEMPTS.c.submission_id == submission.submission_id, _ATTEMPTS.c.number == attempt.number)
+                    .values(changed)
+                )
+        if new_attempts:
+            await self.session.execute(sa.insert(_ATTEMPTS), new_attempts)
         for evidence in submission.evidence:
-            evidence_row = await self.session.get(EvidenceRow, evidence.evidence_id)
-            if evidence_row is None:
-                evidence_row = EvidenceRow(evidence_id=evidence.evidence_id, submission_id=submission.submission_id)
-                self.session.add(evidence_row)
-            evidence_row.requirement_key = evidence.requirement_key
-            evidence_row.filename = evidence.filename
-            evidence_row.content_type = evidence.content_type
-            evidence_row.size_bytes = evidence.size_bytes
-            evidence_row.sha256 = evidence.sha256
-            evidence_row.object_key = evidence.object_key
-            evidence_row.status = evidence.status.value
-            evidence_row.etag = evidence.etag
-            evidence_row.uploaded_at = evidence.uploaded_at
-            if evidence.registered_at is not None:
-                evidence_row.created_at = evidence.registered_at
-            evidence_row.upload_mode = evidence.upload_mode.value
-            evidence_row.upload_id = evidence.upload_id
-            evidence_row.part_size = evidence.part_size
-            evidence_row.part_count = evidence.part_count
-            evidence_row.sniffed_content_type = evidence.sniffed_content_type
-            evidence_row.duration_seconds = evidence.duration_seconds
-            evidence_row.media = evidence.media
-            evidence_row.rejection = evidence.rejection
-            evidence_row.submitted_in = evidence.submitted_in
-            evidence_row.removed_at = evidence.removed_at
+            values = _evidence_values(evidence)
+            before = stored.evidence.get(evidence.evidence_id)
+            if before is None:
+                # One by one: items differ in which columns they set (created_at is the server's when absent).
+                await self.session.execute(
+                    sa.insert(_EVIDENCE).values(
+                        evidence_id=evidence.evidence_id, submission_id=submission.submission_id, **values
+                    )
+                )
+            elif changed := _changes(before, values):
+                await self.session.execute(
+                    sa.update(_EVIDENCE).where(_EVIDENCE.c.evidence_id == evidence.evidence_id).values(changed)
+                )
 
-    async def _load(self, rows: list[SubmissionRow]) -> list[Submission]:
-        if not rows:
-            return []
-        ids = [row.submission_id for row in rows]
-        attempts: dict[UUID, list[Attempt]] = {i: [] for i in ids}
-        for a in await self.session.scalars(
-            sa.select(AttemptRow).where(AttemptRow.submission_id.in_(ids)).order_by(AttemptRow.number)
-        ):
-            attempts[a.submission_id].append(
-                Attempt(
-                    number=a.number,
-                    submitted_at=a.submitted_at,
-                    reviewer_id=a.reviewer_id,
-                    feedback=tuple(CriterionFeedback.model_validate(f) for f in a.feedback),
-                    feedback_received_at=a.feedback_received_at,
-                    reviewer_ids=frozenset(a.reviewer_ids or ()),
-                    expected_decision_at=a.expected_decision_at,
-                )
-            )
-        evidence: dict[UUID, list[Evidence]] = {i: [] for i in ids}
-        for e in await self.session.scalars(
-            sa.select(EvidenceRow)
-            .where(EvidenceRow.submission_id.in_(ids))
-            .order_by(EvidenceRow.created_at, EvidenceRow.evidence_id)
-        ):
-            evidence[e.submission_id].append(
-                Evidence(
-                    evidence_id=e.evidence_id,
-                    requirement_key=e.requirement_key,
-                    filename=e.filename,
-                    content_type=e.content_type,
-                    size_bytes=e.size_bytes,
-                    sha256=e.sha256,
-                    object_key=e.object_key,
-                    status=EvidenceStatus(e.status),
-                    etag=e.etag,
-                    uploaded_at=e.uploaded_at,
-                    registered_at=e.created_at,
-                    upload_mode=UploadMode(e.upload_mode),
-                    upload_id=e.upload_id,
-                    part_size=e.part_size,
-                    part_count=e.part_count,
-                    sniffed_content_type=e.sniffed_content_type,
-                    duration_seconds=e.duration_seconds,
-                    media=e.media,
-                    rejection=e.rejection,
-                    submitted_in=e.submitted_in,
-                    removed_at=e.removed_at,
-                )
-            )
-        return [
-            Submission(
-                submission_id=row.submission_id,
-                teacher_id=row.teacher_id,
-                credential_id=row.credential_id,
-                credential_version=row.credential_version,
-                credential_name=row.credential_name,
-                states=tuple(row.states),
-                created_at=row.created_at,
-                status=SubmissionStatus(row.status),
-                teacher_district=row.teacher_district,
-                teacher_school=row.teacher_school,
-                attempt=row.attempt,
-                attempts=attempts[row.submission_id],
-                evidence=evidence[row.submission_id],
-                award_id=row.award_id,
-                responses={(r["requirement_key"], int(r["prompt_index"])): str(r["answer"]) for r in row.responses},
-                finalized_at=row.finalized_at,
-                withdrawal_reason=row.withdrawal_reason,
-            )
-            for row in rows
-        ]
+    def _to_domain(self, row: sa.Row[Any]) -> Submission:
+        submission = Submission(
+            submission_id=row.submission_id,
+            teacher_id=row.teacher_id,
+            credential_id=row.credential_id,
+            credential_version=row.credential_version,
+            credential_name=row.credential_name,
+            states=tuple(row.states),
+            created_at=row.created_at,
+            status=SubmissionStatus(row.status),
+            teacher_district=row.teacher_district,
+            teacher_school=row.teacher_school,
+            attempt=row.attempt,
+            attempts=[_attempt(a) for a in row.attempt_rows or ()],
+            evidence=[_evidence(e) for e in row.evidence_rows or ()],
+            award_id=row.award_id,
+            responses={(r["requirement_key"], int(r["prompt_index"])): str(r["answer"]) for r in row.responses},
+            finalized_at=row.finalized_at,
+            withdrawal_reason=row.withdrawal_reason,
+        )
+        self._stored[submission.submission_id] = _Stored.of(submission)
+        return submission
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in after.items() if key not in before or before[key] != value}
+
+
+# The children arrive as JSON (see _AGGREGATE): uuids and times as strings, numbers as numbers.
+def _attempt(a: dict[str, Any]) -> Attempt:
+    return Attempt(
+        number=a["number"],
+        submitted_at=datetime.fromisoformat(a["submitted_at"]),
+        reviewer_id=a["reviewer_id"],
+        feedback=tuple(CriterionFeedback.model_validate(f) for f in a["feedback"]),
+        feedback_received_at=_when(a["feedback_received_at"]),
+        reviewer_ids=frozenset(a["reviewer_ids"] or ()),
+        expected_decision_at=_when(a["expected_decision_at"]),
+    )
+
+
+def _evidence(e: dict[str, Any]) -> Evidence:
+    duration = e["duration_seconds"]
+    return Evidence(
+        evidence_id=UUID(e["evidence_id"]),
+        requirement_key=e["requirement_key"],
+        filename=e["filename"],
+        content_type=e["content_type"],
+        size_bytes=e["size_bytes"],
+        sha256=e["sha256"],
+        object_key=e["object_key"],
+        status=EvidenceStatus(e["status"]),
+        etag=e["etag"],
+        uploaded_at=_when(e["uploaded_at"]),
+        registered_at=datetime.fromisoformat(e["created_at"]),
+        upload_mode=UploadMode(e["upload_mode"]),
+        upload_id=e["upload_id"],
+        part_size=e["part_size"],
+        part_count=e["part_count"],
+        sniffed_content_type=e["sniffed_content_type"],
+        duration_seconds=None if duration is None else float(duration),
+        media=e["media"],
+        rejection=e["rejection"],
+        submitted_in=e["submitted_in"],
+        removed_at=_when(e["removed_at"]),
+    )
