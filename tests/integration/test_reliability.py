@@ -375,3 +375,40 @@ async def test_a_relay_publishes_nothing_while_another_replicas_relay_holds_the_
     async with engine.connect() as connection:
         assert await connection.scalar(sa.select(tables.outbox.c.published_at).where(
             tables.outbox.c.event_id == event.event_id)) is not None
+
+
+async def test_the_backlog_gauge_counts_what_a_failing_relay_could_not_send(
+    platform: Platform, engine: AsyncEngine
+) -> None:
+    # A pass counts the backlog only after a full batch; a pass that failed (the broker is away) must
+    # still leave the gauge at the real backlog rather than at the last healthy pass's 0.
+    session_factory = async_sessionmaker(engine, expire_on_commit=False)
+    unsent = sa.select(sa.func.count()).select_from(tables.outbox).where(tables.outbox.c.published_at.is_(None))
+    async with engine.connect() as connection:  # rows other tests left unsent (no relay runs between tests)
+        before = int(await connection.scalar(unsent) or 0)
+    events = [credit(uuid.uuid4()) for _ in range(3)]
+    async with UnitOfWork(session_factory, tables, "test") as uow:
+        uow.publish(*events)
+        await uow.commit()
+
+    async def broker_down(topic: str, key: bytes, value: bytes, headers: Any) -> Any:
+        raise ConnectionError("broker went away")
+
+    registry = CollectorRegistry()
+    relay = OutboxRelay(session_factory, tables, broker_down, service="backlog-test", registry=registry,
+                        poll_interval=0.1, max_backoff=0.2)
+    relay.backlog.set(0)
+    task = asyncio.create_task(relay.run())
+    try:
+        await eventually(lambda: _equals(_gauge(registry), before + 3), "the gauge to count the 3 unsent events")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    async with engine.begin() as connection:  # leave nothing for the other tests' relays
+        await connection.execute(tables.outbox.delete().where(
+            tables.outbox.c.event_id.in_([e.event_id for e in events])))
+
+
+async def _gauge(registry: CollectorRegistry) -> int:
+    return int(registry.get_sample_value("microcred_outbox_backlog") or 0)
+

@@ -87,6 +87,9 @@ class OutboxRelay:
             except Exception:
                 self.failures.inc()
                 log.exception("outbox relay pass failed; retrying in %.1fs", backoff)
+                # A pass only counts what it could not send; a failed one counted nothing, and the gauge
+                # must not keep saying 0 through a broker outage, when the backlog is what operators need.
+                await self._count_backlog()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
                 continue
@@ -94,6 +97,19 @@ class OutboxRelay:
                 with suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
                 self._wakeup.clear()
+
+    async def _count_backlog(self) -> None:
+        outbox = self._outbox
+        try:
+            async with self._session_factory() as session:
+                unsent = await session.scalar(
+                    sa.select(sa.func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+                )
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the database is away too: the pass's own error is already logged
+            return
+        self.backlog.set(unsent or 0)
 
     async def purge_published(self, batch: int = 10_000) -> int:
         """Delete published rows older than the retention; unpublished rows are never touched."""
