@@ -20,7 +20,7 @@ fixture gives them) in a temporary directory on free ports, then:
 3. follows the events with one plain aiokafka consumer per topic read from the start (no consumer
    group, so nothing rebalances), keeping for every event the broker timestamp and when it was read.
    A submission is complete when ``licensure.credit-posted`` arrived for every license of its teacher;
-4. samples every second the outbox backlog gauge of each service (``/metrics``), the lag of every
+4. samples every second the outbox backlog of each service (unsent rows, counted in its database), the lag of every
    ``<service>.<topic>`` consumer group, and CPU and RSS of each service, postgres, tansu, weed and
    of this generator (it shares the machine, so its own cost is part of the picture);
 5. measures the raw ceiling on the same broker and database afterwards: as many records as the run
@@ -529,19 +529,24 @@ async def sample_processes(roots: dict[str, int], samples: Samples, stop: asynci
             samples.process[name].append((at, cpu, rss))
 
 
-BACKLOG = re.compile(r"^microcred_outbox_backlog(?:\{[^}]*\})?\s+(\S+)", re.MULTILINE)
-
-
 async def sample_backlog(platform: Platform, samples: Samples, stop: asyncio.Event) -> None:
-    async with httpx.AsyncClient(timeout=5.0) as http:
+    """Unsent outbox rows of each service, counted in its database (the partial index on unsent rows
+    keeps this cheap). Not the relay's gauge: a relay counts only after a full batch or a failed pass,
+    so a relay waiting on slow broker acknowledgements would read as an empty outbox."""
+    endpoints = platform.endpoints
+    connections = {service: await asyncpg.connect(endpoints.database_url(service, driver="postgresql"))
+                   for service in SERVICES}
+    try:
         while not stop.is_set():
             at = now() - samples.started
-            for service in SERVICES:
-                with contextlib.suppress(httpx.HTTPError):
-                    text = (await http.get(f"{platform.url(service)}/metrics")).text
-                    if match := BACKLOG.search(text):
-                        samples.backlog[service].append((at, float(match.group(1))))
+            for service, connection in connections.items():
+                with contextlib.suppress(asyncpg.PostgresError, OSError):
+                    unsent = await connection.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                    samples.backlog[service].append((at, float(unsent)))
             await asyncio.sleep(1.0)
+    finally:
+        for connection in connections.values():
+            await connection.close()
 
 
 async def topic_partitions(bootstrap: str) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
@@ -1112,6 +1117,7 @@ def draw_growth(reports: list[dict[str, Any]], charts: Path) -> Path:
     rate.plot(sizes, [r["throughput"]["completed_per_s"] or 0 for r in reports], marker="o", label="completed / s")
     rate.plot(sizes, [r["throughput"]["submitted_per_s"] or 0 for r in reports], marker="o", label="submitted / s")
     rate.set_xscale("log")
+    rate.set_ylim(bottom=0)  # from zero: a few percent must look like a few percent
     rate.set_xlabel("submissions in the run")
     rate.legend()
     rate.set_title("Throughput as the run grows")
@@ -1120,6 +1126,7 @@ def draw_growth(reports: list[dict[str, Any]], charts: Path) -> Path:
         latency.plot(sizes, [(r["latency"]["from_submit_first_pass"][key][quantile] or 0) / 1000 for r in reports],
                      marker="o", label=quantile)
     latency.set_xscale("log")
+    latency.set_ylim(bottom=0)
     latency.set_xlabel("submissions in the run")
     latency.set_ylabel("seconds, submit -> last credit (first-pass submissions)")
     latency.legend()
@@ -1248,10 +1255,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="where Tansu keeps its log: s3 (SeaweedFS, as make up runs it) or memory (no S3 round "
                              "trip per produce and commit, closer to a Kafka broker's cost)")
     parser.add_argument("--before", type=Path, default=None,
-                        help="an earlier pipeline-*.json to compare with (the report gains a before/after section)")
+                        help="an earlier pipeline-*.json to compare with (the report gains a before/after section), "
+                             "or a directory of them: each run is compared with the report of its own tag there")
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"results directory (default {RESULTS})")
     args = parser.parse_args(argv)
-    before = json.loads(args.before.read_text()) if args.before else None
+    if args.before is not None and not args.before.exists():
+        parser.error(f"--before: {args.before} does not exist")
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()] or [args.submissions]
     if min(sizes) < 1 or args.concurrency < 1 or not 0 <= args.fail_share < 1 or not 1 <= args.credentials <= 5:
         parser.error("sizes and --concurrency must be positive, --fail-share in [0, 1), --credentials in 1..5")
@@ -1262,9 +1271,15 @@ def main(argv: list[str] | None = None) -> int:
         options = Options(size, args.rate, args.concurrency, args.credentials, args.reviewers, args.fail_share,
                           args.poll, args.timeout or 120 + size / 2, not args.no_ceiling, args.seed,
                           args.broker_log)
+        before_path = args.before
+        if before_path is not None and before_path.is_dir():
+            before_path = before_path / f"pipeline-{tag_of(options)}.json"
+            if not before_path.is_file():
+                console.print(f"[yellow]no earlier report {before_path}: run {tag_of(options)} has no before/after[/]")
+                before_path = None
         report = one_size(options, video, args.output / "pipeline")
-        if before is not None and args.before is not None:
-            report["before_after"] = before_after(before, report, args.before)
+        if before_path is not None:
+            report["before_after"] = before_after(json.loads(before_path.read_text()), report, before_path)
             draw_before_after(report["before_after"], args.output / "pipeline", tag_of(options))
         path = args.output / f"pipeline-{tag_of(options)}.json"
         path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
