@@ -28,6 +28,9 @@ def _differences(connection: sa.Connection, metadata: sa.MetaData) -> list[Any]:
     return compare_metadata(context, metadata)
 
 
+# Alembic cannot compare an index expression that carries an operator class (catalog's GIN index on
+# definition -> 'alignments' with jsonb_path_ops); it says so and compares everything else.
+@pytest.mark.filterwarnings("ignore:Expression #1 .* detected to include an operator clause:UserWarning")
 @pytest.mark.parametrize("service", SERVICES)
 def test_migrated_schema_matches_the_orm(platform: Platform, service: str) -> None:
     # Every adapters module, as a table may be declared beside the ORM (licensure's webhook tables).
