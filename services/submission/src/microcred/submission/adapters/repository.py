@@ -372,54 +372,50 @@ class SubmissionRepository:
         return {u for u in found if u is not None}
 
     async def add(self, submission: Submission) -> None:
+        current = _Stored.of(submission)
         await self.session.execute(
-            sa.insert(_SUBMISSIONS).values(submission_id=submission.submission_id, **_submission_values(submission))
+            sa.insert(_SUBMISSIONS).values(submission_id=submission.submission_id, **current.submission)
         )
-        self._stored[submission.submission_id] = _Stored({}, {}, {})
-        await self._save_children(submission, self._stored[submission.submission_id])
-        self._stored[submission.submission_id] = _Stored.of(submission)
+        await self._write_children(submission.submission_id, _Stored({}, {}, {}), current)
+        self._stored[submission.submission_id] = current
 
     async def save(self, submission: Submission) -> None:
         stored = self._stored.get(submission.submission_id)
         assert stored is not None, "save() follows get() or add() in the same unit of work"
-        changed = _changes(stored.submission, _submission_values(submission))
-        if changed:
+        current = _Stored.of(submission)
+        if changed := _changes(stored.submission, current.submission):
             await self.session.execute(
                 sa.update(_SUBMISSIONS).where(_SUBMISSIONS.c.submission_id == submission.submission_id).values(changed)
             )
-        await self._save_children(submission, stored)
-        self._stored[submission.submission_id] = _Stored.of(submission)
+        await self._write_children(submission.submission_id, stored, current)
+        self._stored[submission.submission_id] = current
 
-    async def _save_children(self, submission: Submission, stored: _Stored) -> None:
+    async def _write_children(self, submission_id: UUID, before: _Stored, after: _Stored) -> None:
         # Inserts go in one statement per table; updates are rare (an event changes one attempt or one
         # item), each its own statement with only the changed columns.
         new_attempts: list[dict[str, Any]] = []
-        for attempt in submission.attempts:
-            values = _attempt_values(attempt)
-            before = stored.attempts.get(attempt.number)
-            if before is None:
-                new_attempts.append({"submission_id": submission.submission_id, "number": attempt.number, **values})
-            elif changed := _changes(before, values):
+        for number, values in after.attempts.items():
+            earlier = before.attempts.get(number)
+            if earlier is None:
+                new_attempts.append({"submission_id": submission_id, "number": number, **values})
+            elif changed := _changes(earlier, values):
                 await self.session.execute(
                     sa.update(_ATTEMPTS)
-                    .where(_ATTEMPTS.c.submission_id == submission.submission_id, _ATTEMPTS.c.number == attempt.number)
+                    .where(_ATTEMPTS.c.submission_id == submission_id, _ATTEMPTS.c.number == number)
                     .values(changed)
                 )
         if new_attempts:
             await self.session.execute(sa.insert(_ATTEMPTS), new_attempts)
-        for evidence in submission.evidence:
-            values = _evidence_values(evidence)
-            before = stored.evidence.get(evidence.evidence_id)
-            if before is None:
+        for evidence_id, values in after.evidence.items():
+            earlier = before.evidence.get(evidence_id)
+            if earlier is None:
                 # One by one: items differ in which columns they set (created_at is the server's when absent).
                 await self.session.execute(
-                    sa.insert(_EVIDENCE).values(
-                        evidence_id=evidence.evidence_id, submission_id=submission.submission_id, **values
-                    )
+                    sa.insert(_EVIDENCE).values(evidence_id=evidence_id, submission_id=submission_id, **values)
                 )
-            elif changed := _changes(before, values):
+            elif changed := _changes(earlier, values):
                 await self.session.execute(
-                    sa.update(_EVIDENCE).where(_EVIDENCE.c.evidence_id == evidence.evidence_id).values(changed)
+                    sa.update(_EVIDENCE).where(_EVIDENCE.c.evidence_id == evidence_id).values(changed)
                 )
 
     def _to_domain(self, row: sa.Row[Any]) -> Submission:
