@@ -58,6 +58,9 @@ class OutboxRelay:
         self._purge_every = purge_every_seconds
         self._last_purge = 0.0
         self._wakeup = asyncio.Event()
+        self._count_unsent = (
+            sa.select(sa.func.count()).select_from(self._outbox).where(self._outbox.c.published_at.is_(None))
+        )
         self._lock_key = zlib.crc32(f"microcred-outbox-relay:{service}".encode())
         self.published = Counter(
             "microcred_outbox_published", "Outbox events published to Kafka", registry=registry
@@ -99,12 +102,9 @@ class OutboxRelay:
                 self._wakeup.clear()
 
     async def _count_backlog(self) -> None:
-        outbox = self._outbox
         try:
             async with self._session_factory() as session:
-                unsent = await session.scalar(
-                    sa.select(sa.func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
-                )
+                unsent = await session.scalar(self._count_unsent)
         except asyncio.CancelledError:
             raise
         except Exception:  # the database is away too: the pass's own error is already logged
@@ -155,13 +155,7 @@ class OutboxRelay:
                 .values(published_at=sa.func.now())
             )
             # A short batch was everything unsent when it was read; only a full one needs the count.
-            backlog = (
-                await session.scalar(
-                    sa.select(sa.func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
-                )
-                if len(rows) == self._batch_size
-                else 0
-            )
+            backlog = await session.scalar(self._count_unsent) if len(rows) == self._batch_size else 0
         self.backlog.set(backlog or 0)
         self.published.inc(len(rows))
         return len(rows)
