@@ -46,6 +46,7 @@ import os
 import platform as host
 import random
 import re
+import socket
 import statistics
 import sys
 import tempfile
@@ -78,6 +79,7 @@ RESULTS = Path(__file__).parent / "results"
 console = Console()
 
 CEILING_DATABASE = "bench_ceiling"
+MACHINE = "machine (all processes)"  # the whole host's CPU, sampled beside the processes we watch
 
 FOLLOWED = ("submission.submitted", "review.assigned", "review.scored", "review.revise-requested",
             "award.awarded", "licensure.credit-posted")
@@ -146,8 +148,11 @@ class World:
     probe_token: str
 
 
-def build_world(client: PlatformClient, credentials: int, reviewers: int, teachers: int, max_open: int) -> World:
-    """Catalog and reviewers through the same calls as the tests' ``World``; licences come later (async)."""
+def seed_catalog(client: PlatformClient, credentials: int, reviewers: int, max_open: int) -> dict[str, Any]:
+    """Issuer, published credentials and certified reviewers through the same calls as the tests' ``World``.
+
+    Returns only names and ids (JSON), so that a chunked run can keep them in its state file and mint its
+    actors' tokens again after a restart: the platform's dev signing key lives in its data directory."""
     unique = uuid.uuid4().hex[:8]
     operator = client.operator(f"op-{unique}")
     issuer_id = client.create_issuer(operator, f"Benchmark issuer {unique}", url="https://example.org")
@@ -157,21 +162,32 @@ def build_world(client: PlatformClient, credentials: int, reviewers: int, teache
         draft = client.draft_credential(admin, issuer_id, credential_definition(f"Formative assessment {number} {unique}"))
         client.approve_and_publish(admin, operator, draft["credential_id"], 1)
         credential_ids.append(str(draft["credential_id"]))
-    players = []
-    for number in range(reviewers):
-        reviewer = client.actor(f"reviewer-{number:03d}-{unique}", Role.REVIEWER)
-        client.register_reviewer(operator, reviewer.subject, credential_ids, max_open=max_open)
-        players.append(reviewer)
-    district_admin = client.actor(f"district-admin-{unique}", Role.DISTRICT_ADMIN, states=("AR",), district=DISTRICT)
+    reviewer_subjects = [f"reviewer-{number:03d}-{unique}" for number in range(reviewers)]
+    for subject in reviewer_subjects:
+        client.register_reviewer(operator, subject, credential_ids, max_open=max_open)
+    return {"unique": unique, "operator": operator.subject, "credential_ids": credential_ids,
+            "reviewers": reviewer_subjects}
+
+
+def world_of(client: PlatformClient, seed: dict[str, Any], teachers: int, teacher_prefix: str = "teacher") -> World:
+    """The players of one run over a seeded catalog, with ``teachers`` new teachers (licences come later, async)."""
+    unique = seed["unique"]
     enrolled = []
     for number in range(teachers):
         states = STATE_MIXES[number % len(STATE_MIXES)]
-        subject = f"teacher-{number:05d}-{unique}"
+        subject = f"{teacher_prefix}-{number:05d}-{unique}"
         actor = client.actor(subject, Role.TEACHER, states=states, district=DISTRICT,
                              email=f"{subject}@schools.example")
         enrolled.append(Teacher(actor, states))
-    probe_token = client.tokens.mint(f"probe-{unique}", [Role.TEACHER], states=("TN",))
-    return World(operator, credential_ids, players, district_admin, enrolled, probe_token)
+    district_admin = client.actor(f"district-admin-{unique}", Role.DISTRICT_ADMIN, states=("AR",), district=DISTRICT)
+    probe_token = client.tokens.mint(f"probe-{teacher_prefix}-{unique}", [Role.TEACHER], states=("TN",))
+    return World(client.operator(seed["operator"]), list(seed["credential_ids"]),
+                 [client.actor(subject, Role.REVIEWER) for subject in seed["reviewers"]],
+                 district_admin, enrolled, probe_token)
+
+
+def build_world(client: PlatformClient, credentials: int, reviewers: int, teachers: int, max_open: int) -> World:
+    return world_of(client, seed_catalog(client, credentials, reviewers, max_open), teachers)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -518,7 +534,7 @@ async def sample_processes(roots: dict[str, int], samples: Samples, stop: asynci
         rescan()
         # The whole machine in the same unit (100 = one core): what is left once the watched processes are
         # subtracted is someone else's load, which skews a run on a shared host.
-        samples.process["machine (all processes)"].append(
+        samples.process[MACHINE].append(
             (at, psutil.cpu_percent(None) * cores, psutil.virtual_memory().used / 2**20))
         for name, root in roots.items():
             cpu = rss = 0.0
@@ -746,6 +762,7 @@ def latency_report(jobs: list[Job]) -> dict[str, Any]:
         "from_submit_first_pass": {f"submit -> {m}": percentiles(v) for m, v in first_pass.items()},
         "from_first_submit_revised_then_credited": percentiles(end_to_end_revised),
         "_raw_hops": hops,
+        "_raw_end_to_end": first_pass["credit_last"],
     }
 
 
@@ -793,8 +810,8 @@ def tag_of(options: Options) -> str:
             + ("-memlog" if options.broker_log == "memory" else ""))
 
 
-def platform_for(data_dir: Path, broker_log: Literal["s3", "memory"]) -> Platform:
-    ports = PlatformPorts.free()
+def platform_for(data_dir: Path, broker_log: Literal["s3", "memory"], ports: PlatformPorts | None = None) -> Platform:
+    ports = ports or PlatformPorts.free()
     infra = embedded_infrastructure(data_dir, ports.infra, data_dir / "logs", extra_databases=(CEILING_DATABASE,),
                                     broker_log=broker_log)
     return Platform(data_dir, ports, infra=infra, service_env=QUICK_SERVICE_ENV)
@@ -905,6 +922,7 @@ def summarise(run: Run, samples: Samples, started: float, finished: float, optio
     elapsed = (max(ends) if ends else finished) - started
     latencies = latency_report(jobs)
     raw_hops = latencies.pop("_raw_hops")
+    raw_end_to_end = latencies.pop("_raw_end_to_end")
     during = [e for e in run.events if e[1] >= started]
     by_topic = Counter(e[0] for e in during)
     offsets = samples.end_offsets
@@ -951,6 +969,7 @@ def summarise(run: Run, samples: Samples, started: float, finished: float, optio
             "broker_end_offsets": [[round(a, 1), n] for a, n in offsets],
         },
         "_raw_hops": raw_hops,
+        "_raw_end_to_end": raw_end_to_end,
     }
 
 
@@ -963,48 +982,332 @@ def one_size(options: Options, video: bytes, charts: Path) -> dict[str, Any]:
         client = PlatformClient({s: platform.url(s) for s in SERVICES}, platform.tokens, timeout=120.0)
         try:
             with console.status("publishing credentials, registering reviewers"):
-                # max_open (the API allows 1,000 at most): no reviewer may be full, or routing would queue
-                # and the run would measure the cap, not the pipeline.
                 world = build_world(client, options.credentials, options.reviewers, teachers,
-                                    max_open=min(1000, options.submissions * 2 + 10))
+                                    max_open=reviewer_capacity(options.submissions))
         finally:
             client.close()
         result = asyncio.run(drive(platform, world, options, video))
-        ceiling: dict[str, Any] = {}
-        if options.ceiling:
-            records = result["throughput"]["broker_records"] or sum(result["counts"]["events_followed"].values())
-            size = result["throughput"]["mean_event_bytes"] or 1000
-            with console.status(f"raw ceiling: {records} records through the broker, {records} rows into PostgreSQL"):
-                ceiling["kafka"] = asyncio.run(kafka_ceiling(platform.endpoints.kafka_bootstrap, max(records, 1), size))
-                ceiling["postgres"] = asyncio.run(postgres_ceiling(
-                    platform.endpoints.database_url(CEILING_DATABASE, driver="postgresql"), max(records, 1), size))
-            pipeline_rate = result["throughput"]["broker_records_per_s"] or result["throughput"]["followed_events_per_s"]
-            if pipeline_rate:
-                ceiling["pipeline_over_kafka_produce"] = round(pipeline_rate / ceiling["kafka"]["produce_per_s"], 4)
-                ceiling["pipeline_over_kafka_consume"] = round(pipeline_rate / ceiling["kafka"]["consume_per_s"], 4)
-                ceiling["pipeline_over_postgres_single_row_tx"] = round(
-                    pipeline_rate / ceiling["postgres"]["single_row_tx_per_s"], 4)
-            ceiling["note"] = ("pipeline rate = records per second the whole platform put through the broker during "
-                               "the run (all topics); the ceiling moves the same count with no processing")
-        result["ceiling"] = ceiling
+        result["ceiling"] = raw_ceiling(platform, result) if options.ceiling else {}
         result["service_log_errors"] = service_log_errors(platform)
     raw_hops = result.pop("_raw_hops")
+    result.pop("_raw_end_to_end")
     report: dict[str, Any] = {
         "benchmark": "pipeline",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
-        "parameters": {
-            "submissions": options.submissions, "rate_per_s": options.rate or "open loop (max)",
-            "concurrency": options.concurrency, "credentials": options.credentials, "reviewers": options.reviewers,
-            "teachers": teachers, "fail_share": options.fail_share, "poll_interval_s": options.poll,
-            "timeout_s": options.timeout, "seed": options.seed, "state_mixes": [list(m) for m in STATE_MIXES],
-            "ar_district_approval": "approved by a district-admin player polling pending credits",
-            "service_env": QUICK_SERVICE_ENV, "topic_partitions": 3, "broker_log": options.broker_log,
-        },
+        "parameters": parameters(options, teachers),
         **result,
     }
     draw_run(report, raw_hops, charts, tag_of(options))
     return report
+
+
+def reviewer_capacity(submissions: int) -> int:
+    # max_open (the API allows 1,000 at most): no reviewer may be full, or routing would queue and the run
+    # would measure the cap, not the pipeline.
+    return min(1000, submissions * 2 + 10)
+
+
+def parameters(options: Options, teachers: int) -> dict[str, Any]:
+    return {
+        "submissions": options.submissions, "rate_per_s": options.rate or "open loop (max)",
+        "concurrency": options.concurrency, "credentials": options.credentials, "reviewers": options.reviewers,
+        "teachers": teachers, "fail_share": options.fail_share, "poll_interval_s": options.poll,
+        "timeout_s": options.timeout, "seed": options.seed, "state_mixes": [list(m) for m in STATE_MIXES],
+        "ar_district_approval": "approved by a district-admin player polling pending credits",
+        "service_env": QUICK_SERVICE_ENV, "topic_partitions": 3, "broker_log": options.broker_log,
+    }
+
+
+def raw_ceiling(platform: Platform, result: dict[str, Any]) -> dict[str, Any]:
+    """Plain aiokafka and plain INSERTs moving as many records as the run put through the broker."""
+    ceiling: dict[str, Any] = {}
+    records = result["throughput"]["broker_records"] or sum(result["counts"]["events_followed"].values())
+    size = result["throughput"]["mean_event_bytes"] or 1000
+    with console.status(f"raw ceiling: {records} records through the broker, {records} rows into PostgreSQL"):
+        ceiling["kafka"] = asyncio.run(kafka_ceiling(platform.endpoints.kafka_bootstrap, max(records, 1), size))
+        ceiling["postgres"] = asyncio.run(postgres_ceiling(
+            platform.endpoints.database_url(CEILING_DATABASE, driver="postgresql"), max(records, 1), size))
+    pipeline_rate = result["throughput"]["broker_records_per_s"] or result["throughput"]["followed_events_per_s"]
+    if pipeline_rate:
+        ceiling["pipeline_over_kafka_produce"] = round(pipeline_rate / ceiling["kafka"]["produce_per_s"], 4)
+        ceiling["pipeline_over_kafka_consume"] = round(pipeline_rate / ceiling["kafka"]["consume_per_s"], 4)
+        ceiling["pipeline_over_postgres_single_row_tx"] = round(
+            pipeline_rate / ceiling["postgres"]["single_row_tx_per_s"], 4)
+    ceiling["note"] = ("pipeline rate = records per second the whole platform put through the broker during "
+                       "the run (all topics); the ceiling moves the same count with no processing")
+    return ceiling
+
+
+# ---------------------------------------------------------------------------------------------------
+# A long growth run, in chunks over one growing platform
+#
+# Tansu, the dev broker, lists every record object of a partition on every fetch (DynoStore::fetch in
+# tansu-storage 0.6.0), with its log in memory as in S3, so its CPU grows with the length of the log:
+# from 13.5% to 31.6% of a core between the 1,000 and 10,000 runs, on course to more than this machine
+# has before 100,000. Apache Kafka finds an offset through a segment index and does not slow down as a
+# topic grows. So a long run keeps one platform data directory (PostgreSQL and the evidence store grow
+# through the whole run) and restarts the platform between chunks, each time after every submission of
+# the chunk has been credited: with ``--broker-log memory`` that restart empties the broker's log, which
+# is what a topic's retention would do on Kafka. With ``--broker-log s3`` the log is kept and grows.
+# The run state is kept after every chunk, so the same command resumes an interrupted run.
+
+
+def _free(ports: PlatformPorts) -> bool:
+    for port in [*ports.infra.as_dict().values(), *ports.http.values()]:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+async def table_sizes(platform: Platform) -> dict[str, Any]:
+    """Exact row counts of every table of every service, and each database's size on disk."""
+    sizes: dict[str, Any] = {}
+    for service in SERVICES:
+        connection = await asyncpg.connect(platform.endpoints.database_url(service, driver="postgresql"))
+        try:
+            # Exact counts, table names quoted by PostgreSQL itself (regclass); a session-local function
+            # because the embedded server has no libxml for query_to_xml.
+            await connection.execute(
+                "CREATE FUNCTION pg_temp.row_count(r regclass) RETURNS bigint LANGUAGE plpgsql AS "
+                "$$ DECLARE n bigint; BEGIN EXECUTE format('SELECT count(*) FROM %s', r) INTO n; RETURN n; END $$")
+            rows = {r["name"]: r["count"] for r in await connection.fetch(
+                "SELECT tablename AS name, pg_temp.row_count(format('%I.%I', schemaname, tablename)::regclass) "
+                "AS count FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")}
+            size = await connection.fetchval("SELECT pg_database_size(current_database())")
+        finally:
+            await connection.close()
+        sizes[service] = {"rows": rows, "database_mb": round(size / 2**20, 1)}
+    return sizes
+
+
+def _set_logs_aside(log_dir: Path, index: int) -> None:
+    """Each chunk's component logs on their own, so that its error counts are its own."""
+    logs = list(log_dir.glob("*.log")) if log_dir.is_dir() else []
+    if logs:
+        # Chunk ``index`` (1-based) was the last to write them, or an interrupted attempt at the next one.
+        kept = log_dir / f"chunk-{index:03d}"
+        if kept.exists():
+            kept = log_dir / f"chunk-{index:03d}-{int(time.time())}"
+        kept.mkdir()
+        for path in logs:
+            path.rename(kept / path.name)
+
+
+def cpu_ms_per_submission(processes: dict[str, Any], completed: int) -> dict[str, float]:
+    return {name: round(values["cpu_seconds"] * 1000 / max(completed, 1), 1) for name, values in processes.items()}
+
+
+def compact_chunk(index: int, result: dict[str, Any], tables: dict[str, Any], started: str) -> dict[str, Any]:
+    """What a chunk keeps: its figures and per-second rates, not its per-event series (2 MB at 10,000)."""
+    series = result["series"]
+    return {
+        "index": index, "date": started,
+        "submissions_in_tables_at_start": tables["submission"]["rows"].get("submissions"),
+        "tables_at_start": tables,
+        "counts": result["counts"], "timings": result["timings"], "throughput": result["throughput"],
+        "latency": result["latency"], "http_latency_ms": result["http_latency_ms"],
+        "processes": result["processes"],
+        "cpu_ms_per_submission": cpu_ms_per_submission(result["processes"], result["counts"]["completed"]),
+        "max_outbox_backlog": {k: max((b for _, b in v), default=0) for k, v in series["outbox_backlog"].items()},
+        "max_consumer_lag": {k: max((n for _, n in v), default=0) for k, v in series["consumer_lag"].items()},
+        "series": {k: series[k] for k in ("submitted_per_s", "completed_per_s", "events_per_s")},
+        "ceiling": result["ceiling"],
+        "service_log_errors": {s: v["counts"] for s, v in result["service_log_errors"].items()},
+        "raw_end_to_end_ms": [round(v * 1000) for v in result["_raw_end_to_end"]],
+    }
+
+
+def chunked(options: Options, chunk: int, state_dir: Path, max_chunks: int, video: bytes,
+            output: Path) -> dict[str, Any]:
+    """Runs (or resumes) ``options.submissions`` in chunks of ``chunk``; at most ``max_chunks`` this time."""
+    total = math.ceil(options.submissions / chunk)
+    teachers = max(math.ceil(chunk / options.credentials), 1)
+    key = {"submissions": options.submissions, "chunk": chunk, "broker_log": options.broker_log,
+           "credentials": options.credentials, "reviewers": options.reviewers, "fail_share": options.fail_share,
+           "rate": options.rate, "concurrency": options.concurrency, "poll": options.poll, "seed": options.seed}
+    state_path = state_dir / "state.json"
+    if state_path.exists():
+        state = json.loads(state_path.read_text())
+        if state["key"] != key:
+            raise SystemExit(f"{state_path} belongs to a run with other options ({state['key']}); resume it with "
+                             f"those, or pass another --state (or delete {state_dir}) to start a new run")
+        console.print(f"resuming the run in {state_dir}: {len(state['chunks'])} of {total} chunks done")
+    else:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        state = {"key": key, "started": datetime.now(UTC).isoformat(timespec="seconds"), "port_base": None,
+                 "catalog": None, "chunks": []}
+
+    def keep() -> None:
+        scratch = state_path.with_suffix(".tmp")
+        scratch.write_text(json.dumps(state))
+        scratch.replace(state_path)  # a kill mid-write leaves the previous state, never half of one
+
+    ran = 0
+    while len(state["chunks"]) < total and ran < max_chunks:
+        index = len(state["chunks"])
+        size = min(chunk, options.submissions - index * chunk)
+        chunk_options = Options(size, options.rate, options.concurrency, options.credentials, options.reviewers,
+                                options.fail_share, options.poll, options.timeout, options.ceiling,
+                                options.seed + index, options.broker_log)
+        ports = PlatformPorts.from_base(state["port_base"]) if state["port_base"] else None
+        if ports is None or not _free(ports):
+            ports = PlatformPorts.free()  # the services' public URLs change; nothing in the run depends on them
+        state["port_base"] = ports.infra.postgres
+        data_dir = state_dir / "platform"
+        _set_logs_aside(data_dir / "logs", index)
+        started = datetime.now(UTC).isoformat(timespec="seconds")
+        with running_platform(platform_for(data_dir, options.broker_log, ports), console) as platform:
+            client = PlatformClient({s: platform.url(s) for s in SERVICES}, platform.tokens, timeout=120.0)
+            try:
+                if state["catalog"] is None:
+                    with console.status("publishing credentials, registering reviewers"):
+                        state["catalog"] = seed_catalog(client, options.credentials, options.reviewers,
+                                                        max_open=reviewer_capacity(chunk))
+                    keep()
+                world = world_of(client, state["catalog"], teachers, teacher_prefix=f"teacher-c{index + 1:03d}")
+            finally:
+                client.close()
+            tables = asyncio.run(table_sizes(platform))
+            console.print(f"[bold]chunk {index + 1} of {total}[/bold]: {size} submissions, {teachers} new teachers; "
+                          f"the tables hold {tables['submission']['rows'].get('submissions')} submissions "
+                          f"(data in {data_dir})")
+            result = asyncio.run(drive(platform, world, chunk_options, video))
+            last = index + 1 == total
+            result["ceiling"] = raw_ceiling(platform, result) if last and options.ceiling else {}
+            result["service_log_errors"] = service_log_errors(platform)
+        state["chunks"].append(compact_chunk(index, result, tables, started))
+        keep()
+        ran += 1
+        c = state["chunks"][-1]
+        console.print(f"chunk {index + 1}: {c['counts']['completed']} of {size} completed, "
+                      f"{c['throughput']['completed_per_s']} completed/s, submit -> last credit p99 "
+                      f"{c['latency']['from_submit_first_pass']['submit -> credit_last']['p99']} ms")
+        if not c["timings"]["drained"]:
+            console.print("[red]this chunk did not drain: the run stops here (its state is kept)[/red]")
+            break
+    return chunked_report(state, options, chunk, state_dir, output)
+
+
+def chunked_report(state: dict[str, Any], options: Options, chunk: int, state_dir: Path,
+                   output: Path) -> dict[str, Any]:
+    chunks = state["chunks"]
+    total = math.ceil(options.submissions / chunk)
+    completed = sum(c["counts"]["completed"] for c in chunks)
+    elapsed = sum(c["timings"]["elapsed_s"] for c in chunks)
+    rates = [c["throughput"]["completed_per_s"] or 0.0 for c in chunks]
+    end_to_end = [v / 1000 for c in chunks for v in c["raw_end_to_end_ms"]]
+    references = {}
+    for size in (1000, 10000):
+        path = output / f"pipeline-{size}{'-memlog' if options.broker_log == 'memory' else ''}.json"
+        if path.is_file() and rates:
+            rate = json.loads(path.read_text())["throughput"]["completed_per_s"]
+            references[str(size)] = {
+                "file": path.name, "completed_per_s": rate,
+                "overall_over_it": round(completed / elapsed / rate, 3) if elapsed and rate else None,
+                "last_chunk_over_it": round(rates[-1] / rate, 3) if rate else None,
+            }
+    totals = {k: sum(c["counts"][k] for c in chunks) for k in ("submissions", "completed", "failed", "revised")}
+    report: dict[str, Any] = {
+        "benchmark": "pipeline", "mode": "chunked",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"), "started": state["started"],
+        "machine": machine(),
+        "complete": len(chunks) == total and all(c["timings"]["drained"] for c in chunks),
+        "chunks_done": len(chunks), "chunks_total": total,
+        "parameters": {**parameters(options, max(math.ceil(chunk / options.credentials), 1) * total),
+                       "chunk": chunk, "state_dir": str(state_dir),
+                       "between_chunks": "platform restarted on the same data directory once the chunk drained"
+                                         + ("; the broker's in-memory log starts empty" if options.broker_log == "memory"
+                                            else "; the broker's S3 log is kept")},
+        "counts": totals,
+        "timings": {"elapsed_s": round(elapsed, 1), "drained": all(c["timings"]["drained"] for c in chunks)},
+        "throughput": {
+            "completed_per_s": round(completed / elapsed, 2) if elapsed else None,
+            "first_chunk_per_s": rates[0] if rates else None, "last_chunk_per_s": rates[-1] if rates else None,
+            "last_over_first": round(rates[-1] / rates[0], 3) if rates and rates[0] else None,
+            "min_chunk_per_s": min(rates, default=None), "max_chunk_per_s": max(rates, default=None),
+        },
+        "latency": {"unit": "ms", "submit -> credit_last, first pass, all chunks": percentiles(end_to_end)},
+        "growth": {
+            "submissions_in_tables_at_chunk_start": [c["submissions_in_tables_at_start"] for c in chunks],
+            "completed_per_s": rates,
+            "p99_submit_to_last_credit_ms": [
+                c["latency"]["from_submit_first_pass"]["submit -> credit_last"]["p99"] for c in chunks],
+            "database_mb_at_chunk_start": [{s: t["database_mb"] for s, t in c["tables_at_start"].items()}
+                                           for c in chunks],
+            "compared_with": references,
+        },
+        "ceiling": chunks[-1]["ceiling"] if chunks else {},
+        "chunks": [{k: v for k, v in c.items() if k != "raw_end_to_end_ms"} for c in chunks],
+    }
+    tag = tag_of(options)
+    path = output / f"pipeline-{tag}.json"
+    output.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    if chunks:
+        chart = draw_chunked(report, output / "pipeline", tag)
+        console.print(f"wrote {path} and {chart}")
+    return report
+
+
+def draw_chunked(report: dict[str, Any], charts: Path, tag: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    chunks = report["chunks"]
+    at = [c["submissions_in_tables_at_start"] or 0 for c in chunks]
+    figure, ((rate, latency), (cost, timeline)) = plt.subplots(2, 2, figsize=(13, 9))
+    rate.plot(at, report["growth"]["completed_per_s"], marker="o", label="completed / s, each chunk")
+    for size, reference in report["growth"]["compared_with"].items():
+        rate.axhline(reference["completed_per_s"], linestyle="--", linewidth=1,
+                     color="tab:green" if size == "1000" else "tab:gray", label=f"run of {int(size):,}")
+    rate.set_ylim(bottom=0)
+    rate.set_xlim(left=0)
+    rate.set_xlabel("submissions already in the tables when the chunk starts")
+    rate.set_title("Throughput as the tables grow")
+    rate.legend()
+    for quantile in ("p50", "p95", "p99"):
+        latency.plot(at, [(c["latency"]["from_submit_first_pass"]["submit -> credit_last"][quantile] or 0) / 1000
+                          for c in chunks], marker="o", label=quantile)
+    latency.set_ylim(bottom=0)
+    latency.set_xlim(left=0)
+    latency.set_xlabel("submissions already in the tables when the chunk starts")
+    latency.set_ylabel("seconds, submit -> last credit (first pass)")
+    latency.set_title("Latency as the tables grow")
+    latency.legend()
+    names = sorted({n for c in chunks for n in c["cpu_ms_per_submission"]},
+                   key=lambda n: -max(c["cpu_ms_per_submission"].get(n, 0) for c in chunks))
+    for name in names[:9]:
+        cost.plot(at, [c["cpu_ms_per_submission"].get(name, 0) for c in chunks], marker=".", label=name)
+    cost.set_ylim(bottom=0)
+    cost.set_xlim(left=0)
+    cost.set_xlabel("submissions already in the tables when the chunk starts")
+    cost.set_ylabel("CPU ms per completed submission")
+    cost.set_title("Cost per submission, by process")
+    cost.legend(fontsize=8, ncol=2)
+    offset = 0
+    for c in chunks:
+        series = c["series"]["completed_per_s"]
+        timeline.plot(range(offset, offset + len(series)), series, linewidth=0.6, color="tab:blue")
+        timeline.axvline(offset, color="tab:gray", linewidth=0.5)
+        offset += len(series)
+    timeline.set_ylim(bottom=0)
+    timeline.set_xlabel("seconds of load, chunks end to end (grey lines: platform restarts)")
+    timeline.set_ylabel("completed / s")
+    timeline.set_title("Completions per second")
+    figure.suptitle(f"{report['counts']['completed']:,} submissions in {report['chunks_done']} chunks"
+                    + ("" if report["complete"] else f" (of {report['chunks_total']}; run not finished)"))
+    figure.tight_layout()
+    charts.mkdir(parents=True, exist_ok=True)
+    path = charts / f"growth-{tag}.png"
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
 
 
 def service_log_errors(platform: Platform) -> dict[str, Any]:
@@ -1177,6 +1480,23 @@ def print_summary(report: dict[str, Any]) -> None:
                   f"{report['series']['consumer_lag_error'] or ''}")
 
 
+def print_chunked(report: dict[str, Any]) -> None:
+    table = Table(title=f"Growth run: {report['chunks_done']} of {report['chunks_total']} chunks")
+    for column in ("chunk", "in tables", "completed/s", "p50 ms", "p95 ms", "p99 ms", "machine CPU ms/sub"):
+        table.add_column(column, justify="right")
+    for c in report["chunks"]:
+        e2e = c["latency"]["from_submit_first_pass"]["submit -> credit_last"]
+        table.add_row(str(c["index"] + 1), f"{c['submissions_in_tables_at_start'] or 0:,}",
+                      str(c["throughput"]["completed_per_s"]), *(str(e2e[q]) for q in ("p50", "p95", "p99")),
+                      str(c["cpu_ms_per_submission"].get(MACHINE, "")))
+    console.print(table)
+    throughput = report["throughput"]
+    console.print(f"overall {throughput['completed_per_s']} completed/s; last chunk / first "
+                  f"{throughput['last_over_first']}; compared with: {report['growth']['compared_with']}")
+    if not report["complete"]:
+        console.print("[yellow]the run is not finished: the same command resumes it[/yellow]")
+
+
 def headline(report: dict[str, Any]) -> dict[str, Any]:
     """The figures a before/after comparison puts side by side."""
     submissions = report["counts"]["submissions"] or 1
@@ -1207,7 +1527,7 @@ def draw_before_after(comparison: dict[str, Any], charts: Path, tag: str) -> Pat
     figure, (rate, cpu) = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [1, 3]})
     rate.bar(["before", "after"], [old["completed_per_s"] or 0, new["completed_per_s"] or 0], color=["#999", "#2a7"])
     rate.set_title("Completed submissions / s")
-    names = [n for n in new["cpu_ms_per_submission"] if n != "machine (all processes)"]
+    names = [n for n in new["cpu_ms_per_submission"] if n != MACHINE]
     positions = range(len(names))
     cpu.bar([p - 0.2 for p in positions], [old["cpu_ms_per_submission"].get(n, 0) for n in names], 0.4,
             label=f"before ({old['date'][:10]})", color="#999")
@@ -1258,6 +1578,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="an earlier pipeline-*.json to compare with (the report gains a before/after section), "
                              "or a directory of them: each run is compared with the report of its own tag there")
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"results directory (default {RESULTS})")
+    parser.add_argument("--chunk", type=int, default=0,
+                        help="run -n as a long growth run in chunks of this many submissions over one growing "
+                             "platform, restarted between chunks; the same command resumes an interrupted run")
+    parser.add_argument("--state", type=Path, default=None,
+                        help="where a chunked run keeps its platform and progress (default .microcred/bench/<run>)")
+    parser.add_argument("--max-chunks", type=int, default=0, help="chunks to run this time (default: all left)")
     args = parser.parse_args(argv)
     if args.before is not None and not args.before.exists():
         parser.error(f"--before: {args.before} does not exist")
@@ -1266,6 +1592,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("sizes and --concurrency must be positive, --fail-share in [0, 1), --credentials in 1..5")
 
     video = tiny_video()
+    if args.chunk:
+        if args.sizes or args.before is not None or args.rate > 0 or args.chunk < 1 or args.max_chunks < 0:
+            parser.error("--chunk takes -n, a positive chunk size, no --sizes, --before or --rate")
+        options = Options(args.submissions, 0.0, args.concurrency, args.credentials, args.reviewers, args.fail_share,
+                          args.poll, args.timeout or 120 + min(args.chunk, args.submissions) / 2, not args.no_ceiling,
+                          args.seed, args.broker_log)
+        state_dir = args.state or Path(__file__).resolve().parents[1] / ".microcred" / "bench" / tag_of(options)
+        report = chunked(options, args.chunk, state_dir, args.max_chunks or 1_000_000, video, args.output)
+        print_chunked(report)
+        return 0 if report["timings"]["drained"] else 1
     reports = []
     for size in sizes:
         options = Options(size, args.rate, args.concurrency, args.credentials, args.reviewers, args.fail_share,
