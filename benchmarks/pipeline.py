@@ -861,6 +861,16 @@ async def drive(platform: Platform, world: World, options: Options, video: bytes
                       TextColumn("{task.fields[note]}"), console=console) as progress:
             sent_bar = progress.add_task("submitted", total=len(jobs), note="")
             done_bar = progress.add_task("credited ", total=len(jobs), note="")
+            # Off a terminal (a long run in the background, its output in a file) the bars only show at
+            # the end, so a plain line now and then says how far it got.
+            plain_every, plain_next = 60.0, now() + 60.0
+
+            def plain_progress() -> None:
+                nonlocal plain_next
+                if not console.is_terminal and now() >= plain_next:
+                    plain_next = now() + plain_every
+                    console.print(f"{datetime.now(UTC):%H:%M:%S} submitted {run.submitted}, credited "
+                                  f"{run.completed} of {len(jobs)}, errors {len(run.teacher_errors)}")
             launched: list[asyncio.Task[None]] = []
             for job in jobs:
                 if options.rate > 0:
@@ -872,6 +882,7 @@ async def drive(platform: Platform, world: World, options: Options, video: bytes
                 launched.append(asyncio.create_task(one(job)))
                 progress.update(sent_bar, completed=run.submitted)
                 progress.update(done_bar, completed=run.completed)
+                plain_progress()
             deadline = now() + options.timeout
             while not run.all_done.is_set() and now() < deadline:
                 failed = sum(1 for j in jobs if j.failed)
@@ -881,6 +892,7 @@ async def drive(platform: Platform, world: World, options: Options, video: bytes
                 progress.update(done_bar, completed=run.completed,
                                 note=f"backlog {sum(s[-1][1] for s in samples.backlog.values() if s):.0f} "
                                      f"errors {len(run.teacher_errors)}")
+                plain_progress()
                 await asyncio.sleep(0.5)
             finished = now()
             progress.update(sent_bar, completed=run.submitted)
