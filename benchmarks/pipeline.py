@@ -31,7 +31,11 @@ fixture gives them) in a temporary directory on free ports, then:
 Writes ``benchmarks/results/pipeline-<N>.json`` (``pipeline-<N>-rate<R>.json`` for a paced run) and
 PNG charts in ``benchmarks/results/pipeline/``; with several ``--sizes``, a growth curve as well.
 
+With ``--chunk K`` the N submissions are one long growth run: K at a time on one platform whose data
+directory is kept, restarted between chunks (see "A long growth run" below for why), resumable.
+
     python benchmarks/pipeline.py [-n 1000] [--sizes 200,1000] [--rate 20] [--concurrency 32]
+    python benchmarks/pipeline.py -n 100000 --chunk 10000 --broker-log memory [--max-chunks 3]
 """
 
 from __future__ import annotations
@@ -1135,13 +1139,16 @@ def compact_chunk(index: int, result: dict[str, Any], tables: dict[str, Any], st
 
 def chunked(options: Options, chunk: int, state_dir: Path, max_chunks: int, video: bytes,
             output: Path) -> dict[str, Any]:
-    """Runs (or resumes) ``options.submissions`` in chunks of ``chunk``; at most ``max_chunks`` this time."""
+    """Runs (or resumes) ``options.submissions`` in chunks of ``chunk``; at most ``max_chunks`` this time (0: only
+    the report, from the kept state)."""
     total = math.ceil(options.submissions / chunk)
     teachers = max(math.ceil(chunk / options.credentials), 1)
     key = {"submissions": options.submissions, "chunk": chunk, "broker_log": options.broker_log,
            "credentials": options.credentials, "reviewers": options.reviewers, "fail_share": options.fail_share,
            "rate": options.rate, "concurrency": options.concurrency, "poll": options.poll, "seed": options.seed}
     state_path = state_dir / "state.json"
+    if not state_path.exists() and max_chunks == 0:
+        raise SystemExit(f"no run kept in {state_dir}: nothing to report")
     if state_path.exists():
         state = json.loads(state_path.read_text())
         if state["key"] != key:
@@ -1193,6 +1200,7 @@ def chunked(options: Options, chunk: int, state_dir: Path, max_chunks: int, vide
             result["service_log_errors"] = service_log_errors(platform)
         state["chunks"].append(compact_chunk(index, result, tables, started))
         keep()
+        chunked_report(state, options, chunk, state_dir, output)  # an interrupted run still has its report
         ran += 1
         c = state["chunks"][-1]
         console.print(f"chunk {index + 1}: {c['counts']['completed']} of {size} completed, "
@@ -1595,7 +1603,8 @@ def main(argv: list[str] | None = None) -> int:
                              "platform, restarted between chunks; the same command resumes an interrupted run")
     parser.add_argument("--state", type=Path, default=None,
                         help="where a chunked run keeps its platform and progress (default .microcred/bench/<run>)")
-    parser.add_argument("--max-chunks", type=int, default=0, help="chunks to run this time (default: all left)")
+    parser.add_argument("--max-chunks", type=int, default=None,
+                        help="chunks to run this time (default: all left; 0 writes the report from the kept state)")
     args = parser.parse_args(argv)
     if args.before is not None and not args.before.exists():
         parser.error(f"--before: {args.before} does not exist")
@@ -1605,13 +1614,14 @@ def main(argv: list[str] | None = None) -> int:
 
     video = tiny_video()
     if args.chunk:
-        if args.sizes or args.before is not None or args.rate > 0 or args.chunk < 1 or args.max_chunks < 0:
+        if args.sizes or args.before is not None or args.rate > 0 or args.chunk < 1 or (args.max_chunks or 0) < 0:
             parser.error("--chunk takes -n, a positive chunk size, no --sizes, --before or --rate")
         options = Options(args.submissions, 0.0, args.concurrency, args.credentials, args.reviewers, args.fail_share,
                           args.poll, args.timeout or 120 + min(args.chunk, args.submissions) / 2, not args.no_ceiling,
                           args.seed, args.broker_log)
         state_dir = args.state or Path(__file__).resolve().parents[1] / ".microcred" / "bench" / tag_of(options)
-        report = chunked(options, args.chunk, state_dir, args.max_chunks or 1_000_000, video, args.output)
+        report = chunked(options, args.chunk, state_dir, 1_000_000 if args.max_chunks is None else args.max_chunks,
+                         video, args.output)
         print_chunked(report)
         return 0 if report["timings"]["drained"] else 1
     reports = []
