@@ -1063,9 +1063,11 @@ def raw_ceiling(platform: Platform, result: dict[str, Any]) -> dict[str, Any]:
 # from 13.5% to 31.6% of a core between the 1,000 and 10,000 runs, on course to more than this machine
 # has before 100,000. Apache Kafka finds an offset through a segment index and does not slow down as a
 # topic grows. So a long run keeps one platform data directory (PostgreSQL and the evidence store grow
-# through the whole run) and restarts the platform between chunks, each time after every submission of
-# the chunk has been credited: with ``--broker-log memory`` that restart empties the broker's log, which
-# is what a topic's retention would do on Kafka. With ``--broker-log s3`` the log is kept and grows.
+# through the whole run) and restarts the platform between chunks, each time once every submission of
+# the chunk has been credited and every service has handled every event (:func:`settle`): with
+# ``--broker-log memory`` that restart empties the broker's log, which is what a topic's retention would
+# do on Kafka. With ``--broker-log s3`` the log is kept and grows. The wait to settle is reported with
+# each chunk and not counted in its throughput, which runs from its first submission to its last credit.
 # The run state is kept after every chunk, so the same command resumes an interrupted run.
 
 
@@ -1117,6 +1119,48 @@ def cpu_ms_per_submission(processes: dict[str, Any], completed: int) -> dict[str
     return {name: round(values["cpu_seconds"] * 1000 / max(completed, 1), 1) for name, values in processes.items()}
 
 
+async def settle(platform: Platform, timeout: float) -> dict[str, Any]:
+    """Waits until every service has handled every event: no unsent outbox row and no consumer lag, three
+    samples in a row (a handler's own events reach the outbox before its offset is committed, at most a
+    second later, so one quiet sample could fall between the two). Before a restart that empties the broker's
+    in-memory log this is what keeps events from being lost: at saturation the submission service's
+    subscribers run minutes behind its HTTP work, and the last credit comes long before they catch up."""
+    samples = Samples(started=now())
+    stop = asyncio.Event()
+    groups = await consumer_groups(platform)
+    samplers = [asyncio.create_task(sample_backlog(platform, samples, stop)),
+                asyncio.create_task(sample_lag(platform.endpoints.kafka_bootstrap, groups, samples, stop))]
+    began, quiet = now(), 0
+    try:
+        while now() - began < timeout and quiet < 3:
+            await asyncio.sleep(1.0)
+            backlog = [series[-1][1] for series in samples.backlog.values() if series]
+            lag = [series[-1][1] for series in samples.lag.values() if series]
+            busy = len(backlog) < len(SERVICES) or len(lag) < len(groups) or any(backlog) or any(lag)
+            quiet = 0 if busy else quiet + 1
+    finally:
+        stop.set()
+        await asyncio.gather(*samplers, return_exceptions=True)
+    first = {k: v[0][1] for k, v in samples.lag.items() if v and v[0][1]}
+    return {"settled": quiet >= 3, "seconds": round(now() - began, 1), "lag_at_start": first,
+            "lag_error": samples.lag_error,
+            "left": {**{f"outbox {k}": v[-1][1] for k, v in samples.backlog.items() if v and v[-1][1]},
+                     **{k: v[-1][1] for k, v in samples.lag.items() if v and v[-1][1]}}}
+
+
+def speed_probe(rounds: int = 5) -> float:
+    """Seconds for a fixed pure-Python workload on an idle platform, best of ``rounds``: the host's own speed,
+    so that chunks run hours apart on a shared machine can be told apart from tables that grew."""
+    best = math.inf
+    for _ in range(rounds):
+        began = time.perf_counter()
+        total = 0
+        for number in range(2_000_000):
+            total += number * number % 7
+        best = min(best, time.perf_counter() - began)
+    return round(best, 4)
+
+
 def compact_chunk(index: int, result: dict[str, Any], tables: dict[str, Any], started: str) -> dict[str, Any]:
     """What a chunk keeps: its figures and per-second rates, not its per-event series (2 MB at 10,000)."""
     series = result["series"]
@@ -1131,7 +1175,7 @@ def compact_chunk(index: int, result: dict[str, Any], tables: dict[str, Any], st
         "max_outbox_backlog": {k: max((b for _, b in v), default=0) for k, v in series["outbox_backlog"].items()},
         "max_consumer_lag": {k: max((n for _, n in v), default=0) for k, v in series["consumer_lag"].items()},
         "series": {k: series[k] for k in ("submitted_per_s", "completed_per_s", "events_per_s")},
-        "ceiling": result["ceiling"],
+        "ceiling": result["ceiling"], "settle": result.get("settle"),
         "service_log_errors": {s: v["counts"] for s, v in result["service_log_errors"].items()},
         "raw_end_to_end_ms": [round(v * 1000) for v in result["_raw_end_to_end"]],
     }
@@ -1191,14 +1235,20 @@ def chunked(options: Options, chunk: int, state_dir: Path, max_chunks: int, vide
             finally:
                 client.close()
             tables = asyncio.run(table_sizes(platform))
+            probe = speed_probe()
             console.print(f"[bold]chunk {index + 1} of {total}[/bold]: {size} submissions, {teachers} new teachers; "
                           f"the tables hold {tables['submission']['rows'].get('submissions')} submissions "
                           f"(data in {data_dir})")
             result = asyncio.run(drive(platform, world, chunk_options, video))
+            with console.status("waiting until every service has handled every event"):
+                result["settle"] = asyncio.run(settle(platform, timeout=600.0))
+            if not result["settle"]["settled"]:
+                console.print(f"[red]the platform did not settle in 10 minutes: {result['settle']['left']}; the "
+                              "restart loses those events (recorded with the chunk)[/red]")
             last = index + 1 == total
             result["ceiling"] = raw_ceiling(platform, result) if last and options.ceiling else {}
             result["service_log_errors"] = service_log_errors(platform)
-        state["chunks"].append(compact_chunk(index, result, tables, started))
+        state["chunks"].append({**compact_chunk(index, result, tables, started), "speed_probe_s": probe})
         keep()
         chunked_report(state, options, chunk, state_dir, output)  # an interrupted run still has its report
         ran += 1
@@ -1256,6 +1306,14 @@ def chunked_report(state: dict[str, Any], options: Options, chunk: int, state_di
             "completed_per_s": rates,
             "p99_submit_to_last_credit_ms": [
                 c["latency"]["from_submit_first_pass"]["submit -> credit_last"]["p99"] for c in chunks],
+            # The host's speed: a fixed workload's time before each chunk (chunks run since it was added), and
+            # the machine's CPU per submission over the load generator's, whose work does not depend on the
+            # tables, so a host that got slower moves both and leaves the ratio.
+            "speed_probe_s": [c.get("speed_probe_s") for c in chunks],
+            "machine_cpu_over_generator_cpu": [
+                round(c["cpu_ms_per_submission"][MACHINE] / c["cpu_ms_per_submission"]["load generator"], 2)
+                if c["cpu_ms_per_submission"].get("load generator") and MACHINE in c["cpu_ms_per_submission"]
+                else None for c in chunks],
             "database_mb_at_chunk_start": [{s: t["database_mb"] for s, t in c["tables_at_start"].items()}
                                            for c in chunks],
             "compared_with": references,
