@@ -50,7 +50,6 @@ import os
 import platform as host
 import random
 import re
-import socket
 import statistics
 import sys
 import tempfile
@@ -1071,16 +1070,6 @@ def raw_ceiling(platform: Platform, result: dict[str, Any]) -> dict[str, Any]:
 # The run state is kept after every chunk, so the same command resumes an interrupted run.
 
 
-def _free(ports: PlatformPorts) -> bool:
-    for port in [*ports.infra.as_dict().values(), *ports.http.values()]:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
-
-
 async def table_sizes(platform: Platform) -> dict[str, Any]:
     """Exact row counts of every table of every service, and each database's size on disk."""
     sizes: dict[str, Any] = {}
@@ -1161,11 +1150,12 @@ def speed_probe(rounds: int = 5) -> float:
     return round(best, 4)
 
 
-def compact_chunk(index: int, result: dict[str, Any], tables: dict[str, Any], started: str) -> dict[str, Any]:
+def compact_chunk(index: int, result: dict[str, Any], tables: dict[str, Any], started: str,
+                  speed_probe_s: float) -> dict[str, Any]:
     """What a chunk keeps: its figures and per-second rates, not its per-event series (2 MB at 10,000)."""
     series = result["series"]
     return {
-        "index": index, "date": started,
+        "index": index, "date": started, "speed_probe_s": speed_probe_s,
         "submissions_in_tables_at_start": tables["submission"]["rows"].get("submissions"),
         "tables_at_start": tables,
         "counts": result["counts"], "timings": result["timings"], "throughput": result["throughput"],
@@ -1209,7 +1199,7 @@ def chunked(options: Options, chunk: int, state_dir: Path, max_chunks: int, vide
         scratch.write_text(json.dumps(state))
         scratch.replace(state_path)  # a kill mid-write leaves the previous state, never half of one
 
-    ran = 0
+    ran, report = 0, None
     while len(state["chunks"]) < total and ran < max_chunks:
         index = len(state["chunks"])
         size = min(chunk, options.submissions - index * chunk)
@@ -1217,7 +1207,7 @@ def chunked(options: Options, chunk: int, state_dir: Path, max_chunks: int, vide
                                 options.fail_share, options.poll, options.timeout, options.ceiling,
                                 options.seed + index, options.broker_log)
         ports = PlatformPorts.from_base(state["port_base"]) if state["port_base"] else None
-        if ports is None or not _free(ports):
+        if ports is None or not ports.all_free():
             ports = PlatformPorts.free()  # the services' public URLs change; nothing in the run depends on them
         state["port_base"] = ports.infra.postgres
         data_dir = state_dir / "platform"
@@ -1248,9 +1238,9 @@ def chunked(options: Options, chunk: int, state_dir: Path, max_chunks: int, vide
             last = index + 1 == total
             result["ceiling"] = raw_ceiling(platform, result) if last and options.ceiling else {}
             result["service_log_errors"] = service_log_errors(platform)
-        state["chunks"].append({**compact_chunk(index, result, tables, started), "speed_probe_s": probe})
+        state["chunks"].append(compact_chunk(index, result, tables, started, probe))
         keep()
-        chunked_report(state, options, chunk, state_dir, output)  # an interrupted run still has its report
+        report = chunked_report(state, options, chunk, state_dir, output)  # an interrupted run still has one
         ran += 1
         c = state["chunks"][-1]
         console.print(f"chunk {index + 1}: {c['counts']['completed']} of {size} completed, "
@@ -1259,7 +1249,7 @@ def chunked(options: Options, chunk: int, state_dir: Path, max_chunks: int, vide
         if not c["timings"]["drained"]:
             console.print("[red]this chunk did not drain: the run stops here (its state is kept)[/red]")
             break
-    return chunked_report(state, options, chunk, state_dir, output)
+    return report if report is not None else chunked_report(state, options, chunk, state_dir, output)
 
 
 def chunked_report(state: dict[str, Any], options: Options, chunk: int, state_dir: Path,
@@ -1584,8 +1574,7 @@ def headline(report: dict[str, Any]) -> dict[str, Any]:
         "broker_log": report["parameters"].get("broker_log", "s3"),
         "completed_per_s": report["throughput"]["completed_per_s"],
         "submit_to_last_credit_ms": {q: end_to_end[q] for q in ("p50", "p95", "p99")},
-        "cpu_ms_per_submission": {name: round(values["cpu_seconds"] * 1000 / submissions, 1)
-                                  for name, values in report["processes"].items()},
+        "cpu_ms_per_submission": cpu_ms_per_submission(report["processes"], submissions),
     }
 
 

@@ -154,7 +154,7 @@ class Ports:
                 if base in _handed_out_bases:
                     continue
             ports = cls.from_base(base)
-            if all(_port_is_free(port) for port in ports.as_dict().values()):
+            if all(port_is_free(port) for port in ports.as_dict().values()):
                 with _handed_out_lock:
                     if base in _handed_out_bases:
                         continue
@@ -326,7 +326,7 @@ def _minimal_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _port_is_free(port: int) -> bool:
+def port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         # Servers set SO_REUSEADDR too, so a port in TIME_WAIT is usable and must count as free.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -24,7 +24,15 @@ from typing import Literal, Protocol, Self
 
 import httpx
 
-from microcred.devstack.infra import EmbeddedStack, Endpoints, Ports, StackError, TopicSpec, _die_with_parent
+from microcred.devstack.infra import (
+    EmbeddedStack,
+    Endpoints,
+    Ports,
+    StackError,
+    TopicSpec,
+    _die_with_parent,
+    port_is_free,
+)
 from microcred.events.registry import all_topics
 from microcred.runtime.auth import DevTokenIssuer
 
@@ -71,6 +79,10 @@ class PlatformPorts:
     def free(cls) -> PlatformPorts:
         infra = Ports.free()
         return cls.from_base(infra.postgres)
+
+    def all_free(self) -> bool:
+        """Every port of the layout is free right now (check-then-use, as :meth:`Ports.free`)."""
+        return all(port_is_free(port) for port in [*self.infra.as_dict().values(), *self.http.values()])
 
 
 class Platform:
