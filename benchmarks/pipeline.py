@@ -1256,7 +1256,8 @@ def chunked_report(state: dict[str, Any], options: Options, chunk: int, state_di
                    output: Path) -> dict[str, Any]:
     chunks = state["chunks"]
     total = math.ceil(options.submissions / chunk)
-    completed = sum(c["counts"]["completed"] for c in chunks)
+    totals = {k: sum(c["counts"][k] for c in chunks) for k in ("submissions", "completed", "failed", "revised")}
+    completed = totals["completed"]
     elapsed = sum(c["timings"]["elapsed_s"] for c in chunks)
     rates = [c["throughput"]["completed_per_s"] or 0.0 for c in chunks]
     end_to_end = [v / 1000 for c in chunks for v in c["raw_end_to_end_ms"]]
@@ -1270,7 +1271,6 @@ def chunked_report(state: dict[str, Any], options: Options, chunk: int, state_di
                 "overall_over_it": round(completed / elapsed / rate, 3) if elapsed and rate else None,
                 "last_chunk_over_it": round(rates[-1] / rate, 3) if rate else None,
             }
-    totals = {k: sum(c["counts"][k] for c in chunks) for k in ("submissions", "completed", "failed", "revised")}
     report: dict[str, Any] = {
         "benchmark": "pipeline", "mode": "chunked",
         "date": datetime.now(UTC).isoformat(timespec="seconds"), "started": state["started"],
