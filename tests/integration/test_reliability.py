@@ -60,10 +60,10 @@ async def engine(platform: Platform) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-def settings_for(platform: Platform, name: str) -> ServiceSettings:
+def settings_for(platform: Platform, name: str, workers: int = 3) -> ServiceSettings:
     return ServiceSettings(service_name=name, kafka_bootstrap_servers=platform.endpoints.kafka_bootstrap,
                            consumer_max_attempts=3, consumer_retry_base_seconds=0.05,
-                           consumer_commit_interval_seconds=0.2)
+                           consumer_commit_interval_seconds=0.2, consumer_workers_per_topic=workers)
 
 
 async def count(engine: AsyncEngine, name: str) -> int:
@@ -126,8 +126,9 @@ def counting_handler(engine: AsyncEngine, consumer: str, fail_times: int = 0,
     return handle
 
 
-async def run_consumer(platform: Platform, group: str, handler: Callable[[CreditPosted], Awaitable[None]]) -> Any:
-    broker, _ = create_broker(settings_for(platform, group), tracer_provider=TracerProvider(),
+async def run_consumer(platform: Platform, group: str, handler: Callable[[CreditPosted], Awaitable[None]],
+                       workers: int = 3) -> Any:
+    broker, _ = create_broker(settings_for(platform, group, workers), tracer_provider=TracerProvider(),
                               registry=CollectorRegistry())
     subscribe(broker, CreditPosted, group_id=group)(handler)
     await broker.start()
@@ -286,6 +287,59 @@ async def test_offsets_are_committed_only_after_handling_and_a_restart_resumes_t
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_partitions_proceed_side_by_side_and_each_keeps_its_order(platform: Platform) -> None:
+    """With a consumer per partition, a handler that waits holds only its own partition: the others are
+    handled meanwhile, and nothing on the waiting partition overtakes the message in its handler."""
+    bootstrap = platform.endpoints.kafka_bootstrap
+    group = f"workers-{uuid.uuid4().hex[:6]}"
+    gate, entered, handled = asyncio.Event(), asyncio.Event(), []
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    broker = None
+    try:
+        partitions = sorted(await producer.partitions_for(CreditPosted.topic))
+        assert len(partitions) >= 3, "the dev stack creates every topic with 3 partitions"
+        streams = {p: [credit(license_id) for _ in range(4)] for p, license_id in
+                   ((p, uuid.uuid4()) for p in partitions[:3])}
+        held_partition, *other_partitions = streams
+        held = streams[held_partition][0]
+
+        async def record(event: CreditPosted) -> None:
+            if event.event_id == held.event_id:
+                entered.set()
+                await gate.wait()
+            handled.append(event.event_id)
+
+        async def send(p: int, event: CreditPosted) -> None:
+            await producer.send_and_wait(CreditPosted.topic, event.to_json(), key=event.record_key(), partition=p)
+
+        broker = await run_consumer(platform, group, record, workers=3)
+        # Everything else is produced only once the held message is in its handler, so the other partitions'
+        # messages can only be handled by consumers that are not waiting on it.
+        await send(held_partition, held)
+        await asyncio.wait_for(entered.wait(), timeout=45)
+        for p, events in streams.items():
+            for event in events:
+                if event is not held:
+                    await send(p, event)
+        others = {e.event_id for p in other_partitions for e in streams[p]}
+        await eventually(lambda: _true(others <= set(handled)), "the other partitions, while one handler waits")
+        assert not {e.event_id for e in streams[held_partition]} & set(handled), \
+            "a message overtook the one still in its partition's handler"
+        gate.set()
+        everything = {e.event_id for events in streams.values() for e in events}
+        await eventually(lambda: _true(everything <= set(handled)), "the held partition, once released")
+    finally:
+        gate.set()
+        await producer.stop()
+        if broker is not None:
+            await broker.stop()
+    first_seen = {event_id: handled.index(event_id) for event_id in set(handled)}
+    for events in streams.values():
+        positions = [first_seen[e.event_id] for e in events]
+        assert positions == sorted(positions), "a partition's events were handled out of order"
 
 
 async def test_transient_failure_is_retried_until_it_succeeds(platform: Platform, engine: AsyncEngine) -> None:

@@ -63,6 +63,7 @@ def create_broker(
         retry_max_seconds=settings.consumer_retry_max_seconds,
         commit_interval_seconds=settings.consumer_commit_interval_seconds,
         fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+        workers_per_topic=settings.consumer_workers_per_topic,
     )
     broker = MicrocredKafkaBroker(
         settings.kafka_bootstrap_servers,

@@ -65,8 +65,10 @@ def is_transient(exc: BaseException) -> bool:
 class OffsetCommitter:
     """Commits handled offsets in the background, coalesced per consumer and partition.
 
-    :meth:`handled` is called once a message's outcome is final (handled, or dead-lettered); a subscriber
+    :meth:`handled` is called once a message's outcome is final (handled, or dead-lettered); each consumer
     processes its partitions' messages in order, so the offset recorded for a partition only grows.
+    Offsets of partitions a rebalance has since taken from the consumer are left out of its commit (the
+    broker would refuse the whole request for them); their new owner re-reads from the last commit.
     Every ``interval`` the latest offsets are committed, one request per consumer. A failed commit (a
     rebalance took the partition, the broker is away) is logged and dropped: the next commit carries a
     later offset for the same partition, and a new owner re-reads from the last commit that succeeded,
@@ -94,6 +96,10 @@ class OffsetCommitter:
         async with self._lock:
             pending, self._pending = self._pending, {}
             for consumer, offsets in pending.items():
+                owned = consumer.assignment()
+                offsets = {tp: offset for tp, offset in offsets.items() if tp in owned}
+                if not offsets:
+                    continue
                 try:
                     await consumer.commit(offsets)
                 except asyncio.CancelledError:
@@ -120,6 +126,7 @@ class ConsumerPolicy:
     retry_max_seconds: float = 30.0
     commit_interval_seconds: float = 1.0
     fetch_max_wait_ms: int = 500
+    workers_per_topic: int = 1
     broker: KafkaBroker | None = None
     dead_lettered: Counter = field(init=False)
     retried: Counter = field(init=False)
@@ -244,7 +251,12 @@ def subscribe(broker: KafkaBroker, cls: type[IntegrationEvent], *, group_id: str
     Each (service, topic) pair is its own consumer group, ``<service>.<topic>``: were all of a service's
     subscribers one group, every subscriber joining or leaving would rebalance all the others (seen
     here as 8 s stalls per subscriber at start-up). A new group reads from the earliest offset, so a new
-    service catches up on history; each partition is processed one message at a time, in order.
+    service catches up on history.
+
+    The group has ``workers_per_topic`` consumers (FastStream's concurrent-between-partitions subscriber):
+    each owns a share of the partitions and processes them one message at a time, in order, so the events
+    of one key (one aggregate) are never handled out of order or at once, while a slow message holds only
+    its own consumer's partitions.
     """
     policy: ConsumerPolicy | None = getattr(broker, "consumer_policy", None)
     return broker.subscriber(
@@ -254,6 +266,7 @@ def subscribe(broker: KafkaBroker, cls: type[IntegrationEvent], *, group_id: str
         ack_policy=AckPolicy.MANUAL,
         # See ServiceSettings.consumer_fetch_max_wait_ms.
         fetch_max_wait_ms=policy.fetch_max_wait_ms if policy else 500,
+        max_workers=policy.workers_per_topic if policy else 1,
         decoder=event_decoder(cls),
         title=f"{group_id}:{cls.topic}",
     )

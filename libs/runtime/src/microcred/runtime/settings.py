@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_DATABASE_PASSWORD = "microcred-local"  # noqa: S105 - the documented local-only default
@@ -56,6 +56,12 @@ class ServiceSettings(BaseSettings):
     # Shorter is not free: at 100 ms the extra fetches of every subscriber cost 23% of the platform's
     # throughput in the pipeline benchmark.
     consumer_fetch_max_wait_ms: int = 500
+    # Consumers per subscribed topic, in one group: each owns some partitions and handles their messages
+    # one at a time, so a key's events stay in order while partitions proceed side by side. One consumer
+    # for all partitions left submission ~500 events behind at saturation in the pipeline benchmark (each
+    # message waits on several database round trips in an event loop shared with its API); three kept it
+    # within ~50. More than (partitions / replicas) leaves the extra consumers idle.
+    consumer_workers_per_topic: int = Field(default=3, ge=1)
 
     def default_secrets_in_use(self) -> list[str]:
         """Names of settings still holding a local-only default; subclasses extend this."""
