@@ -301,8 +301,8 @@ async def test_partitions_proceed_side_by_side_and_each_keeps_its_order(platform
     try:
         partitions = sorted(await producer.partitions_for(CreditPosted.topic))
         assert len(partitions) >= 3, "the dev stack creates every topic with 3 partitions"
-        streams = {p: [credit(license_id) for _ in range(4)] for p, license_id in
-                   ((p, uuid.uuid4()) for p in partitions[:3])}
+        licenses = {p: uuid.uuid4() for p in partitions[:3]}  # one key per partition, four events on each
+        streams = {p: [credit(license_id) for _ in range(4)] for p, license_id in licenses.items()}
         held_partition, *other_partitions = streams
         held = streams[held_partition][0]
 

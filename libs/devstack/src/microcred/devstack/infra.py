@@ -154,13 +154,17 @@ class Ports:
                 if base in _handed_out_bases:
                     continue
             ports = cls.from_base(base)
-            if all(port_is_free(port) for port in ports.as_dict().values()):
+            if ports.all_free():
                 with _handed_out_lock:
                     if base in _handed_out_bases:
                         continue
                     _handed_out_bases.add(base)
                 return ports
         raise StackError(f"no free block of {cls.BLOCK} ports found in {attempts} attempts")
+
+    def all_free(self) -> bool:
+        """Every port of :meth:`as_dict` is free right now (check-then-use, see :meth:`free`)."""
+        return all(port_is_free(port) for port in self.as_dict().values())
 
     def _grpc(self, port: int, explicit: int | None) -> int:
         return explicit if explicit is not None else port + _WEED_GRPC_OFFSET

@@ -82,7 +82,7 @@ class PlatformPorts:
 
     def all_free(self) -> bool:
         """Every port of the layout is free right now (check-then-use, as :meth:`Ports.free`)."""
-        return all(port_is_free(port) for port in [*self.infra.as_dict().values(), *self.http.values()])
+        return self.infra.all_free() and all(port_is_free(port) for port in self.http.values())
 
 
 class Platform:

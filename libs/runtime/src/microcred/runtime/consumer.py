@@ -266,6 +266,8 @@ def subscribe(broker: KafkaBroker, cls: type[IntegrationEvent], *, group_id: str
         ack_policy=AckPolicy.MANUAL,
         # See ServiceSettings.consumer_fetch_max_wait_ms.
         fetch_max_wait_ms=policy.fetch_max_wait_ms if policy else 500,
+        # A broker not built by create_broker (FastStream's in-memory TestKafkaBroker in unit tests) keeps
+        # the plain one-consumer subscriber.
         max_workers=policy.workers_per_topic if policy else 1,
         decoder=event_decoder(cls),
         title=f"{group_id}:{cls.topic}",
