@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
-from fastapi import APIRouter
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
 from microcred.events import CreditPosted
+from microcred.runtime.api import api_router
 from microcred.runtime.auth import CurrentPrincipal, DevTokenIssuer, Role
 from microcred.runtime.errors import Conflict
 from microcred.runtime.messaging_tables import define_messaging_tables
@@ -27,7 +27,7 @@ def client(tmp_path: Path) -> tuple[TestClient, DevTokenIssuer]:
         ServiceSettings(service_name="t", auth_jwks_url=issuer.jwks_url),
         tables=define_messaging_tables(sa.MetaData()), produces=[CreditPosted],
     )
-    router = APIRouter()
+    router = api_router()
 
     @router.post("/things")
     async def create(body: Body, _: CurrentPrincipal) -> dict[str, int]:

@@ -169,6 +169,11 @@ class JwtVerifier:
 _bearer = HTTPBearer(auto_error=False)
 
 
+async def bearer_credentials(request: Request) -> HTTPAuthorizationCredentials | None:
+    """The request's bearer credentials, if any, read from the header alone (the body stays unread)."""
+    return await _bearer(request)
+
+
 async def authenticated(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],

@@ -11,29 +11,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from sqlalchemy.exc import DBAPIError
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from microcred.events import IntegrationEvent
+from microcred.runtime.api import install_error_handlers, media, truthful_openapi
 from microcred.runtime.auth import JwtVerifier
 from microcred.runtime.broker import asyncapi_document, create_broker, declare_publishers
 from microcred.runtime.consumer import is_transient
 from microcred.runtime.context import correlation_id_var, parse_uuid
-from microcred.runtime.errors import DomainError
 from microcred.runtime.messaging_tables import MessagingTables
 from microcred.runtime.relay import OutboxRelay
 from microcred.runtime.settings import ServiceSettings
@@ -43,17 +40,21 @@ from microcred.runtime.uow import UnitOfWork
 log = logging.getLogger(__name__)
 U = TypeVar("U", bound=UnitOfWork)
 
+OPENAPI_NOTES = """
 
-HTTP_ERROR_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+Every refusal has one JSON shape, `ErrorBody`: `{"error": code, "detail": message, "details": ...}`. An
+operation lists each status it may answer. Any method a path does not list answers 405 in the same shape.
+Request bodies are limited (`x-max-body-bytes` on each operation that takes one); a caller without a
+valid token gets 401 before its body is read. A 503 carries `Retry-After`."""
 
 
-def error_response(
-    status_code: int, code: str, message: str, details: object = None, headers: Mapping[str, str] | None = None
-) -> JSONResponse:
-    body: dict[str, Any] = {"error": code, "detail": message}
-    if details is not None:
-        body["details"] = details
-    return JSONResponse(body, status_code=status_code, headers=dict(headers) if headers else None)
+class HealthReport(BaseModel):
+    status: str
+    checks: dict[str, str]
+
+
+class PrometheusText(Response):
+    media_type = CONTENT_TYPE_LATEST
 
 
 class ServiceRuntime:
@@ -131,13 +132,14 @@ class ServiceRuntime:
             self.tracer_provider.shutdown()
 
     def create_app(self, *routers: APIRouter, title: str, description: str = "") -> FastAPI:
-        app = FastAPI(title=title, description=description, version="0.1.0", lifespan=self.lifespan)
+        app = FastAPI(title=title, description=description + OPENAPI_NOTES, version="0.1.0", lifespan=self.lifespan)
         app.state.verifier = self.verifier
         app.state.runtime = self
         for router in routers:
             app.include_router(router)
         self._add_operational_routes(app)
         self._add_middleware(app)
+        truthful_openapi(app)
         FastAPIInstrumentor.instrument_app(
             app, tracer_provider=self.tracer_provider, excluded_urls="health,livez,metrics"
         )
@@ -146,7 +148,10 @@ class ServiceRuntime:
     def _add_operational_routes(self, app: FastAPI) -> None:
         runtime = self
 
-        @app.get("/health", tags=["operations"])
+        @app.get("/health", tags=["operations"], responses={
+            200: {"description": "Database and broker answer.", "model": HealthReport},
+            503: {"description": "A dependency does not answer; which one is in checks.", "model": HealthReport},
+        })
         async def health() -> JSONResponse:
             checks = await runtime.check_health()
             healthy = all(value == "ok" for value in checks.values())
@@ -158,39 +163,17 @@ class ServiceRuntime:
             """Liveness: the process serves requests. Dependencies are /health's business."""
             return {"status": "ok"}
 
-        @app.get("/metrics", tags=["operations"])
+        @app.get("/metrics", tags=["operations"], response_class=PrometheusText,
+                 responses=media(CONTENT_TYPE_LATEST, "Prometheus text exposition format."))
         async def metrics() -> Response:
-            return Response(generate_latest(runtime.registry), media_type=CONTENT_TYPE_LATEST)
+            return PrometheusText(generate_latest(runtime.registry))
 
         @app.get("/asyncapi.json", tags=["operations"])
         async def asyncapi() -> dict[str, Any]:
+            """The AsyncAPI document of the topics this service consumes and produces."""
             return asyncapi_document(runtime.broker, runtime.settings.service_name)
 
-        # Every error has one shape, {"error": code, "detail": message[, "details": ...]}, so clients
-        # branch on "error" whether a use case, the auth layer or request validation refused.
-        @app.exception_handler(DomainError)
-        async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
-            return error_response(exc.status_code, exc.code, exc.message, exc.details)
-
-        @app.exception_handler(StarletteHTTPException)
-        async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-            code = HTTP_ERROR_CODES.get(exc.status_code, "http_error")
-            return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
-
-        # A connection the database dropped (restart, failover) fails one request; SQLAlchemy then discards
-        # the pool's other connections of that age, so the client's retry gets a fresh one.
-        @app.exception_handler(DBAPIError)
-        async def database_error(_: Request, exc: DBAPIError) -> JSONResponse:
-            if not is_transient(exc):
-                raise exc
-            log.warning("database unavailable: %s", exc.orig)
-            return error_response(503, "unavailable", "the service's database is unavailable; retry shortly",
-                                  headers={"Retry-After": "1"})
-
-        @app.exception_handler(RequestValidationError)
-        async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-            details = jsonable_encoder(exc.errors(), exclude={"ctx", "url"})
-            return error_response(422, "invalid_request", "the request does not match the API schema", details)
+        install_error_handlers(app, unavailable=is_transient)
 
     def _add_middleware(self, app: FastAPI) -> None:
         requests = Counter(
@@ -199,7 +182,13 @@ class ServiceRuntime:
         latency = Histogram(
             "microcred_http_request_seconds", "HTTP request latency", ["method", "route"], registry=self.registry
         )
-        app.add_middleware(CorrelateAndMeasure, requests=requests, latency=latency)
+        undocumented = Counter(
+            "microcred_http_undocumented_responses",
+            "Responses with a status their operation's OpenAPI document does not list (the API and its "
+            "document disagree)",
+            ["method", "route", "status"], registry=self.registry,
+        )
+        app.add_middleware(CorrelateAndMeasure, requests=requests, latency=latency, undocumented=undocumented)
 
 
 class CorrelateAndMeasure:
@@ -210,10 +199,11 @@ class CorrelateAndMeasure:
     overhead together.
     """
 
-    def __init__(self, app: ASGIApp, *, requests: Counter, latency: Histogram) -> None:
+    def __init__(self, app: ASGIApp, *, requests: Counter, latency: Histogram, undocumented: Counter) -> None:
         self.app = app
         self.requests = requests
         self.latency = latency
+        self.undocumented = undocumented
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -235,6 +225,13 @@ class CorrelateAndMeasure:
         finally:
             correlation_id_var.reset(token)
             # The router has written the matched route into the scope by now.
-            template = getattr(scope.get("route"), "path", "unmatched")
+            route = scope.get("route")
+            template = getattr(route, "path", "unmatched")
             self.requests.labels(scope["method"], template, str(status)).inc()
             self.latency.labels(scope["method"], template).observe(time.perf_counter() - started)
+            documented = getattr(route, "documented_statuses", None)
+            # 405 belongs to the path, not to an operation (see OPENAPI_NOTES).
+            if documented is not None and str(status) not in documented and status != 405:
+                self.undocumented.labels(scope["method"], template, str(status)).inc()
+                log.warning("%s %s answered %s, which its OpenAPI document does not list",
+                            scope["method"], template, status)

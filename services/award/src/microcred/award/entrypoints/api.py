@@ -26,15 +26,42 @@ from microcred.award.entrypoints import pages
 from microcred.award.service_layer import handlers
 from microcred.award.service_layer.signing import IssuingAuthority, VerificationReport
 from microcred.award.service_layer.unit_of_work import AwardUnitOfWork
+from microcred.runtime.api import KIB, api_router, media
+from microcred.runtime.api_types import Count, Ordinal, PageOffset, Text
 from microcred.runtime.auth import CurrentPrincipal, Principal, Role, require
 from microcred.runtime.errors import Invalid, NotFound
 
 VC_MEDIA_TYPE = "application/vc"
+VC_JWT_MEDIA_TYPE = "application/vc+jwt"
+
+
+# Response classes name the media type, so the OpenAPI document says what the body is.
+class VcDocument(Response):
+    media_type = VC_MEDIA_TYPE
+
+
+class VcJwt(Response):
+    media_type = VC_JWT_MEDIA_TYPE
+
+
+class PngImage(Response):
+    media_type = "image/png"
+
+
+class SvgImage(Response):
+    media_type = "image/svg+xml"
 _ACHIEVEMENT_SEGMENTS = {"micro-credentials": "micro_credential", "stacks": "stack", "pathways": "pathway"}
 
 
 class StandingChange(BaseModel):
-    reason: str = Field(min_length=1, max_length=2000, description="Shown on the credential page and in the event.")
+    reason: Annotated[Text, Field(min_length=1, max_length=2000,
+                                  description="Shown on the credential page and in the event.")]
+
+
+Segment = Annotated[Text, Path(max_length=40, description="micro-credentials, stacks or pathways")]
+Version = Annotated[Ordinal, Path()]
+#: A signed credential with its results and evidence descriptions; a real one is a few kilobytes.
+CREDENTIAL_BODY_LIMIT = 256 * KIB
 
 
 def public_award_view(award: Award, authority: IssuingAuthority) -> dict[str, Any]:
@@ -95,7 +122,7 @@ def _slug(award: Award) -> str:
 def create_router(
     uow: Callable[[], AwardUnitOfWork], authority: IssuingAuthority, *, status_list_max_age: int = 300
 ) -> APIRouter:
-    router = APIRouter()
+    router = api_router()
     urls = authority.urls
 
     async def issued(award_id: UUID) -> Award:
@@ -117,8 +144,8 @@ def create_router(
     @router.get("/awards", tags=["awards"])
     async def list_awards(
         principal: Annotated[Principal, require(Role.TEACHER, Role.OPERATOR)],
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[Count, Query(ge=1, le=200)] = 50,
+        offset: Annotated[PageOffset, Query()] = 0,
     ) -> list[dict[str, Any]]:
         teacher_id = None if principal.has(Role.OPERATOR) else principal.subject
         async with uow() as work:
@@ -127,7 +154,8 @@ def create_router(
 
     # -- the shared credential ---------------------------------------------------------------------
 
-    @router.get("/credentials/{award_id}", tags=["credentials"], response_class=HTMLResponse)
+    @router.get("/credentials/{award_id}", tags=["credentials"], response_class=HTMLResponse, responses={
+        404: {"description": "No such credential: a page that says so.", "content": {"text/html": {}}}})
     async def credential_page(award_id: UUID, verify: Annotated[bool, Query()] = False) -> HTMLResponse:
         try:
             award = await issued(award_id)
@@ -174,21 +202,26 @@ def create_router(
         )
         return HTMLResponse(pages.render_credential_page(page))
 
-    @router.get("/credentials/{award_id}/credential.json", tags=["credentials"])
+    @router.get("/credentials/{award_id}/credential.json", tags=["credentials"], response_class=VcDocument,
+                responses=media(VC_MEDIA_TYPE, "The signed OpenBadgeCredential (JSON-LD), as a download.",
+                                {"type": "object"}))
     async def credential_json(award_id: UUID) -> Response:
         award = await issued(award_id)
         return _download(json.dumps(award.credential, ensure_ascii=False, indent=2), VC_MEDIA_TYPE,
                          f"{_slug(award)}.json")
 
-    @router.get("/credentials/{award_id}/credential.jwt", tags=["credentials"])
+    @router.get("/credentials/{award_id}/credential.jwt", tags=["credentials"], response_class=VcJwt,
+                responses=media(VC_JWT_MEDIA_TYPE, "The credential as a VC-JWT (compact JWS), as a download."))
     async def credential_jwt(award_id: UUID) -> Response:
         award = await issued(award_id)
         assert award.issuer_id is not None and award.credential is not None
         async with uow() as work:
             token = await authority.sign_jwt(work, award.credential, award.issuer_id)
-        return _download(token, "application/vc+jwt", f"{_slug(award)}.jwt")
+        return _download(token, VC_JWT_MEDIA_TYPE, f"{_slug(award)}.jwt")
 
-    @router.get("/credentials/{award_id}/badge.png", tags=["credentials"])
+    @router.get("/credentials/{award_id}/badge.png", tags=["credentials"], response_class=PngImage,
+                responses=media("image/png", "The badge image with the credential baked in.",
+                                {"type": "string", "format": "binary"}))
     async def credential_png(award_id: UUID) -> Response:
         award = await issued(award_id)
         assert award.credential is not None
@@ -196,7 +229,8 @@ def create_router(
         return Response(baking.bake_png(image, award.credential), media_type="image/png",
                         headers={"Content-Disposition": f'inline; filename="{_slug(award)}.png"'})
 
-    @router.get("/credentials/{award_id}/badge.svg", tags=["credentials"])
+    @router.get("/credentials/{award_id}/badge.svg", tags=["credentials"], response_class=SvgImage,
+                responses=media("image/svg+xml", "The badge image with the credential baked in."))
     async def credential_svg(award_id: UUID) -> Response:
         award = await issued(award_id)
         assert award.credential is not None
@@ -210,7 +244,7 @@ def create_router(
         assert award.credential is not None
         return (await verify_document(award.credential)).as_json()
 
-    @router.post("/verify", tags=["verification"])
+    @router.post("/verify", tags=["verification"], max_body_size=CREDENTIAL_BODY_LIMIT)
     async def verify_posted(credential: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
         """Verify a credential document someone was shown: signature, issuer key, status, dates."""
         if "proof" not in credential:
@@ -243,9 +277,11 @@ def create_router(
         method = await handlers.rotate_key(issuer_id, principal, uow(), authority)
         return {"verification_method": method}
 
-    @router.get("/status/{issuer_id}/{purpose}/{list_no}", tags=["status"])
+    @router.get("/status/{issuer_id}/{purpose}/{list_no}", tags=["status"], response_class=VcDocument,
+                responses=media(VC_MEDIA_TYPE, "The status list credential (Bitstring Status List).",
+                                {"type": "object"}) | {304: {"description": "Unchanged since the If-None-Match ETag."}})
     async def status_list(issuer_id: UUID, purpose: Literal["revocation", "suspension"],
-                          list_no: Annotated[int, Path(ge=0)], request: Request) -> Response:
+                          list_no: Annotated[Count, Path()], request: Request) -> Response:
         async with uow() as work:
             found = await work.status_lists.get(issuer_id, purpose, list_no)
         if found is None:
@@ -263,7 +299,7 @@ def create_router(
         return Response(body, media_type=VC_MEDIA_TYPE, headers=headers)
 
     @router.get("/achievements/{segment}/{achievement_id}/{version}", tags=["achievements"])
-    async def achievement(segment: str, achievement_id: UUID, version: int) -> dict[str, Any]:
+    async def achievement(segment: Segment, achievement_id: UUID, version: Version) -> dict[str, Any]:
         kind = _ACHIEVEMENT_SEGMENTS.get(segment)
         async with uow() as work:
             if kind == "micro_credential":
@@ -288,8 +324,10 @@ def create_router(
         raise NotFound(f"achievement {segment}/{achievement_id}/{version} does not exist",
                        code="achievement_not_found")
 
-    @router.get("/achievements/{segment}/{achievement_id}/{version}/image.png", tags=["achievements"])
-    async def achievement_image(segment: str, achievement_id: UUID, version: int) -> Response:
+    @router.get("/achievements/{segment}/{achievement_id}/{version}/image.png", tags=["achievements"],
+                response_class=PngImage, responses=media("image/png", "The achievement's image.",
+                                                          {"type": "string", "format": "binary"}))
+    async def achievement_image(segment: Segment, achievement_id: UUID, version: Version) -> Response:
         issuer = ""
         if segment == "micro-credentials":
             async with uow() as work:

@@ -15,9 +15,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
 
-from microcred.catalog.domain.model import SLUG_PATTERN, CredentialDefinition, step_order_problems
+from microcred.catalog.domain.model import CredentialDefinition, Slug, step_order_problems
+from microcred.runtime.api_types import Text
 
-Key = Annotated[str, Field(min_length=1, max_length=80, pattern=SLUG_PATTERN)]
+Key = Slug
+#: A credential's key, or ``issuer-key/credential-key``.
+CredentialName = Annotated[Text, Field(min_length=1, max_length=161)]
 CredentialRef = tuple[str, str]  # (issuer key, credential key)
 
 SECTIONS = ("issuers", "credentials", "stacks", "pathways")
@@ -29,10 +32,10 @@ class _Entry(BaseModel):
 
 class DocumentIssuer(_Entry):
     key: Key
-    name: str = Field(min_length=1, max_length=200)
+    name: Annotated[Text, Field(min_length=1, max_length=200)]
     url: HttpUrl | None = None
-    email: str | None = None
-    description: str = ""
+    email: Annotated[Text, Field(max_length=320)] | None = None
+    description: Annotated[Text, Field(max_length=20_000)] = ""
     image_url: HttpUrl | None = None
 
 
@@ -47,21 +50,21 @@ class DocumentCredential(CredentialDefinition):
 class DocumentStack(_Entry):
     key: Key
     issuer: Key
-    name: str = Field(min_length=1, max_length=300)
-    description: str = ""
-    credentials: tuple[str, ...] = ()
+    name: Annotated[Text, Field(min_length=1, max_length=300)]
+    description: Annotated[Text, Field(max_length=20_000)] = ""
+    credentials: tuple[CredentialName, ...] = ()
 
 
 class DocumentStep(_Entry):
-    credential: str = Field(min_length=1)
-    prerequisites: tuple[str, ...] = ()
+    credential: CredentialName
+    prerequisites: tuple[CredentialName, ...] = ()
 
 
 class DocumentPathway(_Entry):
     key: Key
     issuer: Key
-    name: str = Field(min_length=1, max_length=300)
-    description: str = ""
+    name: Annotated[Text, Field(min_length=1, max_length=300)]
+    description: Annotated[Text, Field(max_length=20_000)] = ""
     steps: tuple[DocumentStep, ...] = Field(min_length=1)
 
 

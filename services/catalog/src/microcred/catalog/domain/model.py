@@ -17,15 +17,24 @@ import unicodedata
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from enum import IntEnum, StrEnum
+from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from microcred.events import Alignment, CreditHint, IssuerProfile, Resource, Rubric, SubmissionCriteria
+from microcred.runtime.api_types import INT32_MAX, Count, Matching, Ordinal, Text
 from microcred.runtime.errors import Conflict, Forbidden, Invalid
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+Slug = Annotated[str, Matching(SLUG_PATTERN), Field(min_length=1, max_length=80)]
+#: Prose an author writes (a description, a competency, a research summary).
+Prose = Annotated[Text, Field(min_length=1, max_length=50_000)]
+Label = Annotated[Text, Field(min_length=1, max_length=300)]
+#: Credit hints travel to licensure, whose amounts are numeric(12, 4).
+AMOUNT_LIMIT = Decimal(10) ** 8
 
 
 def slugify(text: str) -> str:
@@ -65,28 +74,52 @@ class CredentialDefinition(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(min_length=1, max_length=300)
-    description: str = Field(min_length=1)
-    competency: str = Field(min_length=1)
-    key_method: str = Field(min_length=1)
-    method_components: tuple[str, ...] = Field(min_length=1)
-    research: tuple[Resource, ...] = Field(min_length=1)
+    name: Label
+    description: Prose
+    competency: Prose
+    key_method: Prose
+    method_components: tuple[Prose, ...] = Field(min_length=1, max_length=100)
+    research: tuple[Resource, ...] = Field(min_length=1, max_length=200)
     submission_criteria: SubmissionCriteria
     rubric: Rubric
-    subjects: tuple[str, ...] = ()
-    grade_bands: tuple[str, ...] = ()
-    estimated_hours: float | None = Field(default=None, gt=0)
-    sponsor: str | None = None
-    alignments: tuple[Alignment, ...] = ()
-    credit_hints: tuple[CreditHint, ...] = ()
-    expiry_months: int | None = Field(default=None, ge=1)
+    subjects: tuple[Label, ...] = Field(default=(), max_length=50)
+    grade_bands: tuple[Label, ...] = Field(default=(), max_length=50)
+    estimated_hours: float | None = Field(default=None, gt=0, le=10_000)
+    sponsor: Annotated[Text, Field(max_length=300)] | None = None
+    alignments: tuple[Alignment, ...] = Field(default=(), max_length=200)
+    credit_hints: tuple[CreditHint, ...] = Field(default=(), max_length=60)
+    expiry_months: Ordinal | None = None
     image_url: HttpUrl | None = None
     # Submissions a teacher gets at this version (the first counts); None = no limit. Rows stored
     # before the field existed read as None, so the JSONB document needs no migration.
-    max_attempts: int | None = Field(default=None, ge=1)
+    max_attempts: Ordinal | None = None
     # First submissions of this version scored by two reviewers; None = review's default setting.
     # Like max_attempts, rows stored before the field existed read as None.
-    calibration_size: int | None = Field(default=None, ge=0)
+    calibration_size: Count | None = None
+
+    @model_validator(mode="after")
+    def _numbers_fit_where_they_are_stored(self) -> CredentialDefinition:
+        # The components are event contracts, published unchanged (their schemas cannot gain bounds), and
+        # other services store some of their numbers in 32-bit columns: a rubric's points add up to a
+        # review's total, a requirement's counts and durations become checks on evidence.
+        problems = [f"{where} may be at most {INT32_MAX}" for where, value in self._bounded_numbers()
+                    if value is not None and value > INT32_MAX]
+        problems += [f"credit_hints[{i}].amount must fit numeric(12, 4)" for i, hint in enumerate(self.credit_hints)
+                     if not hint.amount.is_finite() or abs(hint.amount) >= AMOUNT_LIMIT]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _bounded_numbers(self) -> list[tuple[str, int | None]]:
+        found: list[tuple[str, int | None]] = [
+            ("the rubric's total points", sum(max((lv.points for lv in c.levels), default=0)
+                                               for c in self.rubric.criteria)),
+            ("rubric.passing_rule.points", self.rubric.passing_rule.points),
+        ]
+        for i, item in enumerate(self.submission_criteria.items):
+            found += [(f"submission_criteria.items[{i}].{name}", getattr(item, name))
+                      for name in ("min_count", "max_count", "min_duration_seconds", "max_duration_seconds")]
+        return found
 
 
 @dataclass(frozen=True)

@@ -6,18 +6,25 @@ from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Path, Query, Response, status
 
 from microcred.catalog.adapters.repository import CredentialQuery
 from microcred.catalog.domain.model import CredentialVersion, Issuer, Pathway, Stack, Transition, VersionStatus
 from microcred.catalog.service_layer import catalog_exchange, handlers
 from microcred.catalog.service_layer.unit_of_work import CatalogUnitOfWork
+from microcred.runtime.api import MIB, api_router
+from microcred.runtime.api_types import Count, Matching, Ordinal, PageOffset, Text
 from microcred.runtime.auth import CurrentPrincipal, Principal, Role, require
 from microcred.runtime.errors import NotFound
 
 Operator = Annotated[Principal, require(Role.OPERATOR)]
 Manager = Annotated[Principal, require(Role.ISSUER_ADMIN, Role.OPERATOR)]
 STATUS_PATTERN = "^(" + "|".join(s.value for s in VersionStatus) + ")$"
+Version = Annotated[Ordinal, Path(description="The version number, from 1.")]
+Facet = Annotated[Text, Query(max_length=300)]
+#: A credential definition carries research, rubric and prompts as prose; a whole catalog carries many.
+DEFINITION_BODY_LIMIT = 1 * MIB
+CATALOG_BODY_LIMIT = 32 * MIB
 
 
 def issuer_view(issuer: Issuer) -> dict[str, Any]:
@@ -73,7 +80,7 @@ def pathway_view(pathway: Pathway) -> dict[str, Any]:
 
 
 def create_router(uow: Callable[[], CatalogUnitOfWork]) -> APIRouter:
-    router = APIRouter()
+    router = api_router()
 
     # -- issuers ------------------------------------------------------------------------------------
 
@@ -105,28 +112,30 @@ def create_router(uow: Callable[[], CatalogUnitOfWork]) -> APIRouter:
         return [{"issuer_id": str(issuer_id), "subject": s, "role": r.value} for s, r in sorted(staff.items())]
 
     @router.delete("/issuers/{issuer_id}/staff/{subject}", status_code=status.HTTP_204_NO_CONTENT, tags=["issuers"])
-    async def remove_staff(issuer_id: UUID, subject: str, principal: Manager) -> Response:
+    async def remove_staff(issuer_id: UUID, subject: Annotated[Text, Path(max_length=200)], principal: Manager
+                           ) -> Response:
         await handlers.remove_staff(issuer_id, subject, principal, uow())
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     # -- credentials and their versions --------------------------------------------------------------
 
-    @router.post("/credentials", status_code=status.HTTP_201_CREATED, tags=["credentials"])
+    @router.post("/credentials", status_code=status.HTTP_201_CREATED, tags=["credentials"],
+                 max_body_size=DEFINITION_BODY_LIMIT)
     async def draft_credential(body: handlers.DraftCredential, principal: Manager) -> dict[str, Any]:
         return credential_view(await handlers.draft_credential(body, principal, uow()))
 
     @router.get("/credentials", tags=["credentials"])
     async def search_credentials(
         principal: CurrentPrincipal,
-        q: Annotated[str | None, Query(max_length=200)] = None,
+        q: Annotated[Text | None, Query(max_length=200)] = None,
         issuer_id: UUID | None = None,
         stack_id: UUID | None = None,
-        subject: str | None = None,
-        grade_band: str | None = None,
-        alignment: str | None = None,
-        status_filter: Annotated[str, Query(alias="status", pattern=STATUS_PATTERN)] = "published",
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        subject: Facet | None = None,
+        grade_band: Facet | None = None,
+        alignment: Facet | None = None,
+        status_filter: Annotated[str, Matching(STATUS_PATTERN), Query(alias="status")] = "published",
+        limit: Annotated[Count, Query(ge=1, le=200)] = 50,
+        offset: Annotated[PageOffset, Query()] = 0,
     ) -> dict[str, Any]:
         async with uow() as work:
             issuer_ids: set[UUID] | None = None if issuer_id is None else {issuer_id}
@@ -148,7 +157,7 @@ def create_router(uow: Callable[[], CatalogUnitOfWork]) -> APIRouter:
 
     @router.get("/credentials/{credential_id}", tags=["credentials"])
     async def get_credential(credential_id: UUID, principal: CurrentPrincipal,
-                             version: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
+                             version: Annotated[Ordinal | None, Query()] = None) -> dict[str, Any]:
         return credential_view(await handlers.read_version(credential_id, version, principal, uow()))
 
     @router.get("/credentials/{credential_id}/versions", tags=["credentials"])
@@ -159,9 +168,10 @@ def create_router(uow: Callable[[], CatalogUnitOfWork]) -> APIRouter:
     async def open_version(credential_id: UUID, principal: Manager) -> dict[str, Any]:
         return credential_view(await handlers.open_version(credential_id, principal, uow()))
 
-    @router.put("/credentials/{credential_id}/versions/{version}", tags=["credentials"])
+    @router.put("/credentials/{credential_id}/versions/{version}", tags=["credentials"],
+                max_body_size=DEFINITION_BODY_LIMIT)
     async def edit_version(
-        credential_id: UUID, version: int, body: handlers.DefinitionBody, principal: Manager
+        credential_id: UUID, version: Version, body: handlers.DefinitionBody, principal: Manager
     ) -> dict[str, Any]:
         return credential_view(
             await handlers.edit_version(credential_id, version, body.definition(), principal, uow())
@@ -169,7 +179,7 @@ def create_router(uow: Callable[[], CatalogUnitOfWork]) -> APIRouter:
 
     @router.post("/credentials/{credential_id}/versions/{version}/submit-for-review", tags=["workflow"])
     async def submit_for_review(
-        credential_id: UUID, version: int, principal: Manager,
+        credential_id: UUID, version: Version, principal: Manager,
         body: Annotated[handlers.SubmitForReview | None, Body()] = None,
     ) -> dict[str, Any]:
         command = body or handlers.SubmitForReview()
@@ -177,24 +187,24 @@ def create_router(uow: Callable[[], CatalogUnitOfWork]) -> APIRouter:
 
     @router.post("/credentials/{credential_id}/versions/{version}/request-changes", tags=["workflow"])
     async def request_changes(
-        credential_id: UUID, version: int, body: handlers.RequestChanges, principal: Operator
+        credential_id: UUID, version: Version, body: handlers.RequestChanges, principal: Operator
     ) -> dict[str, Any]:
         return credential_view(await handlers.request_changes(credential_id, version, body, principal, uow()))
 
     @router.post("/credentials/{credential_id}/versions/{version}/approve", tags=["workflow"])
-    async def approve(credential_id: UUID, version: int, body: handlers.Approve, principal: Operator) -> dict[str, Any]:
+    async def approve(credential_id: UUID, version: Version, body: handlers.Approve, principal: Operator) -> dict[str, Any]:
         return credential_view(await handlers.approve(credential_id, version, body, principal, uow()))
 
     @router.post("/credentials/{credential_id}/versions/{version}/publish", tags=["workflow"])
-    async def publish(credential_id: UUID, version: int, principal: Manager) -> dict[str, Any]:
+    async def publish(credential_id: UUID, version: Version, principal: Manager) -> dict[str, Any]:
         return credential_view(await handlers.publish(credential_id, version, principal, uow()))
 
     @router.post("/credentials/{credential_id}/versions/{version}/retire", tags=["workflow"])
-    async def retire(credential_id: UUID, version: int, body: handlers.Retire, principal: Manager) -> dict[str, Any]:
+    async def retire(credential_id: UUID, version: Version, body: handlers.Retire, principal: Manager) -> dict[str, Any]:
         return credential_view(await handlers.retire(credential_id, version, body, principal, uow()))
 
     @router.get("/credentials/{credential_id}/versions/{version}/history", tags=["workflow"])
-    async def history(credential_id: UUID, version: int, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+    async def history(credential_id: UUID, version: Version, principal: CurrentPrincipal) -> list[dict[str, Any]]:
         return [transition_view(t) for t in await handlers.history(credential_id, version, principal, uow())]
 
     # -- stacks -------------------------------------------------------------------------------------
@@ -257,7 +267,7 @@ def create_router(uow: Callable[[], CatalogUnitOfWork]) -> APIRouter:
     async def export_catalog(_: Operator) -> dict[str, Any]:
         return await catalog_exchange.export_catalog(uow())
 
-    @router.post("/catalog/import", tags=["catalog"])
+    @router.post("/catalog/import", tags=["catalog"], max_body_size=CATALOG_BODY_LIMIT)
     async def import_catalog(document: Annotated[Any, Body()], principal: Operator) -> dict[str, int]:
         """Import a catalog document (format: CATALOG_FORMAT.md); all or nothing, 422 invalid_catalog with
         located problems."""

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from microcred.catalog.domain.model import (
-    SLUG_PATTERN,
     Actor,
     ApprovalChecks,
     Authority,
@@ -19,6 +18,7 @@ from microcred.catalog.domain.model import (
     CredentialVersion,
     Issuer,
     Pathway,
+    Slug,
     Stack,
     StaffRole,
     Step,
@@ -34,6 +34,7 @@ from microcred.events import (
     PathwayStep,
     StackChanged,
 )
+from microcred.runtime.api_types import Text
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.context import current_correlation_id
 from microcred.runtime.errors import Conflict, NotFound
@@ -59,26 +60,26 @@ def actor_of(principal: Principal) -> Actor:
 
 
 class CreateIssuer(BaseModel):
-    key: str | None = Field(default=None, max_length=80, pattern=SLUG_PATTERN)
-    name: str = Field(min_length=1, max_length=200)
+    key: Slug | None = None
+    name: Annotated[Text, Field(min_length=1, max_length=200)]
     url: HttpUrl | None = None
-    email: str | None = None
-    description: str = ""
+    email: Annotated[Text, Field(max_length=320)] | None = None
+    description: Annotated[Text, Field(max_length=20_000)] = ""
     image_url: HttpUrl | None = None
 
 
 class UpdateIssuer(BaseModel):
     """Only the fields present change; ``key`` never does (documents and other systems refer to it)."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
     url: HttpUrl | None = None
-    email: str | None = None
-    description: str | None = None
+    email: Annotated[Text, Field(max_length=320)] | None = None
+    description: Annotated[Text, Field(max_length=20_000)] | None = None
     image_url: HttpUrl | None = None
 
 
 class AddStaff(BaseModel):
-    subject: str = Field(min_length=1, max_length=200)
+    subject: Annotated[Text, Field(min_length=1, max_length=200)]
     role: Literal["admin", "editor"]
 
 
@@ -91,15 +92,15 @@ class DefinitionBody(CredentialDefinition):
 
 class DraftCredential(DefinitionBody):
     issuer_id: UUID
-    key: str | None = Field(default=None, max_length=80, pattern=SLUG_PATTERN)
+    key: Slug | None = None
 
 
 class SubmitForReview(BaseModel):
-    note: str | None = None
+    note: Annotated[Text, Field(max_length=2000)] | None = None
 
 
 class RequestChanges(BaseModel):
-    reason: str = Field(min_length=1)
+    reason: Annotated[Text, Field(min_length=1, max_length=2000)]
 
 
 class Checks(BaseModel):
@@ -110,33 +111,33 @@ class Checks(BaseModel):
 
 class Approve(BaseModel):
     checks: Checks
-    note: str | None = None
+    note: Annotated[Text, Field(max_length=2000)] | None = None
 
 
 class Retire(BaseModel):
-    reason: str = Field(min_length=1)
+    reason: Annotated[Text, Field(min_length=1, max_length=2000)]
 
 
 class StackBody(BaseModel):
-    name: str = Field(min_length=1, max_length=300)
-    description: str = ""
-    credential_ids: list[UUID] = []
+    name: Annotated[Text, Field(min_length=1, max_length=300)]
+    description: Annotated[Text, Field(max_length=20_000)] = ""
+    credential_ids: list[UUID] = Field(default=[], max_length=500)
 
 
 class CreateStack(StackBody):
     issuer_id: UUID
-    key: str | None = Field(default=None, max_length=80, pattern=SLUG_PATTERN)
+    key: Slug | None = None
 
 
 class StepBody(BaseModel):
     credential_id: UUID
-    prerequisites: list[UUID] = []
+    prerequisites: list[UUID] = Field(default=[], max_length=500)
 
 
 class PathwayBody(BaseModel):
-    name: str = Field(min_length=1, max_length=300)
-    description: str = ""
-    steps: list[StepBody] = Field(min_length=1)
+    name: Annotated[Text, Field(min_length=1, max_length=300)]
+    description: Annotated[Text, Field(max_length=20_000)] = ""
+    steps: list[StepBody] = Field(min_length=1, max_length=500)
 
     def domain_steps(self) -> tuple[Step, ...]:
         return tuple(Step(s.credential_id, tuple(s.prerequisites)) for s in self.steps)
@@ -144,7 +145,7 @@ class PathwayBody(BaseModel):
 
 class CreatePathway(PathwayBody):
     issuer_id: UUID
-    key: str | None = Field(default=None, max_length=80, pattern=SLUG_PATTERN)
+    key: Slug | None = None
 
 
 # ---------------------------------------------------------------------------------------------------

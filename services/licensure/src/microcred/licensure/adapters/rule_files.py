@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from decimal import Decimal
 from importlib import resources
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from microcred.licensure.domain.model import RuleSet
+from microcred.licensure.domain.model import Amount, RuleSet
+from microcred.runtime.api_types import Ordinal, Text
 
 
 class RuleTerms(BaseModel):
@@ -26,18 +26,18 @@ class RuleTerms(BaseModel):
 
     effective_from: date
     unit: Literal["points", "hours", "CEUs", "credits"]
-    amount_per_credential: Decimal = Field(gt=0)
-    required_per_cycle: Decimal = Field(gt=0)
-    cap_per_cycle: Decimal | None = Field(default=None, gt=0)
+    amount_per_credential: Annotated[Amount, Field(gt=0)]
+    required_per_cycle: Annotated[Amount, Field(gt=0)]
+    cap_per_cycle: Annotated[Amount, Field(gt=0)] | None = None
     accepts: Literal["all", "listed", "state_approved"] = "all"
-    accepted_issuers: list[UUID] = []
-    accepted_credentials: list[UUID] = []
+    accepted_issuers: list[UUID] = Field(default=[], max_length=1000)
+    accepted_credentials: list[UUID] = Field(default=[], max_length=10_000)
     requires_growth_plan_match: bool = False
     requires_district_approval: bool = False
     on_revocation: Literal["reverse", "keep"] = "reverse"
     on_expiry: Literal["reverse", "keep"] = "keep"
-    source_url: str | None = None
-    source_note: str = ""
+    source_url: Annotated[Text, Field(max_length=2000)] | None = None
+    source_note: Annotated[Text, Field(max_length=20_000)] = ""
 
     def rule_set(self, rule_set_id: str, state: str, version: int, example: bool) -> RuleSet:
         return RuleSet(
@@ -53,7 +53,7 @@ class RuleTerms(BaseModel):
 
 
 class RuleSetVersionFile(RuleTerms):
-    version: int = Field(ge=1)
+    version: Ordinal
 
 
 class RuleSetFile(BaseModel):

@@ -26,15 +26,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from microcred.events import CredentialPublished
+from microcred.runtime.api_types import Digits
 from microcred.runtime.errors import Conflict, Invalid
 
 AcceptPolicy = Literal["all", "listed", "state_approved"]
 Treatment = Literal["reverse", "keep"]
 UNITS = ("points", "hours", "CEUs", "credits")
+#: Every amount a request carries (requirements, caps, credit per credential, adjustments): the ledger
+#: stores them as numeric(12, 4).
+Amount = Annotated[Decimal, Digits(12, 4)]
 
 
 class EntryKind(StrEnum):

@@ -29,9 +29,11 @@ from microcred.licensure.domain.model import (
 )
 from microcred.licensure.service_layer import handlers
 from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
+from microcred.runtime.api import api_router, media
+from microcred.runtime.api_types import Count, PageOffset, StateCode, Text
 from microcred.runtime.auth import CurrentPrincipal, Principal, Role, require
 
-StateCode = Annotated[str, Path(pattern=r"^[A-Z]{2}$")]
+State = Annotated[StateCode, Path()]
 
 
 def amount_text(amount: Decimal) -> str:
@@ -152,6 +154,10 @@ class ApproveCredential(BaseModel):
     credential_id: UUID
 
 
+class CsvResponse(Response):
+    media_type = "text/csv"
+
+
 REPORT_COLUMNS = ("posted_at", "kind", "license_number", "district", "credential_id", "credential_name",
                   "amount", "unit", "rule_set_id", "rule_set_version", "reason")
 
@@ -185,7 +191,7 @@ def report_csv(rows: list[dict[str, Any]], group: Literal["detail", "district_cr
 def create_router(
     uow: Callable[[], LicensureUnitOfWork], *, ensure_topics: Callable[[list[str]], Awaitable[None]] | None = None
 ) -> APIRouter:
-    router = APIRouter()
+    router = api_router()
 
     @router.post("/licenses", status_code=status.HTTP_201_CREATED, tags=["licenses"])
     async def register_license(
@@ -197,8 +203,8 @@ def create_router(
     @router.get("/licenses", tags=["licenses"])
     async def list_licenses(
         principal: Annotated[Principal, require(Role.TEACHER, Role.STATE_ADMIN, Role.OPERATOR)],
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[Count, Query(ge=1, le=200)] = 50,
+        offset: Annotated[PageOffset, Query()] = 0,
     ) -> list[dict[str, Any]]:
         async with uow() as work:
             found = await work.licenses.list(
@@ -231,14 +237,15 @@ def create_router(
         return claim_view(await handlers.decide_credit(award_id, license_id, body, principal, uow()), None)
 
     @router.get("/states/{state}/pending-credits", tags=["approval"])
-    async def pending(state: StateCode, principal: CurrentPrincipal, district: str | None = None,
-                      limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                      offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
+    async def pending(state: State, principal: CurrentPrincipal,
+                      district: Annotated[Text | None, Query(max_length=200)] = None,
+                      limit: Annotated[Count, Query(ge=1, le=500)] = 100,
+                      offset: Annotated[PageOffset, Query()] = 0) -> list[dict[str, Any]]:
         found = await handlers.pending_credits(state, district, principal, uow(), limit=limit, offset=offset)
         return [claim_view(claim, award) | {"license": license_view(license)} for claim, license, award in found]
 
     @router.get("/rule-sets", tags=["rules"])
-    async def rule_sets(state: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None) -> list[dict[str, Any]]:
+    async def rule_sets(state: Annotated[StateCode | None, Query()] = None) -> list[dict[str, Any]]:
         """Every version of every state's rules: public, so teachers and districts see what counts."""
         async with uow() as work:
             found = await (work.rule_sets.of_state(state) if state else work.rule_sets.all())
@@ -252,14 +259,15 @@ def create_router(
         return rule_set_view(rule_set)
 
     @router.post("/states/{state}/approved-credentials", tags=["rules"])
-    async def approve_credential(state: StateCode, body: ApproveCredential, principal: CurrentPrincipal
+    async def approve_credential(state: State, body: ApproveCredential, principal: CurrentPrincipal
                                  ) -> dict[str, Any]:
         added = await handlers.approve_for_state(state, body.credential_id, principal, uow())
         return {"state": state, "credential_id": str(body.credential_id), "added": added}
 
-    @router.get("/states/{state}/reports/credits", tags=["reports"])
+    @router.get("/states/{state}/reports/credits", tags=["reports"], response_class=CsvResponse,
+                responses=media("text/csv", "The report as CSV, with a header row."))
     async def credits_report(
-        state: StateCode, principal: CurrentPrincipal, start: date, end: date,
+        state: State, principal: CurrentPrincipal, start: date, end: date,
         group: Literal["detail", "district_credential"] = "district_credential",
     ) -> Response:
         """Ledger entries of the state's licensees posted in [start, end], as CSV (by district and credential,

@@ -15,6 +15,8 @@ from fastapi import APIRouter, Query, Response, status
 from microcred.licensure.domain.webhooks import Delivery, DeliveryStatus, Subscription
 from microcred.licensure.service_layer import webhooks
 from microcred.licensure.service_layer.webhooks import WebhookUnitOfWork
+from microcred.runtime.api import api_router
+from microcred.runtime.api_types import Count, PageOffset, StateCode
 from microcred.runtime.auth import Principal, Role, require
 
 Manager = Annotated[Principal, require(Role.OPERATOR, Role.STATE_ADMIN)]
@@ -54,7 +56,7 @@ def delivery_view(delivery: Delivery) -> dict[str, Any]:
 
 def create_webhook_router(uow: Callable[[], WebhookUnitOfWork], *, allow_http: bool) -> APIRouter:
     """``uow`` is the licensure unit of work factory; ``allow_http`` is true in local mode only."""
-    router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+    router = api_router(prefix="/webhooks", tags=["webhooks"])
 
     @router.post("", status_code=status.HTTP_201_CREATED)
     async def subscribe(body: webhooks.Subscribe, principal: Manager) -> dict[str, Any]:
@@ -64,7 +66,7 @@ def create_webhook_router(uow: Callable[[], WebhookUnitOfWork], *, allow_http: b
 
     @router.get("")
     async def list_subscriptions(
-        principal: Manager, state: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None
+        principal: Manager, state: Annotated[StateCode | None, Query()] = None
     ) -> list[dict[str, Any]]:
         return [subscription_view(s) for s in await webhooks.list_subscriptions(state, principal, uow())]
 
@@ -78,8 +80,8 @@ def create_webhook_router(uow: Callable[[], WebhookUnitOfWork], *, allow_http: b
         subscription_id: UUID,
         principal: Manager,
         delivery_status: Annotated[DeliveryStatus | None, Query(alias="status")] = None,
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[Count, Query(ge=1, le=200)] = 50,
+        offset: Annotated[PageOffset, Query()] = 0,
     ) -> list[dict[str, Any]]:
         found = await webhooks.list_deliveries(
             subscription_id, delivery_status, principal, uow(), limit=limit, offset=offset

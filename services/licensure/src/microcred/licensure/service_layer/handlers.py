@@ -21,7 +21,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, Field, model_validator
@@ -37,6 +37,7 @@ from microcred.events import (
 )
 from microcred.licensure.adapters.rule_files import RuleTerms
 from microcred.licensure.domain.model import (
+    Amount,
     AwardRecord,
     ClaimStatus,
     CredentialVersion,
@@ -54,6 +55,7 @@ from microcred.licensure.domain.model import (
 )
 from microcred.licensure.service_layer.permissions import may_administer, may_decide, may_see
 from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
+from microcred.runtime.api_types import Matching, StateCode, Text
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.context import current_correlation_id
 from microcred.runtime.errors import Conflict, Forbidden, Invalid, NotFound
@@ -69,15 +71,17 @@ def utc_now() -> datetime:
 
 
 class RegisterLicense(BaseModel):
-    teacher_id: str | None = Field(default=None, min_length=1, description="Defaults to the calling teacher.")
-    state: str = Field(pattern=r"^[A-Z]{2}$")
-    license_number: str = Field(min_length=1, max_length=100)
-    license_type: str = Field(min_length=1, max_length=200)
+    teacher_id: Annotated[Text, Field(min_length=1, max_length=200, description="Defaults to the calling teacher.")
+                          ] | None = None
+    state: StateCode
+    license_number: Annotated[Text, Field(min_length=1, max_length=100)]
+    license_type: Annotated[Text, Field(min_length=1, max_length=200)]
     cycle_start: date
     cycle_end: date
-    required_amount: Decimal | None = Field(default=None, gt=0, description="Overrides the rule set's requirement.")
-    district: str | None = Field(default=None, max_length=200, description="Defaults to the teacher's district.")
-    growth_plan: list[UUID] = Field(default=[], description="Credentials in the teacher's professional growth plan.")
+    required_amount: Annotated[Amount, Field(gt=0, description="Overrides the rule set's requirement.")] | None = None
+    district: Annotated[Text, Field(max_length=200, description="Defaults to the teacher's district.")] | None = None
+    growth_plan: list[UUID] = Field(default=[], max_length=500,
+                                    description="Credentials in the teacher's professional growth plan.")
 
     @model_validator(mode="after")
     def _cycle_ends_after_it_starts(self) -> RegisterLicense:
@@ -89,25 +93,25 @@ class RegisterLicense(BaseModel):
 class PublishRuleSet(RuleTerms):
     """A new version of a state's rule set; versions already published never change."""
 
-    rule_set_id: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    state: str = Field(pattern=r"^[A-Z]{2}$")
+    rule_set_id: Annotated[str, Matching(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"), Field(min_length=1, max_length=80)]
+    state: StateCode
     example: bool = False
 
 
 class Decision(BaseModel):
     approve: bool
-    reason: str = Field(default="", max_length=2000)
+    reason: Annotated[Text, Field(max_length=2000)] = ""
 
 
 class GrowthPlan(BaseModel):
-    credential_ids: list[UUID]
+    credential_ids: list[UUID] = Field(max_length=500)
 
 
 class Adjustment(BaseModel):
     """A correction by the state, in the unit of the rule set in force: positive adds, negative takes away."""
 
-    amount: Decimal = Field(description="Non-zero; in the unit of the license's rule set in force today.")
-    reason: str = Field(min_length=1, max_length=2000)
+    amount: Annotated[Amount, Field(description="Non-zero; in the unit of the license's rule set in force today.")]
+    reason: Annotated[Text, Field(min_length=1, max_length=2000)]
 
     @model_validator(mode="after")
     def _not_zero(self) -> Adjustment:

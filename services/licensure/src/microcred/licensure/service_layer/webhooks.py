@@ -14,7 +14,7 @@ import random
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Annotated, Protocol, Self
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -33,6 +33,7 @@ from microcred.licensure.domain.webhooks import (
     record_attempt,
 )
 from microcred.licensure.service_layer.permissions import may_administer
+from microcred.runtime.api_types import StateCode, Text
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -71,12 +72,10 @@ class WebhookSettings(Protocol):
 class Subscribe(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    state: str = Field(pattern=r"^[A-Z]{2}$")
-    url: str = Field(min_length=1, max_length=MAX_URL_LENGTH)
-    secret: str | None = Field(
+    state: StateCode
+    url: Annotated[Text, Field(min_length=1, max_length=MAX_URL_LENGTH)]
+    secret: Annotated[Text, Field(min_length=MIN_SECRET_LENGTH, max_length=MAX_SECRET_LENGTH)] | None = Field(
         default=None,
-        min_length=MIN_SECRET_LENGTH,
-        max_length=MAX_SECRET_LENGTH,
         repr=False,
         description="The shared HMAC secret; omit it to have one generated. Shown only in this response.",
     )

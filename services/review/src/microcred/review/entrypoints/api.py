@@ -16,9 +16,11 @@ from microcred.review.domain.model import CredentialRubric, DueRule, Review, Rev
 from microcred.review.domain.reliability import ReliabilityStats
 from microcred.review.service_layer import handlers
 from microcred.review.service_layer.unit_of_work import ReviewUnitOfWork
+from microcred.runtime.api import api_router
+from microcred.runtime.api_types import Text
 from microcred.runtime.auth import Principal, Role, require
 
-ReviewerId = Annotated[str, Path(min_length=1, max_length=200)]
+ReviewerId = Annotated[Text, Path(min_length=1, max_length=200)]
 
 
 def reviewer_view(reviewer: Reviewer) -> dict[str, Any]:
@@ -115,7 +117,7 @@ def create_router(
     block_flagged: bool = False,
     monitor: handlers.ReliabilityMonitor = handlers.DEFAULT_MONITOR,
 ) -> APIRouter:
-    router = APIRouter()
+    router = api_router()
 
     @router.put("/reviewers/{reviewer_id}", tags=["reviewers"])
     async def upsert_reviewer(

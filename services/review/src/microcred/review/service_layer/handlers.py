@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 from uuid import UUID, uuid4
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
@@ -54,6 +54,7 @@ from microcred.review.domain.model import (
 )
 from microcred.review.domain.reliability import ReliabilityStats, Thresholds, credential_stats, reviewer_stats
 from microcred.review.service_layer.unit_of_work import ReviewUnitOfWork
+from microcred.runtime.api_types import Count, Text
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.context import current_correlation_id
 from microcred.runtime.errors import Forbidden, NotFound
@@ -95,10 +96,10 @@ class UpsertReviewer(BaseModel):
     certifications: list[CertificationBody] | None = Field(
         default=None, description="Dated certifications per credential; replaces credential_ids when given."
     )
-    max_open: int = Field(default=10, ge=0, le=1000)
+    max_open: Annotated[Count, Field(le=1000)] = 10
     active: bool = True
-    district: str | None = Field(default=None, max_length=200)
-    school: str | None = Field(default=None, max_length=200)
+    district: Annotated[Text, Field(max_length=200)] | None = None
+    school: Annotated[Text, Field(max_length=200)] | None = None
     senior: bool = Field(default=False, description="May adjudicate disagreements.")
     availability: Availability = Availability.AVAILABLE
 
@@ -117,18 +118,18 @@ class UpsertReviewer(BaseModel):
 
 
 class DeclineReview(BaseModel):
-    reason: str = Field(min_length=1, max_length=2000, description="Why the reviewer declines or recuses.")
+    reason: Annotated[Text, Field(min_length=1, max_length=2000, description="Why the reviewer declines or recuses.")]
 
 
 class CriterionScore(BaseModel):
-    criterion_key: str = Field(min_length=1, max_length=80)
-    level_key: str = Field(min_length=1, max_length=80)
-    feedback: str = Field(default="", max_length=20_000)
+    criterion_key: Annotated[Text, Field(min_length=1, max_length=80)]
+    level_key: Annotated[Text, Field(min_length=1, max_length=80)]
+    feedback: Annotated[Text, Field(max_length=20_000)] = ""
 
 
 class ScoreReview(BaseModel):
     # No min_length: an empty list is answered with the rubric-aware ``incomplete_scores`` error.
-    results: list[CriterionScore]
+    results: list[CriterionScore] = Field(max_length=200)
 
 
 @dataclass(frozen=True)

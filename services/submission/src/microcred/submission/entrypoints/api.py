@@ -15,6 +15,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Query, status
 
+from microcred.runtime.api import KIB, MIB, api_router
+from microcred.runtime.api_types import Count, PageOffset
 from microcred.runtime.auth import CurrentPrincipal, Principal, Role, require
 from microcred.submission.domain.model import Attempt, Evidence, EvidenceStatus, Submission, UploadMode
 from microcred.submission.service_layer import handlers
@@ -131,7 +133,7 @@ def create_router(
     probe: MediaProbe,
     retention: RetentionPolicy,
 ) -> APIRouter:
-    router = APIRouter(tags=["submissions"])
+    router = api_router(tags=["submissions"])
 
     @router.post("/submissions", status_code=status.HTTP_201_CREATED)
     async def start_submission(
@@ -142,8 +144,8 @@ def create_router(
     @router.get("/submissions")
     async def list_submissions(
         principal: Annotated[Principal, require(Role.TEACHER, Role.OPERATOR)],
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[Count, Query(ge=1, le=200)] = 50,
+        offset: Annotated[PageOffset, Query()] = 0,
     ) -> list[dict[str, Any]]:
         found = await handlers.list_submissions(principal, uow(), limit=limit, offset=offset)
         viewer = Viewer.OPERATOR if principal.has(Role.OPERATOR) else Viewer.OWNER
@@ -162,7 +164,8 @@ def create_router(
         presigned part URLs of a multipart upload."""
         return ticket_view(await handlers.declare_evidence(submission_id, body, principal, uow(), store, policy))
 
-    @router.post("/submissions/{submission_id}/evidence/{evidence_id}/parts")
+    # Up to 10,000 part numbers.
+    @router.post("/submissions/{submission_id}/evidence/{evidence_id}/parts", max_body_size=128 * KIB)
     async def fresh_part_urls(
         submission_id: UUID, evidence_id: UUID, body: handlers.RequestParts, principal: CurrentPrincipal
     ) -> dict[str, Any]:
@@ -199,7 +202,8 @@ def create_router(
             "expires_at": ticket.expires_at.isoformat(),
         }
 
-    @router.put("/submissions/{submission_id}/responses")
+    # Written reflections: up to about twenty answers of the longest length a prompt takes.
+    @router.put("/submissions/{submission_id}/responses", max_body_size=1 * MIB)
     async def answer_prompts(
         submission_id: UUID, body: handlers.AnswerPrompts, principal: CurrentPrincipal
     ) -> dict[str, Any]:

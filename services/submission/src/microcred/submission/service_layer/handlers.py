@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Annotated, Protocol
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, Field
@@ -31,6 +31,7 @@ from microcred.events import (
     SubmissionSubmitted,
     SubmissionWithdrawn,
 )
+from microcred.runtime.api_types import ByteCount, Count, Matching, Ordinal, Text
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.context import current_correlation_id
 from microcred.runtime.errors import Conflict, Forbidden, Invalid, NotFound
@@ -163,25 +164,28 @@ class StartSubmission(BaseModel):
     credential_id: UUID
 
 
+RequirementKey = Annotated[Text, Field(min_length=1, max_length=80)]
+
+
 class DeclareEvidence(BaseModel):
-    requirement_key: str = Field(min_length=1, max_length=80)
-    filename: str = Field(min_length=1, max_length=255)
-    content_type: str = Field(
-        min_length=3, max_length=255, pattern=r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(\s*;.*)?$"
-    )
+    requirement_key: RequirementKey
+    filename: Annotated[Text, Field(min_length=1, max_length=255)]
+    content_type: Annotated[
+        str, Matching(r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(\s*;.*)?$"), Field(min_length=3, max_length=255)
+    ]
     # 0 is refused by the use case with its own code (empty_file), not as a schema error.
-    size_bytes: int = Field(ge=0)
-    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+    size_bytes: ByteCount
+    sha256: Annotated[str, Matching(r"^[0-9a-fA-F]{64}$")]
 
 
 class RequestParts(BaseModel):
-    part_numbers: list[int] = Field(min_length=1, max_length=10_000)
+    part_numbers: list[Annotated[Ordinal, Field(le=10_000)]] = Field(min_length=1, max_length=10_000)
 
 
 class PromptAnswer(BaseModel):
-    requirement_key: str = Field(min_length=1, max_length=80)
-    prompt_index: int = Field(ge=0)
-    answer: str = Field(max_length=50_000)
+    requirement_key: RequirementKey
+    prompt_index: Annotated[Count, Field(le=1000)]
+    answer: Annotated[Text, Field(max_length=50_000)]
 
 
 class AnswerPrompts(BaseModel):
@@ -189,7 +193,7 @@ class AnswerPrompts(BaseModel):
 
 
 class WithdrawSubmission(BaseModel):
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: Annotated[Text, Field(max_length=2000)] | None = None
 
 
 @dataclass(frozen=True)
