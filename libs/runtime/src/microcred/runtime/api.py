@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -37,7 +37,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.types import Message, Receive
 
-from microcred.runtime.api_types import INT32_MAX, INT64_MAX, unstorable
+from microcred.runtime.api_types import INT32_MAX, INT64_MAX, STORABLE_JSON_SCHEMAS, unstorable
 from microcred.runtime.auth import authenticated, bearer_credentials
 from microcred.runtime.errors import DomainError
 
@@ -108,6 +108,7 @@ def truthful_openapi(app: FastAPI) -> None:
             document = generate()
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             schemas["ErrorBody"] = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas |= STORABLE_JSON_SCHEMAS
             _integer_bounds(document)
             app.openapi_schema = document
         return app.openapi_schema
@@ -272,9 +273,35 @@ def _limited(receive: Receive, limit: int) -> Receive:
     return receive_within_limit
 
 
+def operation_id(route: APIRoute) -> str:
+    """An operation is known by its endpoint's name (``get_submission``), the name a generated client's
+    method gets, instead of FastAPI's path-and-method compound."""
+    return route.name
+
+
 def api_router(**kwargs: Any) -> APIRouter:
     """The router every service builds its routes on."""
-    return APIRouter(route_class=ApiRoute, **kwargs)
+    return APIRouter(route_class=ApiRoute, generate_unique_id_function=operation_id, **kwargs)
+
+
+def links(status: int, **operations: Mapping[str, str]) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for OpenAPI links from this operation's ``status`` response to the operations named
+    (by operation id), with the parameters each takes from the request or the response, e.g.
+    ``get_submission={"submission_id": "$response.body#/submission_id"}``. Clients and stateful fuzzers
+    follow them from a created resource to what can be done with it."""
+    return {status: {"links": {name: {"operationId": name, "parameters": dict(parameters)}
+                               for name, parameters in operations.items()}}}
+
+
+def _methods_at(routes: Iterable[Any], path: str) -> set[str]:
+    methods: set[str] = set()
+    for route in routes:
+        included = getattr(route, "original_router", None)  # FastAPI keeps an included router whole
+        if included is not None:
+            methods |= _methods_at(included.routes, path)
+        elif getattr(route, "methods", None) and route.path_regex.match(path):
+            methods |= set(route.methods)
+    return methods
 
 
 def install_error_handlers(app: FastAPI, unavailable: Callable[[BaseException], bool]) -> None:
@@ -289,9 +316,14 @@ def install_error_handlers(app: FastAPI, unavailable: Callable[[BaseException], 
         return error_response(exc.status_code, exc.code, exc.message, exc.details)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         code = HTTP_ERROR_CODES.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the first route that matched the path; a path with a GET and a POST
+            # operation is two routes, and Allow must list both.
+            headers["Allow"] = ", ".join(sorted(_methods_at(request.app.router.routes, request.url.path)))
+        return error_response(exc.status_code, code, str(exc.detail), headers=headers)
 
     # A connection the database dropped (restart, failover) fails one request; SQLAlchemy then discards
     # the pool's other connections of that age, so the client's retry gets a fresh one.

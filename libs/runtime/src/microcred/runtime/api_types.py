@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from annotated_types import Ge, GroupedMetadata, Gt, Le, Lt
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 NO_NUL = r"^[^\x00]*$"
 
@@ -94,6 +94,44 @@ Ordinal = Annotated[Int32, Ge(1)]
 ByteCount = Annotated[Int64, Ge(0)]
 #: Where a page starts. Past the end is an empty page, not an error; past an ``integer`` is a 422.
 PageOffset = Count
+
+
+# The shape of a free-form JSON document as the edge accepts it (see ``unstorable``), for the OpenAPI
+# components of the same names.
+STORABLE_JSON_SCHEMAS: dict[str, dict[str, Any]] = {
+    "StorableJsonValue": {
+        "description": "Any JSON value whose strings hold no NUL or lone surrogate, whose integers fit 64 bits "
+                       f"and whose numbers are finite, nested at most {MAX_JSON_DEPTH} levels.",
+        "anyOf": [
+            {"type": "string", "pattern": NO_NUL},
+            {"type": "integer", "format": "int64", "minimum": -(2**63), "maximum": INT64_MAX},
+            {"type": "number"},
+            {"type": "boolean"},
+            {"type": "null"},
+            {"type": "array", "items": {"$ref": "#/components/schemas/StorableJsonValue"}},
+            {"$ref": "#/components/schemas/StorableJsonObject"},
+        ],
+    },
+    "StorableJsonObject": {
+        "type": "object",
+        "propertyNames": {"pattern": NO_NUL},
+        "additionalProperties": {"$ref": "#/components/schemas/StorableJsonValue"},
+    },
+}
+
+#: A free-form JSON object in a request (a credential to verify, a catalog file), documented as above.
+JsonDocument = Annotated[dict[str, Any], WithJsonSchema({"$ref": "#/components/schemas/StorableJsonObject"})]
+
+
+class RequestModel(BaseModel):
+    """What a request body (and every object inside it) is built on.
+
+    Unknown fields are refused with a 422 that names them, not dropped: a misspelt field, or one the
+    caller may not set, is an error the caller sees. It also lets the OpenAPI document say
+    ``additionalProperties: false``, so generated clients and fuzzers know the whole shape.
+    """
+
+    model_config = ConfigDict(extra="forbid")
 
 
 def unstorable(value: Any, loc: tuple[str | int, ...] = ()) -> list[tuple[tuple[str | int, ...], str]]:

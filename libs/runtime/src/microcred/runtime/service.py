@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from microcred.events import IntegrationEvent
-from microcred.runtime.api import install_error_handlers, media, truthful_openapi
+from microcred.runtime.api import install_error_handlers, media, operation_id, truthful_openapi
 from microcred.runtime.auth import JwtVerifier
 from microcred.runtime.broker import asyncapi_document, create_broker, declare_publishers
 from microcred.runtime.consumer import is_transient
@@ -132,7 +132,8 @@ class ServiceRuntime:
             self.tracer_provider.shutdown()
 
     def create_app(self, *routers: APIRouter, title: str, description: str = "") -> FastAPI:
-        app = FastAPI(title=title, description=description + OPENAPI_NOTES, version="0.1.0", lifespan=self.lifespan)
+        app = FastAPI(title=title, description=description + OPENAPI_NOTES, version="0.1.0", lifespan=self.lifespan,
+                      generate_unique_id_function=operation_id)
         app.state.verifier = self.verifier
         app.state.runtime = self
         for router in routers:

@@ -18,7 +18,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from microcred.award.adapters import baking
 from microcred.award.domain.model import Award, AwardStatus, Standing, micro_achievement
@@ -27,7 +27,7 @@ from microcred.award.service_layer import handlers
 from microcred.award.service_layer.signing import IssuingAuthority, VerificationReport
 from microcred.award.service_layer.unit_of_work import AwardUnitOfWork
 from microcred.runtime.api import KIB, api_router, media
-from microcred.runtime.api_types import Count, Ordinal, PageOffset, Text
+from microcred.runtime.api_types import Count, JsonDocument, Ordinal, PageOffset, RequestModel, Text
 from microcred.runtime.auth import CurrentPrincipal, Principal, Role, require
 from microcred.runtime.errors import Invalid, NotFound
 
@@ -53,7 +53,7 @@ class SvgImage(Response):
 _ACHIEVEMENT_SEGMENTS = {"micro-credentials": "micro_credential", "stacks": "stack", "pathways": "pathway"}
 
 
-class StandingChange(BaseModel):
+class StandingChange(RequestModel):
     reason: Annotated[Text, Field(min_length=1, max_length=2000,
                                   description="Shown on the credential page and in the event.")]
 
@@ -245,7 +245,7 @@ def create_router(
         return (await verify_document(award.credential)).as_json()
 
     @router.post("/verify", tags=["verification"], max_body_size=CREDENTIAL_BODY_LIMIT)
-    async def verify_posted(credential: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    async def verify_posted(credential: Annotated[JsonDocument, Body()]) -> dict[str, Any]:
         """Verify a credential document someone was shown: signature, issuer key, status, dates."""
         if "proof" not in credential:
             raise Invalid("the document has no proof: post the signed credential", code="unsigned_credential")

@@ -12,8 +12,8 @@ from microcred.catalog.adapters.repository import CredentialQuery
 from microcred.catalog.domain.model import CredentialVersion, Issuer, Pathway, Stack, Transition, VersionStatus
 from microcred.catalog.service_layer import catalog_exchange, handlers
 from microcred.catalog.service_layer.unit_of_work import CatalogUnitOfWork
-from microcred.runtime.api import MIB, api_router
-from microcred.runtime.api_types import Count, Matching, Ordinal, PageOffset, Text
+from microcred.runtime.api import MIB, api_router, errors, links
+from microcred.runtime.api_types import Count, JsonDocument, Matching, Ordinal, PageOffset, Text
 from microcred.runtime.auth import CurrentPrincipal, Principal, Role, require
 from microcred.runtime.errors import NotFound
 
@@ -25,6 +25,10 @@ Facet = Annotated[Text, Query(max_length=300)]
 #: A credential definition carries research, rubric and prompts as prose; a whole catalog carries many.
 DEFINITION_BODY_LIMIT = 1 * MIB
 CATALOG_BODY_LIMIT = 32 * MIB
+# Parameters an OpenAPI link takes from a created resource (see runtime.api.links).
+ISSUER = {"issuer_id": "$response.body#/issuer_id"}
+CREDENTIAL = {"credential_id": "$response.body#/credential_id"}
+VERSION = CREDENTIAL | {"version": "$response.body#/version"}
 
 
 def issuer_view(issuer: Issuer) -> dict[str, Any]:
@@ -84,7 +88,8 @@ def create_router(uow: Callable[[], CatalogUnitOfWork]) -> APIRouter:
 
     # -- issuers ------------------------------------------------------------------------------------
 
-    @router.post("/issuers", status_code=status.HTTP_201_CREATED, tags=["issuers"])
+    @router.post("/issuers", status_code=status.HTTP_201_CREATED, tags=["issuers"], responses=links(
+        201, **{op: ISSUER for op in ("get_issuer", "update_issuer", "add_staff", "list_staff")}))
     async def create_issuer(body: handlers.CreateIssuer, _: Operator) -> dict[str, Any]:
         return issuer_view(await handlers.create_issuer(body, uow()))
 
@@ -119,8 +124,11 @@ def create_router(uow: Callable[[], CatalogUnitOfWork]) -> APIRouter:
 
     # -- credentials and their versions --------------------------------------------------------------
 
+    # 404: the issuer named in the body does not exist.
     @router.post("/credentials", status_code=status.HTTP_201_CREATED, tags=["credentials"],
-                 max_body_size=DEFINITION_BODY_LIMIT)
+                 max_body_size=DEFINITION_BODY_LIMIT, responses=errors(404) | links(
+                     201, get_credential=CREDENTIAL, list_versions=CREDENTIAL,
+                     **{op: VERSION for op in ("edit_version", "submit_for_review", "history")}))
     async def draft_credential(body: handlers.DraftCredential, principal: Manager) -> dict[str, Any]:
         return credential_view(await handlers.draft_credential(body, principal, uow()))
 
@@ -209,7 +217,9 @@ def create_router(uow: Callable[[], CatalogUnitOfWork]) -> APIRouter:
 
     # -- stacks -------------------------------------------------------------------------------------
 
-    @router.post("/stacks", status_code=status.HTTP_201_CREATED, tags=["stacks"])
+    # 404: the issuer or a credential named in the body does not exist.
+    @router.post("/stacks", status_code=status.HTTP_201_CREATED, tags=["stacks"], responses=errors(404) | links(
+        201, **{op: {"stack_id": "$response.body#/stack_id"} for op in ("get_stack", "update_stack", "delete_stack")}))
     async def create_stack(body: handlers.CreateStack, principal: Manager) -> dict[str, Any]:
         return stack_view(await handlers.create_stack(body, principal, uow()))
 
@@ -236,7 +246,9 @@ def create_router(uow: Callable[[], CatalogUnitOfWork]) -> APIRouter:
 
     # -- pathways -----------------------------------------------------------------------------------
 
-    @router.post("/pathways", status_code=status.HTTP_201_CREATED, tags=["pathways"])
+    @router.post("/pathways", status_code=status.HTTP_201_CREATED, tags=["pathways"], responses=errors(404) | links(
+        201, **{op: {"pathway_id": "$response.body#/pathway_id"}
+                for op in ("get_pathway", "update_pathway", "delete_pathway")}))
     async def create_pathway(body: handlers.CreatePathway, principal: Manager) -> dict[str, Any]:
         return pathway_view(await handlers.create_pathway(body, principal, uow()))
 
@@ -268,7 +280,7 @@ def create_router(uow: Callable[[], CatalogUnitOfWork]) -> APIRouter:
         return await catalog_exchange.export_catalog(uow())
 
     @router.post("/catalog/import", tags=["catalog"], max_body_size=CATALOG_BODY_LIMIT)
-    async def import_catalog(document: Annotated[Any, Body()], principal: Operator) -> dict[str, int]:
+    async def import_catalog(document: Annotated[JsonDocument, Body()], principal: Operator) -> dict[str, int]:
         """Import a catalog document (format: CATALOG_FORMAT.md); all or nothing, 422 invalid_catalog with
         located problems."""
         return (await catalog_exchange.import_catalog(document, principal, uow())).model_dump()

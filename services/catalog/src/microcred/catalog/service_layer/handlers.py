@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import ConfigDict, Field, HttpUrl
 
 from microcred.catalog.domain.model import (
     Actor,
@@ -34,7 +34,7 @@ from microcred.events import (
     PathwayStep,
     StackChanged,
 )
-from microcred.runtime.api_types import Text
+from microcred.runtime.api_types import RequestModel, Text
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.context import current_correlation_id
 from microcred.runtime.errors import Conflict, NotFound
@@ -59,7 +59,7 @@ def actor_of(principal: Principal) -> Actor:
 # Commands
 
 
-class CreateIssuer(BaseModel):
+class CreateIssuer(RequestModel):
     key: Slug | None = None
     name: Annotated[Text, Field(min_length=1, max_length=200)]
     url: HttpUrl | None = None
@@ -68,7 +68,7 @@ class CreateIssuer(BaseModel):
     image_url: HttpUrl | None = None
 
 
-class UpdateIssuer(BaseModel):
+class UpdateIssuer(RequestModel):
     """Only the fields present change; ``key`` never does (documents and other systems refer to it)."""
 
     name: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
@@ -78,13 +78,13 @@ class UpdateIssuer(BaseModel):
     image_url: HttpUrl | None = None
 
 
-class AddStaff(BaseModel):
+class AddStaff(RequestModel):
     subject: Annotated[Text, Field(min_length=1, max_length=200)]
     role: Literal["admin", "editor"]
 
 
 class DefinitionBody(CredentialDefinition):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     def definition(self) -> CredentialDefinition:
         return CredentialDefinition(**{name: getattr(self, name) for name in CredentialDefinition.model_fields})
@@ -95,30 +95,30 @@ class DraftCredential(DefinitionBody):
     key: Slug | None = None
 
 
-class SubmitForReview(BaseModel):
+class SubmitForReview(RequestModel):
     note: Annotated[Text, Field(max_length=2000)] | None = None
 
 
-class RequestChanges(BaseModel):
+class RequestChanges(RequestModel):
     reason: Annotated[Text, Field(min_length=1, max_length=2000)]
 
 
-class Checks(BaseModel):
+class Checks(RequestModel):
     research_base: bool
     evidence_requirements: bool
     rubric: bool
 
 
-class Approve(BaseModel):
+class Approve(RequestModel):
     checks: Checks
     note: Annotated[Text, Field(max_length=2000)] | None = None
 
 
-class Retire(BaseModel):
+class Retire(RequestModel):
     reason: Annotated[Text, Field(min_length=1, max_length=2000)]
 
 
-class StackBody(BaseModel):
+class StackBody(RequestModel):
     name: Annotated[Text, Field(min_length=1, max_length=300)]
     description: Annotated[Text, Field(max_length=20_000)] = ""
     credential_ids: list[UUID] = Field(default=[], max_length=500)
@@ -129,12 +129,12 @@ class CreateStack(StackBody):
     key: Slug | None = None
 
 
-class StepBody(BaseModel):
+class StepBody(RequestModel):
     credential_id: UUID
     prerequisites: list[UUID] = Field(default=[], max_length=500)
 
 
-class PathwayBody(BaseModel):
+class PathwayBody(RequestModel):
     name: Annotated[Text, Field(min_length=1, max_length=300)]
     description: Annotated[Text, Field(max_length=20_000)] = ""
     steps: list[StepBody] = Field(min_length=1, max_length=500)

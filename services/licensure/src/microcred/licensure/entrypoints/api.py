@@ -16,7 +16,6 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Response, status
-from pydantic import BaseModel
 
 from microcred.licensure.domain.model import (
     AwardRecord,
@@ -29,8 +28,8 @@ from microcred.licensure.domain.model import (
 )
 from microcred.licensure.service_layer import handlers
 from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
-from microcred.runtime.api import api_router, media
-from microcred.runtime.api_types import Count, PageOffset, StateCode, Text
+from microcred.runtime.api import api_router, links, media
+from microcred.runtime.api_types import Count, PageOffset, RequestModel, StateCode, Text
 from microcred.runtime.auth import CurrentPrincipal, Principal, Role, require
 
 State = Annotated[StateCode, Path()]
@@ -150,7 +149,7 @@ def progress_view(progress: handlers.Progress) -> dict[str, Any]:
     }
 
 
-class ApproveCredential(BaseModel):
+class ApproveCredential(RequestModel):
     credential_id: UUID
 
 
@@ -193,7 +192,9 @@ def create_router(
 ) -> APIRouter:
     router = api_router()
 
-    @router.post("/licenses", status_code=status.HTTP_201_CREATED, tags=["licenses"])
+    @router.post("/licenses", status_code=status.HTTP_201_CREATED, tags=["licenses"], responses=links(
+        201, **{op: {"license_id": "$response.body#/license_id"}
+                for op in ("license_progress", "set_growth_plan", "adjust")}))
     async def register_license(
         body: handlers.RegisterLicense,
         principal: Annotated[Principal, require(Role.TEACHER, Role.STATE_ADMIN, Role.OPERATOR)],

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Response, status
 from microcred.licensure.domain.webhooks import Delivery, DeliveryStatus, Subscription
 from microcred.licensure.service_layer import webhooks
 from microcred.licensure.service_layer.webhooks import WebhookUnitOfWork
-from microcred.runtime.api import api_router
+from microcred.runtime.api import api_router, links
 from microcred.runtime.api_types import Count, PageOffset, StateCode
 from microcred.runtime.auth import Principal, Role, require
 
@@ -58,7 +58,9 @@ def create_webhook_router(uow: Callable[[], WebhookUnitOfWork], *, allow_http: b
     """``uow`` is the licensure unit of work factory; ``allow_http`` is true in local mode only."""
     router = api_router(prefix="/webhooks", tags=["webhooks"])
 
-    @router.post("", status_code=status.HTTP_201_CREATED)
+    @router.post("", status_code=status.HTTP_201_CREATED, responses=links(
+        201, **{op: {"subscription_id": "$response.body#/subscription_id"}
+                for op in ("list_deliveries", "replay", "unsubscribe")}))
     async def subscribe(body: webhooks.Subscribe, principal: Manager) -> dict[str, Any]:
         """Subscribe a URL to a state's feed. The response holds the signing secret; it is not shown again."""
         subscription = await webhooks.subscribe(body, principal, uow(), allow_http=allow_http)

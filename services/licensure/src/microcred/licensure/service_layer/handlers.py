@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from microcred.events import (
     CredentialAwarded,
@@ -55,7 +55,7 @@ from microcred.licensure.domain.model import (
 )
 from microcred.licensure.service_layer.permissions import may_administer, may_decide, may_see
 from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
-from microcred.runtime.api_types import Matching, StateCode, Text
+from microcred.runtime.api_types import Matching, RequestModel, StateCode, Text
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.context import current_correlation_id
 from microcred.runtime.errors import Conflict, Forbidden, Invalid, NotFound
@@ -70,7 +70,7 @@ def utc_now() -> datetime:
 # -- commands ----------------------------------------------------------------------------------------
 
 
-class RegisterLicense(BaseModel):
+class RegisterLicense(RequestModel):
     teacher_id: Annotated[Text, Field(min_length=1, max_length=200, description="Defaults to the calling teacher.")
                           ] | None = None
     state: StateCode
@@ -98,16 +98,16 @@ class PublishRuleSet(RuleTerms):
     example: bool = False
 
 
-class Decision(BaseModel):
+class Decision(RequestModel):
     approve: bool
     reason: Annotated[Text, Field(max_length=2000)] = ""
 
 
-class GrowthPlan(BaseModel):
+class GrowthPlan(RequestModel):
     credential_ids: list[UUID] = Field(max_length=500)
 
 
-class Adjustment(BaseModel):
+class Adjustment(RequestModel):
     """A correction by the state, in the unit of the rule set in force: positive adds, negative takes away."""
 
     amount: Annotated[Amount, Field(description="Non-zero; in the unit of the license's rule set in force today.")]

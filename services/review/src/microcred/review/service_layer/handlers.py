@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal, Self
 from uuid import UUID, uuid4
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
 from microcred.events import (
     CredentialPublished,
@@ -54,7 +54,7 @@ from microcred.review.domain.model import (
 )
 from microcred.review.domain.reliability import ReliabilityStats, Thresholds, credential_stats, reviewer_stats
 from microcred.review.service_layer.unit_of_work import ReviewUnitOfWork
-from microcred.runtime.api_types import Count, Text
+from microcred.runtime.api_types import Count, RequestModel, Text
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.context import current_correlation_id
 from microcred.runtime.errors import Forbidden, NotFound
@@ -73,13 +73,13 @@ class ReliabilityMonitor:
 DEFAULT_MONITOR = ReliabilityMonitor()
 
 
-class CertificationBody(BaseModel):
+class CertificationBody(RequestModel):
     credential_id: UUID
     certified_at: AwareDatetime | None = Field(default=None, description="Defaults to now.")
     status: Literal["active", "revoked"] = "active"
 
 
-class UpsertReviewer(BaseModel):
+class UpsertReviewer(RequestModel):
     """Create or update a reviewer.
 
     The original body ({credential_ids, max_open, active}) still works: ``credential_ids`` null means
@@ -117,17 +117,17 @@ class UpsertReviewer(BaseModel):
         return self
 
 
-class DeclineReview(BaseModel):
+class DeclineReview(RequestModel):
     reason: Annotated[Text, Field(min_length=1, max_length=2000, description="Why the reviewer declines or recuses.")]
 
 
-class CriterionScore(BaseModel):
+class CriterionScore(RequestModel):
     criterion_key: Annotated[Text, Field(min_length=1, max_length=80)]
     level_key: Annotated[Text, Field(min_length=1, max_length=80)]
     feedback: Annotated[Text, Field(max_length=20_000)] = ""
 
 
-class ScoreReview(BaseModel):
+class ScoreReview(RequestModel):
     # No min_length: an empty list is answered with the rubric-aware ``incomplete_scores`` error.
     results: list[CriterionScore] = Field(max_length=200)
 

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Query, status
 
-from microcred.runtime.api import KIB, MIB, api_router
+from microcred.runtime.api import KIB, MIB, api_router, errors, links
 from microcred.runtime.api_types import Count, PageOffset
 from microcred.runtime.auth import CurrentPrincipal, Principal, Role, require
 from microcred.submission.domain.model import Attempt, Evidence, EvidenceStatus, Submission, UploadMode
@@ -126,6 +126,10 @@ def submission_view(submission: Submission, viewer: Viewer = Viewer.OWNER) -> di
     return view
 
 
+# What an OpenAPI link from a declared item passes on (see runtime.api.links).
+EVIDENCE = {"submission_id": "$request.path.submission_id", "evidence_id": "$response.body#/evidence_id"}
+
+
 def create_router(
     uow: Callable[[], SubmissionUnitOfWork],
     store: EvidenceStorage,
@@ -135,7 +139,10 @@ def create_router(
 ) -> APIRouter:
     router = api_router(tags=["submissions"])
 
-    @router.post("/submissions", status_code=status.HTTP_201_CREATED)
+    # 404: the credential named in the body is not a published one.
+    @router.post("/submissions", status_code=status.HTTP_201_CREATED, responses=errors(404) | links(
+        201, **{op: {"submission_id": "$response.body#/submission_id"} for op in (
+            "get_submission", "declare_evidence", "answer_prompts", "submit", "withdraw_submission")}))
     async def start_submission(
         body: handlers.StartSubmission, principal: Annotated[Principal, require(Role.TEACHER)]
     ) -> dict[str, Any]:
@@ -156,7 +163,9 @@ def create_router(
         submission, viewer = await handlers.get_submission(submission_id, principal, uow())
         return submission_view(submission, viewer)
 
-    @router.post("/submissions/{submission_id}/evidence", status_code=status.HTTP_201_CREATED)
+    @router.post("/submissions/{submission_id}/evidence", status_code=status.HTTP_201_CREATED, responses=links(
+        201, **{op: EVIDENCE for op in (
+            "complete_evidence", "uploaded_parts", "fresh_part_urls", "withdraw_evidence", "download_evidence")}))
     async def declare_evidence(
         submission_id: UUID, body: handlers.DeclareEvidence, principal: CurrentPrincipal
     ) -> dict[str, Any]:

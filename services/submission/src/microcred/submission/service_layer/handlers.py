@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Annotated, Protocol
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from microcred.events import (
     CredentialAwarded,
@@ -31,7 +31,7 @@ from microcred.events import (
     SubmissionSubmitted,
     SubmissionWithdrawn,
 )
-from microcred.runtime.api_types import ByteCount, Count, Matching, Ordinal, Text
+from microcred.runtime.api_types import ByteCount, Count, Matching, Ordinal, RequestModel, Text
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.context import current_correlation_id
 from microcred.runtime.errors import Conflict, Forbidden, Invalid, NotFound
@@ -160,14 +160,14 @@ class RetentionPolicy:
 # -- commands ----------------------------------------------------------------------------------
 
 
-class StartSubmission(BaseModel):
+class StartSubmission(RequestModel):
     credential_id: UUID
 
 
 RequirementKey = Annotated[Text, Field(min_length=1, max_length=80)]
 
 
-class DeclareEvidence(BaseModel):
+class DeclareEvidence(RequestModel):
     requirement_key: RequirementKey
     filename: Annotated[Text, Field(min_length=1, max_length=255)]
     content_type: Annotated[
@@ -178,21 +178,21 @@ class DeclareEvidence(BaseModel):
     sha256: Annotated[str, Matching(r"^[0-9a-fA-F]{64}$")]
 
 
-class RequestParts(BaseModel):
+class RequestParts(RequestModel):
     part_numbers: list[Annotated[Ordinal, Field(le=10_000)]] = Field(min_length=1, max_length=10_000)
 
 
-class PromptAnswer(BaseModel):
+class PromptAnswer(RequestModel):
     requirement_key: RequirementKey
     prompt_index: Annotated[Count, Field(le=1000)]
     answer: Annotated[Text, Field(max_length=50_000)]
 
 
-class AnswerPrompts(BaseModel):
+class AnswerPrompts(RequestModel):
     responses: list[PromptAnswer] = Field(max_length=500)
 
 
-class WithdrawSubmission(BaseModel):
+class WithdrawSubmission(RequestModel):
     reason: Annotated[Text, Field(max_length=2000)] | None = None
 
 
