@@ -5,7 +5,11 @@ same unit of work, under the routing lock, so an assignment and the change that 
 commit (and emit ReviewerAssigned) together or not at all.
 
 A reviewer acts on an attempt's review by its review id; which panel seat that means (primary,
-second or adjudicator) follows from who they are, so each sees and scores only their own seat.
+second or adjudicator) follows from who they are, so each sees and scores only their own seat. To a
+reviewer with no seat on the panel the review does not exist.
+
+Work given back (a decline, or an overdue assignment the sweep takes) emits ReviewerReleased in the
+same transaction: submission ends that reviewer's access then, not when the seat is filled again.
 """
 
 from __future__ import annotations
