@@ -14,8 +14,10 @@ unless the party may know the resource exists (``sees``). Listings must not name
 see. A leak is any of: a refused request that succeeded, any other status than 403 or 404, an answer
 that differs from the unknown id's, a listing that shows another party's resource.
 
-Totals (attempts, refusals, leaks, controls) are printed and recorded as the test's property; the test
-asserts zero leaks and that every control succeeded.
+Every answer must also be one its operation's OpenAPI document lists (the services count those that
+are not; the count must not grow during the run). Totals (attempts, refusals, leaks, controls) are
+printed and recorded as the test's property; the test asserts zero leaks, every control succeeded and
+no undocumented answer.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +35,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from microcred.devstack.client import Actor, PlatformClient, wait_for
@@ -125,6 +129,20 @@ def _answer(response: httpx.Response) -> tuple[int, str | None]:
     except ValueError:
         return response.status_code, None
     return response.status_code, body.get("error") if isinstance(body, dict) else None
+
+
+def _undocumented_answers(client: PlatformClient) -> Counter[str]:
+    """Per service, operation and status: answers the operation's OpenAPI document does not list, so far."""
+    found: Counter[str] = Counter()
+    for service, url in client.urls.items():
+        for family in text_string_to_metric_families(client.http.get(f"{url}/metrics").text):
+            if family.name != "microcred_http_undocumented_responses":
+                continue
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    labels = sample.labels
+                    found[f"{service} {labels['method']} {labels['route']} {labels['status']}"] += int(sample.value)
+    return found
 
 
 def _move_the_clock_past(platform: Platform, review_id: str) -> None:
@@ -479,6 +497,7 @@ def test_no_party_reads_or_writes_what_is_not_theirs_and_no_refusal_tells_what_e
     client: PlatformClient, scene: Scene, record_property: Callable[[str, object], None]
 ) -> None:
     tally = Tally()
+    undocumented_before = _undocumented_answers(client)
     started = time.monotonic()
     for case in scene.cases:
         _attack(client, scene, case, tally)
@@ -491,14 +510,18 @@ def test_no_party_reads_or_writes_what_is_not_theirs_and_no_refusal_tells_what_e
     for case in scene.cases:
         if case.destructive:
             _control(client, scene, case, tally)
+    seconds = round(time.monotonic() - started, 1)
+    undocumented = sorted((_undocumented_answers(client) - undocumented_before).elements())
     totals = {
         "parties": len(scene.parties), "cases": len(scene.cases) + len(scene.listings) + len(scene.probes),
         "attempts": tally.attempts, "refusals": tally.refusals, "leaks": len(tally.leaks),
         "compared_with_unknown_ids": tally.compared, "positive_controls": tally.controls,
-        "broken_controls": len(tally.broken_controls), "seconds": round(time.monotonic() - started, 1),
+        "broken_controls": len(tally.broken_controls), "undocumented_answers": len(undocumented),
+        "seconds": seconds,
     }
     record_property("authorization_matrix", json.dumps(totals))
     print(f"\nauthorization matrix: {json.dumps(totals)}")
     assert tally.broken_controls == [], "the rightful party's request failed, so its refusals prove nothing:\n" + \
         "\n".join(tally.broken_controls)
     assert tally.leaks == [], f"{len(tally.leaks)} leak(s):\n" + "\n".join(tally.leaks)
+    assert undocumented == [], "answers the OpenAPI documents do not list:\n" + "\n".join(sorted(set(undocumented)))

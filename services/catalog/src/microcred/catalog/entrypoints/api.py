@@ -12,7 +12,7 @@ from microcred.catalog.adapters.repository import CredentialQuery
 from microcred.catalog.domain.model import CredentialVersion, Issuer, Pathway, Stack, Transition, VersionStatus
 from microcred.catalog.service_layer import catalog_exchange, handlers
 from microcred.catalog.service_layer.unit_of_work import CatalogUnitOfWork
-from microcred.runtime.api import MIB, api_router
+from microcred.runtime.api import MIB, api_router, errors
 from microcred.runtime.api_types import Count, Matching, Ordinal, PageOffset, Text
 from microcred.runtime.auth import CurrentPrincipal, Principal, Role, require
 from microcred.runtime.errors import NotFound
@@ -209,7 +209,8 @@ def create_router(uow: Callable[[], CatalogUnitOfWork]) -> APIRouter:
 
     # -- stacks -------------------------------------------------------------------------------------
 
-    @router.post("/stacks", status_code=status.HTTP_201_CREATED, tags=["stacks"])
+    # 404: the issuer or a named credential does not exist, or is another issuer's unpublished credential.
+    @router.post("/stacks", status_code=status.HTTP_201_CREATED, tags=["stacks"], responses=errors(404))
     async def create_stack(body: handlers.CreateStack, principal: Manager) -> dict[str, Any]:
         return stack_view(await handlers.create_stack(body, principal, uow()))
 
@@ -236,7 +237,7 @@ def create_router(uow: Callable[[], CatalogUnitOfWork]) -> APIRouter:
 
     # -- pathways -----------------------------------------------------------------------------------
 
-    @router.post("/pathways", status_code=status.HTTP_201_CREATED, tags=["pathways"])
+    @router.post("/pathways", status_code=status.HTTP_201_CREATED, tags=["pathways"], responses=errors(404))
     async def create_pathway(body: handlers.CreatePathway, principal: Manager) -> dict[str, Any]:
         return pathway_view(await handlers.create_pathway(body, principal, uow()))
 
