@@ -113,9 +113,12 @@ class World:
         self.client.register_reviewer(self.operator, reviewer.subject, list(credential_ids), senior=senior)
         return reviewer
 
-    def teacher(self, state: str = "TN", licensed: bool = True) -> Actor:
+    def teacher(self, state: str = "TN", licensed: bool = True, *, also_in: tuple[str, ...] = (),
+                district: str | None = None) -> Actor:
+        """A teacher whose token carries ``state`` (and ``also_in``), licensed in ``state`` unless told not."""
         subject = f"teacher-{uuid.uuid4().hex[:8]}"
-        teacher = self.client.actor(subject, Role.TEACHER, states=(state,), email=f"{subject}@schools.example")
+        teacher = self.client.actor(subject, Role.TEACHER, states=(state, *also_in), district=district,
+                                    email=f"{subject}@schools.example")
         if licensed:
             self.client.register_license(teacher, state)
         return teacher

@@ -32,6 +32,7 @@ TOPICS = (
     "submission.submitted",
     "submission.withdrawn",
     "review.assigned",
+    "review.released",
     "review.scored",
     "review.revise-requested",
     "award.awarded",

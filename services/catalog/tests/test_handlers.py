@@ -12,7 +12,7 @@ from microcred.catalog.domain.model import Issuer, VersionStatus
 from microcred.catalog.service_layer import handlers
 from microcred.events import CredentialPublished, CredentialRetired, PathwayChanged, StackChanged
 from microcred.runtime.auth import Principal, Role
-from microcred.runtime.errors import Conflict, Forbidden, Invalid
+from microcred.runtime.errors import Conflict, Forbidden, Invalid, NotFound
 
 APPROVE_ALL = handlers.Approve(checks=handlers.Checks(research_base=True, evidence_requirements=True, rubric=True))
 
@@ -172,3 +172,79 @@ async def test_keys_default_to_a_slug_of_the_name_made_unique(
     first = await handlers.draft_credential(await draft(uow, issuer, admin), admin, uow)
     second = await handlers.draft_credential(await draft(uow, issuer, admin), admin, uow)
     assert (first.key, second.key) == ("checking-for-understanding", "checking-for-understanding-2")
+
+
+@pytest.fixture
+def other_issuer(uow: FakeUnitOfWork) -> tuple[Issuer, Principal]:
+    found = Issuer(uuid4(), "arkansas-dese", "Arkansas DESE")
+    uow.state.issuers[found.issuer_id] = found
+    return found, Principal(subject="ar-admin", roles=frozenset({Role.ISSUER_ADMIN}), organization=str(found.issuer_id))
+
+
+async def test_another_issuers_draft_is_to_an_admin_as_if_it_did_not_exist(
+    uow: FakeUnitOfWork, issuer: Issuer, admin: Principal, other_issuer: tuple[Issuer, Principal]
+) -> None:
+    version = await handlers.draft_credential(await draft(uow, issuer, admin), admin, uow)
+    _, stranger = other_issuer
+    edited = handlers.DefinitionBody.model_validate(definition_data(name="Mine now")).definition()
+    for cid in (version.credential_id, uuid4()):
+        attempts = [
+            handlers.read_version(cid, None, stranger, uow),
+            handlers.list_versions(cid, stranger, uow),
+            handlers.edit_version(cid, 1, edited, stranger, uow),
+            handlers.open_version(cid, stranger, uow),
+            handlers.submit_for_review(cid, 1, handlers.SubmitForReview(), stranger, uow),
+        ]
+        for attempt in attempts:
+            with pytest.raises(NotFound) as refused:
+                await attempt
+            assert refused.value.code == "credential_not_found"
+    assert uow.state.credentials[version.credential_id].latest().definition.name == "Checking for Understanding"
+
+
+async def test_another_issuers_published_credential_is_seen_but_not_changed(
+    uow: FakeUnitOfWork, issuer: Issuer, admin: Principal, operator: Principal,
+    other_issuer: tuple[Issuer, Principal],
+) -> None:
+    version = await published_credential(uow, issuer, admin, operator)
+    cid = version.credential_id  # type: ignore[attr-defined]
+    _, stranger = other_issuer
+    assert (await handlers.read_version(cid, None, stranger, uow)).version == 1
+    with pytest.raises(Forbidden):
+        await handlers.retire(cid, 1, handlers.Retire(reason="not mine"), stranger, uow)
+
+
+async def test_a_stack_may_not_name_another_issuers_draft_which_reads_as_unknown(
+    uow: FakeUnitOfWork, issuer: Issuer, admin: Principal, other_issuer: tuple[Issuer, Principal]
+) -> None:
+    hidden = await handlers.draft_credential(await draft(uow, issuer, admin), admin, uow)
+    theirs, stranger = other_issuer
+    with pytest.raises(NotFound) as refused:
+        await handlers.create_stack(handlers.CreateStack(issuer_id=theirs.issuer_id, name="S",
+                                                         credential_ids=[hidden.credential_id]), stranger, uow)
+    assert (refused.value.code, refused.value.details) == ("credential_not_found",
+                                                           {"missing": [str(hidden.credential_id)]})
+    assert uow.published == []
+
+
+async def test_a_pathway_sets_prerequisites_only_for_its_own_issuers_credentials(
+    uow: FakeUnitOfWork, issuer: Issuer, admin: Principal, operator: Principal,
+    other_issuer: tuple[Issuer, Principal],
+) -> None:
+    foreign = await published_credential(uow, issuer, admin, operator)
+    theirs, their_admin = other_issuer
+    their_draft = await handlers.draft_credential(
+        handlers.DraftCredential.model_validate(definition_data(name="Own") | {"issuer_id": theirs.issuer_id}),
+        their_admin, uow,
+    )
+    own, other = their_draft.credential_id, foreign.credential_id  # type: ignore[attr-defined]
+    gating_theirs = {"issuer_id": theirs.issuer_id, "name": "P",
+                     "steps": [{"credential_id": own}, {"credential_id": other, "prerequisites": [own]}]}
+    with pytest.raises(Forbidden) as refused:
+        await handlers.create_pathway(handlers.CreatePathway.model_validate(gating_theirs), their_admin, uow)
+    assert (refused.value.code, refused.value.details) == ("not_the_issuers_credential", {"credentials": [str(other)]})
+    # Starting from another issuer's credential imposes nothing on it: allowed.
+    leading_to_own = {"issuer_id": theirs.issuer_id, "name": "P",
+                      "steps": [{"credential_id": other}, {"credential_id": own, "prerequisites": [other]}]}
+    pathway = await handlers.create_pathway(handlers.CreatePathway.model_validate(leading_to_own), their_admin, uow)
+    assert [s.credential_id for s in pathway.steps] == [other, own]

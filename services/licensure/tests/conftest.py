@@ -167,7 +167,8 @@ class FakeLicenses:
         """Nothing to lock: the fakes run one use case at a time."""
 
     async def add_once(self, license: License) -> bool:
-        if any((x.state, x.license_number) == (license.state, license.license_number) for x in self.rows.values()):
+        key = (license.teacher_id, license.state, license.license_number)
+        if any((x.teacher_id, x.state, x.license_number) == key for x in self.rows.values()):
             return False
         self.rows[license.license_id] = license
         return True

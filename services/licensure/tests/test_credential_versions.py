@@ -13,7 +13,7 @@ from microcred.licensure.entrypoints.api import progress_view
 from microcred.licensure.service_layer.handlers import license_progress, post_credits, record_credential_version
 from microcred.runtime.auth import Principal, Role
 
-TEACHER = Principal(subject="teacher-42", roles=frozenset({Role.TEACHER}))
+TEACHER = Principal(subject="teacher-42", roles=frozenset({Role.TEACHER}), states=("TN",))
 TODAY = date(2025, 6, 1)
 
 

@@ -30,9 +30,9 @@ from microcred.licensure.service_layer.handlers import (
     sync_shipped_rule_sets,
 )
 from microcred.runtime.auth import Principal, Role
-from microcred.runtime.errors import Conflict, Forbidden, Invalid
+from microcred.runtime.errors import Conflict, Forbidden, Invalid, NotFound
 
-TEACHER = Principal(subject="teacher-42", roles=frozenset({Role.TEACHER}))
+TEACHER = Principal(subject="teacher-42", roles=frozenset({Role.TEACHER}), states=("TN",), district="Knox County")
 TN_ADMIN = Principal(subject="admin-tn", roles=frozenset({Role.STATE_ADMIN}), states=("TN",))
 OPERATOR = Principal(subject="ops", roles=frozenset({Role.OPERATOR}))
 
@@ -148,7 +148,7 @@ async def test_a_credit_needing_approval_waits_then_posts_when_the_district_appr
     assert posted(uow) == [] and [r.record_type for r in uow.feed()] == ["award", "credit_pending"]
     other_district = Principal(subject="d-2", roles=frozenset({Role.DISTRICT_ADMIN}), states=("AR",),
                                district="Benton County")
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # another district's license is not theirs to know of
         await decide_credit(awarded.award_id, license.license_id, Decision(approve=True), other_district, uow)
     district = Principal(subject="d-1", roles=frozenset({Role.DISTRICT_ADMIN}), states=("AR",),
                          district="Pulaski County")
@@ -308,11 +308,57 @@ async def test_an_admin_must_name_the_teacher(uow: Any) -> None:
         await register_license(registration(), OPERATOR, uow)
 
 
-async def test_a_license_number_is_registered_once_per_state(uow: Any) -> None:
+async def test_a_teacher_registers_a_license_number_once_per_state(uow: Any) -> None:
     await register_license(registration(), TEACHER, uow)
-    with pytest.raises(Conflict):
-        await register_license(registration(teacher_id="teacher-9"), OPERATOR, uow)
-    await register_license(registration(state="UT", teacher_id="teacher-9"), OPERATOR, uow)
+    with pytest.raises(Conflict) as again:
+        await register_license(registration(), TEACHER, uow)
+    assert again.value.code == "license_exists"
+    await register_license(registration(teacher_id="teacher-42", state="UT"), OPERATOR, uow)
+
+
+async def test_another_teachers_license_number_is_neither_revealed_nor_blocking(uow: Any) -> None:
+    squatter = Principal(subject="teacher-9", roles=frozenset({Role.TEACHER}), states=("TN",))
+    first = await register_license(registration(), squatter, uow)
+    mine = await register_license(registration(), TEACHER, uow)
+    assert (first.teacher_id, mine.teacher_id) == ("teacher-9", "teacher-42")
+    assert mine.license_number == first.license_number and mine.license_id != first.license_id
+
+
+async def test_a_teacher_registers_only_in_a_state_their_token_carries(uow: Any) -> None:
+    with pytest.raises(Forbidden) as refused:
+        await register_license(registration(state="AR"), TEACHER, uow)
+    assert refused.value.code == "state_not_yours"
+    assert uow.licenses.rows == {}
+
+
+@pytest.mark.parametrize(
+    ("declared", "refused_fields"),
+    [
+        ({"required_amount": "0.01"}, ["required_amount"]),
+        ({"district": "Friendly County"}, ["district"]),
+        ({"required_amount": "1", "district": "Friendly County"}, ["required_amount", "district"]),
+    ],
+)
+async def test_a_teacher_may_not_set_what_only_the_state_sets(
+    uow: Any, declared: dict[str, Any], refused_fields: list[str]
+) -> None:
+    with pytest.raises(Forbidden) as refused:
+        await register_license(registration(**declared), TEACHER, uow)
+    assert (refused.value.code, refused.value.details) == ("field_not_allowed", {"fields": refused_fields})
+    assert uow.licenses.rows == {}
+
+
+async def test_a_teacher_gets_the_district_of_their_token_and_may_repeat_it(uow: Any) -> None:
+    derived = await register_license(registration(), TEACHER, uow)
+    repeated = await register_license(registration(license_number="TN-456", district="Knox County"), TEACHER, uow)
+    assert derived.district == repeated.district == "Knox County" and derived.required_amount is None
+
+
+async def test_the_state_sets_a_teachers_requirement_and_district(uow: Any) -> None:
+    license = await register_license(
+        registration(teacher_id="teacher-42", required_amount="30", district="Shelby County"), TN_ADMIN, uow
+    )
+    assert (license.required_amount, license.district) == (Decimal(30), "Shelby County")
 
 
 def test_a_registration_whose_cycle_does_not_end_after_it_starts_is_refused() -> None:
@@ -334,8 +380,13 @@ async def test_progress_shows_required_earned_and_entries_to_whom_may_see_it(uow
         assert progress.earned == Decimal(12) and len(progress.entries) == 2 and len(progress.claims) == 2
         assert progress.required == Decimal(60)
     other_admin = Principal(subject="admin-ar", roles=frozenset({Role.STATE_ADMIN}), states=("AR",))
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound) as refused:
         await license_progress(license.license_id, other_admin, uow)
+    with pytest.raises(NotFound) as unknown:
+        await license_progress(uuid4(), other_admin, uow)
+    assert refused.value.code == unknown.value.code == "license_not_found"
+    with pytest.raises(NotFound):
+        await adjust(license.license_id, Adjustment(amount=Decimal(5), reason="not mine"), other_admin, uow)
 
 
 def test_amounts_are_shown_exactly_without_trailing_zeros() -> None:

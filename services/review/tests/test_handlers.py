@@ -19,6 +19,7 @@ from microcred.events import (
     PassingRule,
     Resource,
     ReviewerAssigned,
+    ReviewerReleased,
     RevisionRequested,
     Rubric,
     RubricCriterion,
@@ -43,7 +44,7 @@ from microcred.review.domain.reliability import ScoredPair, Thresholds
 from microcred.review.service_layer import handlers
 from microcred.review.service_layer.handlers import CriterionScore, ScoreReview, UpsertReviewer
 from microcred.runtime.auth import Principal, Role
-from microcred.runtime.errors import Conflict, Forbidden, Invalid
+from microcred.runtime.errors import Conflict, Invalid, NotFound
 from microcred.runtime.testing import FakeMessagingUnitOfWork
 
 DUE_IN = timedelta(days=14)
@@ -512,13 +513,51 @@ async def test_a_declined_review_nobody_else_can_take_waits_in_the_queue_and_nev
     assert (later.reviewer_id, later.reassigned_from, later.reassignment_reason) == ("bob", "alice", "conflict")
 
 
-async def test_only_the_assigned_reviewer_may_decline(uow: Any) -> None:
+async def test_only_the_assigned_reviewer_may_decline_and_to_anyone_else_the_review_does_not_exist(
+    uow: Any,
+) -> None:
     credential_id = await two_reviewers(uow)
     await handlers.open_review(submitted(credential_id, 1), uow, DUE_IN)
     (first,) = assignments(uow)
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound) as refused:
         await handlers.decline_review(first.review_id, handlers.DeclineReview(reason="no"), BOB, uow, DUE_IN)
-    assert len(assignments(uow)) == 1
+    with pytest.raises(NotFound) as unknown:
+        await handlers.decline_review(uuid4(), handlers.DeclineReview(reason="no"), BOB, uow, DUE_IN)
+    assert refused.value.code == unknown.value.code == "review_not_found"
+    assert len(assignments(uow)) == 1 and releases(uow) == []
+
+
+def releases(uow: Any) -> list[ReviewerReleased]:
+    return [e for e in uow.published if isinstance(e, ReviewerReleased)]
+
+
+async def test_declining_announces_the_release_even_when_nobody_else_can_take_the_review(uow: Any) -> None:
+    credential_id = await credential_with_reviewer(uow)
+    await handlers.open_review(submitted(credential_id, 1), uow, DUE_IN)
+    (first,) = assignments(uow)
+    await handlers.decline_review(first.review_id, handlers.DeclineReview(reason="I know this teacher"), ALICE, uow,
+                                  DUE_IN)
+    (released,) = releases(uow)
+    assert len(assignments(uow)) == 1, "nobody else took it: the release alone ends alice's access"
+    assert (released.review_id, released.submission_id, released.attempt) == (
+        first.review_id, first.submission_id, first.attempt
+    )
+    assert (released.reviewer_id, released.role, released.reason) == ("alice", "primary", "declined")
+    assert released.states == first.states
+
+
+async def test_a_declined_review_is_no_longer_the_decliners_to_see_score_or_decline_again(uow: Any) -> None:
+    credential_id = await two_reviewers(uow)
+    await handlers.open_review(submitted(credential_id, 1), uow, DUE_IN)
+    (first,) = assignments(uow)
+    await handlers.decline_review(first.review_id, handlers.DeclineReview(reason="conflict"), ALICE, uow, DUE_IN)
+    with pytest.raises(NotFound):
+        await handlers.view_review(first.review_id, ALICE, uow)
+    with pytest.raises(NotFound):
+        await handlers.score_review(first.review_id, marks("proficient"), ALICE, uow, DUE_IN)
+    with pytest.raises(NotFound):
+        await handlers.decline_review(first.review_id, handlers.DeclineReview(reason="again"), ALICE, uow, DUE_IN)
+    assert len(releases(uow)) == 1
 
 
 def test_a_decline_without_a_reason_is_refused_at_the_door() -> None:
@@ -543,6 +582,11 @@ async def test_the_sweep_reassigns_overdue_work_and_counts_it_against_the_review
     assert (moved.review_id, moved.reviewer_id) == (overdue.review_id, "bob")
     assert (moved.reassigned_from, moved.reassignment_reason) == ("alice", "overdue")
     assert moved.correlation_id == OPERATOR_CAUSE.correlation_id
+    (released,) = releases(uow)
+    assert (released.review_id, released.reviewer_id, released.role, released.reason) == (
+        overdue.review_id, "alice", "primary", "overdue"
+    )
+    assert released.correlation_id == OPERATOR_CAUSE.correlation_id
     assert (await uow.reviewers.get("alice")).overdue_count == 1
     assert (await uow.reviewers.get("bob")).overdue_count == 0
     assert review_of(uow, on_time).reviewer_id == "bob"  # untouched: not overdue
@@ -690,7 +734,7 @@ async def test_each_reviewer_of_a_double_scored_attempt_sees_only_their_own_scor
     await handlers.score_review(first.review_id, marks("proficient", "Mine."), ALICE, uow, DUE_IN)
     seen, _ = await handlers.view_review(first.review_id, BOB, uow)
     assert seen.role == "second" and seen.scorecard is None and seen.status is ReviewStatus.ASSIGNED
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         await handlers.view_review(first.review_id, CAROL, uow)
     with pytest.raises(Conflict):
         await handlers.score_review(first.review_id, marks("proficient"), ALICE, uow, DUE_IN)
@@ -701,6 +745,8 @@ async def test_the_second_reviewer_may_decline_and_their_seat_goes_to_someone_of
     await handlers.decline_review(first.review_id, handlers.DeclineReview(reason="conflict"), BOB, uow, DUE_IN)
     again = assignments(uow)[-1]
     assert (again.role, again.reviewer_id, again.reassigned_from) == ("second", "carol", "bob")
+    (released,) = releases(uow)
+    assert (released.review_id, released.role, released.reviewer_id) == (first.review_id, "second", "bob")
 
 
 async def test_withdrawing_a_double_scored_attempt_voids_every_open_seat(uow: Any) -> None:

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from submission_fakes import FakeDatabase, FakeStore
 
-from microcred.events import CredentialRetired, PathwayChanged, PathwayStep, ReviewerAssigned
+from microcred.events import CredentialRetired, PathwayChanged, PathwayStep, ReviewerAssigned, ReviewerReleased
 from microcred.runtime.auth import DevTokenIssuer, Role
 from microcred.submission.adapters.evidence_store import EvidenceStore
 from microcred.submission.bootstrap import build_app
@@ -123,6 +123,31 @@ async def test_a_review_event_on_its_topic_reaches_the_use_case_once_even_when_d
             await test_broker.publish(payload, ReviewerAssigned.topic, key=event.record_key())
     stored = db.state.submissions[submission.submission_id]
     assert stored.status is SubmissionStatus.UNDER_REVIEW and stored.attempts[0].reviewer_id == "reviewer-1"
+    assert db.commits == 1
+
+
+async def test_a_release_on_its_topic_ends_the_reviewers_access_once_even_when_delivered_twice(
+    db: FakeDatabase, credential: PublishedCredential
+) -> None:
+    now = datetime.now(UTC)
+    submission = Submission(
+        submission_id=uuid4(), teacher_id="teacher-1", credential_id=credential.credential_id,
+        credential_version=1, credential_name=credential.name, states=(), created_at=now,
+        status=SubmissionStatus.SUBMITTED, attempts=[Attempt(number=1, submitted_at=now)],
+    )
+    submission.assign_reviewer(1, "reviewer-1", now + timedelta(days=3))
+    db.state.submissions[submission.submission_id] = submission
+    event = ReviewerReleased(
+        correlation_id=uuid4(), review_id=uuid4(), submission_id=submission.submission_id, attempt=1,
+        reviewer_id="reviewer-1", role="primary", reason="declined", released_at=now,
+    )
+    broker = KafkaBroker()
+    register_consumers(broker, db.uow)
+    async with TestKafkaBroker(broker) as test_broker:
+        for _ in range(2):
+            await test_broker.publish(json.loads(event.to_json()), ReviewerReleased.topic, key=event.record_key())
+    stored = db.state.submissions[submission.submission_id]
+    assert not stored.is_reviewed_by("reviewer-1") and stored.status is SubmissionStatus.UNDER_REVIEW
     assert db.commits == 1
 
 

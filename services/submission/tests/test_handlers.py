@@ -21,6 +21,7 @@ from microcred.events import (
     PathwayStep,
     Resource,
     ReviewerAssigned,
+    ReviewerReleased,
     RevisionRequested,
     Rubric,
     SubmissionCriteria,
@@ -93,6 +94,15 @@ def assigned(submission_id: UUID, attempt: int = 1, reviewer_id: str = "reviewer
     return ReviewerAssigned(
         correlation_id=uuid4(), review_id=uuid4(), submission_id=submission_id, attempt=attempt,
         reviewer_id=reviewer_id, due_at=datetime.now(UTC) + timedelta(days=7),
+    )
+
+
+def released(assignment: ReviewerAssigned, reason: str = "declined") -> ReviewerReleased:
+    return ReviewerReleased(
+        correlation_id=uuid4(), review_id=assignment.review_id, submission_id=assignment.submission_id,
+        attempt=assignment.attempt, reviewer_id=assignment.reviewer_id, role=assignment.role,
+        reason=reason,  # type: ignore[arg-type]
+        released_at=datetime.now(UTC),
     )
 
 
@@ -346,6 +356,45 @@ async def test_the_assigned_reviewer_gets_a_blind_view_and_may_download_until_re
     assert viewer is Viewer.OWNER and owned.attempts[0].feedback == FEEDBACK
 
 
+@pytest.mark.parametrize("reason", ["declined", "overdue"])
+async def test_a_reviewer_who_gives_the_work_back_loses_the_view_and_the_downloads_before_anyone_else_is_assigned(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal,
+    reviewer: Principal, reason: str,
+) -> None:
+    submission_id = await submitted(db, store, policy, credential, teacher)
+    assignment = assigned(submission_id)
+    await handlers.record_reviewer_assigned(assignment, db.uow())
+    submission, _ = await handlers.get_submission(submission_id, reviewer, db.uow())
+    evidence_id = submission.evidence[0].evidence_id
+    await handlers.evidence_download(submission_id, evidence_id, reviewer, db.uow(), store, policy)
+
+    await handlers.record_reviewer_released(released(assignment, reason), db.uow())
+    with pytest.raises(NotFound):
+        await handlers.get_submission(submission_id, reviewer, db.uow())
+    with pytest.raises(NotFound):
+        await handlers.evidence_download(submission_id, evidence_id, reviewer, db.uow(), store, policy)
+    assert db.state.submissions[submission_id].status is SubmissionStatus.UNDER_REVIEW
+
+
+async def test_a_release_handled_before_its_assignment_still_ends_the_access_and_the_next_reviewer_gets_it(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal,
+    reviewer: Principal,
+) -> None:
+    submission_id = await submitted(db, store, policy, credential, teacher)
+    first = assigned(submission_id)
+    successor = assigned(submission_id, reviewer_id="reviewer-2").model_copy(
+        update={"review_id": first.review_id, "reassigned_from": "reviewer-1"}
+    )
+    await handlers.record_reviewer_assigned(successor, db.uow())
+    await handlers.record_reviewer_released(released(first), db.uow())
+    await handlers.record_reviewer_assigned(first, db.uow())
+    with pytest.raises(NotFound):
+        await handlers.get_submission(submission_id, reviewer, db.uow())
+    next_reviewer = reviewer.model_copy(update={"subject": "reviewer-2"})
+    _, viewer = await handlers.get_submission(submission_id, next_reviewer, db.uow())
+    assert viewer is Viewer.REVIEWER
+
+
 async def test_an_operator_sees_every_submission_but_may_not_download(
     db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal,
     operator: Principal,
@@ -365,15 +414,21 @@ async def test_each_consumer_ignores_a_redelivered_event(
     db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
 ) -> None:
     submission_id = await submitted(db, store, policy, credential, teacher)
+    assignment = assigned(submission_id)
     deliveries: list[tuple[Any, Any]] = [
-        (handlers.record_reviewer_assigned, assigned(submission_id)),
+        (handlers.record_reviewer_assigned, assignment),
+        (handlers.record_reviewer_released, released(assignment)),
         (handlers.record_revision_requested, revision(submission_id)),
     ]
+    def observed() -> tuple[Any, ...]:
+        stored = db.state.submissions[submission_id]
+        return db.commits, stored.status, stored.attempts[0].assigned_seats, stored.attempts[0].released_seats
+
     for handle, event in deliveries:
         await handle(event, db.uow())
-        before = (db.commits, db.state.submissions[submission_id].status)
+        before = observed()
         await handle(event, db.uow())
-        assert (db.commits, db.state.submissions[submission_id].status) == before
+        assert observed() == before
     assert db.state.submissions[submission_id].status is SubmissionStatus.REVISE_REQUESTED
 
     await handlers.record_credential_published(published(credential.credential_id, 5), db.uow())

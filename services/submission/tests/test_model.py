@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
@@ -14,6 +15,7 @@ from microcred.submission.domain.model import (
     EvidenceStatus,
     Pathway,
     PublishedCredential,
+    Seat,
     Shortfall,
     Submission,
     SubmissionStatus,
@@ -426,3 +428,64 @@ def test_a_reassignment_takes_evidence_access_from_the_reviewer_it_replaces() ->
     submission.assign_reviewer(1, "declined", datetime(2026, 12, 1, tzinfo=UTC))
     submission.assign_reviewer(1, "replacement", datetime(2026, 12, 3, tzinfo=UTC), replaces="declined")
     assert submission.is_reviewed_by("replacement") and not submission.is_reviewed_by("declined")
+
+
+# -- reviewer access when work is given back -----------------------------------------------------
+
+
+def test_a_release_ends_the_reviewers_access_before_anyone_else_is_assigned() -> None:
+    submission = under_review()
+    assert submission.release_reviewer(1, "reviewer-1", "primary")
+    assert submission.status is SubmissionStatus.UNDER_REVIEW and not submission.is_reviewed_by("reviewer-1")
+    assert not submission.release_reviewer(1, "reviewer-1", "primary"), "the same release again changes nothing"
+
+
+def test_a_release_that_overtakes_the_assignment_it_undoes_leaves_that_assignment_granting_nothing() -> None:
+    submission = submitted()
+    assert submission.release_reviewer(1, "reviewer-1", "primary")
+    assert submission.assign_reviewer(1, "reviewer-1")
+    assert submission.status is SubmissionStatus.UNDER_REVIEW and not submission.is_reviewed_by("reviewer-1")
+
+
+# Everything review may say about one attempt whose primary seat went from "declined" to "second", while
+# "declined" was then routed to the second seat after "gone" gave that one back: the last word on access is
+# the same whatever order the events arrive in (review.assigned and review.released are different topics).
+PANEL_EVENTS: list[tuple[str, str, str, str | None]] = [
+    ("assign", "primary", "declined", None),
+    ("release", "primary", "declined", None),
+    ("assign", "primary", "second", "declined"),
+    ("assign", "second", "gone", None),
+    ("release", "second", "gone", None),
+    ("assign", "second", "declined", "gone"),
+]
+
+
+def test_every_delivery_order_of_a_panels_assignments_and_releases_ends_in_the_same_access() -> None:
+    for order in itertools.permutations(PANEL_EVENTS):
+        submission = submitted()
+        for action, role, reviewer, replaces in order:
+            if action == "assign":
+                submission.assign_reviewer(1, reviewer, replaces=replaces, role=role)  # type: ignore[arg-type]
+            else:
+                submission.release_reviewer(1, reviewer, role)  # type: ignore[arg-type]
+        seated = {r for r in ("declined", "second", "gone") if submission.is_reviewed_by(r)}
+        assert seated == {"declined", "second"}, f"delivered in the order {order}"
+
+
+def test_a_seat_recorded_before_seats_had_roles_ends_with_any_release_of_its_reviewer() -> None:
+    submission = under_review()
+    current = submission.current_attempt()
+    assert current is not None
+    current.assigned_seats = frozenset({Seat(None, "reviewer-1")})
+    assert submission.is_reviewed_by("reviewer-1")
+    submission.release_reviewer(1, "reviewer-1", "second")
+    assert not submission.is_reviewed_by("reviewer-1")
+
+
+def test_a_release_after_the_review_concluded_or_for_an_earlier_attempt_changes_nothing() -> None:
+    submission = under_review()
+    submission.request_revision(1, FEEDBACK, NOW)
+    assert not submission.release_reviewer(1, "reviewer-1", "primary")
+    submission.submit(CRITERIA, NOW)
+    assert not submission.release_reviewer(1, "reviewer-1", "primary")
+    assert submission.current_attempt() is not None and submission.attempts[0].released_seats == frozenset()

@@ -52,6 +52,7 @@ from microcred.events.review import (
     CriterionFeedback,
     CriterionResult,
     ReviewerAssigned,
+    ReviewerReleased,
     RevisionRequested,
     SubmissionScored,
 )
@@ -86,6 +87,7 @@ __all__ = [
     "PromptResponse",
     "Resource",
     "ReviewerAssigned",
+    "ReviewerReleased",
     "RevisionRequested",
     "Rubric",
     "RubricCriterion",

@@ -22,7 +22,7 @@ from microcred.events.award import (
 from microcred.events.base import TOLERANT, IntegrationEvent
 from microcred.events.catalog import CredentialPublished, CredentialRetired, PathwayChanged, StackChanged
 from microcred.events.licensure import CreditPosted, CreditReversed, StateFeedRecord
-from microcred.events.review import ReviewerAssigned, RevisionRequested, SubmissionScored
+from microcred.events.review import ReviewerAssigned, ReviewerReleased, RevisionRequested, SubmissionScored
 from microcred.events.submission import SubmissionSubmitted, SubmissionWithdrawn
 
 ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
@@ -33,6 +33,7 @@ ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     SubmissionSubmitted,
     SubmissionWithdrawn,
     ReviewerAssigned,
+    ReviewerReleased,
     SubmissionScored,
     RevisionRequested,
     CredentialAwarded,

@@ -29,6 +29,32 @@ class ReviewerAssigned(IntegrationEvent):
     reassignment_reason: str | None = None
 
 
+class ReviewerReleased(IntegrationEvent):
+    """A reviewer no longer holds a seat of an attempt's panel: they declined it, or it was taken back overdue.
+
+    Their access to the attempt (its submission and evidence) ends here, whoever gets the seat next. A released
+    reviewer is excluded from that seat for good, so a release is final for its (seat, reviewer) pair: a consumer
+    that sees it before the ``review.assigned`` it undoes (the two travel on different topics) keeps it and lets
+    that assignment grant nothing. Keyed by the attempt's review id, like ``review.assigned``.
+    """
+
+    topic: ClassVar[str] = "review.released"
+    key_field: ClassVar[str] = "review_id"
+
+    event_type: Literal["review.released"] = "review.released"
+    event_version: Literal[1] = 1
+
+    review_id: UUID
+    submission_id: UUID
+    attempt: int = Field(ge=1)
+    reviewer_id: str
+    role: Literal["primary", "second", "adjudicator"] = Field(description="The panel seat given back.")
+    reason: Literal["declined", "overdue"] = Field(
+        description="declined: the reviewer declined or recused; overdue: the deadline passed and it was taken back."
+    )
+    released_at: AwareDatetime
+
+
 class CriterionResult(Contract):
     criterion_key: str
     criterion_name: str
@@ -89,6 +115,7 @@ __all__ = [
     "CriterionFeedback",
     "CriterionResult",
     "ReviewerAssigned",
+    "ReviewerReleased",
     "RevisionRequested",
     "SubmissionScored",
 ]

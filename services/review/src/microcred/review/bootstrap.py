@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from microcred.events import ReviewerAssigned, RevisionRequested, SubmissionScored
+from microcred.events import ReviewerAssigned, ReviewerReleased, RevisionRequested, SubmissionScored
 from microcred.review.adapters.metrics import ReliabilityGauges
 from microcred.review.adapters.orm import messaging
 from microcred.review.domain.model import BusinessDays, DoubleScoringPolicy
@@ -17,7 +17,7 @@ from microcred.review.settings import ReviewSettings
 from microcred.runtime.service import ServiceRuntime
 from microcred.runtime.settings import ServiceSettings
 
-PRODUCES = (ReviewerAssigned, SubmissionScored, RevisionRequested)
+PRODUCES = (ReviewerAssigned, ReviewerReleased, SubmissionScored, RevisionRequested)
 
 
 def build_app(settings: ServiceSettings | None = None) -> FastAPI:
@@ -55,6 +55,6 @@ def build_app(settings: ServiceSettings | None = None) -> FastAPI:
             "and records rubric scores, double scoring calibration and sampled attempts with senior adjudication "
             "of disagreements and monitoring reviewer reliability; a declined or overdue assignment is reassigned, and a withdrawn "
             "attempt's open review is cancelled. "
-            "Emits review.assigned, review.scored and review.revise-requested."
+            "Emits review.assigned, review.released, review.scored and review.revise-requested."
         ),
     )

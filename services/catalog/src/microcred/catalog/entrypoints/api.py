@@ -217,7 +217,7 @@ def create_router(uow: Callable[[], CatalogUnitOfWork]) -> APIRouter:
 
     # -- stacks -------------------------------------------------------------------------------------
 
-    # 404: the issuer or a credential named in the body does not exist.
+    # 404: the issuer or a named credential does not exist, or is another issuer's unpublished credential.
     @router.post("/stacks", status_code=status.HTTP_201_CREATED, tags=["stacks"], responses=errors(404) | links(
         201, **{op: {"stack_id": "$response.body#/stack_id"} for op in ("get_stack", "update_stack", "delete_stack")}))
     async def create_stack(body: handlers.CreateStack, principal: Manager) -> dict[str, Any]:

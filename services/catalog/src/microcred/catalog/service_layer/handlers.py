@@ -37,7 +37,7 @@ from microcred.events import (
 from microcred.runtime.api_types import RequestModel, Text
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.context import current_correlation_id
-from microcred.runtime.errors import Conflict, NotFound
+from microcred.runtime.errors import Conflict, Forbidden, NotFound
 
 UowFactory = Callable[[], CatalogUnitOfWork]
 
@@ -274,11 +274,15 @@ async def staff_of(issuer_id: UUID, principal: Principal, uow: CatalogUnitOfWork
 # Credential versions
 
 
-async def _load(uow: CatalogUnitOfWork, credential_id: UUID) -> tuple[Credential, Issuer]:
+async def _load(uow: CatalogUnitOfWork, credential_id: UUID, principal: Principal) -> tuple[Credential, Issuer]:
+    """The credential and its issuer; NotFound, as for a missing one, to a caller who may see no version of it
+    (another issuer's unpublished credential). One who may see it and may not act gets the issuer's 403."""
     credential = await uow.credentials.get(credential_id, for_update=True)
-    if credential is None:
-        raise NotFound(f"credential {credential_id} does not exist", code="credential_not_found")
-    return credential, await _issuer(uow, credential.issuer_id)
+    if credential is not None:
+        issuer = await _issuer(uow, credential.issuer_id)
+        if _any_visible(credential, issuer, principal):
+            return credential, issuer
+    raise NotFound(f"credential {credential_id} does not exist", code="credential_not_found")
 
 
 def _version(credential: Credential, number: int) -> CredentialVersion:
@@ -306,7 +310,7 @@ async def edit_version(
     credential_id: UUID, number: int, definition: CredentialDefinition, principal: Principal, uow: CatalogUnitOfWork
 ) -> CredentialVersion:
     async with uow:
-        credential, issuer = await _load(uow, credential_id)
+        credential, issuer = await _load(uow, credential_id, principal)
         issuer.require(actor_of(principal), Authority.EDITOR, "edit credentials")
         version = _version(credential, number)
         version.edit(definition)
@@ -317,7 +321,7 @@ async def edit_version(
 
 async def open_version(credential_id: UUID, principal: Principal, uow: CatalogUnitOfWork) -> CredentialVersion:
     async with uow:
-        credential, issuer = await _load(uow, credential_id)
+        credential, issuer = await _load(uow, credential_id, principal)
         actor = actor_of(principal)
         issuer.require(actor, Authority.EDITOR, "open new versions")
         version = credential.open_new_version(actor.subject, now())
@@ -337,7 +341,7 @@ async def _advance(
 ) -> CredentialVersion:
     """Every workflow step has this shape: load, authorize, transition, save and emit in one transaction."""
     async with uow:
-        credential, issuer = await _load(uow, credential_id)
+        credential, issuer = await _load(uow, credential_id, principal)
         actor = actor_of(principal)
         issuer.require(actor, authority, purpose)
         version = _version(credential, number)
@@ -401,6 +405,11 @@ def _visible(version: CredentialVersion, authority: Authority) -> bool:
     return authority >= Authority.EDITOR or not version.status.is_open
 
 
+def _any_visible(credential: Credential, issuer: Issuer, principal: Principal) -> bool:
+    authority = issuer.authority_of(actor_of(principal))
+    return any(_visible(v, authority) for v in credential.versions)
+
+
 async def read_version(
     credential_id: UUID, number: int | None, principal: Principal, uow: CatalogUnitOfWork
 ) -> CredentialVersion:
@@ -411,6 +420,8 @@ async def read_version(
             raise NotFound(f"credential {credential_id} does not exist", code="credential_not_found")
         authority = (await _issuer(uow, credential.issuer_id)).authority_of(actor_of(principal))
         visible = [v for v in credential.versions if _visible(v, authority)]
+        if not visible:  # another issuer's draft: answered as a credential that does not exist
+            raise NotFound(f"credential {credential_id} does not exist", code="credential_not_found")
         if number is not None:
             visible = [v for v in visible if v.version == number]
         if not visible:
@@ -428,7 +439,10 @@ async def list_versions(credential_id: UUID, principal: Principal, uow: CatalogU
         if credential is None:
             raise NotFound(f"credential {credential_id} does not exist", code="credential_not_found")
         authority = (await _issuer(uow, credential.issuer_id)).authority_of(actor_of(principal))
-        return sorted((v for v in credential.versions if _visible(v, authority)), key=lambda v: v.version)
+        visible = sorted((v for v in credential.versions if _visible(v, authority)), key=lambda v: v.version)
+        if not visible:
+            raise NotFound(f"credential {credential_id} does not exist", code="credential_not_found")
+        return visible
 
 
 async def history(credential_id: UUID, number: int, principal: Principal, uow: CatalogUnitOfWork) -> list[Transition]:
@@ -455,19 +469,47 @@ async def manageable_issuers(principal: Principal, uow: CatalogUnitOfWork) -> se
 # Stacks and pathways
 
 
-async def _require_credentials(uow: CatalogUnitOfWork, ids: list[UUID]) -> None:
-    existing = await uow.credentials.existing(ids)
-    missing = [str(i) for i in ids if i not in existing]
+async def _require_credentials(
+    uow: CatalogUnitOfWork, ids: list[UUID], principal: Principal, *, gated_by: Issuer | None = None
+) -> None:
+    """Every id names a credential the caller may see (published or retired, or their own issuer's draft):
+    the same 404 for another issuer's draft as for no credential at all, so drafts cannot be probed.
+
+    ``gated_by``: the issuer of a pathway whose steps in ``ids`` get prerequisites. Prerequisites bind
+    every teacher who starts the credential, so only its own issuer may impose them.
+    """
+    actor = actor_of(principal)
+    missing: list[str] = []
+    foreign: list[str] = []
+    for credential_id in dict.fromkeys(ids):
+        credential = await uow.credentials.get(credential_id)
+        authority = Authority.NONE if credential is None else (
+            await _issuer(uow, credential.issuer_id)).authority_of(actor)
+        if credential is None or not any(_visible(v, authority) for v in credential.versions):
+            missing.append(str(credential_id))
+        elif gated_by is not None and credential.issuer_id != gated_by.issuer_id:
+            foreign.append(str(credential_id))
     if missing:
         raise NotFound(f"no such credentials: {', '.join(missing)}", code="credential_not_found",
                        details={"missing": missing})
+    if foreign:
+        assert gated_by is not None  # only a gating issuer makes a credential foreign
+        raise Forbidden(f"a pathway of {gated_by.name!r} may set prerequisites only for its own credentials, "
+                        f"not for {', '.join(foreign)}", code="not_the_issuers_credential",
+                        details={"credentials": foreign})
+
+
+async def _require_steps(uow: CatalogUnitOfWork, issuer: Issuer, steps: tuple[Step, ...], principal: Principal
+                         ) -> None:
+    await _require_credentials(uow, [s.credential_id for s in steps], principal)
+    await _require_credentials(uow, [s.credential_id for s in steps if s.prerequisites], principal, gated_by=issuer)
 
 
 async def create_stack(command: CreateStack, principal: Principal, uow: CatalogUnitOfWork) -> Stack:
     async with uow:
         issuer = await _issuer(uow, command.issuer_id)
         issuer.require(actor_of(principal), Authority.ADMIN, "manage stacks")
-        await _require_credentials(uow, command.credential_ids)
+        await _require_credentials(uow, command.credential_ids, principal)
 
         async def taken(key: str) -> bool:
             return await uow.stacks.by_key(issuer.issuer_id, key) is not None
@@ -491,7 +533,7 @@ async def _stack(uow: CatalogUnitOfWork, stack_id: UUID, principal: Principal) -
 async def update_stack(stack_id: UUID, command: StackBody, principal: Principal, uow: CatalogUnitOfWork) -> Stack:
     async with uow:
         stack = await _stack(uow, stack_id, principal)
-        await _require_credentials(uow, command.credential_ids)
+        await _require_credentials(uow, command.credential_ids, principal)
         if stack.revise(command.name, command.description, command.credential_ids):
             await uow.stacks.save(stack)
             uow.publish(stack_changed(stack))
@@ -514,7 +556,7 @@ async def create_pathway(command: CreatePathway, principal: Principal, uow: Cata
         issuer = await _issuer(uow, command.issuer_id)
         issuer.require(actor_of(principal), Authority.ADMIN, "manage pathways")
         steps = command.domain_steps()
-        await _require_credentials(uow, [s.credential_id for s in steps])
+        await _require_steps(uow, issuer, steps, principal)
 
         async def taken(key: str) -> bool:
             return await uow.pathways.by_key(issuer.issuer_id, key) is not None
@@ -540,7 +582,7 @@ async def update_pathway(pathway_id: UUID, command: PathwayBody, principal: Prin
     async with uow:
         pathway = await _pathway(uow, pathway_id, principal)
         steps = command.domain_steps()
-        await _require_credentials(uow, [s.credential_id for s in steps])
+        await _require_steps(uow, await _issuer(uow, pathway.issuer_id), steps, principal)
         if pathway.revise(command.name, command.description, steps):
             await uow.pathways.save(pathway)
             uow.publish(pathway_changed(pathway))

@@ -58,7 +58,10 @@ class RuleSetRow(Base):
 
 class LicenseRow(Base):
     __tablename__ = "licenses"
-    __table_args__ = (sa.UniqueConstraint("state", "license_number", name="uq_licenses_state_number"),)
+    # Per teacher (ADR 0004): a number another teacher registered neither blocks a registration nor shows.
+    __table_args__ = (
+        sa.UniqueConstraint("teacher_id", "state", "license_number", name="uq_licenses_teacher_state_number"),
+    )
 
     license_id: Mapped[UUID] = mapped_column(primary_key=True)
     teacher_id: Mapped[str] = mapped_column(sa.Text, index=True)

@@ -113,7 +113,7 @@ class LicenseRepository:
         await advisory_xact_lock(self.session, f"licensure-teacher:{teacher_id}")
 
     async def add_once(self, license: License) -> bool:
-        """Insert the license unless its state already has that number; False when it did."""
+        """Insert the license unless its teacher already registered that number in that state; False then."""
         inserted = await self.session.execute(
             insert(LicenseRow)
             .values(
@@ -128,7 +128,9 @@ class LicenseRepository:
                 district=license.district,
                 growth_plan=[str(c) for c in license.growth_plan],
             )
-            .on_conflict_do_nothing(index_elements=[LicenseRow.state, LicenseRow.license_number])
+            .on_conflict_do_nothing(
+                index_elements=[LicenseRow.teacher_id, LicenseRow.state, LicenseRow.license_number]
+            )
             .returning(LicenseRow.license_id)
         )
         return inserted.first() is not None

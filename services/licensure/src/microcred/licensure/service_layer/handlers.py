@@ -53,7 +53,12 @@ from microcred.licensure.domain.model import (
     evaluate,
     rule_in_force,
 )
-from microcred.licensure.service_layer.permissions import may_administer, may_decide, may_see
+from microcred.licensure.service_layer.permissions import (
+    fields_a_teacher_may_not_set,
+    may_administer,
+    may_decide,
+    may_see,
+)
 from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
 from microcred.runtime.api_types import Matching, RequestModel, StateCode, Text
 from microcred.runtime.auth import Principal, Role
@@ -71,15 +76,24 @@ def utc_now() -> datetime:
 
 
 class RegisterLicense(RequestModel):
-    teacher_id: Annotated[Text, Field(min_length=1, max_length=200, description="Defaults to the calling teacher.")
-                          ] | None = None
-    state: StateCode
+    """A license, as its teacher declares it or as the state registers it (who may set what: ADR 0004)."""
+
+    teacher_id: Annotated[Text, Field(
+        min_length=1, max_length=200,
+        description="Defaults to the calling teacher; a state admin or operator names the teacher.",
+    )] | None = None
+    state: Annotated[StateCode, Field(description="A teacher registers only in a state their token carries.")]
     license_number: Annotated[Text, Field(min_length=1, max_length=100)]
     license_type: Annotated[Text, Field(min_length=1, max_length=200)]
     cycle_start: date
     cycle_end: date
-    required_amount: Annotated[Amount, Field(gt=0, description="Overrides the rule set's requirement.")] | None = None
-    district: Annotated[Text, Field(max_length=200, description="Defaults to the teacher's district.")] | None = None
+    required_amount: Annotated[Amount, Field(
+        gt=0, description="Overrides the rule set's requirement. Set by the state (state admin or operator) only.",
+    )] | None = None
+    district: Annotated[Text, Field(
+        max_length=200,
+        description="A teacher's comes from their token (they may repeat it, not change it); the state may set it.",
+    )] | None = None
     growth_plan: list[UUID] = Field(default=[], max_length=500,
                                     description="Credentials in the teacher's professional growth plan.")
 
@@ -343,13 +357,32 @@ async def record_credential_version(event: CredentialPublished, uow: LicensureUn
 # -- licenses ----------------------------------------------------------------------------------------------
 
 
-async def register_license(command: RegisterLicense, principal: Principal, uow: LicensureUnitOfWork) -> License:
-    teacher_id = command.teacher_id
-    if teacher_id is None:
-        if not principal.has(Role.TEACHER):
+def _ensure_may_register(command: RegisterLicense, principal: Principal) -> None:
+    """The state (or an operator) registers any license of its state; a teacher declares their own, and
+    only what ADR 0004 lets a teacher declare."""
+    if may_administer(principal, command.state):
+        if command.teacher_id is None and not principal.has(Role.TEACHER):
             raise Invalid("teacher_id is required unless a teacher registers their own license",
                           code="teacher_id_required")
-        teacher_id = principal.subject
+        return
+    if not principal.has(Role.TEACHER) or command.teacher_id not in (None, principal.subject):
+        raise Forbidden(
+            "a teacher registers their own licenses; a state admin those of the states they administer",
+            code="license_not_yours",
+        )
+    if command.state not in principal.states:
+        raise Forbidden(f"your token does not carry {command.state}: a teacher registers licenses only in "
+                        "their own states", code="state_not_yours", details={"states": list(principal.states)})
+    refused = fields_a_teacher_may_not_set(principal, required_amount=command.required_amount,
+                                           district=command.district)
+    if refused:
+        raise Forbidden(f"only the state sets {' and '.join(refused)} of a license", code="field_not_allowed",
+                        details={"fields": refused})
+
+
+async def register_license(command: RegisterLicense, principal: Principal, uow: LicensureUnitOfWork) -> License:
+    _ensure_may_register(command, principal)
+    teacher_id = command.teacher_id or principal.subject
     license = License(
         license_id=uuid4(),
         teacher_id=teacher_id,
@@ -362,17 +395,14 @@ async def register_license(command: RegisterLicense, principal: Principal, uow: 
         district=command.district or (principal.district if teacher_id == principal.subject else None),
         growth_plan=tuple(command.growth_plan),
     )
-    if not (may_administer(principal, license.state)
-            or (principal.has(Role.TEACHER) and license.teacher_id == principal.subject)):
-        raise Forbidden(
-            "a teacher registers their own licenses; a state admin those of the states they administer",
-            code="license_not_yours",
-        )
     async with uow:
         await uow.licenses.lock_teacher(teacher_id)
+        # Unique per teacher: another teacher's registration of the same number neither blocks this one
+        # nor is revealed by it; the state sees both (teacher and number) in its feed and reports.
         if not await uow.licenses.add_once(license):
             raise Conflict(
-                f"{command.state} license {command.license_number} is already registered", code="license_exists"
+                f"{command.state} license {command.license_number} is already registered to this teacher",
+                code="license_exists",
             )
         correlation_id = current_correlation_id()
         for award in await uow.awards.of_teacher(teacher_id):
@@ -382,12 +412,10 @@ async def register_license(command: RegisterLicense, principal: Principal, uow: 
 
 
 async def _visible_license(uow: LicensureUnitOfWork, license_id: UUID, principal: Principal) -> License:
+    """The license, if the caller may see it; NotFound alike for a missing license and someone else's."""
     license = await uow.licenses.get(license_id)
-    if license is None:
+    if license is None or not may_see(principal, license):
         raise NotFound(f"license {license_id} does not exist", code="license_not_found")
-    if not may_see(principal, license):
-        raise Forbidden("only the license holder, its district, an admin of its state or an operator may see it",
-                        code="license_not_yours")
     return license
 
 
@@ -433,9 +461,7 @@ async def adjust(license_id: UUID, command: Adjustment, principal: Principal, uo
                  ) -> LedgerEntry:
     """A state's correction: a ledger entry of its own, never an edit of another."""
     async with uow:
-        license = await uow.licenses.get(license_id)
-        if license is None:
-            raise NotFound(f"license {license_id} does not exist", code="license_not_found")
+        license = await _visible_license(uow, license_id, principal)
         if not may_administer(principal, license.state):
             raise Forbidden(f"only an admin of {license.state} or an operator adjusts its ledger",
                             code="not_state_admin")
@@ -462,9 +488,7 @@ async def decide_credit(
 ) -> CreditClaim:
     """A district approves (the credit posts, within the cap as it stands now) or rejects, with who and why."""
     async with uow:
-        license = await uow.licenses.get(license_id)
-        if license is None:
-            raise NotFound(f"license {license_id} does not exist", code="license_not_found")
+        license = await _visible_license(uow, license_id, principal)
         if not may_decide(principal, license):
             raise Forbidden("only the license's district, its state or an operator decides its credits",
                             code="not_the_district")

@@ -1,4 +1,9 @@
-"""Who may do what with licensure data: one place for the rules every use case and route applies."""
+"""Who may do what with licensure data: one place for the rules every use case and route applies.
+
+Someone who may not see a license is answered as if it did not exist (404), so that nobody learns
+another party's licenses from a status code; a 403 is for a license the caller may see but not change.
+What a teacher may declare about their own license, and what only the state sets, is ADR 0004.
+"""
 
 from __future__ import annotations
 
@@ -23,3 +28,17 @@ def may_decide(principal: Principal, license: License) -> bool:
 
 def may_see(principal: Principal, license: License) -> bool:
     return may_decide(principal, license) or (principal.has(Role.TEACHER) and license.teacher_id == principal.subject)
+
+
+def fields_a_teacher_may_not_set(principal: Principal, *, required_amount: object, district: str | None) -> list[str]:
+    """Fields of a teacher's own license registration that only the state (or the identity provider) sets.
+
+    The renewal requirement comes from the state's rule set, and an individual override of it from the
+    state; the district comes from the teacher's token, which a district admin's authority then follows.
+    """
+    refused = []
+    if required_amount is not None:
+        refused.append("required_amount")
+    if district is not None and district != principal.district:
+        refused.append("district")
+    return refused

@@ -109,10 +109,10 @@ def _refuse_unless_manages(principal: Principal, state: str) -> None:
 
 
 async def _visible_subscription(uow: WebhookUnitOfWork, subscription_id: UUID, principal: Principal) -> Subscription:
+    # Another state's subscription is answered as a missing one: its existence is that state's business.
     subscription = await uow.webhooks.get_subscription(subscription_id)
-    if subscription is None:
+    if subscription is None or not may_administer(principal, subscription.state):
         raise NotFound(f"webhook {subscription_id} does not exist", code="webhook_not_found")
-    _refuse_unless_manages(principal, subscription.state)
     return subscription
 
 

@@ -5,7 +5,11 @@ same unit of work, under the routing lock, so an assignment and the change that 
 commit (and emit ReviewerAssigned) together or not at all.
 
 A reviewer acts on an attempt's review by its review id; which panel seat that means (primary,
-second or adjudicator) follows from who they are, so each sees and scores only their own seat.
+second or adjudicator) follows from who they are, so each sees and scores only their own seat. To a
+reviewer with no seat on the panel the review does not exist.
+
+Work given back (a decline, or an overdue assignment the sweep takes) emits ReviewerReleased in the
+same transaction: submission ends that reviewer's access then, not when the seat is filled again.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from microcred.events import (
     CredentialPublished,
     IntegrationEvent,
     ReviewerAssigned,
+    ReviewerReleased,
     RevisionRequested,
     Rubric,
     SubmissionScored,
@@ -57,7 +62,7 @@ from microcred.review.service_layer.unit_of_work import ReviewUnitOfWork
 from microcred.runtime.api_types import Count, RequestModel, Text
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.context import current_correlation_id
-from microcred.runtime.errors import Forbidden, NotFound
+from microcred.runtime.errors import NotFound
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +198,28 @@ async def _drain_queue(uow: ReviewUnitOfWork, due_in: DueRule, cause: Cause, *, 
                 reassignment_reason=review.reassignment_reason,
             )
         )
+
+
+def _publish_release(
+    uow: ReviewUnitOfWork, review: Review, reviewer_id: str, reason: Literal["declined", "overdue"], now: datetime,
+    cause: Cause,
+) -> None:
+    """Tell submission the reviewer gave the seat back, in the release's transaction: their access ends now,
+    not when someone else is assigned (which may be never, if nobody else is eligible)."""
+    uow.publish(
+        ReviewerReleased(
+            correlation_id=cause.correlation_id,
+            causation_id=cause.causation_id,
+            states=review.states,
+            review_id=review.attempt_review_id,
+            submission_id=review.submission_id,
+            attempt=review.attempt,
+            reviewer_id=reviewer_id,
+            role=review.role,
+            reason=reason,
+            released_at=now,
+        )
+    )
 
 
 async def record_credential(
@@ -345,7 +372,9 @@ async def decline_review(
         review = _seat_of(await _panel(uow, review_id), principal.subject)
         review.decline(principal.subject, command.reason)
         await uow.reviews.save(review)
-        await _drain_queue(uow, due_in, Cause.request(), block_flagged=block_flagged)
+        cause = Cause.request()
+        _publish_release(uow, review, principal.subject, "declined", _now(), cause)
+        await _drain_queue(uow, due_in, cause, block_flagged=block_flagged)
         # Re-read: the drain may already have handed the review to someone else.
         found = await uow.reviews.get(review.review_id)
         assert found is not None  # saved above
@@ -363,8 +392,10 @@ async def sweep_overdue(uow: ReviewUnitOfWork, due_in: DueRule, cause: Cause, *,
         now = _now()
         overdue = await uow.reviews.overdue(now)
         for review in overdue:
-            await uow.reviewers.record_overdue(review.release("overdue"))
+            reviewer_id = review.release("overdue")
+            await uow.reviewers.record_overdue(reviewer_id)
             await uow.reviews.save(review)
+            _publish_release(uow, review, reviewer_id, "overdue", now, cause)
         if overdue:
             await _drain_queue(uow, due_in, cause, block_flagged=block_flagged)
         await uow.commit()
@@ -397,10 +428,15 @@ async def _panel(uow: ReviewUnitOfWork, review_id: UUID, *, for_update: bool = T
 
 
 def _seat_of(panel: list[Review], reviewer_id: str) -> Review:
-    """The seat this reviewer acts on: their open one, else one they held; else the primary (which then
-    refuses them with the usual not-assigned error)."""
+    """The seat this reviewer acts on: their open one, else one they scored (or whose attempt was withdrawn).
+
+    Someone with no seat on the panel (never assigned, or released from it) is told the review does not
+    exist, exactly as for an id nobody has: who holds which review is not theirs to learn.
+    """
     mine = [r for r in panel if r.reviewer_id == reviewer_id]
-    return next((r for r in mine if r.status is ReviewStatus.ASSIGNED), mine[0] if mine else panel[0])
+    if not mine:
+        raise NotFound(f"review {panel[0].review_id} does not exist", code="review_not_found")
+    return next((r for r in mine if r.status is ReviewStatus.ASSIGNED), mine[0])
 
 
 def _publish_outcome(uow: ReviewUnitOfWork, primary: Review, outcome: Outcome, now: datetime, cause: Cause) -> None:
@@ -513,9 +549,9 @@ async def view_review(
     review_id: UUID, principal: Principal, uow: ReviewUnitOfWork
 ) -> tuple[Review, CredentialRubric | None]:
     async with uow:
-        review = _seat_of(await _panel(uow, review_id, for_update=False), principal.subject)
-        if not principal.has(Role.OPERATOR) and review.reviewer_id != principal.subject:
-            raise Forbidden(f"review {review_id} is not assigned to you", code="not_assigned_to_you")
+        panel = await _panel(uow, review_id, for_update=False)
+        mine = any(r.reviewer_id == principal.subject for r in panel)
+        review = panel[0] if principal.has(Role.OPERATOR) and not mine else _seat_of(panel, principal.subject)
         return review, await uow.credentials.get(review.credential_id, review.credential_version)
 
 

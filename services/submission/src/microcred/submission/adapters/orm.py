@@ -124,7 +124,9 @@ class AttemptRow(Base):
     reviewer_id: Mapped[str | None] = mapped_column(sa.Text)
     feedback: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     feedback_received_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
-    reviewer_ids: Mapped[list[str]] = mapped_column(JSONB, server_default=sa.text("'[]'::jsonb"))
+    # Seats as [{"role", "reviewer_id"}]: who was assigned and who gave a seat back (domain.model.Attempt).
+    assigned_seats: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=sa.text("'[]'::jsonb"))
+    released_seats: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=sa.text("'[]'::jsonb"))
     expected_decision_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
 

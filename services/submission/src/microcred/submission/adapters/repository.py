@@ -30,6 +30,7 @@ from microcred.submission.domain.model import (
     EvidenceStatus,
     Pathway,
     PublishedCredential,
+    Seat,
     Submission,
     SubmissionStatus,
     UploadMode,
@@ -223,7 +224,8 @@ def _attempt_values(attempt: Attempt) -> dict[str, Any]:
     return {
         "submitted_at": attempt.submitted_at,
         "reviewer_id": attempt.reviewer_id,
-        "reviewer_ids": sorted(attempt.reviewer_ids),
+        "assigned_seats": _seats(attempt.assigned_seats),
+        "released_seats": _seats(attempt.released_seats),
         "expected_decision_at": attempt.expected_decision_at,
         "feedback": [f.model_dump(mode="json") for f in attempt.feedback],
         "feedback_received_at": attempt.feedback_received_at,
@@ -454,9 +456,20 @@ def _attempt(a: dict[str, Any]) -> Attempt:
         reviewer_id=a["reviewer_id"],
         feedback=tuple(CriterionFeedback.model_validate(f) for f in a["feedback"]),
         feedback_received_at=_when(a["feedback_received_at"]),
-        reviewer_ids=frozenset(a["reviewer_ids"] or ()),
+        assigned_seats=_seats_of(a["assigned_seats"]),
+        released_seats=_seats_of(a["released_seats"]),
         expected_decision_at=_when(a["expected_decision_at"]),
     )
+
+
+def _seats(seats: frozenset[Seat]) -> list[dict[str, Any]]:
+    # Sorted, so that an unchanged set compares equal to what was read and is not written again.
+    return [{"role": s.role, "reviewer_id": s.reviewer_id}
+            for s in sorted(seats, key=lambda s: (s.reviewer_id, s.role or ""))]
+
+
+def _seats_of(stored: list[dict[str, Any]] | None) -> frozenset[Seat]:
+    return frozenset(Seat(s["role"], s["reviewer_id"]) for s in stored or ())
 
 
 def _evidence(e: dict[str, Any]) -> Evidence:

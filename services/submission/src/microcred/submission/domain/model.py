@@ -15,6 +15,11 @@ may overtake the assignment that preceded it: the review methods accept an outco
 False). Events about an earlier attempt are stale and change nothing. What remains illegal (a pass
 after a revision request for the same attempt, an assignment before any submission) raises Conflict.
 
+Reviewer access: a reviewer reads the current attempt (its blind view and evidence) while the review is
+open and they hold a seat of its panel (primary, second or adjudicator). review.released (a decline, or
+overdue work taken back) ends it at once, before anyone else is assigned and whichever of the release
+and the assignment it undoes arrives first (:class:`Attempt`).
+
 Starting: a new submission binds to the latest published version that is not retired, and only if
 the teacher has earned every prerequisite the catalog's active pathways name for the credential.
 A submission already bound to a version keeps it for good, retired or not.
@@ -42,7 +47,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from microcred.events import (
@@ -501,18 +506,47 @@ def unanswered_prompts(criteria: SubmissionCriteria, responses: Mapping[tuple[st
     ]
 
 
+SeatRole = Literal["primary", "second", "adjudicator"]
+
+
+@dataclass(frozen=True)
+class Seat:
+    """One reviewer on one seat of an attempt's panel. ``role`` None: a seat recorded before seats had
+    roles here (migration 0005), which any release of that reviewer from the attempt ends."""
+
+    role: SeatRole | None
+    reviewer_id: str
+
+
 @dataclass
 class Attempt:
+    """One submitted attempt and who may review it.
+
+    Access is two grow-only sets: the seats assigned and the seats released. A reviewer may read the
+    attempt while they hold an assigned seat that was not released. Review never gives a released
+    reviewer the same seat again, so a release is final for its seat, and sets make every delivery order
+    of review.assigned and review.released (different topics) end in the same access: a release handled
+    before the assignment it undoes is already there when the assignment arrives.
+    """
+
     number: int
     submitted_at: datetime
+    # The latest assignment, as a record; access is decided by the seats.
     reviewer_id: str | None = None
     feedback: tuple[CriterionFeedback, ...] = ()
     feedback_received_at: datetime | None = None
-    # Everyone assigned to this attempt (a calibration attempt has two reviewers, perhaps an adjudicator);
-    # each may read its evidence while the review is open.
-    reviewer_ids: frozenset[str] = frozenset()
+    assigned_seats: frozenset[Seat] = frozenset()
+    released_seats: frozenset[Seat] = frozenset()
     # The latest due time among the attempt's assignments: the decision date the teacher is shown.
     expected_decision_at: datetime | None = None
+
+    def seated(self, reviewer_id: str) -> bool:
+        """Whether ``reviewer_id`` holds a seat of this attempt's panel now."""
+        released = {seat.role for seat in self.released_seats if seat.reviewer_id == reviewer_id}
+        return any(
+            seat.reviewer_id == reviewer_id and (seat.role not in released if seat.role else not released)
+            for seat in self.assigned_seats
+        )
 
 
 @dataclass
@@ -695,25 +729,37 @@ class Submission:
         return self.status is not SubmissionStatus.DRAFT and attempt == self.attempt
 
     def is_reviewed_by(self, reviewer_id: str) -> bool:
-        """The reviewer assigned to the current attempt, while that review is open."""
+        """A reviewer holding a seat of the current attempt's panel, while that review is open."""
         current = self.current_attempt()
-        return (
-            self.status is SubmissionStatus.UNDER_REVIEW
-            and current is not None
-            and (reviewer_id in current.reviewer_ids or current.reviewer_id == reviewer_id)
-        )
+        return self.status is SubmissionStatus.UNDER_REVIEW and current is not None and current.seated(reviewer_id)
 
     def assign_reviewer(
-        self, attempt: int, reviewer_id: str, due_at: datetime | None = None, replaces: str | None = None
+        self, attempt: int, reviewer_id: str, due_at: datetime | None = None, replaces: str | None = None,
+        *, role: SeatRole = "primary",
     ) -> bool:
+        """``replaces``: who held this seat before (the assignment's ``reassigned_from``), released by it."""
         current = self._current_for_event(attempt, "a reviewer assignment")
         if current is None or self.status not in IN_REVIEW:
             return False  # stale, or the review already concluded (its outcome arrived first)
         current.reviewer_id = reviewer_id
-        current.reviewer_ids = (current.reviewer_ids - {replaces or ""}) | {reviewer_id}
+        current.assigned_seats = current.assigned_seats | {Seat(role, reviewer_id)}
+        if replaces is not None:
+            current.released_seats = current.released_seats | {Seat(role, replaces)}
         if due_at is not None and (current.expected_decision_at is None or due_at > current.expected_decision_at):
             current.expected_decision_at = due_at
         self.status = SubmissionStatus.UNDER_REVIEW
+        return True
+
+    def release_reviewer(self, attempt: int, reviewer_id: str, role: SeatRole) -> bool:
+        """The reviewer gave the seat back: from now on they may not read this attempt, whatever the order
+        in which the assignment it undoes arrives (see :class:`Attempt`)."""
+        current = self._current_for_event(attempt, "a reviewer release")
+        if current is None or self.status not in IN_REVIEW:
+            return False  # stale, or the review concluded: nobody reads the attempt any more
+        seat = Seat(role, reviewer_id)
+        if seat in current.released_seats:
+            return False
+        current.released_seats = current.released_seats | {seat}
         return True
 
     def request_revision(self, attempt: int, feedback: Iterable[CriterionFeedback], now: datetime) -> bool:

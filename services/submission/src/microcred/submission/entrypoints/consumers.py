@@ -16,6 +16,7 @@ from microcred.events import (
     CredentialRetired,
     PathwayChanged,
     ReviewerAssigned,
+    ReviewerReleased,
     RevisionRequested,
     SubmissionScored,
 )
@@ -42,6 +43,10 @@ def register_consumers(broker: KafkaBroker, uow: Callable[[], SubmissionUnitOfWo
     @subscribe(broker, ReviewerAssigned, group_id=GROUP_ID)
     async def on_reviewer_assigned(event: ReviewerAssigned) -> None:
         await handlers.record_reviewer_assigned(event, uow())
+
+    @subscribe(broker, ReviewerReleased, group_id=GROUP_ID)
+    async def on_reviewer_released(event: ReviewerReleased) -> None:
+        await handlers.record_reviewer_released(event, uow())
 
     @subscribe(broker, RevisionRequested, group_id=GROUP_ID)
     async def on_revision_requested(event: RevisionRequested) -> None:

@@ -26,6 +26,7 @@ from microcred.events import (
     EvidenceRef,
     PathwayChanged,
     ReviewerAssigned,
+    ReviewerReleased,
     RevisionRequested,
     SubmissionScored,
     SubmissionSubmitted,
@@ -749,7 +750,20 @@ async def record_reviewer_assigned(event: ReviewerAssigned, uow: SubmissionUnitO
         if not await uow.claim(f"{CONSUMER}.record_reviewer_assigned", event.event_id):
             return
         submission = await _submission_for_event(uow, event.submission_id)
-        if submission.assign_reviewer(event.attempt, event.reviewer_id, event.due_at, event.reassigned_from):
+        if submission.assign_reviewer(
+            event.attempt, event.reviewer_id, event.due_at, event.reassigned_from, role=event.role
+        ):
+            await uow.submissions.save(submission)
+        await uow.commit()
+
+
+async def record_reviewer_released(event: ReviewerReleased, uow: SubmissionUnitOfWork) -> None:
+    """The reviewer gave the seat back: their access to the attempt and its evidence ends with this commit."""
+    async with uow:
+        if not await uow.claim(f"{CONSUMER}.record_reviewer_released", event.event_id):
+            return
+        submission = await _submission_for_event(uow, event.submission_id)
+        if submission.release_reviewer(event.attempt, event.reviewer_id, event.role):
             await uow.submissions.save(submission)
         await uow.commit()
 
