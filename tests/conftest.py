@@ -41,6 +41,17 @@ from microcred.runtime.auth import Role
 SERVICE_ENV = QUICK_SERVICE_ENV
 
 
+def every_answer_was_documented(platform: Platform) -> None:
+    """After a platform's tests: every answer any of them got was one its operation's OpenAPI document
+    lists. So every end-to-end test also checks the documents against what the services really say."""
+    driver = PlatformClient({s: platform.url(s) for s in SERVICES}, platform.tokens)
+    try:
+        undocumented = driver.undocumented_answers()
+    finally:
+        driver.close()
+    assert not undocumented, f"answers their OpenAPI documents do not list: {dict(undocumented)}"
+
+
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     data_dir: Path = tmp_path_factory.mktemp("platform")
@@ -50,6 +61,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     running.start()
     try:
         yield running
+        every_answer_was_documented(running)
     finally:
         running.stop()
 
@@ -72,6 +84,7 @@ def calibration_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
     running.start()
     try:
         yield running
+        every_answer_was_documented(running)
     finally:
         running.stop()
 

@@ -26,7 +26,6 @@ import asyncio
 import json
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,7 +34,6 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from microcred.devstack.client import Actor, PlatformClient, wait_for
@@ -129,20 +127,6 @@ def _answer(response: httpx.Response) -> tuple[int, str | None]:
     except ValueError:
         return response.status_code, None
     return response.status_code, body.get("error") if isinstance(body, dict) else None
-
-
-def _undocumented_answers(client: PlatformClient) -> Counter[str]:
-    """Per service, operation and status: answers the operation's OpenAPI document does not list, so far."""
-    found: Counter[str] = Counter()
-    for service, url in client.urls.items():
-        for family in text_string_to_metric_families(client.http.get(f"{url}/metrics").text):
-            if family.name != "microcred_http_undocumented_responses":
-                continue
-            for sample in family.samples:
-                if sample.name.endswith("_total"):
-                    labels = sample.labels
-                    found[f"{service} {labels['method']} {labels['route']} {labels['status']}"] += int(sample.value)
-    return found
 
 
 def _move_the_clock_past(platform: Platform, review_id: str) -> None:
@@ -497,7 +481,7 @@ def test_no_party_reads_or_writes_what_is_not_theirs_and_no_refusal_tells_what_e
     client: PlatformClient, scene: Scene, record_property: Callable[[str, object], None]
 ) -> None:
     tally = Tally()
-    undocumented_before = _undocumented_answers(client)
+    undocumented_before = client.undocumented_answers()
     started = time.monotonic()
     for case in scene.cases:
         _attack(client, scene, case, tally)
@@ -511,7 +495,7 @@ def test_no_party_reads_or_writes_what_is_not_theirs_and_no_refusal_tells_what_e
         if case.destructive:
             _control(client, scene, case, tally)
     seconds = round(time.monotonic() - started, 1)
-    undocumented = sorted((_undocumented_answers(client) - undocumented_before).elements())
+    undocumented = sorted((client.undocumented_answers() - undocumented_before).elements())
     totals = {
         "parties": len(scene.parties), "cases": len(scene.cases) + len(scene.listings) + len(scene.probes),
         "attempts": tally.attempts, "refusals": tally.refusals, "leaks": len(tally.leaks),

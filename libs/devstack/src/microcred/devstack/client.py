@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from microcred.runtime.auth import DevTokenIssuer, Role
 
@@ -75,6 +77,20 @@ class PlatformClient:
 
     def operator(self, subject: str = "operator-1") -> Actor:
         return self.actor(subject, Role.OPERATOR)
+
+    def undocumented_answers(self) -> Counter[str]:
+        """Answers, so far, with a status their operation's OpenAPI document does not list, per service,
+        operation and status (each service counts them; see runtime.service.CorrelateAndMeasure)."""
+        found: Counter[str] = Counter()
+        for service, url in self.urls.items():
+            for family in text_string_to_metric_families(self.http.get(f"{url}/metrics").text):
+                if family.name != "microcred_http_undocumented_responses":
+                    continue
+                for sample in family.samples:
+                    if sample.name.endswith("_total"):
+                        labels = sample.labels
+                        found[f"{service} {labels['method']} {labels['route']} {labels['status']}"] += int(sample.value)
+        return found
 
     # -- plumbing --------------------------------------------------------------------------------
 

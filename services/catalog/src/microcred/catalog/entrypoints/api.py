@@ -128,7 +128,9 @@ def create_router(uow: Callable[[], CatalogUnitOfWork]) -> APIRouter:
     @router.post("/credentials", status_code=status.HTTP_201_CREATED, tags=["credentials"],
                  max_body_size=DEFINITION_BODY_LIMIT, responses=errors(404) | links(
                      201, get_credential=CREDENTIAL, list_versions=CREDENTIAL,
-                     **{op: VERSION for op in ("edit_version", "submit_for_review", "history")}))
+                     open_version=CREDENTIAL, **{op: VERSION for op in (
+                         "edit_version", "submit_for_review", "request_changes", "approve", "publish", "retire",
+                         "history")}))
     async def draft_credential(body: handlers.DraftCredential, principal: Manager) -> dict[str, Any]:
         return credential_view(await handlers.draft_credential(body, principal, uow()))
 

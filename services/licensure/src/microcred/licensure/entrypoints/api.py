@@ -28,7 +28,7 @@ from microcred.licensure.domain.model import (
 )
 from microcred.licensure.service_layer import handlers
 from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
-from microcred.runtime.api import api_router, links, media
+from microcred.runtime.api import KIB, api_router, links, media
 from microcred.runtime.api_types import Count, PageOffset, RequestModel, StateCode, Text
 from microcred.runtime.auth import CurrentPrincipal, Principal, Role, require
 
@@ -252,7 +252,8 @@ def create_router(
             found = await (work.rule_sets.of_state(state) if state else work.rule_sets.all())
         return [rule_set_view(r) for r in sorted(found, key=lambda r: (r.state, r.rule_set_id, r.version))]
 
-    @router.post("/rule-sets", status_code=status.HTTP_201_CREATED, tags=["rules"])
+    # Up to 10,000 accepted credentials by id.
+    @router.post("/rule-sets", status_code=status.HTTP_201_CREATED, tags=["rules"], max_body_size=512 * KIB)
     async def publish_rule_set(body: handlers.PublishRuleSet, principal: CurrentPrincipal) -> dict[str, Any]:
         rule_set = await handlers.publish_rule_set(body, principal, uow())
         if ensure_topics is not None:

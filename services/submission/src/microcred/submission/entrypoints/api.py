@@ -182,7 +182,8 @@ def create_router(
         ticket = await handlers.fresh_part_urls(submission_id, evidence_id, body, principal, uow(), store, policy)
         return ticket_view(ticket)
 
-    @router.get("/submissions/{submission_id}/evidence/{evidence_id}/parts")
+    # 409: the item is no longer an open multipart upload, or the submission no longer takes evidence.
+    @router.get("/submissions/{submission_id}/evidence/{evidence_id}/parts", responses=errors(409))
     async def uploaded_parts(submission_id: UUID, evidence_id: UUID, principal: CurrentPrincipal) -> dict[str, Any]:
         """The parts the object store holds (ListParts), and the part numbers still missing."""
         progress = await handlers.uploaded_parts(submission_id, evidence_id, principal, uow(), store)
@@ -202,7 +203,8 @@ def create_router(
     async def withdraw_evidence(submission_id: UUID, evidence_id: UUID, principal: CurrentPrincipal) -> dict[str, Any]:
         return evidence_view(await handlers.withdraw_evidence(submission_id, evidence_id, principal, uow(), store))
 
-    @router.get("/submissions/{submission_id}/evidence/{evidence_id}/download")
+    # 409: the file was deleted (rejected, withdrawn, or past retention).
+    @router.get("/submissions/{submission_id}/evidence/{evidence_id}/download", responses=errors(409))
     async def download_evidence(submission_id: UUID, evidence_id: UUID, principal: CurrentPrincipal) -> dict[str, Any]:
         ticket = await handlers.evidence_download(submission_id, evidence_id, principal, uow(), store, policy)
         return {
