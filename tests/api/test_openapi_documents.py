@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -174,3 +175,26 @@ def test_responses_that_are_not_json_name_their_media_type(documents: dict[str, 
             continue
         assert media_types and all(m.startswith(expected) for m in media_types), (
             f"{method.upper()} {path} documents {media_types}, answers {expected}")
+
+
+def _limits_in_docs() -> dict[tuple[str, str, str], int]:
+    """The body-limit table of docs/http-api.md, as (service, method, path pattern) -> bytes."""
+    table: dict[tuple[str, str, str], int] = {}
+    text = (Path(__file__).parents[2] / "docs" / "http-api.md").read_text()
+    units = {"KiB": 1024, "MiB": 1024 * 1024}
+    for service, operations, limit in re.findall(r"^\| (\w+) \| (`.+?`) \| (\d+ \w+) \|", text, re.M):
+        number, unit = limit.split()
+        for method, path in re.findall(r"`(\w+) ([^`]+)`", operations):
+            table[(service, method.lower(), re.sub(r"\{[^}]+\}", "{}", path))] = int(number) * units[unit]
+    return table
+
+
+def test_the_body_limits_in_the_docs_are_the_ones_the_services_apply(documents: dict[str, dict[str, Any]]) -> None:
+    default = 64 * 1024
+    applied = {
+        (service, method, re.sub(r"\{[^}]+\}", "{}", path)): operation["x-max-body-bytes"]
+        for service, document in documents.items()
+        for path, method, operation in operations(document) if "x-max-body-bytes" in operation
+    }
+    larger = {key: limit for key, limit in applied.items() if limit != default}
+    assert _limits_in_docs() == larger
