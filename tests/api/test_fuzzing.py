@@ -91,7 +91,9 @@ def _fuzz(platform: Platform, service: str, caller: Actor, directory: Path) -> t
         "--generation-database", "none", "--no-color",
         "--report", "json", "--report-json-path", str(directory / "report.json"),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=SECONDS * 4 + 300, check=False)
+    # Run where its crash cache (.schemathesis/) cannot land in the checkout.
+    done = subprocess.run(command, capture_output=True, text=True, timeout=SECONDS * 4 + 300, check=False,
+                          cwd=directory)
     report_path = directory / "report.json"
     assert report_path.exists(), f"schemathesis wrote no report:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
     return json.loads(report_path.read_text()), done.stdout
