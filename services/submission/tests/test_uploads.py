@@ -27,7 +27,9 @@ from microcred.submission.domain.model import (
     UploadMode,
     check_content_type,
     check_duration,
+    evidence_object_key,
     plan_upload,
+    verified_object_key,
 )
 from microcred.submission.service_layer import handlers
 from microcred.submission.service_layer.handlers import (
@@ -64,7 +66,7 @@ def item(content: bytes = TEXT, content_type: str = "text/plain", key: str = "re
 
 def facts(content: bytes, sniffed: str | None, media: MediaInfo | None = None, probed: bool = False) -> UploadFacts:
     return UploadFacts(size=len(content), sha256=hashlib.sha256(content).hexdigest(), etag="e",
-                       sniffed_content_type=sniffed, media=media, media_probed=probed)
+                       sniffed_content_type=sniffed, media=media, media_probed=probed, sealed_key="verified/s/e/c/f")
 
 
 # -- upload plans ----------------------------------------------------------------------------------
@@ -151,6 +153,21 @@ def test_a_video_no_decoder_can_read_is_refused() -> None:
     with pytest.raises(Invalid) as refused:
         item(VIDEO, "video/mp4").verify(requirement(kind="video"), facts(VIDEO, "video/mp4", None, probed=True), NOW)
     assert refused.value.code == "media_unreadable"
+
+
+def test_sealed_copies_get_a_key_of_their_own_per_verification_outside_every_upload_key() -> None:
+    submission_id, evidence_id = uuid4(), uuid4()
+    upload_key = evidence_object_key(submission_id, evidence_id, "lesson.mp4")
+    first, second = (verified_object_key(submission_id, evidence_id, uuid4(), "lesson.mp4") for _ in range(2))
+    assert first != second and first.startswith(f"verified/{submission_id}/{evidence_id}/")
+    assert upload_key.startswith("submissions/") and not first.startswith("submissions/")
+
+
+def test_a_verified_item_is_read_from_its_sealed_copy() -> None:
+    reflection = item()
+    assert reflection.stored_key == reflection.object_key
+    reflection.verify(requirement(), facts(TEXT, "text/plain"), NOW)
+    assert reflection.stored_key == reflection.verified_key == "verified/s/e/c/f"
 
 
 # -- responses, limits, withdrawal -------------------------------------------------------------------
@@ -316,7 +333,9 @@ async def test_a_large_file_gets_a_multipart_upload_that_completes_only_with_eve
     probe.durations[ticket.object_key] = 400.0
     verified = await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow, store, probe)
     assert verified.status is EvidenceStatus.UPLOADED and verified.duration_seconds == 400.0
-    assert store.objects[ticket.object_key] == content and store.uploads == {}
+    # Nothing can write a completed multipart upload any more: it is sealed where it is, not copied.
+    assert verified.verified_key == ticket.object_key and store.objects[ticket.object_key] == content
+    assert store.uploads == {} and not sealed_copies(store, submission_id) and probe.probed == [ticket.object_key]
 
 
 async def test_submitting_sends_the_answers_and_the_measured_duration_and_the_limit_holds(
@@ -381,7 +400,8 @@ async def test_the_sweep_purges_decided_evidence_after_retention_and_removes_orp
     kept = await handlers.declare_evidence(decided, declaration("reflection", TEXT, "text/plain"), teacher,
                                            db.uow(), store, policy)
     store.put(kept.object_key, TEXT)
-    await handlers.complete_evidence(decided, kept.evidence_id, teacher, db.uow, store, probe)
+    sealed = (await handlers.complete_evidence(decided, kept.evidence_id, teacher, db.uow, store, probe)).verified_key
+    assert sealed is not None and sealed in store.objects
     award_id = uuid4()
     state = db.state.submissions[decided]
     state.status, state.award_id, state.finalized_at = SubmissionStatus.AWARDED, award_id, NOW
@@ -402,7 +422,7 @@ async def test_the_sweep_purges_decided_evidence_after_retention_and_removes_orp
     report = await handlers.sweep(db.uow, store, retention, now=NOW + timedelta(days=366, hours=1))
     assert (report.purged_items, report.abandoned_uploads, report.aborted_unknown_uploads) == (1, 1, 1)
     purged = db.state.submissions[decided]
-    assert purged.evidence[0].status is EvidenceStatus.PURGED and kept.object_key not in store.objects
+    assert purged.evidence[0].status is EvidenceStatus.PURGED and sealed not in store.objects
     assert purged.award_id == award_id and purged.status is SubmissionStatus.AWARDED, "the audit trail stays"
     statuses = {e.evidence_id: e.status for e in db.state.submissions[open_draft].evidence}
     assert statuses == {orphan.evidence_id: EvidenceStatus.ABANDONED, young.evidence_id: EvidenceStatus.PENDING}
@@ -415,4 +435,23 @@ async def test_the_sweep_purges_decided_evidence_after_retention_and_removes_orp
 def replace_initiated(store: FakeStore, upload_id: str, at: datetime) -> Any:
     key, parts, _ = store.uploads[upload_id]
     return (key, parts, at)
+
+
+
+def sealed_copies(store: FakeStore, submission_id: UUID) -> list[str]:
+    return [key for key in store.objects if key.startswith(f"verified/{submission_id}/")]
+
+
+async def test_withdrawing_a_verified_item_of_a_draft_deletes_its_sealed_copy_too(
+    db: FakeDatabase, store: FakeStore, probe: FakeProbe, policy: EvidencePolicy, prompted: PublishedCredential,
+    teacher: Principal,
+) -> None:
+    submission_id = await start(db, prompted, teacher)
+    ticket = await handlers.declare_evidence(submission_id, declaration("extra", TEXT, "text/plain"), teacher,
+                                             db.uow(), store, policy)
+    store.put(ticket.object_key, TEXT)
+    await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow, store, probe)
+    store.put(ticket.object_key, b"put again through the URL")
+    await handlers.withdraw_evidence(submission_id, ticket.evidence_id, teacher, db.uow(), store)
+    assert sealed_copies(store, submission_id) == [] and ticket.object_key not in store.objects
 

@@ -25,7 +25,8 @@ class SubmissionSettings(ServiceSettings):
     upload_url_ttl_seconds: int = Field(default=900, ge=60, le=900)
     download_url_ttl_seconds: int = Field(default=300, ge=30, le=300)
     max_evidence_bytes: int = 2 * 1024**3
-    # Up to this size one presigned PUT; above it a multipart upload in parts of part_size_bytes.
+    # Up to this size one presigned PUT; above it a multipart upload in parts of part_size_bytes. A
+    # verified single upload is sealed by one CopyObject, which S3 allows up to the same 5 GiB.
     single_upload_max_bytes: int = Field(default=16 * 1024**2, ge=1, le=5 * 1024**3)
     part_size_bytes: int = Field(default=16 * 1024**2, ge=5 * 1024**2, le=5 * 1024**3)
     # The media probe reads the container header by ranges; it gives up after this many bytes.

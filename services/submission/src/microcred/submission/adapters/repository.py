@@ -253,6 +253,7 @@ def _evidence_values(evidence: Evidence) -> dict[str, Any]:
         "rejection": evidence.rejection,
         "submitted_in": evidence.submitted_in,
         "removed_at": evidence.removed_at,
+        "verified_key": evidence.verified_key,
     }
     # A new item takes the database's clock (created_at's server default) until it has been stored.
     if evidence.registered_at is not None:
@@ -496,4 +497,5 @@ def _evidence(e: dict[str, Any]) -> Evidence:
         rejection=e["rejection"],
         submitted_in=e["submitted_in"],
         removed_at=_when(e["removed_at"]),
+        verified_key=e["verified_key"],
     )
