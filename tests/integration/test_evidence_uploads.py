@@ -348,7 +348,8 @@ def test_the_operator_can_run_the_sweep_now_and_teachers_cannot(
 ) -> None:
     refused(lambda: client.call("POST", "submission", "/maintenance/sweep", teacher), 403, "forbidden")
     counts = client.call("POST", "submission", "/maintenance/sweep", uploads_world.operator)
-    assert set(counts) == {"purged_items", "abandoned_uploads", "aborted_unknown_uploads"}
+    assert set(counts) == {"purged_items", "abandoned_uploads", "aborted_unknown_uploads", "sealed_items",
+                           "changed_items", "removed_stray_uploads"}
 
 
 def test_a_resubmission_beyond_the_credentials_attempt_limit_is_refused(

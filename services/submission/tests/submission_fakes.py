@@ -145,6 +145,19 @@ class FakeSubmissions:
             if e.upload_id in wanted and e.status is EvidenceStatus.PENDING and e.upload_id is not None
         }
 
+    async def verified_in_place(self, limit: int) -> list[tuple[UUID, UUID]]:
+        return [
+            (s.submission_id, e.evidence_id) for s in self.state.submissions.values() for e in s.evidence
+            if e.verified_in_place()
+        ][:limit]
+
+    async def upload_keys_needed(self, object_keys: Iterable[str]) -> dict[str, bool]:
+        wanted = set(object_keys)
+        return {
+            e.object_key: e.needs_upload_key() for s in self.state.submissions.values() for e in s.evidence
+            if e.object_key in wanted
+        }
+
 
 class FakeUnitOfWork:
     def __init__(self, db: FakeDatabase) -> None:

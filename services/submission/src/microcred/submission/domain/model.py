@@ -42,7 +42,8 @@ bytes, that is a server-side copy under a key no URL was ever issued for, unique
 that two concurrent completions cannot overwrite each other's copy; the upload key is garbage once
 the item is sealed. For a multipart upload it is the upload key itself: the store refuses every part
 once the upload is completed, and no other URL exists for that key. Single uploads verified before
-sealing existed were verified in place; they are read from their upload key.
+sealing existed were verified in place; they read their upload key until the sweep seals them
+(copying and re-hashing, so a copy that is not the verified bytes is caught).
 
 Written responses: each prompt of a requirement is answered in text. Submitting needs every prompt
 of every required requirement answered, beside enough verified evidence.
@@ -424,6 +425,16 @@ class Evidence:
         """The store may hold bytes (or an unfinished multipart upload) for this item."""
         return self.removed_at is None and self.status is not EvidenceStatus.REJECTED
 
+    def needs_upload_key(self) -> bool:
+        """Bytes at the upload key may still be wanted: an upload under way, bytes verified there, or a
+        completed multipart upload's. Otherwise whatever sits there (a PUT through a still-valid URL
+        after sealing) is garbage."""
+        return self.verified_key in (None, self.object_key) and self.holds_object()
+
+    def verified_in_place(self) -> bool:
+        """Verified before sealing existed, bytes still held: the sweep seals it."""
+        return self.uploaded_at is not None and self.verified_key is None and self.removed_at is None
+
     def ensure_pending(self) -> None:
         if self.status is not EvidenceStatus.PENDING:
             raise Conflict(
@@ -484,6 +495,20 @@ class Evidence:
         self.etag = facts.etag
         self.uploaded_at = now
         self.verified_key = facts.sealed_key
+
+    def seal(self, facts: UploadFacts) -> None:
+        """Read an item verified in place from now on from its sealed copy, or raise Invalid
+        ``changed_after_verification`` when the copy is not the bytes that were verified."""
+        if facts.size != self.size_bytes or facts.sha256 != self.sha256:
+            raise Invalid(
+                "the stored bytes are not the ones verified: they changed after verification",
+                code="changed_after_verification",
+                details={"verified_sha256": self.sha256, "stored_sha256": facts.sha256 or None,
+                         "verified_size": self.size_bytes, "stored_size": facts.size},
+            )
+        assert facts.sealed_key is not None, "a matching size means the bytes were copied"
+        self.verified_key = facts.sealed_key
+        self.etag = facts.etag
 
     def reject(self, refusal: Invalid, now: datetime) -> None:
         """Verification failed: the bytes were deleted and this item will never count."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Protocol
@@ -62,6 +62,8 @@ from microcred.submission.domain.model import (
 from microcred.submission.service_layer.unit_of_work import SubmissionUnitOfWork
 
 CONSUMER = "submission"
+# Upload keys looked up in the database per query by the stray-upload sweep.
+STRAY_BATCH = 500
 log = logging.getLogger(__name__)
 
 
@@ -97,6 +99,14 @@ class Inspection(Protocol):
 
     @property
     def text(self) -> bool: ...
+
+
+class ListedObject(Protocol):
+    @property
+    def object_key(self) -> str: ...
+
+    @property
+    def last_modified(self) -> datetime | None: ...
 
 
 class OpenUpload(Protocol):
@@ -136,6 +146,8 @@ class EvidenceStorage(Protocol):
     async def inspect(self, object_key: str) -> Inspection: ...
 
     async def copy(self, source_key: str, target_key: str, *, if_etag: str | None = None) -> bool: ...
+
+    async def list_objects(self, prefix: str) -> Sequence[ListedObject]: ...
 
     async def remove(self, object_key: str, upload_id: str | None = None) -> None: ...
 
@@ -227,6 +239,11 @@ class SweepReport:
     purged_items: int = 0
     abandoned_uploads: int = 0
     aborted_unknown_uploads: int = 0
+    # Items verified in place before sealing existed: sealed now, or found changed and rejected.
+    sealed_items: int = 0
+    changed_items: int = 0
+    # Objects at upload keys no item needs (a PUT through a still-valid URL after sealing, for one).
+    removed_stray_uploads: int = 0
 
 
 @dataclass(frozen=True)
@@ -556,8 +573,8 @@ async def _remove_upload(store: EvidenceStorage, evidence: Evidence) -> None:
     try:
         await store.remove(evidence.object_key)
     except Exception:
-        # The verdict is committed and nothing reads the upload any more: leaving it is only untidy.
-        log.warning("could not remove the upload of sealed evidence", exc_info=True,
+        # The verdict is committed; the sweep removes what no item needs, so this is only untidy for a while.
+        log.warning("could not remove the upload of sealed evidence; the sweep will", exc_info=True,
                     extra={"evidence_id": str(evidence.evidence_id)})
 
 
@@ -716,8 +733,8 @@ async def submit(
         uploaded = submission.uploaded_evidence()
         changed = []
         for evidence in uploaded:
-            # Sealed bytes are out of every URL's reach; this catches a store that lost or altered them,
-            # and an item verified in place whose bytes changed since.
+            # The sealed copy is out of every URL's reach; this catches a store that lost or altered it,
+            # and an item verified in place whose bytes changed before the sweep sealed it.
             stored = await store.stat(evidence.stored_key)
             if stored is None or stored.size != evidence.size_bytes or stored.etag != evidence.etag:
                 changed.append(str(evidence.evidence_id))
@@ -936,14 +953,98 @@ async def abandon_orphan_uploads(
     return abandoned, aborted
 
 
+async def seal_verified_in_place(
+    uow: Callable[[], SubmissionUnitOfWork], store: EvidenceStorage, policy: RetentionPolicy, now: datetime
+) -> tuple[int, int]:
+    """Seal items verified before sealing existed: copy, hash the copy, and read from it from then on.
+
+    Returns (sealed, found changed). A copy whose sha256 is not the verified one means the bytes were
+    replaced after verification (through an upload URL still valid then): the item is rejected and its
+    bytes deleted, as a failed verification would have done. Each item is copied and hashed outside
+    any transaction, then recorded under its submission's row lock (re-checked there).
+    """
+    async with uow() as reading:
+        due = await reading.submissions.verified_in_place(policy.batch_size)
+    sealed = changed = 0
+    for submission_id, evidence_id in due:
+        async with uow() as reading:
+            submission = await reading.submissions.get(submission_id)
+        evidence = None if submission is None else submission.find_evidence(evidence_id)
+        if evidence is None or not evidence.verified_in_place():
+            continue
+        sealed_key = verified_object_key(submission_id, evidence_id, uuid4(), evidence.filename)
+        recorded = False
+        try:
+            facts = UploadFacts(size=0, sha256="", etag="", sniffed_content_type=None)  # the bytes are gone
+            if await store.copy(evidence.object_key, sealed_key):
+                copied = await store.stat(sealed_key)
+                if copied is not None:
+                    inspection = await store.inspect(sealed_key)
+                    facts = UploadFacts(size=copied.size, sha256=inspection.sha256, etag=copied.etag,
+                                        sniffed_content_type=None, sealed_key=sealed_key)
+            async with uow() as sealing:
+                submission = await sealing.submissions.get(submission_id, for_update=True)
+                evidence = None if submission is None else submission.find_evidence(evidence_id)
+                if submission is None or evidence is None or not evidence.verified_in_place():
+                    continue
+                try:
+                    evidence.seal(facts)
+                except Invalid as refusal:
+                    log.warning("evidence changed after verification; rejected", extra={
+                        "submission_id": str(submission_id), "evidence_id": str(evidence_id),
+                        "details": refusal.details})
+                    await _remove_stored(store, submission_id, evidence)
+                    evidence.reject(refusal, now)
+                    changed += 1
+                else:
+                    recorded = True
+                    sealed += 1
+                await sealing.submissions.save(submission)
+                await sealing.commit()
+        finally:
+            if not recorded:
+                await store.remove(sealed_key)
+        if recorded:
+            await _remove_upload(store, evidence)
+    return sealed, changed
+
+
+async def remove_stray_uploads(
+    uow: Callable[[], SubmissionUnitOfWork], store: EvidenceStorage, policy: RetentionPolicy, now: datetime
+) -> int:
+    """Delete objects at upload keys that no item needs.
+
+    Upload URLs are signed only for keys under the upload prefix, and each stays valid for minutes
+    after its item is sealed, rejected or withdrawn: a PUT in that time lands there and nothing else
+    would ever remove it. A key no item knows is left alone until the orphan age has passed. Item
+    states only move away from needing their upload key, so deciding without a lock is safe.
+    """
+    cutoff = now - policy.orphan_upload_age
+    listed = list(await store.list_objects(UPLOAD_PREFIX))
+    removed = 0
+    for start in range(0, len(listed), STRAY_BATCH):
+        batch = listed[start : start + STRAY_BATCH]
+        async with uow() as reading:
+            needed = await reading.submissions.upload_keys_needed(o.object_key for o in batch)
+        for listed_object in batch:
+            key, modified = listed_object.object_key, listed_object.last_modified
+            if needed.get(key) or (key not in needed and modified is not None and modified > cutoff):
+                continue
+            await store.remove(key)
+            removed += 1
+    return removed
+
+
 async def sweep(
     uow: Callable[[], SubmissionUnitOfWork], store: EvidenceStorage, policy: RetentionPolicy,
     now: datetime | None = None,
 ) -> SweepReport:
     moment = now or utc_now()
     purged = await purge_expired_evidence(uow, store, policy, moment)
+    sealed, changed = await seal_verified_in_place(uow, store, policy, moment)
     abandoned, aborted = await abandon_orphan_uploads(uow, store, policy, moment)
-    report = SweepReport(purged_items=purged, abandoned_uploads=abandoned, aborted_unknown_uploads=aborted)
-    log.info("evidence sweep done", extra={"purged_items": purged, "abandoned_uploads": abandoned,
-                                           "aborted_unknown_uploads": aborted})
+    stray = await remove_stray_uploads(uow, store, policy, moment)
+    report = SweepReport(purged_items=purged, abandoned_uploads=abandoned, aborted_unknown_uploads=aborted,
+                         sealed_items=sealed, changed_items=changed, removed_stray_uploads=stray)
+    log.info("evidence sweep done", extra=asdict(report))
     return report
