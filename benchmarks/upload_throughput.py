@@ -8,10 +8,14 @@ measures, ``--repeat`` times each:
 
 (a) presigned: what a browser does. ``POST /submissions/{id}/evidence`` declares the file and
     returns presigned part URLs; the parts are PUT concurrently (``--threads``) straight to the
-    object store; ``POST .../complete`` makes the service verify size, sha256, type and duration.
-    Reported as the transfer alone and as the total (declare + transfer + complete).
+    object store; ``POST .../complete`` makes the service seal and verify what landed (size, sha256,
+    type and duration; a single PUT is first copied inside the store, a completed multipart upload
+    is sealed where it is). Reported as the transfer alone and as the total (declare + transfer +
+    complete).
 (b) direct: ``minio.Minio.fput_object`` of the same file into the same bucket under another key,
-    with the part size the service chose and as many parallel part uploads as (a) has threads.
+    with the part size the service chose and as many parallel part uploads as (a) has threads; then
+    one server-side ``copy_object`` of it, timed on its own: what sealing a single PUT costs per byte,
+    and what copying a multipart upload of this size would cost.
 
 The part upload loop is written here, not taken from ``PlatformClient``, so that it measures exactly
 the requests a browser sends. The platform is stopped at the end whatever happens.
@@ -48,6 +52,7 @@ import av
 import httpx
 from harness import running_platform
 from minio import Minio
+from minio.commonconfig import CopySource
 from rich.console import Console
 from rich.table import Table
 
@@ -201,14 +206,18 @@ def presigned_upload(client: PlatformClient, http: httpx.Client, teacher: Actor,
                         part_size, part_count)
 
 
-def direct_upload(store: Minio, path: Path, part_size: int, threads: int) -> float:
+def direct_upload(store: Minio, path: Path, part_size: int, threads: int) -> tuple[float, float]:
+    """Seconds for the upload, then for one server-side copy of the uploaded object."""
     key = f"benchmark/direct-{uuid.uuid4().hex}.mp4"
     started = time.perf_counter()
     store.fput_object(EVIDENCE_BUCKET, key, str(path), content_type=CONTENT_TYPE, part_size=part_size,
                       num_parallel_uploads=threads)
-    elapsed = time.perf_counter() - started
-    store.remove_object(EVIDENCE_BUCKET, key)
-    return elapsed
+    uploaded = time.perf_counter()
+    store.copy_object(EVIDENCE_BUCKET, f"{key}.copy", CopySource(EVIDENCE_BUCKET, key))
+    copied = time.perf_counter()
+    for removed in (key, f"{key}.copy"):
+        store.remove_object(EVIDENCE_BUCKET, removed)
+    return uploaded - started, copied - uploaded
 
 
 def minio_client(endpoint: str, access_key: str, secret_key: str) -> Minio:
@@ -263,7 +272,8 @@ def print_table(report: dict[str, Any]) -> None:
         table.add_column(column, justify="left" if column == "path" else "right")
     for name, label in (("presigned_transfer", "presigned: part PUTs only"),
                         ("presigned_total", "presigned: declare + PUTs + complete"),
-                        ("direct", "direct: minio fput_object")):
+                        ("direct", "direct: minio fput_object"),
+                        ("server_side_copy", "server-side copy_object")):
         row = report["results"][name]
         rates = row["mb_per_s"]
         table.add_row(label, f"{rates['median']:.1f}", f"{rates['min']:.1f}", f"{rates['max']:.1f}",
@@ -272,7 +282,9 @@ def print_table(report: dict[str, Any]) -> None:
     ratios = report["ratios"]
     console.print(f"presigned/direct (median MB/s): transfer {ratios['presigned_transfer_over_direct']:.2f}, "
                   f"total {ratios['presigned_total_over_direct']:.2f}; "
-                  f"server-side verification (complete) median {report['results']['complete_median_s']:.2f} s")
+                  f"server-side sealing and verification (complete) median "
+                  f"{report['results']['complete_median_s']:.2f} s; a server-side copy of the file "
+                  f"{statistics.median(report['results']['server_side_copy']['seconds']):.2f} s")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -327,13 +339,14 @@ def main(argv: list[str] | None = None) -> int:
                 part_size = presigned[0].part_size or size
                 e = platform.endpoints
                 store = minio_client(e.s3_endpoint, e.s3_access_key, e.s3_secret_key)
-                direct = Series()
+                direct, copy = Series(), Series()
                 for run in range(args.repeat):
-                    seconds, _ = timed(f"direct upload {run + 1}/{args.repeat}",
-                                       lambda: direct_upload(store, video, max(part_size, 5 * 1024 * 1024),
-                                                             args.threads))
-                    direct.seconds.append(seconds)
-                    console.print(f"direct {run + 1}: {seconds:.2f} s")
+                    (upload_s, copy_s), _ = timed(f"direct upload {run + 1}/{args.repeat}",
+                                                  lambda: direct_upload(store, video, max(part_size, 5 * 1024 * 1024),
+                                                                        args.threads))
+                    direct.seconds.append(upload_s)
+                    copy.seconds.append(copy_s)
+                    console.print(f"direct {run + 1}: {upload_s:.2f} s, server-side copy {copy_s:.2f} s")
             finally:
                 parts_http.close()
                 client.close()
@@ -360,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
                 for r in presigned
             ],
             "direct": direct.summary(size),
+            "server_side_copy": copy.summary(size),
             "complete_median_s": round(statistics.median(r.complete_s for r in presigned), 3),
             "declare_median_s": round(statistics.median(r.declare_s for r in presigned), 3),
             "client_sha256_s": round(sha_s, 3),

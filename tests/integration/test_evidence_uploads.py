@@ -1,5 +1,6 @@
 """Evidence uploads against the real object store: presigned single and multipart uploads, resume,
-verification of what landed (size, sha256, sniffed type, video duration read with PyAV), and every
+verification of what landed (size, sha256, sniffed type, video duration read with PyAV), sealing (what
+was verified stays what reviewers download, whatever is PUT to an upload URL afterwards), and every
 bad input the issue names, each refused with its own code and nothing half-written.
 
 The platform runs with 5 MiB as both the single-upload limit and the part size (tests/conftest.py),
@@ -8,17 +9,26 @@ so multipart needs little data; videos are generated with PyAV.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import io
 import os
 import time
+import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import httpx
 import pytest
+import sqlalchemy as sa
+from minio import Minio
+from minio.error import S3Error
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from microcred.devstack.client import Actor, ApiError, PlatformClient, read_events
-from microcred.devstack.platform import Platform
+from microcred.devstack.platform import EVIDENCE_BUCKET, Platform
+from microcred.runtime.migrations import upgrade
 
 pytestmark = pytest.mark.stack
 
@@ -348,7 +358,8 @@ def test_the_operator_can_run_the_sweep_now_and_teachers_cannot(
 ) -> None:
     refused(lambda: client.call("POST", "submission", "/maintenance/sweep", teacher), 403, "forbidden")
     counts = client.call("POST", "submission", "/maintenance/sweep", uploads_world.operator)
-    assert set(counts) == {"purged_items", "abandoned_uploads", "aborted_unknown_uploads"}
+    assert set(counts) == {"purged_items", "abandoned_uploads", "aborted_unknown_uploads", "sealed_items",
+                           "changed_items", "removed_stray_uploads"}
 
 
 def test_a_resubmission_beyond_the_credentials_attempt_limit_is_refused(
@@ -364,3 +375,166 @@ def test_a_resubmission_beyond_the_credentials_attempt_limit_is_refused(
     body = refused(lambda: client.submit(teacher, submission_id), 409, "max_attempts_reached")
     assert body["details"] == {"max_attempts": 1, "attempts": 1}
     assert client.submission(teacher, submission_id)["status"] == "revise_requested"
+
+
+# -- sealed evidence -----------------------------------------------------------------------------
+
+
+def sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def bucket(platform: Platform) -> Minio:
+    endpoints = platform.endpoints
+    return Minio(urlparse(endpoints.s3_endpoint).netloc, endpoints.s3_access_key, endpoints.s3_secret_key,
+                 secure=False)
+
+
+def stored(platform: Platform, object_key: str) -> bytes | None:
+    try:
+        response = bucket(platform).get_object(EVIDENCE_BUCKET, object_key)
+    except S3Error as error:
+        if error.code in ("NoSuchKey", "NoSuchObject"):
+            return None
+        raise
+    try:
+        return bytes(response.read())
+    finally:
+        response.close()
+        response.release_conn()
+
+
+def downloaded(client: PlatformClient, actor: Actor, submission_id: str, evidence_id: str) -> tuple[str, bytes]:
+    ticket = client.call("GET", "submission", f"/submissions/{submission_id}/evidence/{evidence_id}/download", actor)
+    response = httpx.get(ticket["download_url"])
+    assert response.status_code == 200
+    return ticket["download_url"], response.content
+
+
+def test_bytes_put_through_upload_urls_after_verification_never_reach_the_reviewer(
+    platform: Platform, client: PlatformClient, uploads_world: Any, tiny: bytes, tmp_path: Path, make_video: Any
+) -> None:
+    credential_id = str(uploads_world.publish("Sealed evidence", submission_criteria=CRITERIA))
+    reviewer, teacher = uploads_world.reviewer(credential_id), uploads_world.teacher(licensed=False)
+    submission_id = draft(client, teacher, credential_id)
+    video = declare(client, teacher, submission_id, "classroom-video", tiny, "video/mp4", "lesson.mp4")
+    assert video["upload"]["mode"] == "single"
+    assert httpx.put(video["upload"]["url"], content=tiny).status_code == 200
+    verified = client.complete_evidence(teacher, submission_id, video["evidence_id"])
+    assert verified["object_key"].startswith(f"verified/{submission_id}/{video['evidence_id']}/")
+    plan = os.urandom(11 * MiB)
+    multipart = declare(client, teacher, submission_id, "lesson-plan", plan, "application/octet-stream", "plan.bin")
+    parts = multipart["upload"]["parts"]
+    client.put_parts(parts, parts_of(plan, 5 * MiB))
+    client.complete_evidence(teacher, submission_id, multipart["evidence_id"])
+    client.upload(teacher, submission_id, "reflection", REFLECTION, "text/markdown", "reflection.md")
+    client.answer_prompts(teacher, submission_id, ANSWERS)
+    # No fresh part URL is handed out for a verified item.
+    refused(lambda: client.call("POST", "submission", f"/submissions/{submission_id}/evidence/"
+                                f"{multipart['evidence_id']}/parts", teacher, json={"part_numbers": [1]}),
+            409, "evidence_not_pending")
+
+    other_video = make_video(tmp_path / "other.mp4", 2.0).read_bytes()
+    assert httpx.put(video["upload"]["url"], content=other_video).status_code == 200, "the URL is still valid"
+    assert client.complete_evidence(teacher, submission_id, video["evidence_id"]) == verified, "nothing re-read"
+    client.submit(teacher, submission_id)
+    assert httpx.put(video["upload"]["url"], content=b"replaced after submitting").status_code == 200
+    # S3, and SeaweedFS as measured here, refuse a part once its multipart upload was completed.
+    late_part = httpx.put(parts[0]["url"], content=os.urandom(5 * MiB))
+    assert late_part.status_code == 404 and "NoSuchUpload" in late_part.text
+    refused(lambda: client.complete_evidence(teacher, submission_id, video["evidence_id"]), 409, "evidence_locked")
+
+    client.assigned_review(reviewer, submission_id, attempt=1)
+    (event,) = read_events(platform.endpoints.kafka_bootstrap, "submission.submitted",
+                           lambda e: e.get("submission_id") == submission_id, 1)
+    sent = {e["evidence_id"]: e for e in event.value["evidence"]}
+    # The single PUT was sealed as a copy; the completed multipart upload, beyond every URL, where it is.
+    assert sent[video["evidence_id"]]["object_key"] == verified["object_key"]
+    assert sent[multipart["evidence_id"]]["object_key"] == multipart["object_key"]
+    for evidence_id, content in [(video["evidence_id"], tiny), (multipart["evidence_id"], plan)]:
+        url, body = downloaded(client, reviewer, submission_id, evidence_id)
+        assert sha256(body) == sha256(content) == sent[evidence_id]["sha256"]
+        assert sent[evidence_id]["object_key"] in url and stored(platform, sent[evidence_id]["object_key"]) == content
+
+    assert stored(platform, video["object_key"]) == b"replaced after submitting"
+    client.call("POST", "submission", "/maintenance/sweep", uploads_world.operator)
+    assert stored(platform, video["object_key"]) is None, "the sweep removes what landed after sealing"
+    assert stored(platform, multipart["object_key"]) == plan, "and keeps what is sealed in place"
+
+
+async def _sql(platform: Platform, database: str, statement: str, rows: list[dict[str, Any]] | None = None) -> Any:
+    engine = create_async_engine(platform.endpoints.database_url(database), isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            result = await connection.execute(sa.text(statement), rows)
+            return result.all() if result.returns_rows else None
+    finally:
+        await engine.dispose()
+
+
+def verified_before_sealing(platform: Platform, submission_id: str, item: dict[str, Any], content: bytes) -> str:
+    """Make a sealed item look like one verified before sealing existed, holding ``content`` at its upload
+    key (the verified bytes, or others PUT after verification); returns that key."""
+    upload_key = f"submissions/{submission_id}/{item['evidence_id']}/{item['filename']}"
+    store = bucket(platform)
+    store.put_object(EVIDENCE_BUCKET, upload_key, io.BytesIO(content), len(content))
+    store.remove_object(EVIDENCE_BUCKET, item["object_key"])
+    asyncio.run(_sql(platform, "submission", "UPDATE evidence SET verified_key = NULL WHERE evidence_id = :id",
+                     [{"id": item["evidence_id"]}]))
+    return upload_key
+
+
+def test_evidence_verified_before_sealing_is_read_in_place_until_the_sweep_seals_it_or_finds_it_changed(
+    platform: Platform, client: PlatformClient, uploads_world: Any, teacher: Actor, credential: str, tiny: bytes
+) -> None:
+    submission_id = complete_draft(client, teacher, credential, tiny)
+    items = {e["requirement_key"]: e for e in client.submission(teacher, submission_id)["evidence"]}
+    video, reflection = items["classroom-video"], items["reflection"]
+    video_key = verified_before_sealing(platform, submission_id, video, tiny)
+    reflection_key = verified_before_sealing(platform, submission_id, reflection, REFLECTION.upper())
+
+    url, body = downloaded(client, teacher, submission_id, video["evidence_id"])
+    assert video_key in url and body == tiny, "read where it was verified"
+    # The service's own sweep may get there first; either way the end state is the same.
+    client.call("POST", "submission", "/maintenance/sweep", uploads_world.operator)
+
+    after = {e["requirement_key"]: e for e in client.submission(teacher, submission_id)["evidence"]}
+    assert after["classroom-video"]["status"] == "uploaded" and after["classroom-video"]["object_key"] != video[
+        "object_key"]
+    url, body = downloaded(client, teacher, submission_id, video["evidence_id"])
+    assert "/verified/" in url and sha256(body) == sha256(tiny)
+    assert after["reflection"]["status"] == "rejected"
+    assert after["reflection"]["rejection"]["code"] == "changed_after_verification"
+    assert stored(platform, video_key) is None and stored(platform, reflection_key) is None
+    refused(lambda: client.submit(teacher, submission_id), 422, "incomplete")
+
+
+def test_migration_0006_seals_completed_multipart_uploads_in_place_and_leaves_single_ones_to_the_sweep(
+    platform: Platform,
+) -> None:
+    database = f"submission_0006_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_sql(platform, "submission", f"CREATE DATABASE {database}"))
+    try:
+        url = platform.endpoints.database_url(database)
+        upgrade(url, "microcred.submission:migrations", "0005")
+        submission_id = uuid.uuid4()
+        asyncio.run(_sql(platform, database,
+                         "INSERT INTO submissions (submission_id, teacher_id, credential_id, credential_version, "
+                         "credential_name, states, status, attempt, created_at) VALUES (:id, 't', :credential, 1, "
+                         "'c', '[]', 'draft', 1, now())", [{"id": submission_id, "credential": uuid.uuid4()}]))
+        items = {name: uuid.uuid4() for name in ("multipart_verified", "single_verified", "multipart_pending")}
+        asyncio.run(_sql(platform, database,
+                         "INSERT INTO evidence (evidence_id, submission_id, requirement_key, filename, content_type, "
+                         "size_bytes, sha256, object_key, status, upload_mode, uploaded_at) VALUES (:id, :submission, "
+                         "'r', 'f', 'video/mp4', 1, 'x', :key, 'uploaded', :mode, "
+                         "CASE WHEN :verified THEN now() END)",
+                         [{"id": evidence_id, "submission": submission_id, "key": f"submissions/x/{evidence_id}/f",
+                           "mode": name.split("_")[0], "verified": name.endswith("_verified")}
+                          for name, evidence_id in items.items()]))
+        upgrade(url, "microcred.submission:migrations")
+        found = asyncio.run(_sql(platform, database, "SELECT evidence_id, object_key, verified_key FROM evidence"))
+        sealed_in_place = {row.evidence_id: row.verified_key == row.object_key for row in found}
+        assert {name: sealed_in_place[evidence_id] for name, evidence_id in items.items()} == {
+            "multipart_verified": True, "single_verified": False, "multipart_pending": False}
+    finally:
+        asyncio.run(_sql(platform, "submission", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))

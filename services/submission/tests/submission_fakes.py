@@ -145,6 +145,19 @@ class FakeSubmissions:
             if e.upload_id in wanted and e.status is EvidenceStatus.PENDING and e.upload_id is not None
         }
 
+    async def verified_in_place(self, limit: int) -> list[tuple[UUID, UUID]]:
+        return [
+            (s.submission_id, e.evidence_id) for s in self.state.submissions.values() for e in s.evidence
+            if e.verified_in_place()
+        ][:limit]
+
+    async def upload_keys_needed(self, object_keys: Iterable[str]) -> dict[str, bool]:
+        wanted = set(object_keys)
+        return {
+            e.object_key: e.needs_upload_key() for s in self.state.submissions.values() for e in s.evidence
+            if e.object_key in wanted
+        }
+
 
 class FakeUnitOfWork:
     def __init__(self, db: FakeDatabase) -> None:
@@ -211,6 +224,12 @@ class Inspection:
 
 
 @dataclass(frozen=True)
+class ListedObject:
+    object_key: str
+    last_modified: datetime | None
+
+
+@dataclass(frozen=True)
 class OpenUpload:
     object_key: str
     upload_id: str
@@ -226,13 +245,15 @@ class FakeStore:
 
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
+        self.modified: dict[str, datetime] = {}
         # upload id -> (object key, {part number: bytes}, initiated at)
         self.uploads: dict[str, tuple[str, dict[int, bytes], datetime]] = {}
         self.removed: list[str] = []
         self.aborted: list[str] = []
 
-    def put(self, object_key: str, content: bytes) -> None:
+    def put(self, object_key: str, content: bytes, at: datetime | None = None) -> None:
         self.objects[object_key] = content
+        self.modified[object_key] = at or datetime.now(UTC)
 
     def put_part(self, upload_id: str, part_number: int, content: bytes) -> None:
         self.uploads[upload_id][1][part_number] = content
@@ -262,7 +283,7 @@ class FakeStore:
 
     async def complete_multipart(self, object_key: str, upload_id: str, parts: Any) -> None:
         _, held, _ = self.uploads.pop(upload_id)
-        self.objects[object_key] = b"".join(held[p.part_number] for p in parts)
+        self.put(object_key, b"".join(held[p.part_number] for p in parts))
 
     async def abort_multipart(self, object_key: str, upload_id: str) -> None:
         if self.uploads.pop(upload_id, None) is not None:
@@ -286,15 +307,38 @@ class FakeStore:
             text = False
         return Inspection(hashlib.sha256(content).hexdigest(), content[:8192], text)
 
+    async def copy(self, source_key: str, target_key: str, *, if_etag: str | None = None) -> bool:
+        content = self.objects.get(source_key)
+        if content is None or (if_etag is not None and _etag(content) != if_etag):
+            return False
+        self.put(target_key, content)
+        return True
+
+    async def list_objects(self, prefix: str) -> list[ListedObject]:
+        return [ListedObject(key, self.modified.get(key)) for key in sorted(self.objects) if key.startswith(prefix)]
+
     async def remove(self, object_key: str, upload_id: str | None = None) -> None:
         if upload_id is not None:
             await self.abort_multipart(object_key, upload_id)
         if self.objects.pop(object_key, None) is not None:
             self.removed.append(object_key)
 
+    async def remove_prefix(self, prefix: str) -> None:
+        for key in [k for k in self.objects if k.startswith(prefix)]:
+            await self.remove(key)
+
+
+def _item_of(object_key: str) -> tuple[str, ...]:
+    # submissions/<submission>/<evidence>/<name> (the upload) and verified/<submission>/<evidence>/... (its
+    # sealed copies) name the same item.
+    return tuple(object_key.split("/")[1:3])
+
 
 class FakeProbe:
-    """Reports the duration a test set for a key (or a default); ``unreadable`` keys read as None."""
+    """Reports the duration a test set for a key (or a default); ``unreadable`` keys read as None.
+
+    A key set for an item's upload also answers for its sealed copies, which are what the service probes.
+    """
 
     def __init__(self, default_seconds: float = 60.0) -> None:
         self.durations: dict[str, float] = {}
@@ -304,9 +348,10 @@ class FakeProbe:
 
     async def probe(self, object_key: str, size: int) -> MediaInfo | None:
         self.probed.append(object_key)
-        if object_key in self.unreadable:
+        item = _item_of(object_key)
+        if any(_item_of(key) == item for key in self.unreadable):
             return None
-        seconds = self.durations.get(object_key, self.default_seconds)
+        seconds = next((s for key, s in self.durations.items() if _item_of(key) == item), self.default_seconds)
         return MediaInfo(duration_seconds=seconds, width=640, height=360, video_codec="mpeg4", container="mp4")
 
 

@@ -92,6 +92,12 @@ def test_settings_refuse_the_local_s3_secret_in_production() -> None:
                            database_url="postgresql+asyncpg://u:p@db/submission")
 
 
+@pytest.mark.parametrize("setting", [{"upload_url_ttl_seconds": 901}, {"download_url_ttl_seconds": 301}])
+def test_settings_refuse_url_lifetimes_past_the_policy(setting: dict[str, int]) -> None:
+    with pytest.raises(ValueError, match=next(iter(setting))):
+        SubmissionSettings(**setting)
+
+
 def test_presigned_urls_are_signed_for_the_public_endpoint_by_default_the_internal_one() -> None:
     assert SubmissionSettings().s3_public_endpoint == "http://127.0.0.1:15403"
     store = EvidenceStore(SubmissionSettings(s3_endpoint="http://minio:9000",

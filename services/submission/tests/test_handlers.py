@@ -251,6 +251,7 @@ async def test_an_upload_whose_bytes_differ_is_rejected_its_bytes_deleted_and_th
         item = db.state.submissions[submission_id].find_evidence(ticket.evidence_id)
         assert item is not None and item.status is EvidenceStatus.REJECTED and item.rejection is not None
         assert item.rejection["code"] == code and ticket.object_key not in store.objects
+        assert not [key for key in store.objects if key.startswith("verified/")], "no copy of refused bytes stays"
         with pytest.raises(Conflict) as again:
             await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow, store, PROBE)
         assert again.value.code == "evidence_not_pending"
@@ -307,18 +308,100 @@ async def test_submitting_twice_is_a_conflict_and_emits_once(
     assert len(db.state.outbox) == 1
 
 
-async def test_evidence_overwritten_after_verification_blocks_the_submit(
-    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
+async def test_bytes_put_through_an_upload_url_after_verification_reach_neither_the_event_nor_a_download(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal,
+    reviewer: Principal,
 ) -> None:
     submission_id = await start(db, credential, teacher)
     await upload(db, store, policy, teacher, submission_id, "classroom-video", VIDEO)
     await upload(db, store, policy, teacher, submission_id, "reflection", REFLECTION)
-    key = db.state.submissions[submission_id].evidence[1].object_key
-    store.put(key, REFLECTION.upper())  # same size, other bytes, through the still-valid upload URL
+    reflection = db.state.submissions[submission_id].evidence[1]
+    assert reflection.verified_key is not None and reflection.verified_key.startswith(f"verified/{submission_id}/")
+    assert reflection.object_key not in store.objects, "the upload is deleted once its copy is verified"
+
+    store.put(reflection.object_key, REFLECTION.upper())  # same size, other bytes, through the still-valid URL
+    again = await handlers.complete_evidence(submission_id, reflection.evidence_id, teacher, db.uow, store, PROBE)
+    assert again.verified_key == reflection.verified_key and again.etag == reflection.etag
+    await handlers.submit(submission_id, teacher, db.uow(), store)
+    (event,) = db.state.outbox
+    assert isinstance(event, SubmissionSubmitted)
+    sent = next(e for e in event.evidence if e.evidence_id == reflection.evidence_id)
+    assert sent.object_key == reflection.verified_key
+    assert hashlib.sha256(store.objects[sent.object_key]).hexdigest() == sent.sha256 == hashlib.sha256(
+        REFLECTION).hexdigest()
+
+    await handlers.record_reviewer_assigned(assigned(submission_id), db.uow())
+    ticket = await handlers.evidence_download(submission_id, reflection.evidence_id, reviewer, db.uow(), store, policy)
+    assert reflection.verified_key in ticket.download_url and reflection.object_key not in ticket.download_url
+
+
+async def test_a_sealed_copy_the_store_lost_or_altered_blocks_the_submit(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
+) -> None:
+    submission_id = await start(db, credential, teacher)
+    await upload(db, store, policy, teacher, submission_id, "classroom-video", VIDEO)
+    reflection_id = await upload(db, store, policy, teacher, submission_id, "reflection", REFLECTION)
+    sealed = db.state.submissions[submission_id].evidence[1].verified_key
+    assert sealed is not None
+    store.put(sealed, REFLECTION.upper())
     with pytest.raises(Conflict) as refused:
         await handlers.submit(submission_id, teacher, db.uow(), store)
-    assert refused.value.code == "evidence_changed"
+    assert (refused.value.code, refused.value.details) == ("evidence_changed", [str(reflection_id)])
     assert db.state.outbox == []
+
+
+class InterleavingStore(FakeStore):
+    """Runs ``between`` once, right after the first server-side copy: another request arriving mid-way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.between: Any = None
+
+    async def copy(self, source_key: str, target_key: str, *, if_etag: str | None = None) -> bool:
+        copied = await super().copy(source_key, target_key, if_etag=if_etag)
+        between, self.between = self.between, None
+        if between is not None:
+            await between()
+        return copied
+
+
+async def test_of_two_concurrent_completions_one_copy_is_kept_and_the_other_deleted(
+    db: FakeDatabase, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
+) -> None:
+    store = InterleavingStore()
+    submission_id = await start(db, credential, teacher)
+    ticket = await handlers.declare_evidence(submission_id, declaration("reflection", REFLECTION), teacher, db.uow(),
+                                             store, policy)
+    store.put(ticket.object_key, REFLECTION)
+
+    async def second_completion() -> None:
+        await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow, store, PROBE)
+
+    store.between = second_completion
+    first = await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow, store, PROBE)
+    copies = [key for key in store.objects if key.startswith(f"verified/{submission_id}/")]
+    assert copies == [first.verified_key], "the copy the first completion made was deleted"
+    assert store.objects[copies[0]] == REFLECTION and ticket.object_key not in store.objects
+
+
+async def test_an_upload_replaced_between_its_size_check_and_its_copy_is_not_copied(
+    db: FakeDatabase, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
+) -> None:
+    class ReplacedBeforeCopy(FakeStore):
+        async def copy(self, source_key: str, target_key: str, *, if_etag: str | None = None) -> bool:
+            self.put(source_key, REFLECTION * 1000)  # a larger file PUT at just this moment
+            return await super().copy(source_key, target_key, if_etag=if_etag)
+
+    store = ReplacedBeforeCopy()
+    submission_id = await start(db, credential, teacher)
+    ticket = await handlers.declare_evidence(submission_id, declaration("reflection", REFLECTION), teacher, db.uow(),
+                                             store, policy)
+    store.put(ticket.object_key, REFLECTION)
+    with pytest.raises(Conflict) as refused:
+        await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow, store, PROBE)
+    assert refused.value.code == "upload_changed"
+    assert db.state.submissions[submission_id].evidence[0].status is EvidenceStatus.PENDING
+    assert not [key for key in store.objects if key.startswith("verified/")]
 
 
 async def test_evidence_cannot_be_added_while_the_attempt_is_in_review(
@@ -347,7 +430,7 @@ async def test_the_assigned_reviewer_gets_a_blind_view_and_may_download_until_re
     assert viewer is Viewer.REVIEWER and submission.status is SubmissionStatus.UNDER_REVIEW
     evidence_id = submission.evidence[0].evidence_id
     ticket = await handlers.evidence_download(submission_id, evidence_id, reviewer, db.uow(), store, policy)
-    assert submission.evidence[0].object_key in ticket.download_url
+    assert str(submission.evidence[0].verified_key) in ticket.download_url
 
     await handlers.record_revision_requested(revision(submission_id), db.uow())
     with pytest.raises(NotFound):

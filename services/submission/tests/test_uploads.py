@@ -27,7 +27,9 @@ from microcred.submission.domain.model import (
     UploadMode,
     check_content_type,
     check_duration,
+    evidence_object_key,
     plan_upload,
+    verified_object_key,
 )
 from microcred.submission.service_layer import handlers
 from microcred.submission.service_layer.handlers import (
@@ -64,7 +66,7 @@ def item(content: bytes = TEXT, content_type: str = "text/plain", key: str = "re
 
 def facts(content: bytes, sniffed: str | None, media: MediaInfo | None = None, probed: bool = False) -> UploadFacts:
     return UploadFacts(size=len(content), sha256=hashlib.sha256(content).hexdigest(), etag="e",
-                       sniffed_content_type=sniffed, media=media, media_probed=probed)
+                       sniffed_content_type=sniffed, media=media, media_probed=probed, sealed_key="verified/s/e/c/f")
 
 
 # -- upload plans ----------------------------------------------------------------------------------
@@ -151,6 +153,33 @@ def test_a_video_no_decoder_can_read_is_refused() -> None:
     with pytest.raises(Invalid) as refused:
         item(VIDEO, "video/mp4").verify(requirement(kind="video"), facts(VIDEO, "video/mp4", None, probed=True), NOW)
     assert refused.value.code == "media_unreadable"
+
+
+def test_sealed_copies_get_a_key_of_their_own_per_verification_outside_every_upload_key() -> None:
+    submission_id, evidence_id = uuid4(), uuid4()
+    upload_key = evidence_object_key(submission_id, evidence_id, "lesson.mp4")
+    first, second = (verified_object_key(submission_id, evidence_id, uuid4(), "lesson.mp4") for _ in range(2))
+    assert first != second and first.startswith(f"verified/{submission_id}/{evidence_id}/")
+    assert upload_key.startswith("submissions/") and not first.startswith("submissions/")
+
+
+def test_a_verified_item_is_read_from_its_sealed_copy_and_no_longer_needs_its_upload_key() -> None:
+    reflection = item()
+    assert reflection.needs_upload_key() and reflection.stored_key == reflection.object_key
+    reflection.verify(requirement(), facts(TEXT, "text/plain"), NOW)
+    assert reflection.stored_key == reflection.verified_key == "verified/s/e/c/f"
+    assert not reflection.needs_upload_key() and not reflection.verified_in_place()
+
+
+def test_an_item_verified_in_place_is_sealed_only_by_a_copy_of_the_bytes_that_were_verified() -> None:
+    legacy = item()
+    legacy.status, legacy.uploaded_at, legacy.etag = EvidenceStatus.UPLOADED, NOW, "e"
+    assert legacy.verified_in_place() and legacy.needs_upload_key() and legacy.stored_key == "k"
+    with pytest.raises(Invalid) as refused:
+        legacy.seal(facts(TEXT.upper(), None))
+    assert refused.value.code == "changed_after_verification" and legacy.verified_key is None
+    legacy.seal(facts(TEXT, None))
+    assert legacy.stored_key == "verified/s/e/c/f" and not legacy.verified_in_place()
 
 
 # -- responses, limits, withdrawal -------------------------------------------------------------------
@@ -316,7 +345,9 @@ async def test_a_large_file_gets_a_multipart_upload_that_completes_only_with_eve
     probe.durations[ticket.object_key] = 400.0
     verified = await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow, store, probe)
     assert verified.status is EvidenceStatus.UPLOADED and verified.duration_seconds == 400.0
-    assert store.objects[ticket.object_key] == content and store.uploads == {}
+    # Nothing can write a completed multipart upload any more: it is sealed where it is, not copied.
+    assert verified.verified_key == ticket.object_key and store.objects[ticket.object_key] == content
+    assert store.uploads == {} and not sealed_copies(store, submission_id) and probe.probed == [ticket.object_key]
 
 
 async def test_submitting_sends_the_answers_and_the_measured_duration_and_the_limit_holds(
@@ -381,7 +412,8 @@ async def test_the_sweep_purges_decided_evidence_after_retention_and_removes_orp
     kept = await handlers.declare_evidence(decided, declaration("reflection", TEXT, "text/plain"), teacher,
                                            db.uow(), store, policy)
     store.put(kept.object_key, TEXT)
-    await handlers.complete_evidence(decided, kept.evidence_id, teacher, db.uow, store, probe)
+    sealed = (await handlers.complete_evidence(decided, kept.evidence_id, teacher, db.uow, store, probe)).verified_key
+    assert sealed is not None and sealed in store.objects
     award_id = uuid4()
     state = db.state.submissions[decided]
     state.status, state.award_id, state.finalized_at = SubmissionStatus.AWARDED, award_id, NOW
@@ -402,7 +434,7 @@ async def test_the_sweep_purges_decided_evidence_after_retention_and_removes_orp
     report = await handlers.sweep(db.uow, store, retention, now=NOW + timedelta(days=366, hours=1))
     assert (report.purged_items, report.abandoned_uploads, report.aborted_unknown_uploads) == (1, 1, 1)
     purged = db.state.submissions[decided]
-    assert purged.evidence[0].status is EvidenceStatus.PURGED and kept.object_key not in store.objects
+    assert purged.evidence[0].status is EvidenceStatus.PURGED and sealed not in store.objects
     assert purged.award_id == award_id and purged.status is SubmissionStatus.AWARDED, "the audit trail stays"
     statuses = {e.evidence_id: e.status for e in db.state.submissions[open_draft].evidence}
     assert statuses == {orphan.evidence_id: EvidenceStatus.ABANDONED, young.evidence_id: EvidenceStatus.PENDING}
@@ -416,3 +448,96 @@ def replace_initiated(store: FakeStore, upload_id: str, at: datetime) -> Any:
     key, parts, _ = store.uploads[upload_id]
     return (key, parts, at)
 
+
+
+def sealed_copies(store: FakeStore, submission_id: UUID) -> list[str]:
+    return [key for key in store.objects if key.startswith(f"verified/{submission_id}/")]
+
+
+async def test_withdrawing_a_verified_item_of_a_draft_deletes_its_sealed_copy_too(
+    db: FakeDatabase, store: FakeStore, probe: FakeProbe, policy: EvidencePolicy, prompted: PublishedCredential,
+    teacher: Principal,
+) -> None:
+    submission_id = await start(db, prompted, teacher)
+    ticket = await handlers.declare_evidence(submission_id, declaration("extra", TEXT, "text/plain"), teacher,
+                                             db.uow(), store, policy)
+    store.put(ticket.object_key, TEXT)
+    await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow, store, probe)
+    store.put(ticket.object_key, b"put again through the URL")
+    await handlers.withdraw_evidence(submission_id, ticket.evidence_id, teacher, db.uow(), store)
+    assert sealed_copies(store, submission_id) == [] and ticket.object_key not in store.objects
+
+
+async def test_the_sweep_removes_what_lands_at_upload_keys_no_item_needs_and_keeps_uploads_under_way(
+    db: FakeDatabase, store: FakeStore, probe: FakeProbe, policy: EvidencePolicy, prompted: PublishedCredential,
+    teacher: Principal,
+) -> None:
+    retention = RetentionPolicy(evidence_retention=timedelta(days=365), orphan_upload_age=timedelta(hours=24))
+    submission_id = await start(db, prompted, teacher)
+    sealed = await handlers.declare_evidence(submission_id, declaration("extra", TEXT, "text/plain"), teacher,
+                                             db.uow(), store, policy)
+    store.put(sealed.object_key, TEXT)
+    await handlers.complete_evidence(submission_id, sealed.evidence_id, teacher, db.uow, store, probe)
+    under_way = await handlers.declare_evidence(submission_id, declaration("reflection", TEXT, "text/plain"),
+                                                teacher, db.uow(), store, policy)
+    large = b"a" * (7 * MiB)
+    in_parts = await handlers.declare_evidence(submission_id, declaration("extra", large, "text/plain"), teacher,
+                                               db.uow(), store, policy)
+    assert in_parts.upload_id is not None
+    store.put_part(in_parts.upload_id, 1, large[: 5 * MiB])
+    store.put_part(in_parts.upload_id, 2, large[5 * MiB :])
+    await handlers.complete_evidence(submission_id, in_parts.evidence_id, teacher, db.uow, store, probe)
+    now = datetime.now(UTC)
+    store.put(sealed.object_key, b"after sealing", at=now)  # through the URL, still valid for minutes
+    store.put(under_way.object_key, TEXT, at=now)  # uploaded, not completed yet
+    store.put(f"submissions/{uuid4()}/{uuid4()}/young.bin", b"?", at=now)
+    store.put(f"submissions/{uuid4()}/{uuid4()}/old.bin", b"?", at=now - timedelta(hours=25))
+
+    report = await handlers.sweep(db.uow, store, retention, now=now)
+    assert report.removed_stray_uploads == 2
+    assert sealed.object_key not in store.objects and under_way.object_key in store.objects
+    assert store.objects[in_parts.object_key] == large, "a completed multipart upload is its own sealed copy"
+    assert len([key for key in store.objects if key.endswith("young.bin")]) == 1
+    assert len(sealed_copies(store, submission_id)) == 1
+    await handlers.complete_evidence(submission_id, under_way.evidence_id, teacher, db.uow, store, probe)
+
+
+def verified_in_place(store: FakeStore, db: FakeDatabase, submission_id: UUID, evidence_id: UUID) -> Evidence:
+    """Turn a verified item back into what the service recorded before sealing existed."""
+    evidence = db.state.submissions[submission_id].find_evidence(evidence_id)
+    assert evidence is not None and evidence.verified_key is not None
+    store.put(evidence.object_key, store.objects.pop(evidence.verified_key))
+    evidence.verified_key = None
+    return evidence
+
+
+async def test_the_sweep_seals_evidence_verified_in_place_and_rejects_what_changed_since(
+    db: FakeDatabase, store: FakeStore, probe: FakeProbe, policy: EvidencePolicy, prompted: PublishedCredential,
+    teacher: Principal,
+) -> None:
+    retention = RetentionPolicy(evidence_retention=timedelta(days=365), orphan_upload_age=timedelta(hours=24))
+    submission_id = await start(db, prompted, teacher)
+    for key, content, content_type in [("classroom-video", VIDEO, "video/mp4"), ("reflection", TEXT, "text/plain"),
+                                       ("extra", TEXT + b"more", "text/plain")]:
+        ticket = await handlers.declare_evidence(submission_id, declaration(key, content, content_type), teacher,
+                                                 db.uow(), store, policy)
+        store.put(ticket.object_key, content)
+        probe.durations[ticket.object_key] = 330.0
+        await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow, store, probe)
+    video, reflection, extra = (verified_in_place(store, db, submission_id, e.evidence_id)
+                                for e in list(db.state.submissions[submission_id].evidence))
+    assert video.stored_key == video.object_key, "read where it was verified until sealed"
+    store.put(extra.object_key, b"X" * len(TEXT + b"more"))  # replaced after verification, before the change
+
+    report = await handlers.sweep(db.uow, store, retention)
+    assert (report.sealed_items, report.changed_items) == (2, 1)
+    items = {e.evidence_id: e for e in db.state.submissions[submission_id].evidence}
+    for kept, content in [(video, VIDEO), (reflection, TEXT)]:
+        sealed = items[kept.evidence_id]
+        assert sealed.verified_key is not None and store.objects[sealed.verified_key] == content
+        assert sealed.object_key not in store.objects and sealed.status is EvidenceStatus.UPLOADED
+    changed = items[extra.evidence_id]
+    assert changed.status is EvidenceStatus.REJECTED and changed.rejection is not None
+    assert changed.rejection["code"] == "changed_after_verification" and extra.object_key not in store.objects
+    assert len(sealed_copies(store, submission_id)) == 2
+    assert await handlers.sweep(db.uow, store, retention) == handlers.SweepReport()

@@ -19,12 +19,14 @@ class SubmissionSettings(ServiceSettings):
     s3_secret_key: str = LOCAL_S3_SECRET_KEY
     s3_bucket: str = "evidence"
     s3_region: str = "us-east-1"
-    # Presigned upload URLs (single PUT and every part URL) live minutes, not days: a leaked URL is
-    # worth little, and a client resumes with fresh part URLs.
-    upload_url_ttl_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
-    download_url_ttl_seconds: int = 300
+    # Presigned URLs live minutes, not days: a leaked URL is worth little, a client resumes with fresh
+    # part URLs, and a reviewer asks for a fresh download URL. The bounds are the platform's policy (at most
+    # 15 minutes to upload, 5 to download), not S3's own limit of 7 days.
+    upload_url_ttl_seconds: int = Field(default=900, ge=60, le=900)
+    download_url_ttl_seconds: int = Field(default=300, ge=30, le=300)
     max_evidence_bytes: int = 2 * 1024**3
-    # Up to this size one presigned PUT; above it a multipart upload in parts of part_size_bytes.
+    # Up to this size one presigned PUT; above it a multipart upload in parts of part_size_bytes. A
+    # verified single upload is sealed by one CopyObject, which S3 allows up to the same 5 GiB.
     single_upload_max_bytes: int = Field(default=16 * 1024**2, ge=1, le=5 * 1024**3)
     part_size_bytes: int = Field(default=16 * 1024**2, ge=5 * 1024**2, le=5 * 1024**3)
     # The media probe reads the container header by ranges; it gives up after this many bytes.

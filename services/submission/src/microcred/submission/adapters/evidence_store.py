@@ -12,6 +12,12 @@ Multipart uploads: the service creates the upload, presigns one PUT per part (``
 comes from the store, never from the client) and completes the upload with the store's ETags. The
 minio SDK exposes these S3 calls only as underscored methods of ``Minio`` (its own ``put_object``
 drives them); they are stable across 7.2.x, which the service pins.
+
+Sealing relies on two facts, measured on SeaweedFS 4.48 here and documented for S3. ``copy`` is one
+server-side CopyObject; it writes new chunks (the copy shares nothing with its source: deleting or
+overwriting the source leaves it intact), at about 350 MiB/s (5.8 s for 2 GiB on an idle machine).
+A PUT to a part URL after CompleteMultipartUpload is refused with NoSuchUpload, and part PUTs racing
+the completion never changed the completed object (20 trials).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import Protocol
 from urllib.parse import quote, urlparse
 
 from minio import Minio
+from minio.commonconfig import CopySource
 from minio.datatypes import Part
 from minio.error import S3Error
 
@@ -36,6 +43,7 @@ CHUNK_BYTES = 1024 * 1024
 HEAD_BYTES = 8192  # what filetype looks at
 _MISSING = frozenset({"NoSuchKey", "NoSuchObject", "ResourceNotFound"})
 _NO_UPLOAD = frozenset({"NoSuchUpload"})
+_CHANGED = frozenset({"PreconditionFailed"})
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,12 @@ class Inspection:
     head: bytes
     # Decodes as UTF-8 and holds no NUL byte: what text looks like when it has no magic number.
     text: bool
+
+
+@dataclass(frozen=True)
+class ListedObject:
+    object_key: str
+    last_modified: datetime | None
 
 
 @dataclass(frozen=True)
@@ -249,8 +263,34 @@ class EvidenceStore:
             response.close()
             response.release_conn()
 
+    async def copy(self, source_key: str, target_key: str, *, if_etag: str | None = None) -> bool:
+        """Server-side copy; False when the source is gone or (with ``if_etag``) no longer that object."""
+        source = CopySource(self._bucket, source_key, match_etag=if_etag)
+        try:
+            # Up to 5 GiB (the service's maximum size) minio sends one CopyObject: one snapshot of the source.
+            await asyncio.to_thread(self._client.copy_object, self._bucket, target_key, source)
+        except S3Error as exc:
+            if exc.code in _MISSING | _CHANGED:
+                return False
+            raise
+        return True
+
+    async def list_objects(self, prefix: str) -> Sequence[ListedObject]:
+        return await asyncio.to_thread(self._list_objects_blocking, prefix)
+
+    def _list_objects_blocking(self, prefix: str) -> list[ListedObject]:
+        return [
+            ListedObject(o.object_name, o.last_modified)
+            for o in self._client.list_objects(self._bucket, prefix=prefix, recursive=True)
+            if o.object_name
+        ]
+
     async def remove(self, object_key: str, upload_id: str | None = None) -> None:
         """Delete the bytes and any unfinished upload of the key; removing what is gone is no error."""
         if upload_id is not None:
             await self.abort_multipart(object_key, upload_id)
         await asyncio.to_thread(self._client.remove_object, self._bucket, object_key)
+
+    async def remove_prefix(self, prefix: str) -> None:
+        for listed in await self.list_objects(prefix):
+            await self.remove(listed.object_key)

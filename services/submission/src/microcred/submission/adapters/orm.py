@@ -16,8 +16,10 @@ transaction, one row per (pathway, credential, prerequisite) of an active pathwa
 prerequisites of a credential are one indexed lookup. ``earned_credentials`` records award.awarded.
 
 Evidence rows are never deleted: deleting, rejecting, abandoning or purging an item removes its bytes
-from the object store and stamps ``removed_at``; the row stays as the audit trail. The sweeps find
-their work through two partial indexes (pending uploads by age; final submissions by age).
+from the object store and stamps ``removed_at``; the row stays as the audit trail. ``object_key`` is
+where uploads go, ``verified_key`` the sealed copy that was verified (see domain/model.py). The sweeps
+find their work through partial indexes (pending uploads by age; items verified in place, which the
+sweep seals; final submissions by age) and the unique index on ``object_key``.
 """
 
 from __future__ import annotations
@@ -134,6 +136,10 @@ class EvidenceRow(Base):
     __tablename__ = "evidence"
     __table_args__ = (
         sa.Index("ix_evidence_pending_created_at", "created_at", postgresql_where=sa.text("status = 'pending'")),
+        sa.Index(
+            "ix_evidence_verified_in_place", "created_at",
+            postgresql_where=sa.text("uploaded_at IS NOT NULL AND verified_key IS NULL AND removed_at IS NULL"),
+        ),
     )
 
     evidence_id: Mapped[UUID] = mapped_column(primary_key=True)
@@ -160,3 +166,4 @@ class EvidenceRow(Base):
     rejection: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     submitted_in: Mapped[int | None] = mapped_column()
     removed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    verified_key: Mapped[str | None] = mapped_column(sa.Text)

@@ -253,6 +253,7 @@ def _evidence_values(evidence: Evidence) -> dict[str, Any]:
         "rejection": evidence.rejection,
         "submitted_in": evidence.submitted_in,
         "removed_at": evidence.removed_at,
+        "verified_key": evidence.verified_key,
     }
     # A new item takes the database's clock (created_at's server default) until it has been stored.
     if evidence.registered_at is not None:
@@ -277,6 +278,9 @@ class _Stored:
         )
 
 
+_VERIFIED_IN_PLACE = sa.and_(
+    EvidenceRow.uploaded_at.is_not(None), EvidenceRow.verified_key.is_(None), EvidenceRow.removed_at.is_(None)
+)
 _SUBMISSIONS = cast(sa.Table, SubmissionRow.__table__)
 _ATTEMPTS = cast(sa.Table, AttemptRow.__table__)
 _EVIDENCE = cast(sa.Table, EvidenceRow.__table__)
@@ -372,6 +376,33 @@ class SubmissionRepository:
             )
         )
         return {u for u in found if u is not None}
+
+    async def verified_in_place(self, limit: int) -> list[tuple[UUID, UUID]]:
+        """(submission, evidence) of items verified before sealing existed whose bytes are still held
+        (``Evidence.verified_in_place``), oldest first."""
+        rows = await self.session.execute(
+            sa.select(EvidenceRow.submission_id, EvidenceRow.evidence_id)
+            .where(_VERIFIED_IN_PLACE)
+            .order_by(EvidenceRow.created_at)
+            .limit(limit)
+        )
+        return [(row.submission_id, row.evidence_id) for row in rows]
+
+    async def upload_keys_needed(self, object_keys: Iterable[str]) -> dict[str, bool]:
+        """For each of these upload keys an item has, whether the item still needs what is stored there
+        (``Evidence.needs_upload_key``); keys no item has are left out."""
+        wanted = set(object_keys)
+        if not wanted:
+            return {}
+        needed = sa.and_(
+            sa.or_(EvidenceRow.verified_key.is_(None), EvidenceRow.verified_key == EvidenceRow.object_key),
+            EvidenceRow.removed_at.is_(None),
+            EvidenceRow.status != EvidenceStatus.REJECTED.value,
+        )
+        rows = await self.session.execute(
+            sa.select(EvidenceRow.object_key, needed.label("needed")).where(EvidenceRow.object_key.in_(wanted))
+        )
+        return {row.object_key: bool(row.needed) for row in rows}
 
     async def add(self, submission: Submission) -> None:
         current = _Stored.of(submission)
@@ -496,4 +527,5 @@ def _evidence(e: dict[str, Any]) -> Evidence:
         rejection=e["rejection"],
         submitted_in=e["submitted_in"],
         removed_at=_when(e["removed_at"]),
+        verified_key=e["verified_key"],
     )

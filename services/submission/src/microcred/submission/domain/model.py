@@ -35,6 +35,16 @@ deleted. Every item records when its stored bytes were removed (``removed_at``),
 the retention sweep purges what remains once the decision is final, and the rows, attempts, feedback
 and award id stay as the audit trail.
 
+Sealing: every upload URL is signed for the item's upload key (``object_key``) and stays valid for
+minutes after the item is verified. What is verified, and what reviewers, events and downloads read,
+is bytes no URL can reach any more (``verified_key``). For a single PUT, whose URL could replace the
+bytes, that is a server-side copy under a key no URL was ever issued for, unique per verification so
+that two concurrent completions cannot overwrite each other's copy; the upload key is garbage once
+the item is sealed. For a multipart upload it is the upload key itself: the store refuses every part
+once the upload is completed, and no other URL exists for that key. Single uploads verified before
+sealing existed were verified in place; they read their upload key until the sweep seals them
+(copying and re-hashing, so a copy that is not the verified bytes is caught).
+
 Written responses: each prompt of a requirement is answered in text. Submitting needs every prompt
 of every required requirement answered, beside enough verified evidence.
 """
@@ -295,6 +305,9 @@ class UploadFacts:
     sniffed_content_type: str | None  # None: bytes no sniffer recognises
     media: MediaInfo | None = None  # None: not a video, or no decoder could read it
     media_probed: bool = False
+    # Where these facts were measured: the sealed copy of a single upload, or a completed multipart
+    # upload's own key; None when the upload's size already disagreed and nothing was measured.
+    sealed_key: str | None = None
 
 
 def effective_content_type(declared: str, sniffed: str | None) -> str:
@@ -375,10 +388,11 @@ class Evidence:
     content_type: str
     size_bytes: int
     sha256: str
+    # The upload key: every upload URL (the single PUT, each part) is signed for it.
     object_key: str
     status: EvidenceStatus = EvidenceStatus.PENDING
-    # The object store's ETag when the bytes were verified: a later overwrite through a still-valid
-    # upload URL changes it, and submit refuses evidence whose bytes changed after verification.
+    # The ETag of the verified bytes where they are read (``stored_key``): submit checks the store
+    # still holds exactly that object before a reviewer is given it.
     etag: str | None = None
     uploaded_at: datetime | None = None
     registered_at: datetime | None = None
@@ -393,14 +407,33 @@ class Evidence:
     # The first attempt that sent this item to a reviewer; its bytes are then part of the record.
     submitted_in: int | None = None
     removed_at: datetime | None = None
+    # Where the verified bytes are, out of every URL's reach: a sealed copy, or ``object_key`` itself for
+    # a completed multipart upload. None until verified, and for single uploads verified in place before
+    # sealing existed (see the module docstring).
+    verified_key: str | None = None
 
     @property
     def recorded_content_type(self) -> str:
         return effective_content_type(self.content_type, self.sniffed_content_type)
 
+    @property
+    def stored_key(self) -> str:
+        """Where this item's bytes are read: the sealed copy, else the upload key."""
+        return self.verified_key or self.object_key
+
     def holds_object(self) -> bool:
         """The store may hold bytes (or an unfinished multipart upload) for this item."""
         return self.removed_at is None and self.status is not EvidenceStatus.REJECTED
+
+    def needs_upload_key(self) -> bool:
+        """Bytes at the upload key may still be wanted: an upload under way, bytes verified there, or a
+        completed multipart upload's. Otherwise whatever sits there (a PUT through a still-valid URL
+        after sealing) is garbage."""
+        return self.verified_key in (None, self.object_key) and self.holds_object()
+
+    def verified_in_place(self) -> bool:
+        """Verified before sealing existed, bytes still held: the sweep seals it."""
+        return self.uploaded_at is not None and self.verified_key is None and self.removed_at is None
 
     def ensure_pending(self) -> None:
         if self.status is not EvidenceStatus.PENDING:
@@ -452,6 +485,8 @@ class Evidence:
                 details={"sniffed": facts.sniffed_content_type},
             )
         check_duration(requirement, facts.media)
+        # A matching size means the bytes were sealed before they were measured.
+        assert facts.sealed_key is not None, "verified facts come from sealed bytes"
         self.sniffed_content_type = facts.sniffed_content_type
         if facts.media is not None:
             self.duration_seconds = facts.media.duration_seconds
@@ -459,6 +494,21 @@ class Evidence:
         self.status = EvidenceStatus.UPLOADED
         self.etag = facts.etag
         self.uploaded_at = now
+        self.verified_key = facts.sealed_key
+
+    def seal(self, facts: UploadFacts) -> None:
+        """Read an item verified in place from now on from its sealed copy, or raise Invalid
+        ``changed_after_verification`` when the copy is not the bytes that were verified."""
+        if facts.size != self.size_bytes or facts.sha256 != self.sha256:
+            raise Invalid(
+                "the stored bytes are not the ones verified: they changed after verification",
+                code="changed_after_verification",
+                details={"verified_sha256": self.sha256, "stored_sha256": facts.sha256 or None,
+                         "verified_size": self.size_bytes, "stored_size": facts.size},
+            )
+        assert facts.sealed_key is not None, "a matching size means the bytes were copied"
+        self.verified_key = facts.sealed_key
+        self.etag = facts.etag
 
     def reject(self, refusal: Invalid, now: datetime) -> None:
         """Verification failed: the bytes were deleted and this item will never count."""
@@ -870,5 +920,22 @@ def safe_filename(filename: str, max_length: int = 120) -> str:
     return cleaned
 
 
+# Upload URLs are only ever signed for keys under UPLOAD_PREFIX; sealed copies live under VERIFIED_PREFIX,
+# so one listing of the first finds every upload in flight and everything left behind after sealing.
+UPLOAD_PREFIX = "submissions/"
+VERIFIED_PREFIX = "verified/"
+
+
 def evidence_object_key(submission_id: UUID, evidence_id: UUID, filename: str) -> str:
-    return f"submissions/{submission_id}/{evidence_id}/{safe_filename(filename)}"
+    return f"{UPLOAD_PREFIX}{submission_id}/{evidence_id}/{safe_filename(filename)}"
+
+
+def verified_prefix(submission_id: UUID, evidence_id: UUID) -> str:
+    """Every sealed copy of the item is under this prefix (a crashed completion may leave one more)."""
+    return f"{VERIFIED_PREFIX}{submission_id}/{evidence_id}/"
+
+
+def verified_object_key(submission_id: UUID, evidence_id: UUID, copy_id: UUID, filename: str) -> str:
+    """A key for one sealed copy; ``copy_id`` is new for each verification, so no two share a key."""
+    return f"{verified_prefix(submission_id, evidence_id)}{copy_id.hex}/{safe_filename(filename)}"
+

@@ -44,7 +44,8 @@ def evidence_view(evidence: Evidence) -> dict[str, Any]:
         "sniffed_content_type": evidence.sniffed_content_type,
         "size_bytes": evidence.size_bytes,
         "sha256": evidence.sha256,
-        "object_key": evidence.object_key,
+        # Where its bytes are read: the sealed copy once verified, the upload key before.
+        "object_key": evidence.stored_key,
         "status": evidence.status.value,
         "upload_mode": evidence.upload_mode.value,
         "part_count": evidence.part_count,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Protocol
@@ -38,6 +38,7 @@ from microcred.runtime.context import current_correlation_id
 from microcred.runtime.errors import Conflict, Forbidden, Invalid, NotFound
 from microcred.submission.adapters.content_sniffing import sniff_content_type
 from microcred.submission.domain.model import (
+    UPLOAD_PREFIX,
     Answer,
     Evidence,
     EvidenceStatus,
@@ -54,12 +55,15 @@ from microcred.submission.domain.model import (
     evidence_object_key,
     missing_parts,
     plan_upload,
+    verified_object_key,
+    verified_prefix,
     version_for_new_submission,
 )
 from microcred.submission.service_layer.unit_of_work import SubmissionUnitOfWork
 
 CONSUMER = "submission"
-EVIDENCE_PREFIX = "submissions/"
+# Upload keys looked up in the database per query by the stray-upload sweep.
+STRAY_BATCH = 500
 log = logging.getLogger(__name__)
 
 
@@ -95,6 +99,14 @@ class Inspection(Protocol):
 
     @property
     def text(self) -> bool: ...
+
+
+class ListedObject(Protocol):
+    @property
+    def object_key(self) -> str: ...
+
+    @property
+    def last_modified(self) -> datetime | None: ...
 
 
 class OpenUpload(Protocol):
@@ -133,7 +145,13 @@ class EvidenceStorage(Protocol):
 
     async def inspect(self, object_key: str) -> Inspection: ...
 
+    async def copy(self, source_key: str, target_key: str, *, if_etag: str | None = None) -> bool: ...
+
+    async def list_objects(self, prefix: str) -> Sequence[ListedObject]: ...
+
     async def remove(self, object_key: str, upload_id: str | None = None) -> None: ...
+
+    async def remove_prefix(self, prefix: str) -> None: ...
 
 
 class MediaProbe(Protocol):
@@ -221,6 +239,11 @@ class SweepReport:
     purged_items: int = 0
     abandoned_uploads: int = 0
     aborted_unknown_uploads: int = 0
+    # Items verified in place before sealing existed: sealed now, or found changed and rejected.
+    sealed_items: int = 0
+    changed_items: int = 0
+    # Objects at upload keys no item needs (a PUT through a still-valid URL after sealing, for one).
+    removed_stray_uploads: int = 0
 
 
 @dataclass(frozen=True)
@@ -482,27 +505,77 @@ async def _assemble(store: EvidenceStorage, evidence: Evidence) -> None:
     await store.complete_multipart(evidence.object_key, evidence.upload_id, wanted)
 
 
-async def _measure(store: EvidenceStorage, probe: MediaProbe, evidence: Evidence) -> UploadFacts:
-    stored = await store.stat(evidence.object_key)
+async def _remove_stored(store: EvidenceStorage, submission_id: UUID, evidence: Evidence) -> None:
+    """Delete every byte the item may hold: its upload (or unfinished multipart upload) and every sealed
+    copy, including one a crashed completion left behind."""
+    await store.remove(evidence.object_key, evidence.upload_id)
+    await store.remove_prefix(verified_prefix(submission_id, evidence.evidence_id))
+
+
+async def _measure(store: EvidenceStorage, probe: MediaProbe, evidence: Evidence, sealed_key: str) -> UploadFacts:
+    """Size, sha256, sniffed type and (for video) media facts of the sealed copy."""
+    stored = await store.stat(sealed_key)
     if stored is None:
+        # Only a concurrent rejection of the same item deletes a copy before its verdict.
         raise Conflict(
-            f"nothing was uploaded for evidence {evidence.evidence_id} yet; PUT the file to its upload URL first",
-            code="upload_missing",
+            f"evidence {evidence.evidence_id} changed while it was being verified; read it again",
+            code="evidence_not_pending",
         )
-    if stored.size != evidence.size_bytes:
-        # Hashing a large file is the slow part: skip it when the size already disagrees.
-        return UploadFacts(size=stored.size, sha256="", etag=stored.etag, sniffed_content_type=None)
-    inspection = await store.inspect(evidence.object_key)
+    inspection = await store.inspect(sealed_key)
     sniffed = sniff_content_type(inspection.head, inspection.text, evidence.content_type)
     media: MediaInfo | None = None
     probed = False
     if inspection.sha256 == evidence.sha256 and content_family(effective_content_type(evidence.content_type, sniffed)) == "video":
-        media = await probe.probe(evidence.object_key, stored.size)
+        media = await probe.probe(sealed_key, stored.size)
         probed = True
     return UploadFacts(
         size=stored.size, sha256=inspection.sha256, etag=stored.etag, sniffed_content_type=sniffed,
-        media=media, media_probed=probed,
+        media=media, media_probed=probed, sealed_key=sealed_key,
     )
+
+
+async def _seal(store: EvidenceStorage, probe: MediaProbe, submission_id: UUID, evidence: Evidence) -> UploadFacts:
+    """Put the upload out of every URL's reach, then measure it there.
+
+    A completed multipart upload already is: its key only ever had part URLs, and the store refuses
+    a part once the upload is completed (NoSuchUpload: documented for S3, measured on SeaweedFS, part
+    PUTs racing the completion included), so it is measured where it is. A single PUT's URL stays
+    valid for minutes, so that upload is copied to a key no URL was issued for and the copy measured:
+    nothing can slip in between hashing and copying. Copying is what a 2 GiB video is spared: about
+    6 s on an idle SeaweedFS here, 8 to 22 s under load, against at most 16 MiB for a single PUT.
+    """
+    upload = await store.stat(evidence.object_key)
+    if upload is None:
+        raise Conflict(
+            f"nothing was uploaded for evidence {evidence.evidence_id} yet; PUT the file to its upload URL first",
+            code="upload_missing",
+        )
+    if upload.size != evidence.size_bytes:
+        # Copying and hashing a large file are the slow parts: skip both when the size already disagrees.
+        return UploadFacts(size=upload.size, sha256="", etag=upload.etag, sniffed_content_type=None)
+    if evidence.upload_mode is UploadMode.MULTIPART:
+        return await _measure(store, probe, evidence, evidence.object_key)
+    sealed_key = verified_object_key(submission_id, evidence.evidence_id, uuid4(), evidence.filename)
+    # Only the object whose size was just checked is copied: another one PUT in between is not.
+    if not await store.copy(evidence.object_key, sealed_key, if_etag=upload.etag):
+        raise Conflict(
+            f"the upload of evidence {evidence.evidence_id} changed while it was being completed; complete it again",
+            code="upload_changed",
+        )
+    try:
+        return await _measure(store, probe, evidence, sealed_key)
+    except Exception:
+        await store.remove(sealed_key)
+        raise
+
+
+async def _remove_upload(store: EvidenceStorage, evidence: Evidence) -> None:
+    try:
+        await store.remove(evidence.object_key)
+    except Exception:
+        # The verdict is committed; the sweep removes what no item needs, so this is only untidy for a while.
+        log.warning("could not remove the upload of sealed evidence; the sweep will", exc_info=True,
+                    extra={"evidence_id": str(evidence.evidence_id)})
 
 
 async def complete_evidence(
@@ -513,12 +586,13 @@ async def complete_evidence(
     store: EvidenceStorage,
     probe: MediaProbe,
 ) -> Evidence:
-    """Assemble (multipart), then verify what landed against the declaration and the requirement.
+    """Assemble (multipart), seal, and verify the sealed bytes against the declaration and the requirement.
 
-    Three steps so that no transaction (and no row lock) is held while a large file is hashed and
-    probed: read the item, measure the stored object, then record the verdict after re-reading the
-    item under its lock (a concurrent complete or withdrawal in between wins). A failed verification
-    deletes the stored bytes and rejects the item in one step the teacher cannot undo; a missing part
+    Three steps so that no transaction (and no row lock) is held while a large file is copied, hashed
+    and probed: read the item, seal and measure, then record the verdict after re-reading the item
+    under its lock (a concurrent complete or withdrawal in between wins, and a copy this call made is
+    deleted). A verified single upload keeps its copy and the upload is deleted; a failed verification
+    deletes everything and rejects the item in one step the teacher cannot undo; a missing part
     changes nothing.
     """
     async with uow() as reading:
@@ -530,27 +604,35 @@ async def complete_evidence(
         evidence.ensure_pending()
     if evidence.upload_mode is UploadMode.MULTIPART:
         await _assemble(store, evidence)
-    facts = await _measure(store, probe, evidence)
-    async with uow() as recording:
-        submission = await _owned(recording, submission_id, principal)
-        submission.ensure_evidence_editable()
-        evidence = _find_evidence(submission, evidence_id)
-        if evidence.status is EvidenceStatus.UPLOADED:
-            return evidence
-        evidence.ensure_pending()
-        requirement = (await _credential_of(recording, submission)).requirement(evidence.requirement_key)
-        now = utc_now()
-        try:
-            evidence.verify(requirement, facts, now)
-        except Invalid as refusal:
-            # Deleted before the verdict commits: a retry after a failed commit deletes again (no-op).
-            await store.remove(evidence.object_key)
-            evidence.reject(refusal, now)
+    facts = await _seal(store, probe, submission_id, evidence)
+    recorded = False
+    try:
+        async with uow() as recording:
+            submission = await _owned(recording, submission_id, principal)
+            submission.ensure_evidence_editable()
+            evidence = _find_evidence(submission, evidence_id)
+            if evidence.status is EvidenceStatus.UPLOADED:
+                return evidence
+            evidence.ensure_pending()
+            requirement = (await _credential_of(recording, submission)).requirement(evidence.requirement_key)
+            now = utc_now()
+            try:
+                evidence.verify(requirement, facts, now)
+            except Invalid as refusal:
+                # Deleted before the verdict commits: a retry after a failed commit deletes again (no-op).
+                await _remove_stored(store, submission_id, evidence)
+                evidence.reject(refusal, now)
+                await recording.submissions.save(submission)
+                await recording.commit()
+                raise
             await recording.submissions.save(submission)
             await recording.commit()
-            raise
-        await recording.submissions.save(submission)
-        await recording.commit()
+            recorded = True
+    finally:
+        if not recorded and facts.sealed_key not in (None, evidence.object_key):
+            await store.remove(facts.sealed_key)
+    if evidence.verified_key != evidence.object_key:
+        await _remove_upload(store, evidence)
     return evidence
 
 
@@ -567,7 +649,7 @@ async def withdraw_evidence(
         submission = await _owned(uow, submission_id, principal)
         evidence = submission.withdraw_evidence(evidence_id, utc_now())
         if evidence.removed_at is not None:
-            await store.remove(evidence.object_key, evidence.upload_id)
+            await _remove_stored(store, submission_id, evidence)
         await uow.submissions.save(submission)
         await uow.commit()
     return evidence
@@ -633,7 +715,7 @@ async def evidence_download(
             code="evidence_deleted",
             details={"status": evidence.status.value},
         )
-    url = await store.download_url(evidence.object_key, policy.download_url_ttl_seconds, evidence.filename)
+    url = await store.download_url(evidence.stored_key, policy.download_url_ttl_seconds, evidence.filename)
     return DownloadTicket(
         evidence_id=evidence_id,
         download_url=url,
@@ -651,12 +733,15 @@ async def submit(
         uploaded = submission.uploaded_evidence()
         changed = []
         for evidence in uploaded:
-            stored = await store.stat(evidence.object_key)
+            # The sealed copy is out of every URL's reach; this catches a store that lost or altered it,
+            # and an item verified in place whose bytes changed before the sweep sealed it.
+            stored = await store.stat(evidence.stored_key)
             if stored is None or stored.size != evidence.size_bytes or stored.etag != evidence.etag:
                 changed.append(str(evidence.evidence_id))
         if changed:
             raise Conflict(
-                "the stored files of some evidence changed after they were verified; complete them again",
+                "the stored files of some evidence are no longer the ones verified; delete those items and "
+                "upload them again",
                 code="evidence_changed",
                 details=changed,
             )
@@ -673,7 +758,7 @@ async def submit(
                     EvidenceRef(
                         evidence_id=e.evidence_id,
                         requirement_key=e.requirement_key,
-                        object_key=e.object_key,
+                        object_key=e.stored_key,
                         filename=e.filename,
                         content_type=e.recorded_content_type,
                         size_bytes=e.size_bytes,
@@ -825,7 +910,7 @@ async def purge_expired_evidence(
                 continue
             items = submission.retention_due(now, policy.evidence_retention)
             for evidence in items:
-                await store.remove(evidence.object_key, evidence.upload_id)
+                await _remove_stored(store, submission_id, evidence)
                 evidence.purge(now)
             await purging.submissions.save(submission)
             await purging.commit()
@@ -852,12 +937,12 @@ async def abandon_orphan_uploads(
             evidence = None if submission is None else submission.find_evidence(evidence_id)
             if submission is None or evidence is None or evidence.status is not EvidenceStatus.PENDING:
                 continue
-            await store.remove(evidence.object_key, evidence.upload_id)
+            await _remove_stored(store, submission_id, evidence)
             evidence.abandon(now)
             await abandoning.submissions.save(submission)
             await abandoning.commit()
             abandoned += 1
-    old = [u for u in await store.open_uploads(EVIDENCE_PREFIX) if u.initiated_at is None or u.initiated_at <= cutoff]
+    old = [u for u in await store.open_uploads(UPLOAD_PREFIX) if u.initiated_at is None or u.initiated_at <= cutoff]
     async with uow() as reading:
         known = await reading.submissions.pending_upload_ids(u.upload_id for u in old)
     aborted = 0
@@ -868,14 +953,98 @@ async def abandon_orphan_uploads(
     return abandoned, aborted
 
 
+async def seal_verified_in_place(
+    uow: Callable[[], SubmissionUnitOfWork], store: EvidenceStorage, policy: RetentionPolicy, now: datetime
+) -> tuple[int, int]:
+    """Seal items verified before sealing existed: copy, hash the copy, and read from it from then on.
+
+    Returns (sealed, found changed). A copy whose sha256 is not the verified one means the bytes were
+    replaced after verification (through an upload URL still valid then): the item is rejected and its
+    bytes deleted, as a failed verification would have done. Each item is copied and hashed outside
+    any transaction, then recorded under its submission's row lock (re-checked there).
+    """
+    async with uow() as reading:
+        due = await reading.submissions.verified_in_place(policy.batch_size)
+    sealed = changed = 0
+    for submission_id, evidence_id in due:
+        async with uow() as reading:
+            submission = await reading.submissions.get(submission_id)
+        evidence = None if submission is None else submission.find_evidence(evidence_id)
+        if evidence is None or not evidence.verified_in_place():
+            continue
+        sealed_key = verified_object_key(submission_id, evidence_id, uuid4(), evidence.filename)
+        recorded = False
+        try:
+            facts = UploadFacts(size=0, sha256="", etag="", sniffed_content_type=None)  # the bytes are gone
+            if await store.copy(evidence.object_key, sealed_key):
+                copied = await store.stat(sealed_key)
+                if copied is not None:
+                    inspection = await store.inspect(sealed_key)
+                    facts = UploadFacts(size=copied.size, sha256=inspection.sha256, etag=copied.etag,
+                                        sniffed_content_type=None, sealed_key=sealed_key)
+            async with uow() as sealing:
+                submission = await sealing.submissions.get(submission_id, for_update=True)
+                evidence = None if submission is None else submission.find_evidence(evidence_id)
+                if submission is None or evidence is None or not evidence.verified_in_place():
+                    continue
+                try:
+                    evidence.seal(facts)
+                except Invalid as refusal:
+                    log.warning("evidence changed after verification; rejected", extra={
+                        "submission_id": str(submission_id), "evidence_id": str(evidence_id),
+                        "details": refusal.details})
+                    await _remove_stored(store, submission_id, evidence)
+                    evidence.reject(refusal, now)
+                    changed += 1
+                else:
+                    recorded = True
+                    sealed += 1
+                await sealing.submissions.save(submission)
+                await sealing.commit()
+        finally:
+            if not recorded:
+                await store.remove(sealed_key)
+        if recorded:
+            await _remove_upload(store, evidence)
+    return sealed, changed
+
+
+async def remove_stray_uploads(
+    uow: Callable[[], SubmissionUnitOfWork], store: EvidenceStorage, policy: RetentionPolicy, now: datetime
+) -> int:
+    """Delete objects at upload keys that no item needs.
+
+    Upload URLs are signed only for keys under the upload prefix, and each stays valid for minutes
+    after its item is sealed, rejected or withdrawn: a PUT in that time lands there and nothing else
+    would ever remove it. A key no item knows is left alone until the orphan age has passed. Item
+    states only move away from needing their upload key, so deciding without a lock is safe.
+    """
+    cutoff = now - policy.orphan_upload_age
+    listed = list(await store.list_objects(UPLOAD_PREFIX))
+    removed = 0
+    for start in range(0, len(listed), STRAY_BATCH):
+        batch = listed[start : start + STRAY_BATCH]
+        async with uow() as reading:
+            needed = await reading.submissions.upload_keys_needed(o.object_key for o in batch)
+        for listed_object in batch:
+            key, modified = listed_object.object_key, listed_object.last_modified
+            if needed.get(key) or (key not in needed and modified is not None and modified > cutoff):
+                continue
+            await store.remove(key)
+            removed += 1
+    return removed
+
+
 async def sweep(
     uow: Callable[[], SubmissionUnitOfWork], store: EvidenceStorage, policy: RetentionPolicy,
     now: datetime | None = None,
 ) -> SweepReport:
     moment = now or utc_now()
     purged = await purge_expired_evidence(uow, store, policy, moment)
+    sealed, changed = await seal_verified_in_place(uow, store, policy, moment)
     abandoned, aborted = await abandon_orphan_uploads(uow, store, policy, moment)
-    report = SweepReport(purged_items=purged, abandoned_uploads=abandoned, aborted_unknown_uploads=aborted)
-    log.info("evidence sweep done", extra={"purged_items": purged, "abandoned_uploads": abandoned,
-                                           "aborted_unknown_uploads": aborted})
+    stray = await remove_stray_uploads(uow, store, policy, moment)
+    report = SweepReport(purged_items=purged, abandoned_uploads=abandoned, aborted_unknown_uploads=aborted,
+                         sealed_items=sealed, changed_items=changed, removed_stray_uploads=stray)
+    log.info("evidence sweep done", extra=asdict(report))
     return report
