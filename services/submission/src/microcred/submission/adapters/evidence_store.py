@@ -224,7 +224,14 @@ class EvidenceStore:
         return StoredObject(size=info.size or 0, etag=info.etag or "")
 
     async def inspect(self, object_key: str) -> Inspection:
-        return await asyncio.to_thread(self._inspect_blocking, object_key)
+        try:
+            return await asyncio.to_thread(self._inspect_blocking, object_key)
+        except S3Error as exc:
+            if exc.code in _MISSING:
+                # Another completion or a withdrawal of the same item deleted it while this one read it.
+                raise Conflict(f"the stored file {object_key} is gone; it was withdrawn or rejected meanwhile",
+                               code="evidence_gone") from None
+            raise
 
     def _inspect_blocking(self, object_key: str) -> Inspection:
         digest = hashlib.sha256()
