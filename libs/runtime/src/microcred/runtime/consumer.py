@@ -16,17 +16,22 @@ turns into no-ops.
 Failures are sorted in :class:`ReliabilityMiddleware`, which wraps decoding and the handler:
 - a message that can never succeed (not JSON, unknown type or version, invalid) goes to
   ``<topic>.dlt`` at once, with the reason in headers, and is then committed so the partition moves on;
-- a transient failure (database or broker unreachable) is retried with capped exponential backoff
-  for as long as it lasts: skipping would break the aggregate's order;
-- any other error is retried ``consumer_max_attempts`` times, then dead-lettered with its reason.
-Nothing is swallowed: every outcome is a commit after success or a record in the dead-letter topic.
+- a dependency that is unreachable or not ready (database, broker, object store: see
+  :mod:`microcred.runtime.outages`) is retried with capped exponential backoff for as long as it lasts,
+  and never counts as a failure of the message: skipping would break the aggregate's order, and an outage
+  says nothing about the message;
+- any other error is the handler's own failure: after ``consumer_max_attempts`` of those (outage retries
+  in between do not count) the message is dead-lettered with its reason.
+Nothing is swallowed: every outcome is a commit after success or a record in the dead-letter topic. A
+message is never left behind either: FastStream moves on to the partition's next message whatever the
+middleware raises, and that message's commit would cover this one, so the dead-letter publish itself is
+retried until the broker takes it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -34,32 +39,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
 from faststream import BaseMiddleware
 from faststream.kafka import KafkaBroker
 from faststream.middlewares import AckPolicy
 from prometheus_client import CollectorRegistry, Counter
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception_type, wait_exponential
 
 from microcred.events import IntegrationEvent, PoisonMessage, dead_letter_topic, decode_event
 from microcred.runtime.context import correlation_id_var, event_id_var, parse_uuid
+from microcred.runtime.outages import is_transient, unavailable_dependency
 
 log = logging.getLogger(__name__)
 
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OperationalError,
-    InterfaceError,
-    ConnectionError,
-    TimeoutError,
-    socket.gaierror,
-    KafkaError,
-)
-
-
-def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, TRANSIENT_ERRORS)
+__all__ = ["ConsumerPolicy", "OffsetCommitter", "ReliabilityMiddleware", "is_transient", "subscribe"]
 
 
 class OffsetCommitter:
@@ -130,6 +122,7 @@ class ConsumerPolicy:
     broker: KafkaBroker | None = None
     dead_lettered: Counter = field(init=False)
     retried: Counter = field(init=False)
+    waited_on: Counter = field(init=False)
     committer: OffsetCommitter = field(init=False)
 
     def __post_init__(self) -> None:
@@ -147,6 +140,16 @@ class ConsumerPolicy:
             "microcred_consumer_retries", "Handler attempts that failed and were retried", ["topic"],
             registry=self.registry,
         )
+        self.waited_on = Counter(
+            "microcred_consumer_outage_retries",
+            "Handler attempts that met an unreachable or not-ready dependency (never dead-lettered)",
+            ["topic", "dependency"], registry=self.registry,
+        )
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt`` (1, 2, ...): doubling from the base, capped."""
+        # The exponent is bounded: an outage of hours reaches attempt numbers whose power of two no float holds.
+        return float(min(self.retry_base_seconds * 2 ** min(attempt - 1, 40), self.retry_max_seconds))
 
     def middleware(self) -> Callable[..., BaseMiddleware]:
         policy = self
@@ -187,8 +190,12 @@ class ReliabilityMiddleware(BaseMiddleware):
             event_id_var.reset(event_token)
 
     async def _consume_with_retries(self, call_next: Callable[[Any], Awaitable[Any]], msg: Any, record: Any) -> Any:
+        # Two budgets, which is why this is a loop rather than one tenacity policy: the handler's own
+        # failures lead to the dead-letter topic after max_attempts, an outage never does; each has its
+        # own backoff, so a long outage does not slow the retries of a later bug, nor the reverse.
         policy = self.policy
-        attempt = 0
+        failures = 0
+        outage_attempts = 0
         while True:
             try:
                 return await call_next(msg)
@@ -198,20 +205,27 @@ class ReliabilityMiddleware(BaseMiddleware):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                transient = is_transient(exc)
-                attempt += 1
                 policy.retried.labels(record.topic).inc()
-                if not transient and attempt >= policy.max_attempts:
-                    log.exception("handler failed %d times; dead-lettering", attempt)
-                    await self._dead_letter(
-                        record, "handler-error", f"failed {attempt} times: {type(exc).__name__}: {exc}"
-                    )
-                    return None
-                delay = min(policy.retry_base_seconds * 2 ** (attempt - 1), policy.retry_max_seconds)
+                dependency = unavailable_dependency(exc)
+                if dependency is None:
+                    failures += 1
+                    if failures >= policy.max_attempts:
+                        log.exception("handler failed %d times; dead-lettering", failures)
+                        await self._dead_letter(
+                            record, "handler-error", f"failed {failures} times: {type(exc).__name__}: {exc}"
+                        )
+                        return None
+                    delay = policy.backoff(failures)
+                else:
+                    outage_attempts += 1
+                    policy.waited_on.labels(record.topic, dependency).inc()
+                    delay = policy.backoff(outage_attempts)
                 log.warning(
-                    "handler attempt %d failed (%s: %s); retrying in %.2fs",
-                    attempt, type(exc).__name__, exc, delay,
-                    extra={"transient": transient, "topic": record.topic},
+                    "handler attempt failed (%s: %s; %s); retrying in %.2fs",
+                    type(exc).__name__, exc,
+                    f"{dependency} unavailable" if dependency else f"failure {failures} of {policy.max_attempts}",
+                    delay,
+                    extra={"transient": dependency is not None, "topic": record.topic},
                 )
                 await asyncio.sleep(delay)
 
@@ -228,11 +242,19 @@ class ReliabilityMiddleware(BaseMiddleware):
             "dlt-consumer": self.policy.service,
             "dlt-failed-at": datetime.now(UTC).isoformat(),
         }
-        # Awaited with acks=all before the original offset is committed: if this publish fails the
-        # message is redelivered, never dropped.
-        await broker.publish(
-            record.value or b"", dead_letter_topic(record.topic), key=record.key, headers=headers
+        # Awaited with acks=all before the original offset is committed, and retried until the broker takes
+        # it, whatever the error: given up on, the message would be skipped (FastStream goes on to the next
+        # message, whose commit covers this one). A partition that stalls here shows as consumer lag.
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(Exception),
+            wait=wait_exponential(multiplier=self.policy.retry_base_seconds, max=self.policy.retry_max_seconds),
+            before_sleep=before_sleep_log(log, logging.ERROR),
         )
+        async for attempt in retrying:
+            with attempt:
+                await broker.publish(
+                    record.value or b"", dead_letter_topic(record.topic), key=record.key, headers=headers
+                )
         self.policy.dead_lettered.labels(record.topic, kind).inc()
         log.error("dead-lettered message from %s[%s]@%s: %s", record.topic, record.partition, record.offset, reason)
 

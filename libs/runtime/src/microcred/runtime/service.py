@@ -23,7 +23,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,10 +30,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from microcred.events import IntegrationEvent
 from microcred.runtime.auth import JwtVerifier
 from microcred.runtime.broker import asyncapi_document, create_broker, declare_publishers
-from microcred.runtime.consumer import is_transient
 from microcred.runtime.context import correlation_id_var, parse_uuid
 from microcred.runtime.errors import DomainError
 from microcred.runtime.messaging_tables import MessagingTables
+from microcred.runtime.outages import OUTAGE_ERROR_TYPES, unavailable_dependency
 from microcred.runtime.relay import OutboxRelay
 from microcred.runtime.settings import ServiceSettings
 from microcred.runtime.telemetry import create_tracer_provider
@@ -177,15 +176,21 @@ class ServiceRuntime:
             code = HTTP_ERROR_CODES.get(exc.status_code, "http_error")
             return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
 
-        # A connection the database dropped (restart, failover) fails one request; SQLAlchemy then discards
-        # the pool's other connections of that age, so the client's retry gets a fresh one.
-        @app.exception_handler(DBAPIError)
-        async def database_error(_: Request, exc: DBAPIError) -> JSONResponse:
-            if not is_transient(exc):
+        # A dependency that is unreachable or not ready (database, broker, object store; see runtime.outages)
+        # fails the request with a retryable 503. After a dropped connection SQLAlchemy discards the pool's
+        # other connections of that age, so the client's retry gets a fresh one.
+        async def dependency_unavailable(_: Request, exc: Exception) -> Response:
+            dependency = unavailable_dependency(exc)
+            if dependency is None:
                 raise exc
-            log.warning("database unavailable: %s", exc.orig)
-            return error_response(503, "unavailable", "the service's database is unavailable; retry shortly",
+            log.warning("%s unavailable: %s: %s", dependency, type(exc).__name__, exc)
+            # A bare socket error does not say whose socket it was; the driver's detail stays in the log.
+            what = "a dependency of the service" if dependency == "network" else f"the service's {dependency}"
+            return error_response(503, "unavailable", f"{what} is unavailable; retry shortly",
                                   headers={"Retry-After": "1"})
+
+        for error_type in OUTAGE_ERROR_TYPES:
+            app.add_exception_handler(error_type, dependency_unavailable)
 
         @app.exception_handler(RequestValidationError)
         async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
