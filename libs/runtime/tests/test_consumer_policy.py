@@ -1,23 +1,29 @@
-"""The consumer policy's retry budgets, without a broker: through the real middleware and subscriber
-(FastStream's in-memory ``TestKafkaBroker`` around a broker built by ``create_broker``). The real broker's
-side is in ``tests/integration/test_reliability.py``.
+"""The consumer policy's bookkeeping, without a broker: retry budgets and offset commits.
+
+Retry budgets go through the real middleware and subscriber (FastStream's in-memory ``TestKafkaBroker``
+around a broker built by ``create_broker``); offset commits through :class:`OffsetCommitter` with a small
+fake of the aiokafka consumer's two methods it calls. The real broker's side is in
+``tests/integration/test_reliability.py``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
+from aiokafka import TopicPartition
+from aiokafka.errors import CommitFailedError
 from faststream.kafka import TestKafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter
 
 from microcred.events import CreditPosted, dead_letter_topic
 from microcred.runtime.broker import create_broker
-from microcred.runtime.consumer import ConsumerPolicy, subscribe
+from microcred.runtime.consumer import ConsumerPolicy, OffsetCommitter, subscribe
 from microcred.runtime.settings import ServiceSettings
 from microcred.runtime.testing import database_error
 
@@ -114,3 +120,73 @@ async def test_a_dead_letter_the_broker_refuses_is_retried_rather_than_skipped()
     handler, _ = failing(*[bug] * 50)
     assert await deliver(handler, broker_away) == 1
     assert published == [dead_letter_topic(CreditPosted.topic)]
+
+
+class FakeConsumer:
+    """The two methods of an aiokafka consumer the committer calls."""
+
+    def __init__(self, *partitions: TopicPartition) -> None:
+        self.partitions = frozenset(partitions)
+        self.commits: list[dict[TopicPartition, int]] = []
+        self.entered = asyncio.Event()
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.refusals = 0
+
+    def assignment(self) -> frozenset[TopicPartition]:
+        return self.partitions
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.entered.set()
+        await self.gate.wait()
+        if self.refusals:
+            self.refusals -= 1
+            raise CommitFailedError("the group is rebalancing")
+        self.commits.append(dict(offsets))
+
+
+def committer() -> OffsetCommitter:
+    return OffsetCommitter(0.01, Counter("commit_failures", "", registry=CollectorRegistry()))
+
+
+async def committed(consumer: FakeConsumer, tp: TopicPartition, offset: int, timeout: float = 2.0) -> bool:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if any(commit.get(tp) == offset for commit in consumer.commits):
+            return True
+        await asyncio.sleep(0.01)
+    return False
+
+
+async def test_an_offset_handled_while_a_commit_is_in_flight_is_committed_without_another_message() -> None:
+    tp = TopicPartition("t", 0)
+    consumer, commits = FakeConsumer(tp), committer()
+    consumer.gate.clear()
+    commits.handled(consumer, "t", 0, 4)  # type: ignore[arg-type]
+    await asyncio.wait_for(consumer.entered.wait(), 2.0)
+    commits.handled(consumer, "t", 0, 5)  # type: ignore[arg-type]  # the partition's last message
+    consumer.gate.set()
+    assert await committed(consumer, tp, 6), f"offset 6 was never committed: {consumer.commits}"
+    await commits.close()
+
+
+async def test_a_failed_commit_is_retried_until_it_succeeds() -> None:
+    tp = TopicPartition("t", 0)
+    consumer, commits = FakeConsumer(tp), committer()
+    consumer.refusals = 3
+    commits.handled(consumer, "t", 0, 9)  # type: ignore[arg-type]
+    assert await committed(consumer, tp, 10), "a failed commit was dropped: the group would show lag 1 for good"
+    await commits.close()
+
+
+async def test_a_partition_taken_by_a_rebalance_is_left_out_of_the_retried_commit() -> None:
+    kept, taken = TopicPartition("t", 0), TopicPartition("t", 1)
+    consumer, commits = FakeConsumer(kept, taken), committer()
+    consumer.refusals = 1
+    commits.handled(consumer, "t", 0, 1)  # type: ignore[arg-type]
+    commits.handled(consumer, "t", 1, 1)  # type: ignore[arg-type]
+    await asyncio.wait_for(consumer.entered.wait(), 2.0)
+    consumer.partitions = frozenset({kept})
+    assert await committed(consumer, kept, 2)
+    assert all(taken not in commit for commit in consumer.commits)
+    await commits.close()

@@ -61,10 +61,12 @@ class OffsetCommitter:
     processes its partitions' messages in order, so the offset recorded for a partition only grows.
     Offsets of partitions a rebalance has since taken from the consumer are left out of its commit (the
     broker would refuse the whole request for them); their new owner re-reads from the last commit.
-    Every ``interval`` the latest offsets are committed, one request per consumer. A failed commit (a
-    rebalance took the partition, the broker is away) is logged and dropped: the next commit carries a
-    later offset for the same partition, and a new owner re-reads from the last commit that succeeded,
-    which only causes duplicates the inbox absorbs.
+
+    One background task commits the latest offsets every ``interval``, one request per consumer, and keeps
+    going while anything is pending: an offset recorded while a commit is in flight goes out with the next
+    round, and so do the offsets of a commit that failed (the broker is away, a rebalance is under way),
+    rather than waiting for another message on their partition, which in a quiet partition never comes.
+    A commit lost for good (the process dies) only causes redeliveries, which the inbox absorbs.
     """
 
     def __init__(self, interval: float, failures: Counter) -> None:
@@ -73,15 +75,23 @@ class OffsetCommitter:
         self._pending: dict[AIOKafkaConsumer, dict[TopicPartition, int]] = {}
         self._flusher: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        # Set by close(): a stopped aiokafka consumer still lists its partitions and fails every commit, so
+        # a flusher started afterwards would retry for the rest of the process.
+        self._closed = False
+
+    def open(self) -> None:
+        """Commit again after :meth:`close` (the broker started again)."""
+        self._closed = False
 
     def handled(self, consumer: AIOKafkaConsumer, topic: str, partition: int, offset: int) -> None:
         self._pending.setdefault(consumer, {})[TopicPartition(topic, partition)] = offset + 1
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush_later(), name="offset-commits")
+        if not self._closed and (self._flusher is None or self._flusher.done()):
+            self._flusher = asyncio.create_task(self._flush_while_pending(), name="offset-commits")
 
-    async def _flush_later(self) -> None:
-        await asyncio.sleep(self.interval)
-        await self.flush()
+    async def _flush_while_pending(self) -> None:
+        while self._pending:
+            await asyncio.sleep(self.interval)
+            await self.flush()
 
     async def flush(self) -> None:
         """Commit what is pending now (also called before the subscribers stop)."""
@@ -95,13 +105,22 @@ class OffsetCommitter:
                 try:
                     await consumer.commit(offsets)
                 except asyncio.CancelledError:
+                    self._pend_again(consumer, offsets)
                     raise
-                except Exception as exc:  # redelivery after a lost commit is absorbed by the inbox
+                except Exception as exc:
                     self._failures.inc()
-                    log.warning("offset commit failed (%s: %s); those messages may be redelivered",
-                                type(exc).__name__, exc)
+                    log.warning("offset commit failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc,
+                                self.interval)
+                    self._pend_again(consumer, offsets)
+
+    def _pend_again(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        pending = self._pending.setdefault(consumer, {})
+        for tp, offset in offsets.items():
+            # A later offset handled while this commit was in flight supersedes it.
+            pending[tp] = max(pending.get(tp, offset), offset)
 
     async def close(self) -> None:
+        self._closed = True
         if self._flusher is not None and not self._flusher.done():
             self._flusher.cancel()
             with suppress(asyncio.CancelledError):
