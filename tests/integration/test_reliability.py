@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 import time
 import uuid
 import zlib
@@ -28,6 +30,7 @@ from microcred.devstack.platform import Platform
 from microcred.events import CreditPosted, dead_letter_topic
 from microcred.runtime.broker import create_broker, declare_publishers
 from microcred.runtime.consumer import subscribe
+from microcred.runtime.dead_letters import KafkaClientSettings, read_dead_letters
 from microcred.runtime.messaging_tables import define_messaging_tables
 from microcred.runtime.offsets import LogEnds
 from microcred.runtime.offsets import committed_offsets as read_committed
@@ -479,3 +482,65 @@ async def test_log_ends_are_where_the_next_record_lands_even_where_list_offsets_
                 assert await log_ends.read([tp]) == {tp: last.offset + 1}
     finally:
         await producer.stop()
+
+
+async def dead_letters_command(platform: Platform, *args: str) -> tuple[int, str]:
+    """Runs ``python -m microcred.runtime.dead_letters`` as an operator would, against this platform's broker."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "microcred.runtime.dead_letters", *args,
+        env={**os.environ, "MICROCRED_KAFKA_BOOTSTRAP_SERVERS": platform.endpoints.kafka_bootstrap},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await process.communicate()
+    return process.returncode or 0, output.decode()
+
+
+async def test_a_dead_letter_is_listed_with_its_reason_and_once_replayed_is_handled_once(
+    platform: Platform, engine: AsyncEngine
+) -> None:
+    group = f"replay-{uuid.uuid4().hex[:6]}"
+    event = credit(uuid.uuid4())
+    handler = counting_handler(engine, group)
+
+    async def not_yet_fixed(received: CreditPosted) -> None:
+        if received.event_id == event.event_id:
+            raise KeyError("a bug the next release fixes")
+        await handler(received)
+
+    await produce(platform.endpoints.kafka_bootstrap, CreditPosted.topic, [(event.record_key(), event.to_json())])
+    broker = await run_consumer(platform, group, not_yet_fixed)
+    try:
+        await eventually(lambda: _dead_lettered(platform, group, event), "the event to be dead-lettered")
+    finally:
+        await broker.stop()
+
+    code, listing = await dead_letters_command(platform, "list", CreditPosted.topic, "--consumer", group, "--json")
+    assert code == 0, listing
+    (letter,) = [json.loads(line) for line in listing.splitlines() if json.loads(line)["event_id"] == str(event.event_id)]
+    assert letter["reason_kind"] == "handler-error" and "KeyError" in letter["reason"]
+    assert letter["consumer"] == group and letter["original"].startswith(f"{CreditPosted.topic}[")
+    code, counts = await dead_letters_command(platform, "list")
+    assert code == 0 and f"{dead_letter_topic(CreditPosted.topic)}" in counts
+
+    broker = await run_consumer(platform, group, handler)  # the release with the fix
+    try:
+        for _ in range(2):  # a replay repeated by mistake changes nothing: the inbox has the event
+            code, replayed = await dead_letters_command(platform, "replay", dead_letter_topic(CreditPosted.topic),
+                                                        "--offset", letter["position"])
+            assert code == 0 and "1 replayed" in replayed, replayed
+        await eventually(lambda: _equals(count(engine, str(event.license_id)), 1), "the replayed event")
+        await asyncio.sleep(1.5)
+        assert await count(engine, str(event.license_id)) == 1
+    finally:
+        await broker.stop()
+    replays = await consume(platform.endpoints.kafka_bootstrap, CreditPosted.topic,
+                            lambda r: dict(r.headers).get("dlt-replayed-from") is not None
+                            and json.loads(r.value)["event_id"] == str(event.event_id), 2)
+    assert len(replays) == 2 and not any(k.startswith("dlt-reason") for k, _ in replays[0].headers)
+
+
+async def _dead_lettered(platform: Platform, group: str, event: CreditPosted) -> bool:
+    letters = await read_dead_letters(KafkaClientSettings(bootstrap_servers=platform.endpoints.kafka_bootstrap),
+                                      dead_letter_topic(CreditPosted.topic))
+    return any(letter.headers.get("dlt-consumer") == group and letter.describe()["event_id"] == str(event.event_id)
+               for letter in letters)

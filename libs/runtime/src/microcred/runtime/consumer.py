@@ -25,7 +25,9 @@ Failures are sorted in :class:`ReliabilityMiddleware`, which wraps decoding and 
 Nothing is swallowed: every outcome is a commit after success or a record in the dead-letter topic. A
 message is never left behind either: FastStream moves on to the partition's next message whatever the
 middleware raises, and that message's commit would cover this one, so the dead-letter publish itself is
-retried until the broker takes it.
+retried until the broker takes it. ``runtime.dead_letters`` (``microcred dead-letters``) lists a dead-letter
+topic with the reasons and replays chosen records to their topic, where the inbox makes a second delivery
+harmless.
 """
 
 from __future__ import annotations

@@ -69,6 +69,11 @@ class LogEnds:
         finally:
             await lister.stop()
 
+    async def starts(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        """The first offset each partition still holds (ListOffsets(earliest), which Tansu answers right)."""
+        wanted = list(partitions)
+        return dict(await self._consumer.beginning_offsets(wanted)) if wanted else {}
+
     async def read(self, partitions: Iterable[TopicPartition], timeout: float = 10.0) -> dict[TopicPartition, int]:
         wanted = list(partitions)
         if not wanted:
