@@ -3,7 +3,7 @@
     microcred up [--base-port 15400] [--data-dir .microcred]   # everything, until Ctrl-C
     microcred token --role teacher --sub teacher-1 --state TN  # a bearer token for the local stack
     microcred import-catalog my-catalog.json                   # load a catalog file as an operator
-    microcred dead-letters list [award.review.scored.dlt]      # dead letters and why; `replay` sends them again
+    microcred dead-letters list [review.scored.dlt]            # dead letters and why; `replay` sends them again
 """
 
 from __future__ import annotations

@@ -179,7 +179,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     connection.add_argument("--ssl-cafile")
     commands = parser.add_subparsers(dest="dead_letters_command", required=True)
     listing = commands.add_parser("list", help="dead-letter topics with their counts, or one topic's records")
-    listing.add_argument("topic", nargs="?", help="a dead-letter topic, e.g. award.review.scored.dlt")
+    listing.add_argument("topic", nargs="?", help="a dead-letter topic, e.g. review.scored.dlt")
     listing.add_argument("--consumer", help="only what this service dead-lettered")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     replaying = commands.add_parser("replay", help="publish dead letters to their original topic again")
