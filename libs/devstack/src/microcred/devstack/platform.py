@@ -32,8 +32,8 @@ from microcred.devstack.infra import (
     Ports,
     StackError,
     TopicSpec,
-    _die_with_parent,
     port_is_free,
+    spawn_child,
 )
 from microcred.events.registry import all_topics
 from microcred.runtime.auth import DevTokenIssuer
@@ -164,11 +164,11 @@ class Platform:
 
     def start_service(self, service: str) -> None:
         log_file = (self.log_dir / f"{service}.log").open("ab")
-        self.processes[service] = subprocess.Popen(
+        # Dies with the launcher (PR_SET_PDEATHSIG), so no service outlives `make up` or a test run; and
+        # only with it, not with the thread that asked (a test restarting a service from a worker thread).
+        self.processes[service] = spawn_child(
             [sys.executable, "-m", f"microcred.{service}", "serve"],
-            env=self.env_for(service), stdout=log_file, stderr=subprocess.STDOUT,
-            # Dies with the launcher (PR_SET_PDEATHSIG), so no service outlives `make up` or a test run.
-            start_new_session=True, preexec_fn=_die_with_parent(os.getpid()),
+            env=self.env_for(service), stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
         )
         log_file.close()
 
@@ -204,6 +204,15 @@ class Platform:
                     raise StackError(f"not healthy after {timeout:.0f}s: {', '.join(sorted(pending))}")
                 if pending:
                     time.sleep(0.3)
+
+    def kill_service(self, service: str) -> None:
+        """SIGKILL a service's process, as a crash of its container would: nothing is flushed or committed."""
+        self.stop_service(service, kill=True)
+
+    def restart_service(self, service: str, timeout: float = 120.0) -> None:
+        """Start a stopped or killed service again as :meth:`start` starts it, and wait until it is healthy."""
+        self.start_service(service)
+        self.wait_healthy(timeout, services=(service,))
 
     def consumer_groups(self) -> list[str]:
         """``<service>.<topic>``, the consumer group of every subscriber of every service, read from each
