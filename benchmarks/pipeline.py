@@ -64,9 +64,8 @@ from typing import Any, Literal
 
 import aiohttp
 import asyncpg
-import httpx
 import psutil
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from harness import running_platform
 from rich.console import Console
@@ -77,6 +76,7 @@ from microcred.devstack.client import Actor, PlatformClient
 from microcred.devstack.platform import SERVICES, Platform, PlatformPorts, embedded_infrastructure
 from microcred.devstack.samples import NOT_YET, PROFICIENT, QUICK_SERVICE_ENV, credential_definition, tiny_video
 from microcred.runtime.auth import Role
+from microcred.runtime.offsets import LogEnds
 
 RESULTS = Path(__file__).parent / "results"
 console = Console()
@@ -568,68 +568,47 @@ async def sample_backlog(platform: Platform, samples: Samples, stop: asyncio.Eve
             await connection.close()
 
 
-async def topic_partitions(bootstrap: str) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
-    await consumer.start()
-    partitions: list[TopicPartition] = []
-    for topic in sorted(await consumer.topics()):
-        partitions.extend(TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ()))
-    return consumer, partitions
-
-
-GROUP_TITLE = re.compile(r"\b(" + "|".join(SERVICES) + r"):([a-z0-9][a-z0-9.-]*[a-z0-9])\b")
-
-
-async def consumer_groups(platform: Platform) -> list[str]:
-    """``<service>.<topic>`` for every subscriber, read from each service's AsyncAPI document (its titles are
-    ``<service>:<topic>``): the broker (Tansu) does not answer ListGroups, so the groups cannot be listed there."""
-    groups: set[str] = set()
-    async with httpx.AsyncClient(timeout=5.0) as http:
-        for service in SERVICES:
-            with contextlib.suppress(httpx.HTTPError):
-                text = (await http.get(f"{platform.url(service)}/asyncapi.json")).text
-                groups.update(f"{name}.{topic}" for name, topic in GROUP_TITLE.findall(text) if name == service)
-    return sorted(groups)
-
-
 async def sample_lag(bootstrap: str, groups: list[str], samples: Samples, stop: asyncio.Event) -> None:
-    """Lag of each service's group ``<service>.<topic>``: end offsets minus committed offsets.
+    """Lag of each service's group ``<service>.<topic>``: the partitions' real ends minus committed offsets.
 
-    Committed offsets are read through a consumer carrying the group's id that never subscribes (so it
-    never joins the group and never disturbs the service's members): Tansu answers the consumer's
-    OffsetFetch, while the admin client's ListGroups and OffsetFetch replies fail to decode in aiokafka.
+    The ends come from runtime.offsets.LogEnds: Tansu's ListOffsets answer falls behind the log (by a
+    second's writes with the log in S3, by a batch in memory), which read the lag low and could end
+    :func:`settle` early. Committed offsets are read through a consumer carrying the group's id that never
+    subscribes (so it never joins the group and never disturbs the service's members): Tansu answers the
+    consumer's OffsetFetch, while the admin client's ListGroups and OffsetFetch replies fail to decode in
+    aiokafka.
     """
-    consumer, partitions = await topic_partitions(bootstrap)
     readers: dict[str, AIOKafkaConsumer] = {}
     failing: set[str] = set()
-    try:
-        for group in groups:
-            reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-            await reader.start()
-            readers[group] = reader
-        while not stop.is_set():
-            at = now() - samples.started
-            ends = await consumer.end_offsets(partitions)
-            samples.end_offsets.append((at, sum(ends.values())))
-            for group, reader in readers.items():
-                if group in failing:
-                    continue
-                topic = group.split(".", 1)[1]
-                try:
-                    lag = 0
-                    for tp, end in ends.items():
-                        if tp.topic == topic:
-                            lag += max(end - (await reader.committed(tp) or 0), 0)
-                except Exception as error:  # say which group the broker would not answer for, keep the others
-                    failing.add(group)
-                    samples.lag_error = f"{group}: {error!r}"
-                    continue
-                samples.lag[group].append((at, lag))
-            await asyncio.sleep(1.0)
-    finally:
-        for reader in readers.values():
-            await reader.stop()
-        await consumer.stop()
+    async with LogEnds(bootstrap) as log_ends:
+        try:
+            partitions = await log_ends.partitions()
+            for group in groups:
+                reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+                await reader.start()
+                readers[group] = reader
+            while not stop.is_set():
+                at = now() - samples.started
+                ends = await log_ends.read(partitions)
+                samples.end_offsets.append((at, sum(ends.values())))
+                for group, reader in readers.items():
+                    if group in failing:
+                        continue
+                    topic = group.split(".", 1)[1]
+                    try:
+                        lag = 0
+                        for tp, end in ends.items():
+                            if tp.topic == topic:
+                                lag += max(end - (await reader.committed(tp) or 0), 0)
+                    except Exception as error:  # say which group the broker would not answer for, keep the others
+                        failing.add(group)
+                        samples.lag_error = f"{group}: {error!r}"
+                        continue
+                    samples.lag[group].append((at, lag))
+                await asyncio.sleep(1.0)
+        finally:
+            for reader in readers.values():
+                await reader.stop()
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -841,10 +820,11 @@ async def drive(platform: Platform, world: World, options: Options, video: bytes
         followers = [asyncio.create_task(follow(bootstrap, topic, run, flag)) for topic, flag in zip(FOLLOWED, ready,
                                                                                                         strict=True)]
         await asyncio.wait_for(asyncio.gather(*(flag.wait() for flag in ready)), 60)
+        groups = await asyncio.to_thread(platform.consumer_groups)
         samplers = [
             asyncio.create_task(sample_processes(watched_processes(platform), samples, sampling_stop)),
             asyncio.create_task(sample_backlog(platform, samples, sampling_stop)),
-            asyncio.create_task(sample_lag(bootstrap, await consumer_groups(platform), samples, sampling_stop)),
+            asyncio.create_task(sample_lag(bootstrap, groups, samples, sampling_stop)),
         ]
         players = [asyncio.create_task(run.reviewer(r)) for r in world.reviewers]
         players.append(asyncio.create_task(run.district()))
@@ -1116,7 +1096,7 @@ async def settle(platform: Platform, timeout: float) -> dict[str, Any]:
     subscribers run minutes behind its HTTP work, and the last credit comes long before they catch up."""
     samples = Samples(started=now())
     stop = asyncio.Event()
-    groups = await consumer_groups(platform)
+    groups = await asyncio.to_thread(platform.consumer_groups)
     samplers = [asyncio.create_task(sample_backlog(platform, samples, stop)),
                 asyncio.create_task(sample_lag(platform.endpoints.kafka_bootstrap, groups, samples, stop))]
     began, quiet = now(), 0

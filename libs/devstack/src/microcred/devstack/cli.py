@@ -3,11 +3,13 @@
     microcred up [--base-port 15400] [--data-dir .microcred]   # everything, until Ctrl-C
     microcred token --role teacher --sub teacher-1 --state TN  # a bearer token for the local stack
     microcred import-catalog my-catalog.json                   # load a catalog file as an operator
+    microcred dead-letters list [review.scored.dlt]            # dead letters and why; `replay` sends them again
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import os
@@ -19,6 +21,7 @@ from pathlib import Path
 from microcred.devstack.client import ApiError, PlatformClient
 from microcred.devstack.platform import SERVICES, Platform, PlatformPorts
 from microcred.devstack.seed import sample_tokens, seed
+from microcred.runtime import dead_letters
 from microcred.runtime.auth import DevTokenIssuer, Role
 
 DEFAULT_DATA_DIR = Path(os.environ.get("MICROCRED_DATA_DIR", ".microcred"))
@@ -101,6 +104,13 @@ def _import_catalog(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dead_letters(args: argparse.Namespace) -> int:
+    # The local stack's broker unless the flags or MICROCRED_KAFKA_* variables name another cluster.
+    if args.bootstrap_servers is None and "MICROCRED_KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
+        args.bootstrap_servers = f"127.0.0.1:{DEFAULT_BASE_PORT + 1}"
+    return asyncio.run(dead_letters.run(args))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="microcred")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
@@ -120,9 +130,13 @@ def main(argv: list[str] | None = None) -> int:
     importer = commands.add_parser("import-catalog", help="import a catalog file (services/catalog/CATALOG_FORMAT.md)")
     importer.add_argument("file", type=Path)
     importer.add_argument("--catalog-url", default=f"http://127.0.0.1:{DEFAULT_BASE_PORT + 10}")
+    dead = commands.add_parser(
+        "dead-letters", help="list dead letters with their reasons, replay chosen ones to their topic",
+        description=dead_letters.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    dead_letters.add_arguments(dead)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    handlers = {"up": _up, "token": _token, "import-catalog": _import_catalog}
+    handlers = {"up": _up, "token": _token, "import-catalog": _import_catalog, "dead-letters": _dead_letters}
     return handlers[args.command](args)
 
 

@@ -288,6 +288,12 @@ class _Spawner:
 _spawner = _Spawner()
 
 
+def spawn_child(argv: list[str], **popen_kwargs: Any) -> subprocess.Popen[bytes]:
+    """``subprocess.Popen`` for a child that dies with this process, from whichever thread calls it (see
+    :class:`_Spawner`: forked from a short-lived thread, it would die with that thread)."""
+    return _spawner.popen(argv, **popen_kwargs)
+
+
 @dataclass
 class _RunAs:
     """The OS account a child runs as when it may not run as the current user (root)."""
@@ -569,6 +575,67 @@ class EmbeddedStack:
         """Stop broker, then object store, then database. Safe to call repeatedly."""
         with self._lock:
             self._stop_locked()
+
+    # -- faults, for tests that prove the platform survives them ----------------------------------
+
+    #: Components :meth:`kill` and :meth:`restart` handle (SeaweedFS is two processes that must
+    #: come back in order, and nothing needs it killed yet).
+    RESTARTABLE: ClassVar[tuple[str, ...]] = ("postgres", "tansu")
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a component and every process it forked, as the crash of its machine would: no
+        shutdown, no flush. PostgreSQL then runs crash recovery on :meth:`restart`."""
+        with self._lock:
+            child = self._restartable(name)
+            # Backends call setsid(), so the postmaster's process group misses them; orphaned backends
+            # would hold the shared memory a restarted postmaster needs.
+            for pid in [child.popen.pid, *_descendants(child.popen.pid)]:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            child.popen.wait(10.0)
+            logger.info("killed %s (pid %d)", name, child.popen.pid)
+
+    def stop_postgres(self, mode: Literal["smart", "fast", "immediate"] = "fast") -> None:
+        """Ask PostgreSQL to shut down the way ``pg_ctl stop -m MODE`` does, without waiting.
+
+        In ``smart`` mode the server waits for its open sessions to end and meanwhile refuses every new
+        connection with SQLSTATE 57P03 ("the database system is shutting down"), which is how a
+        database looks to its clients during a failover or a long recovery. Wait with
+        :meth:`wait_exited`, then :meth:`restart`.
+        """
+        signals = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}
+        with self._lock:
+            self._restartable("postgres").popen.send_signal(signals[mode])
+
+    def wait_exited(self, name: str, timeout: float = 30.0) -> int:
+        """Wait until a component's main process has exited; its exit code."""
+        with self._lock:
+            popen = self._restartable(name).popen
+        return popen.wait(timeout)
+
+    def restart(self, name: str, timeout: float = 60.0) -> None:
+        """Start a component that :meth:`kill` or :meth:`stop_postgres` ended, on the same data, ports and
+        credentials, and wait until it serves (PostgreSQL: after its crash recovery)."""
+        with self._lock:
+            child = self._restartable(name)
+            if child.popen.poll() is None:
+                raise StackError(f"{name} is still running (pid {child.popen.pid}); kill or stop it first")
+            endpoints = self.endpoints
+            deadline = time.monotonic() + timeout
+            began = time.monotonic()
+            if name == "postgres":
+                self._start_postgres(endpoints, deadline)
+            else:
+                self._start_tansu(endpoints, deadline)
+            logger.info("restarted %s in %.1f s", name, time.monotonic() - began)
+
+    def _restartable(self, name: str) -> _Child:
+        if name not in self.RESTARTABLE:
+            raise ValueError(f"{name!r} cannot be killed and restarted; one of {', '.join(self.RESTARTABLE)}")
+        child = self._children.get(name)
+        if child is None or self._endpoints is None:
+            raise StackError(f"{name} is not part of a running stack; start() first")
+        return child
 
     def __enter__(self) -> Self:
         self.start()

@@ -11,8 +11,10 @@ B+10 (catalog), B+11 (submission), B+12 (review), B+13 (award), B+14 (licensure)
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -30,17 +32,21 @@ from microcred.devstack.infra import (
     Ports,
     StackError,
     TopicSpec,
-    _die_with_parent,
     port_is_free,
+    spawn_child,
 )
 from microcred.events.registry import all_topics
 from microcred.runtime.auth import DevTokenIssuer
+from microcred.runtime.offsets import LogEnds, committed_offsets, lag
 
 log = logging.getLogger(__name__)
 
 SERVICES = ("catalog", "submission", "review", "award", "licensure")
 EVIDENCE_BUCKET = "evidence"
 TOPIC_PARTITIONS = 3
+
+# A subscriber's title in a service's AsyncAPI document is ``<service>:<topic>`` (runtime.consumer.subscribe).
+_SUBSCRIBER_TITLE = re.compile(r"\b(" + "|".join(SERVICES) + r"):([a-z0-9][a-z0-9.-]*[a-z0-9])\b")
 
 
 class Infrastructure(Protocol):
@@ -158,11 +164,11 @@ class Platform:
 
     def start_service(self, service: str) -> None:
         log_file = (self.log_dir / f"{service}.log").open("ab")
-        self.processes[service] = subprocess.Popen(
+        # Dies with the launcher (PR_SET_PDEATHSIG), so no service outlives `make up` or a test run; and
+        # only with it, not with the thread that asked (a test restarting a service from a worker thread).
+        self.processes[service] = spawn_child(
             [sys.executable, "-m", f"microcred.{service}", "serve"],
-            env=self.env_for(service), stdout=log_file, stderr=subprocess.STDOUT,
-            # Dies with the launcher (PR_SET_PDEATHSIG), so no service outlives `make up` or a test run.
-            start_new_session=True, preexec_fn=_die_with_parent(os.getpid()),
+            env=self.env_for(service), stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
         )
         log_file.close()
 
@@ -198,6 +204,45 @@ class Platform:
                     raise StackError(f"not healthy after {timeout:.0f}s: {', '.join(sorted(pending))}")
                 if pending:
                     time.sleep(0.3)
+
+    def kill_service(self, service: str) -> None:
+        """SIGKILL a service's process, as a crash of its container would: nothing is flushed or committed."""
+        self.stop_service(service, kill=True)
+
+    def restart_service(self, service: str, timeout: float = 120.0) -> None:
+        """Start a stopped or killed service again as :meth:`start` starts it, and wait until it is healthy."""
+        self.start_service(service)
+        self.wait_healthy(timeout, services=(service,))
+
+    def consumer_groups(self) -> list[str]:
+        """``<service>.<topic>``, the consumer group of every subscriber of every service, read from each
+        service's AsyncAPI document: the broker (Tansu) does not answer ListGroups."""
+        groups: set[str] = set()
+        with httpx.Client(timeout=5.0) as client:
+            for service in SERVICES:
+                text = client.get(f"{self.url(service)}/asyncapi.json").raise_for_status().text
+                groups.update(f"{name}.{topic}" for name, topic in _SUBSCRIBER_TITLE.findall(text) if name == service)
+        return sorted(groups)
+
+    def consumer_lag(self) -> dict[str, int]:
+        """Records each consumer group has yet to handle, counted to the partitions' real ends (see
+        ``runtime.offsets``: Tansu's ListOffsets falls behind). A group that committed nothing yet counts
+        from offset 0, where it would start."""
+        groups = self.consumer_groups()
+        bootstrap = self.endpoints.kafka_bootstrap
+
+        async def read() -> dict[str, int]:
+            async with LogEnds(bootstrap) as log_ends:
+                partitions = await log_ends.partitions({group.split(".", 1)[1] for group in groups})
+                ends = await log_ends.read(partitions)
+            found = {}
+            for group in groups:
+                topic = group.split(".", 1)[1]
+                mine = {tp: end for tp, end in ends.items() if tp.topic == topic}
+                found[group] = sum(lag(mine, await committed_offsets(bootstrap, group, mine)).values())
+            return found
+
+        return asyncio.run(read())
 
     def log_tail(self, service: str, lines: int = 60) -> str:
         path = self.log_dir / f"{service}.log"

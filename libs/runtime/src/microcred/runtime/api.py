@@ -33,13 +33,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.types import Message, Receive
 
 from microcred.runtime.api_types import INT32_MAX, INT64_MAX, STORABLE_JSON_SCHEMAS, unstorable
 from microcred.runtime.auth import authenticated, bearer_credentials
 from microcred.runtime.errors import DomainError
+from microcred.runtime.outages import OUTAGE_ERROR_TYPES, unavailable_dependency
 
 log = logging.getLogger(__name__)
 
@@ -304,12 +304,9 @@ def _methods_at(routes: Iterable[Any], path: str) -> set[str]:
     return methods
 
 
-def install_error_handlers(app: FastAPI, unavailable: Callable[[BaseException], bool]) -> None:
+def install_error_handlers(app: FastAPI) -> None:
     """Every error has one shape, {"error": code, "detail": message[, "details": ...]}, so clients branch on
-    "error" whether a use case, the auth layer, request validation or an outage refused.
-
-    ``unavailable`` says whether a database error means the database is out of reach (503, retryable).
-    """
+    "error" whether a use case, the auth layer, request validation or an outage refused."""
 
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
@@ -325,15 +322,27 @@ def install_error_handlers(app: FastAPI, unavailable: Callable[[BaseException], 
             headers["Allow"] = ", ".join(sorted(_methods_at(request.app.router.routes, request.url.path)))
         return error_response(exc.status_code, code, str(exc.detail), headers=headers)
 
-    # A connection the database dropped (restart, failover) fails one request; SQLAlchemy then discards
-    # the pool's other connections of that age, so the client's retry gets a fresh one.
-    @app.exception_handler(DBAPIError)
-    async def database_error(_: Request, exc: DBAPIError) -> JSONResponse:
-        if not unavailable(exc):
+    # A dependency that is unreachable or not ready (database, broker, object store; see runtime.outages)
+    # fails the request with a retryable 503. After a dropped connection SQLAlchemy discards the pool's
+    # other connections of that age, so the client's retry gets a fresh one.
+    async def dependency_unavailable(_: Request, exc: Exception) -> Response:
+        dependency = unavailable_dependency(exc)
+        if dependency is None:
             raise exc
-        log.warning("database unavailable: %s", exc.orig)
-        return error_response(503, "unavailable", "the service's database is unavailable; retry shortly",
+        log.warning("%s unavailable: %s: %s", dependency, type(exc).__name__, exc)
+        # A bare socket error does not say whose socket it was; the driver's detail stays in the log.
+        what = "a dependency of the service" if dependency == "network" else f"the service's {dependency}"
+        return error_response(503, "unavailable", f"{what} is unavailable; retry shortly",
                               headers={"Retry-After": "1"})
+
+    for error_type in OUTAGE_ERROR_TYPES:
+        app.add_exception_handler(error_type, dependency_unavailable)
+
+    # Anything else is a bug: still the one shape (Starlette would answer plain text), and the
+    # traceback goes to the log, where ServerErrorMiddleware re-raises it.
+    @app.exception_handler(Exception)
+    async def internal_error(_: Request, exc: Exception) -> JSONResponse:
+        return error_response(500, "internal_error", "the service failed to handle the request; it is logged")
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -36,6 +36,8 @@ class MicrocredKafkaBroker(KafkaBroker):
     consumer_policy: ConsumerPolicy | None = None
 
     async def start(self) -> None:
+        if self.consumer_policy is not None:
+            self.consumer_policy.committer.open()
         await self.connect()
         await asyncio.gather(*(subscriber.start() for subscriber in self.subscribers))
         for publisher in self.publishers:

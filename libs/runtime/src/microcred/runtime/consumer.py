@@ -16,17 +16,24 @@ turns into no-ops.
 Failures are sorted in :class:`ReliabilityMiddleware`, which wraps decoding and the handler:
 - a message that can never succeed (not JSON, unknown type or version, invalid) goes to
   ``<topic>.dlt`` at once, with the reason in headers, and is then committed so the partition moves on;
-- a transient failure (database or broker unreachable) is retried with capped exponential backoff
-  for as long as it lasts: skipping would break the aggregate's order;
-- any other error is retried ``consumer_max_attempts`` times, then dead-lettered with its reason.
-Nothing is swallowed: every outcome is a commit after success or a record in the dead-letter topic.
+- a dependency that is unreachable or not ready (database, broker, object store: see
+  :mod:`microcred.runtime.outages`) is retried with capped exponential backoff for as long as it lasts,
+  and never counts as a failure of the message: skipping would break the aggregate's order, and an outage
+  says nothing about the message;
+- any other error is the handler's own failure: after ``consumer_max_attempts`` of those (outage retries
+  in between do not count) the message is dead-lettered with its reason.
+Nothing is swallowed: every outcome is a commit after success or a record in the dead-letter topic. A
+message is never left behind either: FastStream moves on to the partition's next message whatever the
+middleware raises, and that message's commit would cover this one, so the dead-letter publish itself is
+retried until the broker takes it. ``runtime.dead_letters`` (``microcred dead-letters``) lists a dead-letter
+topic with the reasons and replays chosen records to their topic, where the inbox makes a second delivery
+harmless.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -34,32 +41,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
 from faststream import BaseMiddleware
 from faststream.kafka import KafkaBroker
 from faststream.middlewares import AckPolicy
 from prometheus_client import CollectorRegistry, Counter
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception_type, wait_exponential
 
 from microcred.events import IntegrationEvent, PoisonMessage, dead_letter_topic, decode_event
 from microcred.runtime.context import correlation_id_var, event_id_var, parse_uuid
+from microcred.runtime.outages import is_transient, unavailable_dependency
 
 log = logging.getLogger(__name__)
 
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OperationalError,
-    InterfaceError,
-    ConnectionError,
-    TimeoutError,
-    socket.gaierror,
-    KafkaError,
-)
-
-
-def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, TRANSIENT_ERRORS)
+__all__ = ["ConsumerPolicy", "OffsetCommitter", "ReliabilityMiddleware", "is_transient", "subscribe"]
 
 
 class OffsetCommitter:
@@ -69,10 +63,12 @@ class OffsetCommitter:
     processes its partitions' messages in order, so the offset recorded for a partition only grows.
     Offsets of partitions a rebalance has since taken from the consumer are left out of its commit (the
     broker would refuse the whole request for them); their new owner re-reads from the last commit.
-    Every ``interval`` the latest offsets are committed, one request per consumer. A failed commit (a
-    rebalance took the partition, the broker is away) is logged and dropped: the next commit carries a
-    later offset for the same partition, and a new owner re-reads from the last commit that succeeded,
-    which only causes duplicates the inbox absorbs.
+
+    One background task commits the latest offsets every ``interval``, one request per consumer, and keeps
+    going while anything is pending: an offset recorded while a commit is in flight goes out with the next
+    round, and so do the offsets of a commit that failed (the broker is away, a rebalance is under way),
+    rather than waiting for another message on their partition, which in a quiet partition never comes.
+    A commit lost for good (the process dies) only causes redeliveries, which the inbox absorbs.
     """
 
     def __init__(self, interval: float, failures: Counter) -> None:
@@ -81,15 +77,23 @@ class OffsetCommitter:
         self._pending: dict[AIOKafkaConsumer, dict[TopicPartition, int]] = {}
         self._flusher: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        # Set by close(): a stopped aiokafka consumer still lists its partitions and fails every commit, so
+        # a flusher started afterwards would retry for the rest of the process.
+        self._closed = False
+
+    def open(self) -> None:
+        """Commit again after :meth:`close` (the broker started again)."""
+        self._closed = False
 
     def handled(self, consumer: AIOKafkaConsumer, topic: str, partition: int, offset: int) -> None:
         self._pending.setdefault(consumer, {})[TopicPartition(topic, partition)] = offset + 1
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush_later(), name="offset-commits")
+        if not self._closed and (self._flusher is None or self._flusher.done()):
+            self._flusher = asyncio.create_task(self._flush_while_pending(), name="offset-commits")
 
-    async def _flush_later(self) -> None:
-        await asyncio.sleep(self.interval)
-        await self.flush()
+    async def _flush_while_pending(self) -> None:
+        while self._pending:
+            await asyncio.sleep(self.interval)
+            await self.flush()
 
     async def flush(self) -> None:
         """Commit what is pending now (also called before the subscribers stop)."""
@@ -103,13 +107,22 @@ class OffsetCommitter:
                 try:
                     await consumer.commit(offsets)
                 except asyncio.CancelledError:
+                    self._pend_again(consumer, offsets)
                     raise
-                except Exception as exc:  # redelivery after a lost commit is absorbed by the inbox
+                except Exception as exc:
                     self._failures.inc()
-                    log.warning("offset commit failed (%s: %s); those messages may be redelivered",
-                                type(exc).__name__, exc)
+                    log.warning("offset commit failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc,
+                                self.interval)
+                    self._pend_again(consumer, offsets)
+
+    def _pend_again(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        pending = self._pending.setdefault(consumer, {})
+        for tp, offset in offsets.items():
+            # A later offset handled while this commit was in flight supersedes it.
+            pending[tp] = max(pending.get(tp, offset), offset)
 
     async def close(self) -> None:
+        self._closed = True
         if self._flusher is not None and not self._flusher.done():
             self._flusher.cancel()
             with suppress(asyncio.CancelledError):
@@ -130,6 +143,7 @@ class ConsumerPolicy:
     broker: KafkaBroker | None = None
     dead_lettered: Counter = field(init=False)
     retried: Counter = field(init=False)
+    waited_on: Counter = field(init=False)
     committer: OffsetCommitter = field(init=False)
 
     def __post_init__(self) -> None:
@@ -147,6 +161,16 @@ class ConsumerPolicy:
             "microcred_consumer_retries", "Handler attempts that failed and were retried", ["topic"],
             registry=self.registry,
         )
+        self.waited_on = Counter(
+            "microcred_consumer_outage_retries",
+            "Handler attempts that met an unreachable or not-ready dependency (never dead-lettered)",
+            ["topic", "dependency"], registry=self.registry,
+        )
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt`` (1, 2, ...): doubling from the base, capped."""
+        # The exponent is bounded: an outage of hours reaches attempt numbers whose power of two no float holds.
+        return float(min(self.retry_base_seconds * 2 ** min(attempt - 1, 40), self.retry_max_seconds))
 
     def middleware(self) -> Callable[..., BaseMiddleware]:
         policy = self
@@ -187,8 +211,12 @@ class ReliabilityMiddleware(BaseMiddleware):
             event_id_var.reset(event_token)
 
     async def _consume_with_retries(self, call_next: Callable[[Any], Awaitable[Any]], msg: Any, record: Any) -> Any:
+        # Two budgets, which is why this is a loop rather than one tenacity policy: the handler's own
+        # failures lead to the dead-letter topic after max_attempts, an outage never does; each has its
+        # own backoff, so a long outage does not slow the retries of a later bug, nor the reverse.
         policy = self.policy
-        attempt = 0
+        failures = 0
+        outage_attempts = 0
         while True:
             try:
                 return await call_next(msg)
@@ -198,20 +226,27 @@ class ReliabilityMiddleware(BaseMiddleware):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                transient = is_transient(exc)
-                attempt += 1
                 policy.retried.labels(record.topic).inc()
-                if not transient and attempt >= policy.max_attempts:
-                    log.exception("handler failed %d times; dead-lettering", attempt)
-                    await self._dead_letter(
-                        record, "handler-error", f"failed {attempt} times: {type(exc).__name__}: {exc}"
-                    )
-                    return None
-                delay = min(policy.retry_base_seconds * 2 ** (attempt - 1), policy.retry_max_seconds)
+                dependency = unavailable_dependency(exc)
+                if dependency is None:
+                    failures += 1
+                    if failures >= policy.max_attempts:
+                        log.exception("handler failed %d times; dead-lettering", failures)
+                        await self._dead_letter(
+                            record, "handler-error", f"failed {failures} times: {type(exc).__name__}: {exc}"
+                        )
+                        return None
+                    delay = policy.backoff(failures)
+                else:
+                    outage_attempts += 1
+                    policy.waited_on.labels(record.topic, dependency).inc()
+                    delay = policy.backoff(outage_attempts)
                 log.warning(
-                    "handler attempt %d failed (%s: %s); retrying in %.2fs",
-                    attempt, type(exc).__name__, exc, delay,
-                    extra={"transient": transient, "topic": record.topic},
+                    "handler attempt failed (%s: %s; %s); retrying in %.2fs",
+                    type(exc).__name__, exc,
+                    f"{dependency} unavailable" if dependency else f"failure {failures} of {policy.max_attempts}",
+                    delay,
+                    extra={"transient": dependency is not None, "topic": record.topic},
                 )
                 await asyncio.sleep(delay)
 
@@ -228,11 +263,19 @@ class ReliabilityMiddleware(BaseMiddleware):
             "dlt-consumer": self.policy.service,
             "dlt-failed-at": datetime.now(UTC).isoformat(),
         }
-        # Awaited with acks=all before the original offset is committed: if this publish fails the
-        # message is redelivered, never dropped.
-        await broker.publish(
-            record.value or b"", dead_letter_topic(record.topic), key=record.key, headers=headers
+        # Awaited with acks=all before the original offset is committed, and retried until the broker takes
+        # it, whatever the error: given up on, the message would be skipped (FastStream goes on to the next
+        # message, whose commit covers this one). A partition that stalls here shows as consumer lag.
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(Exception),
+            wait=wait_exponential(multiplier=self.policy.retry_base_seconds, max=self.policy.retry_max_seconds),
+            before_sleep=before_sleep_log(log, logging.ERROR),
         )
+        async for attempt in retrying:
+            with attempt:
+                await broker.publish(
+                    record.value or b"", dead_letter_topic(record.topic), key=record.key, headers=headers
+                )
         self.policy.dead_lettered.labels(record.topic, kind).inc()
         log.error("dead-lettered message from %s[%s]@%s: %s", record.topic, record.partition, record.offset, reason)
 

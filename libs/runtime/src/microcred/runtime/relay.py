@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from microcred.runtime.messaging_tables import MessagingTables
+from microcred.runtime.outages import unavailable_dependency
 from microcred.runtime.telemetry import attached_trace
 
 log = logging.getLogger(__name__)
@@ -87,9 +88,14 @@ class OutboxRelay:
                 backoff = 0.1
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 self.failures.inc()
-                log.exception("outbox relay pass failed; retrying in %.1fs", backoff)
+                dependency = unavailable_dependency(exc)
+                if dependency is None:
+                    log.exception("outbox relay pass failed; retrying in %.1fs", backoff)
+                else:  # an outage is expected weather, not a bug: one line, no traceback
+                    log.warning("outbox relay pass failed, %s unavailable (%s: %s); retrying in %.1fs",
+                                dependency, type(exc).__name__, exc, backoff)
                 # A pass only counts what it could not send; a failed one counted nothing, and the gauge
                 # must not keep saying 0 through a broker outage, when the backlog is what operators need.
                 await self._count_backlog()

@@ -29,7 +29,6 @@ from microcred.events import IntegrationEvent
 from microcred.runtime.api import install_error_handlers, media, operation_id, truthful_openapi
 from microcred.runtime.auth import JwtVerifier
 from microcred.runtime.broker import asyncapi_document, create_broker, declare_publishers
-from microcred.runtime.consumer import is_transient
 from microcred.runtime.context import correlation_id_var, parse_uuid
 from microcred.runtime.messaging_tables import MessagingTables
 from microcred.runtime.relay import OutboxRelay
@@ -174,7 +173,7 @@ class ServiceRuntime:
             """The AsyncAPI document of the topics this service consumes and produces."""
             return asyncapi_document(runtime.broker, runtime.settings.service_name)
 
-        install_error_handlers(app, unavailable=is_transient)
+        install_error_handlers(app)
 
     def _add_middleware(self, app: FastAPI) -> None:
         requests = Counter(

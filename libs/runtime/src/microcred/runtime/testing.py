@@ -2,7 +2,8 @@
 
 ``FakeMessagingUnitOfWork`` keeps the real unit of work's rule: claims (inbox marks) and published
 events count only once ``commit()`` ran; leaving the block without it discards them. Services
-subclass it and add their fake repositories.
+subclass it and add their fake repositories. :func:`database_error` makes a fake fail the way the real
+database does.
 """
 
 from __future__ import annotations
@@ -11,7 +12,33 @@ from types import TracebackType
 from typing import Self
 from uuid import UUID
 
+import asyncpg
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection, AsyncAdapt_asyncpg_dbapi
+from sqlalchemy.exc import DBAPIError
+
 from microcred.events import IntegrationEvent
+
+_ASYNCPG_DBAPI = AsyncAdapt_asyncpg_dbapi(asyncpg)
+
+
+def database_error(driver_error: Exception, *, invalidated: bool = False) -> DBAPIError:
+    """What SQLAlchemy raises when asyncpg raises ``driver_error`` under a statement or a connect, e.g.
+    ``database_error(asyncpg.CannotConnectNowError("the database system is shutting down"))``.
+
+    Built by the asyncpg dialect's own translation and ``DBAPIError.instance``, as a real failure is;
+    ``invalidated`` is whether SQLAlchemy judged the connection lost (it does for a closed connection).
+    """
+    try:
+        try:
+            raise driver_error
+        except Exception as error:
+            AsyncAdapt_asyncpg_connection._handle_exception_no_connection(_ASYNCPG_DBAPI, error)
+    except _ASYNCPG_DBAPI.Error as adapted:
+        wrapped = DBAPIError.instance("SELECT 1", {}, adapted, _ASYNCPG_DBAPI.Error, connection_invalidated=invalidated)
+        assert isinstance(wrapped, DBAPIError)  # instance() is typed for its non-DBAPI branch too
+        wrapped.__cause__ = adapted
+        return wrapped
+    raise AssertionError(f"SQLAlchemy's asyncpg dialect did not translate {driver_error!r}")
 
 
 class FakeMessagingUnitOfWork:
