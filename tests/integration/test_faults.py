@@ -185,15 +185,19 @@ async def test_a_consumer_with_a_backlog_waits_out_a_database_answering_57p03_an
         await asyncio.to_thread(stack.restart, "postgres")
         await until(lambda: _equals(counts(engine, names), dict.fromkeys(names, 1)),
                     "every event of the backlog, once", timeout=90)
+        # A partition a rebalance moved during the outage is read again by its new owner from the last
+        # commit (the inbox absorbs the repeats); its offsets catch up once that owner is through.
+        async with LogEnds(endpoints.kafka_bootstrap) as log_ends:
+            ends = await log_ends.read(await log_ends.partitions([CreditPosted.topic]))
+        await until(lambda: _equals(committed_offsets(endpoints.kafka_bootstrap, f"{group}.{CreditPosted.topic}",
+                                                      ends), ends), "the group at the log's end", timeout=60)
     finally:
         outage_begun.set()
         if holder is not None:
             await holder.close()
         await broker.stop()
     assert not await dead_letters_of(platform, group)
-    async with LogEnds(endpoints.kafka_bootstrap) as log_ends:
-        ends = await log_ends.read(await log_ends.partitions([CreditPosted.topic]))
-    assert await committed_offsets(endpoints.kafka_bootstrap, f"{group}.{CreditPosted.topic}", ends) == ends
+    assert await counts(engine, names) == dict.fromkeys(names, 1)
 
 
 async def _refuses_with_57p03(dsn: str) -> bool:
