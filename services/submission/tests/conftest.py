@@ -18,7 +18,7 @@ from submission_fakes import CRITERIA, FakeDatabase, FakeProbe, FakeStore
 
 from microcred.runtime.auth import Principal, Role
 from microcred.submission.domain.model import PublishedCredential
-from microcred.submission.service_layer.handlers import EvidencePolicy
+from microcred.submission.service_layer.storage import EvidencePolicy
 
 
 @pytest.fixture

@@ -32,7 +32,8 @@ from microcred.runtime.auth import Principal
 from microcred.runtime.errors import Conflict, Forbidden, Invalid, NotFound
 from microcred.submission.domain.model import EvidenceStatus, PublishedCredential, SubmissionStatus, UploadMode
 from microcred.submission.service_layer import handlers
-from microcred.submission.service_layer.handlers import DeclareEvidence, EvidencePolicy, StartSubmission, Viewer
+from microcred.submission.service_layer.handlers import DeclareEvidence, StartSubmission, Viewer
+from microcred.submission.service_layer.storage import EvidencePolicy
 
 VIDEO = b"\x00\x00\x00\x18ftypmp42" + b"v" * 400  # sniffs as video/mp4; the fake probe gives its duration
 PROBE = FakeProbe()

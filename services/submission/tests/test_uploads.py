@@ -31,16 +31,15 @@ from microcred.submission.domain.model import (
     plan_upload,
     verified_object_key,
 )
-from microcred.submission.service_layer import handlers
+from microcred.submission.service_layer import evidence_retention, handlers
 from microcred.submission.service_layer.handlers import (
     AnswerPrompts,
     DeclareEvidence,
-    EvidencePolicy,
     RequestParts,
-    RetentionPolicy,
     StartSubmission,
     WithdrawSubmission,
 )
+from microcred.submission.service_layer.storage import EvidencePolicy, RetentionPolicy
 
 MiB = 1024**2
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
@@ -431,7 +430,7 @@ async def test_the_sweep_purges_decided_evidence_after_retention_and_removes_orp
     unknown = await store.start_multipart("submissions/x/y/lost.bin", "video/mp4")
     store.uploads[unknown] = replace_initiated(store, unknown, NOW)
 
-    report = await handlers.sweep(db.uow, store, retention, now=NOW + timedelta(days=366, hours=1))
+    report = await evidence_retention.sweep(db.uow, store, retention, now=NOW + timedelta(days=366, hours=1))
     assert (report.purged_items, report.abandoned_uploads, report.aborted_unknown_uploads) == (1, 1, 1)
     purged = db.state.submissions[decided]
     assert purged.evidence[0].status is EvidenceStatus.PURGED and sealed not in store.objects
@@ -440,8 +439,8 @@ async def test_the_sweep_purges_decided_evidence_after_retention_and_removes_orp
     assert statuses == {orphan.evidence_id: EvidenceStatus.ABANDONED, young.evidence_id: EvidenceStatus.PENDING}
     assert orphan.upload_id not in store.uploads and unknown not in store.uploads
 
-    again = await handlers.sweep(db.uow, store, retention, now=NOW + timedelta(days=366, hours=1))
-    assert again == handlers.SweepReport()
+    again = await evidence_retention.sweep(db.uow, store, retention, now=NOW + timedelta(days=366, hours=1))
+    assert again == evidence_retention.SweepReport()
 
 
 def replace_initiated(store: FakeStore, upload_id: str, at: datetime) -> Any:
@@ -493,7 +492,7 @@ async def test_the_sweep_removes_what_lands_at_upload_keys_no_item_needs_and_kee
     store.put(f"submissions/{uuid4()}/{uuid4()}/young.bin", b"?", at=now)
     store.put(f"submissions/{uuid4()}/{uuid4()}/old.bin", b"?", at=now - timedelta(hours=25))
 
-    report = await handlers.sweep(db.uow, store, retention, now=now)
+    report = await evidence_retention.sweep(db.uow, store, retention, now=now)
     assert report.removed_stray_uploads == 2
     assert sealed.object_key not in store.objects and under_way.object_key in store.objects
     assert store.objects[in_parts.object_key] == large, "a completed multipart upload is its own sealed copy"
@@ -529,7 +528,7 @@ async def test_the_sweep_seals_evidence_verified_in_place_and_rejects_what_chang
     assert video.stored_key == video.object_key, "read where it was verified until sealed"
     store.put(extra.object_key, b"X" * len(TEXT + b"more"))  # replaced after verification, before the change
 
-    report = await handlers.sweep(db.uow, store, retention)
+    report = await evidence_retention.sweep(db.uow, store, retention)
     assert (report.sealed_items, report.changed_items) == (2, 1)
     items = {e.evidence_id: e for e in db.state.submissions[submission_id].evidence}
     for kept, content in [(video, VIDEO), (reflection, TEXT)]:
@@ -540,4 +539,4 @@ async def test_the_sweep_seals_evidence_verified_in_place_and_rejects_what_chang
     assert changed.status is EvidenceStatus.REJECTED and changed.rejection is not None
     assert changed.rejection["code"] == "changed_after_verification" and extra.object_key not in store.objects
     assert len(sealed_copies(store, submission_id)) == 2
-    assert await handlers.sweep(db.uow, store, retention) == handlers.SweepReport()
+    assert await evidence_retention.sweep(db.uow, store, retention) == evidence_retention.SweepReport()

@@ -15,7 +15,7 @@ from microcred.submission.adapters.orm import messaging
 from microcred.submission.entrypoints.api import create_router
 from microcred.submission.entrypoints.consumers import register_consumers
 from microcred.submission.entrypoints.scheduler import run_sweeps
-from microcred.submission.service_layer.handlers import EvidencePolicy, EvidenceStorage, MediaProbe, RetentionPolicy
+from microcred.submission.service_layer.storage import EvidencePolicy, EvidenceStorage, MediaProbe, RetentionPolicy
 from microcred.submission.service_layer.unit_of_work import SubmissionUnitOfWork
 from microcred.submission.settings import SubmissionSettings
 

@@ -19,14 +19,9 @@ from microcred.runtime.api import KIB, MIB, api_router, errors, links
 from microcred.runtime.api_types import Count, PageOffset
 from microcred.runtime.auth import CurrentPrincipal, Principal, Role, require
 from microcred.submission.domain.model import Attempt, Evidence, EvidenceStatus, Submission, UploadMode
-from microcred.submission.service_layer import handlers
-from microcred.submission.service_layer.handlers import (
-    EvidencePolicy,
-    EvidenceStorage,
-    MediaProbe,
-    RetentionPolicy,
-    Viewer,
-)
+from microcred.submission.service_layer import evidence_retention, handlers
+from microcred.submission.service_layer.handlers import Viewer
+from microcred.submission.service_layer.storage import EvidencePolicy, EvidenceStorage, MediaProbe, RetentionPolicy
 from microcred.submission.service_layer.unit_of_work import SubmissionUnitOfWork
 
 
@@ -238,6 +233,6 @@ def create_router(
     @router.post("/maintenance/sweep", tags=["operations"])
     async def sweep(_: Annotated[Principal, require(Role.OPERATOR)]) -> dict[str, int]:
         """Run the retention purge and the orphan-upload cleanup now (they also run on a timer)."""
-        return asdict(await handlers.sweep(uow, store, retention))
+        return asdict(await evidence_retention.sweep(uow, store, retention))
 
     return router

@@ -11,8 +11,8 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from microcred.submission.service_layer import handlers
-from microcred.submission.service_layer.handlers import EvidenceStorage, RetentionPolicy
+from microcred.submission.service_layer import evidence_retention
+from microcred.submission.service_layer.storage import EvidenceStorage, RetentionPolicy
 from microcred.submission.service_layer.unit_of_work import SubmissionUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ async def run_sweeps(
     await asyncio.sleep(min(first_delay, interval))
     while True:
         try:
-            await handlers.sweep(uow, store, policy)
+            await evidence_retention.sweep(uow, store, policy)
         except Exception:
             log.exception("evidence sweep failed; retrying at the next interval")
         await asyncio.sleep(interval)

@@ -5,16 +5,18 @@ as its state change, so a redelivered event is a no-op. Events about an attempt 
 current are claimed and otherwise ignored. The catalog projections are idempotent by content as well
 (a version, a retirement, an earned credential is stored once; a pathway keeps its highest revision),
 so the same fact re-announced under a new event id changes nothing either.
+
+What the object store must do for them is ``storage``; how an upload is sealed and measured is
+``sealing``; the evidence sweeps are ``evidence_retention``.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Protocol
+from typing import Annotated
 from uuid import UUID, uuid4
 
 from pydantic import Field
@@ -36,145 +38,30 @@ from microcred.runtime.api_types import ByteCount, Count, Matching, Ordinal, Req
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.context import current_correlation_id
 from microcred.runtime.errors import Conflict, Forbidden, Invalid, NotFound
-from microcred.submission.adapters.content_sniffing import sniff_content_type
 from microcred.submission.domain.model import (
-    UPLOAD_PREFIX,
     Answer,
     Evidence,
     EvidenceStatus,
-    MediaInfo,
     Pathway,
     PublishedCredential,
     Submission,
-    UploadFacts,
     UploadMode,
-    content_family,
-    effective_content_type,
     ensure_evidence_fits,
     ensure_prerequisites_met,
     evidence_object_key,
     missing_parts,
     plan_upload,
-    verified_object_key,
-    verified_prefix,
     version_for_new_submission,
 )
+from microcred.submission.service_layer import sealing
+from microcred.submission.service_layer.storage import EvidencePolicy, EvidenceStorage, MediaProbe, StoredPart
 from microcred.submission.service_layer.unit_of_work import SubmissionUnitOfWork
 
 CONSUMER = "submission"
-# Upload keys looked up in the database per query by the stray-upload sweep.
-STRAY_BATCH = 500
-log = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class StoredObject(Protocol):
-    @property
-    def size(self) -> int: ...
-
-    @property
-    def etag(self) -> str: ...
-
-
-class StoredPart(Protocol):
-    @property
-    def part_number(self) -> int: ...
-
-    @property
-    def size(self) -> int: ...
-
-    @property
-    def etag(self) -> str: ...
-
-
-class Inspection(Protocol):
-    @property
-    def sha256(self) -> str: ...
-
-    @property
-    def head(self) -> bytes: ...
-
-    @property
-    def text(self) -> bool: ...
-
-
-class ListedObject(Protocol):
-    @property
-    def object_key(self) -> str: ...
-
-    @property
-    def last_modified(self) -> datetime | None: ...
-
-
-class OpenUpload(Protocol):
-    @property
-    def object_key(self) -> str: ...
-
-    @property
-    def upload_id(self) -> str: ...
-
-    @property
-    def initiated_at(self) -> datetime | None: ...
-
-
-class EvidenceStorage(Protocol):
-    """What the use cases need of the object store (adapters.evidence_store.EvidenceStore in production)."""
-
-    async def upload_url(self, object_key: str, ttl_seconds: int) -> str: ...
-
-    async def part_urls(
-        self, object_key: str, upload_id: str, part_numbers: list[int], ttl_seconds: int
-    ) -> dict[int, str]: ...
-
-    async def download_url(self, object_key: str, ttl_seconds: int, filename: str) -> str: ...
-
-    async def start_multipart(self, object_key: str, content_type: str) -> str: ...
-
-    async def list_parts(self, object_key: str, upload_id: str) -> Sequence[StoredPart] | None: ...
-
-    async def complete_multipart(self, object_key: str, upload_id: str, parts: Sequence[StoredPart]) -> None: ...
-
-    async def open_uploads(self, prefix: str) -> Sequence[OpenUpload]: ...
-
-    async def abort_multipart(self, object_key: str, upload_id: str) -> None: ...
-
-    async def stat(self, object_key: str) -> StoredObject | None: ...
-
-    async def inspect(self, object_key: str) -> Inspection: ...
-
-    async def copy(self, source_key: str, target_key: str, *, if_etag: str | None = None) -> bool: ...
-
-    async def list_objects(self, prefix: str) -> Sequence[ListedObject]: ...
-
-    async def remove(self, object_key: str, upload_id: str | None = None) -> None: ...
-
-    async def remove_prefix(self, prefix: str) -> None: ...
-
-
-class MediaProbe(Protocol):
-    """Reads duration and metadata of stored video (adapters.media_probe.PyAVMediaProbe in production)."""
-
-    async def probe(self, object_key: str, size: int) -> MediaInfo | None: ...
-
-
-@dataclass(frozen=True)
-class EvidencePolicy:
-    max_bytes: int
-    upload_url_ttl_seconds: int
-    download_url_ttl_seconds: int
-    single_upload_max_bytes: int = 16 * 1024**2
-    part_size_bytes: int = 16 * 1024**2
-
-
-@dataclass(frozen=True)
-class RetentionPolicy:
-    evidence_retention: timedelta
-    orphan_upload_age: timedelta
-    batch_size: int = 100
-
 
 # -- commands ----------------------------------------------------------------------------------
 
@@ -233,17 +120,6 @@ class PartsProgress:
     uploaded: Sequence[StoredPart]
     missing: list[int]
 
-
-@dataclass(frozen=True)
-class SweepReport:
-    purged_items: int = 0
-    abandoned_uploads: int = 0
-    aborted_unknown_uploads: int = 0
-    # Items verified in place before sealing existed: sealed now, or found changed and rejected.
-    sealed_items: int = 0
-    changed_items: int = 0
-    # Objects at upload keys no item needs (a PUT through a still-valid URL after sealing, for one).
-    removed_stray_uploads: int = 0
 
 
 @dataclass(frozen=True)
@@ -480,104 +356,6 @@ async def uploaded_parts(
     return PartsProgress(parts, missing_parts(evidence.part_count, (p.part_number for p in parts)))
 
 
-async def _assemble(store: EvidenceStorage, evidence: Evidence) -> None:
-    """Complete a multipart upload from the parts the store holds; refuse while any is missing."""
-    assert evidence.upload_id is not None and evidence.part_count is not None
-    parts = await store.list_parts(evidence.object_key, evidence.upload_id)
-    if parts is None:
-        # Gone: either an earlier complete assembled it (then the object is there) or it was aborted.
-        if await store.stat(evidence.object_key) is not None:
-            return
-        raise Conflict(
-            f"the multipart upload of evidence {evidence.evidence_id} no longer exists (expired or aborted); "
-            "declare the item again",
-            code="upload_gone",
-        )
-    wanted = [p for p in parts if p.part_number <= evidence.part_count]
-    missing = missing_parts(evidence.part_count, (p.part_number for p in wanted))
-    if missing:
-        raise Conflict(
-            f"{len(missing)} of {evidence.part_count} parts have not reached the store; upload them "
-            "(POST .../parts for fresh URLs) and complete again",
-            code="part_missing",
-            details=missing,
-        )
-    await store.complete_multipart(evidence.object_key, evidence.upload_id, wanted)
-
-
-async def _remove_stored(store: EvidenceStorage, submission_id: UUID, evidence: Evidence) -> None:
-    """Delete every byte the item may hold: its upload (or unfinished multipart upload) and every sealed
-    copy, including one a crashed completion left behind."""
-    await store.remove(evidence.object_key, evidence.upload_id)
-    await store.remove_prefix(verified_prefix(submission_id, evidence.evidence_id))
-
-
-async def _measure(store: EvidenceStorage, probe: MediaProbe, evidence: Evidence, sealed_key: str) -> UploadFacts:
-    """Size, sha256, sniffed type and (for video) media facts of the sealed copy."""
-    stored = await store.stat(sealed_key)
-    if stored is None:
-        # Only a concurrent rejection of the same item deletes a copy before its verdict.
-        raise Conflict(
-            f"evidence {evidence.evidence_id} changed while it was being verified; read it again",
-            code="evidence_not_pending",
-        )
-    inspection = await store.inspect(sealed_key)
-    sniffed = sniff_content_type(inspection.head, inspection.text, evidence.content_type)
-    media: MediaInfo | None = None
-    probed = False
-    if inspection.sha256 == evidence.sha256 and content_family(effective_content_type(evidence.content_type, sniffed)) == "video":
-        media = await probe.probe(sealed_key, stored.size)
-        probed = True
-    return UploadFacts(
-        size=stored.size, sha256=inspection.sha256, etag=stored.etag, sniffed_content_type=sniffed,
-        media=media, media_probed=probed, sealed_key=sealed_key,
-    )
-
-
-async def _seal(store: EvidenceStorage, probe: MediaProbe, submission_id: UUID, evidence: Evidence) -> UploadFacts:
-    """Put the upload out of every URL's reach, then measure it there.
-
-    A completed multipart upload already is: its key only ever had part URLs, and the store refuses
-    a part once the upload is completed (NoSuchUpload: documented for S3, measured on SeaweedFS, part
-    PUTs racing the completion included), so it is measured where it is. A single PUT's URL stays
-    valid for minutes, so that upload is copied to a key no URL was issued for and the copy measured:
-    nothing can slip in between hashing and copying. Copying is what a 2 GiB video is spared: about
-    6 s on an idle SeaweedFS here, 8 to 22 s under load, against at most 16 MiB for a single PUT.
-    """
-    upload = await store.stat(evidence.object_key)
-    if upload is None:
-        raise Conflict(
-            f"nothing was uploaded for evidence {evidence.evidence_id} yet; PUT the file to its upload URL first",
-            code="upload_missing",
-        )
-    if upload.size != evidence.size_bytes:
-        # Copying and hashing a large file are the slow parts: skip both when the size already disagrees.
-        return UploadFacts(size=upload.size, sha256="", etag=upload.etag, sniffed_content_type=None)
-    if evidence.upload_mode is UploadMode.MULTIPART:
-        return await _measure(store, probe, evidence, evidence.object_key)
-    sealed_key = verified_object_key(submission_id, evidence.evidence_id, uuid4(), evidence.filename)
-    # Only the object whose size was just checked is copied: another one PUT in between is not.
-    if not await store.copy(evidence.object_key, sealed_key, if_etag=upload.etag):
-        raise Conflict(
-            f"the upload of evidence {evidence.evidence_id} changed while it was being completed; complete it again",
-            code="upload_changed",
-        )
-    try:
-        return await _measure(store, probe, evidence, sealed_key)
-    except Exception:
-        await store.remove(sealed_key)
-        raise
-
-
-async def _remove_upload(store: EvidenceStorage, evidence: Evidence) -> None:
-    try:
-        await store.remove(evidence.object_key)
-    except Exception:
-        # The verdict is committed; the sweep removes what no item needs, so this is only untidy for a while.
-        log.warning("could not remove the upload of sealed evidence; the sweep will", exc_info=True,
-                    extra={"evidence_id": str(evidence.evidence_id)})
-
-
 async def complete_evidence(
     submission_id: UUID,
     evidence_id: UUID,
@@ -603,8 +381,8 @@ async def complete_evidence(
             return evidence  # completed already: completing is idempotent
         evidence.ensure_pending()
     if evidence.upload_mode is UploadMode.MULTIPART:
-        await _assemble(store, evidence)
-    facts = await _seal(store, probe, submission_id, evidence)
+        await sealing.assemble(store, evidence)
+    facts = await sealing.seal(store, probe, submission_id, evidence)
     recorded = False
     try:
         async with uow() as recording:
@@ -620,7 +398,7 @@ async def complete_evidence(
                 evidence.verify(requirement, facts, now)
             except Invalid as refusal:
                 # Deleted before the verdict commits: a retry after a failed commit deletes again (no-op).
-                await _remove_stored(store, submission_id, evidence)
+                await sealing.remove_stored(store, submission_id, evidence)
                 evidence.reject(refusal, now)
                 await recording.submissions.save(submission)
                 await recording.commit()
@@ -632,7 +410,7 @@ async def complete_evidence(
         if not recorded and facts.sealed_key not in (None, evidence.object_key):
             await store.remove(facts.sealed_key)
     if evidence.verified_key != evidence.object_key:
-        await _remove_upload(store, evidence)
+        await sealing.remove_upload(store, evidence)
     return evidence
 
 
@@ -649,7 +427,7 @@ async def withdraw_evidence(
         submission = await _owned(uow, submission_id, principal)
         evidence = submission.withdraw_evidence(evidence_id, utc_now())
         if evidence.removed_at is not None:
-            await _remove_stored(store, submission_id, evidence)
+            await sealing.remove_stored(store, submission_id, evidence)
         await uow.submissions.save(submission)
         await uow.commit()
     return evidence
@@ -885,166 +663,3 @@ async def record_credential_awarded(event: CredentialAwarded, uow: SubmissionUni
         if submission.record_award(event.award_id, event.issued_at):
             await uow.submissions.save(submission)
         await uow.commit()
-
-
-# -- retention and orphans ---------------------------------------------------------------------
-
-
-async def purge_expired_evidence(
-    uow: Callable[[], SubmissionUnitOfWork], store: EvidenceStorage, policy: RetentionPolicy, now: datetime
-) -> int:
-    """Delete the bytes of evidence whose submission was decided longer ago than the retention period.
-
-    Rows, attempts, feedback and the award id stay: only the object store is emptied, and each item
-    records when. One submission per transaction, under its row lock, so two replicas sweeping at
-    once do each item once.
-    """
-    cutoff = now - policy.evidence_retention
-    async with uow() as reading:
-        due = await reading.submissions.final_with_stored_evidence(cutoff, policy.batch_size)
-    purged = 0
-    for submission_id in due:
-        async with uow() as purging:
-            submission = await purging.submissions.get(submission_id, for_update=True)
-            if submission is None:
-                continue
-            items = submission.retention_due(now, policy.evidence_retention)
-            for evidence in items:
-                await _remove_stored(store, submission_id, evidence)
-                evidence.purge(now)
-            await purging.submissions.save(submission)
-            await purging.commit()
-            purged += len(items)
-    return purged
-
-
-async def abandon_orphan_uploads(
-    uow: Callable[[], SubmissionUnitOfWork], store: EvidenceStorage, policy: RetentionPolicy, now: datetime
-) -> tuple[int, int]:
-    """Remove uploads declared but never completed, then multipart uploads no item knows.
-
-    Returns (items abandoned, unknown uploads aborted). An upload the store holds but no pending item
-    names comes from a declaration whose transaction never committed, or from an item removed while
-    a client kept uploading; either way nothing will ever complete it.
-    """
-    cutoff = now - policy.orphan_upload_age
-    async with uow() as reading:
-        stale = await reading.submissions.pending_uploads_before(cutoff, policy.batch_size)
-    abandoned = 0
-    for submission_id, evidence_id in stale:
-        async with uow() as abandoning:
-            submission = await abandoning.submissions.get(submission_id, for_update=True)
-            evidence = None if submission is None else submission.find_evidence(evidence_id)
-            if submission is None or evidence is None or evidence.status is not EvidenceStatus.PENDING:
-                continue
-            await _remove_stored(store, submission_id, evidence)
-            evidence.abandon(now)
-            await abandoning.submissions.save(submission)
-            await abandoning.commit()
-            abandoned += 1
-    old = [u for u in await store.open_uploads(UPLOAD_PREFIX) if u.initiated_at is None or u.initiated_at <= cutoff]
-    async with uow() as reading:
-        known = await reading.submissions.pending_upload_ids(u.upload_id for u in old)
-    aborted = 0
-    for upload in old:
-        if upload.upload_id not in known:
-            await store.abort_multipart(upload.object_key, upload.upload_id)
-            aborted += 1
-    return abandoned, aborted
-
-
-async def seal_verified_in_place(
-    uow: Callable[[], SubmissionUnitOfWork], store: EvidenceStorage, policy: RetentionPolicy, now: datetime
-) -> tuple[int, int]:
-    """Seal items verified before sealing existed: copy, hash the copy, and read from it from then on.
-
-    Returns (sealed, found changed). A copy whose sha256 is not the verified one means the bytes were
-    replaced after verification (through an upload URL still valid then): the item is rejected and its
-    bytes deleted, as a failed verification would have done. Each item is copied and hashed outside
-    any transaction, then recorded under its submission's row lock (re-checked there).
-    """
-    async with uow() as reading:
-        due = await reading.submissions.verified_in_place(policy.batch_size)
-    sealed = changed = 0
-    for submission_id, evidence_id in due:
-        async with uow() as reading:
-            submission = await reading.submissions.get(submission_id)
-        evidence = None if submission is None else submission.find_evidence(evidence_id)
-        if evidence is None or not evidence.verified_in_place():
-            continue
-        sealed_key = verified_object_key(submission_id, evidence_id, uuid4(), evidence.filename)
-        recorded = False
-        try:
-            facts = UploadFacts(size=0, sha256="", etag="", sniffed_content_type=None)  # the bytes are gone
-            if await store.copy(evidence.object_key, sealed_key):
-                copied = await store.stat(sealed_key)
-                if copied is not None:
-                    inspection = await store.inspect(sealed_key)
-                    facts = UploadFacts(size=copied.size, sha256=inspection.sha256, etag=copied.etag,
-                                        sniffed_content_type=None, sealed_key=sealed_key)
-            async with uow() as sealing:
-                submission = await sealing.submissions.get(submission_id, for_update=True)
-                evidence = None if submission is None else submission.find_evidence(evidence_id)
-                if submission is None or evidence is None or not evidence.verified_in_place():
-                    continue
-                try:
-                    evidence.seal(facts)
-                except Invalid as refusal:
-                    log.warning("evidence changed after verification; rejected", extra={
-                        "submission_id": str(submission_id), "evidence_id": str(evidence_id),
-                        "details": refusal.details})
-                    await _remove_stored(store, submission_id, evidence)
-                    evidence.reject(refusal, now)
-                    changed += 1
-                else:
-                    recorded = True
-                    sealed += 1
-                await sealing.submissions.save(submission)
-                await sealing.commit()
-        finally:
-            if not recorded:
-                await store.remove(sealed_key)
-        if recorded:
-            await _remove_upload(store, evidence)
-    return sealed, changed
-
-
-async def remove_stray_uploads(
-    uow: Callable[[], SubmissionUnitOfWork], store: EvidenceStorage, policy: RetentionPolicy, now: datetime
-) -> int:
-    """Delete objects at upload keys that no item needs.
-
-    Upload URLs are signed only for keys under the upload prefix, and each stays valid for minutes
-    after its item is sealed, rejected or withdrawn: a PUT in that time lands there and nothing else
-    would ever remove it. A key no item knows is left alone until the orphan age has passed. Item
-    states only move away from needing their upload key, so deciding without a lock is safe.
-    """
-    cutoff = now - policy.orphan_upload_age
-    listed = list(await store.list_objects(UPLOAD_PREFIX))
-    removed = 0
-    for start in range(0, len(listed), STRAY_BATCH):
-        batch = listed[start : start + STRAY_BATCH]
-        async with uow() as reading:
-            needed = await reading.submissions.upload_keys_needed(o.object_key for o in batch)
-        for listed_object in batch:
-            key, modified = listed_object.object_key, listed_object.last_modified
-            if needed.get(key) or (key not in needed and modified is not None and modified > cutoff):
-                continue
-            await store.remove(key)
-            removed += 1
-    return removed
-
-
-async def sweep(
-    uow: Callable[[], SubmissionUnitOfWork], store: EvidenceStorage, policy: RetentionPolicy,
-    now: datetime | None = None,
-) -> SweepReport:
-    moment = now or utc_now()
-    purged = await purge_expired_evidence(uow, store, policy, moment)
-    sealed, changed = await seal_verified_in_place(uow, store, policy, moment)
-    abandoned, aborted = await abandon_orphan_uploads(uow, store, policy, moment)
-    stray = await remove_stray_uploads(uow, store, policy, moment)
-    report = SweepReport(purged_items=purged, abandoned_uploads=abandoned, aborted_unknown_uploads=aborted,
-                         sealed_items=sealed, changed_items=changed, removed_stray_uploads=stray)
-    log.info("evidence sweep done", extra=asdict(report))
-    return report
