@@ -79,6 +79,14 @@ OUTAGES: dict[str, tuple[Callable[[], BaseException], str]] = {
     "25006 read-only after failover": (lambda: through_sqlalchemy(
         asyncpg.ReadOnlySQLTransactionError("cannot execute INSERT in a read-only transaction")), "database"),
     "pool exhausted": (lambda: PoolTimeout("QueuePool limit of size 10 overflow 10 reached"), "database"),
+    # Deployment faults an operator fixes while messages wait, and contention the database settles.
+    "wrong password": (lambda: through_sqlalchemy(
+        asyncpg.InvalidPasswordError("password authentication failed")), "database"),
+    "database does not exist": (lambda: through_sqlalchemy(
+        asyncpg.InvalidCatalogNameError('database "x" does not exist')), "database"),
+    "deadlock": (lambda: through_sqlalchemy(asyncpg.DeadlockDetectedError("deadlock detected")), "database"),
+    "serialization failure": (lambda: through_sqlalchemy(
+        asyncpg.SerializationError("could not serialize access")), "database"),
     "connect timeout": (lambda: TimeoutError(), "network"),
     "name not resolved": (lambda: socket.gaierror(-2, "Name or service not known"), "network"),
     "host unreachable": (lambda: OSError(113, "No route to host"), "network"),
@@ -107,9 +115,6 @@ FAILURES: dict[str, Callable[[], BaseException]] = {
     "undefined table": lambda: through_sqlalchemy(asyncpg.UndefinedTableError('relation "x" does not exist')),
     "NUL in a string": lambda: through_sqlalchemy(
         asyncpg.CharacterNotInRepertoireError('invalid byte sequence for encoding "UTF8": 0x00')),
-    "database does not exist": lambda: through_sqlalchemy(
-        asyncpg.InvalidCatalogNameError('database "x" does not exist')),
-    "wrong password": lambda: through_sqlalchemy(asyncpg.InvalidPasswordError("password authentication failed")),
     "record too large": lambda: kafka.MessageSizeTooLargeError(),
     "unknown broker error": lambda: kafka.UnknownError(),
     "TLS misconfigured": lambda: max_retries(urllib3.exceptions.SSLError("certificate verify failed")),

@@ -42,8 +42,13 @@ Dependency = Literal["database", "message broker", "object store", "network"]
 # recovering, shutting down); class 53 is "insufficient resources" (53300 too many connections, also a
 # full disk or memory, which an operator fixes while messages wait); 25006 is a write reaching a server
 # that is read-only, as a demoted primary is until a failover's proxy moves on.
-_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53")
-_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "25006"})
+# Class 28 (the server refuses this service's credentials) and 3D000 (its database does not exist) are
+# deployment faults, not the message's: a password rotated before the service's secret caught up, a
+# database not yet provisioned. Waited out, the backlog proceeds once an operator fixes it; dead-lettered,
+# every message would need a replay. 40001 and 40P01 (serialization failure, deadlock) are the database
+# aborting a transaction to settle contention, and retrying it is the documented remedy.
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "28")
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "25006", "3D000", "40001", "40P01"})
 
 _UNREACHABLE_ERRNOS = frozenset({
     errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE, errno.ETIMEDOUT,
