@@ -286,6 +286,29 @@ async def test_a_state_admin_publishes_the_next_version_of_their_states_rules_on
         await publish_rule_set(command.model_copy(update={"rule_set_id": "UT-2024"}), OPERATOR, uow)
 
 
+async def test_a_version_whose_state_feed_cannot_be_created_is_not_saved_so_a_retry_publishes_it_once(
+    uow: Any, build: Any
+) -> None:
+    command = PublishRuleSet(rule_set_id="TN-2024", state="TN", effective_from=date(2026, 7, 1), unit="points",
+                             amount_per_credential=Decimal(8), required_per_cycle=Decimal(60))
+    created: list[str] = []
+
+    async def broker_down(state: str) -> None:
+        raise ConnectionRefusedError(111, "the broker is not there")
+
+    async def broker_up(state: str) -> None:
+        created.append(state)
+
+    with pytest.raises(ConnectionRefusedError):
+        await publish_rule_set(command, TN_ADMIN, uow, broker_down)
+    assert (await publish_rule_set(command, TN_ADMIN, uow, broker_up)).version == 2
+    assert created == ["TN"]
+    with pytest.raises(Forbidden):
+        await publish_rule_set(command.model_copy(update={"state": "UT", "rule_set_id": "UT-2030"}), TN_ADMIN, uow,
+                               broker_up)
+    assert created == ["TN"], "no topic for a state the caller may not publish for"
+
+
 async def test_a_teacher_registers_a_license_for_themself_by_default(uow: Any) -> None:
     license = await register_license(registration(), TEACHER, uow)
     assert license.teacher_id == "teacher-42"

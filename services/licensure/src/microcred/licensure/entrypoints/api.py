@@ -255,10 +255,11 @@ def create_router(
     # Up to 10,000 accepted credentials by id.
     @router.post("/rule-sets", status_code=status.HTTP_201_CREATED, tags=["rules"], max_body_size=512 * KIB)
     async def publish_rule_set(body: handlers.PublishRuleSet, principal: CurrentPrincipal) -> dict[str, Any]:
-        rule_set = await handlers.publish_rule_set(body, principal, uow())
-        if ensure_topics is not None:
-            await ensure_topics([rule_set.state])
-        return rule_set_view(rule_set)
+        async def ensure_feed(state: str) -> None:
+            if ensure_topics is not None:
+                await ensure_topics([state])
+
+        return rule_set_view(await handlers.publish_rule_set(body, principal, uow(), ensure_feed))
 
     @router.post("/states/{state}/approved-credentials", tags=["rules"])
     async def approve_credential(state: State, body: ApproveCredential, principal: CurrentPrincipal

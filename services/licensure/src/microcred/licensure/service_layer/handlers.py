@@ -18,6 +18,7 @@ credential for readers; it never credits anything, so its arrival order relative
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -562,9 +563,17 @@ async def sync_shipped_rule_sets(rule_sets: list[RuleSet], uow: LicensureUnitOfW
     return added
 
 
-async def publish_rule_set(command: PublishRuleSet, principal: Principal, uow: LicensureUnitOfWork) -> RuleSet:
+async def publish_rule_set(
+    command: PublishRuleSet, principal: Principal, uow: LicensureUnitOfWork,
+    ensure_feed: Callable[[str], Awaitable[None]] | None = None,
+) -> RuleSet:
+    """A new version of a state's rules. ``ensure_feed`` creates the state's feed topic first, once the caller
+    may publish: were the broker down, the version would otherwise be saved while the request failed, and
+    the client's retry would publish it a second time."""
     if not may_administer(principal, command.state):
         raise Forbidden(f"only an admin of {command.state} or an operator publishes its rules", code="not_state_admin")
+    if ensure_feed is not None:
+        await ensure_feed(command.state)
     async with uow:
         await uow.rule_sets.lock(command.rule_set_id)
         current = await uow.rule_sets.latest_version(command.rule_set_id)
