@@ -904,7 +904,8 @@ async def wait_until_credentials_known(api: Api, world: World, timeout: float = 
                                        json={"credential_id": credential_id})
             if response.status_code == 201:
                 break
-            if response.status_code != 404 or now() > deadline:
+            not_yet_known = response.status_code == 422 and response.json().get("error") == "credential_not_found"
+            if not not_yet_known or now() > deadline:
                 raise RuntimeError(f"credential {credential_id} never reached submission: {response.status_code} "
                                    f"{response.text[:300]}")
             await asyncio.sleep(0.2)

@@ -457,7 +457,9 @@ def _probe(client: PlatformClient, scene: Scene, probe: Probe, tally: Tally) -> 
     response = _send(client, party, probe.service, probe.method, probe.path, probe.body)
     if probe.refused:
         tally.attempts += 1
-        if response.status_code in (403, 404):
+        # A probe names someone else's resource in its body: refused as a reference to nothing (422), or
+        # as something the caller may not do (403).
+        if response.status_code in (403, 404, 422):
             tally.refusals += 1
         else:
             tally.leaks.append(f"{probe.party}: {probe.what} -> {response.status_code} {response.text[:200]}")

@@ -236,7 +236,7 @@ def test_requests_while_the_database_is_killed_answer_503_in_the_error_shape_unt
     reviewer = client.actor(f"reviewer-{uuid.uuid4().hex[:8]}", Role.REVIEWER)
     # Each reads or writes its service's database; the answers they give when it is there.
     requests: list[tuple[str, str, str, Actor | None, dict[str, Any] | None, int]] = [
-        ("POST", "submission", "/submissions", teacher, {"credential_id": str(uuid.uuid4())}, 404),
+        ("POST", "submission", "/submissions", teacher, {"credential_id": str(uuid.uuid4())}, 422),
         ("GET", "review", "/reviews/assigned", reviewer, None, 200),
         ("GET", "licensure", "/licenses", teacher, None, 200),
         ("GET", "award", "/awards", teacher, None, 200),

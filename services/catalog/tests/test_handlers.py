@@ -219,7 +219,7 @@ async def test_a_stack_may_not_name_another_issuers_draft_which_reads_as_unknown
 ) -> None:
     hidden = await handlers.draft_credential(await draft(uow, issuer, admin), admin, uow)
     theirs, stranger = other_issuer
-    with pytest.raises(NotFound) as refused:
+    with pytest.raises(Invalid) as refused:
         await handlers.create_stack(handlers.CreateStack(issuer_id=theirs.issuer_id, name="S",
                                                          credential_ids=[hidden.credential_id]), stranger, uow)
     assert (refused.value.code, refused.value.details) == ("credential_not_found",

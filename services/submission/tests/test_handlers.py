@@ -165,10 +165,10 @@ async def test_an_older_version_published_late_does_not_replace_the_latest(db: F
     assert submission.credential_version == 2
 
 
-async def test_starting_a_submission_for_an_unknown_credential_is_not_found(
+async def test_starting_a_submission_for_an_unknown_credential_is_refused(
     db: FakeDatabase, teacher: Principal
 ) -> None:
-    with pytest.raises(NotFound) as refused:
+    with pytest.raises(Invalid) as refused:
         await handlers.start_submission(StartSubmission(credential_id=uuid4()), teacher, db.uow())
     assert refused.value.code == "credential_not_found"
 

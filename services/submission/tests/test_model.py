@@ -352,8 +352,8 @@ def test_a_credential_whose_versions_are_all_retired_takes_no_new_submission() -
     assert "retired" in refused.value.message
 
 
-def test_a_credential_never_published_is_not_found() -> None:
-    with pytest.raises(NotFound) as refused:
+def test_a_credential_never_published_cannot_be_started() -> None:
+    with pytest.raises(Invalid) as refused:
         version_for_new_submission(CREDENTIAL_ID, [])
     assert refused.value.code == "credential_not_found"
 

@@ -157,8 +157,8 @@ class PlatformClient:
             if response.status_code == 201:
                 created: dict[str, Any] = response.json()
                 return created
-            if response.status_code == 404:
-                return None
+            if response.status_code == 422 and response.json().get("error") == "credential_not_found":
+                return None  # not learned yet
             raise ApiError(response, 201)
 
         return wait_for(start, f"the submission service to learn credential {credential_id}", timeout)

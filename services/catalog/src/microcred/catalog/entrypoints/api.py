@@ -12,7 +12,7 @@ from microcred.catalog.adapters.repository import CredentialQuery
 from microcred.catalog.domain.model import CredentialVersion, Issuer, Pathway, Stack, Transition, VersionStatus
 from microcred.catalog.service_layer import catalog_exchange, handlers
 from microcred.catalog.service_layer.unit_of_work import CatalogUnitOfWork
-from microcred.runtime.api import MIB, api_router, errors, links
+from microcred.runtime.api import MIB, api_router, links
 from microcred.runtime.api_types import Count, JsonDocument, Matching, Ordinal, PageOffset, Text
 from microcred.runtime.auth import CurrentPrincipal, Principal, Role, require
 from microcred.runtime.errors import NotFound
@@ -124,9 +124,8 @@ def create_router(uow: Callable[[], CatalogUnitOfWork]) -> APIRouter:
 
     # -- credentials and their versions --------------------------------------------------------------
 
-    # 404: the issuer named in the body does not exist.
     @router.post("/credentials", status_code=status.HTTP_201_CREATED, tags=["credentials"],
-                 max_body_size=DEFINITION_BODY_LIMIT, responses=errors(404) | links(
+                 max_body_size=DEFINITION_BODY_LIMIT, responses=links(
                      201, get_credential=CREDENTIAL, list_versions=CREDENTIAL,
                      open_version=CREDENTIAL, **{op: VERSION for op in (
                          "edit_version", "submit_for_review", "request_changes", "approve", "publish", "retire",
@@ -219,8 +218,7 @@ def create_router(uow: Callable[[], CatalogUnitOfWork]) -> APIRouter:
 
     # -- stacks -------------------------------------------------------------------------------------
 
-    # 404: the issuer or a named credential does not exist, or is another issuer's unpublished credential.
-    @router.post("/stacks", status_code=status.HTTP_201_CREATED, tags=["stacks"], responses=errors(404) | links(
+    @router.post("/stacks", status_code=status.HTTP_201_CREATED, tags=["stacks"], responses=links(
         201, **{op: {"stack_id": "$response.body#/stack_id"} for op in ("get_stack", "update_stack", "delete_stack")}))
     async def create_stack(body: handlers.CreateStack, principal: Manager) -> dict[str, Any]:
         return stack_view(await handlers.create_stack(body, principal, uow()))
@@ -248,7 +246,7 @@ def create_router(uow: Callable[[], CatalogUnitOfWork]) -> APIRouter:
 
     # -- pathways -----------------------------------------------------------------------------------
 
-    @router.post("/pathways", status_code=status.HTTP_201_CREATED, tags=["pathways"], responses=errors(404) | links(
+    @router.post("/pathways", status_code=status.HTTP_201_CREATED, tags=["pathways"], responses=links(
         201, **{op: {"pathway_id": "$response.body#/pathway_id"}
                 for op in ("get_pathway", "update_pathway", "delete_pathway")}))
     async def create_pathway(body: handlers.CreatePathway, principal: Manager) -> dict[str, Any]:

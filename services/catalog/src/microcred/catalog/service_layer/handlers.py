@@ -37,7 +37,7 @@ from microcred.events import (
 from microcred.runtime.api_types import RequestModel, Text
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.context import current_correlation_id
-from microcred.runtime.errors import Conflict, Forbidden, NotFound
+from microcred.runtime.errors import Conflict, Forbidden, Invalid, NotFound
 
 UowFactory = Callable[[], CatalogUnitOfWork]
 
@@ -206,6 +206,15 @@ async def _issuer(uow: CatalogUnitOfWork, issuer_id: UUID) -> Issuer:
     return issuer
 
 
+async def _named_issuer(uow: CatalogUnitOfWork, issuer_id: UUID) -> Issuer:
+    """The issuer a request body names. Its absence is the request's fault (422), where an issuer the path
+    addresses is a resource that is not there (404)."""
+    issuer = await uow.issuers.get(issuer_id)
+    if issuer is None:
+        raise Invalid(f"issuer {issuer_id} does not exist", code="issuer_not_found")
+    return issuer
+
+
 async def read_issuer(issuer_id: UUID, uow: CatalogUnitOfWork) -> Issuer:
     async with uow:
         return await _issuer(uow, issuer_id)
@@ -294,7 +303,7 @@ def _version(credential: Credential, number: int) -> CredentialVersion:
 
 async def draft_credential(command: DraftCredential, principal: Principal, uow: CatalogUnitOfWork) -> CredentialVersion:
     async with uow:
-        issuer = await _issuer(uow, command.issuer_id)
+        issuer = await _named_issuer(uow, command.issuer_id)
         actor = actor_of(principal)
         issuer.require(actor, Authority.EDITOR, "draft credentials")
         key = await free_key(
@@ -473,7 +482,8 @@ async def _require_credentials(
     uow: CatalogUnitOfWork, ids: list[UUID], principal: Principal, *, gated_by: Issuer | None = None
 ) -> None:
     """Every id names a credential the caller may see (published or retired, or their own issuer's draft):
-    the same 404 for another issuer's draft as for no credential at all, so drafts cannot be probed.
+    the same refusal for another issuer's draft as for no credential at all, so drafts cannot be probed. A
+    422, not a 404: the stack or pathway the path addresses is there, it is the body that names nothing.
 
     ``gated_by``: the issuer of a pathway whose steps in ``ids`` get prerequisites. Prerequisites bind
     every teacher who starts the credential, so only its own issuer may impose them.
@@ -490,8 +500,8 @@ async def _require_credentials(
         elif gated_by is not None and credential.issuer_id != gated_by.issuer_id:
             foreign.append(str(credential_id))
     if missing:
-        raise NotFound(f"no such credentials: {', '.join(missing)}", code="credential_not_found",
-                       details={"missing": missing})
+        raise Invalid(f"no such credentials: {', '.join(missing)}", code="credential_not_found",
+                      details={"missing": missing})
     if foreign:
         assert gated_by is not None  # only a gating issuer makes a credential foreign
         raise Forbidden(f"a pathway of {gated_by.name!r} may set prerequisites only for its own credentials, "
@@ -507,7 +517,7 @@ async def _require_steps(uow: CatalogUnitOfWork, issuer: Issuer, steps: tuple[St
 
 async def create_stack(command: CreateStack, principal: Principal, uow: CatalogUnitOfWork) -> Stack:
     async with uow:
-        issuer = await _issuer(uow, command.issuer_id)
+        issuer = await _named_issuer(uow, command.issuer_id)
         issuer.require(actor_of(principal), Authority.ADMIN, "manage stacks")
         await _require_credentials(uow, command.credential_ids, principal)
 
@@ -553,7 +563,7 @@ async def delete_stack(stack_id: UUID, principal: Principal, uow: CatalogUnitOfW
 
 async def create_pathway(command: CreatePathway, principal: Principal, uow: CatalogUnitOfWork) -> Pathway:
     async with uow:
-        issuer = await _issuer(uow, command.issuer_id)
+        issuer = await _named_issuer(uow, command.issuer_id)
         issuer.require(actor_of(principal), Authority.ADMIN, "manage pathways")
         steps = command.domain_steps()
         await _require_steps(uow, issuer, steps, principal)

@@ -129,7 +129,8 @@ def version_for_new_submission(credential_id: UUID, versions: Iterable[Published
     """The latest published version that is not retired."""
     published = list(versions)
     if not published:
-        raise NotFound(f"credential {credential_id} is not a published credential", code="credential_not_found")
+        # The body names it: the request's fault (422), not a missing resource at the path.
+        raise Invalid(f"credential {credential_id} is not a published credential", code="credential_not_found")
     open_versions = [v for v in published if not v.retired]
     if not open_versions:
         latest = max(published, key=lambda v: v.version)

@@ -135,8 +135,7 @@ def create_router(
 ) -> APIRouter:
     router = api_router(tags=["submissions"])
 
-    # 404: the credential named in the body is not a published one.
-    @router.post("/submissions", status_code=status.HTTP_201_CREATED, responses=errors(404) | links(
+    @router.post("/submissions", status_code=status.HTTP_201_CREATED, responses=links(
         201, **{op: {"submission_id": "$response.body#/submission_id"} for op in (
             "get_submission", "declare_evidence", "answer_prompts", "submit", "withdraw_submission")}))
     async def start_submission(
