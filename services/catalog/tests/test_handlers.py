@@ -131,6 +131,8 @@ async def test_stack_and_pathway_changes_emit_their_whole_state_with_a_growing_r
     await handlers.update_stack(stack.stack_id, handlers.StackBody(name="Formative", credential_ids=ids[:1]), admin,
                                 uow)
     await handlers.delete_stack(stack.stack_id, admin, uow)
+    with pytest.raises(NotFound):  # deleted: gone to the API, once announced inactive
+        await handlers.delete_stack(stack.stack_id, admin, uow)
     stack_events = [e for e in uow.published if isinstance(e, StackChanged)]
     assert [(e.revision, e.active, len(e.credential_ids)) for e in stack_events] == [(1, True, 2), (2, True, 1),
                                                                                      (3, False, 1)]

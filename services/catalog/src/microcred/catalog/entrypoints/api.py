@@ -232,7 +232,7 @@ def create_router(uow: Callable[[], CatalogUnitOfWork]) -> APIRouter:
     async def get_stack(stack_id: UUID, _: CurrentPrincipal) -> dict[str, Any]:
         async with uow() as work:
             stack = await work.stacks.get(stack_id)
-        if stack is None:
+        if stack is None or not stack.active:
             raise NotFound(f"stack {stack_id} does not exist", code="stack_not_found")
         return stack_view(stack)
 
@@ -261,7 +261,7 @@ def create_router(uow: Callable[[], CatalogUnitOfWork]) -> APIRouter:
     async def get_pathway(pathway_id: UUID, _: CurrentPrincipal) -> dict[str, Any]:
         async with uow() as work:
             pathway = await work.pathways.get(pathway_id)
-        if pathway is None:
+        if pathway is None or not pathway.active:
             raise NotFound(f"pathway {pathway_id} does not exist", code="pathway_not_found")
         return pathway_view(pathway)
 

@@ -534,7 +534,8 @@ async def create_stack(command: CreateStack, principal: Principal, uow: CatalogU
 
 async def _stack(uow: CatalogUnitOfWork, stack_id: UUID, principal: Principal) -> Stack:
     stack = await uow.stacks.get(stack_id, for_update=True)
-    if stack is None:
+    # A deleted stack stays as a row (its last revision was announced inactive) but is gone to the API.
+    if stack is None or not stack.active:
         raise NotFound(f"stack {stack_id} does not exist", code="stack_not_found")
     (await _issuer(uow, stack.issuer_id)).require(actor_of(principal), Authority.ADMIN, "manage stacks")
     return stack
@@ -581,7 +582,7 @@ async def create_pathway(command: CreatePathway, principal: Principal, uow: Cata
 
 async def _pathway(uow: CatalogUnitOfWork, pathway_id: UUID, principal: Principal) -> Pathway:
     pathway = await uow.pathways.get(pathway_id, for_update=True)
-    if pathway is None:
+    if pathway is None or not pathway.active:  # deleted: gone to the API, as for stacks
         raise NotFound(f"pathway {pathway_id} does not exist", code="pathway_not_found")
     (await _issuer(uow, pathway.issuer_id)).require(actor_of(principal), Authority.ADMIN, "manage pathways")
     return pathway
