@@ -57,13 +57,9 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     data_dir: Path = tmp_path_factory.mktemp("platform")
     ports = PlatformPorts.free()
     infra = infrastructure_for_tests(data_dir, ports, extra_databases=("runtime_tests",))
-    running = Platform(data_dir, ports, infra=infra, service_env=SERVICE_ENV)
-    running.start()
-    try:
+    with Platform(data_dir, ports, infra=infra, service_env=SERVICE_ENV) as running:
         yield running
         every_answer_was_documented(running)
-    finally:
-        running.stop()
 
 
 # A second platform for calibration: every submission double-scored, and reviewers whose agreement
@@ -80,13 +76,10 @@ CALIBRATION_ENV = SERVICE_ENV | {
 def calibration_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     data_dir: Path = tmp_path_factory.mktemp("calibration")
     ports = PlatformPorts.free()
-    running = Platform(data_dir, ports, infra=infrastructure_for_tests(data_dir, ports), service_env=CALIBRATION_ENV)
-    running.start()
-    try:
+    with Platform(data_dir, ports, infra=infrastructure_for_tests(data_dir, ports),
+                  service_env=CALIBRATION_ENV) as running:
         yield running
         every_answer_was_documented(running)
-    finally:
-        running.stop()
 
 
 @pytest.fixture(scope="module")

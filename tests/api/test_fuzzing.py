@@ -49,12 +49,9 @@ SCHEMA_VIOLATIONS = {"ST103", "ST104", "ST105", "ST106", "ST107", "ST108", "ST10
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Platform, dict[str, Actor]]]:
     data_dir = tmp_path_factory.mktemp("fuzzing")
     ports = PlatformPorts.free()
-    platform = Platform(data_dir, ports, infra=infrastructure_for_tests(data_dir, ports), service_env=QUICK_SERVICE_ENV)
-    platform.start()
-    try:
+    with Platform(data_dir, ports, infra=infrastructure_for_tests(data_dir, ports),
+                  service_env=QUICK_SERVICE_ENV) as platform:
         yield platform, _seed(platform)
-    finally:
-        platform.stop()
 
 
 def _seed(platform: Platform) -> dict[str, Actor]:

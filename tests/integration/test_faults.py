@@ -67,12 +67,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     data_dir: Path = tmp_path_factory.mktemp("faults")
     ports = PlatformPorts.free()
     infra = embedded_infrastructure(data_dir, ports.infra, data_dir / "logs", extra_databases=(RUNTIME_DATABASE,))
-    running = Platform(data_dir, ports, infra=infra, service_env=QUICK_SERVICE_ENV)
-    running.start()
-    try:
+    with Platform(data_dir, ports, infra=infra, service_env=QUICK_SERVICE_ENV) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def stack_of(platform: Platform) -> EmbeddedStack:

@@ -29,7 +29,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from microcred.events import CreditPosted
 from microcred.runtime.auth import DevTokenIssuer
 from microcred.runtime.messaging_tables import define_messaging_tables
-from microcred.runtime.outages import is_transient, unavailable_dependency
+from microcred.runtime.outages import unavailable_dependency
 from microcred.runtime.service import ServiceRuntime
 from microcred.runtime.settings import ServiceSettings
 from microcred.runtime.testing import database_error as through_sqlalchemy
@@ -133,14 +133,12 @@ def test_an_unreachable_or_unready_dependency_is_an_outage(name: str) -> None:
     make, dependency = OUTAGES[name]
     error = make()
     assert unavailable_dependency(error) == dependency
-    assert is_transient(error)
 
 
 @pytest.mark.parametrize("name", FAILURES)
 def test_the_codes_own_failure_is_not_an_outage(name: str) -> None:
     error = FAILURES[name]()
     assert unavailable_dependency(error) is None
-    assert not is_transient(error)
 
 
 def test_sqlalchemy_wraps_57p03_as_a_plain_dbapi_error_so_only_its_sqlstate_tells() -> None:
@@ -152,7 +150,7 @@ def test_sqlalchemy_wraps_57p03_as_a_plain_dbapi_error_so_only_its_sqlstate_tell
 
 def test_a_group_of_outages_is_an_outage() -> None:
     group = ExceptionGroup("both", [ConnectionRefusedError(111, "x"), kafka.NodeNotReadyError("y")])
-    assert is_transient(group)
+    assert unavailable_dependency(group) == "network"
 
 
 def app_failing_with(error: BaseException, tmp_path: Path) -> TestClient:

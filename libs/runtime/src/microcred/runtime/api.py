@@ -7,7 +7,7 @@ request it
    gets its 401 before a byte of the body is read;
 2. limits the body while it is read: a declared ``Content-Length`` over the route's limit is refused
    unread, a streamed body is refused at the first chunk past it (413). The limit is
-   ``DEFAULT_BODY_LIMIT`` unless the route says ``max_body_size=`` (and the README lists those).
+   ``DEFAULT_BODY_LIMIT`` unless the route says ``max_body_size=`` (docs/http-api.md lists those).
    Starlette's own ``RequestBodyLimitMiddleware`` (which FastAPI's ``max_body_size`` uses) is not used: it
    answers a declared-too-large body with a plain-text 413 even when the caller is unauthenticated, and
    replaces whatever response the app had started;
@@ -36,7 +36,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.types import Message, Receive
 
-from microcred.runtime.api_types import INT32_MAX, INT64_MAX, STORABLE_JSON_SCHEMAS, unstorable
+from microcred.runtime.api_types import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, STORABLE_JSON_SCHEMAS, unstorable
 from microcred.runtime.auth import authenticated, bearer_credentials
 from microcred.runtime.errors import DomainError
 from microcred.runtime.outages import OUTAGE_ERROR_TYPES, unavailable_dependency
@@ -119,7 +119,7 @@ def truthful_openapi(app: FastAPI) -> None:
 def _integer_bounds(node: Any) -> None:
     if isinstance(node, dict):
         if node.get("type") == "integer":
-            low, high = (-(2**63), INT64_MAX) if node.get("format") == "int64" else (-(2**31), INT32_MAX)
+            low, high = (INT64_MIN, INT64_MAX) if node.get("format") == "int64" else (INT32_MIN, INT32_MAX)
             for key in ("minimum", "maximum"):
                 if isinstance(node.get(key), float):
                     node[key] = min(max(int(node[key]), low), high) if node.get("format") else int(node[key])

@@ -23,8 +23,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 NO_NUL = r"^[^\x00]*$"
 
-INT32_MAX = 2**31 - 1
-INT64_MAX = 2**63 - 1
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 #: How deep a JSON body may nest. Real documents (a credential posted to /verify, a catalog file) stay
 #: under 20 levels; a deeper one costs parsing and recursion for nothing.
@@ -84,8 +84,8 @@ Text = Annotated[str, StringConstraints(pattern=NO_NUL), AfterValidator(storable
 StateCode = Annotated[str, Matching(r"^[A-Z]{2}$")]
 
 # Integers carry their width as an OpenAPI format, so a client (and the schema test) knows the range.
-Int32 = Annotated[int, Ge(-(2**31)), Le(INT32_MAX), Field(json_schema_extra={"format": "int32"})]
-Int64 = Annotated[int, Ge(-(2**63)), Le(INT64_MAX), Field(json_schema_extra={"format": "int64"})]
+Int32 = Annotated[int, Ge(INT32_MIN), Le(INT32_MAX), Field(json_schema_extra={"format": "int32"})]
+Int64 = Annotated[int, Ge(INT64_MIN), Le(INT64_MAX), Field(json_schema_extra={"format": "int64"})]
 #: A count, a list number, an index: 0 up to a PostgreSQL ``integer``.
 Count = Annotated[Int32, Ge(0)]
 #: A version, an attempt, a part number: 1 up to a PostgreSQL ``integer``.
@@ -104,7 +104,7 @@ STORABLE_JSON_SCHEMAS: dict[str, dict[str, Any]] = {
                        f"and whose numbers are finite, nested at most {MAX_JSON_DEPTH} levels.",
         "anyOf": [
             {"type": "string", "pattern": NO_NUL},
-            {"type": "integer", "format": "int64", "minimum": -(2**63), "maximum": INT64_MAX},
+            {"type": "integer", "format": "int64", "minimum": INT64_MIN, "maximum": INT64_MAX},
             {"type": "number"},
             {"type": "boolean"},
             {"type": "null"},
@@ -149,10 +149,8 @@ def unstorable(value: Any, loc: tuple[str | int, ...] = ()) -> list[tuple[tuple[
             storable(value)
         except ValueError as error:
             problems.append((loc, str(error)))
-    elif isinstance(value, bool):
-        pass
-    elif isinstance(value, int):
-        if not -(2**63) <= value <= INT64_MAX:
+    elif isinstance(value, int) and not isinstance(value, bool):  # true and false fit anywhere
+        if not INT64_MIN <= value <= INT64_MAX:
             problems.append((loc, "the number is larger than any column holds (64-bit integers)"))
     elif isinstance(value, float):
         if not math.isfinite(value):  # 1e400 parses as infinity

@@ -45,15 +45,14 @@ from faststream import BaseMiddleware
 from faststream.kafka import KafkaBroker
 from faststream.middlewares import AckPolicy
 from prometheus_client import CollectorRegistry, Counter
-from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception_type, wait_exponential
+from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception_type
 
 from microcred.events import IntegrationEvent, PoisonMessage, dead_letter_topic, decode_event
 from microcred.runtime.context import correlation_id_var, event_id_var, parse_uuid
-from microcred.runtime.outages import is_transient, unavailable_dependency
+from microcred.runtime.outages import unavailable_dependency
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ConsumerPolicy", "OffsetCommitter", "ReliabilityMiddleware", "is_transient", "subscribe"]
 
 
 class OffsetCommitter:
@@ -268,7 +267,7 @@ class ReliabilityMiddleware(BaseMiddleware):
         # message, whose commit covers this one). A partition that stalls here shows as consumer lag.
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(Exception),
-            wait=wait_exponential(multiplier=self.policy.retry_base_seconds, max=self.policy.retry_max_seconds),
+            wait=lambda state: self.policy.backoff(state.attempt_number),
             before_sleep=before_sleep_log(log, logging.ERROR),
         )
         async for attempt in retrying:

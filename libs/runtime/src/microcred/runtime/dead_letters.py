@@ -34,9 +34,10 @@ from aiokafka.helpers import create_ssl_context
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from microcred.events import dead_letter_topic
 from microcred.runtime.offsets import LogEnds
 
-DLT_SUFFIX = ".dlt"
+DLT_SUFFIX = dead_letter_topic("")
 _DLT_HEADER_PREFIX = "dlt-"
 
 
@@ -200,7 +201,7 @@ def settings_from(args: argparse.Namespace) -> KafkaClientSettings:
 
 
 def _dlt(topic: str) -> str:
-    return topic if topic.endswith(DLT_SUFFIX) else topic + DLT_SUFFIX
+    return topic if topic.endswith(DLT_SUFFIX) else dead_letter_topic(topic)
 
 
 async def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:

@@ -143,8 +143,3 @@ def unavailable_dependency(exc: BaseException) -> Dependency | None:
         # SQLAlchemy raises its wrapper from the driver's error, so .orig is normally the cause too.
         current = current.__cause__ or (current.orig if isinstance(current, DBAPIError) else None)
     return None
-
-
-def is_transient(exc: BaseException) -> bool:
-    """True when ``exc`` means a dependency is unreachable or not ready: retry it, never dead-letter it."""
-    return unavailable_dependency(exc) is not None

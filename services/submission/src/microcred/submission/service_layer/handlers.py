@@ -338,11 +338,7 @@ async def _store_parts(store: EvidenceStorage, evidence: Evidence) -> Sequence[S
     assert evidence.upload_id is not None
     parts = await store.list_parts(evidence.object_key, evidence.upload_id)
     if parts is None:
-        raise Conflict(
-            f"the multipart upload of evidence {evidence.evidence_id} no longer exists (expired or aborted); "
-            "declare the item again",
-            code="upload_gone",
-        )
+        raise sealing.upload_gone(evidence)
     return parts
 
 

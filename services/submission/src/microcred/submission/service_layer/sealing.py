@@ -28,6 +28,15 @@ from microcred.submission.service_layer.storage import EvidenceStorage, MediaPro
 log = logging.getLogger(__name__)
 
 
+def upload_gone(evidence: Evidence) -> Conflict:
+    """The refusal for a multipart upload the store no longer has."""
+    return Conflict(
+        f"the multipart upload of evidence {evidence.evidence_id} no longer exists (expired or aborted); "
+        "declare the item again",
+        code="upload_gone",
+    )
+
+
 async def assemble(store: EvidenceStorage, evidence: Evidence) -> None:
     """Complete a multipart upload from the parts the store holds; refuse while any is missing."""
     assert evidence.upload_id is not None and evidence.part_count is not None
@@ -36,11 +45,7 @@ async def assemble(store: EvidenceStorage, evidence: Evidence) -> None:
         # Gone: either an earlier complete assembled it (then the object is there) or it was aborted.
         if await store.stat(evidence.object_key) is not None:
             return
-        raise Conflict(
-            f"the multipart upload of evidence {evidence.evidence_id} no longer exists (expired or aborted); "
-            "declare the item again",
-            code="upload_gone",
-        )
+        raise upload_gone(evidence)
     wanted = [p for p in parts if p.part_number <= evidence.part_count]
     missing = missing_parts(evidence.part_count, (p.part_number for p in wanted))
     if missing:
