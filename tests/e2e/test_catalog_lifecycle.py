@@ -99,8 +99,11 @@ def test_pathway_prerequisite_blocks_a_start_until_the_teacher_has_earned_it(
     teacher = world.teacher()
 
     def blocked() -> dict[str, Any] | None:
+        # Until submission has read the second credential's publication it answers
+        # credential_not_found (also a 422): wait for the pathway's refusal itself.
         response = client.attempt("POST", "submission", "/submissions", teacher, json={"credential_id": second})
-        return response.json() if response.status_code == 422 else None
+        body = response.json()
+        return body if response.status_code == 422 and body["error"] != "credential_not_found" else None
 
     refusal = wait_for(blocked, "submission to learn the pathway")
     assert refusal["error"] == "prerequisites_not_met" and refusal["details"] == [first]
