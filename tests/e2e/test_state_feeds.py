@@ -1,7 +1,8 @@
 """Licensure end to end: several states' rules, district approval, reversals, and what states receive.
 
 A state subscriber here is what an agency would run: a plain aiokafka consumer on its own topic, and
-a stdlib HTTP server that checks our HMAC signature with nothing but ``hmac``. The webhook receiver
+a stdlib HTTP server that checks our HMAC signature with nothing but ``hmac``. Suspension, reinstatement
+and expiry reach the states that credited the award, with the consequence for the credit. The webhook receiver
 is down, then failing, then healthy, and must end up with every record, each once and correctly signed.
 """
 
@@ -15,15 +16,16 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from microcred.devstack.client import Actor, PlatformClient, read_events, wait_for
 from microcred.devstack.platform import Platform
+from microcred.events import CredentialAwarded
 from microcred.runtime.auth import Role
 
 pytestmark = pytest.mark.stack
@@ -231,3 +233,103 @@ def test_a_webhook_receiver_that_was_down_then_failing_gets_every_record_once_an
         assert replayed["requeued"] >= 2
         wait_for(lambda: receiver.calls >= 4 + replayed["requeued"], "the replay")
         assert len(receiver.received) == before, "a replay carries the same event ids: receivers dedupe on them"
+
+
+# -- status changes ---------------------------------------------------------------------------------------------
+
+
+def expiring_award(teacher: Actor, valid_until: datetime) -> CredentialAwarded:
+    """An award as the award service would announce it, but expiring in seconds: credentials here expire in
+    whole months, and the expiry sweep must be seen to act within a test."""
+    return CredentialAwarded(
+        correlation_id=uuid.uuid4(), states=("TN", "UT"), award_id=uuid.uuid4(), submission_id=uuid.uuid4(),
+        credential_id=uuid.uuid4(), credential_version=1, credential_name="Expiring Practice",
+        issuer_id=uuid.uuid4(), teacher_id=teacher.subject, issued_at=datetime.now(UTC), valid_until=valid_until,
+        credential={"id": f"urn:uuid:{uuid.uuid4()}", "validUntil": valid_until.isoformat()},
+    )
+
+
+def produce(bootstrap: str, event: CredentialAwarded) -> None:
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(event.topic, event.to_json(), key=event.record_key())
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+
+
+def test_suspension_reinstatement_and_expiry_reach_each_crediting_states_topic_and_webhooks(
+    platform: Platform, client: PlatformClient, module_world: Any, ut_admin: Actor
+) -> None:
+    port = free_port()
+    subscription = client.call("POST", "licensure", "/webhooks", ut_admin, expect=201,
+                               json={"state": "UT", "url": f"http://127.0.0.1:{port}/microcred"})
+    teacher = module_world.teacher(state="TN", also_in=("UT",))
+    ut = license_in(client, teacher, "UT")
+    (tn,) = [lic for lic in client.call("GET", "licensure", "/licenses", teacher) if lic["state"] == "TN"]
+    bystander = module_world.teacher(state="TN")  # another TN licensee: none of this concerns them
+    award = module_world.earn(teacher, module_world.publish("Suspended Practice"))
+    wait_for(lambda: progress(client, teacher, ut)["entries"], "UT credit")
+    wait_for(lambda: progress(client, teacher, tn)["entries"], "TN credit")
+
+    standing = f"/credentials/{award['award_id']}"
+    client.call("POST", "award", f"{standing}/suspend", module_world.admin, json={"reason": "Evidence under review"})
+    client.call("POST", "award", f"{standing}/reinstate", module_world.admin, json={"reason": "Review cleared it"})
+    expires = datetime.now(UTC) + timedelta(seconds=2)
+    expiring = expiring_award(teacher, expires)
+    bootstrap = platform.endpoints.kafka_bootstrap
+    produce(bootstrap, expiring)
+    wait_for(lambda: len(progress(client, teacher, ut)["entries"]) >= 2, "the expiring award's UT credit")
+
+    def sweep() -> int | None:
+        """One pass of what the periodic sweep does hourly: announce what has expired and was not yet told."""
+        if datetime.now(UTC) <= expires:
+            return None
+        announced = client.call("POST", "licensure", "/maintenance/expiry-sweep", module_world.operator)["announced"]
+        return int(announced) or None
+
+    wait_for(sweep, "the expiry sweep to announce the expiry")
+
+    status_types = {"credential_suspended", "credential_reinstated", "credential_expired"}
+
+    def statuses(records: list[dict[str, Any]], license: dict[str, Any]) -> list[tuple[str, str]]:
+        return [(r["record_type"], r["consequence"]) for r in records
+                if r["license_id"] == license["license_id"] and r["record_type"] in status_types]
+
+    expected_tn = [("credential_suspended", "kept"), ("credential_reinstated", "kept"), ("credential_expired", "kept")]
+    expected_ut = [*expected_tn[:2], ("credential_expired", "reversed")]  # UT's rule reverses on expiry
+    tn_records = state_topic(bootstrap, "licensure.state.TN", lambda rs: len(statuses(rs, tn)) >= 3)
+    ut_records = state_topic(bootstrap, "licensure.state.UT", lambda rs: len(statuses(rs, ut)) >= 3)
+    assert statuses(tn_records, tn) == expected_tn and statuses(ut_records, ut) == expected_ut
+    assert {r["state"] for r in tn_records} == {"TN"} and {r["state"] for r in ut_records} == {"UT"}
+    assert statuses(tn_records, ut) == [] and statuses(ut_records, tn) == [], "a state hears of its licensees only"
+    (bystander_license,) = client.call("GET", "licensure", "/licenses", bystander)
+    assert statuses(tn_records, bystander_license) == []
+
+    mine = [r for r in tn_records if r["license_id"] == tn["license_id"]]
+    suspended = next(r for r in mine if r["record_type"] == "credential_suspended")
+    assert suspended["event_version"] == 2 and suspended["award_id"] == award["award_id"]
+    assert (suspended["reason"], suspended["changed_by"]) == ("Evidence under review", module_world.admin.subject)
+    assert suspended["license_number"] == tn["license_number"] and suspended["credential_name"]
+    assert suspended["entry_id"] and float(suspended["amount"]) == 6, "kept names the credit that stays"
+    ut_expired = next(r for r in ut_records if r["license_id"] == ut["license_id"]
+                      and r["record_type"] == "credential_expired")
+    reversal = next(r for r in ut_records if r["record_type"] == "credit_reversed"
+                    and r["award_id"] == str(expiring.award_id))
+    assert ut_expired["award_id"] == str(expiring.award_id) and ut_expired["changed_by"] is None
+    assert (ut_expired["entry_id"], float(ut_expired["amount"])) == (reversal["entry_id"], -0.5)
+
+    # Running the sweep again tells nobody twice.
+    client.call("POST", "licensure", "/maintenance/expiry-sweep", module_world.operator)
+    with Receiver(port, subscription["secret"], failures=0) as receiver:
+        def received() -> list[tuple[str, str]]:
+            ordered = sorted(receiver.received.values(), key=lambda r: r["occurred_at"])
+            return statuses(ordered, ut)
+
+        wait_for(lambda: len(received()) >= 3, "the UT webhook to receive the status records", timeout=60)
+        assert received() == expected_ut and receiver.bad_signatures == 0
+    again = state_topic(bootstrap, "licensure.state.TN", lambda rs: len(rs) >= len(tn_records), timeout=5)
+    assert statuses(again, tn) == expected_tn, "each expiry is announced once"

@@ -9,7 +9,17 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from microcred.events import ALL_EVENTS, CreditPosted, PoisonMessage, Rubric, decode_event, state_feed_topic
+from microcred.events import (
+    ALL_EVENTS,
+    CreditPosted,
+    IntegrationEvent,
+    PoisonMessage,
+    Rubric,
+    StateFeedRecord,
+    StateFeedRecordV1,
+    decode_event,
+    state_feed_topic,
+)
 from microcred.events.registry import PER_STATE_EVENTS, all_topics
 from microcred.events.snapshots import current_schema, incompatibilities, snapshot_path
 
@@ -49,8 +59,10 @@ def test_adding_an_optional_field_is_compatible_but_removing_or_requiring_is_not
 
 
 def test_every_event_has_its_own_topic_and_a_dead_letter_companion() -> None:
-    topics = [cls.topic for cls in ALL_EVENTS]
-    assert len(set(topics)) == len(topics)
+    # Versions of one event type share its topic; two event types never do.
+    topic_of_type = {cls.model_fields["event_type"].default: cls.topic for cls in ALL_EVENTS}
+    assert len(set(topic_of_type.values())) == len(topic_of_type)
+    assert all(topic_of_type[cls.model_fields["event_type"].default] == cls.topic for cls in ALL_EVENTS)
     fixed = [cls.topic for cls in ALL_EVENTS if cls not in PER_STATE_EVENTS]
     assert set(all_topics()) == set(fixed) | {f"{t}.dlt" for t in fixed}
 
@@ -61,6 +73,33 @@ def test_a_state_feed_record_goes_to_its_own_states_topic_only() -> None:
         with pytest.raises(ValueError):
             state_feed_topic(bad)
     assert "licensure.state" not in all_topics(), "the prefix is not a topic of its own"
+
+
+def feed_record(cls: type[IntegrationEvent], **overrides: object) -> IntegrationEvent:
+    fields: dict[str, object] = dict(
+        correlation_id=uuid.uuid4(), record_type="credit_posted", state="TN", license_id=uuid.uuid4(),
+        license_number="TN-1", license_type="Professional", teacher_id="t-1", award_id=uuid.uuid4(),
+        credential_id=uuid.uuid4(), credential_name="Checking for Understanding", amount=Decimal("6"),
+    )
+    return cls(**(fields | overrides))
+
+
+def test_status_records_needed_a_second_version_of_the_state_record_and_v1_records_still_decode() -> None:
+    # A new record_type value is a changed constraint: a reader validating v1 refuses it, so it cannot
+    # be growth of v1. The snapshots' rule says so, and that is why StateFeedRecord is version 2.
+    assert incompatibilities(current_schema(StateFeedRecordV1), current_schema(StateFeedRecord))
+    old = feed_record(StateFeedRecordV1)
+    assert type(decode_event(old.to_json())) is StateFeedRecordV1, "records already on the topics still read"
+    suspended = feed_record(StateFeedRecord, record_type="credential_suspended", consequence="kept",
+                            changed_at="2026-01-05T10:00:00Z", changed_by="admin-1")
+    decoded = decode_event(suspended.to_json())
+    assert isinstance(decoded, StateFeedRecord) and decoded.event_version == 2
+    assert decoded.consequence == "kept" and decoded.destination_topic() == "licensure.state.TN"
+    # Every v1 record is v2 content: a v2 reader may read the topic's history with the v2 model.
+    as_v2 = json.loads(old.to_json()) | {"event_version": 2}
+    assert StateFeedRecord.model_validate(as_v2).record_type == "credit_posted"
+    with pytest.raises(ValidationError):
+        feed_record(StateFeedRecordV1, record_type="credential_suspended")
 
 
 def test_producers_cannot_invent_fields_but_consumers_ignore_unknown_ones() -> None:

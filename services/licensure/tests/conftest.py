@@ -14,7 +14,9 @@ import pytest
 from microcred.events import (
     CredentialAwarded,
     CredentialPublished,
+    CredentialReinstated,
     CredentialRevoked,
+    CredentialSuspended,
     IssuerProfile,
     Resource,
     StateFeedRecord,
@@ -29,6 +31,7 @@ from microcred.licensure.domain.model import (
     LedgerEntry,
     License,
     RuleSet,
+    StatusChange,
 )
 from microcred.runtime.testing import FakeMessagingUnitOfWork
 
@@ -132,6 +135,24 @@ class Builders:
             changed_at=datetime(2025, 6, 1, tzinfo=UTC), changed_by="admin-1",
         )
 
+    @staticmethod
+    def suspended(awarded: CredentialAwarded, reason: str = "evidence under review",
+                  changed_at: datetime = datetime(2025, 5, 1, tzinfo=UTC)) -> CredentialSuspended:
+        return CredentialSuspended(
+            correlation_id=uuid4(), states=("TN",), award_id=awarded.award_id, achievement_id=awarded.credential_id,
+            issuer_id=awarded.issuer_id, teacher_id=awarded.teacher_id, reason=reason, changed_at=changed_at,
+            changed_by="admin-1",
+        )
+
+    @staticmethod
+    def reinstated(awarded: CredentialAwarded, reason: str = "review cleared the evidence",
+                   changed_at: datetime = datetime(2025, 5, 20, tzinfo=UTC)) -> CredentialReinstated:
+        return CredentialReinstated(
+            correlation_id=uuid4(), states=("TN",), award_id=awarded.award_id, achievement_id=awarded.credential_id,
+            issuer_id=awarded.issuer_id, teacher_id=awarded.teacher_id, reason=reason, changed_at=changed_at,
+            changed_by="admin-2",
+        )
+
 
 class FakeRuleSets:
     def __init__(self, rule_sets: Sequence[RuleSet]) -> None:
@@ -187,6 +208,7 @@ class FakeAwards:
     def __init__(self) -> None:
         self.rows: dict[UUID, AwardRecord] = {}
         self.revoked: dict[UUID, str] = {}
+        self.changes: list[StatusChange] = []
 
     async def add(self, award: AwardRecord) -> None:
         self.rows.setdefault(award.award_id, award)
@@ -209,8 +231,15 @@ class FakeAwards:
     async def is_revoked(self, award_id: UUID) -> bool:
         return award_id in self.revoked
 
-    async def expired_with_credit(self, now: datetime, limit: int) -> list[AwardRecord]:
-        return [a for a in self.rows.values() if a.valid_until is not None and a.valid_until <= now][:limit]
+    async def record_status_change(self, change: StatusChange) -> bool:
+        key = (change.award_id, change.status, change.changed_at)
+        if any((c.award_id, c.status, c.changed_at) == key for c in self.changes):
+            return False
+        self.changes.append(change)
+        return True
+
+    async def status_changes(self, award_id: UUID) -> list[StatusChange]:
+        return sorted((c for c in self.changes if c.award_id == award_id), key=lambda c: c.changed_at)
 
 
 class FakeCredentials:
@@ -246,8 +275,23 @@ class FakeLedger:
 
 
 class FakeClaims:
-    def __init__(self) -> None:
+    def __init__(self, awards: FakeAwards) -> None:
         self.rows: dict[tuple[UUID, UUID], CreditClaim] = {}
+        self.awards = awards
+        self.expiry_announced: set[tuple[UUID, UUID]] = set()
+
+    async def expired_unannounced(self, now: datetime, limit: int) -> list[CreditClaim]:
+        def expired(award_id: UUID) -> bool:
+            award = self.awards.rows.get(award_id)
+            return award is not None and award.valid_until is not None and award.valid_until <= now
+        return [replace(c) for key, c in self.rows.items() if expired(c.award_id)
+                and key not in self.expiry_announced and c.award_id not in self.awards.revoked][:limit]
+
+    async def mark_expiry_announced(self, award_id: UUID, license_id: UUID, at: datetime) -> bool:
+        if (award_id, license_id) in self.expiry_announced:
+            return False
+        self.expiry_announced.add((award_id, license_id))
+        return True
 
     async def add_once(self, claim: CreditClaim) -> bool:
         if (claim.award_id, claim.license_id) in self.rows:
@@ -306,7 +350,7 @@ class FakeUnitOfWork(FakeMessagingUnitOfWork):
         self.awards = FakeAwards()
         self.credentials = FakeCredentials()
         self.ledger = FakeLedger()
-        self.claims = FakeClaims()
+        self.claims = FakeClaims(self.awards)
         self.approvals = FakeApprovals()
         self.webhooks = FakeWebhooks()
 

@@ -26,7 +26,7 @@ from microcred.licensure.service_layer.handlers import (
     publish_rule_set,
     record_revocation,
     register_license,
-    reverse_expired_credits,
+    sweep_expired_credentials,
     sync_shipped_rule_sets,
 )
 from microcred.runtime.auth import Principal, Role
@@ -194,7 +194,7 @@ async def test_revoking_a_credited_award_reverses_the_credit_once(uow: Any, buil
     assert "plagiarised evidence" in reversal.reason and reversal.causation_id == revoked.event_id
     kinds = [e.kind for e in uow.ledger.entries]
     assert kinds == [EntryKind.CREDIT, EntryKind.REVERSAL], "the credit stays; the reversal is appended"
-    assert uow.feed()[-1].record_type == "credit_reversed"
+    assert [r.record_type for r in uow.feed()][-2:] == ["credit_reversed", "credential_revoked"]
 
 
 async def test_a_revocation_arriving_before_its_award_means_the_award_never_credits(uow: Any, build: Any) -> None:
@@ -226,7 +226,8 @@ async def test_revoking_a_pending_credit_rejects_it(build: Any, make_uow: Any) -
     await post_credits(awarded, uow)
     await record_revocation(build.revoked(awarded), uow)
     claim = await uow.claims.get(awarded.award_id, license.license_id)
-    assert claim.status is ClaimStatus.REJECTED and uow.feed()[-1].record_type == "credit_rejected"
+    assert claim.status is ClaimStatus.REJECTED
+    assert [r.record_type for r in uow.feed()][-2:] == ["credit_rejected", "credential_revoked"]
 
 
 async def test_a_stack_credential_revoked_changes_no_credit(uow: Any, build: Any) -> None:
@@ -243,11 +244,11 @@ async def test_an_expired_credential_is_reversed_only_where_the_rule_set_says_so
     await uow.licenses.add_once(tn)
     await uow.licenses.add_once(ut)
     await post_credits(build.awarded().model_copy(update={"valid_until": datetime(2026, 1, 1, tzinfo=UTC)}), uow)
-    assert await reverse_expired_credits(uow, now=datetime(2025, 12, 31, tzinfo=UTC)) == 0
-    assert await reverse_expired_credits(uow, now=datetime(2026, 1, 2, tzinfo=UTC)) == 1
+    assert (await sweep_expired_credentials(uow, now=datetime(2025, 12, 31, tzinfo=UTC))).reversed == 0
+    assert (await sweep_expired_credentials(uow, now=datetime(2026, 1, 2, tzinfo=UTC))).reversed == 1
     (reversal,) = reversed_(uow)
     assert reversal.state == "UT" and "expired on 2026-01-01" in reversal.reason
-    assert await reverse_expired_credits(uow, now=datetime(2026, 1, 3, tzinfo=UTC)) == 0
+    assert (await sweep_expired_credentials(uow, now=datetime(2026, 1, 3, tzinfo=UTC))).reversed == 0
 
 
 async def test_a_state_adjustment_is_an_entry_of_its_own_in_the_rule_sets_unit(uow: Any, build: Any) -> None:

@@ -33,9 +33,11 @@ from microcred.events.catalog import (
     SubmissionCriteria,
 )
 from microcred.events.licensure import (
+    CreditConsequence,
     CreditPosted,
     CreditReversed,
     StateFeedRecord,
+    StateFeedRecordV1,
     StateRecordType,
     state_feed_topic,
 )
@@ -70,6 +72,7 @@ __all__ = [
     "CredentialRetired",
     "CredentialRevoked",
     "CredentialSuspended",
+    "CreditConsequence",
     "CreditHint",
     "CreditPosted",
     "CreditReversed",
@@ -94,6 +97,7 @@ __all__ = [
     "RubricLevel",
     "StackChanged",
     "StateFeedRecord",
+    "StateFeedRecordV1",
     "StateRecordType",
     "SubmissionCriteria",
     "SubmissionScored",

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import AwareDatetime, ConfigDict, Field
 
 from microcred.events.base import IntegrationEvent
 
@@ -58,7 +58,17 @@ class CreditReversed(IntegrationEvent):
     required_in_cycle: Decimal
 
 
-StateRecordType = Literal["award", "credit_pending", "credit_posted", "credit_rejected", "credit_reversed"]
+StateRecordTypeV1 = Literal["award", "credit_pending", "credit_posted", "credit_rejected", "credit_reversed"]
+#: v2 adds the credential's status changes, so a state limited to its own topic learns that a credential it
+#: was told about (and perhaps credited) was suspended, reinstated, revoked or has expired.
+StateRecordType = Literal[
+    "award", "credit_pending", "credit_posted", "credit_rejected", "credit_reversed",
+    "credential_suspended", "credential_reinstated", "credential_revoked", "credential_expired",
+]
+#: What a status change did to the license's credit for the award: ``kept`` (a posted credit stays posted),
+#: ``reversed`` (this change reversed it; the record names the reversal entry), ``none`` (no posted credit was
+#: affected: the claim was pending, rejected or already reversed).
+CreditConsequence = Literal["kept", "reversed", "none"]
 
 
 def state_feed_topic(state: str) -> str:
@@ -68,7 +78,11 @@ def state_feed_topic(state: str) -> str:
     return f"{StateFeedRecord.topic}.{state}"
 
 
-class StateFeedRecord(IntegrationEvent):
+# Version 1 of a state feed record, as published until status records were added; frozen. No longer
+# produced: kept so that the records already on the topics (and webhook replays, which resend the stored
+# bytes) still decode, and so its snapshot keeps holding it to what was published. Its docstring and
+# schema title are the published ones, so the committed v1 snapshot stays byte for byte as it was.
+class StateFeedRecordV1(IntegrationEvent):
     """One record of a state's feed (Kafka topic ``licensure.state.<XX>`` and signed webhooks).
 
     Written for a state agency that consumes with any Kafka client or HTTP endpoint: self-contained
@@ -76,13 +90,14 @@ class StateFeedRecord(IntegrationEvent):
     credential so the state can verify the award itself instead of trusting the transport.
     """
 
-    topic: ClassVar[str] = "licensure.state"  # a prefix: each state's feed is state_feed_topic(state)
+    model_config = ConfigDict(frozen=True, extra="forbid", title="StateFeedRecord")
+    topic: ClassVar[str] = "licensure.state"
     key_field: ClassVar[str] = "license_id"
 
     event_type: Literal["licensure.state-record"] = "licensure.state-record"
     event_version: Literal[1] = 1
 
-    record_type: StateRecordType
+    record_type: StateRecordTypeV1
     state: str = Field(min_length=2, max_length=2)
     license_id: UUID
     license_number: str
@@ -104,6 +119,74 @@ class StateFeedRecord(IntegrationEvent):
         default=None, description="The signed OpenBadgeCredential (award and credit_posted records)."
     )
     credential_url: str | None = None
+
+    def destination_topic(self) -> str:
+        return state_feed_topic(self.state)
+
+
+class StateFeedRecord(IntegrationEvent):
+    """One record of a state's feed (Kafka topic ``licensure.state.<XX>`` and signed webhooks). Version 2.
+
+    Written for a state agency that consumes with any Kafka client or HTTP endpoint: self-contained
+    (license number, credential name, amounts, the cycle balance), and carrying the signed Open Badges
+    credential so the state can verify the award itself instead of trusting the transport.
+
+    Version 2 is version 1 plus the ``credential_*`` status records and the optional fields they fill
+    (``changed_at``, ``changed_by``, ``consequence``, ``reverses_entry_id``). A new value of
+    ``record_type`` is a changed constraint, which a reader validating v1 would refuse, so it is a new
+    version rather than growth of v1 (ADR 0003). Every v1 record reads as v2 content unchanged.
+
+    A status record's ledger fields depend on its consequence: ``kept`` names the credit that stays
+    (``entry_id``, ``amount``, ``unit``); ``reversed`` names the reversal this change appended (its
+    ``entry_id`` and negative ``amount``, ``reverses_entry_id`` the credit, and the new balance);
+    ``none`` names no entry.
+    """
+
+    topic: ClassVar[str] = "licensure.state"  # a prefix: each state's feed is state_feed_topic(state)
+    key_field: ClassVar[str] = "license_id"
+
+    event_type: Literal["licensure.state-record"] = "licensure.state-record"
+    event_version: Literal[2] = 2
+
+    record_type: StateRecordType
+    state: str = Field(min_length=2, max_length=2)
+    license_id: UUID
+    license_number: str
+    license_type: str
+    teacher_id: str
+    award_id: UUID
+    credential_id: UUID
+    credential_name: str
+    issuer_id: UUID | None = None
+    entry_id: UUID | None = Field(
+        default=None, description="The ledger entry: of a credit record, or the one a status record kept or appended."
+    )
+    amount: Decimal | None = None
+    unit: str | None = None
+    earned_in_cycle: Decimal | None = None
+    required_in_cycle: Decimal | None = None
+    rule_set_id: str | None = None
+    rule_set_version: int | None = None
+    reason: str | None = Field(
+        default=None, description="Why a credit was capped, rejected or reversed, or why the status changed."
+    )
+    credential: dict[str, Any] | None = Field(
+        default=None, description="The signed OpenBadgeCredential (award and credit_posted records)."
+    )
+    credential_url: str | None = None
+    changed_at: AwareDatetime | None = Field(
+        default=None, description="Status records: when the status changed (for an expiry, the credential's "
+        "validUntil). Changes can arrive out of order; the latest changed_at is the credential's status.",
+    )
+    changed_by: str | None = Field(
+        default=None, description="Status records: who made the change, when known (an expiry has nobody)."
+    )
+    consequence: CreditConsequence | None = Field(
+        default=None, description="Status records: what the change did to this license's credit for the award.",
+    )
+    reverses_entry_id: UUID | None = Field(
+        default=None, description="Status records with consequence reversed: the credit entry taken back.",
+    )
 
     def destination_topic(self) -> str:
         return state_feed_topic(self.state)

@@ -21,7 +21,7 @@ from microcred.events.award import (
 )
 from microcred.events.base import TOLERANT, IntegrationEvent
 from microcred.events.catalog import CredentialPublished, CredentialRetired, PathwayChanged, StackChanged
-from microcred.events.licensure import CreditPosted, CreditReversed, StateFeedRecord
+from microcred.events.licensure import CreditPosted, CreditReversed, StateFeedRecord, StateFeedRecordV1
 from microcred.events.review import ReviewerAssigned, ReviewerReleased, RevisionRequested, SubmissionScored
 from microcred.events.submission import SubmissionSubmitted, SubmissionWithdrawn
 
@@ -43,6 +43,7 @@ ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     CredentialReinstated,
     CreditPosted,
     CreditReversed,
+    StateFeedRecordV1,
     StateFeedRecord,
 )
 
@@ -76,7 +77,7 @@ def dead_letter_topic(topic: str) -> str:
 
 # Events whose ``topic`` is a prefix: each state's feed is its own topic (``state_feed_topic``),
 # created by the licensure service for the states it has rule sets for.
-PER_STATE_EVENTS: tuple[type[IntegrationEvent], ...] = (StateFeedRecord,)
+PER_STATE_EVENTS: tuple[type[IntegrationEvent], ...] = (StateFeedRecordV1, StateFeedRecord)
 
 
 def all_topics() -> tuple[str, ...]:

@@ -66,12 +66,19 @@ def build_app(settings: ServiceSettings | None = None) -> FastAPI:
         finally:
             await sender.aclose()
 
-    async def sweep_expired_credits() -> None:
+    async def sweep_expired_credentials() -> None:
+        batch = 200
         while True:
             try:
-                reversed_count = await handlers.reverse_expired_credits(uow())
-                if reversed_count:
-                    log.info("reversed %d credits of expired credentials", reversed_count)
+                # A full batch means more may be waiting (say, the first pass after a long outage): go on at
+                # once, one bounded transaction at a time, rather than a batch per interval.
+                while True:
+                    swept = await handlers.sweep_expired_credentials(uow(), limit=batch)
+                    if swept.announced:
+                        log.info("announced %d expiries to the state feeds (%d credits reversed)", swept.announced,
+                                 swept.reversed)
+                    if swept.announced < batch:
+                        break
             except Exception:
                 # Typically the database is unreachable; the next pass catches up, so log and carry on.
                 log.exception("expiry sweep failed; retrying at the next interval")
@@ -79,7 +86,7 @@ def build_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     runtime.run_in_background(ensure_topics_at_start)
     runtime.run_in_background(deliver_webhooks)
-    runtime.run_in_background(sweep_expired_credits)
+    runtime.run_in_background(sweep_expired_credentials)
     return runtime.create_app(
         create_router(uow, ensure_topics=ensure_topics),
         create_webhook_router(uow, allow_http=settings.mode == "local"),

@@ -4,7 +4,9 @@
 (and one reversal) per award and license whichever way an award reaches a license (its event, or a
 license registered later). ``credit_claims`` holds the one decision per (award, license), with its
 reason. ``awards`` is this service's projection of award.awarded, kept for that second way and for the
-state feeds; ``revoked_awards`` records award.revoked even when it arrives before the award itself.
+state feeds; ``revoked_awards`` records award.revoked even when it arrives before the award itself, and
+``award_status_changes`` every suspension, reinstatement and revocation, once each (what the state
+feeds announce).
 ``credential_versions`` is the projection of catalog.credential-published that names an entry's
 credential; its ``credit_hints`` are the issuer's suggestion, shown to readers and never used for credit.
 """
@@ -78,6 +80,10 @@ class LicenseRow(Base):
 
 class AwardRow(Base):
     __tablename__ = "awards"
+    __table_args__ = (
+        # The expiry sweep's scan (migration 0006).
+        sa.Index("ix_awards_valid_until", "valid_until", postgresql_where=sa.text("valid_until IS NOT NULL")),
+    )
 
     award_id: Mapped[UUID] = mapped_column(primary_key=True)
     teacher_id: Mapped[str] = mapped_column(sa.Text, index=True)
@@ -97,6 +103,22 @@ class RevokedAwardRow(Base):
     award_id: Mapped[UUID] = mapped_column(primary_key=True)
     reason: Mapped[str] = mapped_column(sa.Text)
     revoked_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class AwardStatusChangeRow(Base):
+    """A suspension, reinstatement or revocation heard from award.*; the key makes each change one row."""
+
+    __tablename__ = "award_status_changes"
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('suspended', 'reinstated', 'revoked')", name="ck_award_status_changes_status"),
+    )
+
+    award_id: Mapped[UUID] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    changed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), primary_key=True)
+    reason: Mapped[str] = mapped_column(sa.Text)
+    changed_by: Mapped[str | None] = mapped_column(sa.Text)
+    recorded_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 
 
 class CreditClaimRow(Base):
@@ -121,6 +143,8 @@ class CreditClaimRow(Base):
     decided_by: Mapped[str | None] = mapped_column(sa.Text)
     decided_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    # When the expiry sweep announced the award's expiry to this claim's state (migration 0006).
+    expiry_announced_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
 
 class StateApprovalRow(Base):

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from microcred.licensure.adapters.orm import (
     AwardRow,
+    AwardStatusChangeRow,
     CredentialVersionRow,
     CreditClaimRow,
     LedgerEntryRow,
@@ -32,6 +33,7 @@ from microcred.licensure.domain.model import (
     LedgerEntry,
     License,
     RuleSet,
+    StatusChange,
 )
 from microcred.runtime.locks import advisory_xact_lock
 
@@ -214,21 +216,25 @@ class AwardRepository:
     async def is_revoked(self, award_id: UUID) -> bool:
         return await self.session.get(RevokedAwardRow, award_id) is not None
 
-    async def expired_with_credit(self, now: datetime, limit: int) -> list[AwardRecord]:
-        """Expired awards that still hold a posted credit somewhere (the expiry sweep's work list)."""
-        query = (
-            sa.select(AwardRow)
-            .where(AwardRow.valid_until.is_not(None), AwardRow.valid_until <= now,
-                   # Only credits whose rule set reverses on expiry: the others stay posted for good and
-                   # would otherwise come back in every sweep.
-                   sa.exists().where(CreditClaimRow.award_id == AwardRow.award_id,
-                                     CreditClaimRow.status == ClaimStatus.POSTED.value,
-                                     RuleSetRow.rule_set_id == CreditClaimRow.rule_set_id,
-                                     RuleSetRow.version == CreditClaimRow.rule_set_version,
-                                     RuleSetRow.on_expiry == "reverse"))
-            .order_by(AwardRow.valid_until).limit(limit)
+    async def record_status_change(self, change: StatusChange) -> bool:
+        """Remember a suspension, reinstatement or revocation; False if this very change is already known
+        (redelivered, or republished under a new event id), so it is announced once."""
+        inserted = await self.session.execute(
+            insert(AwardStatusChangeRow).values(
+                award_id=change.award_id, status=change.status, changed_at=change.changed_at, reason=change.reason,
+                changed_by=change.changed_by,
+            ).on_conflict_do_nothing().returning(AwardStatusChangeRow.award_id)
         )
-        return [self._to_domain(row) for row in await self.session.scalars(query)]
+        return inserted.first() is not None
+
+    async def status_changes(self, award_id: UUID) -> list[StatusChange]:
+        query = sa.select(AwardStatusChangeRow).where(AwardStatusChangeRow.award_id == award_id).order_by(
+            AwardStatusChangeRow.changed_at)
+        return [
+            StatusChange(award_id=row.award_id, status=row.status, changed_at=row.changed_at,  # type: ignore[arg-type]
+                         reason=row.reason, changed_by=row.changed_by)
+            for row in await self.session.scalars(query)
+        ]
 
     async def of_teacher(self, teacher_id: str) -> list[AwardRecord]:
         query = sa.select(AwardRow).where(AwardRow.teacher_id == teacher_id).order_by(AwardRow.issued_at)
@@ -413,6 +419,33 @@ class ClaimRepository:
         query = sa.select(CreditClaimRow).where(CreditClaimRow.license_id == license_id).order_by(
             CreditClaimRow.earned_on, CreditClaimRow.award_id)
         return [self._to_domain(row) for row in await self.session.scalars(query)]
+
+    async def expired_unannounced(self, now: datetime, limit: int) -> list[CreditClaim]:
+        """Decisions on awards past their validUntil whose state has not been told of the expiry yet (the
+        expiry sweep's work list, oldest expiry first). A revoked award is left out: it is no longer valid
+        anyway, and its state already heard the revocation, which is final."""
+        query = (
+            sa.select(CreditClaimRow)
+            .join(AwardRow, AwardRow.award_id == CreditClaimRow.award_id)
+            .where(AwardRow.valid_until.is_not(None), AwardRow.valid_until <= now,
+                   CreditClaimRow.expiry_announced_at.is_(None),
+                   ~sa.exists().where(RevokedAwardRow.award_id == AwardRow.award_id))
+            .order_by(AwardRow.valid_until, CreditClaimRow.award_id, CreditClaimRow.license_id)
+            .limit(limit)
+        )
+        return [self._to_domain(row) for row in await self.session.scalars(query)]
+
+    async def mark_expiry_announced(self, award_id: UUID, license_id: UUID, at: datetime) -> bool:
+        """Mark the expiry announced unless it already was; False then. Two sweeps racing on one claim: the
+        second waits on the row and, once the first commits, finds it marked, so the state hears once."""
+        marked = await self.session.execute(
+            sa.update(CreditClaimRow)
+            .where(CreditClaimRow.award_id == award_id, CreditClaimRow.license_id == license_id,
+                   CreditClaimRow.expiry_announced_at.is_(None))
+            .values(expiry_announced_at=at)
+            .returning(CreditClaimRow.award_id)
+        )
+        return marked.first() is not None
 
     async def pending(self, state: str, district: str | None, limit: int, offset: int) -> list[CreditClaim]:
         query = (

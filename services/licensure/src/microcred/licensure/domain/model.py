@@ -14,6 +14,13 @@ operator's adjustment; a balance is always the sum of entries. Amounts are ``Dec
 Dates: an award counts on the UTC calendar day of its issue time; a cycle includes both its first and
 its last day.
 
+A credential's status changes (suspended, reinstated, revoked, expired) are told to every state whose
+licensee has a decision on the award, with what the change did to that credit: revocation and expiry
+follow the rule set's ``on_revocation`` / ``on_expiry``; suspension and reinstatement never move credit.
+There is deliberately no ``on_suspension``: a suspension is reversible, and the ledger holds at most one
+credit and one reversal per (award, license), so a credit reversed at a suspension could never post
+again at the reinstatement.
+
 Issuer credit hints (from catalog.credential-published) are shown beside a credit for the reader's
 information only: what a credential is worth is decided by the state's rule set alone, so nothing that
 computes an amount ever reads a hint.
@@ -239,6 +246,26 @@ class CreditClaim:
             self.status, self.reason = ClaimStatus.DISTRICT_REJECTED, reason.strip()
         elif reason.strip():
             self.reason = reason.strip()
+
+
+StatusChangeKind = Literal["suspended", "reinstated", "revoked"]
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A change of an award's standing as its issuer announced it; ``changed_at`` orders changes that
+    arrive out of order (they come on different topics)."""
+
+    award_id: UUID
+    status: StatusChangeKind
+    changed_at: datetime
+    reason: str
+    changed_by: str | None = None
+
+
+def standing(changes: Iterable[StatusChange]) -> StatusChange | None:
+    """The change that decides the award's standing now: a revocation (final), else the latest change."""
+    return max(changes, key=lambda c: (c.status == "revoked", c.changed_at), default=None)
 
 
 @dataclass(frozen=True)

@@ -281,6 +281,8 @@ def create_router(
 
     @router.post("/maintenance/expiry-sweep", tags=["maintenance"])
     async def expiry_sweep(principal: Annotated[Principal, require(Role.OPERATOR)]) -> dict[str, int]:
-        return {"reversed": await handlers.reverse_expired_credits(uow())}
+        """One bounded pass of the expiry sweep: expiries announced to the state feeds, credits reversed."""
+        swept = await handlers.sweep_expired_credentials(uow())
+        return {"reversed": swept.reversed, "announced": swept.announced}
 
     return router

@@ -6,7 +6,13 @@ from collections.abc import Callable
 
 from faststream.kafka import KafkaBroker
 
-from microcred.events import CredentialAwarded, CredentialPublished, CredentialRevoked
+from microcred.events import (
+    CredentialAwarded,
+    CredentialPublished,
+    CredentialReinstated,
+    CredentialRevoked,
+    CredentialSuspended,
+)
 from microcred.licensure.service_layer import handlers
 from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
 from microcred.runtime.consumer import subscribe
@@ -20,6 +26,14 @@ def register_consumers(broker: KafkaBroker, uow: Callable[[], LicensureUnitOfWor
     @subscribe(broker, CredentialRevoked, group_id="licensure")
     async def on_credential_revoked(event: CredentialRevoked) -> None:
         await handlers.record_revocation(event, uow())
+
+    @subscribe(broker, CredentialSuspended, group_id="licensure")
+    async def on_credential_suspended(event: CredentialSuspended) -> None:
+        await handlers.record_status_change(event, uow())
+
+    @subscribe(broker, CredentialReinstated, group_id="licensure")
+    async def on_credential_reinstated(event: CredentialReinstated) -> None:
+        await handlers.record_status_change(event, uow())
 
     @subscribe(broker, CredentialPublished, group_id="licensure")
     async def on_credential_published(event: CredentialPublished) -> None:

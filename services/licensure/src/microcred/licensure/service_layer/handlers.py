@@ -8,6 +8,14 @@ order and any number of redeliveries give one decision and at most one credit.
 award.revoked may arrive before or after award.awarded (different topics): it is recorded either way,
 a later award then settles as rejected, and posted credits are reversed where the rule set says so.
 
+award.suspended, award.reinstated and award.revoked, and the expiry sweep, tell every state whose licensee
+has a decision on the award (posted, pending, rejected or reversed: the state was sent the award record
+for each, so its copy of the credential would otherwise go stale) with one status record per change and
+license, stating what the change did to that credit: ``kept``, ``reversed`` (naming the reversal) or
+``none``. A change is recorded once per (award, status, changed_at), so a redelivery or a republication
+under a new event id announces nothing twice; a license that meets an award after it was suspended or
+revoked hears the standing right after the award itself.
+
 Every decision is also a record for the state's feed (its Kafka topic and its webhooks), written in the
 same transaction through the outbox, so a state sees exactly what the ledger holds.
 
@@ -22,7 +30,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 from pydantic import Field, model_validator
@@ -30,7 +38,9 @@ from pydantic import Field, model_validator
 from microcred.events import (
     CredentialAwarded,
     CredentialPublished,
+    CredentialReinstated,
     CredentialRevoked,
+    CredentialSuspended,
     CreditPosted,
     CreditReversed,
     StateFeedRecord,
@@ -48,11 +58,14 @@ from microcred.licensure.domain.model import (
     LedgerEntry,
     License,
     RuleSet,
+    StatusChange,
+    Treatment,
     capped_amount,
     describe_entry,
     earned_in_cycle,
     evaluate,
     rule_in_force,
+    standing,
 )
 from microcred.licensure.service_layer.permissions import (
     fields_a_teacher_may_not_set,
@@ -246,18 +259,30 @@ async def _settle(
         await _feed(uow, "credit_rejected", license, award, correlation_id=correlation_id,
                     causation_id=causation_id, reason=claim.reason, rule_set_id=claim.rule_set_id,
                     rule_set_version=claim.rule_set_version)
+    await _announce_standing(uow, license, award, claim, correlation_id=correlation_id, causation_id=causation_id)
+
+
+@dataclass(frozen=True)
+class Reversal:
+    """A reversal entry this transaction appended, with the credit it takes back and the balance after it."""
+
+    entry: LedgerEntry
+    credit: LedgerEntry
+    earned_in_cycle: Decimal
+    required_in_cycle: Decimal
 
 
 async def _reverse(
     uow: LicensureUnitOfWork, license: License, award: AwardRecord, claim: CreditClaim, reason: str, *,
     correlation_id: UUID, causation_id: UUID | None,
-) -> None:
-    """Take a posted credit back: a reversal entry beside it, never an edit of it."""
+) -> Reversal | None:
+    """Take a posted credit back: a reversal entry beside it, never an edit of it. None when no entry was
+    appended (no credit to take back, or it was already reversed)."""
     credit = await uow.ledger.credit_of(award.award_id, license.license_id)
     claim.status, claim.reason = ClaimStatus.REVERSED, reason
     await uow.claims.save(claim)
     if credit is None:
-        return
+        return None
     entry = LedgerEntry(
         entry_id=uuid4(), license_id=license.license_id, award_id=award.award_id, kind=EntryKind.REVERSAL,
         amount=-credit.amount, unit=credit.unit, rule_set_id=credit.rule_set_id,
@@ -265,7 +290,7 @@ async def _reverse(
         reverses_entry_id=credit.entry_id,
     )
     if not await uow.ledger.append_once(entry):
-        return
+        return None
     earned = earned_in_cycle(license, await uow.ledger.of_license(license.license_id))
     rule_set = await uow.rule_sets.get(credit.rule_set_id, credit.rule_set_version)
     required = license.required(rule_set) or Decimal(0)
@@ -279,6 +304,74 @@ async def _reverse(
                 entry_id=entry.entry_id, amount=entry.amount, unit=entry.unit, earned_in_cycle=earned,
                 required_in_cycle=required, rule_set_id=credit.rule_set_id,
                 rule_set_version=credit.rule_set_version, reason=reason)
+    return Reversal(entry=entry, credit=credit, earned_in_cycle=earned, required_in_cycle=required)
+
+
+# -- status changes ----------------------------------------------------------------------------------------
+
+StatusRecordType = Literal["credential_suspended", "credential_reinstated", "credential_revoked", "credential_expired"]
+RECORD_OF_STATUS: dict[str, StatusRecordType] = {
+    "suspended": "credential_suspended", "reinstated": "credential_reinstated", "revoked": "credential_revoked",
+}
+
+
+async def _announce_status(
+    uow: LicensureUnitOfWork, record_type: StatusRecordType, license: License, award: AwardRecord,
+    claim: CreditClaim, *, treatment: Treatment, reason: str, changed_at: datetime, changed_by: str | None,
+    reversal_reason: str, correlation_id: UUID, causation_id: UUID | None,
+) -> bool:
+    """Apply one status change to one license's decision on the award, and tell the license's state.
+
+    ``treatment`` is what the change does to a posted credit. Only a posted credit can be kept or
+    reversed; any other decision (pending, rejected, capped to nothing, already reversed) has consequence
+    ``none``. The status record follows the ledger records it caused (a ``credit_reversed``) and names them.
+    True when it reversed a credit.
+    """
+    kept = await uow.ledger.credit_of(award.award_id, license.license_id) \
+        if claim.status is ClaimStatus.POSTED else None
+    fields: dict[str, Any] = {"consequence": "none"}
+    if kept is not None and treatment == "reverse":
+        reversal = await _reverse(uow, license, award, claim, reversal_reason, correlation_id=correlation_id,
+                                  causation_id=causation_id)
+        if reversal is not None:
+            fields = {
+                "consequence": "reversed", "entry_id": reversal.entry.entry_id, "amount": reversal.entry.amount,
+                "unit": reversal.entry.unit, "reverses_entry_id": reversal.credit.entry_id,
+                "earned_in_cycle": reversal.earned_in_cycle, "required_in_cycle": reversal.required_in_cycle,
+                "rule_set_id": reversal.entry.rule_set_id, "rule_set_version": reversal.entry.rule_set_version,
+            }
+    elif kept is not None:
+        fields = {
+            "consequence": "kept", "entry_id": kept.entry_id, "amount": kept.amount, "unit": kept.unit,
+            "rule_set_id": kept.rule_set_id, "rule_set_version": kept.rule_set_version,
+        }
+    await _feed(uow, record_type, license, award, correlation_id=correlation_id, causation_id=causation_id,
+                reason=reason, changed_at=changed_at, changed_by=changed_by, **fields)
+    return fields["consequence"] == "reversed"
+
+
+async def _treatment(uow: LicensureUnitOfWork, claim: CreditClaim, rule: Literal["on_revocation", "on_expiry"]
+                     ) -> Treatment:
+    """What the rule set that decided the claim says a revocation or an expiry does to its credit."""
+    if claim.rule_set_id is None or claim.rule_set_version is None:
+        return "keep"
+    rule_set = await uow.rule_sets.get(claim.rule_set_id, claim.rule_set_version)
+    return "keep" if rule_set is None else getattr(rule_set, rule)  # type: ignore[no-any-return]
+
+
+async def _announce_standing(
+    uow: LicensureUnitOfWork, license: License, award: AwardRecord, claim: CreditClaim, *,
+    correlation_id: UUID, causation_id: UUID | None,
+) -> None:
+    """A license meeting an award whose standing already changed (suspended, or revoked) hears of it right
+    after the award itself: the change was announced before this state had a decision on the award."""
+    current = standing(await uow.awards.status_changes(award.award_id))
+    if current is None or current.status == "reinstated":
+        return
+    # A revoked award was just decided as rejected (evaluate), so nothing is posted; a suspended one keeps.
+    await _announce_status(uow, RECORD_OF_STATUS[current.status], license, award, claim, treatment="keep",
+                           reason=current.reason, changed_at=current.changed_at, changed_by=current.changed_by,
+                           reversal_reason="", correlation_id=correlation_id, causation_id=causation_id)
 
 
 # -- consumers -------------------------------------------------------------------------------------------
@@ -313,7 +406,8 @@ async def post_credits(event: CredentialAwarded, uow: LicensureUnitOfWork) -> No
 
 
 async def record_revocation(event: CredentialRevoked, uow: LicensureUnitOfWork) -> None:
-    """Reverse what a revoked credential earned, where the rule set says so; stop what was pending."""
+    """Reverse what a revoked credential earned, where the rule set says so; stop what was pending; tell
+    each state with a decision on the award, with the consequence for its credit."""
     async with uow:
         if not await uow.claim("licensure.record_revocation", event.event_id):
             return
@@ -323,6 +417,12 @@ async def record_revocation(event: CredentialRevoked, uow: LicensureUnitOfWork) 
             return
         await uow.licenses.lock_teacher(event.teacher_id)
         await uow.awards.record_revocation(event.award_id, event.reason, event.changed_at)
+        if not await uow.awards.record_status_change(StatusChange(
+            award_id=event.award_id, status="revoked", changed_at=event.changed_at, reason=event.reason,
+            changed_by=event.changed_by,
+        )):
+            await uow.commit()  # this revocation was heard before, under another event id
+            return
         award = await uow.awards.get(event.award_id)
         if award is None:
             log.info("award %s revoked before it reached licensure; it will credit nothing", event.award_id)
@@ -337,12 +437,42 @@ async def record_revocation(event: CredentialRevoked, uow: LicensureUnitOfWork) 
                 await uow.claims.save(claim)
                 await _feed(uow, "credit_rejected", license, award, correlation_id=event.correlation_id,
                             causation_id=event.event_id, reason=reason)
-            elif claim.status is ClaimStatus.POSTED and claim.rule_set_id is not None:
-                assert claim.rule_set_version is not None
-                rule_set = await uow.rule_sets.get(claim.rule_set_id, claim.rule_set_version)
-                if rule_set is not None and rule_set.on_revocation == "reverse":
-                    await _reverse(uow, license, award, claim, reason, correlation_id=event.correlation_id,
-                                   causation_id=event.event_id)
+            await _announce_status(
+                uow, "credential_revoked", license, award, claim, treatment=await _treatment(uow, claim, "on_revocation"),
+                reason=event.reason, changed_at=event.changed_at, changed_by=event.changed_by,
+                reversal_reason=reason, correlation_id=event.correlation_id, causation_id=event.event_id,
+            )
+        await uow.commit()
+
+
+async def record_status_change(event: CredentialSuspended | CredentialReinstated, uow: LicensureUnitOfWork) -> None:
+    """Tell each state with a decision on the award that it was suspended or reinstated. Neither moves
+    credit (see the domain model on ``on_suspension``): a posted credit is ``kept``, anything else ``none``."""
+    status: Literal["suspended", "reinstated"] = "suspended" if isinstance(event, CredentialSuspended) \
+        else "reinstated"
+    async with uow:
+        if not await uow.claim(f"licensure.record_{status}", event.event_id):
+            return
+        if event.kind != "micro_credential":
+            await uow.commit()  # a stack or pathway credential has no credit decisions of its own here
+            return
+        await uow.licenses.lock_teacher(event.teacher_id)
+        known = await uow.awards.record_status_change(StatusChange(
+            award_id=event.award_id, status=status, changed_at=event.changed_at, reason=event.reason,
+            changed_by=event.changed_by,
+        ))
+        award = await uow.awards.get(event.award_id)
+        # Before its award arrives the change is only remembered: the award's licenses hear the standing
+        # when they are decided (_announce_standing).
+        if known and award is not None:
+            for claim in await uow.claims.of_award(event.award_id):
+                license = await uow.licenses.get(claim.license_id)
+                assert license is not None
+                await _announce_status(
+                    uow, RECORD_OF_STATUS[status], license, award, claim, treatment="keep", reason=event.reason,
+                    changed_at=event.changed_at, changed_by=event.changed_by, reversal_reason="",
+                    correlation_id=event.correlation_id, causation_id=event.event_id,
+                )
         await uow.commit()
 
 
@@ -600,27 +730,42 @@ async def approve_for_state(state: str, credential_id: UUID, principal: Principa
 # -- expiry and reports -----------------------------------------------------------------------------------------
 
 
-async def reverse_expired_credits(uow: LicensureUnitOfWork, *, now: datetime | None = None, limit: int = 200) -> int:
-    """Reverse credits of expired credentials where the rule set that posted them says an expiry reverses."""
+@dataclass(frozen=True)
+class ExpirySweep:
+    announced: int  # expiry records written, one per (award, license)
+    reversed: int  # of which reversed a posted credit
+
+
+async def sweep_expired_credentials(uow: LicensureUnitOfWork, *, now: datetime | None = None, limit: int = 200
+                                    ) -> ExpirySweep:
+    """Tell each state with a decision on an expired award, once, that it expired; reverse its posted credit
+    where the rule set that posted it says an expiry reverses.
+
+    Bounded: at most ``limit`` decisions per transaction; each is marked announced in the transaction that
+    writes its record, so the next pass starts where this one ended and a rerun announces nothing twice.
+    """
     now = now or utc_now()
-    reversed_count = 0
+    announced = reversed_count = 0
     async with uow:
-        for award in await uow.awards.expired_with_credit(now, limit):
-            await uow.licenses.lock_teacher(award.teacher_id)
-            for claim in await uow.claims.of_award(award.award_id):
-                if claim.status is not ClaimStatus.POSTED or claim.rule_set_id is None:
-                    continue
-                assert claim.rule_set_version is not None
-                rule_set = await uow.rule_sets.get(claim.rule_set_id, claim.rule_set_version)
-                license = await uow.licenses.get(claim.license_id)
-                if rule_set is None or license is None or rule_set.on_expiry != "reverse":
-                    continue
-                assert award.valid_until is not None
-                await _reverse(uow, license, award, claim, f"the credential expired on {award.valid_until:%Y-%m-%d}",
-                               correlation_id=uuid4(), causation_id=None)
-                reversed_count += 1
+        for claim in await uow.claims.expired_unannounced(now, limit):
+            award = await uow.awards.get(claim.award_id)
+            license = await uow.licenses.get(claim.license_id)
+            assert award is not None and award.valid_until is not None and license is not None
+            await uow.licenses.lock_teacher(license.teacher_id)
+            if not await uow.claims.mark_expiry_announced(claim.award_id, claim.license_id, now):
+                continue  # another sweep announced it meanwhile
+            # Re-read under the teacher's lock: a revocation may have changed the decision since the scan.
+            current = await uow.claims.get(claim.award_id, claim.license_id, for_update=True)
+            assert current is not None
+            reversed_count += await _announce_status(
+                uow, "credential_expired", license, award, current, treatment=await _treatment(uow, current, "on_expiry"),
+                reason=f"the credential expired on {award.valid_until:%Y-%m-%d}", changed_at=award.valid_until,
+                changed_by=None, reversal_reason=f"the credential expired on {award.valid_until:%Y-%m-%d}",
+                correlation_id=uuid4(), causation_id=None,
+            )
+            announced += 1
         await uow.commit()
-    return reversed_count
+    return ExpirySweep(announced=announced, reversed=reversed_count)
 
 
 async def state_report(state: str, start: date, end: date, principal: Principal, uow: LicensureUnitOfWork
