@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 
 # pytest runs with --import-mode=importlib and the test tree is not a package: the interop helpers
-# (tests/interop) are put on the path here for every test that talks to Digital Bazaar's verifier.
+# (tests/interop) and the AsyncAPI tools (tests/asyncapi) are put on the path here for the tests that use them.
 sys.path.insert(0, str(Path(__file__).resolve().parent / "interop"))
+sys.path.insert(0, str(Path(__file__).resolve().parent / "asyncapi"))
 
 from digital_bazaar import DigitalBazaarVerifier, node_available
 

@@ -21,11 +21,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
-from microcred.devstack.client import Actor, PlatformClient, read_events, wait_for
+from microcred.devstack.client import Actor, PlatformClient, publish_as, read_events, wait_for
 from microcred.devstack.platform import Platform
-from microcred.events import CredentialAwarded
+from microcred.devstack.samples import expiring_award
 from microcred.runtime.auth import Role
 
 pytestmark = pytest.mark.stack
@@ -238,29 +238,6 @@ def test_a_webhook_receiver_that_was_down_then_failing_gets_every_record_once_an
 # -- status changes ---------------------------------------------------------------------------------------------
 
 
-def expiring_award(teacher: Actor, valid_until: datetime) -> CredentialAwarded:
-    """An award as the award service would announce it, but expiring in seconds: credentials here expire in
-    whole months, and the expiry sweep must be seen to act within a test."""
-    return CredentialAwarded(
-        correlation_id=uuid.uuid4(), states=("TN", "UT"), award_id=uuid.uuid4(), submission_id=uuid.uuid4(),
-        credential_id=uuid.uuid4(), credential_version=1, credential_name="Expiring Practice",
-        issuer_id=uuid.uuid4(), teacher_id=teacher.subject, issued_at=datetime.now(UTC), valid_until=valid_until,
-        credential={"id": f"urn:uuid:{uuid.uuid4()}", "validUntil": valid_until.isoformat()},
-    )
-
-
-def produce(bootstrap: str, event: CredentialAwarded) -> None:
-    async def send() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-        await producer.start()
-        try:
-            await producer.send_and_wait(event.topic, event.to_json(), key=event.record_key())
-        finally:
-            await producer.stop()
-
-    asyncio.run(send())
-
-
 def test_suspension_reinstatement_and_expiry_reach_each_crediting_states_topic_and_webhooks(
     platform: Platform, client: PlatformClient, module_world: Any, ut_admin: Actor
 ) -> None:
@@ -279,9 +256,9 @@ def test_suspension_reinstatement_and_expiry_reach_each_crediting_states_topic_a
     client.call("POST", "award", f"{standing}/suspend", module_world.admin, json={"reason": "Evidence under review"})
     client.call("POST", "award", f"{standing}/reinstate", module_world.admin, json={"reason": "Review cleared it"})
     expires = datetime.now(UTC) + timedelta(seconds=2)
-    expiring = expiring_award(teacher, expires)
+    expiring = expiring_award(teacher.subject, expires, states=("TN", "UT"))
     bootstrap = platform.endpoints.kafka_bootstrap
-    produce(bootstrap, expiring)
+    publish_as(bootstrap, "award", expiring)
     wait_for(lambda: len(progress(client, teacher, ut)["entries"]) >= 2, "the expiring award's UT credit")
 
     def sweep() -> int | None:

@@ -80,6 +80,8 @@ def feed_record(cls: type[IntegrationEvent], **overrides: object) -> Integration
         correlation_id=uuid.uuid4(), record_type="credit_posted", state="TN", license_id=uuid.uuid4(),
         license_number="TN-1", license_type="Professional", teacher_id="t-1", award_id=uuid.uuid4(),
         credential_id=uuid.uuid4(), credential_name="Checking for Understanding", amount=Decimal("6"),
+        entry_id=uuid.uuid4(), unit="points", earned_in_cycle=Decimal("6"), required_in_cycle=Decimal("60"),
+        rule_set_id="tn-2026", rule_set_version=1, credential={"id": "urn:uuid:1"},
     )
     return cls(**(fields | overrides))
 
@@ -91,7 +93,7 @@ def test_status_records_needed_a_second_version_of_the_state_record_and_v1_recor
     old = feed_record(StateFeedRecordV1)
     assert type(decode_event(old.to_json())) is StateFeedRecordV1, "records already on the topics still read"
     suspended = feed_record(StateFeedRecord, record_type="credential_suspended", consequence="kept",
-                            changed_at="2026-01-05T10:00:00Z", changed_by="admin-1")
+                            changed_at="2026-01-05T10:00:00Z", changed_by="admin-1", reason="Evidence under review")
     decoded = decode_event(suspended.to_json())
     assert isinstance(decoded, StateFeedRecord) and decoded.event_version == 2
     assert decoded.consequence == "kept" and decoded.destination_topic() == "licensure.state.TN"
@@ -100,6 +102,10 @@ def test_status_records_needed_a_second_version_of_the_state_record_and_v1_recor
     assert StateFeedRecord.model_validate(as_v2).record_type == "credit_posted"
     with pytest.raises(ValidationError):
         feed_record(StateFeedRecordV1, record_type="credential_suspended")
+    # A v2 record has what its kind promises (the feed's AsyncAPI document lists it): no consequence, no record.
+    with pytest.raises(ValidationError, match="needs consequence"):
+        feed_record(StateFeedRecord, record_type="credential_suspended", changed_at="2026-01-05T10:00:00Z",
+                    changed_by="admin-1", reason="Evidence under review")
 
 
 def test_producers_cannot_invent_fields_but_consumers_ignore_unknown_ones() -> None:

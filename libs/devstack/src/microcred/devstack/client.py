@@ -19,7 +19,9 @@ from typing import Any, TypeVar
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from microcred.events import IntegrationEvent
 from microcred.runtime.auth import DevTokenIssuer, Role
+from microcred.runtime.outbox import outbox_row
 
 T = TypeVar("T")
 
@@ -301,3 +303,27 @@ def read_events(bootstrap: str, topic: str, match: Callable[[dict[str, Any]], bo
         return found
 
     return asyncio.run(read())
+
+
+def publish_as(bootstrap: str, service: str, event: IntegrationEvent) -> None:
+    """Write ``event`` to its topic as ``service``'s outbox relay would: same key, value and CloudEvents headers.
+
+    For a test that needs a record the platform cannot be made to write in test time (an award expiring in
+    seconds: credentials expire in whole months); everything downstream treats it as the real thing.
+    """
+    import asyncio
+
+    from aiokafka import AIOKafkaProducer
+
+    row = outbox_row(event, service)
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(row["topic"], row["payload"], key=row["key"],
+                                         headers=[(name, value.encode()) for name, value in row["headers"].items()])
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -45,8 +44,6 @@ SERVICES = ("catalog", "submission", "review", "award", "licensure")
 EVIDENCE_BUCKET = "evidence"
 TOPIC_PARTITIONS = 3
 
-# A subscriber's title in a service's AsyncAPI document is ``<service>:<topic>`` (runtime.consumer.subscribe).
-_SUBSCRIBER_TITLE = re.compile(r"\b(" + "|".join(SERVICES) + r"):([a-z0-9][a-z0-9.-]*[a-z0-9])\b")
 
 
 class Infrastructure(Protocol):
@@ -220,8 +217,12 @@ class Platform:
         groups: set[str] = set()
         with httpx.Client(timeout=5.0) as client:
             for service in SERVICES:
-                text = client.get(f"{self.url(service)}/asyncapi.json").raise_for_status().text
-                groups.update(f"{name}.{topic}" for name, topic in _SUBSCRIBER_TITLE.findall(text) if name == service)
+                document = client.get(f"{self.url(service)}/asyncapi.json").raise_for_status().json()
+                groups.update(
+                    group
+                    for operation in document["operations"].values() if operation["action"] == "receive"
+                    for group in operation["bindings"]["kafka"]["groupId"]["enum"]
+                )
         return sorted(groups)
 
     def consumer_lag(self) -> dict[str, int]:

@@ -10,8 +10,12 @@ from __future__ import annotations
 import functools
 import os
 import tempfile
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from microcred.events import CredentialAwarded
 
 RUBRIC: dict[str, Any] = {
     "criteria": [
@@ -31,6 +35,18 @@ CRITERIA: dict[str, Any] = {"items": [
 ]}
 PROFICIENT = {"overview": "proficient", "adjustment": "proficient"}
 NOT_YET = {"overview": "not-yet", "adjustment": "not-yet"}
+
+
+def expiring_award(teacher_id: str, valid_until: datetime, *, states: tuple[str, ...]) -> CredentialAwarded:
+    """An award as the award service would announce it, but expiring at ``valid_until`` (seconds away, for a
+    test of the expiry sweep: the platform's credentials expire in whole months). Publish it with
+    ``client.publish_as(bootstrap, "award", ...)``."""
+    return CredentialAwarded(
+        correlation_id=uuid.uuid4(), states=states, award_id=uuid.uuid4(), submission_id=uuid.uuid4(),
+        credential_id=uuid.uuid4(), credential_version=1, credential_name="Expiring Practice",
+        issuer_id=uuid.uuid4(), teacher_id=teacher_id, issued_at=datetime.now(UTC), valid_until=valid_until,
+        credential={"id": f"urn:uuid:{uuid.uuid4()}", "validUntil": valid_until.isoformat()},
+    )
 
 
 def credential_definition(name: str, rubric: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -8,6 +8,8 @@ That is how a published version can grow by optional fields without breaking old
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from uuid import UUID, uuid4
@@ -39,6 +41,14 @@ class Contract(BaseModel):
         return data
 
 
+@dataclass(frozen=True)
+class RecordKind:
+    """One kind of record a contract carries: what it means, and the optional fields it always has."""
+
+    description: str
+    required: tuple[str, ...] = ()
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -53,6 +63,10 @@ class IntegrationEvent(Contract):
 
     topic: ClassVar[str]
     key_field: ClassVar[str]
+    #: A contract carrying several kinds of record names the field that tells them apart, and each kind:
+    #: its AsyncAPI document then describes one message per kind.
+    record_kind_field: ClassVar[str | None] = None
+    record_kinds: ClassVar[Mapping[str, RecordKind]] = {}
 
     event_id: UUID = Field(default_factory=uuid4)
     event_type: str

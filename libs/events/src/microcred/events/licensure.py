@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, ConfigDict, Field
+from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
-from microcred.events.base import IntegrationEvent
+from microcred.events.base import IntegrationEvent, RecordKind
 
 
 class CreditPosted(IntegrationEvent):
@@ -69,6 +70,42 @@ StateRecordType = Literal[
 #: ``reversed`` (this change reversed it; the record names the reversal entry), ``none`` (no posted credit was
 #: affected: the claim was pending, rejected or already reversed).
 CreditConsequence = Literal["kept", "reversed", "none"]
+
+
+_CREDIT = ("entry_id", "amount", "unit", "earned_in_cycle", "required_in_cycle", "rule_set_id", "rule_set_version")
+
+#: Every kind of state record, for the record's own check and for the feed's AsyncAPI document (a message each).
+STATE_RECORD_KINDS: dict[str, RecordKind] = {
+    "award": RecordKind(
+        "The licensee earned a credential; the signed credential travels along. Its credit decision follows.",
+        ("credential",)),
+    "credit_posted": RecordKind(
+        "The award credited the license: the ledger entry, the amount, and the cycle's balance after it.",
+        (*_CREDIT, "credential")),
+    "credit_pending": RecordKind(
+        "The credit waits for the licensee's district to approve it: the amount it would post.",
+        ("amount", "unit", "rule_set_id", "rule_set_version")),
+    "credit_rejected": RecordKind(
+        "The award earns this license no credit, and why (not accepted, cap reached, no rule in force...).",
+        ("reason",)),
+    "credit_reversed": RecordKind(
+        "A posted credit was taken back (revocation, or an expiry the state's rules reverse); the reversal entry "
+        "and the balance after it.",
+        (*_CREDIT, "reason")),
+    "credential_suspended": RecordKind(
+        "The issuer suspended the credential; reinstatement may follow. The consequence is always kept or none: "
+        "a suspension moves no credit.", ("reason", "changed_at", "changed_by", "consequence")),
+    "credential_reinstated": RecordKind(
+        "The issuer reinstated a suspended credential. Kept or none, like the suspension it ends.",
+        ("reason", "changed_at", "changed_by", "consequence")),
+    "credential_revoked": RecordKind(
+        "The issuer revoked the credential, for good. Reversed (naming the reversal and the credit it takes back) "
+        "where the state's rules say a revocation reverses, else kept or none.",
+        ("reason", "changed_at", "changed_by", "consequence")),
+    "credential_expired": RecordKind(
+        "The credential's validUntil passed (changed_at). Reversed where the state's rules say an expiry reverses, "
+        "else kept or none.", ("reason", "changed_at", "consequence")),
+}
 
 
 def state_feed_topic(state: str) -> str:
@@ -144,6 +181,8 @@ class StateFeedRecord(IntegrationEvent):
 
     topic: ClassVar[str] = "licensure.state"  # a prefix: each state's feed is state_feed_topic(state)
     key_field: ClassVar[str] = "license_id"
+    record_kind_field: ClassVar[str | None] = "record_type"
+    record_kinds: ClassVar[Mapping[str, RecordKind]] = STATE_RECORD_KINDS
 
     event_type: Literal["licensure.state-record"] = "licensure.state-record"
     event_version: Literal[2] = 2
@@ -187,6 +226,14 @@ class StateFeedRecord(IntegrationEvent):
     reverses_entry_id: UUID | None = Field(
         default=None, description="Status records with consequence reversed: the credit entry taken back.",
     )
+
+    @model_validator(mode="after")
+    def _fields_of_its_kind(self) -> StateFeedRecord:
+        # What the feed's document promises each kind of record carries, no record goes out without.
+        missing = [name for name in self.record_kinds[self.record_type].required if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"a {self.record_type} record needs {', '.join(missing)}")
+        return self
 
     def destination_topic(self) -> str:
         return state_feed_topic(self.state)

@@ -1,7 +1,7 @@
 """Builds a service's Kafka broker: acks=all producer, tracing, metrics, reliability, publishers.
 
-Publishers are declared per event type a service produces (so the AsyncAPI document lists them),
-and the outbox relay publishes through them.
+Publishers are declared per event type a service produces, and the outbox relay publishes through
+them; the service's AsyncAPI document is written from the contracts (``runtime.asyncapi``).
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
-from faststream.specification import AsyncAPI
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
 from microcred.events import IntegrationEvent
 from microcred.events.registry import PER_STATE_EVENTS
+from microcred.runtime.asyncapi import Subscription
 from microcred.runtime.consumer import ConsumerPolicy
 from microcred.runtime.relay import Publish
 from microcred.runtime.settings import ServiceSettings
@@ -34,6 +34,11 @@ class MicrocredKafkaBroker(KafkaBroker):
 
     #: Set by :func:`create_broker`; ``subscribe`` reads its consumer settings from here.
     consumer_policy: ConsumerPolicy | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: What ``subscribe`` registered, for the service's AsyncAPI document.
+        self.subscriptions: list[Subscription] = []
 
     async def start(self) -> None:
         if self.consumer_policy is not None:
@@ -87,7 +92,7 @@ def create_broker(
 
 def declare_publishers(broker: KafkaBroker, produces: Iterable[type[IntegrationEvent]]) -> Publish:
     publishers = {
-        cls.topic: broker.publisher(cls.topic, schema=cls, title=cls.topic, description=cls.__doc__)
+        cls.topic: broker.publisher(cls.topic)
         for cls in produces
     }
 
@@ -117,8 +122,3 @@ def declare_publishers(broker: KafkaBroker, produces: Iterable[type[IntegrationE
 
     return publish
 
-
-def asyncapi_document(broker: KafkaBroker, service: str, version: str = "0.1.0") -> dict[str, Any]:
-    spec = AsyncAPI(broker, title=f"Microcred {service}", version=version)
-    document: dict[str, Any] = spec.to_specification().to_jsonable()
-    return document

@@ -48,6 +48,7 @@ from prometheus_client import CollectorRegistry, Counter
 from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception_type
 
 from microcred.events import IntegrationEvent, PoisonMessage, dead_letter_topic, decode_event
+from microcred.runtime.asyncapi import Subscription
 from microcred.runtime.context import correlation_id_var, event_id_var, parse_uuid
 from microcred.runtime.outages import unavailable_dependency
 
@@ -301,6 +302,10 @@ def subscribe(broker: KafkaBroker, cls: type[IntegrationEvent], *, group_id: str
     its own consumer's partitions.
     """
     policy: ConsumerPolicy | None = getattr(broker, "consumer_policy", None)
+    # The service's AsyncAPI document lists what it reads, and with which group, from here.
+    subscriptions: list[Subscription] | None = getattr(broker, "subscriptions", None)
+    if subscriptions is not None:
+        subscriptions.append(Subscription(cls, f"{group_id}.{cls.topic}"))
     return broker.subscriber(
         cls.topic,
         group_id=f"{group_id}.{cls.topic}",

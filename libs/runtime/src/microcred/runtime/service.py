@@ -27,8 +27,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from microcred.events import IntegrationEvent
 from microcred.runtime.api import install_error_handlers, media, operation_id, truthful_openapi
+from microcred.runtime.asyncapi import asyncapi_document
 from microcred.runtime.auth import JwtVerifier
-from microcred.runtime.broker import asyncapi_document, create_broker, declare_publishers
+from microcred.runtime.broker import create_broker, declare_publishers
 from microcred.runtime.context import correlation_id_var, parse_uuid
 from microcred.runtime.messaging_tables import MessagingTables
 from microcred.runtime.relay import OutboxRelay
@@ -66,6 +67,7 @@ class ServiceRuntime:
     ) -> None:
         self.settings = settings
         self.tables = tables
+        self.produces = tuple(produces)
         self.registry = CollectorRegistry()
         self.tracer_provider = create_tracer_provider(settings.service_name, settings.otel_exporter_otlp_endpoint)
         self.engine: AsyncEngine = create_async_engine(
@@ -81,7 +83,7 @@ class ServiceRuntime:
         self.relay = OutboxRelay(
             self.session_factory,
             tables,
-            declare_publishers(self.broker, produces),
+            declare_publishers(self.broker, self.produces),
             service=settings.service_name,
             registry=self.registry,
             batch_size=settings.relay_batch_size,
@@ -171,7 +173,7 @@ class ServiceRuntime:
         @app.get("/asyncapi.json", tags=["operations"])
         async def asyncapi() -> dict[str, Any]:
             """The AsyncAPI document of the topics this service consumes and produces."""
-            return asyncapi_document(runtime.broker, runtime.settings.service_name)
+            return asyncapi_document(runtime.settings.service_name, runtime.produces, runtime.broker.subscriptions)
 
         install_error_handlers(app)
 
