@@ -49,7 +49,8 @@ def main() -> None:
             share = sum(1 for i in range(n) if 3 + i % 4 == criteria)
             result = db.request({
                 "op": "bench", "n": share, "credential": unsigned_credential(issuer, criteria=criteria),
-                "documents": {issuer.controller: issuer.controller_document()},
+                "documents": {issuer.controller: issuer.controller_document(),
+                              issuer.verification_method: issuer.key_document()},
                 "secretKeyMultibase": data_integrity.secret_key_multibase(issuer.key),
                 "publicKeyMultibase": data_integrity.public_key_multibase(issuer.key.public_key()),
                 "verificationMethod": issuer.verification_method,

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "interop"))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "asyncapi"))
 
 from digital_bazaar import DigitalBazaarVerifier, node_available
+from wallet import Wallet
 
 from microcred.devstack.client import Actor, PlatformClient
 from microcred.devstack.platform import SERVICES, Platform, PlatformPorts
@@ -162,6 +163,21 @@ def digital_bazaar() -> Iterator[Any]:
         yield verifier
     finally:
         verifier.close()
+
+
+@pytest.fixture(scope="session")
+def wallet() -> Iterator[Any]:
+    """The DCC's verifier-core and panva's jose in one node process per session (tests/interop/wallet.mjs).
+
+    Skips only when node is absent, like ``digital_bazaar``; an npm or node failure fails its tests.
+    """
+    if not node_available():
+        pytest.skip("node is not installed: the wallet interop verifiers need Node.js 20")
+    helper = Wallet()
+    try:
+        yield helper
+    finally:
+        helper.close()
 
 
 @pytest.fixture

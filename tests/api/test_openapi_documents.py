@@ -34,10 +34,12 @@ METHODS = {"get", "put", "post", "delete", "patch"}
 MEDIA_TYPES = {
     ("award", "/credentials/{award_id}"): "text/html",
     ("award", "/credentials/{award_id}/credential.json"): "application/vc",
-    ("award", "/credentials/{award_id}/credential.jwt"): "application/vc+jwt",
+    ("award", "/credentials/{award_id}/credential.jwt"): "application/jwt",
     ("award", "/credentials/{award_id}/badge.png"): "image/png",
     ("award", "/credentials/{award_id}/badge.svg"): "image/svg+xml",
     ("award", "/status/{issuer_id}/{purpose}/{list_no}"): "application/vc",
+    ("award", "/issuers/{issuer_id}/keys/{key_id}/jwk"): "application/jwk+json",
+    ("award", "/issuers/{issuer_id}/jwks.json"): "application/jwk-set+json",
     ("award", "/achievements/{segment}/{achievement_id}/{version}/image.png"): "image/png",
     ("licensure", "/states/{state}/reports/credits"): "text/csv",
 }

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 HERE = Path(__file__).resolve().parent
 _STAMP = HERE / "node_modules" / ".microcred-lock-sha256"
@@ -43,7 +43,11 @@ def ensure_installed() -> None:
     _STAMP.write_text(digest)
 
 
-class DigitalBazaarVerifier:
+class NodeHelper:
+    """One of this folder's node scripts as a long-lived process answering JSON lines."""
+
+    script = "verifier.mjs"
+
     def __init__(self) -> None:
         node = shutil.which("node")
         if node is None:
@@ -51,7 +55,7 @@ class DigitalBazaarVerifier:
         ensure_installed()
         self._lock = threading.Lock()
         self._process = subprocess.Popen(
-            [node, str(HERE / "verifier.mjs")],
+            [node, str(HERE / self.script)],
             cwd=HERE,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -68,11 +72,31 @@ class DigitalBazaarVerifier:
             line = self._process.stdout.readline()
         if not line:
             stderr = self._process.stderr.read() if self._process.stderr else ""
-            raise InteropSetupError(f"verifier.mjs exited: {stderr}")
+            raise InteropSetupError(f"{self.script} exited: {stderr}")
         response: dict[str, Any] = json.loads(line)
         if set(response) == {"error"}:
-            raise InteropSetupError(f"verifier.mjs failed on {payload.get('op')!r}: {response['error']}")
+            raise InteropSetupError(f"{self.script} failed on {payload.get('op')!r}: {response['error']}")
         return response
+
+    def close(self) -> None:
+        if self._process.poll() is None:
+            assert self._process.stdin is not None
+            self._process.stdin.close()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class DigitalBazaarVerifier(NodeHelper):
+    script = "verifier.mjs"
 
     def verify(
         self, credential: dict[str, Any], documents: dict[str, Any] | None = None, fetch: bool = False,
@@ -92,19 +116,3 @@ class DigitalBazaarVerifier:
             "publicKeyMultibase": public_key_multibase, "verificationMethod": verification_method,
         })
         return response["credential"]  # type: ignore[no-any-return]
-
-    def close(self) -> None:
-        if self._process.poll() is None:
-            assert self._process.stdin is not None
-            self._process.stdin.close()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-
-    def __enter__(self) -> DigitalBazaarVerifier:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -67,13 +67,24 @@ class Issuer:
 
     @property
     def verification_method(self) -> str:
+        return f"{self.controller}/keys/{self.key_id}"
+
+    @property
+    def fragment_method(self) -> str:
+        """How proofs named the key before keys had their own URL."""
         return f"{self.controller}#{self.key_id}"
 
     def list_url(self, purpose: str) -> str:
         return f"{self.controller}/status/{purpose}"
 
     def controller_document(self) -> dict[str, Any]:
-        return data_integrity.controller_document(self.controller, [(self.key_id, self.key.public_key())])
+        public_key = self.key.public_key()
+        return data_integrity.controller_document(
+            self.controller, [(self.verification_method, public_key), (self.fragment_method, public_key)]
+        )
+
+    def key_document(self) -> dict[str, Any]:
+        return data_integrity.key_document(self.verification_method, self.controller, self.key.public_key())
 
     def status_list(self, purpose: str, set_indexes: tuple[int, ...] = (), *, valid_from: datetime | None = None,
                     valid_until: datetime | None = None) -> dict[str, Any]:
@@ -86,14 +97,17 @@ class Issuer:
         )
         return self.sign(unsigned)
 
-    def sign(self, document: dict[str, Any], created: datetime | None = None) -> dict[str, Any]:
-        signed = data_integrity.sign(document, key=self.key, verification_method=self.verification_method,
+    def sign(self, document: dict[str, Any], created: datetime | None = None, *,
+             verification_method: str | None = None) -> dict[str, Any]:
+        signed = data_integrity.sign(document, key=self.key,
+                                     verification_method=verification_method or self.verification_method,
                                      created=created or datetime(2025, 3, 4, 15, 30, 5, tzinfo=UTC))
         return signed | {"proof": [signed["proof"]]}
 
     def documents(self, *, revoked: tuple[int, ...] = (), suspended: tuple[int, ...] = ()) -> dict[str, Any]:
-        """What a verifier dereferences: the controller document and both status list credentials."""
+        """What a verifier dereferences: the key, the controller document and both status list credentials."""
         return {
+            self.verification_method: self.key_document(),
             self.controller: self.controller_document(),
             self.list_url("revocation"): self.status_list("revocation", revoked),
             self.list_url("suspension"): self.status_list("suspension", suspended),

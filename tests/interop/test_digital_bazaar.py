@@ -99,6 +99,7 @@ def test_a_status_list_signed_by_another_issuer_is_refused(
     other = Issuer()
     documents = issuer.documents() | {issuer.list_url("revocation"): other.status_list("revocation")}
     documents[other.controller] = other.controller_document()
+    documents[other.verification_method] = other.key_document()
     assert digital_bazaar.verify(signed, documents)["verified"] is False
 
 
@@ -113,8 +114,10 @@ def test_a_key_missing_from_the_controller_document_fails(
     digital_bazaar: DigitalBazaarVerifier, issuer: Issuer, signed: dict[str, Any]
 ) -> None:
     documents = issuer.documents()
-    documents[issuer.controller] = Issuer(issuer_id=issuer.issuer_id).controller_document()
-    assert digital_bazaar.verify(signed, documents)["verified"] is False
+    # The key document still answers at its URL; the controller no longer lists that key.
+    documents[issuer.controller] = Issuer(issuer_id=issuer.issuer_id, key_id="key-other").controller_document()
+    result = digital_bazaar.verify(signed, documents)
+    assert result["verified"] is False and any("not authorized by controller" in e for e in result["errors"])
 
 
 def test_a_rotated_out_key_still_listed_keeps_old_credentials_valid(
@@ -123,9 +126,24 @@ def test_a_rotated_out_key_still_listed_keeps_old_credentials_valid(
     new_key = Issuer(issuer_id=issuer.issuer_id, key_id="key-2")
     documents = issuer.documents()
     documents[issuer.controller] = data_integrity.controller_document(
-        issuer.controller, [(issuer.key_id, issuer.key.public_key()), (new_key.key_id, new_key.key.public_key())]
+        issuer.controller,
+        [(issuer.verification_method, issuer.key.public_key()), (new_key.verification_method, new_key.key.public_key())],
     )
     assert digital_bazaar.verify(signed, documents)["verified"] is True
+
+
+def test_a_credential_naming_its_key_as_a_fragment_of_the_controller_document_still_verifies(
+    digital_bazaar: DigitalBazaarVerifier, issuer: Issuer
+) -> None:
+    # Credentials and status lists issued before keys had their own URL; the controller keeps listing
+    # the fragment id, so they verify (the fragment resolves inside the controller document).
+    legacy = issuer.sign(unsigned_credential(issuer), verification_method=issuer.fragment_method)
+    documents = issuer.documents()
+    assert digital_bazaar.verify(legacy, documents) == {
+        "verified": True, "errors": [], "status": {"revocation": False, "suspension": None}}
+    without_fragment = data_integrity.controller_document(
+        issuer.controller, [(issuer.verification_method, issuer.key.public_key())])
+    assert digital_bazaar.verify(legacy, documents | {issuer.controller: without_fragment})["verified"] is False
 
 
 def test_a_credential_signed_by_digital_bazaar_verifies_with_ours(

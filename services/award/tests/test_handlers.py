@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+import jwt
 import pytest
 
+from microcred.award.adapters import data_integrity as di
 from microcred.award.adapters.status_list import get_bit
 from microcred.award.domain.model import AwardStatus, Standing, award_salt
 from microcred.award.service_layer.handlers import (
@@ -21,7 +23,7 @@ from microcred.award.service_layer.handlers import (
     record_submitted_attempt,
     rotate_key,
 )
-from microcred.award.service_layer.signing import IssuingAuthority
+from microcred.award.service_layer.signing import IssuingAuthority, jwt_claims
 from microcred.events import (
     CollectionAwarded,
     CredentialAwarded,
@@ -33,7 +35,7 @@ from microcred.events import (
     StackChanged,
 )
 from microcred.runtime.auth import Principal, Role
-from microcred.runtime.errors import Conflict, Forbidden
+from microcred.runtime.errors import Conflict, Forbidden, NotFound
 
 BASE_URL = "https://award.example"  # as the conftest's authority publishes
 SALT = "test-identity-salt-0123456789"
@@ -335,7 +337,74 @@ async def test_rotation_signs_new_credentials_with_a_new_key_and_old_ones_keep_v
     assert before.credential["proof"][0]["verificationMethod"] != method
     assert (await authority.verify(uow, before.credential)).verified
     controller = await authority.controller_document(uow, issuer.issuer_id)
-    assert len(controller["verificationMethod"]) == 2 and len(controller["assertionMethod"]) == 2
+    listed = {m["id"] for m in controller["verificationMethod"]}
+    assert {method, before.credential["proof"][0]["verificationMethod"]} <= listed
+    assert len(listed) == 4 and set(controller["assertionMethod"]) == listed  # two keys, each under both ids
+    jwks = await authority.jwks(uow, issuer.issuer_id)
+    assert len(jwks["keys"]) == 2, "the retired key stays in the JWKS: JWTs it signed must keep verifying"
+
+
+async def test_each_key_has_its_own_url_answering_the_multikey_and_a_jwk_of_the_same_key(
+    uow: Any, build: Any, authority: IssuingAuthority
+) -> None:
+    event = await issue(uow, build, authority)
+    method = event.credential["proof"][0]["verificationMethod"]
+    key_id = method.rsplit("/keys/", 1)[1]
+    assert method == f"{BASE_URL}/issuers/{event.issuer_id}/keys/{key_id}"
+    document = await authority.key_document(uow, event.issuer_id, key_id)
+    assert document["id"] == method and document["type"] == "Multikey"
+    assert document["controller"] == event.credential["issuer"]["id"]
+    jwk = await authority.key_jwk(uow, event.issuer_id, key_id)
+    assert jwk["kid"] == f"{method}/jwk" and jwk["kty"] == "OKP" and jwk["crv"] == "Ed25519" and "d" not in jwk
+    public = jwt.PyJWK(jwk).key
+    assert di.public_key_multibase(public) == document["publicKeyMultibase"]
+    assert (await authority.jwks(uow, event.issuer_id)) == {"keys": [jwk]}
+    with pytest.raises(NotFound):
+        await authority.key_document(uow, event.issuer_id, "key-unknown")
+    with pytest.raises(NotFound):  # a key exists, but it signs for another issuer
+        await authority.key_jwk(uow, uuid4(), key_id)
+
+
+async def test_a_credential_whose_proof_names_the_key_as_a_fragment_still_verifies(
+    uow: Any, build: Any, authority: IssuingAuthority
+) -> None:
+    # Credentials issued before keys had their own URL name them <issuer>#<key id>; holders keep them.
+    event = await issue(uow, build, authority)
+    ((key, sealed),) = uow.keys.rows.values()
+    legacy = authority.fragment_method_id(event.issuer_id, key.key_id)
+    unsigned = {name: value for name, value in event.credential.items() if name != "proof"}
+    signed = di.sign(unsigned, key=authority.cipher.open(sealed, key.key_id), verification_method=legacy,
+                     created=datetime(2025, 3, 4, tzinfo=UTC))
+    report = await authority.verify(uow, signed | {"proof": [signed["proof"]]})
+    assert report.verified, report.checks
+    controller = await authority.controller_document(uow, event.issuer_id)
+    assert legacy in controller["assertionMethod"]
+    other = {**signed["proof"], "verificationMethod": f"{BASE_URL}/issuers/{uuid4()}#{key.key_id}"}
+    assert not (await authority.verify(uow, signed | {"proof": [other]})).verified
+
+
+async def test_the_vc_jwt_has_the_open_badges_header_and_claims_and_verifies_with_the_published_jwk(
+    uow: Any, build: Any, authority: IssuingAuthority
+) -> None:
+    event = await issue(uow, build, authority)
+    token = await authority.sign_jwt(uow, event.credential, event.issuer_id)
+    header = jwt.get_unverified_header(token)
+    (jwk,) = (await authority.jwks(uow, event.issuer_id))["keys"]
+    assert header == {"alg": "EdDSA", "kid": jwk["kid"], "typ": "JWT"}
+    claims = jwt.decode(token, jwt.PyJWK(jwk).key, algorithms=["EdDSA"], issuer=event.credential["issuer"]["id"])
+    assert claims["vc"] == event.credential and claims["jti"] == event.credential["id"]
+    assert claims["nbf"] == datetime.fromisoformat(event.credential["validFrom"]).timestamp()
+    assert set(claims) == {"iss", "jti", "nbf", "vc"}  # no subject id, no validUntil here
+
+
+def test_jwt_claims_carry_sub_and_exp_when_the_credential_has_them_to_the_microsecond() -> None:
+    document = {"id": "urn:uuid:1", "issuer": "https://i.example", "validFrom": "2025-01-02T03:04:05.250000Z",
+                "validUntil": "2030-01-01T00:00:00Z", "credentialSubject": {"id": "did:example:teacher"}}
+    claims = jwt_claims(document)
+    assert claims == {"iss": "https://i.example", "jti": "urn:uuid:1", "nbf": 1735787045.25,
+                      "sub": "did:example:teacher", "exp": 1893456000, "vc": document}
+    with pytest.raises(ValueError, match="validFrom"):
+        jwt_claims({"id": "urn:uuid:1", "issuer": "https://i.example"})
 
 
 async def test_signing_keys_are_sealed_at_rest(uow: Any, build: Any, authority: IssuingAuthority) -> None:
@@ -353,7 +422,7 @@ async def test_one_operator_key_can_sign_for_every_issuer(
     first = await issue(uow, build, shared)
     second = await issue(uow, build, shared)
     assert len(uow.keys.rows) == 1
-    key_ids = {e.credential["proof"][0]["verificationMethod"].split("#")[1] for e in (first, second)}
+    key_ids = {e.credential["proof"][0]["verificationMethod"].rsplit("/keys/", 1)[1] for e in (first, second)}
     assert len(key_ids) == 1
     assert (await shared.verify(uow, second.credential)).verified
 

@@ -240,7 +240,7 @@ def test_downloads_offer_json_png_and_svg_and_the_jwt_only_when_there_is_one() -
         f"{BASE}/credential.json", f"{BASE}/badge.png", f"{BASE}/badge.svg",
     ]
     with_jwt = Elements(render_credential_page(page(jwt_url=f"{BASE}/credential.jwt")))
-    assert with_jwt.find("a", href=f"{BASE}/credential.jwt", type="application/vc+jwt")
+    assert with_jwt.find("a", href=f"{BASE}/credential.jwt", type="application/jwt")
 
 
 # -- LinkedIn ----------------------------------------------------------------------------------

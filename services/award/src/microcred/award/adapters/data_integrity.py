@@ -36,7 +36,7 @@ from microcred.award.adapters.jsonld import (
 
 PROOF_TYPE = "DataIntegrityProof"
 CRYPTOSUITE = "eddsa-rdfc-2022"
-DID_CONTEXT = "https://www.w3.org/ns/did/v1"
+CID_CONTEXT = "https://www.w3.org/ns/cid/v1"
 MULTIKEY_CONTEXT = "https://w3id.org/security/multikey/v1"
 
 _ED25519_PUB_HEADER = b"\xed\x01"
@@ -241,6 +241,19 @@ def _issuer_id(document: Mapping[str, Any]) -> str | None:
     return issuer if isinstance(issuer, str) else None
 
 
+def method_controller(method: str) -> str:
+    """The controller a verification method id names, as this service publishes keys.
+
+    ``<controller>/keys/<key id>`` is a key at its own URL, ``<controller>#<key id>`` a method inside
+    the controller document (how proofs named keys before). The controller document lists both, so
+    a verifier that reads it finds either; this is only the quick refusal of a key of someone else.
+    """
+    base, separator, key_id = method.rpartition("/keys/")
+    if separator and key_id and "/" not in key_id and "#" not in key_id:
+        return base
+    return method.split("#", 1)[0]
+
+
 def verify(
     document: Mapping[str, Any],
     *,
@@ -252,7 +265,7 @@ def verify(
     """Check the document's single ``eddsa-rdfc-2022`` proof; a bad document is a failed check, never an exception.
 
     With ``require_issuer_controller`` (the default) the verification method must belong to the
-    document's issuer (``<issuer id>#...``), which is what Digital Bazaar's ``CredentialIssuancePurpose``
+    document's issuer (``<issuer id>/keys/...`` or ``<issuer id>#...``, see ``method_controller``), which is what Digital Bazaar's ``CredentialIssuancePurpose``
     demands through the controller document; ``resolve_key`` decides whether the key is still listed.
     Dates (validFrom/validUntil) and status are the caller's business.
     """
@@ -281,7 +294,7 @@ def verify(
             return ProofCheck(False, method, "the proof's @context differs from the document's")
         if require_issuer_controller:
             issuer = _issuer_id(document)
-            if issuer is None or method.split("#", 1)[0] != issuer:
+            if issuer is None or method_controller(method) != issuer:
                 return ProofCheck(False, method, f"verification method {method!r} is not controlled by issuer {issuer!r}")
         proof_value = proof.get("proofValue")
         if not isinstance(proof_value, str) or not proof_value.startswith("z"):
@@ -319,25 +332,36 @@ def _reason(error: BaseException) -> str:
     return f"{type(chain[-1]).__name__}: {chain[-1]}"
 
 
-def controller_document(controller: str, methods: Sequence[tuple[str, Ed25519PublicKey]]) -> dict[str, Any]:
-    """The controller document published at ``controller``, listing every key ever used (rotated ones too).
+def key_document(method_id: str, controller: str, public_key: Ed25519PublicKey) -> dict[str, Any]:
+    """One verification method on its own: what its id dereferences to, for any document loader.
 
-    The DID v1 context comes first on purpose: Digital Bazaar's ``ControllerProofPurpose`` then reads
-    ``assertionMethod`` as plain JSON instead of JSON-LD framing it against the security v2 context
-    (which its document loader does not ship). Each method is a ``Multikey``; ``methods`` holds
-    ``(key id, public key)`` and the method id is ``<controller>#<key id>``.
+    The multikey context (a string, not an array) is what Ed25519 Multikey libraries check for
+    before they take a document as a key; the CID context describes the same terms.
+    """
+    return {
+        "@context": MULTIKEY_CONTEXT,
+        "id": method_id,
+        "type": "Multikey",
+        "controller": controller,
+        "publicKeyMultibase": public_key_multibase(public_key),
+    }
+
+
+def controller_document(controller: str, methods: Sequence[tuple[str, Ed25519PublicKey]]) -> dict[str, Any]:
+    """The controlled identifier document published at ``controller``: every method that may sign for it.
+
+    ``methods`` holds ``(method id, public key)``, retired keys included, since rotation must never
+    stop the verification of what a key signed. The document is a controlled identifier document
+    (W3C CID 1.0), so it names that context and not the DID one: a verifier that does not special-case
+    DID documents frames it against its own security context, which reads the same
+    ``assertionMethod`` IRI.
     """
     verification_methods = [
-        {
-            "id": f"{controller}#{key_id}",
-            "type": "Multikey",
-            "controller": controller,
-            "publicKeyMultibase": public_key_multibase(public_key),
-        }
-        for key_id, public_key in methods
+        {key: value for key, value in key_document(method_id, controller, public_key).items() if key != "@context"}
+        for method_id, public_key in methods
     ]
     return {
-        "@context": [DID_CONTEXT, MULTIKEY_CONTEXT],
+        "@context": CID_CONTEXT,
         "id": controller,
         "verificationMethod": verification_methods,
         "assertionMethod": [method["id"] for method in verification_methods],

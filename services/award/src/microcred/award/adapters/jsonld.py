@@ -35,6 +35,7 @@ SHIPPED_CONTEXTS: dict[str, str] = {
     "https://w3id.org/security/multikey/v1": "multikey-v1.jsonld",
     "https://w3id.org/security/data-integrity/v2": "data-integrity-v2.jsonld",
     "https://www.w3.org/ns/did/v1": "did-v1.jsonld",
+    "https://www.w3.org/ns/cid/v1": "cid-v1.jsonld",
     "https://www.w3.org/ns/credentials/status/v1": "vc-bitstring-status-list-v1.jsonld",
     "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json": "ob-extensions.jsonld",
 }

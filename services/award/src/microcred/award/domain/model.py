@@ -75,6 +75,17 @@ class PublicUrls:
         """The issuer's profile and controller document: its id in every credential it signs."""
         return f"{self.base}/issuers/{issuer_id}"
 
+    def issuer_key(self, issuer_id: UUID, key_id: str) -> str:
+        """One signing key as a Multikey document: the ``verificationMethod`` of new Data Integrity proofs."""
+        return f"{self.issuer(issuer_id)}/keys/{key_id}"
+
+    def issuer_key_jwk(self, issuer_id: UUID, key_id: str) -> str:
+        """The same key as a JWK: the ``kid`` of VC-JWTs, which Open Badges 3.0 says must dereference to a JWK."""
+        return f"{self.issuer_key(issuer_id, key_id)}/jwk"
+
+    def issuer_jwks(self, issuer_id: UUID) -> str:
+        return f"{self.issuer(issuer_id)}/jwks.json"
+
     def credential(self, award_id: UUID) -> str:
         return f"{self.base}/credentials/{award_id}"
 

@@ -19,6 +19,7 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import Field
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from microcred.award.adapters import baking
 from microcred.award.domain.model import Award, AwardStatus, Standing, micro_achievement
@@ -27,12 +28,16 @@ from microcred.award.service_layer import handlers
 from microcred.award.service_layer.signing import IssuingAuthority, VerificationReport
 from microcred.award.service_layer.unit_of_work import AwardUnitOfWork
 from microcred.runtime.api import KIB, api_router, media
-from microcred.runtime.api_types import Count, JsonDocument, Ordinal, PageOffset, RequestModel, Text
+from microcred.runtime.api_types import Count, JsonDocument, Matching, Ordinal, PageOffset, RequestModel, Text
 from microcred.runtime.auth import CurrentPrincipal, Principal, Role, require
 from microcred.runtime.errors import Invalid, NotFound
 
 VC_MEDIA_TYPE = "application/vc"
-VC_JWT_MEDIA_TYPE = "application/vc+jwt"
+# Open Badges 3.0's VC-JWT is a plain JWT with the credential in its ``vc`` claim (typ "JWT"), not
+# VC-JOSE-COSE's application/vc+jwt, whose payload is the credential itself.
+VC_JWT_MEDIA_TYPE = "application/jwt"
+JWK_MEDIA_TYPE = "application/jwk+json"
+JWK_SET_MEDIA_TYPE = "application/jwk-set+json"
 
 
 # Response classes name the media type, so the OpenAPI document says what the body is.
@@ -42,6 +47,14 @@ class VcDocument(Response):
 
 class VcJwt(Response):
     media_type = VC_JWT_MEDIA_TYPE
+
+
+class Jwk(Response):
+    media_type = JWK_MEDIA_TYPE
+
+
+class JwkSet(Response):
+    media_type = JWK_SET_MEDIA_TYPE
 
 
 class PngImage(Response):
@@ -58,6 +71,15 @@ class StandingChange(RequestModel):
                                   description="Shown on the credential page and in the event.")]
 
 
+KeyId = Annotated[str, Matching(r"^key-[A-Za-z0-9_-]+$"),
+                  Path(max_length=64, description="The key id, as in key-20261122-1a2b3c4d")]
+
+
+class KeyIdConvertor(StringConvertor):
+    """A path segment that can be a key id: ``/issuers/{id}/keys/rotate`` must not also be a key's URL
+    (its Allow header would list GET, and GET would look up a key named "rotate")."""
+
+    regex = "key-[A-Za-z0-9_-]+"
 Segment = Annotated[Text, Path(max_length=40, description="micro-credentials, stacks or pathways")]
 Version = Annotated[Ordinal, Path()]
 #: A signed credential with its results and evidence descriptions; a real one is a few kilobytes.
@@ -122,6 +144,7 @@ def _slug(award: Award) -> str:
 def create_router(
     uow: Callable[[], AwardUnitOfWork], authority: IssuingAuthority, *, status_list_max_age: int = 300
 ) -> APIRouter:
+    register_url_convertor("key_id", KeyIdConvertor())  # a process-wide table; registering again is a no-op
     router = api_router()
     urls = authority.urls
 
@@ -266,7 +289,7 @@ def create_router(
 
     @router.get("/issuers/{issuer_id}", tags=["issuers"])
     async def issuer_document(issuer_id: UUID, response: Response) -> dict[str, Any]:
-        """The issuer's controller document: every key that signs or signed for it, as Multikey methods."""
+        """The issuer's controller document (W3C CID): every key that signs or signed for it, as Multikey methods."""
         async with uow() as work:
             document = await authority.controller_document(work, issuer_id)
         response.headers["Cache-Control"] = "public, max-age=300"
@@ -276,6 +299,32 @@ def create_router(
     async def rotate_key(issuer_id: UUID, principal: CurrentPrincipal) -> dict[str, Any]:
         method = await handlers.rotate_key(issuer_id, principal, uow(), authority)
         return {"verification_method": method}
+
+    @router.get("/issuers/{issuer_id}/keys/{key_id:key_id}", tags=["issuers"])
+    async def key_document(issuer_id: UUID, key_id: KeyId, response: Response) -> dict[str, Any]:
+        """One key as a Multikey document: what a proof's ``verificationMethod`` dereferences to."""
+        async with uow() as work:
+            document = await authority.key_document(work, issuer_id, key_id)
+        # A key's material never changes (rotation makes a new key), so its document caches for a day.
+        response.headers["Cache-Control"] = "public, max-age=86400"
+        return document
+
+    @router.get("/issuers/{issuer_id}/keys/{key_id:key_id}/jwk", tags=["issuers"], response_class=Jwk,
+                responses=media(JWK_MEDIA_TYPE, "The key as a public JWK: what a VC-JWT's kid dereferences to.",
+                                {"type": "object"}))
+    async def key_jwk(issuer_id: UUID, key_id: KeyId) -> Response:
+        async with uow() as work:
+            jwk = await authority.key_jwk(work, issuer_id, key_id)
+        return Response(json.dumps(jwk), media_type=JWK_MEDIA_TYPE, headers={"Cache-Control": "public, max-age=86400"})
+
+    @router.get("/issuers/{issuer_id}/jwks.json", tags=["issuers"], response_class=JwkSet,
+                responses=media(JWK_SET_MEDIA_TYPE, "Every key of the issuer, retired ones too, as a JWK Set.",
+                                {"type": "object"}))
+    async def issuer_jwks(issuer_id: UUID) -> Response:
+        async with uow() as work:
+            jwks = await authority.jwks(work, issuer_id)
+        return Response(json.dumps(jwks), media_type=JWK_SET_MEDIA_TYPE,
+                        headers={"Cache-Control": "public, max-age=300"})
 
     @router.get("/status/{issuer_id}/{purpose}/{list_no}", tags=["status"], response_class=VcDocument,
                 responses=media(VC_MEDIA_TYPE, "The status list credential (Bitstring Status List).",

@@ -6,6 +6,14 @@ way each issuer's controller document, at the URL that is the issuer's id in its
 the verification methods that may sign for it, retired ones included: rotation stops a key signing,
 never the verification of what it signed.
 
+A proof names its key by the key's own URL (``<issuer>/keys/<key id>``), which answers the Multikey
+document itself: a verifier whose loader fetches a URL and takes the answer as the key (the Digital
+Credentials Consortium's does) needs nothing else. Proofs made before that named the key as a
+fragment of the controller document (``<issuer>#<key id>``); the controller document keeps listing
+every key under that id too, and this verifier reads both, so what was signed then still verifies.
+VC-JWTs name the key by ``<issuer>/keys/<key id>/jwk``, a JWK, as Open Badges 3.0 asks of ``kid``;
+the issuer's JWKS lists the same JWKs under the same ``kid``.
+
 Each credential holds one position, chosen at random, in two Bitstring Status Lists of its issuer,
 revocation and suspension, at the same list number and index in both. Random positions in a list
 of 131,072 give the herd privacy the spec asks for; when a random probe hits a taken position in a
@@ -30,6 +38,7 @@ from uuid import UUID
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from jwt.algorithms import OKPAlgorithm
 
 from microcred.award.adapters import data_integrity, status_list
 from microcred.award.adapters.keys import KeyCipher
@@ -43,6 +52,8 @@ from microcred.award.domain.model import (
 )
 from microcred.award.service_layer.unit_of_work import AwardUnitOfWork
 from microcred.runtime.errors import NotFound
+
+JWT_ALGORITHM = "EdDSA"
 
 log = logging.getLogger(__name__)
 
@@ -103,16 +114,21 @@ class IssuingAuthority:
         return OPERATOR_SCOPE if self.key_scope == "operator" else str(issuer_id)
 
     def method_id(self, issuer_id: UUID, key_id: str) -> str:
+        return self.urls.issuer_key(issuer_id, key_id)
+
+    def fragment_method_id(self, issuer_id: UUID, key_id: str) -> str:
+        """How proofs named the key before keys had their own URL; still listed and still verified."""
         return f"{self.urls.issuer(issuer_id)}#{key_id}"
 
     async def _signing_key(self, uow: AwardUnitOfWork, issuer_id: UUID) -> tuple[str, Ed25519PrivateKey]:
+        """The key id and private key of the active key of the issuer's scope, created on first use."""
         scope = self.scope_of(issuer_id)
         found = await uow.keys.active(scope)
         if found is None:
             await uow.keys.lock_scope(scope)
             found = await uow.keys.active(scope) or await self._create_key(uow, scope)
         key, sealed = found
-        return self.method_id(issuer_id, key.key_id), self.cipher.open(sealed, key.key_id)
+        return key.key_id, self.cipher.open(sealed, key.key_id)
 
     async def _create_key(self, uow: AwardUnitOfWork, scope: str) -> tuple[SigningKey, bytes]:
         now = self.clock()
@@ -138,17 +154,48 @@ class IssuingAuthority:
         key, _ = await self._create_key(uow, scope)
         return key
 
-    async def controller_document(self, uow: AwardUnitOfWork, issuer_id: UUID) -> dict[str, Any]:
+    async def _published_keys(self, uow: AwardUnitOfWork, issuer_id: UUID) -> list[SigningKey]:
         keys = await uow.keys.all_for(self.scope_of(issuer_id))
         if not keys:
             raise NotFound(f"issuer {issuer_id} has no signing keys", code="issuer_not_found")
-        return data_integrity.controller_document(
-            self.urls.issuer(issuer_id),
-            [(key.key_id, data_integrity.public_key_from_multibase(key.public_key_multibase)) for key in keys],
+        return keys
+
+    async def _published_key(self, uow: AwardUnitOfWork, issuer_id: UUID, key_id: str) -> SigningKey:
+        key = await uow.keys.get(key_id)
+        if key is None or key.scope != self.scope_of(issuer_id):
+            raise NotFound(f"issuer {issuer_id} has no key {key_id!r}", code="key_not_found")
+        return key
+
+    async def controller_document(self, uow: AwardUnitOfWork, issuer_id: UUID) -> dict[str, Any]:
+        methods = []
+        for key in await self._published_keys(uow, issuer_id):
+            public_key = data_integrity.public_key_from_multibase(key.public_key_multibase)
+            methods.append((self.method_id(issuer_id, key.key_id), public_key))
+            methods.append((self.fragment_method_id(issuer_id, key.key_id), public_key))
+        return data_integrity.controller_document(self.urls.issuer(issuer_id), methods)
+
+    async def key_document(self, uow: AwardUnitOfWork, issuer_id: UUID, key_id: str) -> dict[str, Any]:
+        key = await self._published_key(uow, issuer_id, key_id)
+        return data_integrity.key_document(
+            self.method_id(issuer_id, key_id), self.urls.issuer(issuer_id),
+            data_integrity.public_key_from_multibase(key.public_key_multibase),
         )
 
+    def _jwk(self, issuer_id: UUID, key: SigningKey) -> dict[str, Any]:
+        public_key = data_integrity.public_key_from_multibase(key.public_key_multibase)
+        jwk: dict[str, Any] = OKPAlgorithm.to_jwk(public_key, as_dict=True)
+        return jwk | {"kid": self.urls.issuer_key_jwk(issuer_id, key.key_id), "alg": JWT_ALGORITHM, "use": "sig"}
+
+    async def key_jwk(self, uow: AwardUnitOfWork, issuer_id: UUID, key_id: str) -> dict[str, Any]:
+        return self._jwk(issuer_id, await self._published_key(uow, issuer_id, key_id))
+
+    async def jwks(self, uow: AwardUnitOfWork, issuer_id: UUID) -> dict[str, Any]:
+        """Every key of the issuer as a JWK Set, retired ones too (a JWT it signed must keep verifying)."""
+        return {"keys": [self._jwk(issuer_id, key) for key in await self._published_keys(uow, issuer_id)]}
+
     async def sign(self, uow: AwardUnitOfWork, document: dict[str, Any], issuer_id: UUID) -> dict[str, Any]:
-        method, key = await self._signing_key(uow, issuer_id)
+        key_id, key = await self._signing_key(uow, issuer_id)
+        method = self.method_id(issuer_id, key_id)
         kind = "status_list" if "BitstringStatusListCredential" in document.get("type", ()) else "credential"
         with self.metrics.signing_seconds.labels(kind).time():
             signed = data_integrity.sign(document, key=key, verification_method=method, created=self.clock())
@@ -157,10 +204,19 @@ class IssuingAuthority:
         return signed | {"proof": [signed["proof"]]}
 
     async def sign_jwt(self, uow: AwardUnitOfWork, document: dict[str, Any], issuer_id: UUID) -> str:
-        """The same credential secured as a VC-JWT (VC-JOSE-COSE): the unsecured document as the payload."""
-        method, key = await self._signing_key(uow, issuer_id)
-        unsecured = {name: value for name, value in document.items() if name != "proof"}
-        return jwt.encode(unsecured, key, algorithm="EdDSA", headers={"kid": method, "typ": "vc+jwt", "cty": "vc"})
+        """The credential as Open Badges 3.0's JSON Web Token proof format (``ob_v3p0/integrity.md``).
+
+        The credential, Data Integrity proof included (the spec has embedded proofs made first), is
+        the ``vc`` claim; ``iss``, ``jti``, ``nbf`` and ``sub``/``exp`` repeat what the credential
+        says, as the spec's verifier compares them. No ``iat``: the token is derived on each download,
+        and Ed25519 is deterministic, so every download of a credential is the same token. The header
+        has only ``alg``, ``kid`` and ``typ``: the spec allows no other.
+        """
+        key_id, key = await self._signing_key(uow, issuer_id)
+        return jwt.encode(
+            jwt_claims(document), key, algorithm=JWT_ALGORITHM,
+            headers={"kid": self.urls.issuer_key_jwk(issuer_id, key_id), "typ": "JWT"},
+        )
 
     # -- status lists ----------------------------------------------------------------------------
 
@@ -217,10 +273,14 @@ class IssuingAuthority:
     # -- verification ----------------------------------------------------------------------------
 
     def _parse_method(self, method: str) -> tuple[UUID, str] | None:
+        """``(issuer id, key id)`` of ``<issuer>/keys/<key id>`` or of the earlier ``<issuer>#<key id>``."""
         prefix = self.urls.issuer(UUID(int=0))[: -len(str(UUID(int=0)))]
-        if not method.startswith(prefix) or "#" not in method:
+        if not method.startswith(prefix):
             return None
-        issuer_part, key_id = method[len(prefix):].split("#", 1)
+        rest = method[len(prefix):]
+        issuer_part, separator, key_id = rest.partition("/keys/") if "/keys/" in rest else rest.partition("#")
+        if not separator or not key_id or "/" in key_id or "#" in key_id:
+            return None
         try:
             return UUID(issuer_part), key_id
         except ValueError:
@@ -325,6 +385,32 @@ class IssuingAuthority:
         until = f"until {valid_until:%Y-%m-%d}" if valid_until else "with no expiry"
         checks.append(Check("Validity", True, f"valid from {valid_from:%Y-%m-%d} {until}" if valid_from else until))
         return False
+
+
+def jwt_claims(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The JWT Payload of Open Badges 3.0's JSON Web Token proof format for a signed credential."""
+    issuer = document.get("issuer")
+    subject = document.get("credentialSubject")
+    valid_from = _parse_time(document.get("validFrom"))
+    valid_until = _parse_time(document.get("validUntil"))
+    if valid_from is None:
+        raise ValueError("the credential has no validFrom: a VC-JWT needs it as nbf")
+    claims: dict[str, Any] = {
+        "iss": issuer.get("id") if isinstance(issuer, Mapping) else issuer,
+        "jti": document.get("id"),
+        "nbf": _numeric_date(valid_from),
+    }
+    if isinstance(subject, Mapping) and subject.get("id"):
+        claims["sub"] = subject["id"]
+    if valid_until is not None:
+        claims["exp"] = _numeric_date(valid_until)
+    return claims | {"vc": dict(document)}
+
+
+def _numeric_date(moment: datetime) -> int | float:
+    # RFC 7519 lets a NumericDate carry fractions; keeping them makes nbf equal validFrom to the
+    # microsecond, as the spec's verifier demands, where an int would read as a different instant.
+    return int(moment.timestamp()) if moment.microsecond == 0 else round(moment.timestamp(), 6)
 
 
 def _parse_time(value: Any) -> datetime | None:
