@@ -19,12 +19,14 @@ from typing import Any
 
 import pytest
 
-# pytest runs with --import-mode=importlib and the test tree is not a package: the interop helpers
-# (tests/interop) and the AsyncAPI tools (tests/asyncapi) are put on the path here for the tests that use them.
+# pytest runs with --import-mode=importlib and the test tree is not a package: the shared helpers (tests/support),
+# the interop verifiers (tests/interop) and the AsyncAPI tools (tests/asyncapi) are put on the path here.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "interop"))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "asyncapi"))
 
-from digital_bazaar import DigitalBazaarVerifier, node_available
+from digital_bazaar import DigitalBazaarVerifier
+from node_packages import require_node
 from wallet import Wallet
 
 from microcred.devstack.client import Actor, PlatformClient
@@ -154,10 +156,9 @@ class World:
 def digital_bazaar() -> Iterator[Any]:
     """Digital Bazaar's verifier (npm @digitalbazaar/vc + eddsa-rdfc-2022) in one node process per session.
 
-    Skips only when node is absent; an npm or verifier failure fails the tests that use it.
+    Skips only when node is absent (fails in CI); an npm or verifier failure fails the tests that use it.
     """
-    if not node_available():
-        pytest.skip("node is not installed: the Digital Bazaar interop verifier needs Node.js 20")
+    require_node("the Digital Bazaar interop verifier")
     verifier = DigitalBazaarVerifier()
     try:
         yield verifier
@@ -171,8 +172,7 @@ def wallet() -> Iterator[Any]:
 
     Skips only when node is absent, like ``digital_bazaar``; an npm or node failure fails its tests.
     """
-    if not node_available():
-        pytest.skip("node is not installed: the wallet interop verifiers need Node.js 20")
+    require_node("the wallet interop verifiers")
     helper = Wallet()
     try:
         yield helper

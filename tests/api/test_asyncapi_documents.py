@@ -21,6 +21,7 @@ import pytest
 from asyncapi_parser import diagnostics
 from document_reader import DocumentReader, RecordRejected
 from fastapi.testclient import TestClient
+from node_packages import require_node
 
 from microcred.events import CredentialRetired, StateFeedRecord, StateFeedRecordV1
 from microcred.events.registry import ALL_EVENTS
@@ -56,6 +57,7 @@ def received(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_the_asyncapi_parser_finds_no_error_or_warning_in_any_service_document(
     documents: dict[str, dict[str, Any]],
 ) -> None:
+    require_node("the AsyncAPI parser")
     report = diagnostics(documents)
     assert set(report) == set(SERVICES)
     # The parser's only remark is that AsyncAPI 3.1 exists: 3.0 is what code generators and brokers' tooling read.
@@ -65,6 +67,7 @@ def test_the_asyncapi_parser_finds_no_error_or_warning_in_any_service_document(
 
 
 def test_the_parser_check_catches_a_broken_document(documents: dict[str, dict[str, Any]]) -> None:
+    require_node("the AsyncAPI parser")
     broken = {**documents["licensure"], "operations": {"x": {"action": "send", "channel": {"$ref": "#/channels/none"}}}}
     report = diagnostics({"broken": broken})
     assert any(d["severity"] == "error" for d in report["broken"])

@@ -6,41 +6,15 @@ costs far more than a verification). Requests and responses are single JSON line
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 import subprocess
 import threading
 from pathlib import Path
 from typing import Any, Self
 
+from node_packages import NodeSetupError, node, npm_ci
+
 HERE = Path(__file__).resolve().parent
-_STAMP = HERE / "node_modules" / ".microcred-lock-sha256"
-
-
-class InteropSetupError(RuntimeError):
-    """node or npm is missing or failed: the interop harness cannot run."""
-
-
-def node_available() -> bool:
-    return shutil.which("node") is not None
-
-
-def ensure_installed() -> None:
-    """``npm ci`` when node_modules is missing or was installed from another package-lock.json."""
-    lock = (HERE / "package-lock.json").read_bytes()
-    digest = hashlib.sha256(lock).hexdigest()
-    if _STAMP.exists() and _STAMP.read_text().strip() == digest:
-        return
-    npm = shutil.which("npm")
-    if npm is None:
-        raise InteropSetupError("npm is not on PATH; it installs tests/interop/node_modules")
-    completed = subprocess.run(
-        [npm, "ci", "--no-audit", "--no-fund"], cwd=HERE, capture_output=True, text=True, timeout=600, check=False
-    )
-    if completed.returncode != 0:
-        raise InteropSetupError(f"npm ci failed in {HERE}:\n{completed.stdout}\n{completed.stderr}")
-    _STAMP.write_text(digest)
 
 
 class NodeHelper:
@@ -49,13 +23,10 @@ class NodeHelper:
     script = "verifier.mjs"
 
     def __init__(self) -> None:
-        node = shutil.which("node")
-        if node is None:
-            raise InteropSetupError("node is not on PATH")
-        ensure_installed()
+        npm_ci(HERE)
         self._lock = threading.Lock()
         self._process = subprocess.Popen(
-            [node, str(HERE / self.script)],
+            [node(), str(HERE / self.script)],
             cwd=HERE,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -72,10 +43,10 @@ class NodeHelper:
             line = self._process.stdout.readline()
         if not line:
             stderr = self._process.stderr.read() if self._process.stderr else ""
-            raise InteropSetupError(f"{self.script} exited: {stderr}")
+            raise NodeSetupError(f"{self.script} exited: {stderr}")
         response: dict[str, Any] = json.loads(line)
         if set(response) == {"error"}:
-            raise InteropSetupError(f"{self.script} failed on {payload.get('op')!r}: {response['error']}")
+            raise NodeSetupError(f"{self.script} failed on {payload.get('op')!r}: {response['error']}")
         return response
 
     def close(self) -> None:
