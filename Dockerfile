@@ -47,6 +47,10 @@ ENV PATH=/opt/venv/bin:$PATH \
 RUN groupadd --system --gid 10001 microcred \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin microcred
+# Mount points owned by the service user: a named volume mounted on one starts with its owner, so the
+# compose stack's development issuer (microcred.runtime.dev_issuer) can write its key and JWKS as 10001.
+RUN install -d -o 10001 -g 10001 -m 0700 /var/lib/microcred/dev-issuer \
+ && install -d -o 10001 -g 10001 -m 0755 /var/lib/microcred/jwks
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /tmp
 USER 10001:10001

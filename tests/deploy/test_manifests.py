@@ -7,6 +7,7 @@ with kustomize and checked; without it those tests are skipped.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
+from system_tools import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -439,3 +441,150 @@ def test_local_overlay_configures_tracing_and_resolves_every_config_reference(lo
             if "configMapRef" in source:
                 assert source["configMapRef"]["name"] in configmaps, f"{where} refers to a missing ConfigMap"
         assert container["image"].endswith(":local"), f"{where} does not use the locally built image"
+
+
+# --- compose: observability and a stack that needs no variable set by hand ----------------------
+
+OBSERVABILITY = ROOT / "deploy" / "observability"
+LOCAL_JWKS_DIR = "/var/lib/microcred/jwks"
+# "$${...}" is an escaped dollar (a shell variable in a command), not an interpolation.
+INTERPOLATION = re.compile(r"(?<!\$)\$\{(?P<name>\w+)(?P<op>:?[-?+])?(?P<default>[^}]*)\}")
+
+
+def with_defaults(value: Any) -> Any:
+    """A compose value as it renders with no variable set: ``${X:-default}`` becomes ``default``."""
+    if not isinstance(value, str):
+        return value
+    return INTERPOLATION.sub(lambda m: m["default"] if m["op"] in (":-", "-") else "", value)
+
+
+def server_names(compose: Obj) -> list[str]:
+    return [name for name in SERVICES if compose["services"][name].get("command") == ["serve"]]
+
+
+def mounts(service: Obj) -> dict[str, tuple[str, str]]:
+    """Container path -> (source, mode) of a service's short-syntax volumes."""
+    found = {}
+    for volume in service.get("volumes", []):
+        source, target, *mode = volume.split(":")
+        found[target] = (source, mode[0] if mode else "rw")
+    return found
+
+
+def test_compose_needs_no_variable_set_by_hand() -> None:
+    text = COMPOSE_FILE.read_text()
+    required = [m[0] for m in INTERPOLATION.finditer(text) if m["op"] not in (":-", "-")]
+    assert not required, f"compose variables without a default: {required}"
+
+
+def test_compose_renders_with_no_variable_set(tmp_path: Path) -> None:
+    docker_compose = require_tool("docker-compose", "it renders docker-compose.yml (apt-get install docker-compose)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MICROCRED_", "COMPOSE_"))}
+    rendered = subprocess.run([docker_compose, "-f", str(COMPOSE_FILE), "config"], capture_output=True, text=True,
+                              env=env, cwd=tmp_path, timeout=120, check=False)
+    assert rendered.returncode == 0, rendered.stderr
+    assert "is not set" not in rendered.stderr, rendered.stderr
+    services = yaml.safe_load(rendered.stdout)["services"]
+    for name in SERVICES:
+        env_ = services[name]["environment"]
+        assert env_["MICROCRED_AUTH_JWKS_URL"] == f"file://{LOCAL_JWKS_DIR}/jwks.json"
+        assert env_["MICROCRED_OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
+
+
+def test_every_service_verifies_tokens_against_the_stacks_own_issuer(compose: Obj) -> None:
+    services = compose["services"]
+    issuer = services["dev-issuer"]
+    issuer_mounts = mounts(issuer)
+    assert str(issuer.get("restart")) == "no", "the issuer is a one-shot"
+    command = " ".join(issuer["entrypoint"] + issuer["command"])
+    assert "microcred.runtime.dev_issuer" in command and f"--jwks-dir {LOCAL_JWKS_DIR}" in command
+    key_dir = command.split("--key-dir ", 1)[1].split()[0]
+    assert issuer_mounts[LOCAL_JWKS_DIR][0] == "dev-jwks"
+    assert issuer_mounts[key_dir][0] == "dev-issuer-key"
+    for name in server_names(compose):
+        service = services[name]
+        assert with_defaults(service["environment"]["MICROCRED_AUTH_JWKS_URL"]) == f"file://{LOCAL_JWKS_DIR}/jwks.json"
+        assert mounts(service).get(LOCAL_JWKS_DIR) == ("dev-jwks", "ro"), f"{name} does not read the issuer's JWKS"
+        assert key_dir not in mounts(service), f"{name} can read the issuer's private key"
+        assert service["depends_on"]["dev-issuer"]["condition"] == "service_completed_successfully"
+    assert len(server_names(compose)) == len(SERVICES)
+
+
+def test_production_mode_refuses_the_compose_stacks_local_issuer(compose: Obj) -> None:
+    from microcred.runtime.settings import ServiceSettings
+
+    local_jwks = with_defaults(compose["services"]["catalog"]["environment"]["MICROCRED_AUTH_JWKS_URL"])
+    ServiceSettings(mode="local", auth_jwks_url=local_jwks)
+    with pytest.raises(ValueError, match="auth_jwks_url"):
+        ServiceSettings(mode="production", auth_jwks_url=local_jwks,
+                        database_url="postgresql+asyncpg://catalog:real@db/catalog")
+
+
+def test_every_service_sends_spans_to_the_collector_which_forwards_them_to_tempo(compose: Obj) -> None:
+    services = compose["services"]
+    for name in server_names(compose):
+        endpoint = with_defaults(services[name]["environment"].get("MICROCRED_OTEL_EXPORTER_OTLP_ENDPOINT"))
+        assert endpoint == "http://otel-collector:4318", f"{name} exports spans to {endpoint!r}"
+    config_source, _ = mounts(services["otel-collector"])["/etc/otelcol-contrib/config.yaml"]
+    config = yaml.safe_load((ROOT / config_source).read_text())
+    assert config["receivers"]["otlp"]["protocols"]["http"]["endpoint"].endswith(":4318")
+    exporters = config["service"]["pipelines"]["traces"]["exporters"]
+    assert [config["exporters"][e]["endpoint"] for e in exporters] == ["tempo:4317"]
+    tempo = yaml.safe_load((ROOT / mounts(services["tempo"])["/etc/tempo/tempo.yaml"][0]).read_text())
+    assert tempo["distributor"]["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"].endswith(":4317")
+
+
+def prometheus_config(compose: Obj) -> tuple[Path, Obj]:
+    source, _ = mounts(compose["services"]["prometheus"])["/etc/prometheus/prometheus.yml"]
+    path = ROOT / source
+    return path, yaml.safe_load(path.read_text())
+
+
+def test_prometheus_scrapes_every_service_with_the_labels_the_dashboards_use(compose: Obj) -> None:
+    _, config = prometheus_config(compose)
+    scraped: dict[str, Obj] = {}
+    for job in config["scrape_configs"]:
+        for group in job.get("static_configs", []):
+            for target in group["targets"]:
+                scraped[target] = group.get("labels", {}) | {"metrics_path": job.get("metrics_path", "/metrics")}
+    for name in server_names(compose):
+        target = f"{name}:8000"
+        assert target in scraped, f"Prometheus does not scrape {name}"
+        assert scraped[target]["service"] == name and scraped[target]["environment"]
+        assert scraped[target]["metrics_path"] == "/metrics"
+        assert "8000" in str(compose["services"][name]["healthcheck"]["test"]), "the scraped port is the served one"
+
+
+def test_prometheus_loads_the_alert_rules_and_grafana_the_dashboards_from_the_repository(compose: Obj) -> None:
+    services = compose["services"]
+    _, config = prometheus_config(compose)
+    rules_source, _ = mounts(services["prometheus"])["/etc/prometheus/rules"]
+    assert Path(rules_source) == Path("./deploy/observability/rules")
+    assert config["rule_files"] == ["/etc/prometheus/rules/*.yaml"]
+
+    grafana = services["grafana"]
+    grafana_mounts = mounts(grafana)
+    dashboards_source, _ = grafana_mounts["/var/lib/grafana/dashboards"]
+    assert Path(dashboards_source) == Path("./deploy/observability/dashboards")
+    provisioning = ROOT / grafana_mounts["/etc/grafana/provisioning"][0]
+    providers = yaml.safe_load((provisioning / "dashboards" / "dashboards.yaml").read_text())["providers"]
+    assert [p["options"]["path"] for p in providers] == ["/var/lib/grafana/dashboards"]
+    assert all(p["allowUiUpdates"] is False for p in providers), "the UI could save over dashboards-as-code"
+    datasources = yaml.safe_load((provisioning / "datasources" / "datasources.yaml").read_text())["datasources"]
+    by_type = {d["type"]: d for d in datasources}
+    assert by_type["prometheus"]["url"] == "http://prometheus:9090" and by_type["prometheus"]["isDefault"]
+    assert by_type["tempo"]["url"] == "http://tempo:3200"
+    env = grafana["environment"]
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "true" and env["GF_AUTH_ANONYMOUS_ORG_ROLE"] == "Viewer"
+
+
+def test_promtool_accepts_the_prometheus_config_with_the_repositorys_rules(compose: Obj, tmp_path: Path) -> None:
+    promtool = require_tool("promtool", "it checks the Prometheus configuration (apt-get install prometheus)")
+    _, config = prometheus_config(compose)
+    # The same configuration, reading the rules where the repository keeps them, so their files are checked too.
+    config["rule_files"] = [str(OBSERVABILITY / "rules" / "*.yaml")]
+    checked = tmp_path / "prometheus.yml"
+    checked.write_text(yaml.safe_dump(config))
+    result = subprocess.run([promtool, "check", "config", str(checked)], capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr

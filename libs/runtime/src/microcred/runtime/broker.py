@@ -11,7 +11,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from faststream.kafka import KafkaBroker
-from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
@@ -20,6 +19,7 @@ from microcred.events import IntegrationEvent
 from microcred.events.registry import PER_STATE_EVENTS
 from microcred.runtime.asyncapi import Subscription
 from microcred.runtime.consumer import ConsumerPolicy
+from microcred.runtime.messaging_telemetry import MessagingTelemetry
 from microcred.runtime.relay import Publish
 from microcred.runtime.settings import ServiceSettings
 
@@ -72,14 +72,16 @@ def create_broker(
         fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
         workers_per_topic=settings.consumer_workers_per_topic,
     )
+    client_id = settings.kafka_client_id or f"microcred-{settings.service_name}"
     broker = MicrocredKafkaBroker(
         settings.kafka_bootstrap_servers,
-        client_id=settings.kafka_client_id or f"microcred-{settings.service_name}",
+        client_id=client_id,
         # Idempotent producers are not available on every Kafka-protocol broker (Tansu answers
         # InitProducerId with an error); acks=all plus idempotent consumers gives the same outcome.
         acks="all",
         middlewares=[
-            KafkaTelemetryMiddleware(tracer_provider=tracer_provider),
+            # Outermost, so retries, dead letters and everything a handler writes happen inside its span.
+            MessagingTelemetry(tracer_provider, client_id=client_id),
             KafkaPrometheusMiddleware(registry=registry, app_name=settings.service_name),
             policy.middleware(),
         ],
