@@ -8,12 +8,11 @@ on a developer's machine and fail in CI (``.ci/run`` installs it and sets ``MICR
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from system_tools import require_tool
 
 
 class NodeSetupError(RuntimeError):
@@ -29,11 +28,7 @@ def node() -> str:
 
 def require_node(what: str) -> None:
     """Skip the calling test where Node.js is absent, unless this is CI, where that is a failure."""
-    if shutil.which("node") is None:
-        message = f"node is not installed: {what} needs Node.js 20"
-        if os.environ.get("MICROCRED_CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_tool("node", f"{what} needs Node.js 20")
 
 
 def npm_ci(directory: Path) -> None:
