@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -400,9 +399,7 @@ def test_compose_secrets_are_obvious_local_placeholders(compose: Obj) -> None:
 
 @pytest.fixture(scope="module")
 def local_overlay() -> list[Obj]:
-    kubectl = shutil.which("kubectl")
-    if not kubectl:
-        pytest.skip("kubectl is not installed")
+    kubectl = require_tool("kubectl", "it renders the Kubernetes overlays (apt-get install kubectl)")
     rendered = subprocess.run(
         [kubectl, "kustomize", str(K8S / "overlays" / "local")],
         check=True,
