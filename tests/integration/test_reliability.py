@@ -35,6 +35,7 @@ from microcred.runtime import dead_letters
 from microcred.runtime.broker import create_broker, declare_publishers
 from microcred.runtime.consumer import subscribe
 from microcred.runtime.dead_letters import KafkaClientSettings, read_dead_letters
+from microcred.runtime.lag import ConsumerLagMonitor
 from microcred.runtime.messaging_tables import define_messaging_tables
 from microcred.runtime.offsets import LogEnds
 from microcred.runtime.offsets import committed_offsets as read_committed
@@ -437,19 +438,22 @@ async def test_a_relay_publishes_nothing_while_another_replicas_relay_holds_the_
             tables.outbox.c.event_id == event.event_id)) is not None
 
 
-async def test_the_backlog_gauge_counts_what_a_failing_relay_could_not_send(
+async def test_the_outbox_gauges_show_one_unsent_row_and_its_age_even_while_the_relay_fails(
     platform: Platform, engine: AsyncEngine
 ) -> None:
-    # A pass counts the backlog only after a full batch; a pass that failed (the broker is away) must
-    # still leave the gauge at the real backlog rather than at the last healthy pass's 0.
+    # Measured apart from publishing: a failing relay (the broker is away) and a backlog of one row, the
+    # case a gauge set from the relay's passes got wrong, both show.
     session_factory = async_sessionmaker(engine, expire_on_commit=False)
     unsent = sa.select(sa.func.count()).select_from(tables.outbox).where(tables.outbox.c.published_at.is_(None))
     async with engine.connect() as connection:  # rows other tests left unsent (no relay runs between tests)
         before = int(await connection.scalar(unsent) or 0)
-    events = [credit(uuid.uuid4()) for _ in range(3)]
+    event = credit(uuid.uuid4())
     async with UnitOfWork(session_factory, tables, "test") as uow:
-        uow.publish(*events)
+        uow.publish(event)
         await uow.commit()
+    async with engine.begin() as connection:  # written a while ago
+        await connection.execute(tables.outbox.update().where(tables.outbox.c.event_id == event.event_id)
+                                 .values(created_at=sa.func.now() - timedelta(seconds=90)))
 
     async def broker_down(topic: str, key: bytes, value: bytes, headers: Any) -> Any:
         raise ConnectionError("broker went away")
@@ -457,21 +461,83 @@ async def test_the_backlog_gauge_counts_what_a_failing_relay_could_not_send(
     registry = CollectorRegistry()
     relay = OutboxRelay(session_factory, tables, broker_down, service="backlog-test", registry=registry,
                         poll_interval=0.1, max_backoff=0.2)
-    relay.backlog.set(0)
     task = asyncio.create_task(relay.run())
     try:
-        await eventually(lambda: _equals(_gauge(registry), before + 3), "the gauge to count the 3 unsent events")
+        await asyncio.sleep(0.5)  # a few failed passes
+        await relay.measure()
+        assert registry.get_sample_value("microcred_outbox_unsent") == before + 1
+        assert (registry.get_sample_value("microcred_outbox_oldest_unsent_age_seconds") or 0) >= 90
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     async with engine.begin() as connection:  # leave nothing for the other tests' relays
-        await connection.execute(tables.outbox.delete().where(
-            tables.outbox.c.event_id.in_([e.event_id for e in events])))
+        await connection.execute(tables.outbox.delete().where(tables.outbox.c.event_id == event.event_id))
+    await relay.measure()
+    assert registry.get_sample_value("microcred_outbox_unsent") == before
+    if not before:
+        assert registry.get_sample_value("microcred_outbox_oldest_unsent_age_seconds") == 0
 
 
-async def _gauge(registry: CollectorRegistry) -> int:
-    return int(registry.get_sample_value("microcred_outbox_backlog") or 0)
+async def test_the_count_of_unsent_rows_reads_only_the_partial_index_of_unsent_rows(engine: AsyncEngine) -> None:
+    relay = OutboxRelay(async_sessionmaker(engine), tables, None, service="plan-test",  # type: ignore[arg-type]
+                        registry=CollectorRegistry())
+    async with engine.connect() as connection:
+        await connection.execute(sa.text("SET enable_seqscan = off"))  # the table is small here; ask for the plan
+        plan = "\n".join((await connection.execute(sa.text(
+            "EXPLAIN " + str(relay._measure_unsent.compile(engine, compile_kwargs={"literal_binds": True})))
+        )).scalars())
+    assert "ix_outbox_unpublished" in plan, plan
 
+
+async def test_a_consumer_that_falls_behind_reports_its_lag_in_messages_and_seconds_and_zero_once_caught_up(
+    platform: Platform, engine: AsyncEngine
+) -> None:
+    # A new group reads the topic from the start; its handlers wait at a gate, so it falls behind by the
+    # topic's history plus these events, and the records in its handlers (and behind them) grow old.
+    bootstrap = platform.endpoints.kafka_bootstrap
+    events = [credit(uuid.uuid4()) for _ in range(8)]
+    await produce(bootstrap, CreditPosted.topic, [(e.record_key(), e.to_json()) for e in events])
+    group = f"lag-{uuid.uuid4().hex[:6]}"
+    gate = asyncio.Event()
+
+    async def handle(_: CreditPosted) -> None:
+        await gate.wait()
+
+    broker = await run_consumer(platform, group, handle)
+    policy = broker.consumer_policy
+    monitor = ConsumerLagMonitor(policy, bootstrap, registry=policy.registry)
+    try:
+        await asyncio.sleep(1.5)
+        await monitor.refresh()
+        behind = _series(policy.registry, "microcred_consumer_lag_messages")
+        ages = _series(policy.registry, "microcred_consumer_lag_seconds")
+        ends = _series(policy.registry, "microcred_consumer_end_offset")
+        assert {labels[0] for labels in behind} == {f"{group}.{CreditPosted.topic}"}
+        assert sum(behind.values()) >= len(events), behind
+        assert all(ages[labels] >= 1.0 for labels, lag in behind.items() if lag), (behind, ages)
+        assert all(ends[labels] >= lag for labels, lag in behind.items())
+
+        gate.set()
+
+        async def caught_up() -> bool:
+            await monitor.refresh()
+            behind = _series(policy.registry, "microcred_consumer_lag_messages")
+            committed = _series(policy.registry, "microcred_consumer_committed_offset")
+            ends = _series(policy.registry, "microcred_consumer_end_offset")
+            return (bool(behind) and not any(behind.values()) and committed == ends
+                    and not any(_series(policy.registry, "microcred_consumer_lag_seconds").values()))
+
+        await eventually(caught_up, "the lag to fall to 0 and the committed offsets to reach the ends")
+    finally:
+        await monitor.stop()
+        await broker.stop()
+    await monitor.refresh()  # the consumers hold nothing now: their series go
+    assert _series(policy.registry, "microcred_consumer_lag_messages") == {}
+
+
+def _series(registry: CollectorRegistry, name: str) -> dict[tuple[str, str, str], float]:
+    return {(s.labels["group"], s.labels["topic"], s.labels["partition"]): s.value
+            for family in registry.collect() for s in family.samples if s.name == name}
 
 
 async def test_log_ends_are_where_the_next_record_lands_even_where_list_offsets_falls_behind(platform: Platform) -> None:

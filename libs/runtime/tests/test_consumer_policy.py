@@ -65,7 +65,7 @@ async def deliver(handler: Callable[[CreditPosted], Awaitable[None]],
     async with TestKafkaBroker(broker) as test_broker:
         await test_broker.publish(event.to_json(), CreditPosted.topic, key=event.record_key())
     return policy.registry.get_sample_value(
-        "microcred_consumer_dead_lettered_total", {"topic": CreditPosted.topic, "reason_kind": "handler-error"}
+        "microcred_consumer_dead_lettered_total", {"topic": CreditPosted.topic, "kind": "handler-error"}
     ) or 0.0
 
 

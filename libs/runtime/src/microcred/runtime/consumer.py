@@ -22,6 +22,12 @@ Failures are sorted in :class:`ReliabilityMiddleware`, which wraps decoding and 
   says nothing about the message;
 - any other error is the handler's own failure: after ``consumer_max_attempts`` of those (outage retries
   in between do not count) the message is dead-lettered with its reason.
+Every message a group finishes with is counted once by outcome in ``microcred_consumer_messages_total``:
+``handled``, ``duplicate`` (the handler's inbox claims were all refused: a redelivery the inbox absorbed,
+learnt from :class:`~microcred.runtime.context.InboxClaims` rather than from each handler) or
+``dead_lettered``; the time in the handler, retries included, goes to ``microcred_consumer_handler_seconds``.
+The record in the handler is noted while it is there, so the lag monitor (``runtime.lag``) can tell its age.
+
 Nothing is swallowed: every outcome is a commit after success or a record in the dead-letter topic. A
 message is never left behind either: FastStream moves on to the partition's next message whatever the
 middleware raises, and that message's commit would cover this one, so the dead-letter publish itself is
@@ -34,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -44,16 +51,26 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from faststream import BaseMiddleware
 from faststream.kafka import KafkaBroker
 from faststream.middlewares import AckPolicy
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception_type
 
 from microcred.events import IntegrationEvent, PoisonMessage, dead_letter_topic, decode_event
 from microcred.runtime.asyncapi import Subscription
-from microcred.runtime.context import correlation_id_var, event_id_var, parse_uuid
+from microcred.runtime.context import InboxClaims, correlation_id_var, event_id_var, inbox_claims_var, parse_uuid
 from microcred.runtime.outages import unavailable_dependency
 
 log = logging.getLogger(__name__)
 
+#: Buckets of the handler time: from a no-op redelivery (a few ms) to a retried failure (tens of seconds).
+HANDLER_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """The record a consumer's handler holds now: its partition's oldest record not yet handled."""
+
+    offset: int
+    timestamp_ms: int
 
 
 class OffsetCommitter:
@@ -144,7 +161,12 @@ class ConsumerPolicy:
     dead_lettered: Counter = field(init=False)
     retried: Counter = field(init=False)
     waited_on: Counter = field(init=False)
+    messages: Counter = field(init=False)
+    handler_seconds: Histogram = field(init=False)
     committer: OffsetCommitter = field(init=False)
+    #: Per consumer, the record each partition's handler holds now (read by runtime.lag).
+    in_flight: dict[AIOKafkaConsumer, dict[TopicPartition, InFlight]] = field(init=False, default_factory=dict)
+    _groups: dict[AIOKafkaConsumer, str] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.committer = OffsetCommitter(self.commit_interval_seconds, Counter(
@@ -153,9 +175,18 @@ class ConsumerPolicy:
         ))
         self.dead_lettered = Counter(
             "microcred_consumer_dead_lettered",
-            "Messages sent to a dead-letter topic",
-            ["topic", "reason_kind"],
+            "Messages sent to a dead-letter topic, by reason class (poison, handler-error)",
+            ["topic", "kind"],
             registry=self.registry,
+        )
+        self.messages = Counter(
+            "microcred_consumer_messages",
+            "Messages a consumer group finished with, by outcome (handled, duplicate, dead_lettered)",
+            ["group", "topic", "outcome"], registry=self.registry,
+        )
+        self.handler_seconds = Histogram(
+            "microcred_consumer_handler_seconds", "Time in the handler, retries included", ["group", "topic"],
+            buckets=HANDLER_SECONDS_BUCKETS, registry=self.registry,
         )
         self.retried = Counter(
             "microcred_consumer_retries", "Handler attempts that failed and were retried", ["topic"],
@@ -171,6 +202,25 @@ class ConsumerPolicy:
         """Seconds to wait before retry number ``attempt`` (1, 2, ...): doubling from the base, capped."""
         # The exponent is bounded: an outage of hours reaches attempt numbers whose power of two no float holds.
         return float(min(self.retry_base_seconds * 2 ** min(attempt - 1, 40), self.retry_max_seconds))
+
+    def consumers(self) -> list[tuple[str, AIOKafkaConsumer]]:
+        """Every running aiokafka consumer of the broker's subscribers, with its group."""
+        found: list[tuple[str, AIOKafkaConsumer]] = []
+        for subscriber in self.broker.subscribers if self.broker is not None else ():
+            group = getattr(subscriber, "group_id", None)
+            # FastStream's concurrent-between-partitions subscriber has a subgroup; the plain one, one consumer.
+            members = getattr(subscriber, "consumer_subgroup", None) or [getattr(subscriber, "consumer", None)]
+            found += [(group, c) for c in members if group and isinstance(c, AIOKafkaConsumer)]
+        return found
+
+    def group_of(self, consumer: AIOKafkaConsumer | None, topic: str) -> str:
+        group = self._groups.get(consumer) if consumer is not None else None
+        if group is None and consumer is not None:
+            # A consumer first seen (the subscribers started): learn the groups of all of them at once.
+            self._groups = dict((c, g) for g, c in self.consumers())
+            group = self._groups.get(consumer)
+        # subscribe() names groups "<service>.<topic>"; a consumer not among the subscribers is a test's own.
+        return group or f"{self.service}.{topic}"
 
     def middleware(self) -> Callable[..., BaseMiddleware]:
         policy = self
@@ -198,19 +248,33 @@ class ReliabilityMiddleware(BaseMiddleware):
         record = msg.raw_message
         correlation_token = correlation_id_var.set(parse_uuid(_header(record.headers, "correlation_id")))
         event_token = event_id_var.set(parse_uuid(_header(record.headers, "ce_id")))
+        policy = self.policy
+        consumer = getattr(msg, "consumer", None)  # FastStream's KafkaMessage carries its aiokafka consumer
+        if not isinstance(consumer, AIOKafkaConsumer):
+            consumer = None
+        group = policy.group_of(consumer, record.topic)
+        tp = TopicPartition(record.topic, record.partition)
+        held = policy.in_flight.setdefault(consumer, {}) if consumer is not None else {}
+        held[tp] = InFlight(record.offset, record.timestamp)
+        started = time.perf_counter()
         try:
-            result = await self._consume_with_retries(call_next, msg, record)
+            outcome, result = await self._consume_with_retries(call_next, msg, record)
             # Reached only once the outcome is final; an error escaping above (cancellation at shutdown)
-            # leaves the offset uncommitted, so the message comes again.
-            consumer = getattr(msg, "consumer", None)  # FastStream's KafkaMessage carries its aiokafka consumer
-            if isinstance(consumer, AIOKafkaConsumer):
-                self.policy.committer.handled(consumer, record.topic, record.partition, record.offset)
+            # leaves the offset uncommitted, so the message comes again, and is counted then.
+            policy.handler_seconds.labels(group, record.topic).observe(time.perf_counter() - started)
+            policy.messages.labels(group, record.topic, outcome).inc()
+            if consumer is not None:
+                policy.committer.handled(consumer, record.topic, record.partition, record.offset)
             return result
         finally:
+            held.pop(tp, None)
             correlation_id_var.reset(correlation_token)
             event_id_var.reset(event_token)
 
-    async def _consume_with_retries(self, call_next: Callable[[Any], Awaitable[Any]], msg: Any, record: Any) -> Any:
+    async def _consume_with_retries(
+        self, call_next: Callable[[Any], Awaitable[Any]], msg: Any, record: Any
+    ) -> tuple[str, Any]:
+        """The message's outcome (handled, duplicate, dead_lettered) and the handler's result."""
         # Two budgets, which is why this is a loop rather than one tenacity policy: the handler's own
         # failures lead to the dead-letter topic after max_attempts, an outage never does; each has its
         # own backoff, so a long outage does not slow the retries of a later bug, nor the reverse.
@@ -218,11 +282,14 @@ class ReliabilityMiddleware(BaseMiddleware):
         failures = 0
         outage_attempts = 0
         while True:
+            claims = InboxClaims()  # per attempt: a failed attempt's claims were rolled back with it
+            claims_token = inbox_claims_var.set(claims)
             try:
-                return await call_next(msg)
+                result = await call_next(msg)
+                return ("duplicate" if claims.absorbed_a_redelivery else "handled"), result
             except PoisonMessage as exc:
                 await self._dead_letter(record, "poison", exc.reason)
-                return None
+                return "dead_lettered", None
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -235,7 +302,7 @@ class ReliabilityMiddleware(BaseMiddleware):
                         await self._dead_letter(
                             record, "handler-error", f"failed {failures} times: {type(exc).__name__}: {exc}"
                         )
-                        return None
+                        return "dead_lettered", None
                     delay = policy.backoff(failures)
                 else:
                     outage_attempts += 1
@@ -249,6 +316,8 @@ class ReliabilityMiddleware(BaseMiddleware):
                     extra={"transient": dependency is not None, "topic": record.topic},
                 )
                 await asyncio.sleep(delay)
+            finally:
+                inbox_claims_var.reset(claims_token)
 
     async def _dead_letter(self, record: Any, kind: str, reason: str) -> None:
         broker = self.policy.broker

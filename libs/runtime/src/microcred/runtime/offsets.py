@@ -99,6 +99,28 @@ class LogEnds:
         consumer.pause(*wanted)
         return ends
 
+    async def timestamps(self, positions: Mapping[TopicPartition, int], timeout: float = 10.0) -> dict[TopicPartition, int]:
+        """The timestamp (ms) of the record at each partition's given offset, where the log holds one.
+
+        The consumer lag monitor asks this of partitions behind with no record in a handler, to tell how old
+        their oldest unhandled record is; a fetch brings at least one batch, so it costs one small fetch.
+        """
+        consumer = self._consumer
+        wanted = list(positions)
+        consumer.assign(wanted)
+        for tp, offset in positions.items():
+            consumer.seek(tp, offset)
+        found: dict[TopicPartition, int] = {}
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(found) < len(wanted) and asyncio.get_running_loop().time() < deadline:
+            pending = [tp for tp in wanted if tp not in found]
+            for tp, records in (await consumer.getmany(*pending, timeout_ms=100)).items():
+                first = next((r for r in records if r.offset >= positions[tp]), None)
+                if first is not None:
+                    found[tp] = first.timestamp
+        consumer.pause(*wanted)
+        return found
+
 
 async def committed_offsets(
     bootstrap_servers: str, group: str, partitions: Iterable[TopicPartition], **client_options: Any

@@ -7,6 +7,10 @@ Guarantees:
   Delivery is therefore at-least-once, which is why every consumer deduplicates on ``event_id``;
 - order per aggregate holds: one relay per service publishes at a time (a transaction-scoped advisory
   lock), in ``id`` order, and a failed batch is retried from its first row.
+
+What is unsent is measured apart from publishing, by :meth:`OutboxRelay.measure` on the runtime's metrics loop:
+one statement (count and oldest ``created_at`` of the unsent rows, over the partial index of unsent rows),
+so one unsent row shows whatever the relay is doing, and an outage, when the backlog matters most, shows it.
 """
 
 from __future__ import annotations
@@ -59,8 +63,10 @@ class OutboxRelay:
         self._purge_every = purge_every_seconds
         self._last_purge = 0.0
         self._wakeup = asyncio.Event()
-        self._count_unsent = (
-            sa.select(sa.func.count()).select_from(self._outbox).where(self._outbox.c.published_at.is_(None))
+        # The partial index ix_outbox_unpublished restricts this to the unsent rows, whatever the table holds.
+        self._measure_unsent = (
+            sa.select(sa.func.count(), sa.func.extract("epoch", sa.func.now() - sa.func.min(self._outbox.c.created_at)))
+            .select_from(self._outbox).where(self._outbox.c.published_at.is_(None))
         )
         self._lock_key = zlib.crc32(f"microcred-outbox-relay:{service}".encode())
         self.published = Counter(
@@ -69,8 +75,10 @@ class OutboxRelay:
         self.failures = Counter(
             "microcred_outbox_publish_failures", "Outbox batches that failed to publish", registry=registry
         )
-        self.backlog = Gauge(
-            "microcred_outbox_backlog", "Outbox events not yet published (last seen)", registry=registry
+        self.unsent = Gauge("microcred_outbox_unsent", "Outbox rows not yet published", registry=registry)
+        self.oldest_unsent_age = Gauge(
+            "microcred_outbox_oldest_unsent_age_seconds", "Age of the oldest unpublished outbox row (0 when none)",
+            registry=registry,
         )
 
     def wake(self) -> None:
@@ -96,9 +104,6 @@ class OutboxRelay:
                 else:  # an outage is expected weather, not a bug: one line, no traceback
                     log.warning("outbox relay pass failed, %s unavailable (%s: %s); retrying in %.1fs",
                                 dependency, type(exc).__name__, exc, backoff)
-                # A pass only counts what it could not send; a failed one counted nothing, and the gauge
-                # must not keep saying 0 through a broker outage, when the backlog is what operators need.
-                await self._count_backlog()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
                 continue
@@ -107,15 +112,12 @@ class OutboxRelay:
                     await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
                 self._wakeup.clear()
 
-    async def _count_backlog(self) -> None:
-        try:
-            async with self._session_factory() as session:
-                unsent = await session.scalar(self._count_unsent)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # the database is away too: the pass's own error is already logged
-            return
-        self.backlog.set(unsent or 0)
+    async def measure(self) -> None:
+        """Set the unsent gauges from the database (the runtime's metrics loop calls this)."""
+        async with self._session_factory() as session:
+            unsent, age = (await session.execute(self._measure_unsent)).one()
+        self.unsent.set(unsent or 0)
+        self.oldest_unsent_age.set(max(float(age or 0), 0.0))
 
     async def purge_published(self, batch: int = 10_000) -> int:
         """Delete published rows older than the retention; unpublished rows are never touched."""
@@ -148,7 +150,6 @@ class OutboxRelay:
                 )
             ).all()
             if not rows:
-                self.backlog.set(0)
                 return 0
             acks = []
             for row in rows:
@@ -160,8 +161,5 @@ class OutboxRelay:
                 .where(outbox.c.id.in_([row.id for row in rows]))
                 .values(published_at=sa.func.now())
             )
-            # A short batch was everything unsent when it was read; only a full one needs the count.
-            backlog = await session.scalar(self._count_unsent) if len(rows) == self._batch_size else 0
-        self.backlog.set(backlog or 0)
         self.published.inc(len(rows))
         return len(rows)

@@ -31,6 +31,7 @@ from microcred.runtime.asyncapi import asyncapi_document
 from microcred.runtime.auth import JwtVerifier
 from microcred.runtime.broker import create_broker, declare_publishers
 from microcred.runtime.context import correlation_id_var, parse_uuid
+from microcred.runtime.lag import ConsumerLagMonitor
 from microcred.runtime.messaging_tables import MessagingTables
 from microcred.runtime.relay import OutboxRelay
 from microcred.runtime.settings import ServiceSettings
@@ -90,6 +91,7 @@ class ServiceRuntime:
             poll_interval=settings.relay_poll_interval_seconds,
             retention=timedelta(hours=settings.outbox_retention_hours),
         )
+        self.lag = ConsumerLagMonitor(self.consumer_policy, settings.kafka_bootstrap_servers, registry=self.registry)
         self.background: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self.verifier = JwtVerifier(
             settings.auth_jwks_url, issuer=settings.auth_issuer, audience=settings.auth_audience
@@ -116,10 +118,27 @@ class ServiceRuntime:
         """Run ``job`` for the app's lifetime: started once the broker and relay run, cancelled before they stop."""
         self.background.append(job)
 
+    async def refresh_metrics(self) -> None:
+        """Refresh the gauges read from the database and the broker, every ``metrics_refresh_interval_seconds``.
+
+        A refresh that fails (the database or broker is away) leaves the gauges at their last values; the
+        next one tries again. Each source is refreshed on its own, so one away does not stall the other.
+        """
+        while True:
+            for name, refresh in (("outbox", self.relay.measure), ("consumer lag", self.lag.refresh)):
+                try:
+                    await refresh()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("refreshing the %s metrics failed (%s: %s)", name, type(exc).__name__, exc)
+            await asyncio.sleep(self.settings.metrics_refresh_interval_seconds)
+
     @asynccontextmanager
     async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:
         await self.broker.start()
-        tasks = [asyncio.create_task(self.relay.run(), name="outbox-relay")]
+        tasks = [asyncio.create_task(self.relay.run(), name="outbox-relay"),
+                 asyncio.create_task(self.refresh_metrics(), name="metrics-refresh")]
         tasks += [asyncio.create_task(job(), name=getattr(job, "__name__", "background")) for job in self.background]
         log.info("service started", extra={"http_port": self.settings.http_port})
         try:
@@ -128,6 +147,7 @@ class ServiceRuntime:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await self.lag.stop()
             await self.broker.stop()
             await self.engine.dispose()
             self.tracer_provider.shutdown()

@@ -62,6 +62,9 @@ class ServiceSettings(BaseSettings):
     # message waits on several database round trips in an event loop shared with its API); three kept it
     # within ~50. More than (partitions / replicas) leaves the extra consumers idle.
     consumer_workers_per_topic: int = Field(default=3, ge=1)
+    # Gauges read from the database or the broker (outbox unsent, consumer lag) are refreshed this often by a
+    # background loop, never on a scrape, so a scrape costs only the exposition.
+    metrics_refresh_interval_seconds: float = Field(default=15.0, gt=0)
 
     def default_secrets_in_use(self) -> list[str]:
         """Names of settings still holding a local-only default; subclasses extend this."""

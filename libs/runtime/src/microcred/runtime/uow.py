@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from microcred.events import IntegrationEvent
+from microcred.runtime.context import inbox_claims_var
 from microcred.runtime.messaging_tables import MessagingTables
 from microcred.runtime.outbox import outbox_row
 
@@ -68,7 +69,15 @@ class UnitOfWork:
             .on_conflict_do_nothing()
             .returning(self._tables.inbox.c.event_id)
         )
-        return inserted.first() is not None
+        granted = inserted.first() is not None
+        # The consumer counts a message whose claims were all refused as a duplicate (runtime.consumer).
+        claims = inbox_claims_var.get()
+        if claims is not None:
+            if granted:
+                claims.granted += 1
+            else:
+                claims.refused += 1
+        return granted
 
     async def commit(self) -> None:
         if self._pending:
