@@ -7,7 +7,7 @@ PROJECTS := libs/events libs/runtime libs/devstack \
 	services/catalog services/submission services/review services/award services/licensure
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PROJECTS))
 
-.PHONY: install up test lint schemas bench bench-upload bench-signing clean
+.PHONY: install up test lint schemas observability dashboards bench bench-upload bench-signing clean
 
 $(BIN)/.installed: $(PYPROJECTS) constraints.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ lint: install
 
 schemas: install
 	$(BIN)/python -m microcred.events.snapshots
+
+# Regenerates the Grafana dashboards and Prometheus rules (deploy/observability) from their Python source;
+# tests/observability fails when the committed files differ from what this writes.
+observability: install
+	cd deploy/observability && ../../$(BIN)/python -m opsgen
+
+dashboards: observability
 
 # The whole pipeline under load on a throwaway platform: N submissions (default 1,000) from upload to state
 # credit, with reviewers and a district approving; writes benchmarks/results/pipeline-<N>.json and charts in
