@@ -138,4 +138,4 @@ def test_the_catalog_check_catches_a_misspelled_metric_and_label() -> None:
     assert "microcred_consumer_lag_seconds" in known and "microcred_consumer_lag_second" not in known
     assert "partition" in known["microcred_consumer_lag_seconds"].labels
     assert "state" not in known["microcred_consumer_lag_seconds"].labels
-    assert "le" not in known["microcred_flow_submit_to_credit_seconds_bucket"].labels  # added for buckets only
+    assert "le" not in known["microcred_flow_award_to_credit_seconds_bucket"].labels  # added for buckets only

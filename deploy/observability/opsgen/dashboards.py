@@ -58,10 +58,11 @@ def overview() -> Dashboard:
         Panel("Throughput per hop",
               "Per-second rate of each hop. In a healthy flow the lines move together, offset by review time.",
               "ops", tuple(Query(f"sum(rate({m}[{R}]))", hop) for hop, m in HOPS), width=16),
-        Panel("Submit to credit (real traffic)",
-              "Time from a teacher's submit to the credit posted, human review included (days are normal). "
-              "From microcred_flow_submit_to_credit_seconds.",
-              "s", quantiles("microcred_flow_submit_to_credit_seconds", E, "", "")),
+        Panel("Award to credit (real traffic)",
+              "Time from an award's issue to the credit it posted, for credits settled when the award arrived: the "
+              "automated hops after the decision (seconds are normal; minutes mean lag). The human part, submit to "
+              "decision, is on the review dashboard. From microcred_flow_award_to_credit_seconds.",
+              "s", quantiles("microcred_flow_award_to_credit_seconds", E, "", "")),
         Panel("Canary round trip",
               "Synthetic submission from submit to credit with an instant decision: the machine part of the "
               "flow, which the credit-latency SLO bounds at 15 minutes.",
@@ -254,9 +255,10 @@ def states() -> Dashboard:
                             "{{state}} {{outcome}}"),)),
         Panel("Pending district approvals", "Credits waiting for a district's approval, per state.",
               "short", (Query(f"max by (state) (microcred_credits_pending_approval{{{EST}}})", "{{state}}"),)),
-        Panel("Submit to credit p50/p99 by state",
-              "Time from a teacher's submit to the credit posted in each state, human review included.",
-              "s", quantiles("microcred_flow_submit_to_credit_seconds", EST, "state", "{{state}}"), width=24),
+        Panel("Award to credit p50/p99 by state",
+              "Time from an award's issue to the credit posted in each state, for credits settled when the award "
+              "arrived (district approvals and licenses registered later are left out: they measure those waits).",
+              "s", quantiles("microcred_flow_award_to_credit_seconds", EST, "state", "{{state}}"), width=24),
     ))
     webhooks = Row("Webhook health", (
         Panel("Deliveries not yet delivered", "Webhook deliveries per state by status: pending, failed (retrying), "

@@ -6,10 +6,10 @@ per objective), a page when the budget burns 14.4x over 1h (confirmed over 5m) o
 over 30m), a ticket at 3x over 1d (2h) or 1x over 3d (6h). The short window makes the alert stop soon after
 the problem stops.
 
-The credit-latency SLO is measured by the canary, not by ``microcred_flow_submit_to_credit_seconds``: the
-promise is "credited within 15 minutes of the decision", and submit-to-credit contains the human review
-(days), so a 15-minute bound on it would burn all the time. The canary's reviewer decides at once, so its
-round trip is the machine part of the flow, the part the promise is about.
+The credit-latency SLO is measured by the canary: the promise is "credited within 15 minutes of the decision",
+and the canary's reviewer decides at once, so its round trip is exactly the machine part of the flow.
+``microcred_flow_award_to_credit_seconds`` (real traffic) starts at the award's issue, after the decision's own
+hop to the award service, and leaves out credits that wait for a district; it is on the dashboards, not the SLO.
 """
 
 from __future__ import annotations

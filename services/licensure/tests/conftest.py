@@ -22,6 +22,7 @@ from microcred.events import (
     StateFeedRecord,
     SubmissionCriteria,
 )
+from microcred.licensure.adapters.metrics import LicensureMetrics
 from microcred.licensure.domain.model import (
     AwardRecord,
     ClaimStatus,
@@ -353,6 +354,11 @@ class FakeUnitOfWork(FakeMessagingUnitOfWork):
         self.claims = FakeClaims(self.awards)
         self.approvals = FakeApprovals()
         self.webhooks = FakeWebhooks()
+        self.metrics = LicensureMetrics()
+        self.award_to_credit: list[tuple[str, float]] = []
+
+    def note_award_to_credit(self, state: str, seconds: float) -> None:
+        self.award_to_credit.append((state, seconds))
 
     def feed(self, state: str | None = None) -> list[StateFeedRecord]:
         return [e for e in self.published if isinstance(e, StateFeedRecord) and state in (None, e.state)]

@@ -12,7 +12,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
@@ -22,12 +22,14 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 import uvicorn
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from microcred.events import StateFeedRecord
+from microcred.licensure.adapters.metrics import LicensureMetrics
 from microcred.licensure.adapters.webhook_repository import WebhookRepository
 from microcred.licensure.adapters.webhook_sender import WebhookSender
 from microcred.licensure.domain.webhooks import (
@@ -87,6 +89,16 @@ class FakeWebhookRepository:
             self._staged_deliveries[delivery.delivery_id] = delivery
             added += 1
         return added
+
+    async def undelivered_by_state(self) -> dict[tuple[str, str], int]:
+        subscriptions, counts = self._all_subscriptions(), dict[tuple[str, str], int]()
+        for d in self._all_deliveries().values():
+            if d.status is DeliveryStatus.DELIVERED:
+                continue
+            kind = "dead" if d.status is DeliveryStatus.DEAD else "failed" if d.attempts else "pending"
+            key = (subscriptions[d.subscription_id].state, kind)
+            counts[key] = counts.get(key, 0) + 1
+        return counts
 
     async def add_subscription(self, subscription: Subscription) -> None:
         self._staged_subscriptions[subscription.subscription_id] = subscription
@@ -152,8 +164,9 @@ class FakeWebhookRepository:
 
 
 class FakeUnitOfWork:
-    def __init__(self, webhooks: FakeWebhookRepository) -> None:
+    def __init__(self, webhooks: FakeWebhookRepository, metrics: LicensureMetrics | None = None) -> None:
         self.webhooks = webhooks
+        self.metrics = metrics or LicensureMetrics()
         self.commits = 0
 
     async def __aenter__(self) -> Self:
@@ -252,9 +265,13 @@ def record(state: str = "TN") -> StateFeedRecord:
 class World:
     repository: FakeWebhookRepository
     sender: WebhookSender
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        self.metrics = LicensureMetrics(self.registry)
 
     def uow(self) -> FakeUnitOfWork:
-        return FakeUnitOfWork(self.repository)
+        return FakeUnitOfWork(self.repository, self.metrics)
 
     async def subscribe(self, url: str, state: str = "TN", secret: str = SECRET) -> Subscription:
         subscription = new_subscription(
@@ -411,6 +428,35 @@ async def test_one_broken_receiver_does_not_stop_the_others(world: World) -> Non
     assert by_subscription[healthy.subscription_id].status is DeliveryStatus.DELIVERED
     assert by_subscription[broken.subscription_id].status is DeliveryStatus.PENDING
     assert len(receiver.received) == 1
+
+
+async def test_each_attempt_is_counted_by_state_and_result_once_the_batch_is_stored(world: World) -> None:
+    receiver, up, down = Receiver(), reserved_port(), reserved_port()
+    async with serving(receiver, up):
+        await world.subscribe(url_of(up))
+        await world.subscribe(url_of(down))
+        await world.enqueue(record())
+        assert await world.deliver(NOW) == 2
+
+    def attempts(result: str) -> float | None:
+        return world.registry.get_sample_value("microcred_webhook_attempts_total", {"state": "TN", "result": result})
+
+    assert (attempts("delivered"), attempts("failed")) == (1.0, 1.0)
+
+
+async def test_attempts_of_a_batch_that_was_not_stored_are_not_counted(world: World) -> None:
+    await world.subscribe("http://127.0.0.1:9/hooks")
+    await world.enqueue(record())
+
+    class Refused(FakeUnitOfWork):
+        async def commit(self) -> None:
+            raise ConnectionError("the database went away mid-commit")
+
+    with pytest.raises(ConnectionError):
+        await deliver_due(lambda: Refused(world.repository, world.metrics), world.sender, now=NOW,
+                          schedule=SCHEDULE, jitter=lambda: 0.5)
+    assert world.registry.get_sample_value("microcred_webhook_attempts_total", {"state": "TN", "result": "failed"}) \
+        is None
 
 
 async def test_a_redirect_is_not_followed_and_counts_as_a_failed_attempt(world: World) -> None:

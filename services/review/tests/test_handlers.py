@@ -201,6 +201,10 @@ class FakeUnitOfWork(FakeMessagingUnitOfWork):
         self.reviews = FakeReviews()
         self.reviewers = FakeReviewers(self.reviews)
         self.pairs = FakePairs()
+        self.decisions: list[tuple[str, float]] = []
+
+    def note_decision(self, decision: str, seconds_since_submit: float) -> None:
+        self.decisions.append((decision, seconds_since_submit))
 
 
 @pytest.fixture
@@ -261,6 +265,20 @@ async def test_a_review_of_version_one_is_scored_against_version_ones_rubric_aft
     (scored,) = [e for e in uow.published if isinstance(e, SubmissionScored)]
     assert (scored.credential_version, scored.decision) == (1, "passed")
     assert [r.criterion_key for r in scored.results] == ["planning", "delivery"]
+
+
+async def test_a_decision_notes_the_time_since_the_teachers_submit_not_since_review_heard_of_it(uow: Any) -> None:
+    credential_id = uuid4()
+    await handlers.record_credential(published(credential_id, 1, rubric("planning")), uow, DUE_IN)
+    submission = submitted(credential_id, 1).model_copy(
+        update={"occurred_at": datetime.now(UTC) - timedelta(days=3)})
+    await handlers.open_review(submission, uow, DUE_IN)
+    assert review_of(uow, submission).submitted_at == submission.occurred_at
+    await handlers.upsert_reviewer("alice", UpsertReviewer(credential_ids=None), uow, DUE_IN)
+    (assignment,) = [e for e in uow.published if isinstance(e, ReviewerAssigned)]
+    await handlers.score_review(assignment.review_id, scores("planning"), ALICE, uow, DUE_IN)
+    (scored,) = [e for e in uow.published if isinstance(e, SubmissionScored)]
+    assert uow.decisions == [("passed", (scored.scored_at - submission.occurred_at).total_seconds())]
 
 
 async def test_a_review_of_version_two_is_scored_against_version_twos_rubric(uow: Any) -> None:
@@ -694,6 +712,7 @@ async def test_agreeing_on_revise_sends_one_revision_request_with_both_reviewers
     (revision,) = revisions(uow)
     assert decision.decision == "revise"
     assert revision.feedback[0].feedback == "No objectives.\n\nSay what students learn."
+    assert [decision for decision, _ in uow.decisions] == ["revise"]  # one decision per attempt, not per seat
 
 
 async def test_a_disagreement_goes_to_a_senior_reviewer_off_the_panel_whose_decision_alone_stands(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import FastAPI
 
 from microcred.award.adapters.keys import KeyCipher
@@ -31,13 +33,15 @@ def build_app(settings: ServiceSettings | None = None) -> FastAPI:
     if not isinstance(settings, AwardSettings):
         raise TypeError("the award service needs AwardSettings (it carries the identity secret and signing keys)")
     runtime = ServiceRuntime(settings, tables=messaging, produces=PRODUCES)
-    uow = runtime.unit_of_work(AwardUnitOfWork)
+    # One set of metrics: the authority times signing and verification, the unit of work counts awards.
+    metrics = AwardMetrics(runtime.registry)
+    uow = runtime.unit_of_work(partial(AwardUnitOfWork, metrics=metrics))
     authority = IssuingAuthority(
         urls=PublicUrls(settings.base_url),
         cipher=KeyCipher(settings.key_encryption_key),
         key_scope=settings.signing_key_scope,
         identity_secret=settings.identity_salt,
-        metrics=AwardMetrics(runtime.registry),
+        metrics=metrics,
     )
     register_consumers(runtime.broker, uow, authority)
     return runtime.create_app(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from microcred.events import CreditPosted, CreditReversed, StateFeedRecord
 from microcred.licensure.adapters.feed_topics import ensure_state_topics
+from microcred.licensure.adapters.metrics import LicensureMetrics
 from microcred.licensure.adapters.orm import messaging
 from microcred.licensure.adapters.rule_files import shipped_rule_sets
 from microcred.licensure.adapters.webhook_sender import WebhookSender
@@ -19,6 +21,7 @@ from microcred.licensure.entrypoints.webhooks_api import create_webhook_router
 from microcred.licensure.service_layer import handlers, webhooks
 from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
 from microcred.licensure.settings import LicensureSettings
+from microcred.runtime.gauges import refresh_periodically
 from microcred.runtime.service import ServiceRuntime
 from microcred.runtime.settings import ServiceSettings
 
@@ -43,7 +46,7 @@ def build_app(settings: ServiceSettings | None = None) -> FastAPI:
     if not isinstance(settings, LicensureSettings):
         raise TypeError("the licensure service needs LicensureSettings")
     runtime = ServiceRuntime(settings, tables=messaging, produces=PRODUCES)
-    uow = runtime.unit_of_work(LicensureUnitOfWork)
+    uow = runtime.unit_of_work(partial(LicensureUnitOfWork, metrics=LicensureMetrics(runtime.registry)))
     register_consumers(runtime.broker, uow)
 
     async def ensure_topics(states: list[str]) -> None:
@@ -84,7 +87,11 @@ def build_app(settings: ServiceSettings | None = None) -> FastAPI:
                 log.exception("expiry sweep failed; retrying at the next interval")
             await asyncio.sleep(settings.expiry_sweep_interval_seconds)
 
+    async def refresh_domain_gauges() -> None:
+        await refresh_periodically(lambda: handlers.refresh_gauges(uow()), settings.gauge_refresh_interval_seconds)
+
     runtime.run_in_background(ensure_topics_at_start)
+    runtime.run_in_background(refresh_domain_gauges)
     runtime.run_in_background(deliver_webhooks)
     runtime.run_in_background(sweep_expired_credentials)
     return runtime.create_app(

@@ -18,3 +18,5 @@ class LicensureSettings(ServiceSettings):
     webhook_give_up_after_hours: float = Field(default=72.0, gt=0)
     webhook_poll_interval_seconds: float = Field(default=1.0, gt=0)
     expiry_sweep_interval_seconds: float = Field(default=3600.0, gt=0)
+    # Pending approvals and undelivered webhooks per state are re-read this often (never on scrape).
+    gauge_refresh_interval_seconds: float = Field(default=15.0, gt=0)

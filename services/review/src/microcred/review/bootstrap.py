@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import FastAPI
 
 from microcred.events import ReviewerAssigned, ReviewerReleased, RevisionRequested, SubmissionScored
-from microcred.review.adapters.metrics import ReliabilityGauges
+from microcred.review.adapters.metrics import ReliabilityGauges, ReviewMetrics
 from microcred.review.adapters.orm import messaging
 from microcred.review.domain.model import BusinessDays, DoubleScoringPolicy
 from microcred.review.domain.reliability import Thresholds
 from microcred.review.entrypoints.api import create_router
 from microcred.review.entrypoints.consumers import register_consumers
-from microcred.review.service_layer.handlers import ReliabilityMonitor, run_overdue_sweeps
+from microcred.review.service_layer.handlers import ReliabilityMonitor, refresh_gauges, run_overdue_sweeps
 from microcred.review.service_layer.unit_of_work import ReviewUnitOfWork
 from microcred.review.settings import ReviewSettings
+from microcred.runtime.gauges import refresh_periodically
 from microcred.runtime.service import ServiceRuntime
 from microcred.runtime.settings import ServiceSettings
 
@@ -25,7 +28,7 @@ def build_app(settings: ServiceSettings | None = None) -> FastAPI:
         # A plain ServiceSettings (e.g. from a generic test harness) lacks review's own fields.
         settings = ReviewSettings() if settings is None else ReviewSettings.model_validate(settings.model_dump())
     runtime = ServiceRuntime(settings, tables=messaging, produces=PRODUCES)
-    uow = runtime.unit_of_work(ReviewUnitOfWork)
+    uow = runtime.unit_of_work(partial(ReviewUnitOfWork, metrics=ReviewMetrics(runtime.registry)))
     due_in = BusinessDays(settings.review_due_business_days)
     register_consumers(
         runtime.broker,
@@ -46,7 +49,13 @@ def build_app(settings: ServiceSettings | None = None) -> FastAPI:
     async def sweep_overdue_assignments() -> None:
         await run_overdue_sweeps(uow, due_in, interval, block_flagged=block_flagged)
 
+    promise = BusinessDays(settings.decision_promise_business_days)
+
+    async def refresh_queue_gauges() -> None:
+        await refresh_periodically(lambda: refresh_gauges(uow(), promise), settings.gauge_refresh_interval_seconds)
+
     runtime.run_in_background(sweep_overdue_assignments)
+    runtime.run_in_background(refresh_queue_gauges)
     return runtime.create_app(
         create_router(uow, due_in=due_in, block_flagged=block_flagged, monitor=monitor),
         title="Microcred review",

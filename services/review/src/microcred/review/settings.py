@@ -11,6 +11,11 @@ class ReviewSettings(ServiceSettings):
     review_due_business_days: int = Field(default=14, ge=1)
     # A resubmission never goes to a reviewer who scored an earlier attempt of the same submission.
     fresh_eyes_on_resubmission: bool = True
+    # The promise to teachers: a decision within this many working days of the submit. Unlike an
+    # assignment's deadline it does not restart when a review is reassigned (microcred_reviews_overdue).
+    decision_promise_business_days: int = Field(default=14, ge=1)
+    # The queue gauges are re-read from the database this often (never on scrape).
+    gauge_refresh_interval_seconds: float = Field(default=15.0, gt=0)
     overdue_sweep_interval_seconds: float = Field(default=300.0, gt=0)
     # Calibration: the first this-many attempts of each credential version are scored by two reviewers.
     calibration_size: int = Field(default=50, ge=0)

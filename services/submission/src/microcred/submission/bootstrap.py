@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 from fastapi import FastAPI
 
 from microcred.events import SubmissionSubmitted, SubmissionWithdrawn
+from microcred.runtime.gauges import refresh_periodically
 from microcred.runtime.service import ServiceRuntime
 from microcred.runtime.settings import ServiceSettings
 from microcred.submission.adapters.evidence_store import EvidenceStore
 from microcred.submission.adapters.media_probe import PyAVMediaProbe
+from microcred.submission.adapters.metrics import SubmissionMetrics
 from microcred.submission.adapters.orm import messaging
 from microcred.submission.entrypoints.api import create_router
 from microcred.submission.entrypoints.consumers import register_consumers
 from microcred.submission.entrypoints.scheduler import run_sweeps
+from microcred.submission.service_layer.handlers import refresh_gauges
 from microcred.submission.service_layer.storage import EvidencePolicy, EvidenceStorage, MediaProbe, RetentionPolicy
 from microcred.submission.service_layer.unit_of_work import SubmissionUnitOfWork
 from microcred.submission.settings import SubmissionSettings
@@ -32,7 +36,7 @@ def build_app(
         # re-read from the environment so the S3 fields exist.
         settings = SubmissionSettings()
     runtime = ServiceRuntime(settings, tables=messaging, produces=PRODUCES)
-    uow = runtime.unit_of_work(SubmissionUnitOfWork)
+    uow = runtime.unit_of_work(partial(SubmissionUnitOfWork, metrics=SubmissionMetrics(runtime.registry)))
     register_consumers(runtime.broker, uow)
     evidence_store = EvidenceStore(settings)
     storage: EvidenceStorage = store or evidence_store
@@ -53,7 +57,11 @@ def build_app(
     async def sweep_evidence() -> None:
         await run_sweeps(uow, storage, retention, settings.sweep_interval_seconds)
 
+    async def refresh_domain_gauges() -> None:
+        await refresh_periodically(lambda: refresh_gauges(uow()), settings.gauge_refresh_interval_seconds)
+
     runtime.run_in_background(sweep_evidence)
+    runtime.run_in_background(refresh_domain_gauges)
     return runtime.create_app(
         create_router(uow, storage, policy, media, retention),
         title="Microcred submission",

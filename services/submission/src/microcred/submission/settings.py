@@ -36,6 +36,8 @@ class SubmissionSettings(ServiceSettings):
     # Uploads declared but never completed are aborted and deleted after this long.
     orphan_upload_hours: float = Field(default=24, gt=0)
     sweep_interval_seconds: float = Field(default=3600, gt=0)
+    # The submissions-by-status gauge is re-read from the database this often (never on scrape).
+    gauge_refresh_interval_seconds: float = Field(default=15, gt=0)
 
     @model_validator(mode="after")
     def _public_endpoint_defaults_to_internal(self) -> "SubmissionSettings":

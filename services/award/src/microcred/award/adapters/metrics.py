@@ -1,8 +1,27 @@
-"""Signing and verification metrics on the service's Prometheus registry."""
+"""Award's metrics on the service's Prometheus registry: standing changes, signing and verification.
+
+Standing changes are counted on the events a transaction committed (``AwardUnitOfWork.commit``): every
+award, collection award, revocation, suspension and reinstatement is announced as exactly one event,
+whatever the code path, and a rolled-back transaction wrote none.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from microcred.events import (
+    CollectionAwarded,
+    CredentialAwarded,
+    CredentialReinstated,
+    CredentialRevoked,
+    CredentialSuspended,
+    IntegrationEvent,
+)
+
+AWARD_KINDS = ("micro_credential", "stack", "pathway")
+STANDING_EVENTS = {CredentialRevoked: "revoked", CredentialSuspended: "suspended", CredentialReinstated: "reinstated"}
 
 
 class AwardMetrics:
@@ -22,3 +41,23 @@ class AwardMetrics:
             ["outcome"],
             registry=registry,
         )
+        self.awards = Counter(
+            "microcred_awards",
+            "Standing changes of awards (issued, revoked, suspended, reinstated), by kind of award",
+            ["kind", "event"],
+            registry=registry,
+        )
+        # Both label sets are closed, so every series starts at 0: a first revocation then shows as an
+        # increase (rate() and increase() see nothing on a series born at 1).
+        for kind in AWARD_KINDS:
+            for event in ("issued", *STANDING_EVENTS.values()):
+                self.awards.labels(kind=kind, event=event)
+
+    def count_committed(self, events: Iterable[IntegrationEvent]) -> None:
+        for event in events:
+            if isinstance(event, CredentialAwarded):
+                self.awards.labels(kind="micro_credential", event="issued").inc()
+            elif isinstance(event, CollectionAwarded):
+                self.awards.labels(kind=event.kind, event="issued").inc()
+            elif isinstance(event, CredentialRevoked | CredentialSuspended | CredentialReinstated):
+                self.awards.labels(kind=event.kind, event=STANDING_EVENTS[type(event)]).inc()

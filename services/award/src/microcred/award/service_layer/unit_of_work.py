@@ -1,5 +1,8 @@
-from sqlalchemy.ext.asyncio import AsyncSession
+from collections.abc import Callable
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from microcred.award.adapters.metrics import AwardMetrics
 from microcred.award.adapters.repository import (
     AttemptRepository,
     AwardRepository,
@@ -8,6 +11,7 @@ from microcred.award.adapters.repository import (
     SigningKeyRepository,
     StatusListRepository,
 )
+from microcred.runtime.messaging_tables import MessagingTables
 from microcred.runtime.uow import UnitOfWork
 
 
@@ -19,6 +23,18 @@ class AwardUnitOfWork(UnitOfWork):
     keys: SigningKeyRepository
     status_lists: StatusListRepository
 
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        tables: MessagingTables,
+        source: str,
+        on_commit: Callable[[], None] = lambda: None,
+        *,
+        metrics: AwardMetrics | None = None,
+    ) -> None:
+        super().__init__(session_factory, tables, source, on_commit)
+        self.metrics = metrics or AwardMetrics()
+
     def bind_repositories(self, session: AsyncSession) -> None:
         self.credentials = CredentialVersionRepository(session)
         self.awards = AwardRepository(session)
@@ -26,3 +42,11 @@ class AwardUnitOfWork(UnitOfWork):
         self.collections = CollectionRepository(session)
         self.keys = SigningKeyRepository(session)
         self.status_lists = StatusListRepository(session)
+
+    async def commit(self) -> None:
+        # Counted on the events the transaction wrote to the outbox, once the commit succeeded: a
+        # rolled-back or refused transaction counts nothing, and every path that issues or changes a
+        # standing (consumer, API, collection completion) is counted the same way.
+        events = tuple(self._pending)
+        await super().commit()
+        self.metrics.count_committed(events)

@@ -42,6 +42,11 @@ class RuleSetRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def states(self) -> list[str]:
+        """Every state with a rule set: the known values of the per-state gauges' label."""
+        query = sa.select(RuleSetRow.state).distinct().order_by(RuleSetRow.state)
+        return list((await self.session.execute(query)).scalars())
+
     async def of_state(self, state: str) -> list[RuleSet]:
         rows = await self.session.scalars(sa.select(RuleSetRow).where(RuleSetRow.state == state))
         return [self._to_domain(row) for row in rows]
@@ -391,6 +396,17 @@ class ClaimRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def pending_by_state(self) -> dict[str, int]:
+        """Claims waiting for a district, per state; the partial index on pending claims keeps this small."""
+        query = (
+            sa.select(LicenseRow.state, sa.func.count())
+            .select_from(CreditClaimRow)
+            .join(LicenseRow, LicenseRow.license_id == CreditClaimRow.license_id)
+            .where(sa.text("credit_claims.status = 'pending_approval'"))
+            .group_by(LicenseRow.state)
+        )
+        return {state: count for state, count in await self.session.execute(query)}
 
     async def add_once(self, claim: CreditClaim) -> bool:
         inserted = await self.session.execute(

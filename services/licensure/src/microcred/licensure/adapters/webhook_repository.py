@@ -26,6 +26,21 @@ class WebhookRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def undelivered_by_state(self) -> dict[tuple[str, str], int]:
+        """Deliveries not delivered, per (state, status): ``pending`` never tried, ``failed`` tried and retrying,
+        ``dead`` given up. Delivered rows, the bulk of the table, are never read."""
+        delivery, subscription = WebhookDeliveryRow.__table__, WebhookSubscriptionRow.__table__
+        status = sa.case(
+            (delivery.c.status == "dead", "dead"), (delivery.c.attempts > 0, "failed"), else_="pending"
+        ).label("status")
+        query = (
+            sa.select(subscription.c.state, status, sa.func.count())
+            .select_from(delivery.join(subscription, delivery.c.subscription_id == subscription.c.subscription_id))
+            .where(sa.text("webhook_deliveries.status IN ('pending', 'dead')"))
+            .group_by(subscription.c.state, status)
+        )
+        return {(state, kind): count for state, kind, count in await self.session.execute(query)}
+
     async def enqueue(self, record: StateFeedRecord, now: datetime | None = None) -> int:
         """One pending delivery per active subscription of the record's state; how many were new."""
         now = now or datetime.now(UTC)

@@ -206,13 +206,18 @@ async def _post(
         return
     earned = earned_in_cycle(license, [*prior, entry])
     required = license.required(rule_set) or rule_set.required_per_cycle
-    uow.publish(CreditPosted(
+    posted = CreditPosted(
         correlation_id=correlation_id, causation_id=causation_id, states=(license.state,),
         entry_id=entry.entry_id, license_id=license.license_id, award_id=award.award_id,
         teacher_id=license.teacher_id, state=license.state, amount=entry.amount, unit=entry.unit,
         rule_set_id=entry.rule_set_id, rule_set_version=entry.rule_set_version, earned_in_cycle=earned,
         required_in_cycle=required,
-    ))
+    )
+    uow.publish(posted)
+    if causation_id is not None:
+        # Settled as the award arrived: flow time. A credit for a license registered later, or posted on a
+        # district's approval, measures that wait instead, so it is left out.
+        uow.note_award_to_credit(license.state, (posted.occurred_at - award.issued_at).total_seconds())
     await _feed(uow, "credit_posted", license, award, correlation_id=correlation_id, causation_id=causation_id,
                 entry_id=entry.entry_id, amount=entry.amount, unit=entry.unit, earned_in_cycle=earned,
                 required_in_cycle=required, rule_set_id=rule_set.rule_set_id, rule_set_version=rule_set.version,
@@ -673,6 +678,15 @@ async def pending_credits(state: str, district: str | None, principal: Principal
 
 
 # -- rule sets and state approvals -------------------------------------------------------------------------------
+
+
+async def refresh_gauges(uow: LicensureUnitOfWork) -> None:
+    """Re-read pending approvals and undelivered webhooks per state: three small queries, one transaction."""
+    async with uow:
+        states = await uow.rule_sets.states()
+        pending = await uow.claims.pending_by_state()
+        undelivered = await uow.webhooks.undelivered_by_state()
+    uow.metrics.set_gauges(states, pending, undelivered)
 
 
 async def sync_shipped_rule_sets(rule_sets: list[RuleSet], uow: LicensureUnitOfWork) -> int:

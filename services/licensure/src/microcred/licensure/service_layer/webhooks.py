@@ -19,6 +19,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from microcred.licensure.adapters.metrics import LicensureMetrics
 from microcred.licensure.adapters.webhook_repository import WebhookRepository
 from microcred.licensure.domain.webhooks import (
     MAX_SECRET_LENGTH,
@@ -46,6 +47,7 @@ class WebhookUnitOfWork(Protocol):
     """The part of ``LicensureUnitOfWork`` these use cases need (it binds ``webhooks``)."""
 
     webhooks: WebhookRepository
+    metrics: LicensureMetrics
 
     async def __aenter__(self) -> Self: ...
 
@@ -244,6 +246,12 @@ async def deliver_due(
                 log.warning("webhook delivery %s to subscription %s is dead after %d attempts: %s",
                             outcome.delivery_id, outcome.subscription_id, outcome.attempts, outcome.last_error)
         await uow.commit()
+        # Counted once the outcomes are stored: a batch rolled back is sent, and counted, again.
+        uow.metrics.count_attempts(
+            (subscription.state, outcome)
+            for outcome in outcomes
+            if (subscription := subscriptions[outcome.subscription_id]) is not None
+        )
     return len(due)
 
 

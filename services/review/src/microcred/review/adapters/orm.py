@@ -98,6 +98,8 @@ class ReviewRow(Base):
     status: Mapped[str] = mapped_column(sa.Text)
     reviewer_id: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    # The attempt's submit time (migration 0006); NULL on rows recorded before it.
+    submitted_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     assigned_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     due_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     scored_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))

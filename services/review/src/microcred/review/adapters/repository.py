@@ -21,6 +21,8 @@ from microcred.review.adapters.orm import (
 )
 from microcred.review.domain.model import (
     Availability,
+    Backlog,
+    BusinessDays,
     Certification,
     CredentialKey,
     CredentialRubric,
@@ -29,6 +31,7 @@ from microcred.review.domain.model import (
     ReviewStatus,
     Scorecard,
     SeatRole,
+    business_day_offsets,
 )
 from microcred.review.domain.reliability import Decision, ScoredPair
 
@@ -276,6 +279,35 @@ class ReviewRepository:
         )
         return [self._to_domain(row) for row in rows]
 
+    async def backlog(self, now: datetime, promise: BusinessDays) -> Backlog:
+        """Open seats by status, and attempts past the decision promise, in one query.
+
+        Driven from the open seats (``ix_reviews_status_created``) and each one's primary row by key, so it
+        costs what is open, not the table's history. An attempt is undecided while a seat of its panel is
+        open; its promise runs from the primary's submit time plus the business-day offset of that
+        submit's weekday (``business_day_offsets``), computed in UTC as ``add_business_days`` does.
+        """
+        seat, primary = ReviewRow.__table__.alias("seat"), ReviewRow.__table__.alias("primary_seat")
+        start = sa.func.timezone("UTC", sa.func.coalesce(primary.c.submitted_at, primary.c.created_at))
+        offset = sa.case(
+            {weekday + 1: days for weekday, days in enumerate(business_day_offsets(promise.days))},
+            value=sa.extract("isodow", start),
+        )
+        late = start + sa.func.make_interval(0, 0, 0, sa.cast(offset, sa.Integer)) < sa.func.timezone("UTC", now)
+        query = (
+            sa.select(
+                sa.func.count().filter(seat.c.status == ReviewStatus.ASSIGNED.value),
+                sa.func.count().filter(seat.c.status == ReviewStatus.QUEUED.value),
+                sa.func.count(sa.distinct(primary.c.review_id)).filter(late),
+            )
+            .select_from(seat.join(
+                primary, primary.c.review_id == sa.func.coalesce(seat.c.parent_review_id, seat.c.review_id)
+            ))
+            .where(seat.c.status.in_((ReviewStatus.ASSIGNED.value, ReviewStatus.QUEUED.value)))
+        )
+        assigned, queued, overdue = (await self.session.execute(query)).one()
+        return Backlog(assigned=assigned, queued=queued, overdue=overdue)
+
     async def overdue(self, now: datetime) -> list[Review]:
         rows = await self.session.scalars(
             sa.select(ReviewRow)
@@ -318,6 +350,7 @@ class ReviewRepository:
         row.status = review.status.value
         row.reviewer_id = review.reviewer_id
         row.created_at = review.created_at
+        row.submitted_at = review.submitted_at
         row.assigned_at = review.assigned_at
         row.due_at = review.due_at
         row.scored_at = review.scored_at
@@ -356,6 +389,7 @@ class ReviewRepository:
             states=tuple(row.states),
             evidence=tuple(EvidenceRef.model_validate(e) for e in row.evidence),
             created_at=row.created_at,
+            submitted_at=row.submitted_at,
             status=ReviewStatus(row.status),
             reviewer_id=row.reviewer_id,
             assigned_at=row.assigned_at,

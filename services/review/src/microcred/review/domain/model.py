@@ -223,6 +223,25 @@ def add_business_days(start: datetime, days: int) -> datetime:
     return moved
 
 
+def business_day_offsets(days: int) -> tuple[int, ...]:
+    """Calendar days that ``add_business_days(start, days)`` adds, by ``start``'s weekday (Monday first).
+
+    The deadline depends on the weekday only, so a database can apply it to a column (``start`` plus the
+    offset of its weekday) without a calendar table: the overdue gauge counts with it.
+    """
+    monday = datetime(2024, 1, 1)
+    return tuple((add_business_days(monday + timedelta(days=w), days) - monday).days - w for w in range(7))
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """The review queue as operators watch it (the review gauges)."""
+
+    assigned: int  # panel seats assigned to a reviewer and not yet scored
+    queued: int  # panel seats waiting for a reviewer (new, released, or a version not yet published)
+    overdue: int  # attempts past the decision promise with a seat still open (so no decision yet)
+
+
 def due_after(now: datetime, rule: DueRule) -> datetime:
     return add_business_days(now, rule.days) if isinstance(rule, BusinessDays) else now + rule
 
@@ -254,6 +273,9 @@ class Review:
     evidence: tuple[EvidenceRef, ...]
     created_at: datetime
     status: ReviewStatus = ReviewStatus.QUEUED
+    # When the teacher submitted the attempt (its SubmissionSubmitted's ``occurred_at``): the decision
+    # promise and the submit-to-decision time run from here. None on rows from before it was recorded.
+    submitted_at: datetime | None = None
     reviewer_id: str | None = None
     assigned_at: datetime | None = None
     due_at: datetime | None = None
@@ -278,6 +300,11 @@ class Review:
         return (self.credential_id, self.credential_version)
 
     @property
+    def decision_clock_start(self) -> datetime:
+        """Where the decision promise starts: the submit, or (rows recorded before it) the review's opening."""
+        return self.submitted_at or self.created_at
+
+    @property
     def attempt_review_id(self) -> UUID:
         """The id the outside world knows this attempt's review by, whichever seat this row is."""
         return self.parent_review_id or self.review_id
@@ -295,6 +322,7 @@ class Review:
             states=self.states,
             evidence=self.evidence,
             created_at=now,
+            submitted_at=self.submitted_at,
             teacher_district=self.teacher_district,
             teacher_school=self.teacher_school,
             excluded_reviewers=self.excluded_reviewers,

@@ -39,6 +39,7 @@ from microcred.review.adapters.metrics import ReliabilityGauges
 from microcred.review.domain.model import (
     NO_DOUBLE_SCORING,
     Availability,
+    BusinessDays,
     Certification,
     CredentialRubric,
     DoubleScoringPolicy,
@@ -283,6 +284,7 @@ async def open_review(
                 states=event.states,
                 evidence=event.evidence,
                 created_at=_now(),
+                submitted_at=event.occurred_at,
                 teacher_district=event.teacher_district,
                 teacher_school=event.teacher_school,
                 excluded_reviewers=frozenset(excluded),
@@ -441,6 +443,7 @@ def _seat_of(panel: list[Review], reviewer_id: str) -> Review:
 
 def _publish_outcome(uow: ReviewUnitOfWork, primary: Review, outcome: Outcome, now: datetime, cause: Cause) -> None:
     card = outcome.scorecard
+    uow.note_decision(card.decision, (now - primary.decision_clock_start).total_seconds())
     uow.publish(
         SubmissionScored(
             correlation_id=cause.correlation_id,
@@ -572,6 +575,13 @@ async def reliability_report(uow: ReviewUnitOfWork, thresholds: Thresholds) -> R
         reviewers={r: reviewer_stats(pairs, r, thresholds) for r in reviewer_ids},
         credentials={c: credential_stats(pairs, c, thresholds) for c in credential_ids},
     )
+
+
+async def refresh_gauges(uow: ReviewUnitOfWork, promise: BusinessDays, now: datetime | None = None) -> None:
+    """Re-read the queue gauges (open, waiting, overdue): one query over the open seats, read-only."""
+    async with uow:
+        backlog = await uow.reviews.backlog(now or _now(), promise)
+    uow.metrics.set_backlog(backlog)
 
 
 async def queued_reviews(uow: ReviewUnitOfWork) -> list[tuple[Review, bool]]:

@@ -332,6 +332,11 @@ class SubmissionRepository:
         query = query.order_by(_SUBMISSIONS.c.created_at.desc(), _SUBMISSIONS.c.submission_id).limit(limit).offset(offset)
         return [self._to_domain(row) for row in await self.session.execute(query)]
 
+    async def count_by_status(self) -> dict[str, int]:
+        """One grouped scan for the status gauge (a sequential scan of narrow rows; see docs/operations)."""
+        query = sa.select(_SUBMISSIONS.c.status, sa.func.count()).group_by(_SUBMISSIONS.c.status)
+        return {status: count for status, count in await self.session.execute(query)}
+
     async def final_with_stored_evidence(self, cutoff: datetime, limit: int) -> list[UUID]:
         """Submissions decided (awarded or withdrawn) no later than ``cutoff`` whose evidence still has bytes."""
         holds_bytes = (

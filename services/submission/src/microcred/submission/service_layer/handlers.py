@@ -659,3 +659,13 @@ async def record_credential_awarded(event: CredentialAwarded, uow: SubmissionUni
         if submission.record_award(event.award_id, event.issued_at):
             await uow.submissions.save(submission)
         await uow.commit()
+
+
+# -- gauges ------------------------------------------------------------------------------------
+
+
+async def refresh_gauges(uow: SubmissionUnitOfWork) -> None:
+    """Re-read the submissions-by-status gauge: one grouped query, in a read-only transaction."""
+    async with uow:
+        counts = await uow.submissions.count_by_status()
+    uow.metrics.set_statuses(counts)
