@@ -25,9 +25,9 @@ STATE = Variable("state", "State", 'label_values(microcred_credits_total{environ
 # The hops of a teacher's submission, each counted where it completes.
 HOPS = (
     ("submitted", f"microcred_submissions_submitted_total{{{E}}}"),
-    ("assigned", f'microcred_consumer_messages_total{{{E}, group="submission", topic="review.assigned", '
+    ("assigned", f'microcred_consumer_messages_total{{{E}, group="submission.review.assigned", topic="review.assigned", '
                  f'outcome="handled"}}'),
-    ("scored", f'microcred_consumer_messages_total{{{E}, group="award", topic="review.scored", outcome="handled"}}'),
+    ("scored", f'microcred_consumer_messages_total{{{E}, group="award.review.scored", topic="review.scored", outcome="handled"}}'),
     ("awarded", f'microcred_awards_total{{{E}, kind="micro_credential", event="issued"}}'),
     ("credit posted", f'microcred_credits_total{{{E}, outcome="posted"}}'),
 )
@@ -43,8 +43,10 @@ def quantiles(metric: str, selector: str, by: str, legend: str, qs: tuple[float,
 
 
 def error_ratio(selector: str, by: str) -> str:
-    return (f'sum by ({by}) (rate(microcred_http_requests_total{{{selector}, status=~"5.."}}[{R}]))\n/\n'
-            f"sum by ({by}) (rate(microcred_http_requests_total{{{selector}}}[{R}]))")
+    # Until a 5xx happens its series does not exist: "or all * 0" makes the ratio 0 rather than no data.
+    total = f"sum by ({by}) (rate(microcred_http_requests_total{{{selector}}}[{R}]))"
+    return (f'(sum by ({by}) (rate(microcred_http_requests_total{{{selector}, status=~"5.."}}[{R}])) or {total} * 0)'
+            f"\n/\n{total}")
 
 
 def overview() -> Dashboard:
@@ -142,8 +144,8 @@ def service() -> Dashboard:
               "short", (Query(f"sum by (service) (up{{{ES}}})", "{{service}}"),), width=12),
     ))
     award = Row("Award specifics", (
-        Panel("Signing time p50/p99", "Time to sign an Open Badges credential, by kind.",
-              "s", quantiles("microcred_award_signing_seconds", ES, "kind", "{{kind}}"), width=12),
+        Panel("Signing time p50/p99", "Time to sign a document, by what it is: a credential or a status list.",
+              "s", quantiles("microcred_award_signing_seconds", ES, "document", "{{document}}"), width=12),
         Panel("Verifications by outcome", "Answers of /verify per second, by outcome.",
               "reqps", (Query(f"sum by (outcome) (rate(microcred_award_verifications_total{{{ES}}}[{R}]))",
                               "{{outcome}}"),), width=12),
@@ -266,7 +268,8 @@ def states() -> Dashboard:
               "short", (Query(f"max by (state, status) (microcred_webhook_deliveries{{{EST}}})", "{{state}} {{status}}"),)),
         Panel("Delivery attempt failure ratio", "Share of delivery attempts that failed, per state.",
               "percentunit",
-              (Query(f'sum by (state) (rate(microcred_webhook_attempts_total{{{EST}, result="failed"}}[{R}]))\n/\n'
+              (Query(f'(sum by (state) (rate(microcred_webhook_attempts_total{{{EST}, result="failed"}}[{R}]))'
+                     f" or sum by (state) (rate(microcred_webhook_attempts_total{{{EST}}}[{R}])) * 0)\n/\n"
                      f"sum by (state) (rate(microcred_webhook_attempts_total{{{EST}}}[{R}]))", "{{state}}"),)),
         Panel("Dead deliveries now", "Deliveries that gave up, per state. Above zero, a state is missing changes.",
               "short", (Query(f'max by (state) (microcred_webhook_deliveries{{{EST}, status="dead"}})', "{{state}}"),),

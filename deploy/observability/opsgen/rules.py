@@ -109,7 +109,10 @@ API_AVAILABILITY = Slo(
     slo="api-availability",
     objective=0.999,
     error_ratio=(
-        f'sum by (environment, service) (rate(microcred_http_requests_total{{status=~"5..",{NOT_API}}}[{{w}}]))\n'
+        # prometheus_client makes a status's series on its first request: until a 5xx happens there is none,
+        # and the ratio must read 0, not nothing (a recording rule with no result leaves the burn panels empty).
+        f'(sum by (environment, service) (rate(microcred_http_requests_total{{status=~"5..",{NOT_API}}}[{{w}}]))\n'
+        f" or sum by (environment, service) (rate(microcred_http_requests_total{{{NOT_API}}}[{{w}}])) * 0)\n"
         f"/\n"
         f"sum by (environment, service) (rate(microcred_http_requests_total{{{NOT_API}}}[{{w}}]))"
     ),
