@@ -45,7 +45,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faststream import BaseMiddleware
@@ -57,7 +57,7 @@ from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception_type
 from microcred.events import IntegrationEvent, PoisonMessage, dead_letter_topic, decode_event
 from microcred.runtime.asyncapi import Subscription
 from microcred.runtime.context import InboxClaims, correlation_id_var, event_id_var, inbox_claims_var, parse_uuid
-from microcred.runtime.outages import unavailable_dependency
+from microcred.runtime.outages import Dependency, unavailable_dependency
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +197,17 @@ class ConsumerPolicy:
             "Handler attempts that met an unreachable or not-ready dependency (never dead-lettered)",
             ["topic", "dependency"], registry=self.registry,
         )
+
+    def start_series(self, group: str, topic: str) -> None:
+        """Every series a subscription can move, at 0 from the start: a counter's first increment is then a
+        visible increase (a series born at 1 reads as no change), and dashboards show 0, not "no data"."""
+        for outcome in ("handled", "duplicate", "dead_lettered"):
+            self.messages.labels(group, topic, outcome)
+        for kind in ("poison", "handler-error"):
+            self.dead_lettered.labels(topic, kind)
+        self.retried.labels(topic)
+        for dependency in get_args(Dependency):
+            self.waited_on.labels(topic, dependency)
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait before retry number ``attempt`` (1, 2, ...): doubling from the base, capped."""
@@ -375,6 +386,8 @@ def subscribe(broker: KafkaBroker, cls: type[IntegrationEvent], *, group_id: str
     subscriptions: list[Subscription] | None = getattr(broker, "subscriptions", None)
     if subscriptions is not None:
         subscriptions.append(Subscription(cls, f"{group_id}.{cls.topic}"))
+    if policy is not None:
+        policy.start_series(f"{group_id}.{cls.topic}", cls.topic)
     return broker.subscriber(
         cls.topic,
         group_id=f"{group_id}.{cls.topic}",

@@ -81,3 +81,5 @@ class LicensureMetrics:
             self.pending_approval.labels(state=state).set(pending.get(state, 0))
             for status in WEBHOOK_STATUSES:
                 self.webhook_deliveries.labels(state=state, status=status).set(undelivered.get((state, status), 0))
+            for result in ("delivered", "failed"):  # counters at 0 too: a first failure is then an increase
+                self.webhook_attempts.labels(state=state, result=result)

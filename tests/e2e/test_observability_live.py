@@ -1,0 +1,260 @@
+"""The dashboards and alerts against what a running platform really exports, read through a real Prometheus.
+
+The lint (tests/observability) checks the queries against the catalog; this checks the catalog and the queries
+against the wire. A real ``prometheus`` (Debian's package, as promtool) scrapes every service of the session's
+platform every 2 seconds and evaluates the alert and recording rules; this module runs a flow (a pass, a revision,
+an award and its revocation, credits, a verification and one dead letter); then:
+
+- every rule group is healthy in Prometheus (a rule that fails to evaluate is reported there, not at load);
+- every metric any dashboard panel or rule names has series, and every label a query filters or groups on is a
+  label of that metric's series: a misspelled metric or label fails here;
+- every panel's and every rule's expression evaluates, and every panel returns data, but for the few whose
+  data only an incident or the canary writes (``NEEDS_AN_INCIDENT``), each with its reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from aiokafka import AIOKafkaProducer
+from promql_lint import ROOT, TARGET_LABELS, grouping_labels, selectors
+from system_tools import require_tool
+
+from microcred.devstack.client import PlatformClient, wait_for
+from microcred.devstack.platform import SERVICES, Platform
+from microcred.devstack.samples import NOT_YET
+
+pytestmark = pytest.mark.stack
+
+OBSERVABILITY = ROOT / "deploy" / "observability"
+ENVIRONMENT = "e2e"
+# What Grafana puts in place of its variables; the ranges cover the whole of this short-lived Prometheus.
+SUBSTITUTIONS = {"$__rate_interval": "1m", "$__range": "1h", "$environment": ENVIRONMENT,
+                 "$service": "catalog|submission|review|award|licensure", "$state": ".+"}
+
+# Panels (dashboard file, title) whose data only an incident or the canary writes: a healthy flow leaves them
+# empty. Their metrics and labels are still checked above; the canary's own process is not part of this run.
+NEEDS_AN_INCIDENT = {
+    ("kafka.json", "Stalled partitions"): "only a stuck consumer writes it",
+    ("overview.json", "Canary round trip"): "the canary process does not run in this test",
+    ("overview.json", "Canaries lost over the selected range"): "the canary process does not run in this test",
+    ("overview.json", "Credit latency: burn rate"): "computed from the canary's metrics",
+    ("service.json", "Handler failures retried"): "only a failing handler or an outage writes it",
+    ("review.json", "Exact agreement by reviewer"): "needs a double-scored panel (test_calibration's platform)",
+    ("review.json", "Cohen's kappa by reviewer"): "needs a double-scored panel (test_calibration's platform)",
+}
+# Metrics with no series in this run: the canary's (its process does not run here) and the per-reviewer
+# reliability gauges, which exist once a double-scored panel has been calibrated (test_calibration's platform).
+NOT_SCRAPED_HERE = {"microcred_canary_round_trip_seconds", "microcred_canary_lost_total",
+                    "microcred_review_reviewer_agreement", "microcred_review_reviewer_kappa"}
+
+
+def substitute(expr: str) -> str:
+    for variable, value in sorted(SUBSTITUTIONS.items(), key=lambda item: -len(item[0])):
+        expr = expr.replace(variable, value)
+    return expr
+
+
+def dashboard_queries() -> list[tuple[str, str, str]]:
+    """(dashboard file, panel title, expression) of every panel target."""
+    found = []
+    for path in sorted((OBSERVABILITY / "dashboards").glob("*.json")):
+        for panel in json.loads(path.read_text())["panels"]:
+            found += [(path.name, panel["title"], target["expr"]) for target in panel.get("targets", ())]
+    return found
+
+
+def rule_expressions() -> list[tuple[str, str]]:
+    """(rule name, expression) of every recording and alerting rule."""
+    found = []
+    for path in sorted((OBSERVABILITY / "rules").glob("*.yaml")):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            found += [(rule.get("alert") or rule["record"], rule["expr"]) for rule in group["rules"]]
+    return found
+
+
+class Prometheus:
+    """A real Prometheus scraping the platform's services, with the repository's rule files."""
+
+    def __init__(self, platform: Platform, data_dir: Path) -> None:
+        binary = require_tool("prometheus", "it reads the dashboards and alerts from a running platform "
+                                            "(apt-get install prometheus)")
+        self.port = _free_port()
+        config = {
+            # Every 2 s (the scrape timeout is the interval: a busy 2-core machine can take over 1 s to answer).
+            "global": {"scrape_interval": "2s", "scrape_timeout": "2s", "evaluation_interval": "2s"},
+            "rule_files": [str(path) for path in sorted((OBSERVABILITY / "rules").glob("*.yaml"))],
+            "scrape_configs": [{
+                "job_name": "microcred",
+                "static_configs": [
+                    {"targets": [platform.url(service).split("://", 1)[1]],
+                     "labels": {"service": service, "environment": ENVIRONMENT}}
+                    for service in SERVICES
+                ],
+            }],
+        }
+        (data_dir / "prometheus.yml").write_text(yaml.safe_dump(config))
+        self.log = data_dir / "prometheus.log"
+        self.process = subprocess.Popen(
+            [binary, f"--config.file={data_dir / 'prometheus.yml'}", f"--storage.tsdb.path={data_dir / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{self.port}"],
+            stdout=subprocess.DEVNULL, stderr=self.log.open("w"),
+        )
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=10.0)
+        wait_for(self._ready, "Prometheus to be ready", timeout=30)
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"prometheus exited: {self.log.read_text()[-2000:]}")
+        try:
+            return self.http.get("/-/ready").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def api(self, path: str, **params: Any) -> Any:
+        body = self.http.get(f"/api/v1/{path}", params=params).json()
+        assert body["status"] == "success", f"{path} {params}: {body.get('error')}"
+        return body["data"]
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        return self.api("query", query=expr)["result"]  # type: ignore[no-any-return]
+
+    def label_names(self, metric: str) -> set[str]:
+        series = self.api("series", **{"match[]": f'{{__name__="{metric}", environment="{ENVIRONMENT}"}}'})
+        return {label for item in series for label in item}
+
+    def close(self) -> None:
+        self.http.close()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def run_a_flow(platform: Platform, client: PlatformClient, world: Any) -> None:
+    """A pass and a revision, an award then its revocation, credits, a verification and one dead letter."""
+    teacher = world.teacher(state="TN")
+    passed = world.earn(teacher, world.publish("Observed Practice"))
+    client.call("POST", "award", "/verify", json=passed["credential"])
+    client.call("POST", "award", f"/credentials/{passed['award_id']}/revoke", world.admin,
+                json={"reason": "observability check"})
+    revised = world.publish("Observed Revision")
+    reviewer = world.reviewer(revised)
+    submission_id = world.submit_evidence(world.teacher(state="TN"), revised)
+    review = client.assigned_review(reviewer, submission_id, attempt=1)
+    client.score(reviewer, review["review_id"], NOT_YET, feedback="Show what the exit tickets told you.")
+
+    async def poison() -> None:  # a record that can never be handled: licensure dead-letters it
+        producer = AIOKafkaProducer(bootstrap_servers=platform.endpoints.kafka_bootstrap, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait("award.revoked", b"not an event", key=str(uuid.uuid4()).encode())
+        finally:
+            await producer.stop()
+
+    asyncio.run(poison())
+
+
+@pytest.fixture(scope="module")
+def prometheus(platform: Platform, client: PlatformClient, module_world: Any,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+    # A counter's series appears at its first increment, and a rate needs a sample before it: one award before
+    # Prometheus starts makes the flow's series exist (when this module runs alone), so the flow below counts.
+    module_world.earn(module_world.teacher(state="TN"), module_world.publish("Observed Warm-up"))
+    server = Prometheus(platform, tmp_path_factory.mktemp("prometheus"))
+    try:
+        # Every target scraped before the flow starts, so each counter has a sample from before it moved.
+        wait_for(lambda: len(server.query(f'up{{environment="{ENVIRONMENT}"}} == 1')) == len(SERVICES),
+                 "Prometheus to scrape every service", timeout=60, interval=1.0)
+        time.sleep(4)
+        run_a_flow(platform, client, module_world)
+        # Counters need two scrapes to show a rate, the dead letter a background refresh, the rules a few
+        # evaluations: wait until the flow's last effects are in.
+        wait_for(lambda: server.query(f'sum(microcred_consumer_dead_lettered_total{{environment="{ENVIRONMENT}"}}) > 0'),
+                 "the dead letter to be scraped", timeout=90, interval=1.0)
+        wait_for(lambda: server.query(f'sum(microcred_credits_total{{environment="{ENVIRONMENT}", '
+                                      f'outcome="reversed"}}) > 0'),
+                 "the reversal to be scraped", timeout=90, interval=1.0)
+        time.sleep(20)  # two refreshes of the database gauges (15 s) and a minute-wide rate's second sample
+        yield server
+    finally:
+        server.close()
+
+
+def test_every_rule_group_evaluates_without_error(prometheus: Prometheus) -> None:
+    groups = prometheus.api("rules")["groups"]
+    assert {rule["name"] for group in groups for rule in group["rules"]} == {name for name, _ in rule_expressions()}
+    broken = [(rule["name"], rule.get("lastError")) for group in groups for rule in group["rules"]
+              if rule.get("health") != "ok"]
+    assert broken == []
+
+
+def test_every_metric_and_label_the_dashboards_and_rules_name_is_on_the_wire(prometheus: Prometheus) -> None:
+    expressions = [expr for _, _, expr in dashboard_queries()] + [expr for _, expr in rule_expressions()]
+    problems = []
+    for expr in expressions:
+        expr = substitute(expr)
+        used = selectors(expr)
+        for metric, labels in used:
+            base = metric.removesuffix("_bucket").removesuffix("_count").removesuffix("_sum")
+            if base in NOT_SCRAPED_HERE:
+                continue
+            names = prometheus.label_names(metric)
+            if not names:
+                problems.append(f"{metric}: no series")
+                continue
+            problems += [f"{metric}: no label {label}" for label in labels if label not in names]
+        # A label grouped or joined on must be a label of some metric the expression reads.
+        available = set(TARGET_LABELS) | {"le"}
+        for metric, _ in used:
+            available |= prometheus.label_names(metric)
+        if all(m.removesuffix("_bucket").removesuffix("_count").removesuffix("_sum") not in NOT_SCRAPED_HERE
+               for m, _ in used):
+            problems += [f"{expr[:80]}: groups by {label}, no series has it"
+                         for label in grouping_labels(expr) - available]
+    assert not problems, "\n".join(sorted(set(problems)))
+
+
+def test_every_panel_returns_data_from_a_running_platform(prometheus: Prometheus) -> None:
+    empty = []
+    for dashboard, title, expr in dashboard_queries():
+        result = prometheus.query(substitute(expr))
+        if not result and (dashboard, title) not in NEEDS_AN_INCIDENT:
+            empty.append(f"{dashboard} / {title}: {expr[:120]}")
+    assert not empty, "\n".join(empty)
+    # The exceptions are real panels still: a stale entry would hide a broken one.
+    titles = {(dashboard, title) for dashboard, title, _ in dashboard_queries()}
+    assert set(NEEDS_AN_INCIDENT) <= titles
+
+
+def test_the_flow_is_seen_hop_by_hop(prometheus: Prometheus) -> None:
+    """The overview's funnel counts this module's flow at every hop, and the dead letter is seen by its reason."""
+    funnel = [(title, expr) for dashboard, title, expr in dashboard_queries()
+              if dashboard == "overview.json" and title == "Funnel over the selected range"]
+    assert funnel
+    for _, expr in funnel:
+        (sample,) = prometheus.query(substitute(expr))
+        assert float(sample["value"][1]) >= 1, expr
+    dead = prometheus.query(f'sum by (topic, kind) (microcred_consumer_dead_lettered_total{{environment="{ENVIRONMENT}"}})')
+    assert ("award.revoked", "poison") in {(s["metric"]["topic"], s["metric"]["kind"]) for s in dead
+                                           if float(s["value"][1]) > 0}
