@@ -1,0 +1,20 @@
+"""``python -m microcred.canary``: the canary process (the Deployment's command; ``microcred canary`` locally)."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from microcred.canary.bootstrap import build_app
+from microcred.canary.settings import CanarySettings
+from microcred.runtime.logs import configure_logging
+
+
+def main() -> None:
+    settings = CanarySettings()
+    configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    uvicorn.run(build_app(settings), host=settings.http_host, port=settings.http_port, log_config=None,
+                access_log=False)
+
+
+if __name__ == "__main__":
+    main()
