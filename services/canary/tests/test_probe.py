@@ -46,6 +46,13 @@ class FakePlatform:
             sid = str(uuid.uuid4())
             self.submissions[sid] = {"submission_id": sid, "status": "draft", "award_id": None}
             return httpx.Response(201, json=self.submissions[sid])
+        if parts[0] == "submissions" and parts[-1] == "evidence":
+            return httpx.Response(201, json={"evidence_id": "e1", "upload": {"mode": "single", "url": f"{URL}/s3/e1"}})
+        if parts[0] == "s3":
+            return httpx.Response(200)
+        if parts[0] == "submissions" and parts[-1] == "complete":
+            self.submissions[parts[1]]["evidence"] = [{"status": "uploaded"}]
+            return httpx.Response(200, json={})
         if parts[0] == "submissions" and method == "PUT":
             return httpx.Response(200, json={})
         if parts[0] == "submissions" and parts[-1] == "submit":

@@ -5,6 +5,7 @@ Nothing here retries or waits: the probe decides what a failure means (until the
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,6 +117,20 @@ class PlatformApi:
         await self._call("PUT", self.urls.submission, f"/submissions/{submission_id}/responses", Identity.TEACHER,
                          json={"responses": [{"requirement_key": requirement_key, "prompt_index": 0,
                                               "answer": answer}]})
+
+    async def upload_text(self, submission_id: str, requirement_key: str, text: str) -> None:
+        """Declares a small text file, PUTs it to the presigned URL (one part) and completes it."""
+        content = text.encode()
+        slot = await self._call("POST", self.urls.submission, f"/submissions/{submission_id}/evidence",
+                                Identity.TEACHER, expect=(201,), json={
+                                    "requirement_key": requirement_key, "filename": "canary.txt",
+                                    "content_type": "text/plain", "size_bytes": len(content),
+                                    "sha256": hashlib.sha256(content).hexdigest()})
+        put = await self.http.put(slot["upload"]["url"], content=content, headers={"Content-Type": "text/plain"})
+        if put.status_code not in (200, 204):
+            raise ApiError("PUT", "<presigned evidence URL>", put.status_code, put.text[:500])
+        await self._call("POST", self.urls.submission,
+                         f"/submissions/{submission_id}/evidence/{slot['evidence_id']}/complete", Identity.TEACHER)
 
     async def submit(self, submission_id: str) -> None:
         await self._call("POST", self.urls.submission, f"/submissions/{submission_id}/submit", Identity.TEACHER)

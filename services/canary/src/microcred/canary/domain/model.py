@@ -26,9 +26,11 @@ CREDENTIAL_DEFINITION: dict[str, Any] = {
     "key_method": "The canary answers one text prompt and is scored passing by its own reviewers.",
     "method_components": ["Answer the prompt"],
     "research": [{"title": "kminion end-to-end monitoring (the idea this follows)"}],
-    # Text only: no upload, so the canary needs no media and the object store is not on its path.
+    # One small text file and one answer: no video, so the canary needs no media library, while the evidence
+    # path (presigned upload to the object store) is still walked. A submission must carry at least one file
+    # (submission.submitted requires evidence), so the file is required rather than optional.
     "submission_criteria": {"items": [
-        {"key": REQUIREMENT_KEY, "kind": "reflection", "title": "Canary note", "required": False,
+        {"key": REQUIREMENT_KEY, "kind": "reflection", "title": "Canary note",
          "prompts": ["Which canary run is this?"]},
     ]},
     "rubric": {

@@ -130,6 +130,10 @@ class Canary:
             raise
 
     async def _answer(self, submission_id: str, run: uuid.UUID) -> bool:
+        submission = await self.api.submission(submission_id)
+        # A retry after the upload went through adds no second file.
+        if not any(e.get("status") == "uploaded" for e in submission.get("evidence", [])):
+            await self.api.upload_text(submission_id, REQUIREMENT_KEY, f"Canary run {run}.")
         await self.api.answer(submission_id, REQUIREMENT_KEY, f"Canary run {run}.")
         return True
 
