@@ -38,6 +38,7 @@ class FakePlatform:
         self.credit = True
         self.submit_failures = 0
         self.scored: list[str] = []
+        self.uploads: list[tuple[str, str]] = []
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path, method = request.url.path, request.method
@@ -49,6 +50,7 @@ class FakePlatform:
         if parts[0] == "submissions" and parts[-1] == "evidence":
             return httpx.Response(201, json={"evidence_id": "e1", "upload": {"mode": "single", "url": f"{URL}/s3/e1"}})
         if parts[0] == "s3":
+            self.uploads.append((request.url.host, request.headers["host"]))
             return httpx.Response(200)
         if parts[0] == "submissions" and parts[-1] == "complete":
             self.submissions[parts[1]]["evidence"] = [{"status": "uploaded"}]
@@ -175,3 +177,13 @@ async def test_seats_left_by_a_lost_canary_are_scored_by_a_later_one(platform: F
         await probe.run_once()
 
     assert "left-over" in platform.scored
+
+
+async def test_evidence_goes_to_the_upload_address_with_the_signed_host_kept(platform: FakePlatform) -> None:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(platform.handle)) as http:
+        api = PlatformApi(ServiceUrls(URL, URL, URL, URL, URL), Tokens(), http, upload_via="http://objectstore:9000")
+        probe = Canary(api, CanaryMetrics(), Timing(0.05, 0.5, 0.01), "ZZ")
+        probe.fixture = CanaryFixture(issuer_id="i", credential_id="c", license_id="l")
+        assert await probe.run_once()
+
+    assert platform.uploads == [("objectstore", "platform")]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 import uvicorn
 
 from microcred.canary.bootstrap import build_app
@@ -10,6 +12,10 @@ from microcred.runtime.logs import configure_logging
 
 
 def main() -> None:
+    # ``serve`` only, like the services' command line (the image's CMD); the canary has nothing to migrate.
+    parser = argparse.ArgumentParser(prog="python -m microcred.canary")
+    parser.add_argument("command", nargs="?", choices=["serve"], default="serve")
+    parser.parse_args()
     settings = CanarySettings()
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     uvicorn.run(build_app(settings), host=settings.http_host, port=settings.http_port, log_config=None,

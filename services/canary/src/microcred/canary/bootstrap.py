@@ -31,7 +31,8 @@ def build_canary(settings: CanarySettings, http: httpx.AsyncClient, metrics: Can
     urls = ServiceUrls(catalog=settings.catalog_url, submission=settings.submission_url, review=settings.review_url,
                        award=settings.award_url, licensure=settings.licensure_url)
     timing = Timing(settings.canary_interval_seconds, settings.canary_sla_seconds, settings.canary_poll_seconds)
-    return Canary(PlatformApi(urls, token_source(settings), http), metrics, timing, settings.canary_state)
+    api = PlatformApi(urls, token_source(settings), http, upload_via=settings.canary_evidence_upload_via)
+    return Canary(api, metrics, timing, settings.canary_state)
 
 
 def build_app(settings: CanarySettings) -> FastAPI:

@@ -29,6 +29,10 @@ class CanarySettings(BaseSettings):
     award_url: str = "http://127.0.0.1:15413"
     licensure_url: str = "http://127.0.0.1:15414"
     http_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Presigned evidence URLs name the object store as browsers reach it (MICROCRED_S3_PUBLIC_ENDPOINT). Where
+    # the canary cannot reach that address (docker-compose: localhost inside a container), it connects here
+    # instead and keeps the signed Host header, so the signature still holds. Unset: the URL as given.
+    canary_evidence_upload_via: str | None = None
 
     # A new canary starts every interval, whether or not earlier ones are still in flight.
     canary_interval_seconds: float = Field(default=60.0, gt=0)

@@ -35,8 +35,10 @@ class ServiceUrls:
 
 
 class PlatformApi:
-    def __init__(self, urls: ServiceUrls, tokens: TokenSource, http: httpx.AsyncClient) -> None:
+    def __init__(self, urls: ServiceUrls, tokens: TokenSource, http: httpx.AsyncClient, *,
+                 upload_via: str | None = None) -> None:
         self.urls = urls
+        self.upload_via = upload_via
         self.tokens = tokens
         self.http = http
 
@@ -126,7 +128,12 @@ class PlatformApi:
                                     "requirement_key": requirement_key, "filename": "canary.txt",
                                     "content_type": "text/plain", "size_bytes": len(content),
                                     "sha256": hashlib.sha256(content).hexdigest()})
-        put = await self.http.put(slot["upload"]["url"], content=content, headers={"Content-Type": "text/plain"})
+        url, headers = httpx.URL(slot["upload"]["url"]), {"Content-Type": "text/plain"}
+        if self.upload_via:
+            via = httpx.URL(self.upload_via)
+            headers["Host"] = url.netloc.decode()
+            url = url.copy_with(scheme=via.scheme, host=via.host, port=via.port)
+        put = await self.http.put(url, content=content, headers=headers)
         if put.status_code not in (200, 204):
             raise ApiError("PUT", "<presigned evidence URL>", put.status_code, put.text[:500])
         await self._call("POST", self.urls.submission,
