@@ -130,10 +130,15 @@ def _canary(args: argparse.Namespace) -> int:
     }
     print(f"Canary every {args.interval:g}s (SLA {args.sla:g}s); metrics at http://127.0.0.1:{args.port}/metrics. "
           "Ctrl-C stops it.", flush=True)
-    try:
-        return subprocess.call([sys.executable, "-m", "microcred.canary"], env=env)
-    except KeyboardInterrupt:
-        return 0
+    child = subprocess.Popen([sys.executable, "-m", "microcred.canary"], env=env)
+
+    def forward(signum: int, _: object) -> None:
+        # A supervisor's SIGTERM to this launcher must stop the canary too, not leave it running.
+        child.send_signal(signum)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    return 0 if child.wait() in (0, -signal.SIGINT, -signal.SIGTERM) else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 
 import uvicorn
 
@@ -18,6 +19,8 @@ def main() -> None:
     parser.parse_args()
     settings = CanarySettings()
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    # One line per request at INFO would bury the canary's own outcomes; failures are logged by the probe.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     uvicorn.run(build_app(settings), host=settings.http_host, port=settings.http_port, log_config=None,
                 access_log=False)
 
