@@ -10,8 +10,8 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 FROM ${PYTHON_IMAGE} AS build
 ARG SERVICE
 RUN case "${SERVICE}" in \
-      catalog|submission|review|award|licensure) ;; \
-      *) echo "build arg SERVICE must be one of catalog, submission, review, award, licensure (got '${SERVICE}')" >&2; exit 1 ;; \
+      catalog|submission|review|award|licensure|canary) ;; \
+      *) echo "build arg SERVICE must be one of catalog, submission, review, award, licensure, canary (got '${SERVICE}')" >&2; exit 1 ;; \
     esac
 # Compilers live only in this stage: they are here for any dependency that ships no wheel for
 # this platform, and none of them reaches the runtime stage.

@@ -252,6 +252,13 @@ def test_every_deployment_reads_config_from_a_configmap_and_its_own_secret(base_
                 for env in container.get("env", [])
                 if "secretKeyRef" in env.get("valueFrom", {})
             }
+            # Or mounted as files (the canary's tokens: re-read on every use, so rotation needs no restart).
+            mounted = {m["name"] for m in container.get("volumeMounts", [])}
+            secrets |= {
+                volume["secret"]["secretName"]
+                for volume in deployment["spec"]["template"]["spec"].get("volumes", [])
+                if "secret" in volume and volume["name"] in mounted
+            }
             assert secrets == {f"microcred-{service}"}, f"{service} reads Secrets {secrets}"
 
 

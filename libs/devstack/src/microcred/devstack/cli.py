@@ -4,6 +4,7 @@
     microcred token --role teacher --sub teacher-1 --state TN  # a bearer token for the local stack
     microcred import-catalog my-catalog.json                   # load a catalog file as an operator
     microcred dead-letters list [review.scored.dlt]            # dead letters and why; `replay` sends them again
+    microcred canary [--interval 60] [--sla 900]                # the end-to-end canary against `microcred up`
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -111,6 +113,34 @@ def _dead_letters(args: argparse.Namespace) -> int:
     return asyncio.run(dead_letters.run(args))
 
 
+def _canary(args: argparse.Namespace) -> int:
+    """The canary as its own process (``python -m microcred.canary``, what the Deployment runs), pointed at the
+    local platform and minting its tokens with the development issuer ``microcred up`` keeps in <data-dir>/auth."""
+    ports = PlatformPorts.from_base(args.base_port)
+    env = os.environ | {f"MICROCRED_{service.upper()}_URL": f"http://127.0.0.1:{ports.http[service]}"
+                        for service in SERVICES}
+    env |= {
+        "MICROCRED_MODE": "local",
+        "MICROCRED_HTTP_PORT": str(args.port),
+        "MICROCRED_CANARY_AUTH": "dev_issuer",
+        "MICROCRED_CANARY_DEV_KEY_DIR": str(args.data_dir.resolve() / "auth"),
+        "MICROCRED_CANARY_INTERVAL_SECONDS": str(args.interval),
+        "MICROCRED_CANARY_SLA_SECONDS": str(args.sla),
+        "MICROCRED_LOG_JSON": "false",
+    }
+    print(f"Canary every {args.interval:g}s (SLA {args.sla:g}s); metrics at http://127.0.0.1:{args.port}/metrics. "
+          "Ctrl-C stops it.", flush=True)
+    child = subprocess.Popen([sys.executable, "-m", "microcred.canary"], env=env)
+
+    def forward(signum: int, _: object) -> None:
+        # A supervisor's SIGTERM to this launcher must stop the canary too, not leave it running.
+        child.send_signal(signum)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    return 0 if child.wait() in (0, -signal.SIGINT, -signal.SIGTERM) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="microcred")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
@@ -134,9 +164,15 @@ def main(argv: list[str] | None = None) -> int:
         "dead-letters", help="list dead letters with their reasons, replay chosen ones to their topic",
         description=dead_letters.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     dead_letters.add_arguments(dead)
+    canary = commands.add_parser("canary", help="run the end-to-end canary against the local platform")
+    canary.add_argument("--base-port", type=int, default=DEFAULT_BASE_PORT, help="the base port `microcred up` used")
+    canary.add_argument("--port", type=int, default=DEFAULT_BASE_PORT + 15, help="where the canary serves /metrics")
+    canary.add_argument("--interval", type=float, default=60.0, help="seconds between canary starts")
+    canary.add_argument("--sla", type=float, default=900.0, help="seconds after which a canary is lost")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    handlers = {"up": _up, "token": _token, "import-catalog": _import_catalog, "dead-letters": _dead_letters}
+    handlers = {"up": _up, "token": _token, "import-catalog": _import_catalog, "dead-letters": _dead_letters,
+                "canary": _canary}
     return handlers[args.command](args)
 
 
