@@ -127,6 +127,19 @@ def test_submitting_without_required_evidence_is_refused_with_the_missing_keys()
 # -- lifecycle -----------------------------------------------------------------------------------
 
 
+def test_a_credential_with_only_optional_evidence_still_needs_one_file() -> None:
+    # Before, this reached the submitted event (which carries at least one file) and answered a 500.
+    optional = SubmissionCriteria.model_validate(
+        {"items": [{"key": "notes", "kind": "document", "title": "Notes", "required": False}]}
+    )
+    submission = draft()
+    with pytest.raises(Invalid) as refused:
+        submission.submit(optional, NOW)
+    assert refused.value.code == "incomplete" and "at least one file" in refused.value.message
+    assert submission.status is SubmissionStatus.DRAFT and submission.attempts == []
+    assert draft("notes").submit(optional, NOW).number == 1
+
+
 def test_first_submission_opens_attempt_one() -> None:
     submission = submitted()
     assert submission.status is SubmissionStatus.SUBMITTED

@@ -762,6 +762,14 @@ class Submission:
                 code="incomplete",
                 details=[s.as_details() for s in short] + [p.as_details() for p in unanswered],
             )
+        if not self.uploaded_evidence():
+            # A credential whose every requirement is optional still needs something to review: the submitted
+            # event carries at least one file, and a reviewer scores evidence, not an empty attempt.
+            raise Invalid(
+                "the submission is not complete: upload at least one file of evidence",
+                code="incomplete",
+                details=[{"requirement_key": None, "uploaded": 0, "min_count": 1}],
+            )
         for evidence in self.uploaded_evidence():
             if evidence.submitted_in is None:
                 evidence.submitted_in = number
