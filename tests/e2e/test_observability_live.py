@@ -2,21 +2,24 @@
 
 The lint (tests/observability) checks the queries against the catalog; this checks the catalog and the queries
 against the wire. A real ``prometheus`` (Debian's package, as promtool) scrapes every service of the session's
-platform every 2 seconds and evaluates the alert and recording rules; this module runs a flow (a pass, a revision,
-an award and its revocation, credits, a verification and one dead letter); then:
+platform and the canary (its own process, as deployed) every 2 seconds and evaluates the alert and recording
+rules; this module runs a flow (a pass, a revision, an award and its revocation, credits, a verification and one
+dead letter) while canaries go round; then:
 
 - every rule group is healthy in Prometheus (a rule that fails to evaluate is reported there, not at load);
 - every metric any dashboard panel or rule names has series, and every label a query filters or groups on is a
   label of that metric's series: a misspelled metric or label fails here;
 - every panel's and every rule's expression evaluates, and every panel returns data, but for the few whose
-  data only an incident or the canary writes (``NEEDS_AN_INCIDENT``), each with its reason.
+  data only an incident writes (``NEEDS_AN_INCIDENT``), each with its reason.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -42,21 +45,44 @@ ENVIRONMENT = "e2e"
 SUBSTITUTIONS = {"$__rate_interval": "1m", "$__range": "1h", "$environment": ENVIRONMENT,
                  "$service": "catalog|submission|review|award|licensure", "$state": ".+"}
 
-# Panels (dashboard file, title) whose data only an incident or the canary writes: a healthy flow leaves them
-# empty. Their metrics and labels are still checked above; the canary's own process is not part of this run.
+# Panels (dashboard file, title) whose data only an incident writes: a healthy flow leaves them empty. Their
+# metrics and labels are still checked above.
 NEEDS_AN_INCIDENT = {
     ("kafka.json", "Stalled partitions"): "only a stuck consumer writes it",
-    ("overview.json", "Canary round trip"): "the canary process does not run in this test",
-    ("overview.json", "Canaries lost over the selected range"): "the canary process does not run in this test",
-    ("overview.json", "Credit latency: burn rate"): "computed from the canary's metrics",
+    ("overview.json", "Credit latency: burn rate"): "its 1d window needs a day of canaries before it has a value",
     ("service.json", "Handler failures retried"): "only a failing handler or an outage writes it",
     ("review.json", "Exact agreement by reviewer"): "needs a double-scored panel (test_calibration's platform)",
     ("review.json", "Cohen's kappa by reviewer"): "needs a double-scored panel (test_calibration's platform)",
 }
-# Metrics with no series in this run: the canary's (its process does not run here) and the per-reviewer
-# reliability gauges, which exist once a double-scored panel has been calibrated (test_calibration's platform).
-NOT_SCRAPED_HERE = {"microcred_canary_round_trip_seconds", "microcred_canary_lost_total",
-                    "microcred_review_reviewer_agreement", "microcred_review_reviewer_kappa"}
+# Metrics with no series in this run: the per-reviewer reliability gauges, which exist once a double-scored panel
+# has been calibrated (test_calibration's platform).
+NOT_SCRAPED_HERE = {"microcred_review_reviewer_agreement", "microcred_review_reviewer_kappa"}
+
+
+class CanaryProcess:
+    """``python -m microcred.canary`` against the platform, a canary every 3 s, as the Deployment runs it."""
+
+    def __init__(self, platform: Platform, data_dir: Path) -> None:
+        self.port = _free_port()
+        env = {**os.environ, "MICROCRED_HTTP_PORT": str(self.port), "MICROCRED_LOG_JSON": "false",
+               "MICROCRED_CANARY_INTERVAL_SECONDS": "3", "MICROCRED_CANARY_POLL_SECONDS": "0.5",
+               "MICROCRED_CANARY_DEV_KEY_DIR": str(platform.tokens.directory),
+               **{f"MICROCRED_{service.upper()}_URL": platform.url(service) for service in SERVICES}}
+        self.log = data_dir / "canary.log"
+        self.process = subprocess.Popen([sys.executable, "-m", "microcred.canary"], env=env,
+                                        stdout=self.log.open("w"), stderr=subprocess.STDOUT)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 def substitute(expr: str) -> str:
@@ -86,7 +112,7 @@ def rule_expressions() -> list[tuple[str, str]]:
 class Prometheus:
     """A real Prometheus scraping the platform's services, with the repository's rule files."""
 
-    def __init__(self, platform: Platform, data_dir: Path) -> None:
+    def __init__(self, platform: Platform, canary: CanaryProcess, data_dir: Path) -> None:
         binary = require_tool("prometheus", "it reads the dashboards and alerts from a running platform "
                                             "(apt-get install prometheus)")
         self.port = _free_port()
@@ -100,7 +126,7 @@ class Prometheus:
                     {"targets": [platform.url(service).split("://", 1)[1]],
                      "labels": {"service": service, "environment": ENVIRONMENT}}
                     for service in SERVICES
-                ],
+                ] + [{"targets": [canary.address], "labels": {"service": "canary", "environment": ENVIRONMENT}}],
             }],
         }
         (data_dir / "prometheus.yml").write_text(yaml.safe_dump(config))
@@ -181,11 +207,13 @@ def prometheus(platform: Platform, client: PlatformClient, module_world: Any,
     # A counter's series appears at its first increment, and a rate needs a sample before it: one award before
     # Prometheus starts makes the flow's series exist (when this module runs alone), so the flow below counts.
     module_world.earn(module_world.teacher(state="TN"), module_world.publish("Observed Warm-up"))
-    server = Prometheus(platform, tmp_path_factory.mktemp("prometheus"))
+    data_dir = tmp_path_factory.mktemp("prometheus")
+    canary = CanaryProcess(platform, data_dir)
+    server = Prometheus(platform, canary, data_dir)
     try:
         # Every target scraped before the flow starts, so each counter has a sample from before it moved.
-        wait_for(lambda: len(server.query(f'up{{environment="{ENVIRONMENT}"}} == 1')) == len(SERVICES),
-                 "Prometheus to scrape every service", timeout=60, interval=1.0)
+        wait_for(lambda: len(server.query(f'up{{environment="{ENVIRONMENT}"}} == 1')) == len(SERVICES) + 1,
+                 "Prometheus to scrape every service and the canary", timeout=90, interval=1.0)
         time.sleep(4)
         run_a_flow(platform, client, module_world)
         # Counters need two scrapes to show a rate, the dead letter a background refresh, the rules a few
@@ -195,10 +223,13 @@ def prometheus(platform: Platform, client: PlatformClient, module_world: Any,
         wait_for(lambda: server.query(f'sum(microcred_credits_total{{environment="{ENVIRONMENT}", '
                                       f'outcome="reversed"}}) > 0'),
                  "the reversal to be scraped", timeout=90, interval=1.0)
+        wait_for(lambda: server.query(f'sum(microcred_canary_round_trip_seconds_count{{environment="{ENVIRONMENT}"}}) > 1'),
+                 f"the canary to complete round trips (its log: {canary.log})", timeout=120, interval=1.0)
         time.sleep(20)  # two refreshes of the database gauges (15 s) and a minute-wide rate's second sample
         yield server
     finally:
         server.close()
+        canary.close()
 
 
 def test_every_rule_group_evaluates_without_error(prometheus: Prometheus) -> None:
