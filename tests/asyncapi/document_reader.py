@@ -19,6 +19,9 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 _PARAMETER = re.compile(r"\{([^{}]+)\}")
+#: A test that writes a record no service would (a poison message, to see it dead-lettered) marks it with this
+#: header: it is not the platform's, so no document describes it. Its dead-letter copy is the platform's.
+TEST_POISON_HEADER = "microcred-test-poison"
 
 
 class RecordRejected(AssertionError):

@@ -30,6 +30,7 @@ import httpx
 import pytest
 import yaml
 from aiokafka import AIOKafkaProducer
+from document_reader import TEST_POISON_HEADER
 from promql_lint import ROOT, TARGET_LABELS, grouping_labels, selectors
 from system_tools import require_tool
 
@@ -194,7 +195,8 @@ def run_a_flow(platform: Platform, client: PlatformClient, world: Any) -> None:
         producer = AIOKafkaProducer(bootstrap_servers=platform.endpoints.kafka_bootstrap, acks="all")
         await producer.start()
         try:
-            await producer.send_and_wait("award.revoked", b"not an event", key=str(uuid.uuid4()).encode())
+            await producer.send_and_wait("award.revoked", b"not an event", key=str(uuid.uuid4()).encode(),
+                                         headers=[(TEST_POISON_HEADER, b"observability")])
         finally:
             await producer.stop()
 

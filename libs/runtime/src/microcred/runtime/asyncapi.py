@@ -202,6 +202,8 @@ def _dead_letters(cls: type[IntegrationEvent]) -> dict[str, Any]:
     return {
         "name": f"{_name(cls)}.dead-letter",
         "title": f"Dead letter of {cls.topic}",
+        # The original value byte for byte, which may be anything (that can be why it is here): not JSON.
+        "contentType": "application/octet-stream",
         "summary": "A record this service could not handle: the original key, value (unparsed: it may be why) and "
                    "headers, plus why. `microcred dead-letters list|replay` reads and replays them.",
         "payload": {"description": "The original record's value, byte for byte."},
