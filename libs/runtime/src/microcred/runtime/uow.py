@@ -80,13 +80,19 @@ class UnitOfWork:
         return granted
 
     async def commit(self) -> None:
-        if self._pending:
+        events = tuple(self._pending)
+        if events:
             await self.session.execute(
                 self._tables.outbox.insert(),
-                [outbox_row(event, self._source) for event in self._pending],
+                [outbox_row(event, self._source) for event in events],
             )
         await self.session.commit()
         self._committed = True
-        had_events, self._pending = bool(self._pending), []
-        if had_events:
+        self._pending = []
+        if events:
             self._on_commit()
+        self.committed(events)
+
+    def committed(self, events: tuple[IntegrationEvent, ...]) -> None:
+        """Called once the transaction committed, with the events it wrote: where a service counts what
+        happened (its metrics), so a rolled-back or refused transaction counts nothing."""

@@ -11,6 +11,7 @@ from microcred.award.adapters.repository import (
     SigningKeyRepository,
     StatusListRepository,
 )
+from microcred.events import IntegrationEvent
 from microcred.runtime.messaging_tables import MessagingTables
 from microcred.runtime.uow import UnitOfWork
 
@@ -43,10 +44,6 @@ class AwardUnitOfWork(UnitOfWork):
         self.keys = SigningKeyRepository(session)
         self.status_lists = StatusListRepository(session)
 
-    async def commit(self) -> None:
-        # Counted on the events the transaction wrote to the outbox, once the commit succeeded: a
-        # rolled-back or refused transaction counts nothing, and every path that issues or changes a
-        # standing (consumer, API, collection completion) is counted the same way.
-        events = tuple(self._pending)
-        await super().commit()
+    def committed(self, events: tuple[IntegrationEvent, ...]) -> None:
+        # Every path that issues or changes a standing (consumer, API, collection completion) is counted here.
         self.metrics.count_committed(events)

@@ -2,6 +2,7 @@ from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from microcred.events import IntegrationEvent
 from microcred.licensure.adapters.metrics import LicensureMetrics
 from microcred.licensure.adapters.repository import (
     AwardRepository,
@@ -55,12 +56,8 @@ class LicensureUnitOfWork(UnitOfWork):
         """Observed only if this transaction commits."""
         self._award_to_credit.append((state, seconds))
 
-    async def commit(self) -> None:
-        # Counted on what the transaction wrote to the outbox, once the commit succeeded: a rolled-back or
-        # refused transaction counts nothing.
-        events, delays = tuple(self._pending), self._award_to_credit
-        self._award_to_credit = []
-        await super().commit()
+    def committed(self, events: tuple[IntegrationEvent, ...]) -> None:
+        delays, self._award_to_credit = self._award_to_credit, []
         self.metrics.count_committed(events)
         for state, seconds in delays:
             self.metrics.award_to_credit.labels(state=state).observe(seconds)

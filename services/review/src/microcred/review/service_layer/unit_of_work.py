@@ -2,6 +2,7 @@ from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from microcred.events import IntegrationEvent
 from microcred.review.adapters.metrics import ReviewMetrics
 from microcred.review.adapters.repository import (
     CredentialRepository,
@@ -44,10 +45,8 @@ class ReviewUnitOfWork(UnitOfWork):
         """Observed only if this transaction, which publishes the decision, commits."""
         self._decisions.append((decision, seconds_since_submit))
 
-    async def commit(self) -> None:
-        # Observed once the decision event is in the committed outbox: a score rolled back (a lost lock,
-        # a refused commit) is scored again later and must not be timed twice.
+    def committed(self, events: tuple[IntegrationEvent, ...]) -> None:
+        # A score rolled back (a lost lock, a refused commit) is scored again later and must not be timed twice.
         decisions, self._decisions = self._decisions, []
-        await super().commit()
         for decision, seconds in decisions:
             self.metrics.observe_decision(decision, seconds)

@@ -2,6 +2,7 @@ from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from microcred.events import IntegrationEvent
 from microcred.runtime.messaging_tables import MessagingTables
 from microcred.runtime.uow import UnitOfWork
 from microcred.submission.adapters.metrics import SubmissionMetrics
@@ -37,9 +38,6 @@ class SubmissionUnitOfWork(UnitOfWork):
         self.earned = EarnedCredentialRepository(session)
         self.submissions = SubmissionRepository(session)
 
-    async def commit(self) -> None:
-        # Counted on the events the transaction wrote to the outbox, once the commit succeeded: a
-        # rolled-back or refused transaction counts nothing, and every code path that submits is counted.
-        events = tuple(self._pending)
-        await super().commit()
+    def committed(self, events: tuple[IntegrationEvent, ...]) -> None:
+        # Every code path that submits is counted here.
         self.metrics.count_committed(events)
