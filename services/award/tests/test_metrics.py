@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -20,28 +19,10 @@ from microcred.events import (
     CredentialSuspended,
     IntegrationEvent,
 )
+from microcred.runtime.testing import CommitSession
 
 NOW = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
 
-
-class Session:
-    """Stands in for an AsyncSession at the unit of work's edge: the commit succeeds or is refused."""
-
-    def __init__(self, refuse_commit: bool = False) -> None:
-        self.refuse_commit = refuse_commit
-
-    async def execute(self, *_: Any) -> None:
-        return None
-
-    async def commit(self) -> None:
-        if self.refuse_commit:
-            raise ConnectionError("the database went away mid-commit")
-
-    async def rollback(self) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
 
 
 def awarded() -> CredentialAwarded:
@@ -69,7 +50,7 @@ def changed(event_class: type[CredentialRevoked | CredentialSuspended | Credenti
     })
 
 
-def unit_of_work(registry: CollectorRegistry, session: Session) -> AwardUnitOfWork:
+def unit_of_work(registry: CollectorRegistry, session: CommitSession) -> AwardUnitOfWork:
     return AwardUnitOfWork(lambda: session, messaging, "award",  # type: ignore[arg-type,return-value]
                            metrics=AwardMetrics(registry))
 
@@ -79,7 +60,7 @@ def awards(registry: CollectorRegistry, kind: str, event: str) -> float | None:
 
 
 async def commit(registry: CollectorRegistry, *events: IntegrationEvent) -> None:
-    async with unit_of_work(registry, Session()) as uow:
+    async with unit_of_work(registry, CommitSession()) as uow:
         uow.publish(*events)
         await uow.commit()
 
@@ -115,7 +96,7 @@ async def test_a_standing_change_counts_as_its_event_with_the_award_kind(
 async def test_a_transaction_that_did_not_commit_counts_nothing(refuse_commit: bool) -> None:
     registry = CollectorRegistry()
     with pytest.raises((RuntimeError, ConnectionError)):
-        async with unit_of_work(registry, Session(refuse_commit)) as uow:
+        async with unit_of_work(registry, CommitSession(refuse_commit)) as uow:
             uow.publish(awarded(), changed(CredentialRevoked, "stack"))
             if refuse_commit:
                 await uow.commit()

@@ -14,26 +14,7 @@ from microcred.licensure.adapters.metrics import LicensureMetrics
 from microcred.licensure.adapters.orm import messaging
 from microcred.licensure.service_layer import handlers
 from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
-
-
-class Session:
-    """Stands in for an AsyncSession at the unit of work's edge: the commit succeeds or is refused."""
-
-    def __init__(self, refuse_commit: bool = False) -> None:
-        self.refuse_commit = refuse_commit
-
-    async def execute(self, *_: Any) -> None:
-        return None
-
-    async def commit(self) -> None:
-        if self.refuse_commit:
-            raise ConnectionError("the database went away mid-commit")
-
-    async def rollback(self) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
+from microcred.runtime.testing import CommitSession
 
 
 def feed_record(record_type: str = "credit_posted", state: str = "TN", **extra: Any) -> StateFeedRecord:
@@ -46,7 +27,7 @@ def feed_record(record_type: str = "credit_posted", state: str = "TN", **extra: 
     } | extra)
 
 
-def unit_of_work(registry: CollectorRegistry, session: Session) -> LicensureUnitOfWork:
+def unit_of_work(registry: CollectorRegistry, session: CommitSession) -> LicensureUnitOfWork:
     return LicensureUnitOfWork(lambda: session, messaging, "licensure",  # type: ignore[arg-type,return-value]
                                metrics=LicensureMetrics(registry))
 
@@ -57,7 +38,7 @@ def value(registry: CollectorRegistry, name: str, **labels: str) -> float:
 
 async def test_a_committed_credit_record_counts_the_credit_and_the_feed_record_once() -> None:
     registry = CollectorRegistry()
-    async with unit_of_work(registry, Session()) as uow:
+    async with unit_of_work(registry, CommitSession()) as uow:
         uow.publish(feed_record("award"), feed_record("credit_posted"))
         uow.note_award_to_credit("TN", 4.0)
         await uow.commit()
@@ -73,7 +54,7 @@ async def test_a_committed_credit_record_counts_the_credit_and_the_feed_record_o
 ])
 async def test_each_credit_record_type_counts_as_its_outcome(record_type: str, outcome: str) -> None:
     registry = CollectorRegistry()
-    async with unit_of_work(registry, Session()) as uow:
+    async with unit_of_work(registry, CommitSession()) as uow:
         uow.publish(feed_record(record_type, state="UT"))
         await uow.commit()
     assert value(registry, "microcred_credits_total", state="UT", outcome=outcome) == 1
@@ -81,7 +62,7 @@ async def test_each_credit_record_type_counts_as_its_outcome(record_type: str, o
 
 async def test_a_status_record_is_a_feed_record_but_no_credit_decision() -> None:
     registry = CollectorRegistry()
-    async with unit_of_work(registry, Session()) as uow:
+    async with unit_of_work(registry, CommitSession()) as uow:
         uow.publish(feed_record("credential_suspended", changed_at=datetime.now(UTC), changed_by="issuer-admin",
                                 consequence="kept"))
         await uow.commit()
@@ -93,7 +74,7 @@ async def test_a_status_record_is_a_feed_record_but_no_credit_decision() -> None
 async def test_a_transaction_that_did_not_commit_counts_and_observes_nothing(refuse_commit: bool) -> None:
     registry = CollectorRegistry()
     with pytest.raises((RuntimeError, ConnectionError)):
-        async with unit_of_work(registry, Session(refuse_commit)) as uow:
+        async with unit_of_work(registry, CommitSession(refuse_commit)) as uow:
             uow.publish(feed_record("credit_posted"))
             uow.note_award_to_credit("TN", 4.0)
             if refuse_commit:
@@ -125,7 +106,7 @@ async def test_the_refresh_sets_every_known_state_and_status_with_zero_where_non
             return {("TN", "dead"): 1, ("TN", "failed"): 3}
 
     registry = CollectorRegistry()
-    uow = unit_of_work(registry, Session())
+    uow = unit_of_work(registry, CommitSession())
     def bind_rows(session: Any) -> None:
         for name in ("rule_sets", "claims", "webhooks"):
             setattr(uow, name, Rows())

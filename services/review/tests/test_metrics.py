@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -13,29 +12,10 @@ from microcred.review.adapters.orm import messaging
 from microcred.review.domain.model import Backlog, BusinessDays, add_business_days, business_day_offsets
 from microcred.review.service_layer import handlers
 from microcred.review.service_layer.unit_of_work import ReviewUnitOfWork
+from microcred.runtime.testing import CommitSession
 
 
-class Session:
-    """Stands in for an AsyncSession at the unit of work's edge: the commit succeeds or is refused."""
-
-    def __init__(self, refuse_commit: bool = False) -> None:
-        self.refuse_commit = refuse_commit
-
-    async def execute(self, *_: Any) -> None:
-        return None
-
-    async def commit(self) -> None:
-        if self.refuse_commit:
-            raise ConnectionError("the database went away mid-commit")
-
-    async def rollback(self) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
-
-
-def unit_of_work(registry: CollectorRegistry, session: Session) -> ReviewUnitOfWork:
+def unit_of_work(registry: CollectorRegistry, session: CommitSession) -> ReviewUnitOfWork:
     return ReviewUnitOfWork(lambda: session, messaging, "review",  # type: ignore[arg-type,return-value]
                             metrics=ReviewMetrics(registry))
 
@@ -46,7 +26,7 @@ def value(registry: CollectorRegistry, name: str, **labels: str) -> float | None
 
 async def test_a_committed_decision_is_timed_under_its_outcome() -> None:
     registry = CollectorRegistry()
-    async with unit_of_work(registry, Session()) as uow:
+    async with unit_of_work(registry, CommitSession()) as uow:
         uow.note_decision("passed", 3600.0)
         uow.note_decision("revise", 7200.0)
         await uow.commit()
@@ -59,7 +39,7 @@ async def test_a_committed_decision_is_timed_under_its_outcome() -> None:
 async def test_a_decision_that_did_not_commit_is_not_timed(refuse_commit: bool) -> None:
     registry = CollectorRegistry()
     with pytest.raises((RuntimeError, ConnectionError)):
-        async with unit_of_work(registry, Session(refuse_commit)) as uow:
+        async with unit_of_work(registry, CommitSession(refuse_commit)) as uow:
             uow.note_decision("passed", 3600.0)
             if refuse_commit:
                 await uow.commit()
@@ -69,7 +49,7 @@ async def test_a_decision_that_did_not_commit_is_not_timed(refuse_commit: bool) 
 
 async def test_a_later_commit_in_a_reused_unit_of_work_does_not_time_an_abandoned_decision() -> None:
     registry = CollectorRegistry()
-    uow = unit_of_work(registry, Session())
+    uow = unit_of_work(registry, CommitSession())
     with pytest.raises(RuntimeError):
         async with uow:
             uow.note_decision("passed", 60.0)
@@ -95,7 +75,7 @@ async def test_the_refresh_sets_open_waiting_and_overdue_from_one_read_of_the_ba
             return Backlog(assigned=7, queued=3, overdue=2)
 
     registry = CollectorRegistry()
-    uow = unit_of_work(registry, Session())
+    uow = unit_of_work(registry, CommitSession())
     uow.bind_repositories = lambda session: setattr(uow, "reviews", Reviews())  # type: ignore[method-assign]
     now = datetime(2026, 12, 7, 9, tzinfo=UTC)
     await handlers.refresh_gauges(uow, BusinessDays(14), now)

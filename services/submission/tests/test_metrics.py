@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import uuid4
 
 import pytest
 from prometheus_client import CollectorRegistry
 
 from microcred.events import EvidenceRef, SubmissionSubmitted
+from microcred.runtime.testing import CommitSession
 from microcred.submission.adapters.metrics import SubmissionMetrics
 from microcred.submission.adapters.orm import messaging
 from microcred.submission.domain.model import SubmissionStatus
 from microcred.submission.service_layer import handlers
 from microcred.submission.service_layer.unit_of_work import SubmissionUnitOfWork
-
-
-class Session:
-    """Stands in for an AsyncSession at the unit of work's edge: the commit succeeds or is refused."""
-
-    def __init__(self, refuse_commit: bool = False) -> None:
-        self.refuse_commit = refuse_commit
-
-    async def execute(self, *_: Any) -> None:
-        return None
-
-    async def commit(self) -> None:
-        if self.refuse_commit:
-            raise ConnectionError("the database went away mid-commit")
-
-    async def rollback(self) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
 
 
 def submitted() -> SubmissionSubmitted:
@@ -45,7 +25,7 @@ def submitted() -> SubmissionSubmitted:
     )
 
 
-def unit_of_work(registry: CollectorRegistry, session: Session) -> SubmissionUnitOfWork:
+def unit_of_work(registry: CollectorRegistry, session: CommitSession) -> SubmissionUnitOfWork:
     return SubmissionUnitOfWork(lambda: session, messaging, "submission",  # type: ignore[arg-type,return-value]
                                 metrics=SubmissionMetrics(registry))
 
@@ -56,7 +36,7 @@ def submitted_total(registry: CollectorRegistry) -> float:
 
 async def test_a_committed_submission_counts_once() -> None:
     registry = CollectorRegistry()
-    async with unit_of_work(registry, Session()) as uow:
+    async with unit_of_work(registry, CommitSession()) as uow:
         uow.publish(submitted())
         await uow.commit()
     assert submitted_total(registry) == 1
@@ -65,7 +45,7 @@ async def test_a_committed_submission_counts_once() -> None:
 async def test_a_transaction_left_without_commit_counts_nothing() -> None:
     registry = CollectorRegistry()
     with pytest.raises(RuntimeError):
-        async with unit_of_work(registry, Session()) as uow:
+        async with unit_of_work(registry, CommitSession()) as uow:
             uow.publish(submitted())
             raise RuntimeError("the evidence changed")
     assert submitted_total(registry) == 0
@@ -74,7 +54,7 @@ async def test_a_transaction_left_without_commit_counts_nothing() -> None:
 async def test_a_commit_the_database_refuses_counts_nothing() -> None:
     registry = CollectorRegistry()
     with pytest.raises(ConnectionError):
-        async with unit_of_work(registry, Session(refuse_commit=True)) as uow:
+        async with unit_of_work(registry, CommitSession(refuse_commit=True)) as uow:
             uow.publish(submitted())
             await uow.commit()
     assert submitted_total(registry) == 0
@@ -90,7 +70,7 @@ class CountingSubmissions:
 
 async def test_the_refresh_sets_every_status_and_zero_for_those_without_rows() -> None:
     registry = CollectorRegistry()
-    uow = unit_of_work(registry, Session())
+    uow = unit_of_work(registry, CommitSession())
     uow.bind_repositories = lambda session: setattr(  # type: ignore[method-assign]
         uow, "submissions", CountingSubmissions({"submitted": 3, "awarded": 2}))
     await handlers.refresh_gauges(uow)

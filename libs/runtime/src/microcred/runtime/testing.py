@@ -1,6 +1,7 @@
 """Test doubles for service unit tests: the messaging half of a unit of work, in memory.
 
-``FakeMessagingUnitOfWork`` keeps the real unit of work's rule: claims (inbox marks) and published
+``CommitSession`` stands in for the database session under a real unit of work whose commit must succeed
+or be refused (what a service counts on commit). ``FakeMessagingUnitOfWork`` keeps the real unit of work's rule: claims (inbox marks) and published
 events count only once ``commit()`` ran; leaving the block without it discards them. Services
 subclass it and add their fake repositories. :func:`database_error` makes a fake fail the way the real
 database does.
@@ -39,6 +40,26 @@ def database_error(driver_error: Exception, *, invalidated: bool = False) -> DBA
         wrapped.__cause__ = adapted
         return wrapped
     raise AssertionError(f"SQLAlchemy's asyncpg dialect did not translate {driver_error!r}")
+
+
+class CommitSession:
+    """Stands in for an AsyncSession at the unit of work's edge: the commit succeeds or is refused."""
+
+    def __init__(self, refuse_commit: bool = False) -> None:
+        self.refuse_commit = refuse_commit
+
+    async def execute(self, *_: object) -> None:
+        return None
+
+    async def commit(self) -> None:
+        if self.refuse_commit:
+            raise ConnectionError("the database went away mid-commit")
+
+    async def rollback(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
 
 
 class FakeMessagingUnitOfWork:
