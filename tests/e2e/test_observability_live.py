@@ -17,16 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 from aiokafka import AIOKafkaProducer
@@ -35,6 +30,7 @@ from promql_lint import ROOT, TARGET_LABELS, grouping_labels, selectors
 from system_tools import require_tool
 
 from microcred.devstack.client import PlatformClient, wait_for
+from microcred.devstack.monitoring import CanaryProcess, LocalPrometheus, canary_env, free_port, local_config
 from microcred.devstack.platform import SERVICES, Platform
 from microcred.devstack.samples import NOT_YET
 
@@ -58,32 +54,6 @@ NEEDS_AN_INCIDENT = {
 # Metrics with no series in this run: the per-reviewer reliability gauges, which exist once a double-scored panel
 # has been calibrated (test_calibration's platform).
 NOT_SCRAPED_HERE = {"microcred_review_reviewer_agreement", "microcred_review_reviewer_kappa"}
-
-
-class CanaryProcess:
-    """``python -m microcred.canary`` against the platform, a canary every 3 s, as the Deployment runs it."""
-
-    def __init__(self, platform: Platform, data_dir: Path) -> None:
-        self.port = _free_port()
-        env = {**os.environ, "MICROCRED_HTTP_PORT": str(self.port), "MICROCRED_LOG_JSON": "false",
-               "MICROCRED_CANARY_INTERVAL_SECONDS": "3", "MICROCRED_CANARY_POLL_SECONDS": "0.5",
-               "MICROCRED_CANARY_DEV_KEY_DIR": str(platform.tokens.directory),
-               **{f"MICROCRED_{service.upper()}_URL": platform.url(service) for service in SERVICES}}
-        self.log = data_dir / "canary.log"
-        self.process = subprocess.Popen([sys.executable, "-m", "microcred.canary"], env=env,
-                                        stdout=self.log.open("w"), stderr=subprocess.STDOUT)
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def close(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 def substitute(expr: str) -> str:
@@ -110,72 +80,9 @@ def rule_expressions() -> list[tuple[str, str]]:
     return found
 
 
-class Prometheus:
-    """A real Prometheus scraping the platform's services, with the repository's rule files."""
-
-    def __init__(self, platform: Platform, canary: CanaryProcess, data_dir: Path) -> None:
-        binary = require_tool("prometheus", "it reads the dashboards and alerts from a running platform "
-                                            "(apt-get install prometheus)")
-        self.port = _free_port()
-        config = {
-            # Every 2 s (the scrape timeout is the interval: a busy 2-core machine can take over 1 s to answer).
-            "global": {"scrape_interval": "2s", "scrape_timeout": "2s", "evaluation_interval": "2s"},
-            "rule_files": [str(path) for path in sorted((OBSERVABILITY / "rules").glob("*.yaml"))],
-            "scrape_configs": [{
-                "job_name": "microcred",
-                "static_configs": [
-                    {"targets": [platform.url(service).split("://", 1)[1]],
-                     "labels": {"service": service, "environment": ENVIRONMENT}}
-                    for service in SERVICES
-                ] + [{"targets": [canary.address], "labels": {"service": "canary", "environment": ENVIRONMENT}}],
-            }],
-        }
-        (data_dir / "prometheus.yml").write_text(yaml.safe_dump(config))
-        self.log = data_dir / "prometheus.log"
-        self.process = subprocess.Popen(
-            [binary, f"--config.file={data_dir / 'prometheus.yml'}", f"--storage.tsdb.path={data_dir / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{self.port}"],
-            stdout=subprocess.DEVNULL, stderr=self.log.open("w"),
-        )
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=10.0)
-        wait_for(self._ready, "Prometheus to be ready", timeout=30)
-
-    def _ready(self) -> bool:
-        if self.process.poll() is not None:
-            raise AssertionError(f"prometheus exited: {self.log.read_text()[-2000:]}")
-        try:
-            return self.http.get("/-/ready").status_code == 200
-        except httpx.TransportError:
-            return False
-
-    def api(self, path: str, **params: Any) -> Any:
-        body = self.http.get(f"/api/v1/{path}", params=params).json()
-        assert body["status"] == "success", f"{path} {params}: {body.get('error')}"
-        return body["data"]
-
-    def query(self, expr: str) -> list[dict[str, Any]]:
-        return self.api("query", query=expr)["result"]  # type: ignore[no-any-return]
-
-    def label_names(self, metric: str) -> set[str]:
-        series = self.api("series", **{"match[]": f'{{__name__="{metric}", environment="{ENVIRONMENT}"}}'})
-        return {label for item in series for label in item}
-
-    def close(self) -> None:
-        self.http.close()
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def label_names(prometheus: LocalPrometheus, metric: str) -> set[str]:
+    series = prometheus.api("series", **{"match[]": f'{{__name__="{metric}", environment="{ENVIRONMENT}"}}'})
+    return {label for item in series for label in item}
 
 
 def run_a_flow(platform: Platform, client: PlatformClient, world: Any) -> None:
@@ -205,14 +112,22 @@ def run_a_flow(platform: Platform, client: PlatformClient, world: Any) -> None:
 
 @pytest.fixture(scope="module")
 def prometheus(platform: Platform, client: PlatformClient, module_world: Any,
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPrometheus]:
     # A counter's series appears at its first increment, and a rate needs a sample before it: one award before
     # Prometheus starts makes the flow's series exist (when this module runs alone), so the flow below counts.
     module_world.earn(module_world.teacher(state="TN"), module_world.publish("Observed Warm-up"))
     data_dir = tmp_path_factory.mktemp("prometheus")
-    canary = CanaryProcess(platform, data_dir)
-    server = Prometheus(platform, canary, data_dir)
+    binary = require_tool("prometheus", "it reads the dashboards and alerts from a running platform "
+                                        "(apt-get install prometheus)")
+    urls = {service: platform.url(service) for service in SERVICES}
+    # A canary every 3 s, and every target scraped every 2 s with the deployed configuration (microcred up's).
+    canary = CanaryProcess(canary_env(urls, platform.tokens.directory, free_port(), interval=3, sla=900, poll=0.5),
+                           log=data_dir / "canary.log")
+    targets = {service: url.split("://", 1)[1] for service, url in urls.items()} | {"canary": canary.address}
+    server = LocalPrometheus(binary, local_config(targets, environment=ENVIRONMENT, scrape_interval="2s"),
+                             data_dir, free_port())
     try:
+        server.wait_ready()
         # Every target scraped before the flow starts, so each counter has a sample from before it moved.
         wait_for(lambda: len(server.query(f'up{{environment="{ENVIRONMENT}"}} == 1')) == len(SERVICES) + 1,
                  "Prometheus to scrape every service and the canary", timeout=90, interval=1.0)
@@ -234,7 +149,7 @@ def prometheus(platform: Platform, client: PlatformClient, module_world: Any,
         canary.close()
 
 
-def test_every_rule_group_evaluates_without_error(prometheus: Prometheus) -> None:
+def test_every_rule_group_evaluates_without_error(prometheus: LocalPrometheus) -> None:
     groups = prometheus.api("rules")["groups"]
     assert {rule["name"] for group in groups for rule in group["rules"]} == {name for name, _ in rule_expressions()}
     broken = [(rule["name"], rule.get("lastError")) for group in groups for rule in group["rules"]
@@ -242,7 +157,7 @@ def test_every_rule_group_evaluates_without_error(prometheus: Prometheus) -> Non
     assert broken == []
 
 
-def test_every_metric_and_label_the_dashboards_and_rules_name_is_on_the_wire(prometheus: Prometheus) -> None:
+def test_every_metric_and_label_the_dashboards_and_rules_name_is_on_the_wire(prometheus: LocalPrometheus) -> None:
     expressions = [expr for _, _, expr in dashboard_queries()] + [expr for _, expr in rule_expressions()]
     problems = []
     for expr in expressions:
@@ -252,7 +167,7 @@ def test_every_metric_and_label_the_dashboards_and_rules_name_is_on_the_wire(pro
             base = metric.removesuffix("_bucket").removesuffix("_count").removesuffix("_sum")
             if base in NOT_SCRAPED_HERE:
                 continue
-            names = prometheus.label_names(metric)
+            names = label_names(prometheus, metric)
             if not names:
                 problems.append(f"{metric}: no series")
                 continue
@@ -260,7 +175,7 @@ def test_every_metric_and_label_the_dashboards_and_rules_name_is_on_the_wire(pro
         # A label grouped or joined on must be a label of some metric the expression reads.
         available = set(TARGET_LABELS) | {"le"}
         for metric, _ in used:
-            available |= prometheus.label_names(metric)
+            available |= label_names(prometheus, metric)
         if all(m.removesuffix("_bucket").removesuffix("_count").removesuffix("_sum") not in NOT_SCRAPED_HERE
                for m, _ in used):
             problems += [f"{expr[:80]}: groups by {label}, no series has it"
@@ -268,7 +183,7 @@ def test_every_metric_and_label_the_dashboards_and_rules_name_is_on_the_wire(pro
     assert not problems, "\n".join(sorted(set(problems)))
 
 
-def test_every_panel_returns_data_from_a_running_platform(prometheus: Prometheus) -> None:
+def test_every_panel_returns_data_from_a_running_platform(prometheus: LocalPrometheus) -> None:
     empty = []
     for dashboard, title, expr in dashboard_queries():
         result = prometheus.query(substitute(expr))
@@ -280,7 +195,7 @@ def test_every_panel_returns_data_from_a_running_platform(prometheus: Prometheus
     assert set(NEEDS_AN_INCIDENT) <= titles
 
 
-def test_the_flow_is_seen_hop_by_hop(prometheus: Prometheus) -> None:
+def test_the_flow_is_seen_hop_by_hop(prometheus: LocalPrometheus) -> None:
     """The overview's funnel counts this module's flow at every hop, and the dead letter is seen by its reason."""
     funnel = [(title, expr) for dashboard, title, expr in dashboard_queries()
               if dashboard == "overview.json" and title == "Funnel over the selected range"]

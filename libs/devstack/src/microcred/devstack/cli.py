@@ -1,6 +1,7 @@
 """``microcred``: run the platform locally and mint development tokens.
 
     microcred up [--base-port 15400] [--data-dir .microcred]   # everything, until Ctrl-C
+                 [--canary] [--no-prometheus]               # the canary too; Prometheus when on the PATH
     microcred token --role teacher --sub teacher-1 --state TN  # a bearer token for the local stack
     microcred import-catalog my-catalog.json                   # load a catalog file as an operator
     microcred dead-letters list [review.scored.dlt]            # dead letters and why; `replay` sends them again
@@ -14,13 +15,14 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from microcred.devstack.client import ApiError, PlatformClient
+from microcred.devstack.monitoring import CanaryProcess, LocalPrometheus, canary_env, local_config
 from microcred.devstack.platform import SERVICES, Platform, PlatformPorts
 from microcred.devstack.seed import sample_tokens, seed
 from microcred.runtime import dead_letters
@@ -33,6 +35,7 @@ DEFAULT_BASE_PORT = int(os.environ.get("MICROCRED_BASE_PORT", "15400"))
 def _up(args: argparse.Namespace) -> int:
     ports = PlatformPorts.from_base(args.base_port)
     platform = Platform(args.data_dir.resolve(), ports)
+    watchers: list[CanaryProcess | LocalPrometheus] = []
 
     def request_stop(signum: int, _: object) -> None:
         raise KeyboardInterrupt
@@ -41,7 +44,7 @@ def _up(args: argparse.Namespace) -> int:
     # SIGTERM (from a supervisor) must stop the children as cleanly as Ctrl-C does.
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    print(f"Starting Microcred (data in {args.data_dir}, ports {args.base_port}-{args.base_port + 14}) ...", flush=True)
+    print(f"Starting Microcred (data in {args.data_dir}, ports {args.base_port}-{args.base_port + 16}) ...", flush=True)
     started = time.monotonic()
     try:
         platform.start()
@@ -49,7 +52,8 @@ def _up(args: argparse.Namespace) -> int:
         result = seed(urls, platform.tokens) if not args.no_seed else None
         tokens = sample_tokens(platform.tokens, result.issuers) if result else {}
         (args.data_dir / "tokens.json").write_text(json.dumps(tokens, indent=2))
-        _print_banner(platform, urls, tokens, time.monotonic() - started, args.data_dir)
+        watchers = _start_watchers(platform, args)
+        _print_banner(platform, urls, tokens, time.monotonic() - started, args.data_dir, watchers)
         while True:
             for service, process in list(platform.processes.items()):
                 if process.poll() is not None:
@@ -59,13 +63,40 @@ def _up(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        # A second Ctrl-C or SIGTERM (a supervisor and its wrapper both forwarding one) must not cut the stop short
+        # and leave children behind: every step below is bounded by its own timeout.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         print("\nStopping Microcred ...", flush=True)
+        for watcher in reversed(watchers):
+            watcher.close()
         platform.stop()
         print("Stopped. Data kept in", args.data_dir)
     return 0
 
 
-def _print_banner(platform: Platform, urls: dict[str, str], tokens: dict[str, str], seconds: float, data_dir: Path) -> None:
+def _start_watchers(platform: Platform, args: argparse.Namespace) -> list[CanaryProcess | LocalPrometheus]:
+    """The canary (``--canary``) and Prometheus (whenever a ``prometheus`` binary is on the PATH, unless
+    ``--no-prometheus``), on the two ports after the services'."""
+    watchers: list[CanaryProcess | LocalPrometheus] = []
+    urls = {service: platform.url(service) for service in SERVICES}
+    targets = {service: url.split("://", 1)[1] for service, url in urls.items()}
+    if args.canary:
+        env = canary_env(urls, platform.tokens.directory, args.base_port + 15, interval=60.0, sla=900.0)
+        canary = CanaryProcess(env, log=platform.log_dir / "canary.log")
+        watchers.append(canary)
+        targets["canary"] = canary.address
+    binary = None if args.no_prometheus else shutil.which("prometheus")
+    if binary:
+        prometheus = LocalPrometheus(binary, local_config(targets), args.data_dir.resolve() / "prometheus",
+                                     args.base_port + 16)
+        watchers.append(prometheus)
+        prometheus.wait_ready()
+    return watchers
+
+
+def _print_banner(platform: Platform, urls: dict[str, str], tokens: dict[str, str], seconds: float, data_dir: Path,
+                  watchers: list[CanaryProcess | LocalPrometheus]) -> None:
     e = platform.endpoints
     print(f"\nMicrocred is up ({seconds:.0f}s).\n")
     print("Services (OpenAPI at /docs, AsyncAPI at /asyncapi.json, /health, /metrics):")
@@ -76,6 +107,14 @@ def _print_banner(platform: Platform, urls: dict[str, str], tokens: dict[str, st
     print(f"  PostgreSQL  {e.postgres_host}:{e.postgres_port} (user {e.postgres_user}, password in {secrets_file}; a database per service)")
     print(f"  Kafka       {e.kafka_bootstrap}")
     print(f"  S3          {e.s3_endpoint}  (bucket: evidence)")
+    print("\nOperations (docs/operations/README.md):")
+    prometheus = next((w for w in watchers if isinstance(w, LocalPrometheus)), None)
+    canary = next((w for w in watchers if isinstance(w, CanaryProcess)), None)
+    if prometheus:
+        print(f"  Prometheus  {prometheus.url}  (the deployed rules and alerts; config {prometheus.config_file})")
+    else:
+        print("  Prometheus  not started: no `prometheus` on the PATH (apt-get install prometheus), or --no-prometheus")
+    print(f"  Canary      {'http://' + canary.address + '/metrics' if canary else 'not started (--canary starts it)'}")
     print(f"\nDevelopment tokens (also in {data_dir / 'tokens.json'}; more with `microcred token`):")
     for role, token in tokens.items():
         print(f"  {role}:\n    {token}")
@@ -117,28 +156,19 @@ def _canary(args: argparse.Namespace) -> int:
     """The canary as its own process (``python -m microcred.canary``, what the Deployment runs), pointed at the
     local platform and minting its tokens with the development issuer ``microcred up`` keeps in <data-dir>/auth."""
     ports = PlatformPorts.from_base(args.base_port)
-    env = os.environ | {f"MICROCRED_{service.upper()}_URL": f"http://127.0.0.1:{ports.http[service]}"
-                        for service in SERVICES}
-    env |= {
-        "MICROCRED_MODE": "local",
-        "MICROCRED_HTTP_PORT": str(args.port),
-        "MICROCRED_CANARY_AUTH": "dev_issuer",
-        "MICROCRED_CANARY_DEV_KEY_DIR": str(args.data_dir.resolve() / "auth"),
-        "MICROCRED_CANARY_INTERVAL_SECONDS": str(args.interval),
-        "MICROCRED_CANARY_SLA_SECONDS": str(args.sla),
-        "MICROCRED_LOG_JSON": "false",
-    }
+    urls = {service: f"http://127.0.0.1:{ports.http[service]}" for service in SERVICES}
     print(f"Canary every {args.interval:g}s (SLA {args.sla:g}s); metrics at http://127.0.0.1:{args.port}/metrics. "
           "Ctrl-C stops it.", flush=True)
-    child = subprocess.Popen([sys.executable, "-m", "microcred.canary"], env=env)
+    canary = CanaryProcess(canary_env(urls, args.data_dir.resolve() / "auth", args.port, interval=args.interval,
+                                      sla=args.sla))
 
     def forward(signum: int, _: object) -> None:
         # A supervisor's SIGTERM to this launcher must stop the canary too, not leave it running.
-        child.send_signal(signum)
+        canary.process.send_signal(signum)
 
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
-    return 0 if child.wait() in (0, -signal.SIGINT, -signal.SIGTERM) else 1
+    return 0 if canary.process.wait() in (0, -signal.SIGINT, -signal.SIGTERM) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     up = commands.add_parser("up", help="start the whole platform on the embedded stack")
     up.add_argument("--base-port", type=int, default=DEFAULT_BASE_PORT)
     up.add_argument("--no-seed", action="store_true")
+    up.add_argument("--canary", action="store_true", help="run the end-to-end canary too (a synthetic submission a minute)")
+    up.add_argument("--no-prometheus", action="store_true",
+                    help="do not start Prometheus even when a `prometheus` binary is on the PATH")
     token = commands.add_parser("token", help="print a development bearer token")
     token.add_argument("--role", action="append", required=True, choices=[r.value for r in Role])
     token.add_argument("--sub", required=True)
