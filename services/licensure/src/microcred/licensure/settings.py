@@ -10,7 +10,7 @@ class LicensureSettings(ServiceSettings):
     create_state_topics: bool = Field(
         default=True,
         description="Create licensure.state.<XX> for every state with a rule set. Turn off where topics are "
-        "provisioned by the platform team (the ACLs each state needs are in the README).",
+        "provisioned by the platform team (the ACLs each state needs: docs/domain.md, Licensure).",
     )
     state_topic_partitions: int = Field(default=3, ge=1)
     webhook_retry_base_seconds: float = Field(default=10.0, gt=0)
