@@ -1012,6 +1012,9 @@ def parameters(options: Options, teachers: int) -> dict[str, Any]:
         "timeout_s": options.timeout, "seed": options.seed, "state_mixes": [list(m) for m in STATE_MIXES],
         "ar_district_approval": "approved by a district-admin player polling pending credits",
         "service_env": QUICK_SERVICE_ENV, "topic_partitions": 3, "broker_log": options.broker_log,
+        # Settings from this run's environment reach every service too (Platform.env_for): a before/after of one
+        # setting is two runs with and without the variable, and the report says which it was.
+        "inherited_env": {name: value for name, value in sorted(os.environ.items()) if name.startswith("MICROCRED_")},
     }
 
 
