@@ -99,13 +99,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_connection_arguments(parser)
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if not _STATE.fullmatch(args.state):
         print(f"not a two-letter state code: {args.state!r}", file=sys.stderr)
         return 2
     settings = settings_from_arguments(args)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends a follow; what was written is committed
-        asyncio.run(read_feed(settings, args.state, out, group=args.group, max_records=args.max_records,
+        asyncio.run(read_feed(settings, args.state, out or sys.stdout, group=args.group, max_records=args.max_records,
                               idle_exit_seconds=args.idle_exit))
     return 0
 
