@@ -49,10 +49,10 @@ from microcred.events import CreditPosted, dead_letter_topic
 from microcred.runtime.auth import Role
 from microcred.runtime.broker import create_broker
 from microcred.runtime.consumer import subscribe
-from microcred.runtime.dead_letters import DeadLetter, KafkaClientSettings, dead_letter_counts, read_dead_letters
+from microcred.runtime.dead_letters import DeadLetter, dead_letter_counts, read_dead_letters
 from microcred.runtime.messaging_tables import define_messaging_tables
 from microcred.runtime.offsets import LogEnds, committed_offsets
-from microcred.runtime.settings import ServiceSettings
+from microcred.runtime.settings import KafkaSettings, ServiceSettings
 from microcred.runtime.uow import UnitOfWork
 
 pytestmark = pytest.mark.stack
@@ -77,7 +77,7 @@ def stack_of(platform: Platform) -> EmbeddedStack:
 
 
 def dead_letters(platform: Platform) -> dict[str, int]:
-    counts = asyncio.run(dead_letter_counts(KafkaClientSettings(bootstrap_servers=platform.endpoints.kafka_bootstrap)))
+    counts = asyncio.run(dead_letter_counts(KafkaSettings(kafka_bootstrap_servers=platform.endpoints.kafka_bootstrap)))
     return {topic: count for topic, count in counts.items() if count}
 
 
@@ -206,7 +206,7 @@ async def _refuses_with_57p03(dsn: str) -> bool:
 
 
 async def dead_letters_of(platform: Platform, consumer: str) -> list[DeadLetter]:
-    settings = KafkaClientSettings(bootstrap_servers=platform.endpoints.kafka_bootstrap)
+    settings = KafkaSettings(kafka_bootstrap_servers=platform.endpoints.kafka_bootstrap)
     return [letter for letter in await read_dead_letters(settings, dead_letter_topic(CreditPosted.topic))
             if letter.headers.get("dlt-consumer") == consumer]
 

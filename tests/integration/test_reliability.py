@@ -34,13 +34,13 @@ from microcred.events import CreditPosted, dead_letter_topic
 from microcred.runtime import dead_letters
 from microcred.runtime.broker import create_broker, declare_publishers
 from microcred.runtime.consumer import subscribe
-from microcred.runtime.dead_letters import KafkaClientSettings, read_dead_letters
+from microcred.runtime.dead_letters import read_dead_letters
 from microcred.runtime.lag import ConsumerLagMonitor
 from microcred.runtime.messaging_tables import define_messaging_tables
 from microcred.runtime.offsets import LogEnds
 from microcred.runtime.offsets import committed_offsets as read_committed
 from microcred.runtime.relay import OutboxRelay
-from microcred.runtime.settings import ServiceSettings
+from microcred.runtime.settings import KafkaSettings, ServiceSettings
 from microcred.runtime.uow import UnitOfWork
 
 pytestmark = pytest.mark.stack
@@ -640,7 +640,7 @@ async def read_record(bootstrap: str, tp: TopicPartition, offset: int) -> Any:
 
 
 async def _dead_lettered(platform: Platform, group: str, event: CreditPosted) -> bool:
-    letters = await read_dead_letters(KafkaClientSettings(bootstrap_servers=platform.endpoints.kafka_bootstrap),
+    letters = await read_dead_letters(KafkaSettings(kafka_bootstrap_servers=platform.endpoints.kafka_bootstrap),
                                       dead_letter_topic(CreditPosted.topic))
     return any(letter.headers.get("dlt-consumer") == group and letter.describe()["event_id"] == str(event.event_id)
                for letter in letters)

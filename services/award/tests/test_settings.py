@@ -9,6 +9,10 @@ PRODUCTION = {
     "mode": "production",
     "database_url": "postgresql+asyncpg://award:s3cret@db:5432/award",
     "auth_jwks_url": "https://id.example.org/jwks.json",
+    # The brokers as production reaches them (the rule itself is tested in libs/runtime).
+    "kafka_security_protocol": "SASL_SSL",
+    "kafka_sasl_username": "microcred-award",
+    "kafka_sasl_password": "s3cret",
 }
 
 

@@ -5,6 +5,7 @@
     microcred token --role teacher --sub teacher-1 --state TN  # a bearer token for the local stack
     microcred import-catalog my-catalog.json                   # load a catalog file as an operator
     microcred dead-letters list [review.scored.dlt]            # dead letters and why; `replay` sends them again
+    microcred state-feed TN --idle-exit 5                      # a state's feed as its agency reads it
     microcred canary [--interval 60] [--sla 900]                # the end-to-end canary against `microcred up`
 """
 
@@ -25,7 +26,7 @@ from microcred.devstack.client import ApiError, PlatformClient
 from microcred.devstack.monitoring import CanaryProcess, LocalPrometheus, canary_env, local_config
 from microcred.devstack.platform import SERVICES, Platform, PlatformPorts
 from microcred.devstack.seed import sample_tokens, seed
-from microcred.runtime import dead_letters
+from microcred.runtime import dead_letters, state_feed
 from microcred.runtime.auth import DevTokenIssuer, Role
 
 DEFAULT_DATA_DIR = Path(os.environ.get("MICROCRED_DATA_DIR", ".microcred"))
@@ -145,11 +146,20 @@ def _import_catalog(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dead_letters(args: argparse.Namespace) -> int:
+def _local_broker_unless_named(args: argparse.Namespace) -> None:
     # The local stack's broker unless the flags or MICROCRED_KAFKA_* variables name another cluster.
     if args.bootstrap_servers is None and "MICROCRED_KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
         args.bootstrap_servers = f"127.0.0.1:{DEFAULT_BASE_PORT + 1}"
+
+
+def _dead_letters(args: argparse.Namespace) -> int:
+    _local_broker_unless_named(args)
     return asyncio.run(dead_letters.run(args))
+
+
+def _state_feed(args: argparse.Namespace) -> int:
+    _local_broker_unless_named(args)
+    return state_feed.run(args)
 
 
 def _canary(args: argparse.Namespace) -> int:
@@ -197,6 +207,10 @@ def main(argv: list[str] | None = None) -> int:
         "dead-letters", help="list dead letters with their reasons, replay chosen ones to their topic",
         description=dead_letters.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     dead_letters.add_arguments(dead)
+    feed = commands.add_parser(
+        "state-feed", help="print a state's feed (licensure.state.<XX>) as its agency reads it, one JSON line each",
+        description=state_feed.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    state_feed.add_arguments(feed)
     canary = commands.add_parser("canary", help="run the end-to-end canary against the local platform")
     canary.add_argument("--base-port", type=int, default=DEFAULT_BASE_PORT, help="the base port `microcred up` used")
     canary.add_argument("--port", type=int, default=DEFAULT_BASE_PORT + 15, help="where the canary serves /metrics")
@@ -205,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     handlers = {"up": _up, "token": _token, "import-catalog": _import_catalog, "dead-letters": _dead_letters,
-                "canary": _canary}
+                "state-feed": _state_feed, "canary": _canary}
     return handlers[args.command](args)
 
 

@@ -1,4 +1,4 @@
-"""Builds a service's Kafka broker: acks=all producer, tracing, metrics, reliability, publishers.
+"""Builds a service's Kafka broker: TLS/SASL, acks=all producer, tracing, metrics, reliability, publishers.
 
 Publishers are declared per event type a service produces, and the outbox relay publishes through
 them; the service's AsyncAPI document is written from the contracts (``runtime.asyncapi``).
@@ -19,6 +19,7 @@ from microcred.events import IntegrationEvent
 from microcred.events.registry import PER_STATE_EVENTS
 from microcred.runtime.asyncapi import Subscription
 from microcred.runtime.consumer import ConsumerPolicy
+from microcred.runtime.kafka_clients import faststream_security
 from microcred.runtime.messaging_telemetry import MessagingTelemetry
 from microcred.runtime.relay import Publish
 from microcred.runtime.settings import ServiceSettings
@@ -76,6 +77,8 @@ def create_broker(
     broker = MicrocredKafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=client_id,
+        # TLS and SASL for the producer, every subscriber's consumer and the admin client FastStream opens.
+        security=faststream_security(settings),
         # Idempotent producers are not available on every Kafka-protocol broker (Tansu answers
         # InitProducerId with an error); acks=all plus idempotent consumers gives the same outcome.
         acks="all",

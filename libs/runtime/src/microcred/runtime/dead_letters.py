@@ -14,8 +14,9 @@ the later events of its aggregate, as it would after any retry.
 
 An operator runs it against the real cluster from any service's container, where the settings already
 name the broker (``python -m microcred.runtime.dead_letters list``); ``microcred dead-letters`` is the
-same command on a development machine. Connection settings come from ``MICROCRED_KAFKA_*`` variables
-(:class:`KafkaClientSettings`) or flags; the SASL password only from the environment, never a flag.
+same command on a development machine. Connection settings come from the ``MICROCRED_KAFKA_*`` variables
+(:class:`~microcred.runtime.settings.KafkaSettings`, as the services read them) or flags; the SASL password
+only from the environment, never a flag.
 """
 
 from __future__ import annotations
@@ -27,44 +28,17 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, TextIO
+from typing import Any, TextIO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.helpers import create_ssl_context
-from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from microcred.events import dead_letter_topic
+from microcred.runtime.kafka_clients import add_connection_arguments, kafka_client_options, settings_from_arguments
 from microcred.runtime.offsets import LogEnds
+from microcred.runtime.settings import KafkaSettings
 
 DLT_SUFFIX = dead_letter_topic("")
 _DLT_HEADER_PREFIX = "dlt-"
-
-
-class KafkaClientSettings(BaseSettings):
-    """How a tool reaches the platform's broker: the services' own variable for the servers, plus security."""
-
-    model_config = SettingsConfigDict(env_prefix="MICROCRED_KAFKA_", extra="ignore")
-
-    bootstrap_servers: str = "127.0.0.1:15401"
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_cafile: str | None = None
-
-    def client_options(self) -> dict[str, Any]:
-        """Keyword arguments for aiokafka's clients, besides the bootstrap servers."""
-        options: dict[str, Any] = {"security_protocol": self.security_protocol}
-        if self.security_protocol in ("SSL", "SASL_SSL"):
-            options["ssl_context"] = create_ssl_context(cafile=self.ssl_cafile)
-        if self.security_protocol.startswith("SASL"):
-            options |= {
-                "sasl_mechanism": self.sasl_mechanism or "PLAIN",
-                "sasl_plain_username": self.sasl_username,
-                "sasl_plain_password": self.sasl_password.get_secret_value() if self.sasl_password else None,
-            }
-        return options
 
 
 @dataclass(frozen=True)
@@ -109,9 +83,9 @@ class DeadLetter:
         }
 
 
-async def dead_letter_counts(settings: KafkaClientSettings) -> dict[str, int]:
+async def dead_letter_counts(settings: KafkaSettings) -> dict[str, int]:
     """Records in each dead-letter topic (from the first kept offset to the log's real end)."""
-    async with LogEnds(settings.bootstrap_servers, **settings.client_options()) as log_ends:
+    async with LogEnds(**kafka_client_options(settings)) as log_ends:
         partitions = [tp for tp in await log_ends.partitions() if tp.topic.endswith(DLT_SUFFIX)]
         ends = await log_ends.read(partitions)
         starts = await log_ends.starts(partitions)
@@ -121,15 +95,14 @@ async def dead_letter_counts(settings: KafkaClientSettings) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-async def read_dead_letters(settings: KafkaClientSettings, topic: str, timeout: float = 30.0) -> list[DeadLetter]:
+async def read_dead_letters(settings: KafkaSettings, topic: str, timeout: float = 30.0) -> list[DeadLetter]:
     """Every record of the dead-letter topic ``topic``, oldest first in each partition."""
-    async with LogEnds(settings.bootstrap_servers, **settings.client_options()) as log_ends:
+    async with LogEnds(**kafka_client_options(settings)) as log_ends:
         partitions = await log_ends.partitions([topic])
         if not partitions:
-            raise LookupError(f"no topic {topic!r} on {settings.bootstrap_servers}")
+            raise LookupError(f"no topic {topic!r} on {settings.kafka_bootstrap_servers}")
         ends = await log_ends.read(partitions)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
-                                **settings.client_options())
+    consumer = AIOKafkaConsumer(**kafka_client_options(settings), enable_auto_commit=False)
     await consumer.start()
     found: list[DeadLetter] = []
     try:
@@ -150,10 +123,9 @@ async def read_dead_letters(settings: KafkaClientSettings, topic: str, timeout: 
     return sorted(found, key=lambda letter: (letter.partition, letter.offset))
 
 
-async def replay(settings: KafkaClientSettings, letters: Iterable[DeadLetter]) -> list[tuple[DeadLetter, str]]:
+async def replay(settings: KafkaSettings, letters: Iterable[DeadLetter]) -> list[tuple[DeadLetter, str]]:
     """Publishes each dead letter to its original topic (acks=all); each letter with where it landed."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
-                                **settings.client_options())
+    producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all")
     await producer.start()
     done: list[tuple[DeadLetter, str]] = []
     try:
@@ -172,12 +144,7 @@ async def replay(settings: KafkaClientSettings, letters: Iterable[DeadLetter]) -
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``list`` and ``replay`` commands and the connection flags, on ``parser``."""
-    connection = parser.add_argument_group("broker (default: the MICROCRED_KAFKA_* variables)")
-    connection.add_argument("--bootstrap-servers")
-    connection.add_argument("--security-protocol", choices=["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"])
-    connection.add_argument("--sasl-mechanism", choices=["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"])
-    connection.add_argument("--sasl-username", help="the password comes from MICROCRED_KAFKA_SASL_PASSWORD")
-    connection.add_argument("--ssl-cafile")
+    add_connection_arguments(parser)
     commands = parser.add_subparsers(dest="dead_letters_command", required=True)
     listing = commands.add_parser("list", help="dead-letter topics with their counts, or one topic's records")
     listing.add_argument("topic", nargs="?", help="a dead-letter topic, e.g. review.scored.dlt")
@@ -193,19 +160,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     replaying.add_argument("--dry-run", action="store_true", help="say what would be replayed, send nothing")
 
 
-def settings_from(args: argparse.Namespace) -> KafkaClientSettings:
-    flags = {name: getattr(args, name) for name in
-             ("bootstrap_servers", "security_protocol", "sasl_mechanism", "sasl_username", "ssl_cafile")
-             if getattr(args, name, None) is not None}
-    return KafkaClientSettings(**flags)
-
-
 def _dlt(topic: str) -> str:
     return topic if topic.endswith(DLT_SUFFIX) else dead_letter_topic(topic)
 
 
 async def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    settings = settings_from(args)
+    settings = settings_from_arguments(args)
     if args.dead_letters_command == "list" and args.topic is None:
         counts = await dead_letter_counts(settings)
         for topic, count in counts.items():

@@ -40,6 +40,8 @@ Labels = tuple[str, str, str]
 
 
 class ConsumerLagMonitor:
+    """Built with the platform's client options: ``ConsumerLagMonitor(policy, registry=r, **kafka_client_options(s))``."""
+
     def __init__(
         self, policy: ConsumerPolicy, bootstrap_servers: str, *, registry: CollectorRegistry,
         timeout: float = 5.0, **client_options: Any,

@@ -28,8 +28,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 class LogEnds:
     """Reads the real end offset (the offset the next record will get) of partitions, with one consumer.
 
-    ``client_options`` go to ``AIOKafkaConsumer`` (security settings, for instance). Use as an async
-    context manager, or call :meth:`start` and :meth:`stop`.
+    Build it with the platform's client options, servers and security together:
+    ``LogEnds(**kafka_client_options(settings))``. Use as an async context manager, or call :meth:`start`
+    and :meth:`stop`.
     """
 
     def __init__(self, bootstrap_servers: str, **client_options: Any) -> None:
@@ -129,7 +130,8 @@ async def committed_offsets(
 
     Read through a consumer carrying the group's id that never subscribes, so it never joins the group
     and never disturbs its members (the admin client's OffsetFetch replies from Tansu fail to decode in
-    aiokafka, and Tansu does not answer ListGroups).
+    aiokafka, and Tansu does not answer ListGroups). Called as
+    ``committed_offsets(group=..., partitions=..., **kafka_client_options(settings))``.
     """
     reader = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False,
                               **client_options)

@@ -31,6 +31,7 @@ from microcred.runtime.asyncapi import asyncapi_document
 from microcred.runtime.auth import JwtVerifier
 from microcred.runtime.broker import create_broker, declare_publishers
 from microcred.runtime.context import correlation_id_var, parse_uuid
+from microcred.runtime.kafka_clients import kafka_client_options
 from microcred.runtime.lag import ConsumerLagMonitor
 from microcred.runtime.messaging_tables import MessagingTables
 from microcred.runtime.relay import OutboxRelay
@@ -91,7 +92,7 @@ class ServiceRuntime:
             poll_interval=settings.relay_poll_interval_seconds,
             retention=timedelta(hours=settings.outbox_retention_hours),
         )
-        self.lag = ConsumerLagMonitor(self.consumer_policy, settings.kafka_bootstrap_servers, registry=self.registry)
+        self.lag = ConsumerLagMonitor(self.consumer_policy, registry=self.registry, **kafka_client_options(settings))
         self.background: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self.verifier = JwtVerifier(
             settings.auth_jwks_url, issuer=settings.auth_issuer, audience=settings.auth_audience

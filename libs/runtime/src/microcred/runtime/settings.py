@@ -1,24 +1,112 @@
 """Typed settings shared by every service (each service subclasses with its own fields).
 
 Local mode has safe defaults so ``make up`` needs no configuration; production mode refuses to start
-while any secret still has its local default, so a forgotten variable fails loudly at boot.
+while any secret still has its local default, or while Kafka would be reached in clear or without a
+principal, so a forgotten variable fails loudly at boot.
+
+:class:`KafkaSettings` is the one description of how a Kafka client of the platform connects (the
+``MICROCRED_KAFKA_*`` variables). The services' settings extend it, and the operator tools (dead letters,
+a state agency's feed reader) read it on its own, so one set of variables configures every client, and
+``runtime.kafka_clients`` turns it into the options of each (docs/operations/kafka-security.md).
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, FilePath, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_DATABASE_PASSWORD = "microcred-local"  # noqa: S105 - the documented local-only default
 
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+KafkaSaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
 
-class ServiceSettings(BaseSettings):
+
+class KafkaSettings(BaseSettings):
+    """How a Kafka client reaches the platform's brokers: servers, TLS and SASL (``MICROCRED_KAFKA_*``).
+
+    The password comes from the environment (a Kubernetes ``secretKeyRef``), the CA, certificate and key
+    from mounted files. Production refuses a connection that is not encrypted and authenticated (see
+    :meth:`production_problems`).
+    """
+
     model_config = SettingsConfigDict(env_prefix="MICROCRED_", extra="ignore")
 
-    service_name: str = "microcred"
     mode: Literal["local", "production"] = "local"
+    kafka_bootstrap_servers: str = "127.0.0.1:15401"
+    kafka_security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
+    # Strimzi's SCRAM users and most managed clusters use SHA-512; PLAIN sends the password itself (in TLS).
+    kafka_sasl_mechanism: KafkaSaslMechanism = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    # PEM files. Without a CA file the system's trust store verifies the brokers (a public CA's cluster).
+    kafka_ssl_cafile: FilePath | None = None
+    # A client certificate (mutual TLS) is the principal where the listener authenticates by certificate;
+    # the key may sit in the certificate file, then leave kafka_ssl_keyfile unset.
+    kafka_ssl_certfile: FilePath | None = None
+    kafka_ssl_keyfile: FilePath | None = None
+    kafka_ssl_keyfile_password: SecretStr | None = None
+
+    @property
+    def kafka_uses_tls(self) -> bool:
+        return self.kafka_security_protocol in ("SSL", "SASL_SSL")
+
+    @property
+    def kafka_uses_sasl(self) -> bool:
+        return self.kafka_security_protocol.startswith("SASL_")
+
+    def kafka_problems(self) -> list[str]:
+        """Kafka settings that cannot work together, in any mode (each would fail later, less clearly)."""
+        problems = []
+        if self.kafka_uses_sasl and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            problems.append(f"{self.kafka_security_protocol} needs MICROCRED_KAFKA_SASL_USERNAME and "
+                            "MICROCRED_KAFKA_SASL_PASSWORD")
+        if not self.kafka_uses_sasl and (self.kafka_sasl_username or self.kafka_sasl_password):
+            problems.append(f"a SASL username or password is set but MICROCRED_KAFKA_SECURITY_PROTOCOL is "
+                            f"{self.kafka_security_protocol}, which would never send it")
+        tls_files = (self.kafka_ssl_cafile, self.kafka_ssl_certfile, self.kafka_ssl_keyfile)
+        if not self.kafka_uses_tls and any(tls_files):
+            problems.append(f"TLS files are set but MICROCRED_KAFKA_SECURITY_PROTOCOL is "
+                            f"{self.kafka_security_protocol}, which would connect without TLS")
+        if self.kafka_ssl_keyfile and not self.kafka_ssl_certfile:
+            problems.append("MICROCRED_KAFKA_SSL_KEYFILE is set without MICROCRED_KAFKA_SSL_CERTFILE")
+        return problems
+
+    def production_problems(self) -> list[str]:
+        """Why production mode refuses to start with these settings; subclasses extend this."""
+        protocol = self.kafka_security_protocol
+        if protocol == "PLAINTEXT":
+            return ["MICROCRED_KAFKA_SECURITY_PROTOCOL is PLAINTEXT: records and credentials would cross the "
+                    "network in clear and the brokers could not tell one service from another; use SASL_SSL "
+                    "(or SSL with a client certificate)"]
+        # SASL_PLAINTEXT is refused too, whatever the mechanism. With PLAIN the password itself crosses the
+        # network in clear. SCRAM keeps the password off the wire, but not the records: they carry teachers'
+        # names, license numbers and signed credentials, and an unencrypted session can be read or taken
+        # over once authenticated. Encryption in transit is the floor; SASL only adds who is speaking.
+        if protocol == "SASL_PLAINTEXT":
+            return ["MICROCRED_KAFKA_SECURITY_PROTOCOL is SASL_PLAINTEXT: the records would cross the network in "
+                    "clear (and with PLAIN the password too); use SASL_SSL"]
+        # SSL without a client certificate encrypts but names nobody: the per-service and per-state ACLs
+        # need a principal, and an anonymous client would get whatever ANONYMOUS may do.
+        if protocol == "SSL" and not self.kafka_ssl_certfile:
+            return ["MICROCRED_KAFKA_SECURITY_PROTOCOL is SSL without a client certificate "
+                    "(MICROCRED_KAFKA_SSL_CERTFILE): the brokers could not tell who connects; use SASL_SSL or "
+                    "mutual TLS"]
+        return []
+
+    @model_validator(mode="after")
+    def _refuse_unusable_or_unsafe_settings(self) -> KafkaSettings:
+        problems = self.kafka_problems()
+        if problems:
+            raise ValueError("the Kafka settings do not fit together: " + "; ".join(problems))
+        if self.mode == "production" and (problems := self.production_problems()):
+            raise ValueError("refusing to start in production mode: " + "; ".join(problems))
+        return self
+
+
+class ServiceSettings(KafkaSettings):
+    service_name: str = "microcred"
     database_url: str = (
         f"postgresql+asyncpg://microcred:{LOCAL_DATABASE_PASSWORD}@127.0.0.1:15400/microcred"
     )
@@ -29,7 +117,6 @@ class ServiceSettings(BaseSettings):
     database_pool_pre_ping: bool = False
     # Connections are replaced after this long, before a proxy or firewall idle timeout closes them.
     database_pool_recycle_seconds: int = 1800
-    kafka_bootstrap_servers: str = "127.0.0.1:15401"
     kafka_client_id: str | None = None
     http_host: str = "127.0.0.1"
     http_port: int = 8000
@@ -73,16 +160,11 @@ class ServiceSettings(BaseSettings):
             found.append("database_url")
         return found
 
-    @model_validator(mode="after")
-    def _refuse_local_defaults_in_production(self) -> ServiceSettings:
-        if self.mode != "production":
-            return self
+    def production_problems(self) -> list[str]:
         problems = [f"{name} still has its local default" for name in self.default_secrets_in_use()]
         if not self.auth_jwks_url.startswith("https://"):
             problems.append("auth_jwks_url must be the https:// JWKS URL of the OIDC issuer")
-        if problems:
-            raise ValueError("refusing to start in production mode: " + "; ".join(problems))
-        return self
+        return problems + super().production_problems()
 
     @property
     def base_url(self) -> str:

@@ -51,7 +51,7 @@ def build_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     async def ensure_topics(states: list[str]) -> None:
         if settings.create_state_topics:
-            await ensure_state_topics(settings.kafka_bootstrap_servers, states, settings.state_topic_partitions)
+            await ensure_state_topics(settings, states, settings.state_topic_partitions)
 
     async def ensure_topics_at_start() -> None:
         async with uow() as work:

@@ -15,16 +15,18 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from microcred.events import state_feed_topic
+from microcred.runtime.kafka_clients import kafka_client_options
+from microcred.runtime.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
 
-async def ensure_state_topics(bootstrap_servers: str, states: Iterable[str], partitions: int) -> list[str]:
+async def ensure_state_topics(settings: KafkaSettings, states: Iterable[str], partitions: int) -> list[str]:
     """Create the feed topic of every state that lacks one; returns the topics created."""
     wanted = {state_feed_topic(state) for state in states}
     if not wanted:
         return []
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings))
     await admin.start()
     try:
         missing = sorted(wanted - set(await admin.list_topics()))
