@@ -6,6 +6,7 @@ from pathlib import Path
 import jwt
 import pytest
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
 
 from microcred.runtime.auth import DevTokenIssuer, InvalidToken, JwtVerifier, Role
 from microcred.runtime.settings import ServiceSettings
@@ -77,3 +78,27 @@ def test_a_verified_token_is_remembered_but_never_past_its_expiry(tmp_path: Path
     assert verifier.remembered(token) is None
     with pytest.raises(InvalidToken):
         verifier.verify(token)
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        # CloudNativePG's app secret, key `uri`: the password is percent-encoded and must stay so.
+        ("postgresql://catalog:p%40ss%2Fw%3Ard@catalog-db-rw.microcred:5432/catalog",
+         "postgresql+asyncpg://catalog:p%40ss%2Fw%3Ard@catalog-db-rw.microcred:5432/catalog"),
+        ("postgres://u:p@db.example:6432/award?sslmode=require",
+         "postgresql+asyncpg://u:p@db.example:6432/award?ssl=require"),
+        ("postgresql+asyncpg://u:p@h/review", "postgresql+asyncpg://u:p@h/review"),
+    ],
+)
+def test_a_plain_postgresql_uri_is_used_through_asyncpg(given: str, used: str) -> None:
+    settings = ServiceSettings(database_url=given)
+    assert settings.database_url == used
+    url = make_url(settings.database_url)
+    assert url.password == make_url(given).password and url.drivername == "postgresql+asyncpg"
+
+
+def test_a_service_settings_subclass_normalises_its_database_url_too() -> None:
+    from microcred.award.settings import AwardSettings
+
+    assert AwardSettings(database_url="postgresql://a:b@h/award").database_url == "postgresql+asyncpg://a:b@h/award"

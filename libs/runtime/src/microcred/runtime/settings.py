@@ -14,13 +14,32 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, FilePath, SecretStr, model_validator
+from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 LOCAL_DATABASE_PASSWORD = "microcred-local"  # noqa: S105 - the documented local-only default
 
 KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 KafkaSaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
+
+
+def asyncpg_url(url: str) -> str:
+    """The SQLAlchemy asyncpg form of a PostgreSQL URL given in libpq's form.
+
+    CloudNativePG's app secret (key ``uri``) and most managed databases hand out ``postgresql://`` (or
+    ``postgres://``) URIs, often with ``sslmode``; the services speak asyncpg through SQLAlchemy, which
+    needs the ``+asyncpg`` driver and takes the TLS mode as ``ssl`` (asyncpg accepts libpq's mode names
+    there). Normalising here lets a Deployment pass the operator's URI untouched instead of composing a
+    URL from parts in YAML. A URL naming another driver is left as it is.
+    """
+    parsed = make_url(url)
+    if parsed.drivername not in ("postgresql", "postgres"):
+        return url
+    query = dict(parsed.query)
+    if "sslmode" in query:
+        query.setdefault("ssl", query.pop("sslmode"))
+    return parsed.set(drivername="postgresql+asyncpg", query=query).render_as_string(hide_password=False)
 
 
 class KafkaSettings(BaseSettings):
@@ -152,6 +171,11 @@ class ServiceSettings(KafkaSettings):
     # Gauges read from the database or the broker (outbox unsent, consumer lag) are refreshed this often by a
     # background loop, never on a scrape, so a scrape costs only the exposition.
     metrics_refresh_interval_seconds: float = Field(default=15.0, gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_for_asyncpg(cls, url: str) -> str:
+        return asyncpg_url(url)
 
     def default_secrets_in_use(self) -> list[str]:
         """Names of settings still holding a local-only default; subclasses extend this."""

@@ -17,7 +17,7 @@ from microcred.submission.adapters.metrics import SubmissionMetrics
 from microcred.submission.adapters.orm import messaging
 from microcred.submission.entrypoints.api import create_router
 from microcred.submission.entrypoints.consumers import register_consumers
-from microcred.submission.entrypoints.scheduler import run_sweeps
+from microcred.submission.entrypoints.scheduler import keep_abandoned_upload_rule, run_sweeps
 from microcred.submission.service_layer.handlers import refresh_gauges
 from microcred.submission.service_layer.storage import EvidencePolicy, EvidenceStorage, MediaProbe, RetentionPolicy
 from microcred.submission.service_layer.unit_of_work import SubmissionUnitOfWork
@@ -61,6 +61,13 @@ def build_app(
         await refresh_periodically(lambda: refresh_gauges(uow()), settings.gauge_refresh_interval_seconds)
 
     runtime.run_in_background(sweep_evidence)
+    rule_days = settings.s3_abort_incomplete_upload_days
+    if rule_days is not None and store is None:
+
+        async def keep_bucket_rule() -> None:
+            await keep_abandoned_upload_rule(evidence_store.ensure_abandoned_upload_rule, rule_days)
+
+        runtime.run_in_background(keep_bucket_rule)
     runtime.run_in_background(refresh_domain_gauges)
     return runtime.create_app(
         create_router(uow, storage, policy, media, retention),

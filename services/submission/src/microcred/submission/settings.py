@@ -1,3 +1,5 @@
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from microcred.runtime.settings import LOCAL_DATABASE_PASSWORD, ServiceSettings
@@ -11,6 +13,8 @@ class SubmissionSettings(ServiceSettings):
     database_url: str = f"postgresql+asyncpg://microcred:{LOCAL_DATABASE_PASSWORD}@127.0.0.1:15400/submission"
     http_port: int = 15411
 
+    # Any S3: MinIO, SeaweedFS, Ceph RGW, a cloud's S3-compatible store, or AWS S3 itself when empty (the
+    # region's endpoint, https://s3.<region>.amazonaws.com).
     s3_endpoint: str = "http://127.0.0.1:15403"
     # Presigned URLs are signed for the host the browser reaches, which is often not the in-cluster
     # name the service itself uses; None means the two are the same.
@@ -19,6 +23,11 @@ class SubmissionSettings(ServiceSettings):
     s3_secret_key: str = LOCAL_S3_SECRET_KEY
     s3_bucket: str = "evidence"
     s3_region: str = "us-east-1"
+    # How URLs name the bucket. "auto": virtual-hosted on AWS, path-style elsewhere (what MinIO, SeaweedFS and
+    # most S3-compatible stores expect); "virtual" for a store that requires bucket host names, "path" to force
+    # the bucket into the path. Empty access and secret keys mean no static keys: the AWS chain of web
+    # identity (EKS IRSA) and instance metadata is asked instead.
+    s3_addressing_style: Literal["auto", "path", "virtual"] = "auto"
     # Presigned URLs live minutes, not days: a leaked URL is worth little, a client resumes with fresh
     # part URLs, and a reviewer asks for a fresh download URL. The bounds are the platform's policy (at most
     # 15 minutes to upload, 5 to download), not S3's own limit of 7 days.
@@ -35,14 +44,38 @@ class SubmissionSettings(ServiceSettings):
     evidence_retention_hours: float = Field(default=24 * 365, gt=0)
     # Uploads declared but never completed are aborted and deleted after this long.
     orphan_upload_hours: float = Field(default=24, gt=0)
+    # The bucket's own lifecycle rule aborts multipart uploads still incomplete after this many days, on any
+    # S3 (the service sets it at start-up through the S3 API; see EvidenceStore.ensure_abandoned_upload_rule).
+    # Longer than the orphan sweep's age, so the sweep (which also marks the item abandoned) acts first and
+    # the store never aborts an upload the service still accepts. None leaves the bucket's lifecycle to
+    # whoever owns the bucket (a platform team that forbids services to change bucket configuration).
+    s3_abort_incomplete_upload_days: int | None = Field(default=2, ge=1)
     sweep_interval_seconds: float = Field(default=3600, gt=0)
     # The submissions-by-status gauge is re-read from the database this often (never on scrape).
     gauge_refresh_interval_seconds: float = Field(default=15, gt=0)
 
     @model_validator(mode="after")
     def _public_endpoint_defaults_to_internal(self) -> "SubmissionSettings":
+        if not self.s3_endpoint:
+            self.s3_endpoint = f"https://s3.{self.s3_region}.amazonaws.com"
         if self.s3_public_endpoint is None:
             self.s3_public_endpoint = self.s3_endpoint
+        return self
+
+    @model_validator(mode="after")
+    def _keys_come_in_pairs(self) -> "SubmissionSettings":
+        if bool(self.s3_access_key) != bool(self.s3_secret_key):
+            raise ValueError("s3_access_key and s3_secret_key are both set (static keys) or both empty (a role)")
+        return self
+
+    @model_validator(mode="after")
+    def _store_rule_outlasts_the_orphan_sweep(self) -> "SubmissionSettings":
+        days = self.s3_abort_incomplete_upload_days
+        if days is not None and days * 24 <= self.orphan_upload_hours:
+            raise ValueError(
+                f"s3_abort_incomplete_upload_days ({days}) must be longer than orphan_upload_hours "
+                f"({self.orphan_upload_hours}): the store would abort uploads the service still accepts"
+            )
         return self
 
     def default_secrets_in_use(self) -> list[str]:

@@ -32,9 +32,11 @@ from typing import Protocol
 from urllib.parse import quote, urlparse
 
 from minio import Minio
-from minio.commonconfig import CopySource
+from minio.commonconfig import ENABLED, CopySource, Filter
+from minio.credentials import IamAwsProvider
 from minio.datatypes import Part
 from minio.error import S3Error
+from minio.lifecycleconfig import AbortIncompleteMultipartUpload, LifecycleConfig, Rule
 
 from microcred.runtime.errors import Conflict
 from microcred.submission.settings import SubmissionSettings
@@ -44,6 +46,17 @@ HEAD_BYTES = 8192  # what filetype looks at
 _MISSING = frozenset({"NoSuchKey", "NoSuchObject", "ResourceNotFound"})
 _NO_UPLOAD = frozenset({"NoSuchUpload"})
 _CHANGED = frozenset({"PreconditionFailed"})
+# What a store or a policy answers when the service may not manage the bucket's lifecycle.
+_LIFECYCLE_REFUSED = frozenset({"AccessDenied", "NotImplemented", "MethodNotAllowed", "XNotImplemented"})
+ABANDONED_UPLOADS_RULE = "microcred-abort-incomplete-multipart-uploads"
+
+
+class LifecycleRefused(Exception):
+    """The store, or the service's credentials, do not allow it to read or set the bucket's lifecycle."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -94,13 +107,20 @@ def _client(endpoint: str, settings: SubmissionSettings) -> Minio:
     url = urlparse(endpoint)
     if url.scheme not in ("http", "https") or not url.netloc:
         raise ValueError(f"S3 endpoint must be an http(s) URL, got {endpoint!r}")
-    return Minio(
+    client = Minio(
         url.netloc,
-        access_key=settings.s3_access_key,
-        secret_key=settings.s3_secret_key,
+        access_key=settings.s3_access_key or None,
+        secret_key=settings.s3_secret_key or None,
         secure=url.scheme == "https",
         region=settings.s3_region,
+        # No static keys: a role's temporary credentials, refreshed by the provider before they expire.
+        credentials=None if settings.s3_access_key else IamAwsProvider(),
     )
+    if settings.s3_addressing_style == "path":
+        client.disable_virtual_style_endpoint()
+    elif settings.s3_addressing_style == "virtual":
+        client.enable_virtual_style_endpoint()
+    return client
 
 
 class EvidenceStore:
@@ -211,6 +231,42 @@ class EvidenceStore:
             if not result.is_truncated or not result.uploads:
                 return found
             key_marker, upload_marker = result.next_key_marker, result.next_upload_id_marker
+
+    # -- bucket lifecycle ------------------------------------------------------------------------
+
+    async def ensure_abandoned_upload_rule(self, days: int) -> bool:
+        """Make the bucket abort multipart uploads left incomplete for ``days``; True when it had to be set.
+
+        A backstop for the orphan sweep (evidence_retention.abandon_orphan_uploads), which aborts the
+        uploads this service started but only while it runs and only under its own prefix: the store's rule
+        also removes the parts of uploads nobody will ever sweep. PutBucketLifecycleConfiguration replaces
+        the whole configuration, so the bucket's other rules (an operator's own) are read and kept; only the
+        rule with this service's id is added or replaced. Replicas starting together write the same result.
+        """
+        return await asyncio.to_thread(self._ensure_abandoned_upload_rule_blocking, days)
+
+    def _ensure_abandoned_upload_rule_blocking(self, days: int) -> bool:
+        try:
+            current = self._client.get_bucket_lifecycle(self._bucket)
+            rules = list(current.rules) if current is not None else []
+            ours = [r for r in rules if r.rule_id == ABANDONED_UPLOADS_RULE]
+            abort = ours[0].abort_incomplete_multipart_upload if len(ours) == 1 else None
+            if (len(ours) == 1 and ours[0].status == ENABLED and abort is not None
+                    and abort.days_after_initiation == days and ours[0].expiration is None):
+                return False
+            wanted = Rule(
+                ENABLED,
+                rule_filter=Filter(prefix=""),
+                rule_id=ABANDONED_UPLOADS_RULE,
+                abort_incomplete_multipart_upload=AbortIncompleteMultipartUpload(days_after_initiation=days),
+            )
+            others = [r for r in rules if r.rule_id != ABANDONED_UPLOADS_RULE]
+            self._client.set_bucket_lifecycle(self._bucket, LifecycleConfig([*others, wanted]))
+        except S3Error as exc:
+            if exc.code in _LIFECYCLE_REFUSED:
+                raise LifecycleRefused(exc.code) from exc
+            raise
+        return True
 
     # -- objects ---------------------------------------------------------------------------------
 
