@@ -7,7 +7,7 @@ PROJECTS := libs/events libs/runtime libs/devstack \
 	services/catalog services/submission services/review services/award services/licensure services/canary
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PROJECTS))
 
-.PHONY: install up test lint schemas observability dashboards bench bench-upload bench-signing clean
+.PHONY: install up test lint schemas observability dashboards k8s bench bench-upload bench-signing clean
 
 $(BIN)/.installed: $(PYPROJECTS) constraints.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ observability: install
 	cd deploy/observability && ../../$(BIN)/python -m opsgen
 
 dashboards: observability
+
+# Regenerates the Strimzi Kafka cluster, KafkaTopics and KafkaUsers (deploy/k8s/components/strimzi and
+# state-agencies) from libs/events and each service's topics.py; tests/deploy fails when they differ from this.
+k8s: install
+	cd deploy/k8s && ../../$(BIN)/python -m kafkagen
 
 # The whole pipeline under load on a throwaway platform: N submissions (default 1,000) from upload to state
 # credit, with reviewers and a district approving; writes benchmarks/results/pipeline-<N>.json and charts in

@@ -18,6 +18,8 @@ import pytest
 import yaml
 from system_tools import require_tool
 
+from microcred.events.topics import TopicSpec, platform_topics, state_feed
+
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 BASE = K8S / "base"
@@ -309,20 +311,30 @@ def test_compose_dependencies_wait_for_health_or_completion(compose: Obj) -> Non
             assert how.get("condition") == expected, f"{name} -> {dependency} should wait for {expected}"
 
 
-def topic_creation(compose: Obj) -> tuple[list[str], Obj]:
+def topic_entries(compose: Obj) -> tuple[list[TopicSpec], Obj]:
+    """The topics compose creates, each ``name:partitions:retention.ms``, and the service that creates them."""
     for service in compose["services"].values():
         text = yaml.safe_dump(service.get("command", "")) + yaml.safe_dump(service.get("entrypoint", ""))
         if "kafka-topics.sh" in text and "--create" in text:
-            return service.get("environment", {}).get("TOPICS", "").split(), service
+            entries = [entry.split(":") for entry in service.get("environment", {}).get("TOPICS", "").split()]
+            return [TopicSpec(name, int(partitions), int(retention)) for name, partitions, retention in entries], service
     pytest.fail("no compose service creates Kafka topics")
 
 
-def test_compose_creates_every_topic_and_its_dead_letter_companion_with_three_partitions(compose: Obj) -> None:
-    topics, service = topic_creation(compose)
+def topic_creation(compose: Obj) -> tuple[list[str], Obj]:
+    specs, service = topic_entries(compose)
+    return [spec.name for spec in specs], service
+
+
+def test_compose_creates_every_topic_and_its_dead_letter_companion_sized_as_libs_events_says(compose: Obj) -> None:
+    specs, service = topic_entries(compose)
+    topics = [spec.name for spec in specs]
     expected = set(TOPICS) | {f"{topic}.dlt" for topic in TOPICS}
     assert expected - set(topics) == set(), f"topics not created: {sorted(expected - set(topics))}"
     assert len(topics) == len(set(topics)), "a topic is listed twice"
-    assert str(service["environment"].get("PARTITIONS")) == "3"
+    sized = {spec.name: spec for spec in platform_topics()} | {
+        state_feed(state).name: state_feed(state) for state in SHIPPED_RULE_STATES}
+    assert {spec.name: spec for spec in specs} == sized, "compose's topics differ from microcred.events.topics"
     assert str(service.get("restart")) == "no"
 
 

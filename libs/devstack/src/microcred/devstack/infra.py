@@ -191,7 +191,8 @@ _handed_out_bases: set[int] = set()
 
 @dataclass(frozen=True)
 class TopicSpec:
-    """A Kafka topic the stack creates if it is missing (replication factor is always 1)."""
+    """A Kafka topic the stack creates if it is missing (replication factor is always 1; retention is the broker's,
+    as local data is thrown away; partitions as in a cluster, from microcred.events.topics)."""
 
     name: str
     partitions: int = 3

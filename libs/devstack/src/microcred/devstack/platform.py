@@ -34,7 +34,7 @@ from microcred.devstack.infra import (
     port_is_free,
     spawn_child,
 )
-from microcred.events.registry import all_topics
+from microcred.events.topics import platform_topics
 from microcred.runtime.auth import DevTokenIssuer
 from microcred.runtime.offsets import LogEnds, committed_offsets, lag
 
@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 
 SERVICES = ("catalog", "submission", "review", "award", "licensure")
 EVIDENCE_BUCKET = "evidence"
-TOPIC_PARTITIONS = 3
 
 
 
@@ -63,7 +62,7 @@ def embedded_infrastructure(
         ports,
         databases=SERVICES + extra_databases,
         buckets=(EVIDENCE_BUCKET,),
-        topics=[TopicSpec(name, TOPIC_PARTITIONS) for name in all_topics()],
+        topics=[TopicSpec(t.name, t.partitions) for t in platform_topics()],
         log_dir=log_dir,
         broker_log=broker_log,
     )

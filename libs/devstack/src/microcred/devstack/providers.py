@@ -18,12 +18,11 @@ from microcred.devstack.infra import Endpoints, TopicSpec
 from microcred.devstack.platform import (
     EVIDENCE_BUCKET,
     SERVICES,
-    TOPIC_PARTITIONS,
     Infrastructure,
     PlatformPorts,
     embedded_infrastructure,
 )
-from microcred.events.registry import all_topics
+from microcred.events.topics import platform_topics
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +56,7 @@ async def _provision_async(endpoints: Endpoints, databases: tuple[str, ...], top
 def provision(endpoints: Endpoints, databases: tuple[str, ...]) -> None:
     from minio import Minio
 
-    topics = [TopicSpec(name, TOPIC_PARTITIONS) for name in all_topics()]
+    topics = [TopicSpec(t.name, t.partitions) for t in platform_topics()]
     asyncio.run(_provision_async(endpoints, databases, topics))
     url = urlparse(endpoints.s3_endpoint)
     client = Minio(url.netloc, endpoints.s3_access_key, endpoints.s3_secret_key, secure=url.scheme == "https")

@@ -55,6 +55,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception_type
 
 from microcred.events import IntegrationEvent, PoisonMessage, dead_letter_topic, decode_event
+from microcred.events.topics import consumer_group
 from microcred.runtime.asyncapi import Subscription
 from microcred.runtime.context import InboxClaims, correlation_id_var, event_id_var, inbox_claims_var, parse_uuid
 from microcred.runtime.outages import Dependency, unavailable_dependency
@@ -382,15 +383,16 @@ def subscribe(broker: KafkaBroker, cls: type[IntegrationEvent], *, group_id: str
     its own consumer's partitions.
     """
     policy: ConsumerPolicy | None = getattr(broker, "consumer_policy", None)
+    group = consumer_group(group_id, cls.topic)
     # The service's AsyncAPI document lists what it reads, and with which group, from here.
     subscriptions: list[Subscription] | None = getattr(broker, "subscriptions", None)
     if subscriptions is not None:
-        subscriptions.append(Subscription(cls, f"{group_id}.{cls.topic}"))
+        subscriptions.append(Subscription(cls, group))
     if policy is not None:
-        policy.start_series(f"{group_id}.{cls.topic}", cls.topic)
+        policy.start_series(group, cls.topic)
     return broker.subscriber(
         cls.topic,
-        group_id=f"{group_id}.{cls.topic}",
+        group_id=group,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.MANUAL,
         # See ServiceSettings.consumer_fetch_max_wait_ms.

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from microcred.events import IntegrationEvent
+from microcred.events.topics import consumer_group
 from microcred.runtime.api import install_error_handlers, media, operation_id, truthful_openapi
 from microcred.runtime.asyncapi import asyncapi_document
 from microcred.runtime.auth import JwtVerifier
@@ -66,10 +67,14 @@ class ServiceRuntime:
         *,
         tables: MessagingTables,
         produces: Iterable[type[IntegrationEvent]],
+        consumes: Iterable[type[IntegrationEvent]] | None = None,
     ) -> None:
         self.settings = settings
         self.tables = tables
         self.produces = tuple(produces)
+        # A service's declared subscriptions (its topics.CONSUMES), checked against what it registers in
+        # create_app; None only where a test wires ad hoc subscribers.
+        self.consumes = None if consumes is None else tuple(consumes)
         self.registry = CollectorRegistry()
         self.tracer_provider = create_tracer_provider(settings.service_name, settings.otel_exporter_otlp_endpoint)
         self.engine: AsyncEngine = create_async_engine(
@@ -153,7 +158,30 @@ class ServiceRuntime:
             await self.engine.dispose()
             self.tracer_provider.shutdown()
 
+    def check_subscriptions(self) -> None:
+        """The consumers registered are exactly the declared ones, in the service's own groups.
+
+        The Kafka topics and ACLs of a cluster are generated from the declaration (deploy/k8s/kafkagen), not from
+        the running app: a subscriber registered without being declared would be refused by the broker there,
+        and a declared one never registered would hold a grant nobody uses. Failing to build the app makes the
+        two one fact.
+        """
+        if self.consumes is None:
+            return
+        registered = {(s.contract, s.group_id) for s in self.broker.subscriptions}
+        declared = {(cls, consumer_group(self.settings.service_name, cls.topic)) for cls in self.consumes}
+        if registered != declared:
+            def names(pairs: set[tuple[type[IntegrationEvent], str]]) -> list[str]:
+                return sorted(f"{cls.__name__} as {group}" for cls, group in pairs)
+
+            raise RuntimeError(
+                f"{self.settings.service_name}'s consumers differ from its declared CONSUMES (its topics.py, from "
+                f"which the Kafka ACLs are made): registered but not declared {names(registered - declared)}, "
+                f"declared but not registered {names(declared - registered)}"
+            )
+
     def create_app(self, *routers: APIRouter, title: str, description: str = "") -> FastAPI:
+        self.check_subscriptions()
         app = FastAPI(title=title, description=description + OPENAPI_NOTES, version="0.1.0", lifespan=self.lifespan,
                       generate_unique_id_function=operation_id)
         app.state.verifier = self.verifier

@@ -15,24 +15,16 @@ from microcred.award.entrypoints.consumers import register_consumers
 from microcred.award.service_layer.signing import IssuingAuthority
 from microcred.award.service_layer.unit_of_work import AwardUnitOfWork
 from microcred.award.settings import AwardSettings
-from microcred.events import (
-    CollectionAwarded,
-    CredentialAwarded,
-    CredentialReinstated,
-    CredentialRevoked,
-    CredentialSuspended,
-)
+from microcred.award.topics import CONSUMES, PRODUCES
 from microcred.runtime.service import ServiceRuntime
 from microcred.runtime.settings import ServiceSettings
-
-PRODUCES = (CredentialAwarded, CollectionAwarded, CredentialRevoked, CredentialSuspended, CredentialReinstated)
 
 
 def build_app(settings: ServiceSettings | None = None) -> FastAPI:
     settings = settings or AwardSettings()
     if not isinstance(settings, AwardSettings):
         raise TypeError("the award service needs AwardSettings (it carries the identity secret and signing keys)")
-    runtime = ServiceRuntime(settings, tables=messaging, produces=PRODUCES)
+    runtime = ServiceRuntime(settings, tables=messaging, produces=PRODUCES, consumes=CONSUMES)
     # One set of metrics: the authority times signing and verification, the unit of work counts awards.
     metrics = AwardMetrics(runtime.registry)
     uow = runtime.unit_of_work(partial(AwardUnitOfWork, metrics=metrics))

@@ -13,16 +13,14 @@ from microcred.catalog.adapters.orm import messaging
 from microcred.catalog.entrypoints.api import create_router
 from microcred.catalog.service_layer.unit_of_work import CatalogUnitOfWork
 from microcred.catalog.settings import CatalogSettings
-from microcred.events import CredentialPublished, CredentialRetired, PathwayChanged, StackChanged
+from microcred.catalog.topics import CONSUMES, PRODUCES
 from microcred.runtime.service import ServiceRuntime
 from microcred.runtime.settings import ServiceSettings
-
-PRODUCES = (CredentialPublished, CredentialRetired, StackChanged, PathwayChanged)
 
 
 def build_app(settings: ServiceSettings | None = None) -> FastAPI:
     settings = settings or CatalogSettings()
-    runtime = ServiceRuntime(settings, tables=messaging, produces=PRODUCES)
+    runtime = ServiceRuntime(settings, tables=messaging, produces=PRODUCES, consumes=CONSUMES)
     uow = runtime.unit_of_work(CatalogUnitOfWork)
     return runtime.create_app(
         create_router(uow),

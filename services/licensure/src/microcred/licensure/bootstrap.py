@@ -9,7 +9,6 @@ from functools import partial
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from microcred.events import CreditPosted, CreditReversed, StateFeedRecord
 from microcred.licensure.adapters.feed_topics import ensure_state_topics
 from microcred.licensure.adapters.metrics import LicensureMetrics
 from microcred.licensure.adapters.orm import messaging
@@ -21,11 +20,11 @@ from microcred.licensure.entrypoints.webhooks_api import create_webhook_router
 from microcred.licensure.service_layer import handlers, webhooks
 from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
 from microcred.licensure.settings import LicensureSettings
+from microcred.licensure.topics import CONSUMES, PRODUCES
 from microcred.runtime.gauges import refresh_periodically
 from microcred.runtime.service import ServiceRuntime
 from microcred.runtime.settings import ServiceSettings
 
-PRODUCES = (CreditPosted, CreditReversed, StateFeedRecord)
 log = logging.getLogger(__name__)
 
 
@@ -45,7 +44,7 @@ def build_app(settings: ServiceSettings | None = None) -> FastAPI:
     settings = settings or LicensureSettings()
     if not isinstance(settings, LicensureSettings):
         raise TypeError("the licensure service needs LicensureSettings")
-    runtime = ServiceRuntime(settings, tables=messaging, produces=PRODUCES)
+    runtime = ServiceRuntime(settings, tables=messaging, produces=PRODUCES, consumes=CONSUMES)
     uow = runtime.unit_of_work(partial(LicensureUnitOfWork, metrics=LicensureMetrics(runtime.registry)))
     register_consumers(runtime.broker, uow)
 

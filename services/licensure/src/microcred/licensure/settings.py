@@ -1,5 +1,6 @@
 from pydantic import Field
 
+from microcred.events.topics import STATE_FEED_PARTITIONS
 from microcred.runtime.settings import LOCAL_DATABASE_PASSWORD, ServiceSettings
 
 
@@ -12,7 +13,7 @@ class LicensureSettings(ServiceSettings):
         description="Create licensure.state.<XX> for every state with a rule set. Turn off where topics are "
         "provisioned by the platform team (the ACLs each state needs: docs/domain.md, Licensure).",
     )
-    state_topic_partitions: int = Field(default=3, ge=1)
+    state_topic_partitions: int = Field(default=STATE_FEED_PARTITIONS, ge=1)
     webhook_retry_base_seconds: float = Field(default=10.0, gt=0)
     webhook_retry_max_seconds: float = Field(default=6 * 3600.0, gt=0)
     webhook_give_up_after_hours: float = Field(default=72.0, gt=0)

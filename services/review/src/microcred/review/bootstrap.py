@@ -6,7 +6,6 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from microcred.events import ReviewerAssigned, ReviewerReleased, RevisionRequested, SubmissionScored
 from microcred.review.adapters.metrics import ReliabilityGauges, ReviewMetrics
 from microcred.review.adapters.orm import messaging
 from microcred.review.domain.model import BusinessDays, DoubleScoringPolicy
@@ -16,18 +15,17 @@ from microcred.review.entrypoints.consumers import register_consumers
 from microcred.review.service_layer.handlers import ReliabilityMonitor, refresh_gauges, run_overdue_sweeps
 from microcred.review.service_layer.unit_of_work import ReviewUnitOfWork
 from microcred.review.settings import ReviewSettings
+from microcred.review.topics import CONSUMES, PRODUCES
 from microcred.runtime.gauges import refresh_periodically
 from microcred.runtime.service import ServiceRuntime
 from microcred.runtime.settings import ServiceSettings
-
-PRODUCES = (ReviewerAssigned, ReviewerReleased, SubmissionScored, RevisionRequested)
 
 
 def build_app(settings: ServiceSettings | None = None) -> FastAPI:
     if not isinstance(settings, ReviewSettings):
         # A plain ServiceSettings (e.g. from a generic test harness) lacks review's own fields.
         settings = ReviewSettings() if settings is None else ReviewSettings.model_validate(settings.model_dump())
-    runtime = ServiceRuntime(settings, tables=messaging, produces=PRODUCES)
+    runtime = ServiceRuntime(settings, tables=messaging, produces=PRODUCES, consumes=CONSUMES)
     uow = runtime.unit_of_work(partial(ReviewUnitOfWork, metrics=ReviewMetrics(runtime.registry)))
     due_in = BusinessDays(settings.review_due_business_days)
     register_consumers(

@@ -7,7 +7,6 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from microcred.events import SubmissionSubmitted, SubmissionWithdrawn
 from microcred.runtime.gauges import refresh_periodically
 from microcred.runtime.service import ServiceRuntime
 from microcred.runtime.settings import ServiceSettings
@@ -22,8 +21,7 @@ from microcred.submission.service_layer.handlers import refresh_gauges
 from microcred.submission.service_layer.storage import EvidencePolicy, EvidenceStorage, MediaProbe, RetentionPolicy
 from microcred.submission.service_layer.unit_of_work import SubmissionUnitOfWork
 from microcred.submission.settings import SubmissionSettings
-
-PRODUCES = (SubmissionSubmitted, SubmissionWithdrawn)
+from microcred.submission.topics import CONSUMES, PRODUCES
 
 
 def build_app(
@@ -35,7 +33,7 @@ def build_app(
         # run_service passes the settings it built; anything else (None, a bare ServiceSettings) is
         # re-read from the environment so the S3 fields exist.
         settings = SubmissionSettings()
-    runtime = ServiceRuntime(settings, tables=messaging, produces=PRODUCES)
+    runtime = ServiceRuntime(settings, tables=messaging, produces=PRODUCES, consumes=CONSUMES)
     uow = runtime.unit_of_work(partial(SubmissionUnitOfWork, metrics=SubmissionMetrics(runtime.registry)))
     register_consumers(runtime.broker, uow)
     evidence_store = EvidenceStore(settings)
