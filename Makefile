@@ -7,7 +7,7 @@ PROJECTS := libs/events libs/runtime libs/devstack \
 	services/catalog services/submission services/review services/award services/licensure services/canary
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PROJECTS))
 
-.PHONY: install up test lint schemas observability dashboards bench bench-upload bench-signing clean
+.PHONY: install up test lint schemas observability dashboards crd-schemas bench bench-upload bench-signing clean
 
 $(BIN)/.installed: $(PYPROJECTS) constraints.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ observability: install
 	cd deploy/observability && ../../$(BIN)/python -m opsgen
 
 dashboards: observability
+
+# Installs the pinned operators' CRD schemas (npm packages locked in deploy/k8s/schemas/package-lock.json) and
+# rewrites their provenance (deploy/k8s/schemas/*/SOURCES.md, kinds.json); tests/deploy fails when they differ.
+crd-schemas: install
+	cd deploy/k8s/schemas && npm ci --no-audit --no-fund && ../../../$(BIN)/python sources.py
 
 # The whole pipeline under load on a throwaway platform: N submissions (default 1,000) from upload to state
 # credit, with reviewers and a district approving; writes benchmarks/results/pipeline-<N>.json and charts in
