@@ -7,7 +7,7 @@ PROJECTS := libs/events libs/runtime libs/devstack \
 	services/catalog services/submission services/review services/award services/licensure services/canary
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PROJECTS))
 
-.PHONY: install up test lint schemas observability dashboards k8s bench bench-upload bench-signing clean
+.PHONY: install up test lint schemas observability dashboards k8s crd-schemas bench bench-upload bench-signing clean
 
 $(BIN)/.installed: $(PYPROJECTS) constraints.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ dashboards: observability
 # state-agencies) from libs/events and each service's topics.py; tests/deploy fails when they differ from this.
 k8s: install
 	cd deploy/k8s && ../../$(BIN)/python -m kafkagen
+
+# Installs the pinned operators' CRD schemas (npm packages locked in deploy/k8s/schemas/package-lock.json) and
+# rewrites their provenance (deploy/k8s/schemas/*/SOURCES.md, kinds.json); tests/deploy fails when they differ.
+crd-schemas: install
+	cd deploy/k8s/schemas && npm ci --no-audit --no-fund && ../../../$(BIN)/python sources.py
 
 # The whole pipeline under load on a throwaway platform: N submissions (default 1,000) from upload to state
 # credit, with reviewers and a district approving; writes benchmarks/results/pipeline-<N>.json and charts in

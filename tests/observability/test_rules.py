@@ -40,7 +40,7 @@ def test_committed_dashboards_and_rules_are_what_the_generator_writes() -> None:
 
 
 def test_the_prometheus_rule_for_kubernetes_carries_exactly_the_rule_files_groups() -> None:
-    custom_resource = yaml.safe_load((OBSERVABILITY / "k8s" / "prometheusrule.yaml").read_text())
+    custom_resource = yaml.safe_load((ROOT / "deploy/k8s/components/monitoring/prometheusrule.yaml").read_text())
     groups = [group for path in RULE_FILES for group in yaml.safe_load(path.read_text())["groups"]]
     assert custom_resource["kind"] == "PrometheusRule"
     def by_name(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

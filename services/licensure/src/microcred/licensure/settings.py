@@ -11,7 +11,7 @@ class LicensureSettings(ServiceSettings):
     create_state_topics: bool = Field(
         default=True,
         description="Create licensure.state.<XX> for every state with a rule set. Turn off where topics are "
-        "provisioned by the platform team (the ACLs each state needs: docs/domain.md, Licensure).",
+        "provisioned by the platform team (docs/operations/kafka-topics-and-acls.md).",
     )
     state_topic_partitions: int = Field(default=STATE_FEED_PARTITIONS, ge=1)
     webhook_retry_base_seconds: float = Field(default=10.0, gt=0)

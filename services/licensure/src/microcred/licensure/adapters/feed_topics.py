@@ -1,6 +1,6 @@
 """Per-state feed topics: ``licensure.state.<XX>``, one per state with a rule set.
 
-A state reads its feed with any Kafka client; access is limited to its own topic by ACLs (docs/domain.md, Licensure).
+A state reads its feed with any Kafka client; access is limited to its own topic by ACLs (docs/operations/kafka-topics-and-acls.md).
 Creating the topics here, idempotently, keeps a new state's feed from waiting on a ticket; where the
 platform team provisions topics instead, ``create_state_topics`` turns this off.
 """

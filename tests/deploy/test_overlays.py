@@ -1,0 +1,251 @@
+"""Every overlay under deploy/k8s/overlays renders and passes every check, with no cluster.
+
+kubectl renders each overlay (in CI a missing kubectl fails the test); kubernetes-validate checks the objects
+Kubernetes defines against its schemas (unknown fields too); every custom resource is checked against the CRD
+schema of the pinned operator release (deploy/k8s/schemas, run by Node.js); then the policy rules. The second
+half breaks a good object on purpose and shows each check catching it.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import k8s_checks as checks
+import pytest
+from node_packages import npm_ci, require_node
+from system_tools import require_tool
+
+OVERLAYS = sorted(path.parent.name for path in (checks.K8S / "overlays").glob("*/kustomization.yaml"))
+POLICIES = {
+    "security": checks.security_problems,
+    "probes": checks.probe_problems,
+    "resources": checks.resource_problems,
+    "images": checks.image_problems,
+    "disruption budgets": checks.disruption_budget_problems,
+    "network policies": checks.network_policy_problems,
+}
+Obj = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[str, list[Obj]]:
+    kubectl = require_tool("kubectl", "it renders the Kubernetes overlays (apt-get install kubectl)")
+    return {overlay: checks.render(kubectl, checks.K8S / "overlays" / overlay) for overlay in OVERLAYS}
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    require_node("the custom resources are checked against the operators' CRD schemas")
+    npm_ci(checks.SCHEMAS)
+    return require_tool("node", "it runs the CRD schema validators")
+
+
+def test_the_three_overlays_are_there() -> None:
+    assert set(OVERLAYS) >= {"local", "production", "managed"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_core_objects_are_valid_for_the_pinned_kubernetes_release(rendered: dict[str, list[Obj]], overlay: str) -> None:
+    problems, _ = checks.core_schema_problems(rendered[overlay])
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_custom_resources_are_valid_for_the_pinned_operator_releases(
+    rendered: dict[str, list[Obj]], node: str, overlay: str
+) -> None:
+    _, custom = checks.core_schema_problems(rendered[overlay])
+    problems = checks.custom_resource_problems(node, custom)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("policy", POLICIES)
+def test_overlay_follows_the_policy(rendered: dict[str, list[Obj]], overlay: str, policy: str) -> None:
+    problems = POLICIES[policy](rendered[overlay])
+    assert not problems, "\n".join(problems)
+
+
+def test_managed_overlay_has_no_operator_objects(rendered: dict[str, list[Obj]]) -> None:
+    operated = {"kafka.strimzi.io", "postgresql.cnpg.io", "barmancloud.cnpg.io"}
+    found = [checks.where(o) for o in rendered["managed"] if o["apiVersion"].split("/")[0] in operated]
+    assert not found, f"the managed overlay uses the platform team's Kafka and PostgreSQL, yet renders {found}"
+
+
+@pytest.mark.parametrize("overlay", ["production", "managed"])
+def test_production_overlays_commit_no_secret_and_pin_every_image(rendered: dict[str, list[Obj]], overlay: str) -> None:
+    objects = rendered[overlay]
+    assert not [o for o in objects if o["kind"] == "Secret"], f"{overlay} commits a Secret"
+    config = next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith("microcred-config"))
+    assert config["data"]["MICROCRED_MODE"] == "production"
+    assert config["data"]["MICROCRED_AUTH_JWKS_URL"].startswith("https://")
+    for place, container, _, _ in checks.containers(objects):
+        tag = container["image"].rsplit(":", 1)[-1]
+        assert tag not in ("local", "latest") and tag[0].isdigit(), f"{place} image {container['image']} is not a release"
+
+
+def test_every_value_an_operator_must_set_is_marked_and_resolves_nowhere(rendered: dict[str, list[Obj]]) -> None:
+    """What an operator must set carries SET-ME under .invalid (RFC 2606), so a forgotten one fails loudly and
+    the example's names (example.org) are never what production runs with."""
+    for overlay in ("production", "managed"):
+        text = str(rendered[overlay])
+        assert "example.org" not in text, f"{overlay} still names an example.org placeholder"
+        assert "SET-ME.invalid" in text
+
+
+# --- the checks catch what they are for ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def good(rendered: dict[str, list[Obj]]) -> list[Obj]:
+    return rendered["local"]
+
+
+def broken(objects: list[Obj], kind: str, name: str | None = None) -> tuple[list[Obj], Obj]:
+    """A deep copy of the objects and, inside it, the first object of that kind (and name) to break."""
+    copied = copy.deepcopy(objects)
+    target = next(o for o in copied if o["kind"] == kind and (name is None or o["metadata"]["name"] == name))
+    return copied, target
+
+
+def server(deployment: Obj) -> Obj:
+    container: Obj = deployment["spec"]["template"]["spec"]["containers"][0]
+    return container
+
+
+def test_core_schema_check_catches_a_wrong_type_and_an_unknown_field(good: list[Obj]) -> None:
+    _, deployment = broken(good, "Deployment", "review")
+    deployment["spec"]["replicas"] = "two"
+    _, service = broken(good, "Service", "review")
+    service["spec"]["portz"] = []
+    problems, _ = checks.core_schema_problems([deployment, service])
+    assert len(problems) == 2, problems
+
+
+def test_an_unknown_kind_is_a_custom_resource_and_an_unpinned_one_fails(node: str) -> None:
+    unknown = {"apiVersion": "example.invalid/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {}}
+    problems, custom = checks.core_schema_problems([unknown])
+    assert not problems and custom == [unknown]
+    assert checks.custom_resource_problems(node, custom) == [
+        "Widget/w: example.invalid/v1/Widget: no pinned CRD schema for this apiVersion and kind"
+    ]
+
+
+CUSTOM_RESOURCES = [
+    ({"apiVersion": "kafka.strimzi.io/v1", "kind": "KafkaTopic", "metadata": {"name": "t"},
+      "spec": {"partitions": 3, "replicas": 3}}, ("spec", "partitions"), "three"),
+    ({"apiVersion": "kafka.strimzi.io/v1", "kind": "KafkaUser", "metadata": {"name": "u"},
+      "spec": {"authentication": {"type": "scram-sha-512"}}}, ("spec", "authentication", "type"), "kerberos"),
+    ({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"name": "c"},
+      "spec": {"instances": 3, "storage": {"size": "1Gi"}}}, ("spec", "instances"), "3"),
+    ({"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "s"},
+      "spec": {"scaleTargetRef": {"name": "review"}, "triggers": [{"type": "kafka", "metadata": {}}]}},
+     ("spec", "maxReplicaCount"), "many"),
+    ({"apiVersion": "monitoring.coreos.com/v1", "kind": "PodMonitor", "metadata": {"name": "p"},
+      "spec": {"selector": {}, "podMetricsEndpoints": [{"port": "http", "interval": "15s"}]}},
+     ("spec", "podMetricsEndpoints"), "http"),
+]
+
+
+@pytest.mark.parametrize(("resource", "path", "value"), CUSTOM_RESOURCES, ids=lambda v: v["kind"] if isinstance(v, dict) else "")
+def test_crd_schema_check_passes_a_valid_resource_and_catches_a_broken_one(
+    node: str, resource: Obj, path: tuple[str, ...], value: Any
+) -> None:
+    assert checks.custom_resource_problems(node, [resource]) == []
+    bad = copy.deepcopy(resource)
+    parent = bad
+    for key in path[:-1]:
+        parent = parent[key]
+    parent[path[-1]] = value
+    problems = checks.custom_resource_problems(node, [bad])
+    assert problems and "/" + "/".join(path) in problems[0], problems
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("runAsNonRoot", False, "may run as root"),
+        ("readOnlyRootFilesystem", False, "writable root filesystem"),
+        ("allowPrivilegeEscalation", True, "privilege escalation"),
+        ("privileged", True, "is privileged"),
+        ("capabilities", {"drop": ["NET_RAW"]}, "keeps Linux capabilities"),
+    ],
+)
+def test_security_check_catches_each_weakened_setting(good: list[Obj], field: str, value: Any, problem: str) -> None:
+    objects, deployment = broken(good, "Deployment", "catalog")
+    server(deployment)["securityContext"][field] = value
+    assert [p for p in checks.security_problems(objects) if problem in p]
+
+
+def test_probe_and_resource_checks_catch_what_is_missing(good: list[Obj]) -> None:
+    objects, deployment = broken(good, "Deployment", "award")
+    del server(deployment)["readinessProbe"]
+    del deployment["spec"]["template"]["spec"]["initContainers"][0]["resources"]["limits"]["memory"]
+    assert checks.probe_problems(objects) == ["Deployment/award container server has no readinessProbe"]
+    assert checks.resource_problems(objects) == ["Deployment/award initContainer migrate has no memory limit"]
+
+
+@pytest.mark.parametrize("image", ["microcred/review", "microcred/review:latest", "registry:5000/microcred/review"])
+def test_image_check_catches_latest_and_untagged_images(good: list[Obj], image: str) -> None:
+    objects, deployment = broken(good, "Deployment", "review")
+    server(deployment)["image"] = image
+    assert len(checks.image_problems(objects)) == 1
+    server(deployment)["image"] = "microcred/review@sha256:" + "0" * 64
+    assert checks.image_problems(objects) == []
+
+
+def test_disruption_budget_check_wants_one_once_a_workload_scales_and_refuses_one_that_blocks_drains(
+    good: list[Obj],
+) -> None:
+    objects, deployment = broken(good, "Deployment", "review")
+    deployment["spec"]["replicas"] = 2
+    assert checks.disruption_budget_problems(objects) == [
+        "Deployment/review runs more than one replica with no PodDisruptionBudget"
+    ]
+    budget = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "review"},
+              "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "review"}}}}
+    assert checks.disruption_budget_problems([*objects, budget]) == [
+        "PodDisruptionBudget/review keeps all 2 replicas of Deployment/review: no node can drain"
+    ]
+    budget["spec"] = {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "review"}}}
+    assert checks.disruption_budget_problems([*objects, budget]) == []
+    scaled = {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "catalog"},
+              "spec": {"scaleTargetRef": {"name": "catalog"}, "minReplicaCount": 1}}
+    assert "Deployment/catalog runs more than one replica with no PodDisruptionBudget" in (
+        checks.disruption_budget_problems([*objects, budget, scaled])
+    )
+
+
+def test_network_policy_check_catches_a_missing_deny_a_missing_allowance_and_a_closed_kafka_port(
+    good: list[Obj],
+) -> None:
+    without_deny = [o for o in good if not (o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "deny-all")]
+    assert checks.network_policy_problems(without_deny)[0].startswith("no default-deny NetworkPolicy")
+    without_dns = [o for o in good if not (o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "allow-dns")]
+    assert checks.network_policy_problems(without_dns) == ["no NetworkPolicy lets every pod reach DNS (53/UDP)"]
+    without_review = [o for o in good if not (o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "review")]
+    problems = checks.network_policy_problems(without_review)
+    assert "Deployment/review serves 8000 but no policy lets traffic in" in problems
+    assert "Deployment/review server is told to reach Kafka on 9093, but no policy lets it out" in problems
+    objects = copy.deepcopy(good)
+    config = next(o for o in objects if o["metadata"]["name"].startswith("microcred-config"))
+    config["data"]["MICROCRED_KAFKA_BOOTSTRAP_SERVERS"] = "microcred-kafka-bootstrap:9094"
+    assert any("Kafka on 9094" in p for p in checks.network_policy_problems(objects))
+
+
+# --- the pinned CRD schemas are what SOURCES.md says ------------------------------------------------
+
+
+def test_crd_schema_sources_are_what_the_pinned_packages_hold(node: str) -> None:
+    spec = importlib.util.spec_from_file_location("crd_sources", checks.SCHEMAS / "sources.py")
+    assert spec and spec.loader
+    sources = importlib.util.module_from_spec(spec)
+    sys.modules["crd_sources"] = sources
+    spec.loader.exec_module(sources)
+    stale = [str(Path(path).relative_to(checks.ROOT)) for path, text in sources.outputs().items()
+             if not path.exists() or path.read_text() != text]
+    assert not stale, f"regenerate with `make crd-schemas`: {stale}"
