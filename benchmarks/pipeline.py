@@ -68,13 +68,15 @@ import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from harness import running_platform
+from replicas import held_partitions, parse_replicas
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from microcred.devstack.client import Actor, PlatformClient
+from microcred.devstack.client import Actor, PlatformClient, RoundRobin
 from microcred.devstack.platform import SERVICES, Platform, PlatformPorts, embedded_infrastructure
 from microcred.devstack.samples import NOT_YET, PROFICIENT, QUICK_SERVICE_ENV, credential_definition, tiny_video
+from microcred.events.topics import platform_topics
 from microcred.runtime.auth import Role
 from microcred.runtime.offsets import LogEnds
 
@@ -217,8 +219,8 @@ class Api:
     pooled connection on every request, and the generator then took a third of the machine it measures.
     """
 
-    def __init__(self, urls: dict[str, str], concurrency: int) -> None:
-        self.urls = urls
+    def __init__(self, urls: dict[str, list[str]], concurrency: int) -> None:
+        self.urls = RoundRobin(urls)  # a replicated service's requests go to its replicas in turn
         # Idle connections are dropped before uvicorn's 5 s keep-alive timeout: otherwise a request sent on
         # a connection the server is closing fails with "Server disconnected".
         self.http = aiohttp.ClientSession(
@@ -785,24 +787,26 @@ class Options:
     ceiling: bool
     seed: int
     broker_log: Literal["s3", "memory"] = "s3"
+    replicas: dict[str, int] = field(default_factory=dict)
 
 
 def tag_of(options: Options) -> str:
     return (f"{options.submissions}" + (f"-rate{options.rate:g}" if options.rate > 0 else "")
-            + ("-memlog" if options.broker_log == "memory" else ""))
+            + ("-memlog" if options.broker_log == "memory" else "")
+            + "".join(f"-replicas-{s}{n}" for s, n in sorted(options.replicas.items()) if n > 1))
 
 
-def platform_for(data_dir: Path, broker_log: Literal["s3", "memory"], ports: PlatformPorts | None = None) -> Platform:
+def platform_for(data_dir: Path, broker_log: Literal["s3", "memory"], ports: PlatformPorts | None = None,
+                 replicas: dict[str, int] | None = None) -> Platform:
     ports = ports or PlatformPorts.free()
     infra = embedded_infrastructure(data_dir, ports.infra, data_dir / "logs", extra_databases=(CEILING_DATABASE,),
                                     broker_log=broker_log)
-    return Platform(data_dir, ports, infra=infra, service_env=QUICK_SERVICE_ENV)
+    return Platform(data_dir, ports, infra=infra, service_env=QUICK_SERVICE_ENV, replicas=replicas or 1)
 
 
 async def drive(platform: Platform, world: World, options: Options, video: bytes) -> dict[str, Any]:
     rng = random.Random(options.seed)
-    urls = {s: platform.url(s) for s in SERVICES}
-    api = Api(urls, options.concurrency)
+    api = Api({s: platform.urls(s) for s in SERVICES}, options.concurrency)
     bootstrap = platform.endpoints.kafka_bootstrap
     try:
         with console.status(f"registering licences of {len(world.teachers)} teachers"):
@@ -972,7 +976,8 @@ def summarise(run: Run, samples: Samples, started: float, finished: float, optio
 def one_size(options: Options, video: bytes, charts: Path) -> dict[str, Any]:
     teachers = max(math.ceil(options.submissions / options.credentials), 1)
     with tempfile.TemporaryDirectory(prefix="microcred-pipeline-") as scratch, \
-            running_platform(platform_for(Path(scratch) / "platform", options.broker_log), console) as platform:
+            running_platform(platform_for(Path(scratch) / "platform", options.broker_log, replicas=options.replicas),
+                             console) as platform:
         console.print(f"platform up (data in {platform.data_dir}); "
                       f"N={options.submissions}, {teachers} teachers, {options.credentials} credentials")
         client = PlatformClient({s: platform.url(s) for s in SERVICES}, platform.tokens, timeout=120.0)
@@ -985,6 +990,7 @@ def one_size(options: Options, video: bytes, charts: Path) -> dict[str, Any]:
         result = asyncio.run(drive(platform, world, options, video))
         result["ceiling"] = raw_ceiling(platform, result) if options.ceiling else {}
         result["service_log_errors"] = service_log_errors(platform)
+        result["replica_partitions"] = held_partitions(platform)
     raw_hops = result.pop("_raw_hops")
     result.pop("_raw_end_to_end")
     report: dict[str, Any] = {
@@ -1011,10 +1017,12 @@ def parameters(options: Options, teachers: int) -> dict[str, Any]:
         "teachers": teachers, "fail_share": options.fail_share, "poll_interval_s": options.poll,
         "timeout_s": options.timeout, "seed": options.seed, "state_mixes": [list(m) for m in STATE_MIXES],
         "ar_district_approval": "approved by a district-admin player polling pending credits",
-        "service_env": QUICK_SERVICE_ENV, "topic_partitions": 3, "broker_log": options.broker_log,
+        "service_env": QUICK_SERVICE_ENV, "broker_log": options.broker_log,
+        "topic_partitions": {spec.name: spec.partitions for spec in platform_topics()},
         # Settings from this run's environment reach every service too (Platform.env_for): a before/after of one
         # setting is two runs with and without the variable, and the report says which it was.
         "inherited_env": {name: value for name, value in sorted(os.environ.items()) if name.startswith("MICROCRED_")},
+        "replicas": options.replicas,
     }
 
 
@@ -1622,6 +1630,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=0.0, help="drain timeout, s (default 120 + N/2)")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the plain Kafka/PostgreSQL ceiling")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--replicas", type=parse_replicas, default={},
+                        help="processes of a service, as pods of its Deployment: submission=2[,review=2]")
     parser.add_argument("--broker-log", choices=("s3", "memory"), default="s3",
                         help="where Tansu keeps its log: s3 (SeaweedFS, as make up runs it) or memory (no S3 round "
                              "trip per produce and commit, closer to a Kafka broker's cost)")
@@ -1645,8 +1655,9 @@ def main(argv: list[str] | None = None) -> int:
 
     video = tiny_video()
     if args.chunk:
-        if args.sizes or args.before is not None or args.rate > 0 or args.chunk < 1 or (args.max_chunks or 0) < 0:
-            parser.error("--chunk takes -n, a positive chunk size, no --sizes, --before or --rate")
+        if args.sizes or args.before is not None or args.rate > 0 or args.chunk < 1 or (args.max_chunks or 0) < 0 \
+                or args.replicas:
+            parser.error("--chunk takes -n, a positive chunk size, no --sizes, --before, --rate or --replicas")
         options = Options(args.submissions, 0.0, args.concurrency, args.credentials, args.reviewers, args.fail_share,
                           args.poll, args.timeout or 120 + min(args.chunk, args.submissions) / 2, not args.no_ceiling,
                           args.seed, args.broker_log)
@@ -1659,7 +1670,7 @@ def main(argv: list[str] | None = None) -> int:
     for size in sizes:
         options = Options(size, args.rate, args.concurrency, args.credentials, args.reviewers, args.fail_share,
                           args.poll, args.timeout or 120 + size / 2, not args.no_ceiling, args.seed,
-                          args.broker_log)
+                          args.broker_log, args.replicas)
         before_path = args.before
         if before_path is not None and before_path.is_dir():
             before_path = before_path / f"pipeline-{tag_of(options)}.json"

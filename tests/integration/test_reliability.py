@@ -438,6 +438,103 @@ async def test_a_relay_publishes_nothing_while_another_replicas_relay_holds_the_
             tables.outbox.c.event_id == event.event_id)) is not None
 
 
+def recorder(sent: list[tuple[str, str]], name: str, gate: asyncio.Event | None = None) -> Any:
+    """A publish that notes (relay, event id) in call order and acknowledges at once, or once ``gate`` opens."""
+
+    async def publish(topic: str, key: bytes, value: bytes, headers: Any) -> Any:
+        sent.append((name, json.loads(value)["event_id"]))
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if gate is None:
+            done.set_result(None)
+        else:
+            gate_waiter = asyncio.create_task(gate.wait())
+            gate_waiter.add_done_callback(lambda _: done.done() or done.set_result(None))
+        return done
+
+    return publish
+
+
+async def test_two_replicas_relays_publish_every_event_once_and_in_commit_order_while_both_take_turns(
+    engine: AsyncEngine
+) -> None:
+    # Two replicas' relays on one outbox, polling hard while a writer commits event after event: were they
+    # ever to publish at the same time (or one to publish what the other had just stamped), an event would
+    # go out twice or out of order.
+    service = f"pair-{uuid.uuid4().hex[:6]}"
+    sent: list[tuple[str, str]] = []
+    relays = [OutboxRelay(async_sessionmaker(engine, expire_on_commit=False), tables, recorder(sent, name),
+                          service=service, registry=CollectorRegistry(), batch_size=7, poll_interval=0.002)
+              for name in ("first", "second")]
+    tasks = [asyncio.create_task(relay.run()) for relay in relays]
+    events = [credit(uuid.uuid4()) for _ in range(400)]
+    mine = {str(e.event_id) for e in events}
+    writer = async_sessionmaker(engine, expire_on_commit=False)
+    try:
+        for event in events:
+            async with UnitOfWork(writer, tables, "test") as uow:
+                uow.publish(event)
+                await uow.commit()
+            relays[len(sent) % 2].wake()
+        await eventually(lambda: _true(mine <= {event_id for _, event_id in sent}), "every event published")
+        await asyncio.sleep(0.3)  # room for a late duplicate
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    published = [event_id for _, event_id in sent if event_id in mine]
+    assert published == [str(e.event_id) for e in events], "an event was published twice or out of order"
+    assert {name for name, event_id in sent if event_id in mine} == {"first", "second"}, "one relay did it all"
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def test_when_the_relay_holding_the_lock_dies_mid_pass_the_other_replicas_relay_publishes_its_rows(
+    engine: AsyncEngine
+) -> None:
+    service = f"takeover-{uuid.uuid4().hex[:6]}"
+    session_factory = async_sessionmaker(engine, expire_on_commit=False)
+    event = credit(uuid.uuid4())
+    async with UnitOfWork(session_factory, tables, "test") as uow:
+        uow.publish(event)
+        await uow.commit()
+    # The active relay sends, and its acknowledgements never come: it holds the lock mid-pass, as a replica
+    # whose process is about to be killed does. Its own engine, so its connection can be killed alone.
+    dying_engine = create_async_engine(engine.url, connect_args={"server_settings": {"application_name": service}})
+    sent: list[tuple[str, str]] = []
+    never = asyncio.Event()
+    active = OutboxRelay(async_sessionmaker(dying_engine), tables, recorder(sent, "active", never),
+                         service=service, registry=CollectorRegistry(), poll_interval=0.05)
+    standby = OutboxRelay(session_factory, tables, recorder(sent, "standby"), service=service,
+                          registry=CollectorRegistry(), poll_interval=0.05)
+    tasks = [asyncio.create_task(active.run())]
+    try:
+        await eventually(lambda: _true(("active", str(event.event_id)) in sent), "the active relay to send")
+        tasks.append(asyncio.create_task(standby.run()))
+        await asyncio.sleep(1.0)
+        assert not [s for s in sent if s[0] == "standby"], "the standby published while the lock was held"
+        # The process dies: PostgreSQL sees its connection close, rolls its pass back and frees the lock.
+        async with engine.begin() as connection:
+            killed = await connection.scalar(sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = :name"),
+                {"name": service})
+        assert killed, "the active relay's connection was not found"
+        await eventually(lambda: _true(("standby", str(event.event_id)) in sent), "the standby to take over")
+    finally:
+        # The dead relay's acknowledgements come, so it finds its connection gone and is stopped between passes
+        # (cancelled mid-pass on a dead connection, its rollback's error would stand in for the cancellation).
+        never.set()
+        await asyncio.sleep(0.3)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await dying_engine.dispose()
+    async with engine.connect() as connection:
+        assert await connection.scalar(sa.select(tables.outbox.c.published_at).where(
+            tables.outbox.c.event_id == event.event_id)) is not None
+
+
 async def test_the_outbox_gauges_show_one_unsent_row_and_its_age_even_while_the_relay_fails(
     platform: Platform, engine: AsyncEngine
 ) -> None:

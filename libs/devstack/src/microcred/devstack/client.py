@@ -10,7 +10,7 @@ import hashlib
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +53,29 @@ def wait_for(check: Callable[[], T | None], what: str, timeout: float = 60.0, in
         time.sleep(interval)
 
 
+class RoundRobin(Mapping[str, str]):
+    """Base URL per service, where a service with several replicas answers in turn: ``urls["review"]`` is
+    the next replica's, as a round-robin load balancer in front of a Deployment gives it.
+
+    ``replicas`` may be changed (a test that killed a replica sends to the others, as a balancer whose
+    health check failed would)."""
+
+    def __init__(self, urls: Mapping[str, str | Sequence[str]]) -> None:
+        self.replicas = {service: (url,) if isinstance(url, str) else tuple(url) for service, url in urls.items()}
+        self._turns: Counter[str] = Counter()
+
+    def __getitem__(self, service: str) -> str:
+        replicas = self.replicas[service]
+        self._turns[service] += 1
+        return replicas[self._turns[service] % len(replicas)]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.replicas)
+
+    def __len__(self) -> int:
+        return len(self.replicas)
+
+
 @dataclass(frozen=True)
 class Actor:
     subject: str
@@ -60,8 +83,9 @@ class Actor:
 
 
 class PlatformClient:
-    def __init__(self, urls: Mapping[str, str], tokens: DevTokenIssuer, *, timeout: float = 30.0) -> None:
-        self.urls = dict(urls)
+    def __init__(self, urls: Mapping[str, str | Sequence[str]], tokens: DevTokenIssuer, *,
+                 timeout: float = 30.0) -> None:
+        self.urls = urls if isinstance(urls, RoundRobin) else RoundRobin(urls)
         self.tokens = tokens
         self.http = httpx.Client(timeout=timeout)
 
@@ -82,9 +106,9 @@ class PlatformClient:
 
     def undocumented_answers(self) -> Counter[str]:
         """Answers, so far, with a status their operation's OpenAPI document does not list, per service,
-        operation and status (each service counts them; see runtime.service.CorrelateAndMeasure)."""
+        operation and status (each replica counts its own; see runtime.service.CorrelateAndMeasure)."""
         found: Counter[str] = Counter()
-        for service, url in self.urls.items():
+        for service, url in ((s, url) for s, urls in self.urls.replicas.items() for url in urls):
             for family in text_string_to_metric_families(self.http.get(f"{url}/metrics").text):
                 if family.name != "microcred_http_undocumented_responses":
                     continue

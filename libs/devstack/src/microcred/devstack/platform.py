@@ -6,7 +6,14 @@ each service as its own ``python -m microcred.<service> serve`` process and wait
 ``/health`` answers 200. Services are driven only as processes and over HTTP, never imported.
 
 Port layout for a base port B: the infrastructure uses B..B+9 (see ``Ports``); services listen on
-B+10 (catalog), B+11 (submission), B+12 (review), B+13 (award), B+14 (licensure).
+B+10 (catalog), B+11 (submission), B+12 (review), B+13 (award), B+14 (licensure), and a second replica
+of each, when asked for, on B+15..B+19 in the same order.
+
+Replicas (``Platform(..., replicas={"review": 2})`` or ``replicas=2`` for every service) are processes of
+the same service against the same database and consumer groups, as a Deployment's pods are: each has its
+own HTTP port, process and log (``review-2`` names the second), and they share the first one's public
+URL, as pods share their Service's. With N replicas each gets ``partitions // N`` consumers per topic
+(at least one) unless ``service_env`` says otherwise: more consumers in a group than partitions sit idle.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -34,7 +42,7 @@ from microcred.devstack.infra import (
     port_is_free,
     spawn_child,
 )
-from microcred.events.topics import platform_topics
+from microcred.events.topics import event_topics, platform_topics, topic_spec
 from microcred.runtime.auth import DevTokenIssuer
 from microcred.runtime.offsets import LogEnds, committed_offsets, lag
 
@@ -42,7 +50,20 @@ log = logging.getLogger(__name__)
 
 SERVICES = ("catalog", "submission", "review", "award", "licensure")
 EVIDENCE_BUCKET = "evidence"
+# The fewest partitions a topic the services read has. With N replicas each runs this // N consumers per topic,
+# so no consumer of any group sits idle and every replica holds partitions of every topic it reads.
+FEWEST_PARTITIONS = min(topic_spec(topic).partitions for topic in event_topics())
+# The HTTP ports of a service's replicas sit in the 20-port block ``Ports`` reserves (B+10..B+19).
+MAX_REPLICAS = 2
 
+
+def instance_name(service: str, replica: int) -> str:
+    """``review`` for a service's first replica, ``review-2`` for its second: names its process, port and log."""
+    return service if replica == 1 else f"{service}-{replica}"
+
+
+def service_of(instance: str) -> str:
+    return instance.split("-", 1)[0]
 
 
 class Infrastructure(Protocol):
@@ -75,7 +96,10 @@ class PlatformPorts:
 
     @classmethod
     def from_base(cls, base: int) -> PlatformPorts:
-        return cls(infra=Ports.from_base(base), http={s: base + 10 + i for i, s in enumerate(SERVICES)})
+        return cls(infra=Ports.from_base(base), http={
+            instance_name(s, replica): base + 10 + len(SERVICES) * (replica - 1) + i
+            for replica in range(1, MAX_REPLICAS + 1) for i, s in enumerate(SERVICES)
+        })
 
     @classmethod
     def free(cls) -> PlatformPorts:
@@ -95,7 +119,16 @@ class Platform:
         *,
         infra: Infrastructure | None = None,
         service_env: dict[str, str] | None = None,
+        replicas: int | Mapping[str, int] = 1,
     ) -> None:
+        counts = dict.fromkeys(SERVICES, replicas) if isinstance(replicas, int) else {**dict.fromkeys(SERVICES, 1),
+                                                                                     **replicas}
+        if set(counts) - set(SERVICES) or not all(1 <= n <= MAX_REPLICAS for n in counts.values()):
+            raise ValueError(f"replicas: 1 to {MAX_REPLICAS} of each of {', '.join(SERVICES)}, not {replicas}")
+        self.replicas: dict[str, int] = counts
+        #: Every service process, first replicas first: ``catalog``, ..., ``catalog-2``, ...
+        self.instances = tuple(instance_name(s, r) for r in range(1, MAX_REPLICAS + 1) for s in SERVICES
+                               if r <= counts[s])
         self.data_dir = data_dir
         self.ports = ports
         self.log_dir = data_dir / "logs"
@@ -110,17 +143,26 @@ class Platform:
         assert self._endpoints is not None, "start() first"
         return self._endpoints
 
-    def url(self, service: str) -> str:
-        return f"http://127.0.0.1:{self.ports.http[service]}"
+    def url(self, instance: str) -> str:
+        """A service's first replica (its public URL) or, named as ``review-2``, another replica's own."""
+        return f"http://127.0.0.1:{self.ports.http[instance]}"
 
-    def env_for(self, service: str) -> dict[str, str]:
+    def urls(self, service: str) -> list[str]:
+        """Every replica of ``service``, for a client that spreads its requests over them."""
+        return [self.url(instance_name(service, r)) for r in range(1, self.replicas[service] + 1)]
+
+    def env_for(self, instance: str) -> dict[str, str]:
         e = self.endpoints
+        service = service_of(instance)
+        replicas = self.replicas[service]
         env = {
             "MICROCRED_MODE": "local",
             "MICROCRED_DATABASE_URL": e.database_url(service),
             "MICROCRED_KAFKA_BOOTSTRAP_SERVERS": e.kafka_bootstrap,
             "MICROCRED_HTTP_HOST": "127.0.0.1",
-            "MICROCRED_HTTP_PORT": str(self.ports.http[service]),
+            "MICROCRED_HTTP_PORT": str(self.ports.http[instance]),
+            # Replicas stand behind one address, as pods behind their Service: links and credential URLs a
+            # replica writes must not name its own port.
             "MICROCRED_PUBLIC_BASE_URL": self.url(service),
             "MICROCRED_AUTH_JWKS_URL": self.tokens.jwks_url,
             "MICROCRED_AUTH_ISSUER": self.tokens.issuer,
@@ -132,6 +174,8 @@ class Platform:
             "MICROCRED_S3_BUCKET": EVIDENCE_BUCKET,
             "MICROCRED_LOG_JSON": "true",
         }
+        if replicas > 1:
+            env["MICROCRED_CONSUMER_WORKERS_PER_TOPIC"] = str(max(1, FEWEST_PARTITIONS // replicas))
         return {**os.environ, **env, **self.service_env}
 
     def start(self, timeout: float = 120.0) -> None:
@@ -140,8 +184,8 @@ class Platform:
         try:
             for service in SERVICES:
                 self._migrate(service)
-            for service in SERVICES:
-                self.start_service(service)
+            for instance in self.instances:
+                self.start_service(instance)
             self.wait_healthy(timeout)
         except BaseException:
             self.stop()
@@ -158,13 +202,14 @@ class Platform:
                 component=service,
             )
 
-    def start_service(self, service: str) -> None:
-        log_file = (self.log_dir / f"{service}.log").open("ab")
+    def start_service(self, instance: str) -> None:
+        """Start a service's process: its first replica by the service's name, another as ``review-2``."""
+        log_file = (self.log_dir / f"{instance}.log").open("ab")
         # Dies with the launcher (PR_SET_PDEATHSIG), so no service outlives `make up` or a test run; and
         # only with it, not with the thread that asked (a test restarting a service from a worker thread).
-        self.processes[service] = spawn_child(
-            [sys.executable, "-m", f"microcred.{service}", "serve"],
-            env=self.env_for(service), stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+        self.processes[instance] = spawn_child(
+            [sys.executable, "-m", f"microcred.{service_of(instance)}", "serve"],
+            env=self.env_for(instance), stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
         )
         log_file.close()
 
@@ -179,9 +224,10 @@ class Platform:
             process.kill()
             process.wait(timeout=5)
 
-    def wait_healthy(self, timeout: float = 120.0, services: tuple[str, ...] = SERVICES) -> None:
+    def wait_healthy(self, timeout: float = 120.0, services: tuple[str, ...] | None = None) -> None:
+        """Wait until ``services`` (instances, as :meth:`start_service` names them; default all) answer /health."""
         deadline = time.monotonic() + timeout
-        pending = set(services)
+        pending = set(self.instances if services is None else services)
         with httpx.Client(timeout=2.0) as client:
             while pending:
                 for service in sorted(pending):
