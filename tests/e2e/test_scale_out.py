@@ -24,9 +24,10 @@ from aiokafka import AIOKafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 
 from microcred.devstack.client import Actor, PlatformClient
-from microcred.devstack.platform import SERVICES, TOPIC_PARTITIONS, Platform, PlatformPorts, instance_name
+from microcred.devstack.platform import SERVICES, Platform, PlatformPorts, instance_name
 from microcred.devstack.providers import infrastructure_for_tests
 from microcred.devstack.samples import NOT_YET, PROFICIENT, QUICK_SERVICE_ENV, credential_definition, tiny_video
+from microcred.events.topics import topic_spec
 from microcred.runtime.auth import Role
 from microcred.runtime.offsets import LogEnds
 
@@ -69,7 +70,8 @@ def wait_for_assignments(platform: Platform, instances: dict[str, list[str]], ti
         for group in groups:
             shares = [replica.get(group, set()) for replica in held[group.split(".", 1)[0]]]
             shared = all(shares) if len(shares) > 1 else True
-            if sum(map(len, shares)) != TOPIC_PARTITIONS or set().union(*shares) != set(range(TOPIC_PARTITIONS)) \
+            partitions = topic_spec(group.split(".", 1)[1]).partitions
+            if sum(map(len, shares)) != partitions or set().union(*shares) != set(range(partitions)) \
                     or not shared:
                 wrong.append(f"{group}: {shares}")
         if not wrong:
