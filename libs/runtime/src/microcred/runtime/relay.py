@@ -97,6 +97,12 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # Cancelled mid-pass, and the cleanup the cancellation interrupted failed in turn (a rollback
+                    # on a connection the database dropped): its error replaced the CancelledError, but the task
+                    # was still asked to stop. Retrying would keep a shutting-down service alive forever.
+                    raise asyncio.CancelledError from exc
                 self.failures.inc()
                 dependency = unavailable_dependency(exc)
                 if dependency is None:
