@@ -57,6 +57,7 @@ from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception_type
 from microcred.events import IntegrationEvent, PoisonMessage, dead_letter_topic, decode_event
 from microcred.events.topics import consumer_group
 from microcred.runtime.asyncapi import Subscription
+from microcred.runtime.cancellation import stop_if_cancelled
 from microcred.runtime.context import InboxClaims, correlation_id_var, event_id_var, inbox_claims_var, parse_uuid
 from microcred.runtime.outages import Dependency, unavailable_dependency
 
@@ -305,6 +306,7 @@ class ReliabilityMiddleware(BaseMiddleware):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                stop_if_cancelled(exc)  # a stop request surfacing as a failed cleanup is not a handler failure
                 policy.retried.labels(record.topic).inc()
                 dependency = unavailable_dependency(exc)
                 if dependency is None:

@@ -10,6 +10,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from microcred.runtime.cancellation import stop_if_cancelled
+
 log = logging.getLogger(__name__)
 
 
@@ -18,7 +20,8 @@ async def refresh_periodically(refresh: Callable[[], Awaitable[None]], interval_
     while True:
         try:
             await refresh()
-        except Exception:
+        except Exception as exc:
+            stop_if_cancelled(exc)
             # Typically the database is unreachable for a moment; stale gauges beat a dead loop.
             log.exception("refreshing gauges from the database failed; retrying at the next interval")
         await asyncio.sleep(interval_seconds)

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from microcred.runtime.cancellation import stop_if_cancelled
 from microcred.runtime.messaging_tables import MessagingTables
 from microcred.runtime.outages import unavailable_dependency
 from microcred.runtime.telemetry import attached_trace
@@ -97,12 +98,7 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    # Cancelled mid-pass, and the cleanup the cancellation interrupted failed in turn (a rollback
-                    # on a connection the database dropped): its error replaced the CancelledError, but the task
-                    # was still asked to stop. Retrying would keep a shutting-down service alive forever.
-                    raise asyncio.CancelledError from exc
+                stop_if_cancelled(exc)  # a stop request surfacing as a failed cleanup
                 self.failures.inc()
                 dependency = unavailable_dependency(exc)
                 if dependency is None:

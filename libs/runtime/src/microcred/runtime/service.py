@@ -31,6 +31,7 @@ from microcred.runtime.api import install_error_handlers, media, operation_id, t
 from microcred.runtime.asyncapi import asyncapi_document
 from microcred.runtime.auth import JwtVerifier
 from microcred.runtime.broker import create_broker, declare_publishers
+from microcred.runtime.cancellation import stop_if_cancelled
 from microcred.runtime.context import correlation_id_var, parse_uuid
 from microcred.runtime.kafka_clients import kafka_client_options
 from microcred.runtime.lag import ConsumerLagMonitor
@@ -137,6 +138,7 @@ class ServiceRuntime:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
+                    stop_if_cancelled(exc)
                     log.warning("refreshing the %s metrics failed (%s: %s)", name, type(exc).__name__, exc)
             await asyncio.sleep(self.settings.metrics_refresh_interval_seconds)
 
