@@ -61,10 +61,12 @@ def outputs() -> dict[Path, str]:
     return {
         STRIMZI / "kustomization.yaml": component(
             ["kafka.yaml", "topics.yaml", "users.yaml"],
-            "The Kafka cluster `microcred` (Strimzi 0.47, KRaft, 3 dual-role nodes), every topic as a KafkaTopic and one\n"
-            "KafkaUser per service. Needs the Strimzi 0.47 cluster operator watching this namespace. Clients connect to\n"
-            "microcred-kafka-bootstrap:9093 (TLS, SCRAM-SHA-512) as microcred-<service>, whose password Strimzi writes\n"
-            "to the Secret of that name; the cluster CA is in microcred-cluster-ca-cert (components/kafka-security).",
+            "The Kafka cluster `microcred` (Strimzi 1.0.0, kafka.strimzi.io/v1, Kafka 4.2.0, KRaft, 3 dual-role nodes),\n"
+            "every topic as a KafkaTopic and one KafkaUser per service. Needs the Strimzi 1.0.0 cluster operator watching\n"
+            "this namespace. Clients connect to microcred-kafka-bootstrap:9093 (TLS, SCRAM-SHA-512) as\n"
+            "microcred-<service>, whose password Strimzi's User Operator writes to the Secret of that name (it owns that\n"
+            "Secret: the services' own are microcred-<service>-secrets); the cluster CA is in microcred-cluster-ca-cert\n"
+            "(components/kafka-security).",
             patches=("licensure-provisioned-feeds.yaml",),
         ),
         STRIMZI / "kafka.yaml": render([resources.kafka(), resources.node_pool()]),
