@@ -197,8 +197,9 @@ def replicas_floor(obj: Obj, objects: list[Obj]) -> int:
 
 def disruption_budget_problems(objects: list[Obj]) -> list[str]:
     """Every workload that runs or scales to more than one replica has a PodDisruptionBudget, and none blocks
-    every eviction. A single replica gets none on purpose: its budget could only forbid draining its node
-    (minAvailable 1) or allow nothing (maxUnavailable 1); the canary is one such, by design."""
+    every eviction. A single replica needs none: its budget could only forbid draining its node (minAvailable 1)
+    or allow what no budget allows anyway (maxUnavailable 1), which is what the base gives the canary, so that a
+    drain never waits on it. Every budget must select a workload."""
     budgets = [obj for obj in objects if obj["kind"] == "PodDisruptionBudget"]
     problems = []
     for budget in budgets:
