@@ -152,7 +152,7 @@ def test_every_service_has_its_own_cluster_of_three_archiving_and_backed_up_nigh
         spec = clusters[f"{service}-db"]["spec"]
         assert spec["instances"] == 3
         assert spec["bootstrap"]["initdb"]["database"] == service
-        # The PodMonitor is a separate object: enablePodMonitor is deprecated in CloudNativePG 1.30.
+        # The PodMonitor is a separate object (it carries the label kube-prometheus-stack selects by).
         assert "enablePodMonitor" not in spec.get("monitoring", {})
         archiver = [p for p in spec["plugins"] if p.get("isWALArchiver")]
         assert [p["name"] for p in archiver] == [BARMAN]

@@ -1,8 +1,8 @@
 """Kafka topics and permissions in the cluster are what the code declares, and no principal reaches past its own.
 
 The Strimzi objects in deploy/k8s/components/strimzi and state-agencies are generated (``make k8s``) from libs/events
-and each service's ``topics.py``. These tests hold them to it: the committed files are what the generator writes
-now; every declared topic has a KafkaTopic and nothing else does; and, on the objects as kustomize renders them,
+and each service's ``topics.py`` (test_generated_components.py: the committed files are what the generator writes
+now). These tests hold them to the code: every declared topic has a KafkaTopic and nothing else does; and, on the objects as kustomize renders them,
 no state reaches another state's feed or any other topic, no service writes a topic it does not own, and each
 service's groups are covered by its own Read ACL and by no one else's. The ACL checks do not ask the generator:
 they evaluate Kafka's own matching (literal, prefix, ``*``) against every topic and group there is, and each one is
@@ -33,8 +33,7 @@ K8S = ROOT / "deploy" / "k8s"
 COMPONENTS = (K8S / "components" / "strimzi", K8S / "components" / "state-agencies")
 sys.path.insert(0, str(K8S))
 
-from kafkagen.__main__ import outputs  # noqa: E402
-from kafkagen.declarations import AGENCY_STATES, KafkaClient, feed_states, kafka_clients  # noqa: E402
+from k8sgen.declarations import AGENCY_STATES, KafkaClient, feed_states, kafka_clients  # noqa: E402
 
 Obj = dict[str, Any]
 STRIMZI_KINDS = {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser"}
@@ -224,17 +223,7 @@ def topic_object_problems(objects: list[Obj]) -> list[str]:
     return problems
 
 
-def stale_files(generated: dict[Path, str]) -> list[str]:
-    return [str(path.relative_to(ROOT)) for path, text in generated.items()
-            if not path.exists() or path.read_text() != text]
-
-
 # --- the tests ---------------------------------------------------------------------------------------------
-
-
-def test_committed_strimzi_components_are_what_make_k8s_generates_from_the_code() -> None:
-    stale = stale_files(outputs())
-    assert not stale, f"the Kafka topics and ACLs disagree with the code: run `make k8s` and commit {stale}"
 
 
 def test_every_topic_the_code_declares_has_a_kafka_topic_sized_as_declared_and_no_other_exists(
@@ -392,10 +381,3 @@ def test_the_shape_check_fails_on_create_a_wildcard_or_a_cluster_acl() -> None:
     assert len(acl_shape_problems(create_by_prefix)) == 2  # the prefix, and Create
     assert acl_shape_problems(wrong(lambda o: acls(o, "microcred-catalog").append(acl("cluster", "kafka-cluster",
                                                                                        ["Describe"]))))
-
-
-def test_the_staleness_check_names_a_file_that_differs_from_the_generator() -> None:
-    generated = outputs()
-    path = next(iter(generated))
-    generated[path] += "# edited by hand\n"
-    assert str(path.relative_to(ROOT)) in stale_files(generated)

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import k8s_checks as checks
 import pytest
+import yaml
 from node_packages import npm_ci, require_node
 from system_tools import require_tool
 
@@ -70,6 +71,59 @@ def test_custom_resources_are_valid_for_the_pinned_operator_releases(
 def test_overlay_follows_the_policy(rendered: dict[str, list[Obj]], overlay: str, policy: str) -> None:
     problems = POLICIES[policy](rendered[overlay])
     assert not problems, "\n".join(problems)
+
+
+SERVICES = ("catalog", "submission", "review", "award", "licensure")
+# What each overlay is made of (deploy/k8s/README.md): the operators' components where the operators run, the
+# settings and scalers everywhere.
+COMPONENTS = {
+    "local": {"strimzi", "kafka-security", "cloudnative-pg", "minio", "autoscaling", "monitoring", "network-policies",
+              "observability"},
+    "production": {"strimzi", "state-agencies", "kafka-security", "cloudnative-pg", "autoscaling", "monitoring",
+                   "network-policies", "observability"},
+    "managed": {"kafka-security", "autoscaling", "monitoring", "network-policies", "observability"},
+}
+
+
+def env_of(objects: list[Obj], service: str, name: str) -> Obj | None:
+    deployment = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == service)
+    server = next(c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "server")
+    return next((e for e in server.get("env", []) if e["name"] == name), None)
+
+
+def shared_config(objects: list[Obj]) -> dict[str, str]:
+    config: dict[str, str] = next(o for o in objects if o["kind"] == "ConfigMap"
+                                  and o["metadata"]["name"].startswith("microcred-config"))["data"]
+    return config
+
+
+# What each component leaves in a rendering: one it was wired in for yet rendered nothing of would show here.
+SIGNS = {
+    "strimzi": lambda objs: any(o["kind"] == "Kafka" and o["metadata"]["name"] == "microcred" for o in objs),
+    "state-agencies": lambda objs: any(o["kind"] == "KafkaUser" and o["metadata"]["name"] == "state-tn" for o in objs),
+    "kafka-security": lambda objs: all(
+        (env_of(objs, s, "MICROCRED_KAFKA_SASL_USERNAME") or {}).get("value") == f"microcred-{s}" for s in SERVICES),
+    "cloudnative-pg": lambda objs: all(
+        (env_of(objs, s, "MICROCRED_DATABASE_URL") or {}).get("valueFrom", {}).get("secretKeyRef", {}).get("name")
+        == f"{s}-db-app" for s in SERVICES),
+    "minio": lambda objs: any(o["kind"] == "Deployment" and o["metadata"]["name"] == "minio" for o in objs)
+    and any(o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith("microcred-submission-config")
+            and o["data"]["MICROCRED_S3_ENDPOINT"] == "http://minio:9000" for o in objs),
+    "autoscaling": lambda objs: {o["spec"]["scaleTargetRef"]["name"] for o in objs
+                                 if o["kind"] in ("ScaledObject", "HorizontalPodAutoscaler")} == set(SERVICES),
+    "monitoring": lambda objs: any(o["kind"] == "PrometheusRule" for o in objs),
+    "network-policies": lambda objs: any(o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "deny-all"
+                                         for o in objs),
+    "observability": lambda objs: "MICROCRED_OTEL_EXPORTER_OTLP_ENDPOINT" in shared_config(objs),
+}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_overlay_wires_its_components_and_renders_each_of_them(rendered: dict[str, list[Obj]], overlay: str) -> None:
+    kustomization = yaml.safe_load((checks.K8S / "overlays" / overlay / "kustomization.yaml").read_text())
+    assert {Path(c).name for c in kustomization["components"]} == COMPONENTS[overlay]
+    for component, sign in SIGNS.items():
+        assert sign(rendered[overlay]) == (component in COMPONENTS[overlay]), f"{overlay}: {component}"
 
 
 def test_managed_overlay_has_no_operator_objects(rendered: dict[str, list[Obj]]) -> None:
@@ -242,6 +296,11 @@ def test_network_policy_check_catches_a_missing_deny_a_missing_allowance_and_a_c
     problems = checks.network_policy_problems(without_review)
     assert "Deployment/review serves 8000 but no policy lets traffic in" in problems
     assert "Deployment/review server is told to reach Kafka on 9093, but no policy lets it out" in problems
+    without_database = [o for o in good if not (o["kind"] == "NetworkPolicy"
+                                                and o["metadata"]["name"] == "award-to-award-db")]
+    assert checks.network_policy_problems(without_database) == [
+        f"Deployment/award {container} reads its database from the cluster award-db, but no policy lets it out to its "
+        "instances on 5432" for container in ("server", "migrate")]
     objects = copy.deepcopy(good)
     config = next(o for o in objects if o["metadata"]["name"].startswith("microcred-config"))
     config["data"]["MICROCRED_KAFKA_BOOTSTRAP_SERVERS"] = "microcred-kafka-bootstrap:9094"

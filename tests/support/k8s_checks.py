@@ -233,6 +233,26 @@ def _allows(rules: list[Obj], port: int, protocol: str = "TCP") -> bool:
     return False
 
 
+def _reaches(rules: list[Obj], port: int, labels: dict[str, str]) -> bool:
+    """Whether egress rules let a pod out to pods with these labels (in its namespace) on this port."""
+    for rule in rules:
+        if not _allows([rule], port):
+            continue
+        peers = rule.get("to")
+        if not peers or any("podSelector" in peer and selects(peer["podSelector"], labels) for peer in peers):
+            return True
+    return False
+
+
+def database_clusters(objects: list[Obj], container: Obj) -> set[str]:
+    """The CloudNativePG clusters a container reads its database URL from (their <cluster>-app Secret), of those
+    the objects define."""
+    clusters = {obj["metadata"]["name"] for obj in objects if obj["kind"] == "Cluster"}
+    refs = [env.get("valueFrom", {}).get("secretKeyRef", {}) for env in container.get("env", [])
+            if env["name"] == "MICROCRED_DATABASE_URL"]
+    return {ref["name"].removesuffix("-app") for ref in refs if ref.get("name", "").removesuffix("-app") in clusters}
+
+
 def kafka_ports(objects: list[Obj], container: Obj) -> set[int]:
     """The broker ports a container is told to reach (MICROCRED_KAFKA_BOOTSTRAP_SERVERS from its ConfigMaps)."""
     configmaps = {obj["metadata"]["name"]: obj.get("data", {}) for obj in objects if obj["kind"] == "ConfigMap"}
@@ -248,7 +268,8 @@ def kafka_ports(objects: list[Obj], container: Obj) -> set[int]:
 
 def network_policy_problems(objects: list[Obj]) -> list[str]:
     """A default-deny policy for every pod, DNS for every pod, and for each workload ingress on the ports it
-    serves and egress to the Kafka bootstrap it is configured with."""
+    serves, egress to the Kafka bootstrap it is configured with and to the instances of the CloudNativePG cluster
+    it reads its database URL from."""
     policies = [obj for obj in objects if obj["kind"] == "NetworkPolicy"]
     problems = []
     deny = [
@@ -280,4 +301,9 @@ def network_policy_problems(objects: list[Obj]) -> list[str]:
                 if not _allows(egress, port):
                     problems.append(f"{where(obj)} {container['name']} is told to reach Kafka on {port}, "
                                     "but no policy lets it out")
+            # CloudNativePG labels a cluster's instances cnpg.io/cluster=<cluster>.
+            for cluster in database_clusters(objects, container):
+                if not _reaches(egress, 5432, {"cnpg.io/cluster": cluster, "cnpg.io/podRole": "instance"}):
+                    problems.append(f"{where(obj)} {container['name']} reads its database from the cluster {cluster}, "
+                                    "but no policy lets it out to its instances on 5432")
     return problems

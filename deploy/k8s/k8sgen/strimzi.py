@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kafkagen.declarations import AGENCY_CONSUMER_BYTE_RATE, KafkaClient
+from k8sgen.declarations import AGENCY_CONSUMER_BYTE_RATE, KafkaClient
 from microcred.events.topics import TopicSpec
 
 API_VERSION = "kafka.strimzi.io/v1"
