@@ -144,6 +144,18 @@ def test_production_overlays_commit_no_secret_and_pin_every_image(rendered: dict
         assert tag not in ("local", "latest") and tag[0].isdigit(), f"{place} image {container['image']} is not a release"
 
 
+def test_production_lets_the_state_agencies_in_from_outside_over_tls_with_scram_from_their_ranges_only(
+    rendered: dict[str, list[Obj]],
+) -> None:
+    kafka = next(o for o in rendered["production"] if o["kind"] == "Kafka")
+    listeners = {listener["name"]: listener for listener in kafka["spec"]["kafka"]["listeners"]}
+    outside = [listener for listener in listeners.values() if listener["type"] != "internal"]
+    assert [listener["name"] for listener in outside] == ["agencies"]
+    for listener in listeners.values():
+        assert listener["tls"] is True and listener["authentication"] == {"type": "scram-sha-512"}, listener
+    assert outside[0]["configuration"]["loadBalancerSourceRanges"], "the agencies' listener is open to everyone"
+
+
 def test_every_value_an_operator_must_set_is_marked_and_resolves_nowhere(rendered: dict[str, list[Obj]]) -> None:
     """What an operator must set carries SET-ME under .invalid (RFC 2606), so a forgotten one fails loudly and
     the example's names (example.org) are never what production runs with."""
