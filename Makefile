@@ -41,10 +41,11 @@ observability: install
 
 dashboards: observability
 
-# Regenerates the Strimzi Kafka cluster, KafkaTopics and KafkaUsers (deploy/k8s/components/strimzi and
-# state-agencies) from libs/events and each service's topics.py; tests/deploy fails when they differ from this.
+# Regenerates the components that follow from the code (deploy/k8s/components/strimzi, state-agencies, autoscaling
+# and cloudnative-pg: Kafka, topics, users, each service's scaler and database) from libs/events, each service's
+# topics.py and deploy/k8s/k8sgen's templates; tests/deploy fails when the committed files differ from this.
 k8s: install
-	cd deploy/k8s && ../../$(BIN)/python -m kafkagen
+	cd deploy/k8s && ../../$(BIN)/python -m k8sgen
 
 # Installs the pinned operators' CRD schemas (npm packages locked in deploy/k8s/schemas/package-lock.json) and
 # rewrites their provenance (deploy/k8s/schemas/*/SOURCES.md, kinds.json); tests/deploy fails when they differ.

@@ -14,6 +14,7 @@ import pytest
 import yaml
 from system_tools import require_tool
 
+from microcred.events.topics import topic_spec
 from microcred.runtime.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,19 +26,8 @@ Obj = dict[str, Any]
 
 
 def partitions(topic: str) -> int:
-    """A topic's partition count, from libs/events' topic registry (microcred.events.topics).
-
-    Until that registry lands (branch k8s-kafka-topics) the figures it sets are written here: 6 for the
-    topics every submission flows through, 3 for the rare ones. Delete the fallback once it has merged.
-    """
-    try:
-        from microcred.events.topics import topic_spec  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        flow = {"submission.submitted", "submission.withdrawn", "review.assigned", "review.released",
-                "review.scored", "review.revise-requested", "award.awarded"}
-        return 6 if topic in flow else 3
-    count: int = topic_spec(topic).partitions
-    return count
+    """A topic's partition count, from libs/events' topic registry (microcred.events.topics)."""
+    return topic_spec(topic).partitions
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +70,9 @@ def test_each_consumer_service_scales_on_the_lag_of_exactly_the_groups_it_reads_
         assert {(t["metadata"]["consumerGroup"], t["metadata"]["topic"]) for t in kafka} == subscriptions[service]
         for trigger in kafka:
             meta = trigger["metadata"]
-            assert meta["bootstrapServers"] == "microcred-kafka-bootstrap:9093"
+            # The service's own bootstrap servers (its ConfigMap, which an overlay may point at another Kafka).
+            assert meta["bootstrapServersFromEnv"] == "MICROCRED_KAFKA_BOOTSTRAP_SERVERS"
+            assert obj["spec"]["scaleTargetRef"]["envSourceContainerName"] == "server"
             assert (meta["sasl"], meta["tls"]) == ("scram_sha512", "enable")
             # KEDA then holds each topic's trigger to that topic's partitions.
             assert meta.get("allowIdleConsumers", "false") == "false"
@@ -160,7 +152,7 @@ def test_every_service_has_its_own_cluster_of_three_archiving_and_backed_up_nigh
         spec = clusters[f"{service}-db"]["spec"]
         assert spec["instances"] == 3
         assert spec["bootstrap"]["initdb"]["database"] == service
-        # The PodMonitor is a separate object: enablePodMonitor is deprecated in CloudNativePG 1.30.
+        # The PodMonitor is a separate object (it carries the label kube-prometheus-stack selects by).
         assert "enablePodMonitor" not in spec.get("monitoring", {})
         archiver = [p for p in spec["plugins"] if p.get("isWALArchiver")]
         assert [p["name"] for p in archiver] == [BARMAN]

@@ -100,13 +100,17 @@ def test_the_canary_gets_no_kafka_principal_because_it_has_no_kafka_client(rende
 def test_what_the_component_gives_a_service_is_what_production_mode_accepts(
     rendered: list[Obj], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The pod's environment as the kubelet would build it: the shared config, then the container's env, with
-    # Secret references standing for their values and the CA at a path that exists here.
+    # The pod's environment as the kubelet would build it: the shared config, then the container's env, each Secret
+    # reference replaced by a value of the shape its key holds (a database URL is a URL), and the CA at a path that
+    # exists here.
     ca_file = tmp_path / "ca.crt"
     ca_file.write_text("a mounted CA")
     server = next(c for c in pod_containers(deployments(rendered)["review"]) if c["name"] == "server")
+    secret_values = {"database-url": "postgresql://review:from-the-secret@review-db-rw:5432/review",
+                     "password": "from-the-secret"}
     environment = shared_config(rendered) | {
-        e["name"]: e.get("value", f"value of {e.get('valueFrom')}") for e in server.get("env", [])}
+        e["name"]: e["value"] if "value" in e else secret_values[e["valueFrom"]["secretKeyRef"]["key"]]
+        for e in server.get("env", [])}
     environment["MICROCRED_KAFKA_SSL_CAFILE"] = str(ca_file)
     for name, value in environment.items():
         monkeypatch.setenv(name, value)

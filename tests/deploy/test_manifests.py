@@ -262,7 +262,10 @@ def test_every_deployment_reads_config_from_a_configmap_and_its_own_secret(base_
                 for volume in deployment["spec"]["template"]["spec"].get("volumes", [])
                 if "secret" in volume and volume["name"] in mounted
             }
-            assert secrets == {f"microcred-{service}"}, f"{service} reads Secrets {secrets}"
+            # microcred-<service> is the service's Kafka principal's Secret, which Strimzi's User Operator owns and
+            # rewrites: the service's own is named apart. The canary has no principal; its Secret holds its tokens.
+            own = "microcred-canary" if service == "canary" else f"microcred-{service}-secrets"
+            assert secrets == {own}, f"{service} reads Secrets {secrets}"
 
 
 def test_services_route_to_the_named_http_port_of_their_own_pods(base_objects: list[Obj]) -> None:
@@ -458,7 +461,9 @@ def test_local_overlay_configures_tracing_and_resolves_every_config_reference(lo
         for source in container.get("envFrom", []):
             if "configMapRef" in source:
                 assert source["configMapRef"]["name"] in configmaps, f"{where} refers to a missing ConfigMap"
-        assert container["image"].endswith(":local"), f"{where} does not use the locally built image"
+        # Ours are built on the host and loaded into the cluster; others' (MinIO) are pinned releases.
+        if container["image"].startswith("microcred/"):
+            assert container["image"].endswith(":local"), f"{where} does not use the locally built image"
 
 
 # --- compose: observability and a stack that needs no variable set by hand ----------------------

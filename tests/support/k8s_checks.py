@@ -197,8 +197,9 @@ def replicas_floor(obj: Obj, objects: list[Obj]) -> int:
 
 def disruption_budget_problems(objects: list[Obj]) -> list[str]:
     """Every workload that runs or scales to more than one replica has a PodDisruptionBudget, and none blocks
-    every eviction. A single replica gets none on purpose: its budget could only forbid draining its node
-    (minAvailable 1) or allow nothing (maxUnavailable 1); the canary is one such, by design."""
+    every eviction. A single replica needs none: its budget could only forbid draining its node (minAvailable 1)
+    or allow what no budget allows anyway (maxUnavailable 1), which is what the base gives the canary, so that a
+    drain never waits on it. Every budget must select a workload."""
     budgets = [obj for obj in objects if obj["kind"] == "PodDisruptionBudget"]
     problems = []
     for budget in budgets:
@@ -232,6 +233,26 @@ def _allows(rules: list[Obj], port: int, protocol: str = "TCP") -> bool:
     return False
 
 
+def _reaches(rules: list[Obj], port: int, labels: dict[str, str]) -> bool:
+    """Whether egress rules let a pod out to pods with these labels (in its namespace) on this port."""
+    for rule in rules:
+        if not _allows([rule], port):
+            continue
+        peers = rule.get("to")
+        if not peers or any("podSelector" in peer and selects(peer["podSelector"], labels) for peer in peers):
+            return True
+    return False
+
+
+def database_clusters(objects: list[Obj], container: Obj) -> set[str]:
+    """The CloudNativePG clusters a container reads its database URL from (their <cluster>-app Secret), of those
+    the objects define."""
+    clusters = {obj["metadata"]["name"] for obj in objects if obj["kind"] == "Cluster"}
+    refs = [env.get("valueFrom", {}).get("secretKeyRef", {}) for env in container.get("env", [])
+            if env["name"] == "MICROCRED_DATABASE_URL"]
+    return {ref["name"].removesuffix("-app") for ref in refs if ref.get("name", "").removesuffix("-app") in clusters}
+
+
 def kafka_ports(objects: list[Obj], container: Obj) -> set[int]:
     """The broker ports a container is told to reach (MICROCRED_KAFKA_BOOTSTRAP_SERVERS from its ConfigMaps)."""
     configmaps = {obj["metadata"]["name"]: obj.get("data", {}) for obj in objects if obj["kind"] == "ConfigMap"}
@@ -247,7 +268,8 @@ def kafka_ports(objects: list[Obj], container: Obj) -> set[int]:
 
 def network_policy_problems(objects: list[Obj]) -> list[str]:
     """A default-deny policy for every pod, DNS for every pod, and for each workload ingress on the ports it
-    serves and egress to the Kafka bootstrap it is configured with."""
+    serves, egress to the Kafka bootstrap it is configured with and to the instances of the CloudNativePG cluster
+    it reads its database URL from."""
     policies = [obj for obj in objects if obj["kind"] == "NetworkPolicy"]
     problems = []
     deny = [
@@ -279,4 +301,9 @@ def network_policy_problems(objects: list[Obj]) -> list[str]:
                 if not _allows(egress, port):
                     problems.append(f"{where(obj)} {container['name']} is told to reach Kafka on {port}, "
                                     "but no policy lets it out")
+            # CloudNativePG labels a cluster's instances cnpg.io/cluster=<cluster>.
+            for cluster in database_clusters(objects, container):
+                if not _reaches(egress, 5432, {"cnpg.io/cluster": cluster, "cnpg.io/podRole": "instance"}):
+                    problems.append(f"{where(obj)} {container['name']} reads its database from the cluster {cluster}, "
+                                    "but no policy lets it out to its instances on 5432")
     return problems

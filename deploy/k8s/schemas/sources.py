@@ -96,6 +96,47 @@ PROJECTS = (
     ),
 )
 
+
+
+@dataclass(frozen=True)
+class Unpinned:
+    """A kind our manifests use that no registry package describes: validate.mjs checks only its apiVersion, kind
+    and metadata, and a dedicated test (``checked_by``) holds the fields we rely on. Each entry is a named gap."""
+
+    directory: str
+    title: str
+    api_version: str
+    kind: str
+    release: str
+    reason: str
+    checked_by: str
+    fields: tuple[str, ...]
+
+
+UNPINNED = (
+    Unpinned(
+        "barman-cloud",
+        "Barman Cloud plugin for CloudNativePG",
+        "barmancloud.cnpg.io/v1",
+        "ObjectStore",
+        "v0.14.0",
+        "no npm or PyPI package ships the plugin's CRD or a validator compiled from it (kubernetes-models-ts has "
+        "CloudNativePG's own kinds only), and CloudNativePG 1.31 removes the in-tree `barmanObjectStore` the Cluster "
+        "schema still describes, so the plugin stays",
+        "tests/deploy/test_overlays.py::test_the_backup_object_store_holds_what_the_clusters_rely_on",
+        (
+            "`spec.configuration`: barman-cloud's `BarmanObjectStoreConfiguration`, the Go type CloudNativePG's "
+            "in-tree `spec.backup.barmanObjectStore` also uses, so the test validates it as that field of a Cluster "
+            "against the pinned CloudNativePG schema",
+            "`destinationPath` an `s3://<bucket>/` URL, `endpointURL` absent (AWS) or an http(s) URL",
+            "`s3Credentials`: `accessKeyId` and `secretAccessKey` as `{name, key}` of one Secret, or "
+            "`inheritFromIAMRole: true`",
+            "`retentionPolicy`: the plugin's own pattern `^[1-9][0-9]*[dwm]$`",
+            "every Cluster's Barman Cloud plugin names an ObjectStore that exists",
+        ),
+    ),
+)
+
 IMPORT = re.compile(r'from\s*"(\.{1,2}/[^"]+)"')
 
 
@@ -171,17 +212,43 @@ def sources_md(project: Project) -> str:
     return "\n".join(lines) + "\n"
 
 
+def unpinned_md(gap: Unpinned) -> str:
+    lines = [
+        f"# {gap.title}: no pinned schema",
+        "",
+        HEADER,
+        "",
+        f"- Kind: `{gap.api_version}` {gap.kind}, written for the plugin release **{gap.release}**.",
+        f"- Why no schema: {gap.reason}.",
+        "- What `../validate.mjs` checks: only the apiVersion, the kind and the metadata (the Kubernetes ObjectMeta "
+        "schema of `@kubernetes-models/apimachinery`, a DNS-1123 name) and that `spec` is an object; any other field "
+        "passes unchecked there.",
+        f"- What `{gap.checked_by}` checks instead, on every overlay that renders one:",
+        "",
+        *[f"  - {field}" for field in gap.fields],
+        "",
+        "What lies outside `spec.configuration` and `retentionPolicy` (`instanceSidecarConfiguration`) is not "
+        "checked without a cluster; the API server checks it against the plugin's CRD when it is applied. When a "
+        "registry ships that CRD, pin it here and drop this entry.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def kinds_json() -> str:
     kinds = {
         f"{api_version}/{kind}": f"{project.package}/{api_version}/{kind}"
         for project in PROJECTS
         for api_version, kind in project.kinds
     }
-    return json.dumps({"_": HEADER, "kinds": kinds}, indent=2) + "\n"
+    # Kinds with no schema anywhere: their metadata is checked, their fields by the named test.
+    metadata_only = {f"{gap.api_version}/{gap.kind}": f"{gap.reason}; fields checked by {gap.checked_by}"
+                     for gap in UNPINNED}
+    return json.dumps({"_": HEADER, "kinds": kinds, "metadataOnly": metadata_only}, indent=2) + "\n"
 
 
 def outputs() -> dict[Path, str]:
     files = {HERE / project.directory / "SOURCES.md": sources_md(project) for project in PROJECTS}
+    files |= {HERE / gap.directory / "SOURCES.md": unpinned_md(gap) for gap in UNPINNED}
     files[HERE / "kinds.json"] = kinds_json()
     return files
 

@@ -98,6 +98,14 @@ def test_a_plain_postgresql_uri_is_used_through_asyncpg(given: str, used: str) -
     assert url.password == make_url(given).password and url.drivername == "postgresql+asyncpg"
 
 
+@pytest.mark.parametrize("given", ["catalog-db-rw:5432/catalog", "u:hunter2@db/catalog",
+                                   "postgresql://u:hunter2@db:notaport/catalog"])
+def test_a_database_url_that_is_no_url_is_a_settings_error_that_does_not_echo_it(given: str) -> None:
+    with pytest.raises(ValidationError, match="database_url\n  Value error, is not a database URL") as refused:
+        ServiceSettings(database_url=given)
+    assert "hunter2" not in str(refused.value) and given not in str(refused.value)
+
+
 def test_a_service_settings_subclass_normalises_its_database_url_too() -> None:
     from microcred.award.settings import AwardSettings
 

@@ -1,7 +1,7 @@
 """How every topic is sized and kept, and how consumer groups are named: one source for every place a topic is made.
 
 The dev stack (``microcred up`` and the tests), docker-compose's topic list and the Strimzi ``KafkaTopic`` and
-``KafkaUser`` objects (``make k8s``, deploy/k8s/kafkagen) all read this module, so a topic has the same partitions
+``KafkaUser`` objects (``make k8s``, deploy/k8s/k8sgen) all read this module, so a topic has the same partitions
 wherever it is created, and the Kafka ACLs name the same groups the consumers join.
 
 Partitions. A partition is read by one consumer of a group at a time, so a topic's partition count is the most

@@ -163,7 +163,7 @@ class ServiceRuntime:
     def check_subscriptions(self) -> None:
         """The consumers registered are exactly the declared ones, in the service's own groups.
 
-        The Kafka topics and ACLs of a cluster are generated from the declaration (deploy/k8s/kafkagen), not from
+        The Kafka topics and ACLs of a cluster are generated from the declaration (deploy/k8s/k8sgen), not from
         the running app: a subscriber registered without being declared would be refused by the broker there,
         and a declared one never registered would hold a grant nobody uses. Failing to build the app makes the
         two one fact.

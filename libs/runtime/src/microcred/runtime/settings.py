@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 LOCAL_DATABASE_PASSWORD = "microcred-local"  # noqa: S105 - the documented local-only default
 
@@ -50,7 +51,8 @@ class KafkaSettings(BaseSettings):
     :meth:`production_problems`).
     """
 
-    model_config = SettingsConfigDict(env_prefix="MICROCRED_", extra="ignore")
+    # A refused value is never echoed back: a database URL that fails to parse may still carry its password.
+    model_config = SettingsConfigDict(env_prefix="MICROCRED_", extra="ignore", hide_input_in_errors=True)
 
     mode: Literal["local", "production"] = "local"
     kafka_bootstrap_servers: str = "127.0.0.1:15401"
@@ -175,7 +177,13 @@ class ServiceSettings(KafkaSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url_for_asyncpg(cls, url: str) -> str:
-        return asyncpg_url(url)
+        # A settings error naming the setting, not SQLAlchemy's traceback from deep inside the validator.
+        try:
+            return asyncpg_url(url)
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                "is not a database URL: expected postgresql://<user>:<password>@<host>:<port>/<database>"
+            ) from None
 
     def default_secrets_in_use(self) -> list[str]:
         """Names of settings still holding a local-only default; subclasses extend this."""

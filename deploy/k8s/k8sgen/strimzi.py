@@ -1,20 +1,24 @@
 """The Strimzi custom resources, as plain dicts.
 
-Written for Strimzi 0.47 (API kafka.strimzi.io/v1beta2, Apache Kafka 4.0.0). Through 0.47 a KRaft cluster with
-node pools needs the ``strimzi.io/kraft`` and ``strimzi.io/node-pools`` annotations; 0.48 and later ignore them,
-so the same objects work there. ACL operations use ``operations`` (a list), as 0.49's v1 API requires.
+Written for Strimzi 1.0.0, which serves only the ``kafka.strimzi.io/v1`` API (the release whose CRD schemas
+deploy/k8s/schemas pins, so every object here is checked against them), with Apache Kafka 4.2.0, the newest it
+runs. In v1 a cluster is KRaft with node pools, so neither the ``strimzi.io/kraft`` nor the ``strimzi.io/node-pools``
+annotation exists any more and the brokers' count and storage live only in the ``KafkaNodePool``; a KafkaUser's
+ACL names its ``operations`` as a list (the singular ``operation`` is gone).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from kafkagen.declarations import AGENCY_CONSUMER_BYTE_RATE, KafkaClient
+from k8sgen.declarations import AGENCY_CONSUMER_BYTE_RATE, KafkaClient
 from microcred.events.topics import TopicSpec
 
+API_VERSION = "kafka.strimzi.io/v1"
 CLUSTER = "microcred"
-KAFKA_VERSION = "4.0.0"
-METADATA_VERSION = "4.0-IV3"
+# A Strimzi release runs a few Kafka releases only (1.0.0: 4.1.0 to 4.2.0): check both when moving Strimzi.
+KAFKA_VERSION = "4.2.0"
+METADATA_VERSION = "4.2-IV1"
 BROKERS = 3
 # Three copies of every partition, and a write needs two of them (acks=all): one broker may be down, for a
 # rolling update or a lost node, and no acknowledged record is lost; with two down, producers wait.
@@ -30,12 +34,9 @@ def _metadata(name: str, **extra: Any) -> Obj:
 
 def kafka() -> Obj:
     return {
-        "apiVersion": "kafka.strimzi.io/v1beta2",
+        "apiVersion": API_VERSION,
         "kind": "Kafka",
-        "metadata": {
-            "name": CLUSTER,
-            "annotations": {"strimzi.io/kraft": "enabled", "strimzi.io/node-pools": "enabled"},
-        },
+        "metadata": {"name": CLUSTER},
         "spec": {
             "kafka": {
                 "version": KAFKA_VERSION,
@@ -68,7 +69,7 @@ def node_pool() -> Obj:
     # teacher's step, and three more pods per cluster would buy nothing but cost. Brokers stay one per node, so a
     # lost node takes one copy of each partition, never two (min.insync.replicas is 2).
     return {
-        "apiVersion": "kafka.strimzi.io/v1beta2",
+        "apiVersion": API_VERSION,
         "kind": "KafkaNodePool",
         "metadata": _metadata("dual-role"),
         "spec": {
@@ -93,7 +94,7 @@ def node_pool() -> Obj:
 def kafka_topic(spec: TopicSpec) -> Obj:
     # Kubernetes names are lowercase; the topic's own name (licensure.state.TN) goes in topicName.
     return {
-        "apiVersion": "kafka.strimzi.io/v1beta2",
+        "apiVersion": API_VERSION,
         "kind": "KafkaTopic",
         "metadata": _metadata(spec.name.lower()),
         "spec": {
@@ -113,7 +114,7 @@ def _user(name: str, acls: list[Obj], quotas: Obj | None = None) -> Obj:
     spec: Obj = {"authentication": {"type": "scram-sha-512"}, "authorization": {"type": "simple", "acls": acls}}
     if quotas:
         spec["quotas"] = quotas
-    return {"apiVersion": "kafka.strimzi.io/v1beta2", "kind": "KafkaUser", "metadata": _metadata(name), "spec": spec}
+    return {"apiVersion": API_VERSION, "kind": "KafkaUser", "metadata": _metadata(name), "spec": spec}
 
 
 def service_user(client: KafkaClient, feed_states: tuple[str, ...]) -> Obj:

@@ -15,12 +15,10 @@ from microcred.events.registry import PER_STATE_EVENTS, dead_letter_topic
 from microcred.events.topics import consumer_group
 from microcred.licensure.adapters.rule_files import shipped_rule_sets
 
+# The Kafka clients, one principal each. Not the canary: it drives the platform through the public HTTP APIs only
+# (an import contract forbids it a Kafka client) and components/kafka-security gives it no Kafka settings, so a
+# principal would be a credential nobody uses, and its Secret would take the name of the canary's token Secret.
 SERVICES = ("catalog", "submission", "review", "award", "licensure")
-
-# The canary is an outside client of the public HTTP APIs with no Kafka client at all (an import contract forbids
-# one), yet every Deployment gets the same Kafka settings from components/kafka-security, which read the user's
-# secret. Its user authenticates and may do nothing else: no ACL at all.
-WITHOUT_KAFKA_ACCESS = ("canary",)
 
 # The state agencies of the production example, each reading its own feed with its own principal.
 AGENCY_STATES = ("TN", "UT", "AR")
@@ -62,7 +60,7 @@ def kafka_clients() -> list[KafkaClient]:
     for name in SERVICES:
         declaration = importlib.import_module(f"microcred.{name}.topics")
         clients.append(KafkaClient(name, tuple(declaration.PRODUCES), tuple(declaration.CONSUMES)))
-    return clients + [KafkaClient(name, (), ()) for name in WITHOUT_KAFKA_ACCESS]
+    return clients
 
 
 def feed_states() -> tuple[str, ...]:
