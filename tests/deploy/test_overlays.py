@@ -319,6 +319,25 @@ def test_network_policy_check_catches_a_missing_deny_a_missing_allowance_and_a_c
     assert any("Kafka on 9094" in p for p in checks.network_policy_problems(objects))
 
 
+
+def test_network_policy_check_wants_strimzis_pods_let_out_under_the_default_deny(good: list[Obj]) -> None:
+    """Strimzi writes ingress policies only: without ours, the default deny would cut the brokers off from each
+    other and the operators off from the Kubernetes API."""
+    without_brokers = [o for o in good if not (o["kind"] == "NetworkPolicy"
+                                               and o["metadata"]["name"] == "microcred-kafka-egress")]
+    problems = checks.network_policy_problems(without_brokers)
+    assert "the brokers of microcred cannot reach the brokers on 9091" in problems
+    assert "the brokers of microcred cannot reach the Kubernetes API" in problems
+    without_operator = [o for o in good if not (o["kind"] == "NetworkPolicy"
+                                                and o["metadata"]["name"] == "strimzi-cluster-operator")]
+    assert checks.network_policy_problems(without_operator) == [
+        "the Strimzi cluster operator cannot reach the brokers on 9090",
+        "the Strimzi cluster operator cannot reach the brokers on 9091",
+        "the Strimzi cluster operator cannot reach the brokers on 8443",
+        "the Strimzi cluster operator cannot reach the Kubernetes API",
+    ]
+
+
 # --- a kind no registry describes: its metadata in validate.mjs, the fields we rely on here ---------
 
 BARMAN = "barman-cloud.cloudnative-pg.io"

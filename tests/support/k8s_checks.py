@@ -306,4 +306,30 @@ def network_policy_problems(objects: list[Obj]) -> list[str]:
                 if not _reaches(egress, 5432, {"cnpg.io/cluster": cluster, "cnpg.io/podRole": "instance"}):
                     problems.append(f"{where(obj)} {container['name']} reads its database from the cluster {cluster}, "
                                     "but no policy lets it out to its instances on 5432")
+    problems += strimzi_egress_problems(objects, policies)
+    return problems
+
+
+# Ports Strimzi's pods open between themselves: KRaft controllers, replication and the operators' admin listener,
+# the Kafka agent's broker state (the cluster operator reads it), and the clients' TLS listener.
+STRIMZI_PORTS = (9090, 9091, 8443, 9093)
+
+
+def strimzi_egress_problems(objects: list[Obj], policies: list[Obj]) -> list[str]:
+    """Strimzi writes NetworkPolicies for its pods' ingress only. Under the default deny, the pods of each Kafka
+    cluster (labelled strimzi.io/cluster) must reach each other and the Kubernetes API, and the cluster operator
+    (strimzi.io/kind=cluster-operator, installed in the namespace) the API and the brokers' control ports."""
+    problems = []
+    for kafka in (obj for obj in objects if obj["kind"] == "Kafka"):
+        pods = {"strimzi.io/cluster": kafka["metadata"]["name"]}
+        for who, labels, needs in (("the brokers of " + kafka["metadata"]["name"], pods, STRIMZI_PORTS),
+                                   ("the Strimzi cluster operator", {"strimzi.io/kind": "cluster-operator"},
+                                    STRIMZI_PORTS[:3])):
+            egress = [rule for p in policies if selects(p["spec"].get("podSelector"), labels)
+                      for rule in p["spec"].get("egress", [])]
+            problems += [f"{who} cannot reach the brokers on {port}" for port in needs
+                         if not _reaches(egress, port, pods)]
+            if not any(_allows([rule], 6443) and any("ipBlock" in peer for peer in rule.get("to", []))
+                       for rule in egress):
+                problems.append(f"{who} cannot reach the Kubernetes API")
     return problems

@@ -76,7 +76,7 @@ def outputs() -> dict[Path, str]:
     topics = platform_topics() + [state_feed(state) for state in states]
     return {
         STRIMZI / "kustomization.yaml": component(
-            ["kafka.yaml", "topics.yaml", "users.yaml"],
+            ["kafka.yaml", "topics.yaml", "users.yaml", "network-policies.yaml"],
             f"The Kafka cluster `microcred` (Strimzi {pinned('Strimzi')}, {strimzi.API_VERSION}, Kafka {strimzi.KAFKA_VERSION}, "
             "KRaft, 3 dual-role nodes),\n"
             f"every topic as a KafkaTopic and one KafkaUser per service. Needs the Strimzi {pinned('Strimzi')} cluster "
@@ -88,6 +88,7 @@ def outputs() -> dict[Path, str]:
             patches=("licensure-provisioned-feeds.yaml",),
         ),
         STRIMZI / "kafka.yaml": render([strimzi.kafka(), strimzi.node_pool()]),
+        STRIMZI / "network-policies.yaml": render(strimzi.network_policies()),
         STRIMZI / "topics.yaml": render(
             [strimzi.kafka_topic(spec) for spec in topics],
             "Partitions and retention: libs/events/src/microcred/events/topics.py says how each was sized.\n"

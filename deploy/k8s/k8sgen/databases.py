@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from k8sgen.network import API_SERVER, dns, tcp
+
 CLUSTER_SUFFIX = "-db"
 INSTANCES = 3
 IMAGE = "ghcr.io/cloudnative-pg/postgresql:18.4-standard-trixie"
@@ -136,16 +138,6 @@ def pod_monitor(service: str) -> Obj:
     }
 
 
-def _dns() -> Obj:
-    return {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
-            "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}
-
-
-def _tcp(*ports: int) -> list[Obj]:
-    return [{"port": port, "protocol": "TCP"} for port in ports]
-
-
 def network_policies(service: str) -> list[Obj]:
     """Under components/network-policies' default deny. The instances take connections from their service, from
     each other (streaming replication) and from the operator (status on 8000, 5432), and Prometheus scrapes 9187;
@@ -163,17 +155,17 @@ def network_policies(service: str) -> list[Obj]:
             "podSelector": {"matchLabels": {"cnpg.io/cluster": name}},
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [
-                {"from": [{"podSelector": {"matchLabels": {"app": service}}}, instances], "ports": _tcp(5432)},
+                {"from": [{"podSelector": {"matchLabels": {"app": service}}}, instances], "ports": tcp(5432)},
                 {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": OPERATOR_NAMESPACE}}}],
-                 "ports": _tcp(8000, 5432)},
-                {"ports": _tcp(9187)},
+                 "ports": tcp(8000, 5432)},
+                {"ports": tcp(9187)},
             ],
             "egress": [
-                _dns(),
-                {"to": [instances], "ports": _tcp(5432, 8000)},
+                dns(),
+                {"to": [instances], "ports": tcp(5432, 8000)},
                 {"to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"app.kubernetes.io/name": "minio"}}}],
-                 "ports": _tcp(9000)},
-                {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": _tcp(443, 6443)},
+                 "ports": tcp(9000)},
+                API_SERVER,  # also any S3 on 443
             ],
         },
     }
@@ -184,7 +176,7 @@ def network_policies(service: str) -> list[Obj]:
         "spec": {
             "podSelector": {"matchLabels": {"app": service}},
             "policyTypes": ["Egress"],
-            "egress": [{"to": [instances], "ports": _tcp(5432)}],
+            "egress": [{"to": [instances], "ports": tcp(5432)}],
         },
     }
     return [database, client]

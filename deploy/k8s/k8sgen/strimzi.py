@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from k8sgen.declarations import AGENCY_CONSUMER_BYTE_RATE, KafkaClient
+from k8sgen.network import API_SERVER, dns, policy, tcp
 from microcred.events.topics import TopicSpec
 
 API_VERSION = "kafka.strimzi.io/v1"
@@ -151,3 +152,23 @@ def licensure_uses_provisioned_feeds() -> Obj:
             "name": "server", "env": [{"name": "MICROCRED_CREATE_STATE_TOPICS", "value": "false"}],
         }]}}},
     }
+
+
+def network_policies() -> list[Obj]:
+    """What components/network-policies' default deny would otherwise cut. Strimzi writes a NetworkPolicy for
+    its pods' ingress (each listener, replication on 9091, the controllers on 9090, the agent on 8443) but none for
+    egress, and the deny-all covers every pod of the namespace: without these the brokers could not replicate to
+    each other, the entity operator (topic and user operators) could not reach the brokers or the Kubernetes API,
+    and the cluster operator, installed in this namespace (deploy/k8s/README.md), could not reconcile anything."""
+    cluster_pods = {"podSelector": {"matchLabels": {"strimzi.io/cluster": CLUSTER}}}
+    return [
+        # Brokers and controllers (one pool, both roles) and the entity operator: to each other on any port
+        # Strimzi opens between them, and to the API server (the entity operator watches KafkaTopics and
+        # KafkaUsers; the brokers' init container reads its node's rack labels).
+        policy(f"{CLUSTER}-kafka-egress", {"strimzi.io/cluster": CLUSTER},
+               egress=[dns(), {"to": [cluster_pods]}, API_SERVER]),
+        # The cluster operator: the API server, and the brokers' control ports (the admin client on 9091, the
+        # KRaft controllers on 9090, the Kafka agent's broker state on 8443). Nothing needs to reach it.
+        policy("strimzi-cluster-operator", {"strimzi.io/kind": "cluster-operator"},
+               egress=[dns(), API_SERVER, {"to": [cluster_pods], "ports": tcp(9090, 9091, 8443)}], ingress=[]),
+    ]
