@@ -252,6 +252,24 @@ def test_each_services_groups_are_covered_by_its_read_acl_and_no_one_elses(rende
     assert group_problems(rendered) == []
 
 
+@pytest.mark.parametrize("overlay", ["local", "production"])
+def test_each_overlay_as_deployed_keeps_every_principal_to_its_own(overlay: str) -> None:
+    """The same checks on what an operator applies: an overlay's patches must not widen a grant, and production's
+    agencies (the only overlay with them) each reach their own feed alone."""
+    kubectl = require_tool("kubectl", "renders the overlays offline")
+    result = subprocess.run([kubectl, "kustomize", str(K8S / "overlays" / overlay)], capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    objects = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    problems = acl_shape_problems(objects) + service_topic_problems(objects) + group_problems(objects)
+    problems += topic_object_problems(objects)
+    if overlay == "production":
+        problems += agency_problems(objects)
+    else:  # no agency reads a laptop's cluster
+        assert not [name for name in of_kind(objects, "KafkaUser") if name.startswith("state-")]
+    assert problems == []
+
+
 def test_the_cluster_is_kraft_with_three_brokers_tls_scram_acls_and_no_auto_created_topics(rendered: list[Obj]) -> None:
     kafka = of_kind(rendered, "Kafka")["microcred"]
     # Strimzi 1.0 serves v1 only, where KRaft and node pools are the only way: no annotation switches them on.
