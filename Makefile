@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PROJECTS := libs/events libs/runtime libs/devstack \
-	services/catalog services/submission services/review services/award services/licensure services/canary
+	services/catalog services/submission services/review services/award services/licensure services/canary services/portal
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PROJECTS))
 
 .PHONY: install up test lint schemas observability dashboards k8s crd-schemas bench bench-upload bench-signing clean

@@ -61,7 +61,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     data_dir: Path = tmp_path_factory.mktemp("platform")
     ports = PlatformPorts.free()
     infra = infrastructure_for_tests(data_dir, ports, extra_databases=("runtime_tests",))
-    with Platform(data_dir, ports, infra=infra, service_env=SERVICE_ENV) as running:
+    # With the portal (its browser tests, tests/portal): one process more, started and stopped with the rest.
+    with Platform(data_dir, ports, infra=infra, service_env=SERVICE_ENV, portal=True) as running:
         yield running
         every_answer_was_documented(running)
 

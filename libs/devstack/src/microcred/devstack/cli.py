@@ -25,9 +25,10 @@ from pathlib import Path
 from microcred.devstack.client import ApiError, PlatformClient
 from microcred.devstack.monitoring import CanaryProcess, LocalPrometheus, canary_env, local_config
 from microcred.devstack.platform import SERVICES, Platform, PlatformPorts
-from microcred.devstack.seed import sample_tokens, seed
+from microcred.devstack.seed import sample_people, sample_tokens, seed
 from microcred.runtime import dead_letters, state_feed
 from microcred.runtime.auth import DevTokenIssuer, Role
+from microcred.runtime.dev_oidc import write_people
 
 DEFAULT_DATA_DIR = Path(os.environ.get("MICROCRED_DATA_DIR", ".microcred"))
 DEFAULT_BASE_PORT = int(os.environ.get("MICROCRED_BASE_PORT", "15400"))
@@ -35,7 +36,7 @@ DEFAULT_BASE_PORT = int(os.environ.get("MICROCRED_BASE_PORT", "15400"))
 
 def _up(args: argparse.Namespace) -> int:
     ports = PlatformPorts.from_base(args.base_port)
-    platform = Platform(args.data_dir.resolve(), ports)
+    platform = Platform(args.data_dir.resolve(), ports, portal=True)
     watchers: list[CanaryProcess | LocalPrometheus] = []
 
     def request_stop(signum: int, _: object) -> None:
@@ -45,13 +46,16 @@ def _up(args: argparse.Namespace) -> int:
     # SIGTERM (from a supervisor) must stop the children as cleanly as Ctrl-C does.
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    print(f"Starting Microcred (data in {args.data_dir}, ports {args.base_port}-{args.base_port + 16}) ...", flush=True)
+    print(f"Starting Microcred (data in {args.data_dir}, ports {args.base_port}-{args.base_port + 17}) ...", flush=True)
     started = time.monotonic()
     try:
         platform.start()
         urls = {s: platform.url(s) for s in SERVICES}
         result = seed(urls, platform.tokens) if not args.no_seed else None
         tokens = sample_tokens(platform.tokens, result.issuers) if result else {}
+        if result:
+            # The portal's development sign-in offers these people (read on every sign-in page).
+            write_people(platform.tokens.directory, sample_people(result.issuers))
         (args.data_dir / "tokens.json").write_text(json.dumps(tokens, indent=2))
         watchers = _start_watchers(platform, args)
         _print_banner(platform, urls, tokens, time.monotonic() - started, args.data_dir, watchers)
@@ -100,6 +104,7 @@ def _print_banner(platform: Platform, urls: dict[str, str], tokens: dict[str, st
                   watchers: list[CanaryProcess | LocalPrometheus]) -> None:
     e = platform.endpoints
     print(f"\nMicrocred is up ({seconds:.0f}s).\n")
+    print(f"Portal: {platform.url('portal')}  (sign in as any sample person)\n")
     print("Services (OpenAPI at /docs, AsyncAPI at /asyncapi.json, /health, /metrics):")
     for service, url in urls.items():
         print(f"  {service:<11} {url}")

@@ -7,7 +7,9 @@ each service as its own ``python -m microcred.<service> serve`` process and wait
 
 Port layout for a base port B: the infrastructure uses B..B+9 (see ``Ports``); services listen on
 B+10 (catalog), B+11 (submission), B+12 (review), B+13 (award), B+14 (licensure), and a second replica
-of each, when asked for, on B+15..B+19 in the same order.
+of each, when asked for, on B+15..B+19 in the same order. The portal (``portal=True``) takes B+17, the next
+port of the block after the canary's (B+15) and Prometheus's (B+16); a second review replica would need it too,
+so the two are not offered together.
 
 Replicas (``Platform(..., replicas={"review": 2})`` or ``replicas=2`` for every service) are processes of
 the same service against the same database and consumer groups, as a Deployment's pods are: each has its
@@ -55,6 +57,8 @@ EVIDENCE_BUCKET = "evidence"
 FEWEST_PARTITIONS = min(topic_spec(topic).partitions for topic in event_topics())
 # The HTTP ports of a service's replicas sit in the 20-port block ``Ports`` reserves (B+10..B+19).
 MAX_REPLICAS = 2
+PORTAL = "portal"
+PORTAL_OFFSET = 17
 
 
 def instance_name(service: str, replica: int) -> str:
@@ -94,6 +98,10 @@ class PlatformPorts:
     infra: Ports
     http: dict[str, int]
 
+    @property
+    def portal(self) -> int:
+        return self.infra.postgres + PORTAL_OFFSET
+
     @classmethod
     def from_base(cls, base: int) -> PlatformPorts:
         return cls(infra=Ports.from_base(base), http={
@@ -120,12 +128,16 @@ class Platform:
         infra: Infrastructure | None = None,
         service_env: dict[str, str] | None = None,
         replicas: int | Mapping[str, int] = 1,
+        portal: bool = False,
     ) -> None:
         counts = dict.fromkeys(SERVICES, replicas) if isinstance(replicas, int) else {**dict.fromkeys(SERVICES, 1),
                                                                                      **replicas}
         if set(counts) - set(SERVICES) or not all(1 <= n <= MAX_REPLICAS for n in counts.values()):
             raise ValueError(f"replicas: 1 to {MAX_REPLICAS} of each of {', '.join(SERVICES)}, not {replicas}")
         self.replicas: dict[str, int] = counts
+        if portal and ports.portal in {ports.http[instance_name(s, r)] for s in SERVICES for r in range(2, counts[s] + 1)}:
+            raise ValueError(f"the portal's port {ports.portal} is a second replica's; run one or the other")
+        self.portal = portal
         #: Every service process, first replicas first: ``catalog``, ..., ``catalog-2``, ...
         self.instances = tuple(instance_name(s, r) for r in range(1, MAX_REPLICAS + 1) for s in SERVICES
                                if r <= counts[s])
@@ -144,14 +156,34 @@ class Platform:
         return self._endpoints
 
     def url(self, instance: str) -> str:
-        """A service's first replica (its public URL) or, named as ``review-2``, another replica's own."""
+        """A service's first replica (its public URL) or, named as ``review-2``, another replica's own; or the portal."""
+        if instance == PORTAL:
+            return f"http://127.0.0.1:{self.ports.portal}"
         return f"http://127.0.0.1:{self.ports.http[instance]}"
 
     def urls(self, service: str) -> list[str]:
         """Every replica of ``service``, for a client that spreads its requests over them."""
         return [self.url(instance_name(service, r)) for r in range(1, self.replicas[service] + 1)]
 
+    def portal_env(self) -> dict[str, str]:
+        """The portal in local mode: the five services' addresses, and the development OIDC provider it hosts,
+        signing with the development issuer's key and offering the people in its people.json (runtime.dev_oidc)."""
+        env = {
+            "MICROCRED_MODE": "local",
+            "MICROCRED_HTTP_HOST": "127.0.0.1",
+            "MICROCRED_HTTP_PORT": str(self.ports.portal),
+            "MICROCRED_PORTAL_PUBLIC_URL": self.url(PORTAL),
+            "MICROCRED_PORTAL_DEV_KEY_DIR": str(self.tokens.directory),
+            "MICROCRED_AUTH_ISSUER": self.tokens.issuer,
+            "MICROCRED_AUTH_AUDIENCE": self.tokens.audience,
+            "MICROCRED_LOG_JSON": "true",
+            **{f"MICROCRED_{service.upper()}_URL": self.url(service) for service in SERVICES},
+        }
+        return {**os.environ, **env}
+
     def env_for(self, instance: str) -> dict[str, str]:
+        if instance == PORTAL:
+            return self.portal_env()
         e = self.endpoints
         service = service_of(instance)
         replicas = self.replicas[service]
@@ -186,6 +218,8 @@ class Platform:
                 self._migrate(service)
             for instance in self.instances:
                 self.start_service(instance)
+            if self.portal:
+                self.start_service(PORTAL)
             self.wait_healthy(timeout)
         except BaseException:
             self.stop()
@@ -227,7 +261,7 @@ class Platform:
     def wait_healthy(self, timeout: float = 120.0, services: tuple[str, ...] | None = None) -> None:
         """Wait until ``services`` (instances, as :meth:`start_service` names them; default all) answer /health."""
         deadline = time.monotonic() + timeout
-        pending = set(self.instances if services is None else services)
+        pending = set((*self.instances, *([PORTAL] if self.portal else [])) if services is None else services)
         with httpx.Client(timeout=2.0) as client:
             while pending:
                 for service in sorted(pending):

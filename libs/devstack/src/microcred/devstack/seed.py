@@ -15,6 +15,7 @@ from typing import Any
 
 from microcred.devstack.client import PlatformClient
 from microcred.runtime.auth import DevTokenIssuer, Role
+from microcred.runtime.dev_oidc import Person
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,8 @@ SAMPLE_REVIEWERS = ("reviewer-1", "reviewer-2")
 # reviewer who is neither of the two, so the sample stack has one.
 SENIOR_REVIEWER = "senior-reviewer-1"
 SAMPLE_STATE = "TN"
+# Arkansas credits wait for the teacher's district to approve them; the sample district administrator does that.
+SAMPLE_DISTRICT = ("AR", "Pulaski County")
 
 
 @dataclass
@@ -55,18 +58,35 @@ def seed(urls: dict[str, str], tokens: DevTokenIssuer) -> SeedResult:
     return SeedResult(issuers=issuers, summary=summary)
 
 
-def sample_tokens(tokens: DevTokenIssuer, issuers: dict[str, str]) -> dict[str, str]:
+def sample_people(issuers: dict[str, str]) -> list[Person]:
+    """Who the development sign-in offers and whom ``make up`` prints tokens for: one of each kind of user."""
     first_issuer_key, first_issuer_id = next(iter(issuers.items()))
+    district_state, district = SAMPLE_DISTRICT
+    return [
+        Person(key="teacher", label=f"Sample Teacher ({SAMPLE_TEACHER}, {SAMPLE_STATE})", subject=SAMPLE_TEACHER,
+               roles=[Role.TEACHER], states=[SAMPLE_STATE], name="Sample Teacher",
+               email=f"{SAMPLE_TEACHER}@schools.example"),
+        *(Person(key=r, label=f"Reviewer ({r})", subject=r, roles=[Role.REVIEWER], name=f"Reviewer {r[-1]}")
+          for r in SAMPLE_REVIEWERS),
+        Person(key="senior-reviewer", label=f"Senior reviewer ({SENIOR_REVIEWER})", subject=SENIOR_REVIEWER,
+               roles=[Role.REVIEWER], name="Senior Reviewer"),
+        Person(key="issuer-admin", label=f"Issuer administrator ({first_issuer_key})",
+               subject=f"admin-{first_issuer_key}", roles=[Role.ISSUER_ADMIN], org=first_issuer_id,
+               name="Issuer Administrator"),
+        Person(key="operator", label="Platform operator (operator-1)", subject="operator-1", roles=[Role.OPERATOR],
+               name="Platform Operator"),
+        Person(key="state-admin", label=f"State administrator ({SAMPLE_STATE})", subject="state-admin-tn",
+               roles=[Role.STATE_ADMIN], states=[SAMPLE_STATE], name="State Administrator"),
+        Person(key="district-admin", label=f"District administrator ({district}, {district_state})",
+               subject="district-admin-pulaski", roles=[Role.DISTRICT_ADMIN], states=[district_state],
+               district=district, name="District Administrator"),
+    ]
+
+
+def sample_tokens(tokens: DevTokenIssuer, issuers: dict[str, str]) -> dict[str, str]:
+    """A token for each sample person, by their label (what ``make up`` prints and writes to tokens.json)."""
     return {
-        "operator": tokens.mint("operator-1", [Role.OPERATOR]),
-        f"issuer_admin ({first_issuer_key})": tokens.mint(
-            f"admin-{first_issuer_key}", [Role.ISSUER_ADMIN], organization=first_issuer_id
-        ),
-        f"teacher ({SAMPLE_TEACHER}, {SAMPLE_STATE})": tokens.mint(
-            SAMPLE_TEACHER, [Role.TEACHER], states=[SAMPLE_STATE], name="Sample Teacher",
-            email=f"{SAMPLE_TEACHER}@schools.example",
-        ),
-        **{f"reviewer ({r})": tokens.mint(r, [Role.REVIEWER]) for r in SAMPLE_REVIEWERS},
-        f"senior reviewer ({SENIOR_REVIEWER})": tokens.mint(SENIOR_REVIEWER, [Role.REVIEWER]),
-        f"state_admin ({SAMPLE_STATE})": tokens.mint("state-admin-tn", [Role.STATE_ADMIN], states=[SAMPLE_STATE]),
+        person.label: tokens.mint(person.subject, person.roles, states=person.states, organization=person.org,
+                                  name=person.name, email=person.email, district=person.district)
+        for person in sample_people(issuers)
     }

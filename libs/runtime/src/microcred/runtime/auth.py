@@ -273,6 +273,10 @@ class DevTokenIssuer:
         for claim, value in optional:
             if value is not None:
                 claims[claim] = value
+        return self.sign(claims)
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        """Any JWT with the issuer's key (the development OIDC provider's ID tokens, runtime.dev_oidc)."""
         return jwt.encode(claims, self._key, algorithm="EdDSA", headers={"kid": self.kid})
 
 

@@ -1,0 +1,77 @@
+"""Server-side sessions: the browser holds a random id, the portal holds the tokens.
+
+In this process's memory, which is enough for one replica (the Deployment runs one). A multi-replica portal needs
+the sessions in a store every replica reads (Redis or a PostgreSQL table of the portal's own, with the same
+idle expiry), or sticky sessions at the ingress; a restart signs everyone out, which a shared store also fixes.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+
+@dataclass
+class PendingSignIn:
+    state: str
+    nonce: str
+    verifier: str
+    next_path: str
+
+
+@dataclass
+class SignedIn:
+    subject: str
+    name: str
+    roles: tuple[str, ...]
+    states: tuple[str, ...]
+    access_token: str
+    expires_at: float
+
+
+@dataclass
+class Session:
+    id: str
+    csrf_token: str
+    last_seen: float
+    pending: PendingSignIn | None = None
+    user: SignedIn | None = None
+    flash: list[str] = field(default_factory=list)
+
+
+class SessionStore:
+    def __init__(self, idle_seconds: float, max_sessions: int) -> None:
+        self._idle = idle_seconds
+        self._max = max_sessions
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
+
+    def new(self) -> Session:
+        session = Session(id=secrets.token_urlsafe(32), csrf_token=secrets.token_urlsafe(32), last_seen=time.time())
+        self._sessions[session.id] = session
+        while len(self._sessions) > self._max:  # the least recently used goes first
+            self._sessions.popitem(last=False)
+        return session
+
+    def get(self, session_id: str | None) -> Session | None:
+        session = self._sessions.get(session_id or "")
+        if session is None:
+            return None
+        now = time.time()
+        if now - session.last_seen > self._idle or (session.user and session.user.expires_at <= now):
+            self.drop(session.id)
+            return None
+        session.last_seen = now
+        self._sessions.move_to_end(session.id)
+        return session
+
+    def rotate(self, session: Session) -> Session:
+        """A new id and CSRF token for the same session, at sign-in: an id planted before sign-in is worthless."""
+        self.drop(session.id)
+        fresh = self.new()
+        fresh.user, fresh.flash = session.user, session.flash
+        return fresh
+
+    def drop(self, session_id: str) -> None:
+        self._sessions.pop(session_id, None)
