@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# One image recipe for every Microcred service:
+# One image recipe for every Microcred service, the canary and the portal:
 #   docker build --build-arg SERVICE=catalog -t microcred/catalog:0.1.0 .
 # The container runs `python -m microcred.$SERVICE <command>`; the command defaults to `serve`
 # (HTTP on :8000 plus the service's Kafka consumers and outbox relay) and `migrate` runs its
@@ -10,8 +10,8 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 FROM ${PYTHON_IMAGE} AS build
 ARG SERVICE
 RUN case "${SERVICE}" in \
-      catalog|submission|review|award|licensure|canary) ;; \
-      *) echo "build arg SERVICE must be one of catalog, submission, review, award, licensure, canary (got '${SERVICE}')" >&2; exit 1 ;; \
+      catalog|submission|review|award|licensure|canary|portal) ;; \
+      *) echo "build arg SERVICE must be one of catalog, submission, review, award, licensure, canary, portal (got '${SERVICE}')" >&2; exit 1 ;; \
     esac
 # Compilers live only in this stage: they are here for any dependency that ships no wheel for
 # this platform, and none of them reaches the runtime stage.

@@ -26,8 +26,8 @@ Obj = dict[str, Any]
 POD_OWNERS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
 # Long-running pods answer probes; a Job's pod runs to completion and has none.
 SERVING = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"}
-# Reads the shared ConfigMap, bootstrap servers included, but never connects to Kafka (services/canary).
-BROKERLESS = {"canary"}
+# Read the shared ConfigMap, bootstrap servers included, but never connect to Kafka (services/canary, services/portal).
+BROKERLESS = {"canary", "portal"}
 
 
 def render(kubectl: str, directory: Path) -> list[Obj]:
