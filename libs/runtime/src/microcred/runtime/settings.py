@@ -201,3 +201,4 @@ class ServiceSettings(KafkaSettings):
     @property
     def base_url(self) -> str:
         return self.public_base_url or f"http://{self.http_host}:{self.http_port}"
+

@@ -4,31 +4,15 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from microcred.runtime.client_settings import PlatformClientSettings
 
 
-class CanarySettings(BaseSettings):
-    """The canary's settings, under the platform's ``MICROCRED_`` prefix (``MICROCRED_CANARY_INTERVAL_SECONDS``).
-
-    Its own class rather than a ``ServiceSettings``: it has no database, broker or JWKS to configure, and
-    a database URL it never uses would only be one more thing to get wrong.
-    """
-
-    model_config = SettingsConfigDict(env_prefix="MICROCRED_", extra="ignore")
+class CanarySettings(PlatformClientSettings):
+    """The canary's settings, under the platform's ``MICROCRED_`` prefix (``MICROCRED_CANARY_INTERVAL_SECONDS``)."""
 
     service_name: str = "canary"
-    mode: Literal["local", "production"] = "local"
-    http_host: str = "127.0.0.1"
     http_port: int = 15415
-    log_level: str = "INFO"
-    log_json: bool = True
-
-    catalog_url: str = "http://127.0.0.1:15410"
-    submission_url: str = "http://127.0.0.1:15411"
-    review_url: str = "http://127.0.0.1:15412"
-    award_url: str = "http://127.0.0.1:15413"
-    licensure_url: str = "http://127.0.0.1:15414"
-    http_timeout_seconds: float = Field(default=10.0, gt=0)
     # Presigned evidence URLs name the object store as browsers reach it (MICROCRED_S3_PUBLIC_ENDPOINT). Where
     # the canary cannot reach that address (docker-compose: localhost inside a container), it connects here
     # instead and keeps the signed Host header, so the signature still holds. Unset: the URL as given.
@@ -49,8 +33,6 @@ class CanarySettings(BaseSettings):
     canary_auth: Literal["dev_issuer", "files"] = "dev_issuer"
     canary_dev_key_dir: Path = Path(".microcred/auth")
     canary_token_dir: Path = Path("/var/run/microcred/canary-tokens")
-    auth_issuer: str = "microcred-dev"
-    auth_audience: str = "microcred"
 
     @model_validator(mode="after")
     def _no_development_tokens_in_production(self) -> CanarySettings:

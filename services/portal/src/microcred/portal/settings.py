@@ -1,37 +1,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from microcred.runtime.client_settings import PlatformClientSettings
 
 
-class PortalSettings(BaseSettings):
-    """The portal's settings, under the platform's ``MICROCRED_`` prefix (``MICROCRED_PORTAL_PUBLIC_URL``).
-
-    Its own class rather than a ``ServiceSettings``, as the canary's: no database, broker or event topics.
-    """
-
-    model_config = SettingsConfigDict(env_prefix="MICROCRED_", extra="ignore")
+class PortalSettings(PlatformClientSettings):
+    """The portal's settings, under the platform's ``MICROCRED_`` prefix (``MICROCRED_PORTAL_PUBLIC_URL``)."""
 
     service_name: str = "portal"
-    mode: Literal["local", "production"] = "local"
-    http_host: str = "127.0.0.1"
     http_port: int = 15417
-    log_level: str = "INFO"
-    log_json: bool = True
 
     # Where browsers reach the portal: the OIDC redirect URI is built from it, and an https:// address is what
     # makes the session cookie Secure.
     portal_public_url: str = "http://127.0.0.1:15417"
-
-    catalog_url: str = "http://127.0.0.1:15410"
-    submission_url: str = "http://127.0.0.1:15411"
-    review_url: str = "http://127.0.0.1:15412"
-    award_url: str = "http://127.0.0.1:15413"
-    licensure_url: str = "http://127.0.0.1:15414"
-    http_timeout_seconds: float = Field(default=10.0, gt=0)
 
     # The operator's OpenID Connect provider: its issuer URL (discovery at <issuer>/.well-known/openid-configuration)
     # and the portal's client registration there (a public client: authorization code with PKCE, no secret).
@@ -43,8 +27,6 @@ class PortalSettings(BaseSettings):
     # Local mode only: the development issuer's key (``microcred up`` keeps it in .microcred/auth) signs the tokens
     # the development provider hands out, and the sample people it offers are read from people.json beside it.
     portal_dev_key_dir: Path = Path(".microcred/auth")
-    auth_issuer: str = "microcred-dev"
-    auth_audience: str = "microcred"
 
     # A session unused this long is forgotten, whatever its token's lifetime.
     portal_session_idle_seconds: int = Field(default=8 * 3600, gt=0)
