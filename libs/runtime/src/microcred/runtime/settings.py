@@ -201,4 +201,3 @@ class ServiceSettings(KafkaSettings):
     @property
     def base_url(self) -> str:
         return self.public_base_url or f"http://{self.http_host}:{self.http_port}"
-
