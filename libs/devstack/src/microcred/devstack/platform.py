@@ -177,6 +177,8 @@ class Platform:
             "MICROCRED_AUTH_ISSUER": self.tokens.issuer,
             "MICROCRED_AUTH_AUDIENCE": self.tokens.audience,
             "MICROCRED_LOG_JSON": "true",
+            # Where browsers PUT evidence (the submission service signs its URLs for it): the pages' connect-src.
+            "MICROCRED_S3_PUBLIC_ENDPOINT": self.endpoints.s3_endpoint,
             **{f"MICROCRED_{service.upper()}_URL": self.url(service) for service in SERVICES},
         }
         return {**os.environ, **env}

@@ -6,6 +6,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 from fastapi import FastAPI, Request
@@ -16,20 +17,30 @@ from starlette.responses import Response
 from microcred.portal.adapters.oidc import OidcClient
 from microcred.portal.adapters.platform_api import PlatformApi, ServiceUrls
 from microcred.portal.adapters.sessions import SessionStore
-from microcred.portal.entrypoints import pages, sign_in
+from microcred.portal.entrypoints import application, pages, sign_in
 from microcred.portal.entrypoints.failures import install_failure_pages
 from microcred.portal.settings import PortalSettings
 from microcred.runtime.auth import DevTokenIssuer
 from microcred.runtime.dev_oidc import create_dev_oidc_app
 
 DEV_PROVIDER_PATH = "/dev-oidc"
-# Every page says where it may load from and who may frame it: the portal serves all its own scripts and styles.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-                               "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-}
+
+
+def security_headers(upload_origin: str) -> dict[str, str]:
+    """Every page says where it may load from and who may frame it: the portal serves all its own scripts and
+    styles; scripts may connect to the portal and to the object store, where evidence is uploaded."""
+    return {
+        "Content-Security-Policy": f"default-src 'self'; connect-src 'self' {upload_origin}; "
+                                   "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                                   "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+    }
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def build_app(settings: PortalSettings) -> FastAPI:
@@ -54,11 +65,13 @@ def build_app(settings: PortalSettings) -> FastAPI:
     app.state.sessions = SessionStore(settings.portal_session_idle_seconds, settings.portal_max_sessions)
     app.state.api = PlatformApi(urls, http)
 
+    headers = security_headers(origin_of(settings.s3_public_endpoint))
+
     @app.middleware("http")
     async def headers_and_timing(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
+        for name, value in headers.items():
             response.headers.setdefault(name, value)
         # The page's own server time, for the browser's developer tools and the p95 measurement in the tests.
         response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
@@ -76,6 +89,7 @@ def build_app(settings: PortalSettings) -> FastAPI:
     install_failure_pages(app)
     app.include_router(sign_in.create_router(oidc))
     app.include_router(pages.create_router())
+    app.include_router(application.create_router())
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "entrypoints" / "static")), name="static")
     if settings.local_provider:
         issuer = DevTokenIssuer(settings.portal_dev_key_dir, issuer=settings.auth_issuer,

@@ -17,6 +17,10 @@ class PortalSettings(PlatformClientSettings):
     # makes the session cookie Secure.
     portal_public_url: str = "http://127.0.0.1:15417"
 
+    # The object store as browsers reach it (the submission service signs its upload URLs for this address): the
+    # application page's scripts PUT evidence there, so its origin is in the pages' connect-src.
+    s3_public_endpoint: str = "http://127.0.0.1:15403"
+
     # The operator's OpenID Connect provider: its issuer URL (discovery at <issuer>/.well-known/openid-configuration)
     # and the portal's client registration there (a public client: authorization code with PKCE, no secret).
     # Empty in local mode: the development provider (runtime.dev_oidc) runs inside the portal at /dev-oidc.

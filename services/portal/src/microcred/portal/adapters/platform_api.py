@@ -95,6 +95,48 @@ class PlatformApi:
         return found
 
 
+    async def credential_version(self, token: str, credential_id: str, version: int) -> dict[str, Any]:
+        found: dict[str, Any] = await self.call("GET", "catalog", f"/credentials/{credential_id}", token,
+                                                params={"version": version})
+        return found
+
+    # -- submission ------------------------------------------------------------------------------------------
+
+    async def start_submission(self, token: str, credential_id: str) -> dict[str, Any]:
+        started: dict[str, Any] = await self.call("POST", "submission", "/submissions", token,
+                                                  json={"credential_id": credential_id})
+        return started
+
+    async def submissions(self, token: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = await self.call("GET", "submission", "/submissions", token,
+                                                      params={"limit": 200})
+        return found
+
+    async def submission(self, token: str, submission_id: str) -> dict[str, Any]:
+        found: dict[str, Any] = await self.call("GET", "submission", f"/submissions/{submission_id}", token)
+        return found
+
+    async def answer_prompts(self, token: str, submission_id: str, responses: list[dict[str, Any]]) -> dict[str, Any]:
+        saved: dict[str, Any] = await self.call("PUT", "submission", f"/submissions/{submission_id}/responses",
+                                                token, json={"responses": responses})
+        return saved
+
+    async def declare_evidence(self, token: str, submission_id: str, declaration: dict[str, Any]) -> dict[str, Any]:
+        ticket: dict[str, Any] = await self.call("POST", "submission", f"/submissions/{submission_id}/evidence",
+                                                 token, json=declaration)
+        return ticket
+
+    async def complete_evidence(self, token: str, submission_id: str, evidence_id: str) -> dict[str, Any]:
+        evidence: dict[str, Any] = await self.call(
+            "POST", "submission", f"/submissions/{submission_id}/evidence/{evidence_id}/complete", token)
+        return evidence
+
+    async def submit(self, token: str, submission_id: str) -> dict[str, Any]:
+        submitted: dict[str, Any] = await self.call("POST", "submission", f"/submissions/{submission_id}/submit",
+                                                    token)
+        return submitted
+
+
 def _body(response: httpx.Response) -> dict[str, Any]:
     try:
         body = response.json()
