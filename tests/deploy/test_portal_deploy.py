@@ -214,3 +214,21 @@ def test_the_portal_reaches_the_five_services_and_the_identity_provider_and_noth
     spec = portal_of(objects)["spec"]["template"]["spec"]
     assert not any(e["name"].startswith("MICROCRED_KAFKA_") for c in spec["containers"] for e in c.get("env", []))
     assert not [v for v in spec["volumes"] if "kafka" in v["name"]]
+
+
+def test_compose_portal_lets_browsers_upload_where_submission_signs_its_urls(compose: Obj) -> None:
+    portal = {k: with_defaults(v) for k, v in compose["services"]["portal"]["environment"].items()}
+    submission = {k: with_defaults(v) for k, v in compose["services"]["submission"]["environment"].items()}
+    assert portal["MICROCRED_S3_PUBLIC_ENDPOINT"] == submission["MICROCRED_S3_PUBLIC_ENDPOINT"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_overlays_portal_lets_browsers_upload_where_submission_signs_its_urls(
+    rendered: dict[str, list[Obj]], overlay: str,
+) -> None:
+    """The application page PUTs evidence to the object store at the address submission signs its URLs for; the
+    portal's content security policy names that origin, so the two settings must agree wherever both run."""
+    objects = rendered[overlay]
+    submission = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "submission")
+    portal = settings_from(pod_env(objects, portal_of(objects)))
+    assert portal.s3_public_endpoint == pod_env(objects, submission)["MICROCRED_S3_PUBLIC_ENDPOINT"]
