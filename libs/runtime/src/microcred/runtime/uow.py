@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import Self
+from typing import Generic, Self, TypeVar
 from uuid import UUID
 
 from sqlalchemy.dialects.postgresql import insert
@@ -96,3 +96,28 @@ class UnitOfWork:
     def committed(self, events: tuple[IntegrationEvent, ...]) -> None:
         """Called once the transaction committed, with the events it wrote: where a service counts what
         happened (its metrics), so a rolled-back or refused transaction counts nothing."""
+
+
+M = TypeVar("M")
+
+
+class MeteredUnitOfWork(UnitOfWork, Generic[M]):
+    """A unit of work that counts what its committed transactions did in the service's metrics object.
+
+    ``metrics_type`` builds one when none is given (a unit of work of its own); the service's composition root
+    passes the one its registry exports, and a test passes its own.
+    """
+
+    metrics_type: type[M]
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        tables: MessagingTables,
+        source: str,
+        on_commit: Callable[[], None] = lambda: None,
+        *,
+        metrics: M | None = None,
+    ) -> None:
+        super().__init__(session_factory, tables, source, on_commit)
+        self.metrics: M = metrics if metrics is not None else self.metrics_type()

@@ -1,6 +1,4 @@
-from collections.abc import Callable
-
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from microcred.award.adapters.metrics import AwardMetrics
 from microcred.award.adapters.repository import (
@@ -12,29 +10,17 @@ from microcred.award.adapters.repository import (
     StatusListRepository,
 )
 from microcred.events import IntegrationEvent
-from microcred.runtime.messaging_tables import MessagingTables
-from microcred.runtime.uow import UnitOfWork
+from microcred.runtime.uow import MeteredUnitOfWork
 
 
-class AwardUnitOfWork(UnitOfWork):
+class AwardUnitOfWork(MeteredUnitOfWork[AwardMetrics]):
+    metrics_type = AwardMetrics
     credentials: CredentialVersionRepository
     awards: AwardRepository
     attempts: AttemptRepository
     collections: CollectionRepository
     keys: SigningKeyRepository
     status_lists: StatusListRepository
-
-    def __init__(
-        self,
-        session_factory: async_sessionmaker[AsyncSession],
-        tables: MessagingTables,
-        source: str,
-        on_commit: Callable[[], None] = lambda: None,
-        *,
-        metrics: AwardMetrics | None = None,
-    ) -> None:
-        super().__init__(session_factory, tables, source, on_commit)
-        self.metrics = metrics or AwardMetrics()
 
     def bind_repositories(self, session: AsyncSession) -> None:
         self.credentials = CredentialVersionRepository(session)

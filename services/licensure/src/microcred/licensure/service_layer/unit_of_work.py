@@ -1,6 +1,4 @@
-from collections.abc import Callable
-
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from microcred.events import IntegrationEvent
 from microcred.licensure.adapters.metrics import LicensureMetrics
@@ -14,11 +12,13 @@ from microcred.licensure.adapters.repository import (
     StateApprovalRepository,
 )
 from microcred.licensure.adapters.webhook_repository import WebhookRepository
-from microcred.runtime.messaging_tables import MessagingTables
-from microcred.runtime.uow import UnitOfWork
+from microcred.runtime.uow import MeteredUnitOfWork
 
 
-class LicensureUnitOfWork(UnitOfWork):
+class LicensureUnitOfWork(MeteredUnitOfWork[LicensureMetrics]):
+    metrics_type = LicensureMetrics
+    # What this transaction will observe once it commits; reset as each transaction binds its repositories.
+    _award_to_credit: list[tuple[str, float]]
     rule_sets: RuleSetRepository
     licenses: LicenseRepository
     awards: AwardRepository
@@ -27,19 +27,6 @@ class LicensureUnitOfWork(UnitOfWork):
     claims: ClaimRepository
     approvals: StateApprovalRepository
     webhooks: WebhookRepository
-
-    def __init__(
-        self,
-        session_factory: async_sessionmaker[AsyncSession],
-        tables: MessagingTables,
-        source: str,
-        on_commit: Callable[[], None] = lambda: None,
-        *,
-        metrics: LicensureMetrics | None = None,
-    ) -> None:
-        super().__init__(session_factory, tables, source, on_commit)
-        self.metrics = metrics or LicensureMetrics()
-        self._award_to_credit: list[tuple[str, float]] = []
 
     def bind_repositories(self, session: AsyncSession) -> None:
         self._award_to_credit = []

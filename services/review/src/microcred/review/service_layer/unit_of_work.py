@@ -1,6 +1,4 @@
-from collections.abc import Callable
-
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from microcred.events import IntegrationEvent
 from microcred.review.adapters.metrics import ReviewMetrics
@@ -11,28 +9,17 @@ from microcred.review.adapters.repository import (
     ReviewRepository,
 )
 from microcred.review.domain.model import Decision
-from microcred.runtime.messaging_tables import MessagingTables
-from microcred.runtime.uow import UnitOfWork
+from microcred.runtime.uow import MeteredUnitOfWork
 
 
-class ReviewUnitOfWork(UnitOfWork):
+class ReviewUnitOfWork(MeteredUnitOfWork[ReviewMetrics]):
+    metrics_type = ReviewMetrics
+    # What this transaction will observe once it commits; reset as each transaction binds its repositories.
+    _decisions: list[tuple[Decision, float]]
     credentials: CredentialRepository
     reviewers: ReviewerRepository
     reviews: ReviewRepository
     pairs: PairRepository
-
-    def __init__(
-        self,
-        session_factory: async_sessionmaker[AsyncSession],
-        tables: MessagingTables,
-        source: str,
-        on_commit: Callable[[], None] = lambda: None,
-        *,
-        metrics: ReviewMetrics | None = None,
-    ) -> None:
-        super().__init__(session_factory, tables, source, on_commit)
-        self.metrics = metrics or ReviewMetrics()
-        self._decisions: list[tuple[Decision, float]] = []
 
     def bind_repositories(self, session: AsyncSession) -> None:
         self._decisions = []

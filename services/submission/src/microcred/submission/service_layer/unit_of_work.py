@@ -1,10 +1,7 @@
-from collections.abc import Callable
-
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from microcred.events import IntegrationEvent
-from microcred.runtime.messaging_tables import MessagingTables
-from microcred.runtime.uow import UnitOfWork
+from microcred.runtime.uow import MeteredUnitOfWork
 from microcred.submission.adapters.metrics import SubmissionMetrics
 from microcred.submission.adapters.repository import (
     CredentialRepository,
@@ -14,23 +11,12 @@ from microcred.submission.adapters.repository import (
 )
 
 
-class SubmissionUnitOfWork(UnitOfWork):
+class SubmissionUnitOfWork(MeteredUnitOfWork[SubmissionMetrics]):
+    metrics_type = SubmissionMetrics
     credentials: CredentialRepository
     pathways: PathwayRepository
     earned: EarnedCredentialRepository
     submissions: SubmissionRepository
-
-    def __init__(
-        self,
-        session_factory: async_sessionmaker[AsyncSession],
-        tables: MessagingTables,
-        source: str,
-        on_commit: Callable[[], None] = lambda: None,
-        *,
-        metrics: SubmissionMetrics | None = None,
-    ) -> None:
-        super().__init__(session_factory, tables, source, on_commit)
-        self.metrics = metrics or SubmissionMetrics()
 
     def bind_repositories(self, session: AsyncSession) -> None:
         self.credentials = CredentialRepository(session)
