@@ -18,6 +18,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from microcred.portal.adapters.sessions import SignedIn
+
 # Ed25519 keys sign as "EdDSA" (RFC 8037); RFC 9864 names the same algorithm "Ed25519". Both are accepted, and
 # the deprecation notice for the older name is not a fault of the token.
 ALGORITHMS = ["RS256", "ES256", "EdDSA", "Ed25519", "PS256"]
@@ -33,16 +35,6 @@ class AuthorizationStart:
     state: str
     nonce: str
     verifier: str
-
-
-@dataclass(frozen=True)
-class Identity:
-    subject: str
-    name: str
-    roles: tuple[str, ...]
-    states: tuple[str, ...]
-    access_token: str
-    expires_at: float
 
 
 class OidcClient:
@@ -78,7 +70,7 @@ class OidcClient:
                                                      code_verifier=verifier)
         return AuthorizationStart(url=url, state=state, nonce=nonce, verifier=verifier)
 
-    async def finish(self, code: str, verifier: str, nonce: str) -> Identity:
+    async def finish(self, code: str, verifier: str, nonce: str) -> SignedIn:
         metadata = await self.metadata()
         async with self._client() as client:
             client.timeout = self._http.timeout
@@ -91,7 +83,7 @@ class OidcClient:
             raise SignInFailed("the provider sent no ID token or no access token")
         claims = await self._verified_claims(str(token["id_token"]), metadata, nonce)
         expires_in = float(token.get("expires_in") or 3600)
-        return Identity(
+        return SignedIn(
             subject=str(claims["sub"]),
             name=str(claims.get("name") or claims.get("preferred_username") or claims["sub"]),
             roles=tuple(str(r) for r in claims.get("roles", []) if isinstance(claims.get("roles"), list)),

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from microcred.portal.adapters.oidc import OidcClient, SignInFailed
-from microcred.portal.adapters.sessions import PendingSignIn, SignedIn
+from microcred.portal.adapters.sessions import PendingSignIn
 from microcred.portal.entrypoints.web import (
     clear_session_cookie,
     csrf_checked,
@@ -69,9 +69,7 @@ def create_router(oidc: OidcClient) -> APIRouter:
                 "title": "Sign-in did not complete",
                 "message": "The identity provider's answer could not be checked. Sign in again.",
                 "sign_in_again": True}, status_code=400)
-        session.user = SignedIn(subject=identity.subject, name=identity.name, roles=identity.roles,
-                                states=identity.states, access_token=identity.access_token,
-                                expires_at=identity.expires_at)
+        session.user = identity
         session = sessions_of(request).rotate(session)
         response = RedirectResponse(pending.next_path, status_code=303)
         set_session_cookie(response, request, session)
