@@ -6,10 +6,22 @@ client: the canary's and the portal's import contracts keep both out.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+@dataclass(frozen=True)
+class ServiceUrls:
+    """Where such a process reaches each of the five services."""
+
+    catalog: str
+    submission: str
+    review: str
+    award: str
+    licensure: str
 
 
 class PlatformClientSettings(BaseSettings):
@@ -39,3 +51,8 @@ class PlatformClientSettings(BaseSettings):
     # Tokens the development issuer mints (local mode) carry these; the services check them.
     auth_issuer: str = "microcred-dev"
     auth_audience: str = "microcred"
+
+    @property
+    def service_urls(self) -> ServiceUrls:
+        return ServiceUrls(catalog=self.catalog_url, submission=self.submission_url, review=self.review_url,
+                           award=self.award_url, licensure=self.licensure_url)

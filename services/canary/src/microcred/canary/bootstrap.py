@@ -13,7 +13,7 @@ import httpx
 from fastapi import FastAPI
 
 from microcred.canary.adapters.metrics import CanaryMetrics
-from microcred.canary.adapters.platform_api import PlatformApi, ServiceUrls
+from microcred.canary.adapters.platform_api import PlatformApi
 from microcred.canary.adapters.tokens import DevIssuerTokens, TokenFiles, TokenSource
 from microcred.canary.entrypoints.api import create_router
 from microcred.canary.service_layer.probe import Canary, Timing
@@ -28,8 +28,7 @@ def token_source(settings: CanarySettings) -> TokenSource:
 
 
 def build_canary(settings: CanarySettings, http: httpx.AsyncClient, metrics: CanaryMetrics) -> Canary:
-    urls = ServiceUrls(catalog=settings.catalog_url, submission=settings.submission_url, review=settings.review_url,
-                       award=settings.award_url, licensure=settings.licensure_url)
+    urls = settings.service_urls
     timing = Timing(settings.canary_interval_seconds, settings.canary_sla_seconds, settings.canary_poll_seconds)
     api = PlatformApi(urls, token_source(settings), http, upload_via=settings.canary_evidence_upload_via)
     return Canary(api, metrics, timing, settings.canary_state)

@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
 from microcred.portal.adapters.oidc import OidcClient
-from microcred.portal.adapters.platform_api import PlatformApi, ServiceUrls
+from microcred.portal.adapters.platform_api import PlatformApi
 from microcred.portal.adapters.sessions import SessionStore
 from microcred.portal.entrypoints import application, pages, sign_in
 from microcred.portal.entrypoints.failures import install_failure_pages
@@ -48,8 +48,7 @@ def build_app(settings: PortalSettings) -> FastAPI:
     redirect_uri = f"{public_url}/auth/callback"
     issuer_url = f"{public_url}{DEV_PROVIDER_PATH}" if settings.local_provider else settings.oidc_issuer_url
     http = httpx.AsyncClient(timeout=settings.http_timeout_seconds)
-    urls = ServiceUrls(catalog=settings.catalog_url, submission=settings.submission_url, review=settings.review_url,
-                       award=settings.award_url, licensure=settings.licensure_url)
+    urls = settings.service_urls
     oidc = OidcClient(issuer_url, settings.oidc_client_id, redirect_uri, settings.oidc_scopes, http)
 
     @contextlib.asynccontextmanager

@@ -6,12 +6,12 @@ Nothing here retries or waits: the probe decides what a failure means (until the
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from microcred.canary.adapters.tokens import Identity, TokenSource
+from microcred.runtime.client_settings import ServiceUrls
 
 
 class ApiError(Exception):
@@ -23,15 +23,6 @@ class ApiError(Exception):
     @property
     def code(self) -> str | None:
         return self.body.get("error") if isinstance(self.body, dict) else None
-
-
-@dataclass(frozen=True)
-class ServiceUrls:
-    catalog: str
-    submission: str
-    review: str
-    award: str
-    licensure: str
 
 
 class PlatformApi:

@@ -7,12 +7,12 @@ error shape, an outage (connection refused, timeout, 503 with Retry-After) as :c
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
 
 from microcred.portal.domain.refusals import Refusal
+from microcred.runtime.client_settings import ServiceUrls
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +37,6 @@ class ServiceDown(Exception):
 
 class SignInExpired(Exception):
     """A service answered 401: the token expired or was revoked; the person signs in again."""
-
-
-@dataclass(frozen=True)
-class ServiceUrls:
-    catalog: str
-    submission: str
-    review: str
-    award: str
-    licensure: str
 
 
 def _retry_after(response: httpx.Response) -> int | None:
