@@ -143,6 +143,11 @@ def prometheus(platform: Platform, client: PlatformClient, module_world: Any,
         wait_for(lambda: server.query(f'sum(microcred_canary_round_trip_seconds_count{{environment="{ENVIRONMENT}"}}) > 1'),
                  f"the canary to complete round trips (its log: {canary.log})", timeout=120, interval=1.0)
         time.sleep(20)  # two refreshes of the database gauges (15 s) and a minute-wide rate's second sample
+        # The availability SLO's recording rules evaluate every 2 s, but on a busy machine their first results with
+        # two samples inside each window can come later than that: the burn-rate panels read them.
+        wait_for(lambda: all(server.query(f'slo:sli_error:ratio_rate{window}{{environment="{ENVIRONMENT}", '
+                                          f'slo="api-availability"}}') for window in ("5m", "1h", "6h")),
+                 "the API availability SLO's recording rules to have results", timeout=90, interval=1.0)
         yield server
     finally:
         server.close()
