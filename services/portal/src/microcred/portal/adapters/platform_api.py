@@ -85,7 +85,6 @@ class PlatformApi:
         found: list[dict[str, Any]] = await self.call("GET", "catalog", "/issuers", token)
         return found
 
-
     async def credential_version(self, token: str, credential_id: str, version: int) -> dict[str, Any]:
         found: dict[str, Any] = await self.call("GET", "catalog", f"/credentials/{credential_id}", token,
                                                 params={"version": version})
@@ -126,6 +125,14 @@ class PlatformApi:
         submitted: dict[str, Any] = await self.call("POST", "submission", f"/submissions/{submission_id}/submit",
                                                     token)
         return submitted
+
+    # -- review (reviewer pages; registry and waiting queue for operators) ------------------------------------
+
+    # -- award (earned credentials; revoke, suspend, reinstate) ---------------------------------------------------
+
+    # -- licensure (license progress; approvals, reports and webhooks for state and district staff) ------------
+
+    # -- catalog authoring (issuer admins' drafts; operators' approvals, import and export) ---------------------
 
 
 def _body(response: httpx.Response) -> dict[str, Any]:
