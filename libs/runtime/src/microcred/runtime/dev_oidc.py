@@ -37,7 +37,10 @@ from microcred.runtime.auth import DevTokenIssuer, Role
 PEOPLE_FILE = "people.json"
 CODE_SECONDS = 60
 PENDING_SECONDS = 600
-TOKEN_SECONDS = 12 * 3600
+# Access tokens as short as an operator's provider would make them, so the portal's refresh runs locally as it
+# does in production; a refresh token keeps the sign-in alive for a working day, rotated at every use.
+TOKEN_SECONDS = 15 * 60
+REFRESH_SECONDS = 12 * 3600
 
 
 class Person(BaseModel):
@@ -89,6 +92,13 @@ class Grant:
     expires: float
 
 
+@dataclass(frozen=True)
+class RefreshGrant:
+    person_key: str
+    scope: str
+    expires: float
+
+
 def s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode()
 
@@ -97,11 +107,12 @@ def create_dev_oidc_app(issuer: DevTokenIssuer, *, base_url: str, client_id: str
     """The provider as an app to mount at ``base_url`` (its issuer identifier)."""
     pending: dict[str, AuthorizationRequest] = {}
     codes: dict[str, Grant] = {}
+    refreshes: dict[str, RefreshGrant] = {}
     app = FastAPI(title="Microcred development OpenID provider", docs_url=None, redoc_url=None, openapi_url=None)
 
     def forget_expired() -> None:
         now = time.time()
-        for store in (pending, codes):
+        for store in (pending, codes, refreshes):
             for key in [k for k, v in store.items() if v.expires < now]:  # type: ignore[attr-defined]
                 del store[key]
 
@@ -117,7 +128,7 @@ def create_dev_oidc_app(issuer: DevTokenIssuer, *, base_url: str, client_id: str
             "token_endpoint": f"{base_url}/token",
             "jwks_uri": f"{base_url}/jwks",
             "response_types_supported": ["code"],
-            "grant_types_supported": ["authorization_code"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["EdDSA"],
             "code_challenge_methods_supported": ["S256"],
@@ -168,9 +179,12 @@ def create_dev_oidc_app(issuer: DevTokenIssuer, *, base_url: str, client_id: str
 
     @app.post("/token")
     async def token(request: Request) -> Response:
+        forget_expired()
         form = await request.form()
+        if form.get("grant_type") == "refresh_token":
+            return refreshed(str(form.get("refresh_token", "")), str(form.get("client_id", "")))
         if form.get("grant_type") != "authorization_code":
-            return oauth_error("unsupported_grant_type", "only authorization_code")
+            return oauth_error("unsupported_grant_type", "only authorization_code and refresh_token")
         grant = codes.pop(str(form.get("code", "")), None)  # single use, whatever the outcome
         if grant is None or grant.expires < time.time():
             return oauth_error("invalid_grant", "unknown, used or expired code")
@@ -179,7 +193,20 @@ def create_dev_oidc_app(issuer: DevTokenIssuer, *, base_url: str, client_id: str
         verifier = str(form.get("code_verifier", ""))
         if not 43 <= len(verifier) <= 128 or not secrets.compare_digest(s256(verifier), grant.request.code_challenge):
             return oauth_error("invalid_grant", "code_verifier does not match the code_challenge")
-        person = grant.person
+        return tokens_for(grant.person, grant.request.scope, grant.request.nonce)
+
+    def refreshed(refresh_token: str, sent_client_id: str) -> Response:
+        # Rotation (OAuth 2.0 Security BCP, RFC 9700 2.2.2): a refresh token works once and its answer carries the
+        # next, so a stolen one is worth one use at most. The person is read again: a changed role applies now.
+        grant = refreshes.pop(refresh_token, None)
+        if grant is None or grant.expires < time.time() or sent_client_id != client_id:
+            return oauth_error("invalid_grant", "unknown, used or expired refresh token")
+        person = next((p for p in read_people(issuer.directory) if p.key == grant.person_key), None)
+        if person is None:
+            return oauth_error("invalid_grant", "this person can no longer sign in")
+        return tokens_for(person, grant.scope, None)
+
+    def tokens_for(person: Person, scope: str, nonce: str | None) -> Response:
         access = issuer.mint(person.subject, person.roles, states=person.states, organization=person.org,
                              name=person.name, email=person.email, district=person.district, school=person.school,
                              ttl_seconds=TOKEN_SECONDS)
@@ -188,12 +215,14 @@ def create_dev_oidc_app(issuer: DevTokenIssuer, *, base_url: str, client_id: str
             "iss": base_url, "sub": person.subject, "aud": client_id, "iat": now, "exp": now + TOKEN_SECONDS,
             "name": person.name or person.label, "roles": [r.value for r in person.roles], "states": person.states,
         }
-        if grant.request.nonce:
-            id_claims["nonce"] = grant.request.nonce
+        if nonce:
+            id_claims["nonce"] = nonce
         if person.email:
             id_claims["email"] = person.email
+        refresh_token = secrets.token_urlsafe(32)
+        refreshes[refresh_token] = RefreshGrant(person.key, scope, time.time() + REFRESH_SECONDS)
         body = {"access_token": access, "token_type": "Bearer", "expires_in": TOKEN_SECONDS,
-                "id_token": issuer.sign(id_claims), "scope": grant.request.scope}
+                "id_token": issuer.sign(id_claims), "scope": scope, "refresh_token": refresh_token}
         return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
     return app

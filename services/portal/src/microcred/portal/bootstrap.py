@@ -63,6 +63,7 @@ def build_app(settings: PortalSettings) -> FastAPI:
     app.state.settings = settings
     app.state.sessions = SessionStore(settings.portal_session_idle_seconds, settings.portal_max_sessions)
     app.state.api = PlatformApi(urls, http)
+    app.state.oidc = oidc
 
     headers = security_headers(origin_of(settings.s3_public_endpoint))
 

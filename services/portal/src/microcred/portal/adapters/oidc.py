@@ -6,6 +6,7 @@ Discovery is read once and kept; the provider's keys are fetched again when an I
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from dataclasses import dataclass
@@ -82,15 +83,34 @@ class OidcClient:
         if "id_token" not in token or "access_token" not in token:
             raise SignInFailed("the provider sent no ID token or no access token")
         claims = await self._verified_claims(str(token["id_token"]), metadata, nonce)
-        expires_in = float(token.get("expires_in") or 3600)
         return SignedIn(
             subject=str(claims["sub"]),
             name=str(claims.get("name") or claims.get("preferred_username") or claims["sub"]),
             roles=tuple(str(r) for r in claims.get("roles", []) if isinstance(claims.get("roles"), list)),
             states=tuple(str(s) for s in claims.get("states", []) if isinstance(claims.get("states"), list)),
             access_token=str(token["access_token"]),
-            expires_at=time.time() + expires_in,
+            expires_at=_expires_at(token),
+            refresh_token=str(token["refresh_token"]) if token.get("refresh_token") else None,
         )
+
+    async def refresh(self, user: SignedIn) -> SignedIn:
+        """A fresh access token for a signed-in person, from their refresh token; the provider may rotate it.
+
+        Who the person is stays what sign-in established (the ID token, if the provider sends one again, is not
+        needed for that); a provider that refuses ends the sign-in (:class:`SignInFailed`)."""
+        if not user.refresh_token:
+            raise SignInFailed("no refresh token: the provider gave none at sign-in")
+        metadata = await self.metadata()
+        async with self._client() as client:
+            client.timeout = self._http.timeout
+            try:
+                token = await client.refresh_token(metadata["token_endpoint"], refresh_token=user.refresh_token)
+            except Exception as exc:  # as in finish: OAuthError for a refusal, httpx errors for a failure
+                raise SignInFailed(f"the token endpoint refused the refresh: {exc}") from exc
+        if "access_token" not in token:
+            raise SignInFailed("the provider sent no access token")
+        return dataclasses.replace(user, access_token=str(token["access_token"]), expires_at=_expires_at(token),
+                                   refresh_token=str(token.get("refresh_token") or user.refresh_token))
 
     async def _verified_claims(self, id_token: str, metadata: dict[str, Any], nonce: str) -> dict[str, Any]:
         for refresh in (False, True):
@@ -120,3 +140,7 @@ class OidcClient:
             response.raise_for_status()
             self._keys = KeySet.import_key_set(response.json())
         return self._keys
+
+
+def _expires_at(token: dict[str, Any]) -> float:
+    return time.time() + float(token.get("expires_in") or 3600)

@@ -7,6 +7,7 @@ idle expiry), or sticky sessions at the ingress; a restart signs everyone out, w
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections import OrderedDict
@@ -29,6 +30,11 @@ class SignedIn:
     states: tuple[str, ...]
     access_token: str
     expires_at: float
+    refresh_token: str | None = None
+
+    @property
+    def renewable(self) -> bool:
+        return self.refresh_token is not None
 
 
 @dataclass
@@ -39,6 +45,9 @@ class Session:
     pending: PendingSignIn | None = None
     user: SignedIn | None = None
     flash: list[str] = field(default_factory=list)
+    # One refresh at a time per session: with rotation, two concurrent refreshes (an autosave and a page load)
+    # would spend the same refresh token twice, and the provider would refuse the second.
+    renewing: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False, compare=False)
 
 
 class SessionStore:
@@ -59,7 +68,9 @@ class SessionStore:
         if session is None:
             return None
         now = time.time()
-        if now - session.last_seen > self._idle or (session.user and session.user.expires_at <= now):
+        # An expired access token ends the session unless a refresh token can renew it (``web.signed_in``).
+        expired = session.user is not None and session.user.expires_at <= now and not session.user.renewable
+        if now - session.last_seen > self._idle or expired:
             self.drop(session.id)
             return None
         session.last_seen = now

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hmac
+import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +12,17 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
+from microcred.portal.adapters.oidc import OidcClient, SignInFailed
 from microcred.portal.adapters.platform_api import PlatformApi
 from microcred.portal.adapters.sessions import Session, SessionStore, SignedIn
 from microcred.portal.settings import PortalSettings
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# Renew this long before the access token expires, so a call made just after the check still carries a valid one.
+RENEW_BEFORE_SECONDS = 60
+
+log = logging.getLogger(__name__)
 
 
 class SignInRequired(Exception):
@@ -43,6 +50,11 @@ def sessions_of(request: Request) -> SessionStore:
     return store
 
 
+def oidc_of(request: Request) -> OidcClient:
+    oidc: OidcClient = request.app.state.oidc
+    return oidc
+
+
 def api_of(request: Request) -> PlatformApi:
     api: PlatformApi = request.app.state.api
     return api
@@ -65,11 +77,24 @@ def clear_session_cookie(response: Response, request: Request) -> None:
 
 
 async def signed_in(request: Request) -> Session:
-    """The page needs a signed-in person; otherwise sign-in, coming back here afterwards."""
+    """The page needs a signed-in person; otherwise sign-in, coming back here afterwards.
+
+    An access token about to expire is renewed first with the session's refresh token, so a teacher typing for
+    an hour is not signed out under their answers; a provider that refuses the renewal ends the session."""
     session = current_session(request)
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     if session is None or session.user is None:
-        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInRequired(path)
+    if session.user.expires_at - time.time() < RENEW_BEFORE_SECONDS and session.user.renewable:
+        async with session.renewing:
+            user = session.user
+            if user is not None and user.expires_at - time.time() < RENEW_BEFORE_SECONDS:  # not renewed meanwhile
+                try:
+                    session.user = await oidc_of(request).refresh(user)
+                except SignInFailed as exc:
+                    log.info("renewal refused, signing out: %s", exc)
+                    sessions_of(request).drop(session.id)
+                    raise SignInRequired(path) from exc
     return session
 
 
