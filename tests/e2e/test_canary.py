@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from microcred.canary.adapters.metrics import CanaryMetrics
 from microcred.canary.adapters.tokens import REVIEWERS
@@ -21,6 +20,7 @@ from microcred.canary.service_layer.provisioning import CanaryFixture, provision
 from microcred.canary.settings import CanarySettings
 from microcred.devstack.client import PlatformClient
 from microcred.devstack.platform import Platform
+from microcred.devstack.topics import read_to_end
 from microcred.runtime.auth import Role
 
 pytestmark = pytest.mark.stack
@@ -48,24 +48,6 @@ def run_canary(platform: Platform, sla: float, before: Any = None) -> tuple[Cana
     return asyncio.run(go())
 
 
-def topic_records(bootstrap: str, topic: str, seconds: float = 4.0) -> list[dict[str, Any]]:
-    async def read() -> list[dict[str, Any]]:
-        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                    enable_auto_commit=False, group_id=None)
-        await consumer.start()
-        records: list[dict[str, Any]] = []
-        try:
-            deadline = asyncio.get_running_loop().time() + seconds
-            while asyncio.get_running_loop().time() < deadline:
-                batches = await consumer.getmany(timeout_ms=500)
-                records += [json.loads(m.value) for messages in batches.values() for m in messages]
-        finally:
-            await consumer.stop()
-        return records
-
-    return asyncio.run(read())
-
-
 def sample(canary: Canary, name: str, labels: dict[str, str] | None = None) -> float:
     return canary.metrics.registry.get_sample_value(name, labels or {}) or 0.0
 
@@ -88,10 +70,10 @@ def test_a_canary_is_credited_in_zz_and_observed_once_and_no_real_state_sees_it(
         fixture.issuer_id, fixture.credential_id, fixture.license_id)
 
     bootstrap = platform.endpoints.kafka_bootstrap
-    zz = [r for r in topic_records(bootstrap, "licensure.state.ZZ") if r.get("license_id") == fixture.license_id]
+    zz = [r for r in read_to_end(bootstrap, ["licensure.state.ZZ"])["licensure.state.ZZ"] if r.get("license_id") == fixture.license_id]
     assert {r["record_type"] for r in zz} >= {"award", "credit_posted"} and {r["state"] for r in zz} == {"ZZ"}
     for state in ("TN", "UT", "AR"):
-        leaked = [r for r in topic_records(bootstrap, f"licensure.state.{state}", 2.0)
+        leaked = [r for r in read_to_end(bootstrap, [f"licensure.state.{state}"])[f"licensure.state.{state}"]
                   if r.get("license_id") == fixture.license_id or "canary" in json.dumps(r).lower()]
         assert leaked == [], f"{state}'s feed carries canary records"
 

@@ -9,27 +9,24 @@ award and one credit decision per license.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 
 from microcred.devstack.client import Actor, PlatformClient
 from microcred.devstack.platform import SERVICES, Platform, PlatformPorts, instance_name
 from microcred.devstack.providers import infrastructure_for_tests
 from microcred.devstack.samples import NOT_YET, PROFICIENT, QUICK_SERVICE_ENV, credential_definition, tiny_video
+from microcred.devstack.topics import read_to_end
 from microcred.events.topics import topic_spec
 from microcred.runtime.auth import Role
-from microcred.runtime.offsets import LogEnds
 
 pytestmark = pytest.mark.stack
 
@@ -79,35 +76,6 @@ def wait_for_assignments(platform: Platform, instances: dict[str, list[str]], ti
         if time.monotonic() > deadline:
             raise AssertionError(f"partitions not shared out between the replicas: {wrong}")
         time.sleep(1.0)
-
-
-def read_topic(bootstrap: str, topic: str) -> list[dict[str, Any]]:
-    """Every event on ``topic`` up to its real end, duplicates included (partitions assigned by hand: no group)."""
-    import json
-
-    async def read() -> list[dict[str, Any]]:
-        async with LogEnds(bootstrap) as log_ends:
-            ends = await log_ends.read(await log_ends.partitions([topic]))
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-        await consumer.start()
-        try:
-            consumer.assign(list(ends))
-            await consumer.seek_to_beginning(*ends)
-            found: list[dict[str, Any]] = []
-            deadline = time.monotonic() + 30
-
-            async def behind() -> bool:
-                return any([await consumer.position(tp) < end for tp, end in ends.items()])
-
-            while await behind():
-                assert time.monotonic() < deadline, f"{topic} not read to its end {ends}"
-                for records in (await consumer.getmany(timeout_ms=500)).values():
-                    found += [json.loads(r.value) for r in records]
-            return found
-        finally:
-            await consumer.stop()
-
-    return asyncio.run(read())
 
 
 def test_two_replicas_of_every_service_share_the_work_and_survive_losing_one_each_mid_flow(
@@ -194,7 +162,7 @@ def test_two_replicas_of_every_service_share_the_work_and_survive_losing_one_eac
 
     bootstrap = platform.endpoints.kafka_bootstrap
     awards_of: dict[str, set[str]] = defaultdict(set)
-    for event in read_topic(bootstrap, "award.awarded"):
+    for event in read_to_end(bootstrap, ["award.awarded"])["award.awarded"]:
         if event.get("submission_id") in submissions:
             awards_of[event["submission_id"]].add(event["award_id"])
     assert {s: {a} for s, a in awarded.items()} == awards_of, "a submission was awarded more than once"
@@ -202,7 +170,7 @@ def test_two_replicas_of_every_service_share_the_work_and_survive_losing_one_eac
     assert sorted(a["submission_id"] for a in listed) == sorted(submissions), "one award per submission"
 
     entries_of: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for event in read_topic(bootstrap, "licensure.credit-posted"):
+    for event in read_to_end(bootstrap, ["licensure.credit-posted"])["licensure.credit-posted"]:
         entries_of[(event["license_id"], event["award_id"])].add(event["entry_id"])
     expected_pairs = set()
     for teacher, states in teachers:

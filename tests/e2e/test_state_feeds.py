@@ -8,7 +8,6 @@ is down, then failing, then healthy, and must end up with every record, each onc
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -21,11 +20,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from microcred.devstack.client import Actor, PlatformClient, publish_as, read_events, wait_for
 from microcred.devstack.platform import Platform
 from microcred.devstack.samples import expiring_award
+from microcred.devstack.topics import read_until
 from microcred.runtime.auth import Role
 
 pytestmark = pytest.mark.stack
@@ -38,26 +37,6 @@ def license_in(client: PlatformClient, teacher: Actor, state: str, **extra: Any)
 
 def progress(client: PlatformClient, actor: Actor, license: dict[str, Any]) -> dict[str, Any]:
     return client.call("GET", "licensure", f"/licenses/{license['license_id']}/progress", actor)  # type: ignore
-
-
-def state_topic(bootstrap: str, topic: str, until: Any, timeout: float = 45.0) -> list[dict[str, Any]]:
-    """Everything on ``topic`` from the start, read as a state would, until ``until(records)`` holds."""
-
-    async def read() -> list[dict[str, Any]]:
-        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                    enable_auto_commit=False, group_id=None)
-        await consumer.start()
-        records: list[dict[str, Any]] = []
-        try:
-            deadline = asyncio.get_running_loop().time() + timeout
-            while not until(records) and asyncio.get_running_loop().time() < deadline:
-                batches = await consumer.getmany(timeout_ms=500)
-                records += [json.loads(m.value) for messages in batches.values() for m in messages]
-        finally:
-            await consumer.stop()
-        return records
-
-    return asyncio.run(read())
 
 
 def test_one_award_credits_each_state_under_its_rules_and_each_state_reads_only_its_own_topic(
@@ -76,8 +55,8 @@ def test_one_award_credits_each_state_under_its_rules_and_each_state_reads_only_
 
     bootstrap = platform.endpoints.kafka_bootstrap
     mine = lambda records, lic: [r for r in records if r["license_id"] == lic["license_id"]]  # noqa: E731
-    tn_records = state_topic(bootstrap, "licensure.state.TN", lambda rs: len(mine(rs, tn)) >= 2)
-    ut_records = state_topic(bootstrap, "licensure.state.UT", lambda rs: len(mine(rs, ut)) >= 2)
+    tn_records = read_until(bootstrap, "licensure.state.TN", lambda rs: len(mine(rs, tn)) >= 2)
+    ut_records = read_until(bootstrap, "licensure.state.UT", lambda rs: len(mine(rs, ut)) >= 2)
     assert {r["state"] for r in tn_records} == {"TN"} and {r["state"] for r in ut_records} == {"UT"}
     assert mine(tn_records, ut) == [] and mine(ut_records, tn) == [], "a state sees only its licensees"
     assert [r["record_type"] for r in mine(tn_records, tn)] == ["award", "credit_posted"]
@@ -281,8 +260,8 @@ def test_suspension_reinstatement_and_expiry_reach_each_crediting_states_topic_a
 
     expected_tn = [("credential_suspended", "kept"), ("credential_reinstated", "kept"), ("credential_expired", "kept")]
     expected_ut = [*expected_tn[:2], ("credential_expired", "reversed")]  # UT's rule reverses on expiry
-    tn_records = state_topic(bootstrap, "licensure.state.TN", lambda rs: len(statuses(rs, tn)) >= 3)
-    ut_records = state_topic(bootstrap, "licensure.state.UT", lambda rs: len(statuses(rs, ut)) >= 3)
+    tn_records = read_until(bootstrap, "licensure.state.TN", lambda rs: len(statuses(rs, tn)) >= 3)
+    ut_records = read_until(bootstrap, "licensure.state.UT", lambda rs: len(statuses(rs, ut)) >= 3)
     assert statuses(tn_records, tn) == expected_tn and statuses(ut_records, ut) == expected_ut
     assert {r["state"] for r in tn_records} == {"TN"} and {r["state"] for r in ut_records} == {"UT"}
     assert statuses(tn_records, ut) == [] and statuses(ut_records, tn) == [], "a state hears of its licensees only"
@@ -310,5 +289,5 @@ def test_suspension_reinstatement_and_expiry_reach_each_crediting_states_topic_a
 
         wait_for(lambda: len(received()) >= 3, "the UT webhook to receive the status records", timeout=60)
         assert received() == expected_ut and receiver.bad_signatures == 0
-    again = state_topic(bootstrap, "licensure.state.TN", lambda rs: len(rs) >= len(tn_records), timeout=5)
+    again = read_until(bootstrap, "licensure.state.TN", lambda rs: len(rs) >= len(tn_records), timeout=5)
     assert statuses(again, tn) == expected_tn, "each expiry is announced once"

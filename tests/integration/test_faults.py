@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import threading
 import time
 import uuid
@@ -36,7 +35,7 @@ import asyncpg
 import httpx
 import pytest
 import sqlalchemy as sa
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -45,6 +44,7 @@ from microcred.devstack.client import Actor, ApiError, PlatformClient
 from microcred.devstack.infra import EmbeddedStack
 from microcred.devstack.platform import SERVICES, Platform, PlatformPorts, embedded_infrastructure
 from microcred.devstack.samples import NOT_YET, PROFICIENT, QUICK_SERVICE_ENV, credential_definition, tiny_video
+from microcred.devstack.topics import read_to_end
 from microcred.events import CreditPosted, dead_letter_topic
 from microcred.runtime.auth import Role
 from microcred.runtime.broker import create_broker
@@ -455,7 +455,7 @@ def test_kill_9_of_a_consumer_service_and_of_postgres_mid_flow_loses_and_duplica
         flow.close()
 
     # On the topics: each award and each credit once, whatever the copies a retried publish left behind.
-    records = _read_topics(platform, ["award.awarded", "licensure.credit-posted"])
+    records = read_to_end(platform.endpoints.kafka_bootstrap, ["award.awarded", "licensure.credit-posted"])
     award_ids: defaultdict[str, set[str]] = defaultdict(set)
     for value in records["award.awarded"]:
         if value.get("submission_id") in awarded:
@@ -497,24 +497,3 @@ def _settled_lag(platform: Platform, timeout: float = 30.0) -> dict[str, int]:
         time.sleep(1.0)
 
 
-def _read_topics(platform: Platform, topics: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """Every JSON record of ``topics``, read to the logs' real ends by a consumer outside any group."""
-
-    async def read() -> dict[str, list[dict[str, Any]]]:
-        bootstrap = platform.endpoints.kafka_bootstrap
-        async with LogEnds(bootstrap) as log_ends:
-            ends = await log_ends.read(await log_ends.partitions(topics))
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-        await consumer.start()
-        found: dict[str, list[dict[str, Any]]] = {topic: [] for topic in topics}
-        try:
-            consumer.assign(list(ends))
-            await consumer.seek_to_beginning(*ends)
-            while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
-                for tp, batch in (await consumer.getmany(timeout_ms=500)).items():
-                    found[tp.topic] += [json.loads(r.value) for r in batch if r.offset < ends[tp]]
-        finally:
-            await consumer.stop()
-        return found
-
-    return asyncio.run(read())
