@@ -66,7 +66,7 @@ def test_each_located_refusal_is_shown_beside_its_field() -> None:
     assert where(["body", "competency"]) == "competency"
     assert where(["body", "rubric", "criteria", 0, "levels", 1, "points"]) == "criterion-0-level-1-points"
     assert where(["body", "rubric", "criteria", 1]) == "criterion-1-name"
-    assert where(["body", "rubric", "criteria", 0, "levels"]) == "criterion-0-name"
+    assert where(["body", "rubric", "criteria", 0, "levels"]) == "criterion-0-levels"
     assert where(["body", "rubric"]) == "passing_level"
     assert where(["body", "rubric", "passing_rule", "points"]) == "passing_points"
     assert where(["body", "submission_criteria", "items", 0, "max_count"]) == "req-0-max_count"
@@ -110,3 +110,17 @@ def test_standing_buttons_follow_the_awards_standing() -> None:
     assert operations.allowed_standing_actions("active") == ["suspend", "revoke"]
     assert operations.allowed_standing_actions("suspended") == ["reinstate", "revoke"]
     assert operations.allowed_standing_actions("revoked") == []
+
+
+def test_an_empty_competency_refused_by_the_catalog_reads_as_characters_beside_its_field() -> None:
+    from microcred.portal.domain.refusals import Refusal, problems_of
+
+    details = [{"loc": ["body", "competency"], "type": "too_short",
+                "msg": "Value should have at least 1 item after validation, not 0"},
+               {"loc": ["body", "rubric", "criteria", 1, "levels", 1, "points"], "type": "int_parsing",
+                "msg": "Input should be a valid integer"}]
+    editor = authoring.editor_from_form(FORM)
+    problems = problems_of(Refusal("catalog", 422, "invalid_request", "invalid", details),
+                           authoring.field_map(details), editor.flat())
+    assert problems.fields == {"competency": ["Use at least 1 character."],
+                               "criterion-1-level-1-points": ["Enter a whole number."]}

@@ -332,6 +332,8 @@ def _rubric_field(path: list[str]) -> str:
         if len(rest) >= 2 and rest[0] == "levels" and rest[1].isdigit():
             attr = rest[2] if len(rest) > 2 and rest[2] in LEVEL_FIELDS[1:] else "name"
             return f"criterion-{i}-level-{rest[1]}-{attr}"
+        if rest == ["levels"]:  # too few levels: said above the criterion's table of levels
+            return f"criterion-{i}-levels"
         if rest and rest[0] in ("name", "description"):
             return f"criterion-{i}-{rest[0]}"
         # The criterion as a whole (its levels must ascend, have unique keys, be at least two).
@@ -374,6 +376,8 @@ def label_of(name: str) -> str:
     part, row, sub, attr = match.group(1), int(match.group(2)) + 1, match.group(3), match.group(4).replace("_", " ")
     if part == "req":
         return f"Requirement {row}: {attr}"
+    if attr == "levels":
+        return f"Criterion {row}: levels"
     if sub is not None:
         return f"Criterion {row}, level {int(sub) + 1}: {attr}"
     return f"Criterion {row}: {attr}"
