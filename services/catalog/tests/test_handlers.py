@@ -250,3 +250,15 @@ async def test_a_pathway_sets_prerequisites_only_for_its_own_issuers_credentials
                       "steps": [{"credential_id": other}, {"credential_id": own, "prerequisites": [other]}]}
     pathway = await handlers.create_pathway(handlers.CreatePathway.model_validate(leading_to_own), their_admin, uow)
     assert [s.credential_id for s in pathway.steps] == [other, own]
+
+
+async def test_only_the_issuers_a_person_may_author_for_are_listed_as_manageable(
+        uow: FakeUnitOfWork, issuer: Issuer, admin: Principal, operator: Principal, editor: Principal) -> None:
+    other = Issuer(uuid4(), "other", "Other Issuer")
+    uow.state.issuers[other.issuer_id] = other
+    teacher = Principal(subject="teacher-1", roles=frozenset({Role.TEACHER}))
+    assert {i.key for i in await handlers.list_issuers(teacher, False, uow)} == {"digital-promise", "other"}
+    assert [i.key for i in await handlers.list_issuers(admin, True, uow)] == ["digital-promise"]
+    assert [i.key for i in await handlers.list_issuers(editor, True, uow)] == ["digital-promise"]  # listed staff
+    assert {i.key for i in await handlers.list_issuers(operator, True, uow)} == {"digital-promise", "other"}
+    assert await handlers.list_issuers(teacher, True, uow) == []

@@ -94,9 +94,10 @@ def create_router(uow: Callable[[], CatalogUnitOfWork]) -> APIRouter:
         return issuer_view(await handlers.create_issuer(body, uow()))
 
     @router.get("/issuers", tags=["issuers"])
-    async def list_issuers(_: CurrentPrincipal) -> list[dict[str, Any]]:
-        async with uow() as work:
-            return [issuer_view(i) for i in await work.issuers.list_all()]
+    async def list_issuers(principal: CurrentPrincipal, manageable: Annotated[bool, Query(description=(
+            "Only the issuers the caller may author for (an issuer admin's own; every issuer for an operator)."
+            ))] = False) -> list[dict[str, Any]]:
+        return [issuer_view(i) for i in await handlers.list_issuers(principal, manageable, uow())]
 
     @router.get("/issuers/{issuer_id}", tags=["issuers"])
     async def get_issuer(issuer_id: UUID, _: CurrentPrincipal) -> dict[str, Any]:

@@ -458,6 +458,16 @@ async def history(credential_id: UUID, number: int, principal: Principal, uow: C
     return list((await read_version(credential_id, number, principal, uow)).transitions)
 
 
+async def list_issuers(principal: Principal, manageable: bool, uow: CatalogUnitOfWork) -> list[Issuer]:
+    """Every issuer, or only those the caller may author for: an authoring page offers those, not all."""
+    async with uow:
+        issuers = await uow.issuers.list_all()
+        if not manageable:
+            return issuers
+        allowed = await manageable_issuers(principal, uow)
+    return issuers if allowed is None else [i for i in issuers if i.issuer_id in allowed]
+
+
 async def manageable_issuers(principal: Principal, uow: CatalogUnitOfWork) -> set[UUID] | None:
     """Issuers whose unpublished versions the caller may list; None means all (an operator)."""
     actor = actor_of(principal)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any, Literal
+from urllib.parse import quote
 
 import httpx
 
@@ -128,11 +129,85 @@ class PlatformApi:
 
     # -- review (reviewer pages; registry and waiting queue for operators) ------------------------------------
 
+    # The operator's registry and waiting queue (issue 20, point 5).
+
+    async def reviewers(self, token: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = await self.call("GET", "review", "/reviewers", token)
+        return found
+
+    async def save_reviewer(self, token: str, reviewer_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        saved: dict[str, Any] = await self.call("PUT", "review", f"/reviewers/{quote(reviewer_id, safe='')}", token,
+                                                json=body)
+        return saved
+
+    async def waiting_reviews(self, token: str, params: dict[str, Any] | None = None) -> Any:
+        """The queue of work waiting for a reviewer: a list, or a page object once the endpoint pages."""
+        return await self.call("GET", "review", "/reviews/queue", token, params=params)
+
     # -- award (earned credentials; revoke, suspend, reinstate) ---------------------------------------------------
+
+    # The operator's side: find an award, change its standing (issue 20, point 5).
+
+    async def awards(self, token: str, limit: int, offset: int) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = await self.call("GET", "award", "/awards", token,
+                                                      params={"limit": limit, "offset": offset})
+        return found
+
+    async def award(self, token: str, award_id: str) -> dict[str, Any]:
+        found: dict[str, Any] = await self.call("GET", "award", f"/awards/{award_id}", token)
+        return found
+
+    async def change_standing(self, token: str, award_id: str, action: str, reason: str) -> dict[str, Any]:
+        changed: dict[str, Any] = await self.call("POST", "award", f"/credentials/{award_id}/{action}", token,
+                                                  json={"reason": reason})
+        return changed
 
     # -- licensure (license progress; approvals, reports and webhooks for state and district staff) ------------
 
     # -- catalog authoring (issuer admins' drafts; operators' approvals, import and export) ---------------------
+
+    async def manageable_issuers(self, token: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = await self.call("GET", "catalog", "/issuers", token,
+                                                      params={"manageable": "true"})
+        return found
+
+    async def versions(self, token: str, credential_id: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = await self.call("GET", "catalog", f"/credentials/{credential_id}/versions",
+                                                      token)
+        return found
+
+    async def draft_credential(self, token: str, body: dict[str, Any]) -> dict[str, Any]:
+        drafted: dict[str, Any] = await self.call("POST", "catalog", "/credentials", token, json=body)
+        return drafted
+
+    async def edit_version(self, token: str, credential_id: str, version: int, body: dict[str, Any]) -> dict[str, Any]:
+        saved: dict[str, Any] = await self.call("PUT", "catalog", f"/credentials/{credential_id}/versions/{version}",
+                                                token, json=body)
+        return saved
+
+    async def open_version(self, token: str, credential_id: str) -> dict[str, Any]:
+        opened: dict[str, Any] = await self.call("POST", "catalog", f"/credentials/{credential_id}/versions", token)
+        return opened
+
+    async def version_step(self, token: str, credential_id: str, version: int, step: str,
+                           body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """submit-for-review, request-changes, approve or publish: the catalog's workflow moves."""
+        moved: dict[str, Any] = await self.call(
+            "POST", "catalog", f"/credentials/{credential_id}/versions/{version}/{step}", token, json=body)
+        return moved
+
+    async def history(self, token: str, credential_id: str, version: int) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = await self.call(
+            "GET", "catalog", f"/credentials/{credential_id}/versions/{version}/history", token)
+        return found
+
+    async def export_catalog(self, token: str) -> dict[str, Any]:
+        found: dict[str, Any] = await self.call("GET", "catalog", "/catalog/export", token)
+        return found
+
+    async def import_catalog(self, token: str, document: Any) -> dict[str, Any]:
+        summary: dict[str, Any] = await self.call("POST", "catalog", "/catalog/import", token, json=document)
+        return summary
 
 
 def _body(response: httpx.Response) -> dict[str, Any]:

@@ -59,7 +59,7 @@ def plain_words(kind: str, message: str, typed: object = None) -> str:
             f"Use at most {n} characters."
     if kind == "too_long" and n:
         return f"Give at most {n}."
-    if kind == "string_too_short" and n:
+    if (kind == "string_too_short" or (kind == "too_short" and isinstance(typed, str))) and n:
         return f"Use at least {n} character{'s' if n != '1' else ''}."
     if kind == "string_pattern_mismatch":
         return "This contains characters that cannot be stored (such as an invisible control character). Remove them."
