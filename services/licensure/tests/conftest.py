@@ -34,6 +34,7 @@ from microcred.licensure.domain.model import (
     RuleSet,
     StatusChange,
 )
+from microcred.licensure.domain.reports import Holding
 from microcred.runtime.testing import FakeMessagingUnitOfWork
 
 TN = RuleSet(
@@ -274,6 +275,19 @@ class FakeLedger:
         return next((e for e in self.entries if (e.award_id, e.license_id, e.kind)
                      == (award_id, license_id, EntryKind.CREDIT)), None)
 
+    licenses: FakeLicenses | None = None  # set by FakeUnitOfWork: the report names each entry's license
+
+    async def report(self, state: str, start: date, end: date, district: str | None = None) -> list[dict[str, Any]]:
+        assert self.licenses is not None
+        rows = []
+        for entry in self.entries:
+            license = self.licenses.rows[entry.license_id]
+            posted = (entry.posted_at or datetime.now(UTC)).date()
+            if license.state == state and district in (None, license.district) and start <= posted <= end:
+                rows.append({"entry": entry, "license_number": license.license_number, "district": license.district,
+                             "credential_id": None, "credential_name": None, "issuer_id": None})
+        return rows
+
 
 class FakeClaims:
     def __init__(self, awards: FakeAwards) -> None:
@@ -341,6 +355,35 @@ class FakeWebhooks:
         return 1
 
 
+class FakeReports:
+    """The report reads over the other fakes' rows, held meaning what domain.reports says."""
+
+    def __init__(self, licenses: FakeLicenses, awards: FakeAwards, credentials: FakeCredentials) -> None:
+        self.licenses, self.awards, self.credentials = licenses, awards, credentials
+
+    def _in_scope(self, state: str, district: str | None) -> list[License]:
+        return [x for x in self.licenses.rows.values() if x.state == state and district in (None, x.district)]
+
+    async def licensed_teachers(self, state: str, district: str | None) -> dict[str | None, int]:
+        teachers: dict[str | None, set[str]] = {}
+        for license in self._in_scope(state, district):
+            teachers.setdefault(license.district, set()).add(license.teacher_id)
+        return {d: len(t) for d, t in teachers.items()}
+
+    async def holdings(self, state: str, district: str | None, now: datetime) -> list[Holding]:
+        found: set[Holding] = set()
+        for license in self._in_scope(state, district):
+            for award in await self.awards.of_teacher(license.teacher_id):
+                changes = await self.awards.status_changes(award.award_id)
+                if (award.award_id in self.awards.revoked or (award.valid_until and award.valid_until <= now)
+                        or (changes and changes[-1].status == "suspended")):
+                    continue
+                version = self.credentials.rows.get((award.credential_id, award.credential_version))
+                found.add(Holding(license.district, award.teacher_id, award.credential_name,
+                                  None if version is None else version.competency))
+        return sorted(found, key=repr)
+
+
 class FakeUnitOfWork(FakeMessagingUnitOfWork):
     """Claims and events only count once committed, like the real unit of work."""
 
@@ -351,9 +394,11 @@ class FakeUnitOfWork(FakeMessagingUnitOfWork):
         self.awards = FakeAwards()
         self.credentials = FakeCredentials()
         self.ledger = FakeLedger()
+        self.ledger.licenses = self.licenses
         self.claims = FakeClaims(self.awards)
         self.approvals = FakeApprovals()
         self.webhooks = FakeWebhooks()
+        self.reports = FakeReports(self.licenses, self.awards, self.credentials)
         self.metrics = LicensureMetrics()
         self.award_to_credit: list[tuple[str, float]] = []
 

@@ -17,7 +17,16 @@ from starlette.responses import Response
 from microcred.portal.adapters.oidc import OidcClient
 from microcred.portal.adapters.platform_api import PlatformApi
 from microcred.portal.adapters.sessions import SessionStore
-from microcred.portal.entrypoints import application, authoring, operations, operations_people, pages, sign_in
+from microcred.portal.entrypoints import (
+    agency,
+    agency_webhooks,
+    application,
+    authoring,
+    operations,
+    operations_people,
+    pages,
+    sign_in,
+)
 from microcred.portal.entrypoints.failures import install_failure_pages
 from microcred.portal.settings import PortalSettings
 from microcred.runtime.auth import DevTokenIssuer
@@ -93,6 +102,8 @@ def build_app(settings: PortalSettings) -> FastAPI:
     app.include_router(authoring.create_router())
     app.include_router(operations.create_router())
     app.include_router(operations_people.create_router())
+    app.include_router(agency.create_router())
+    app.include_router(agency_webhooks.create_router())
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "entrypoints" / "static")), name="static")
     if settings.local_provider:
         issuer = DevTokenIssuer(settings.portal_dev_key_dir, issuer=settings.auth_issuer,

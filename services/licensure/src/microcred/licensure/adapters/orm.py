@@ -166,6 +166,7 @@ class CredentialVersionRow(Base):
     issuer_name: Mapped[str] = mapped_column(sa.Text)
     # [{"unit", "amount" (decimal string, so no float ever touches it), "note"}]
     credit_hints: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    competency: Mapped[str | None] = mapped_column(sa.Text)  # migration 0007
     received_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 
 

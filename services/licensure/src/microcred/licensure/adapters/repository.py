@@ -277,6 +277,7 @@ class CredentialVersionRepository:
             "name": credential.name,
             "issuer_id": credential.issuer_id,
             "issuer_name": credential.issuer_name,
+            "competency": credential.competency,
             "credit_hints": [
                 {"unit": hint.unit, "amount": str(hint.amount), "note": hint.note} for hint in credential.credit_hints
             ],
@@ -307,6 +308,7 @@ class CredentialVersionRepository:
                     IssuerCreditHint(unit=hint["unit"], amount=Decimal(hint["amount"]), note=hint.get("note"))
                     for hint in row.credit_hints
                 ),
+                competency=row.competency,
             )
             for row in await self.session.scalars(query)
         ]
@@ -356,15 +358,17 @@ class LedgerRepository:
             LedgerEntryRow.kind == EntryKind.CREDIT.value))
         return None if row is None else self._to_domain(row)
 
-    async def report(self, state: str, start: date, end: date) -> list[dict[str, Any]]:
-        """Ledger entries of ``state``'s licenses posted in [start, end], with what a state report shows."""
+    async def report(self, state: str, start: date, end: date, district: str | None = None) -> list[dict[str, Any]]:
+        """Ledger entries of ``state``'s licenses (of ``district`` only, if given) posted in [start, end], with
+        what a state report shows."""
         query = (
             sa.select(LedgerEntryRow, LicenseRow.license_number, LicenseRow.district, AwardRow.credential_id,
                       AwardRow.credential_name, AwardRow.issuer_id)
             .join(LicenseRow, LicenseRow.license_id == LedgerEntryRow.license_id)
             .outerjoin(AwardRow, AwardRow.award_id == LedgerEntryRow.award_id)
             .where(LicenseRow.state == state, sa.func.date(LedgerEntryRow.posted_at) >= start,
-                   sa.func.date(LedgerEntryRow.posted_at) <= end)
+                   sa.func.date(LedgerEntryRow.posted_at) <= end,
+                   *([LicenseRow.district == district] if district is not None else []))
             .order_by(LedgerEntryRow.posted_at, LedgerEntryRow.entry_id)
         )
         return [

@@ -188,6 +188,9 @@ class CredentialVersion:
     issuer_id: UUID
     issuer_name: str
     credit_hints: tuple[IssuerCreditHint, ...] = ()
+    # The practice the credential certifies, as the catalog published it; None for versions recorded before
+    # licensure kept it (migration 0007), until the topic is replayed.
+    competency: str | None = None
 
     @classmethod
     def from_event(cls, event: CredentialPublished) -> CredentialVersion:
@@ -200,6 +203,7 @@ class CredentialVersion:
             credit_hints=tuple(
                 IssuerCreditHint(unit=hint.unit, amount=hint.amount, note=hint.note) for hint in event.credit_hints
             ),
+            competency=event.competency,
         )
 
 

@@ -26,6 +26,7 @@ from microcred.licensure.domain.model import (
     License,
     RuleSet,
 )
+from microcred.licensure.domain.reports import CompetencyMatrix
 from microcred.licensure.service_layer import handlers
 from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
 from microcred.runtime.api import KIB, api_router, links, media
@@ -187,6 +188,17 @@ def report_csv(rows: list[dict[str, Any]], group: Literal["detail", "district_cr
     return out.getvalue()
 
 
+def matrix_view(state: str, matrix: CompetencyMatrix) -> dict[str, Any]:
+    return {
+        "state": state,
+        "competencies": [{"competency": row.competency, "recorded": row.recorded, "credentials": list(row.credentials)}
+                         for row in matrix.competencies],
+        "districts": [{"district": row.district, "licensed_teachers": row.licensed_teachers,
+                       "holders": [{"competency": name, "teachers": count} for name, count in row.holders.items()]}
+                      for row in matrix.districts],
+    }
+
+
 def create_router(
     uow: Callable[[], LicensureUnitOfWork], *, ensure_topics: Callable[[list[str]], Awaitable[None]] | None = None
 ) -> APIRouter:
@@ -272,12 +284,25 @@ def create_router(
     async def credits_report(
         state: State, principal: CurrentPrincipal, start: date, end: date,
         group: Literal["detail", "district_credential"] = "district_credential",
+        district: Annotated[Text | None, Query(max_length=200, description=(
+            "One district's licensees only. A district admin always gets their own district's."))] = None,
     ) -> Response:
         """Ledger entries of the state's licensees posted in [start, end], as CSV (by district and credential,
         or one row per entry)."""
-        rows = await handlers.state_report(state, start, end, principal, uow())
+        rows = await handlers.state_report(state, start, end, principal, uow(), district)
         return Response(report_csv(rows, group), media_type="text/csv", headers={
             "Content-Disposition": f'attachment; filename="{state}-credits-{start}-{end}-{group}.csv"'})
+
+    @router.get("/states/{state}/reports/competencies", tags=["reports"])
+    async def competencies_report(
+        state: State, principal: CurrentPrincipal,
+        district: Annotated[Text | None, Query(max_length=200, description=(
+            "One district's licensees only. A district admin always gets their own district's."))] = None,
+    ) -> dict[str, Any]:
+        """Teachers holding each competency, by district, beside each district's licensed teachers: where the
+        gaps are. Held means an award not revoked, expired or suspended, whether or not it earned credit."""
+        matrix = await handlers.competency_report(state, district, principal, uow())
+        return matrix_view(state, matrix)
 
     @router.post("/maintenance/expiry-sweep", tags=["maintenance"])
     async def expiry_sweep(principal: Annotated[Principal, require(Role.OPERATOR)]) -> dict[str, int]:

@@ -67,11 +67,13 @@ from microcred.licensure.domain.model import (
     rule_in_force,
     standing,
 )
+from microcred.licensure.domain.reports import CompetencyMatrix, competency_matrix
 from microcred.licensure.service_layer.permissions import (
     fields_a_teacher_may_not_set,
     may_administer,
     may_decide,
     may_see,
+    report_scope,
 )
 from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
 from microcred.runtime.api_types import Matching, RequestModel, StateCode, Text
@@ -782,11 +784,21 @@ async def sweep_expired_credentials(uow: LicensureUnitOfWork, *, now: datetime |
     return ExpirySweep(announced=announced, reversed=reversed_count)
 
 
-async def state_report(state: str, start: date, end: date, principal: Principal, uow: LicensureUnitOfWork
-                       ) -> list[dict[str, Any]]:
-    if not may_administer(principal, state):
-        raise Forbidden(f"only an admin of {state} or an operator reads its reports", code="not_state_admin")
+async def state_report(state: str, start: date, end: date, principal: Principal, uow: LicensureUnitOfWork,
+                       district: str | None = None) -> list[dict[str, Any]]:
+    """The ledger entries of the period: the whole state's or one district's; a district admin's own district's."""
+    scope = report_scope(principal, state, district)
     if end < start:
         raise Invalid("the report period ends before it starts", code="invalid_period")
     async with uow:
-        return await uow.ledger.report(state, start, end)
+        return await uow.ledger.report(state, start, end, scope)
+
+
+async def competency_report(state: str, district: str | None, principal: Principal, uow: LicensureUnitOfWork,
+                            *, now: datetime | None = None) -> CompetencyMatrix:
+    """Who holds which competency, by district (domain.reports), in the same scope as the credit report."""
+    scope = report_scope(principal, state, district)
+    async with uow:
+        holdings = await uow.reports.holdings(state, scope, now or utc_now())
+        licensed = await uow.reports.licensed_teachers(state, scope)
+    return competency_matrix(holdings, licensed)

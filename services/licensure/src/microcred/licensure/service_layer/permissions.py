@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from microcred.licensure.domain.model import License
 from microcred.runtime.auth import Principal, Role
+from microcred.runtime.errors import Forbidden
 
 
 def may_administer(principal: Principal, state: str) -> bool:
@@ -24,6 +25,17 @@ def is_district_of(principal: Principal, license: License) -> bool:
 def may_decide(principal: Principal, license: License) -> bool:
     """The license's district decides its pending credits; the state (or an operator) may decide for it."""
     return may_administer(principal, license.state) or is_district_of(principal, license)
+
+
+def report_scope(principal: Principal, state: str, district: str | None) -> str | None:
+    """The district a report of ``state`` covers: what a state's admin (or an operator) asks for, any district
+    or all; a district admin of that state, their own district whatever they ask. Anyone else is refused."""
+    if may_administer(principal, state):
+        return district
+    if principal.has(Role.DISTRICT_ADMIN) and state in principal.states and principal.district is not None:
+        return principal.district
+    raise Forbidden(f"only an admin of {state}, one of its district admins or an operator reads its reports",
+                    code="not_state_admin")
 
 
 def may_see(principal: Principal, license: License) -> bool:

@@ -2,6 +2,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from microcred.events import IntegrationEvent
 from microcred.licensure.adapters.metrics import LicensureMetrics
+from microcred.licensure.adapters.report_repository import ReportRepository
 from microcred.licensure.adapters.repository import (
     AwardRepository,
     ClaimRepository,
@@ -27,6 +28,7 @@ class LicensureUnitOfWork(MeteredUnitOfWork[LicensureMetrics]):
     claims: ClaimRepository
     approvals: StateApprovalRepository
     webhooks: WebhookRepository
+    reports: ReportRepository
 
     def bind_repositories(self, session: AsyncSession) -> None:
         self._award_to_credit = []
@@ -38,6 +40,7 @@ class LicensureUnitOfWork(MeteredUnitOfWork[LicensureMetrics]):
         self.claims = ClaimRepository(session)
         self.approvals = StateApprovalRepository(session)
         self.webhooks = WebhookRepository(session)
+        self.reports = ReportRepository(session)
 
     def note_award_to_credit(self, state: str, seconds: float) -> None:
         """Observed only if this transaction commits."""

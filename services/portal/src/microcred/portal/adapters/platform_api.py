@@ -7,6 +7,7 @@ error shape, an outage (connection refused, timeout, 503 with Retry-After) as :c
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -59,17 +60,7 @@ class PlatformApi:
         except httpx.TransportError as exc:  # refused, reset, timed out: the service is not answering
             log.warning("%s did not answer %s %s: %r", service, method, path, exc)
             raise ServiceDown(service, None, type(exc).__name__) from exc
-        if response.status_code == 503:
-            raise ServiceDown(service, _retry_after(response), _detail(response))
-        if response.status_code == 401:
-            raise SignInExpired(_detail(response))
-        if response.status_code >= 500:
-            # A bug in a service: the person gets the general error page, the log gets the answer.
-            raise RuntimeError(f"{service} answered {response.status_code} to {method} {path}: {response.text[:500]}")
-        if response.status_code >= 400:
-            body = _body(response)
-            raise Refused(Refusal(service=service, status=response.status_code, code=str(body.get("error", "")),
-                                  detail=str(body.get("detail", "")), details=body.get("details")))
+        _raise_unless_answered(service, method, path, response)
         return response.json() if response.content else None
 
     # -- catalog ---------------------------------------------------------------------------------------------
@@ -164,6 +155,73 @@ class PlatformApi:
 
     # -- licensure (license progress; approvals, reports and webhooks for state and district staff) ------------
 
+    async def pending_credits(self, token: str, state: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = await self.call("GET", "licensure", f"/states/{state}/pending-credits", token,
+                                                      params={"limit": 500})
+        return found
+
+    async def decide_credit(self, token: str, license_id: str, award_id: str, *, approve: bool,
+                            reason: str) -> dict[str, Any]:
+        decided: dict[str, Any] = await self.call(
+            "POST", "licensure", f"/licenses/{license_id}/credits/{award_id}/decision", token,
+            json={"approve": approve, "reason": reason})
+        return decided
+
+    async def credit_report(self, token: str, state: str, params: dict[str, str]) -> AsyncIterator[bytes]:
+        """The credit report's CSV as the service streams it, so a large report never sits whole in the portal.
+        Refusals and outages are raised before the first byte, while the page can still say so."""
+        path = f"/states/{state}/reports/credits"
+        request = self._http.build_request("GET", self._urls.licensure + path, params=params,
+                                           headers={"Authorization": f"Bearer {token}"})
+        try:
+            response = await self._http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise ServiceDown("licensure", None, type(exc).__name__) from exc
+        if response.status_code >= 300:
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+            _raise_unless_answered("licensure", "GET", path, response)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in response.aiter_bytes():
+                    yield chunk
+            finally:
+                await response.aclose()
+
+        return chunks()
+
+    async def competencies_report(self, token: str, state: str, district: str | None) -> dict[str, Any]:
+        found: dict[str, Any] = await self.call("GET", "licensure", f"/states/{state}/reports/competencies", token,
+                                                params={"district": district} if district else None)
+        return found
+
+    async def webhooks(self, token: str, state: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = await self.call("GET", "licensure", "/webhooks", token, params={"state": state})
+        return found
+
+    async def create_webhook(self, token: str, state: str, url: str) -> dict[str, Any]:
+        created: dict[str, Any] = await self.call("POST", "licensure", "/webhooks", token,
+                                                  json={"state": state, "url": url})
+        return created
+
+    async def delete_webhook(self, token: str, subscription_id: str) -> None:
+        await self.call("DELETE", "licensure", f"/webhooks/{subscription_id}", token)
+
+    async def webhook_deliveries(self, token: str, subscription_id: str, status: str | None,
+                                 offset: int) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": 50, "offset": offset} | ({"status": status} if status else {})
+        found: list[dict[str, Any]] = await self.call("GET", "licensure", f"/webhooks/{subscription_id}/deliveries",
+                                                      token, params=params)
+        return found
+
+    async def replay_webhook(self, token: str, subscription_id: str, replay: dict[str, Any]) -> int:
+        answered: dict[str, int] = await self.call("POST", "licensure", f"/webhooks/{subscription_id}/replay", token,
+                                                   json=replay)
+        return answered["requeued"]
+
     # -- catalog authoring (issuer admins' drafts; operators' approvals, import and export) ---------------------
 
     async def manageable_issuers(self, token: str) -> list[dict[str, Any]]:
@@ -208,6 +266,22 @@ class PlatformApi:
     async def import_catalog(self, token: str, document: Any) -> dict[str, Any]:
         summary: dict[str, Any] = await self.call("POST", "catalog", "/catalog/import", token, json=document)
         return summary
+
+
+def _raise_unless_answered(service: Service, method: str, path: str, response: httpx.Response) -> None:
+    """A 2xx passes; anything else becomes :class:`ServiceDown`, :class:`SignInExpired`, :class:`Refused` or, for
+    a service's bug, a RuntimeError. ``response`` must have been read."""
+    if response.status_code == 503:
+        raise ServiceDown(service, _retry_after(response), _detail(response))
+    if response.status_code == 401:
+        raise SignInExpired(_detail(response))
+    if response.status_code >= 500:
+        # A bug in a service: the person gets the general error page, the log gets the answer.
+        raise RuntimeError(f"{service} answered {response.status_code} to {method} {path}: {response.text[:500]}")
+    if response.status_code >= 400:
+        body = _body(response)
+        raise Refused(Refusal(service=service, status=response.status_code, code=str(body.get("error", "")),
+                              detail=str(body.get("detail", "")), details=body.get("details")))
 
 
 def _body(response: httpx.Response) -> dict[str, Any]:
