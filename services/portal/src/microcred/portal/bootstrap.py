@@ -17,7 +17,7 @@ from starlette.responses import Response
 from microcred.portal.adapters.oidc import OidcClient
 from microcred.portal.adapters.platform_api import PlatformApi
 from microcred.portal.adapters.sessions import SessionStore
-from microcred.portal.entrypoints import application, pages, sign_in
+from microcred.portal.entrypoints import application, earned, licenses, pages, sign_in
 from microcred.portal.entrypoints.failures import install_failure_pages
 from microcred.portal.settings import PortalSettings
 from microcred.runtime.auth import DevTokenIssuer
@@ -89,6 +89,8 @@ def build_app(settings: PortalSettings) -> FastAPI:
     app.include_router(sign_in.create_router(oidc))
     app.include_router(pages.create_router())
     app.include_router(application.create_router())
+    app.include_router(earned.create_router())
+    app.include_router(licenses.create_router())
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "entrypoints" / "static")), name="static")
     if settings.local_provider:
         issuer = DevTokenIssuer(settings.portal_dev_key_dir, issuer=settings.auth_issuer,
