@@ -14,7 +14,7 @@ from starlette.responses import Response
 from microcred.portal.adapters.platform_api import ServiceDown
 from microcred.portal.adapters.sessions import Session
 from microcred.portal.domain import earned
-from microcred.portal.entrypoints.failures import outage_notice
+from microcred.portal.entrypoints.failures import SERVICE_NAMES
 from microcred.portal.entrypoints.web import api_of, render, signed_in, user_of
 
 SignedInSession = Annotated[Session, Depends(signed_in)]
@@ -30,7 +30,9 @@ def create_router() -> APIRouter:
             awards = await api_of(request).my_awards(user_of(session).access_token)
             credentials = earned.earned_list(awards, datetime.now(UTC))
         except ServiceDown as exc:
-            outage = outage_notice(exc)
+            # A page that only reads: no form to keep, so the notice says what is missing and when to look again.
+            outage = (f"{SERVICE_NAMES.get(exc.service, exc.service)} is not answering right now, so your credentials cannot be shown. "
+                      "Try again in a moment.")
         return render(request, "earned.html", {"title": "My credentials", "credentials": credentials,
                                                "outage": outage}, status_code=503 if outage else 200)
 

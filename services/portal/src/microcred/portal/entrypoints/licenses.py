@@ -12,7 +12,7 @@ from starlette.responses import Response
 from microcred.portal.adapters.platform_api import ServiceDown
 from microcred.portal.adapters.sessions import Session
 from microcred.portal.domain import licenses
-from microcred.portal.entrypoints.failures import outage_notice
+from microcred.portal.entrypoints.failures import SERVICE_NAMES
 from microcred.portal.entrypoints.web import api_of, render, signed_in, user_of
 
 SignedInSession = Annotated[Session, Depends(signed_in)]
@@ -32,7 +32,9 @@ def create_router() -> APIRouter:
             answers = await asyncio.gather(*(api.license_progress(token, lic["license_id"]) for lic in found))
             progress = sorted((licenses.progress(answer) for answer in answers), key=lambda p: p.state_name)
         except ServiceDown as exc:
-            outage = outage_notice(exc)
+            # A page that only reads: no form to keep, so the notice says what is missing and when to look again.
+            outage = (f"{SERVICE_NAMES.get(exc.service, exc.service)} is not answering right now, so your license progress cannot be shown. "
+                      "Try again in a moment.")
         return render(request, "licenses.html", {"title": "License progress", "licenses": progress,
                                                  "outage": outage}, status_code=503 if outage else 200)
 
