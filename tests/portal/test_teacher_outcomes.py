@@ -96,6 +96,10 @@ def test_a_teacher_reads_the_feedback_resubmits_with_a_note_and_sees_the_credent
     expect(page.get_by_role("heading", level=2, name="Before you resubmit")).to_be_visible()
     assert_accessible(page)
     screenshot(page, "20-application-revise-feedback")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert_accessible(page)
+    screenshot(page, "20-application-revise-feedback-phone")
+    page.set_viewport_size({"width": 1200, "height": 900})
 
     # A note longer than the service takes is refused beside the field, the text kept.
     too_long = "The second lesson went differently. " * 56  # 2,016 characters: the service takes 2,000
