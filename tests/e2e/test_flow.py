@@ -95,9 +95,12 @@ def test_submission_that_falls_short_is_revised_resubmitted_and_then_awarded(
                   "text/plain", "reflection-v2.txt")
     # Fresh eyes: whoever scored attempt 1 does not score attempt 2, so a second reviewer takes it.
     fresh = world.reviewer(credential_id)
-    client.submit(teacher, submission_id)
+    note = "I regrouped students after the hinge question; the new reflection says how."
+    client.call("POST", "submission", f"/submissions/{submission_id}/submit", teacher,
+                json={"note_to_reviewer": note})
     second = client.assigned_review(fresh, submission_id, attempt=2)
     assert second["review_id"] != first["review_id"], "a resubmission opens a new review"
+    assert second["teacher_note"] == note and first["teacher_note"] is None, "the note reaches its attempt's reviewer"
     assert not [r for r in client.call("GET", "review", "/reviews/assigned", reviewer) if r["submission_id"] == submission_id]
     client.score(fresh, second["review_id"], PROFICIENT)
     awarded = client.wait_status(teacher, submission_id, "awarded")
@@ -108,6 +111,7 @@ def test_submission_that_falls_short_is_revised_resubmitted_and_then_awarded(
     assert {f["criterion_key"] for f in first_attempt["feedback"]} == {"overview", "adjustment"}
     assert all(f["feedback"] == "Show how the hinge question changed the lesson." for f in first_attempt["feedback"])
     assert second_attempt["feedback"] == [] and second_attempt["submitted_at"] > first_attempt["submitted_at"]
+    assert (first_attempt["note_to_reviewer"], second_attempt["note_to_reviewer"]) == (None, note)
     assert {e["filename"] for e in awarded["evidence"]} >= {"lesson.mp4", "reflection.txt", "reflection-v2.txt"}
 
     mine = lambda e: e.get("submission_id") == submission_id  # noqa: E731

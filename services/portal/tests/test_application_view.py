@@ -1,4 +1,4 @@
-"""The application page's view of a submission: sections, the missing checklist, the timeline, criteria words."""
+"""The application page's view of a submission: sections, the missing checklist, criteria words."""
 
 from __future__ import annotations
 
@@ -63,23 +63,3 @@ def test_answer_fields_round_trip_with_dashes_in_keys() -> None:
     assert application.parse_answer_field("answer-other-0", keys) is None
     assert application.parse_answer_field("answer-plan-x", keys) is None
     assert application.parse_answer_field("csrf_token", keys) is None
-
-
-def test_the_timeline_tells_submitted_revise_with_feedback_resubmitted_and_earned() -> None:
-    feedback = [{"criterion_key": "overview", "criterion_name": "Overview", "level_key": "not-yet",
-                 "level_name": "Not Yet", "feedback": "Say more about the class."}]
-    submission = {"status": "awarded", "attempt": 2, "created_at": "2026-12-01T09:00:00+00:00",
-                  "finalized_at": "2026-12-20T10:00:00+00:00", "attempts": [
-                      {"attempt": 1, "submitted_at": "2026-12-02T09:00:00+00:00", "feedback": feedback,
-                       "feedback_received_at": "2026-12-05T09:00:00+00:00", "expected_decision_at": None},
-                      {"attempt": 2, "submitted_at": "2026-12-06T09:00:00+00:00", "feedback": [],
-                       "feedback_received_at": None, "expected_decision_at": "2026-12-24T09:00:00+00:00"}]}
-    entries = application.timeline(submission)
-    assert [e.label for e in entries] == ["Started", "Submitted", "Revision requested", "Resubmitted (attempt 2)",
-                                          "Earned"]
-    assert entries[2].feedback == feedback
-    assert application.when(entries[-1].at) == "20 December 2026, 10:00 UTC"
-
-    waiting = submission | {"status": "under_review", "finalized_at": None}
-    last = application.timeline(waiting)[-1]
-    assert (last.label, last.detail) == ("Under review", "Decision expected by 24 December 2026, 09:00 UTC.")

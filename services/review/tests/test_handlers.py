@@ -868,3 +868,24 @@ async def test_a_credential_without_its_own_calibration_size_uses_the_setting(uo
     assert (await uow.credentials.get(credential_id, 1)).calibration_size is None
     await handlers.open_review(submitted(credential_id, 1), uow, DUE_IN, double_scoring=SETTING_SAYS_FIFTY)
     assert [a.role for a in assignments(uow)] == ["primary", "second"]
+
+
+async def test_the_teachers_note_with_a_resubmission_reaches_its_review_and_every_seat_and_view_shows_it(
+    uow: Any,
+) -> None:
+    from microcred.review.entrypoints.api import assignment_view, blind_review_view
+
+    credential_id = await two_reviewers(uow)
+    first = submitted(credential_id, 1)
+    await handlers.open_review(first, uow, DUE_IN)
+    note = "I added the exit tickets from the second lesson and rewrote the reflection on the hinge question."
+    second = first.model_copy(update={"event_id": uuid4(), "attempt": 2, "note_to_reviewer": note})
+    await handlers.open_review(second, uow, DUE_IN)
+
+    by_attempt = {r.attempt: r for r in uow.reviews.rows.values() if r.submission_id == first.submission_id}
+    assert by_attempt[1].teacher_note is None and by_attempt[2].teacher_note == note
+    assert by_attempt[2].seat("second", uuid4(), datetime.now(UTC)).teacher_note == note
+    assert assignment_view(by_attempt[1])["teacher_note"] is None
+    bob = Principal(subject=by_attempt[2].reviewer_id or "", roles=frozenset({Role.REVIEWER}))
+    review, credential = await handlers.view_review(by_attempt[2].review_id, bob, uow)
+    assert blind_review_view(review, credential)["teacher_note"] == note

@@ -86,6 +86,18 @@ def test_malformed_evidence_declarations_are_refused(
     assert response.status_code == 422
 
 
+def test_a_note_to_the_reviewer_past_its_length_is_refused_in_the_one_error_shape(
+    client: TestClient, tokens: DevTokenIssuer
+) -> None:
+    response = client.post(f"/submissions/{uuid4()}/submit", json={"note_to_reviewer": "x" * 2001},
+                           headers=bearer(tokens, Role.TEACHER))
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error"] == "invalid_request"
+    (detail,) = body["details"]
+    assert detail["loc"] == ["body", "note_to_reviewer"] and detail["type"] == "too_long"
+
+
 def test_settings_refuse_the_local_s3_secret_in_production() -> None:
     with pytest.raises(ValueError, match="s3_secret_key"):
         SubmissionSettings(mode="production", auth_jwks_url="https://idp.example/jwks",

@@ -563,6 +563,36 @@ async def test_the_full_revise_and_resubmit_cycle_and_stale_events_being_claimed
     assert final.attempts[1].reviewer_id == "reviewer-2" and final.attempts[0].feedback == FEEDBACK
 
 
+async def test_a_resubmission_carries_the_teachers_note_to_the_reviewer_and_keeps_it_with_the_attempt(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
+) -> None:
+    submission_id = await submitted(db, store, policy, credential, teacher)
+    first = db.state.outbox[-1]
+    assert isinstance(first, SubmissionSubmitted) and first.note_to_reviewer is None
+    await handlers.record_reviewer_assigned(assigned(submission_id), db.uow())
+    await handlers.record_revision_requested(revision(submission_id), db.uow())
+
+    note = "  I added the exit tickets and rewrote the reflection on the hinge question.\n"
+    await handlers.submit(submission_id, teacher, db.uow(), store, handlers.SubmitAttempt(note_to_reviewer=note))
+    second = db.state.outbox[-1]
+    assert isinstance(second, SubmissionSubmitted) and second.attempt == 2
+    assert second.note_to_reviewer == note.strip(), "the event carries the note, without the edges' white space"
+    attempts = db.state.submissions[submission_id].attempts
+    assert [a.note_to_reviewer for a in attempts] == [None, note.strip()]
+
+
+async def test_a_blank_note_to_the_reviewer_is_no_note(
+    db: FakeDatabase, store: FakeStore, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
+) -> None:
+    submission_id = await start(db, credential, teacher)
+    await upload(db, store, policy, teacher, submission_id, "classroom-video", VIDEO)
+    await upload(db, store, policy, teacher, submission_id, "reflection", REFLECTION)
+    await handlers.submit(submission_id, teacher, db.uow(), store, handlers.SubmitAttempt(note_to_reviewer=" \n "))
+    event = db.state.outbox[-1]
+    assert isinstance(event, SubmissionSubmitted) and event.note_to_reviewer is None
+    assert db.state.submissions[submission_id].attempts[0].note_to_reviewer is None
+
+
 async def test_a_review_event_for_an_unknown_submission_fails_so_it_is_retried_then_dead_lettered(
     db: FakeDatabase,
 ) -> None:

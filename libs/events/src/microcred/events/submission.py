@@ -62,6 +62,11 @@ class SubmissionSubmitted(IntegrationEvent):
     teacher_did: str | None = Field(
         default=None, description="The teacher's DID, when they have one: the credential's subject id."
     )
+    note_to_reviewer: str | None = Field(
+        default=None, max_length=2000,
+        description="Plain text the teacher sent with this attempt for its reviewer (typically what changed after "
+                    "a revision request); shown to the reviewer as written.",
+    )
 
 
 class SubmissionWithdrawn(IntegrationEvent):

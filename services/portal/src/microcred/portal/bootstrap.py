@@ -22,6 +22,8 @@ from microcred.portal.entrypoints import (
     agency_webhooks,
     application,
     authoring,
+    earned,
+    licenses,
     operations,
     operations_people,
     pages,
@@ -104,6 +106,8 @@ def build_app(settings: PortalSettings) -> FastAPI:
     app.include_router(operations_people.create_router())
     app.include_router(agency.create_router())
     app.include_router(agency_webhooks.create_router())
+    app.include_router(earned.create_router())
+    app.include_router(licenses.create_router())
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "entrypoints" / "static")), name="static")
     if settings.local_provider:
         issuer = DevTokenIssuer(settings.portal_dev_key_dir, issuer=settings.auth_issuer,

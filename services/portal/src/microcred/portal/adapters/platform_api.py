@@ -113,9 +113,10 @@ class PlatformApi:
             "POST", "submission", f"/submissions/{submission_id}/evidence/{evidence_id}/complete", token)
         return evidence
 
-    async def submit(self, token: str, submission_id: str) -> dict[str, Any]:
+    async def submit(self, token: str, submission_id: str, note_to_reviewer: str | None = None) -> dict[str, Any]:
+        body = {"note_to_reviewer": note_to_reviewer} if note_to_reviewer else None
         submitted: dict[str, Any] = await self.call("POST", "submission", f"/submissions/{submission_id}/submit",
-                                                    token)
+                                                    token, json=body)
         return submitted
 
     # -- review (reviewer pages; registry and waiting queue for operators) ------------------------------------
@@ -153,7 +154,19 @@ class PlatformApi:
                                                   json={"reason": reason})
         return changed
 
+    async def my_awards(self, token: str) -> list[dict[str, Any]]:
+        """The signed-in teacher's own awards (the service filters a teacher's list to the caller)."""
+        return await self.awards(token, limit=200, offset=0)
+
     # -- licensure (license progress; approvals, reports and webhooks for state and district staff) ------------
+
+    async def licenses(self, token: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = await self.call("GET", "licensure", "/licenses", token, params={"limit": 200})
+        return found
+
+    async def license_progress(self, token: str, license_id: str) -> dict[str, Any]:
+        found: dict[str, Any] = await self.call("GET", "licensure", f"/licenses/{license_id}/progress", token)
+        return found
 
     async def pending_credits(self, token: str, state: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = await self.call("GET", "licensure", f"/states/{state}/pending-credits", token,

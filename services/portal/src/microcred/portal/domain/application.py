@@ -1,5 +1,5 @@
-"""A teacher's application as the page shows it: one section per evidence requirement, what is still missing,
-and the status timeline. Pure: built from what the catalog and the submission service answered.
+"""A teacher's application as the page shows it: one section per evidence requirement and what is still missing
+(its status timeline is :mod:`microcred.portal.domain.timeline`). Pure: built from what the catalog and the submission service answered.
 
 The submission service decides what is complete (its ``422 incomplete`` lists everything missing at once); the
 checklist here counts the same things from the same answer (verified items against ``min_count``, non-blank
@@ -9,7 +9,7 @@ answers to each prompt of a required requirement) so the teacher sees them befor
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -51,14 +51,6 @@ class Section:
     @property
     def full(self) -> bool:
         return self.max_count is not None and len(self.verified) + len(self.pending) >= self.max_count
-
-
-@dataclass
-class TimelineEntry:
-    label: str
-    at: str | None
-    detail: str = ""
-    feedback: list[dict[str, Any]] = field(default_factory=list)
 
 
 def answer_field(key: str, index: int) -> str:
@@ -177,30 +169,3 @@ def when(moment: str | None) -> str:
         return ""
     parsed = datetime.fromisoformat(moment)
     return f"{parsed.day} {parsed:%B %Y, %H:%M} UTC"
-
-
-def timeline(submission: dict[str, Any]) -> list[TimelineEntry]:
-    """What happened to the submission, oldest first, and where it stands now."""
-    entries = [TimelineEntry("Started", submission.get("created_at"))]
-    attempts = submission.get("attempts", [])
-    status = submission["status"]
-    for attempt in attempts:
-        number = attempt["attempt"]
-        entries.append(TimelineEntry("Submitted" if number == 1 else f"Resubmitted (attempt {number})",
-                                     attempt["submitted_at"]))
-        current = number == submission.get("attempt")
-        if attempt.get("feedback") and attempt.get("feedback_received_at"):
-            entries.append(TimelineEntry("Revision requested" if not current or status == "revise_requested"
-                                         else "Reviewed", attempt["feedback_received_at"],
-                                         feedback=attempt["feedback"]))
-        elif current and status in ("submitted", "under_review"):
-            expected = attempt.get("expected_decision_at")
-            detail = f"Decision expected by {when(expected)}." if expected else ""
-            label = "Waiting for a reviewer" if status == "submitted" else "Under review"
-            entries.append(TimelineEntry(label, None, detail))
-    if status in ("passed", "awarded"):
-        entries.append(TimelineEntry("Earned" if status == "awarded" else "Passed", submission.get("finalized_at")))
-    elif status == "withdrawn":
-        entries.append(TimelineEntry("Withdrawn", submission.get("finalized_at"),
-                                     submission.get("withdrawal_reason") or ""))
-    return entries

@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from microcred.portal.adapters.platform_api import Refused, ServiceDown
 from microcred.portal.adapters.sessions import Session
-from microcred.portal.domain import application
+from microcred.portal.domain import application, timeline
 from microcred.portal.domain.refusals import Problems, problems_of, sentence
 from microcred.portal.entrypoints.failures import outage_notice
 from microcred.portal.entrypoints.web import api_of, csrf_checked, render, signed_in, user_of
@@ -25,6 +25,7 @@ from microcred.portal.entrypoints.web import api_of, csrf_checked, render, signe
 SignedInSession = Annotated[Session, Depends(signed_in)]
 Checked = Depends(csrf_checked)
 DECLARATION = ("requirement_key", "filename", "content_type", "size_bytes", "sha256")
+NOTE_FIELD = "note_to_reviewer"  # the resubmit form's note, named as the submission service names it
 
 
 def _uuid(value: str) -> str | None:
@@ -73,7 +74,7 @@ def create_router() -> APIRouter:
     async def application_page(request: Request, session: Session, submission_id: str, *,
                                problems: Problems | None = None, refused_missing: list[tuple[str, str]] | None = None,
                                typed: dict[str, str] | None = None, notice: str = "", outage: str | None = None,
-                               status_code: int = 200) -> Response:
+                               note: str = "", status_code: int = 200) -> Response:
         token = user_of(session).access_token
         api = api_of(request)
         submission = await api.submission(token, submission_id)
@@ -88,7 +89,7 @@ def create_router() -> APIRouter:
             "title": submission["credential_name"], "submission": submission, "credential": credential,
             "sections": built, "editable": submission["status"] in application.EDITABLE,
             "checklist": refused_missing if refused_missing is not None else application.checklist(built),
-            "refused": refused_missing is not None, "timeline": application.timeline(submission),
+            "refused": refused_missing is not None, "timeline": timeline.timeline(submission), "note": note,
             "problems": problems or Problems(), "notice": notice, "outage": outage,
             "status_words": application.STATUS_WORDS, "when": application.when, "size_words": application.size_words,
         }, status_code=status_code)
@@ -170,10 +171,12 @@ def create_router() -> APIRouter:
         if _uuid(submission_id) is None:
             return _not_found(request)
         token = user_of(session).access_token
+        # A resubmission's note to the reviewer: kept on the page through every refusal, sent only when not blank.
+        note = str((await request.form()).get("note_to_reviewer", ""))
         try:
-            await api_of(request).submit(token, submission_id)
+            await api_of(request).submit(token, submission_id, note.strip() or None)
         except ServiceDown as exc:
-            return await application_page(request, session, submission_id, outage=outage_notice(exc),
+            return await application_page(request, session, submission_id, outage=outage_notice(exc), note=note,
                                           status_code=503)
         except Refused as exc:
             if exc.refusal.code == "incomplete":
@@ -182,11 +185,15 @@ def create_router() -> APIRouter:
                                                                       submission["credential_version"])
                 missing = application.missing_from_refusal(exc.refusal.details,
                                                            application.sections(credential, submission))
-                return await application_page(request, session, submission_id, refused_missing=missing,
+                return await application_page(request, session, submission_id, refused_missing=missing, note=note,
                                               status_code=422)
-            problems = Problems()
-            problems.add(None, sentence(exc.refusal))
-            return await application_page(request, session, submission_id, problems=problems, status_code=422)
+            if exc.refusal.code == "invalid_request":
+                problems = problems_of(exc.refusal, {"note_to_reviewer": NOTE_FIELD}, {NOTE_FIELD: note})
+            else:
+                problems = Problems()
+                problems.add(None, sentence(exc.refusal))
+            return await application_page(request, session, submission_id, problems=problems, note=note,
+                                          status_code=422)
         return RedirectResponse(f"/applications/{submission_id}?done=submitted", status_code=303)
 
     return router

@@ -111,6 +111,7 @@ class ReviewRow(Base):
     withdrawal_reason: Mapped[str | None] = mapped_column(sa.Text)
     teacher_district: Mapped[str | None] = mapped_column(sa.Text)
     teacher_school: Mapped[str | None] = mapped_column(sa.Text)
+    teacher_note: Mapped[str | None] = mapped_column(sa.Text)
     excluded_reviewers: Mapped[list[str]] = mapped_column(JSONB, server_default=sa.text("'[]'::jsonb"))
     reassigned_from: Mapped[str | None] = mapped_column(sa.Text)
     reassignment_reason: Mapped[str | None] = mapped_column(sa.Text)

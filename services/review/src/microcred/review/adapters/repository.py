@@ -363,6 +363,7 @@ class ReviewRepository:
         row.withdrawal_reason = review.withdrawal_reason
         row.teacher_district = review.teacher_district
         row.teacher_school = review.teacher_school
+        row.teacher_note = review.teacher_note
         row.excluded_reviewers = sorted(review.excluded_reviewers)
         row.reassigned_from = review.reassigned_from
         row.reassignment_reason = review.reassignment_reason
@@ -400,6 +401,7 @@ class ReviewRepository:
             withdrawal_reason=row.withdrawal_reason,
             teacher_district=row.teacher_district,
             teacher_school=row.teacher_school,
+            teacher_note=row.teacher_note,
             excluded_reviewers=frozenset(row.excluded_reviewers or ()),
             reassigned_from=row.reassigned_from,
             reassignment_reason=row.reassignment_reason,

@@ -286,6 +286,9 @@ class Review:
     # For conflict-of-interest routing only: never shown to a reviewer.
     teacher_district: str | None = None
     teacher_school: str | None = None
+    # The teacher's note to the reviewer of this attempt (SubmissionSubmitted's ``note_to_reviewer``), shown
+    # to every seat of the panel as the teacher wrote it.
+    teacher_note: str | None = None
     # Reviewers who may not take this review: those who declined it or let it go overdue, and (when the
     # program demands fresh eyes) those who scored an earlier attempt of the same submission.
     excluded_reviewers: frozenset[str] = frozenset()
@@ -325,6 +328,7 @@ class Review:
             submitted_at=self.submitted_at,
             teacher_district=self.teacher_district,
             teacher_school=self.teacher_school,
+            teacher_note=self.teacher_note,
             excluded_reviewers=self.excluded_reviewers,
             role=role,
             parent_review_id=self.review_id,

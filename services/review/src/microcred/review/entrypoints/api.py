@@ -55,6 +55,8 @@ def assignment_view(review: Review) -> dict[str, Any]:
         "status": review.status.value,
         "assigned_at": review.assigned_at,
         "due_at": review.due_at,
+        # The teacher's own words to the reviewer (null without one); the teacher is asked not to name themselves.
+        "teacher_note": review.teacher_note,
     }
 
 

@@ -287,6 +287,7 @@ async def open_review(
                 submitted_at=event.occurred_at,
                 teacher_district=event.teacher_district,
                 teacher_school=event.teacher_school,
+                teacher_note=event.note_to_reviewer,
                 excluded_reviewers=frozenset(excluded),
             )
             await uow.reviews.save(review)

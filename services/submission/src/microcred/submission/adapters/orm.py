@@ -130,6 +130,7 @@ class AttemptRow(Base):
     assigned_seats: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=sa.text("'[]'::jsonb"))
     released_seats: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=sa.text("'[]'::jsonb"))
     expected_decision_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    note_to_reviewer: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class EvidenceRow(Base):

@@ -229,6 +229,7 @@ def _attempt_values(attempt: Attempt) -> dict[str, Any]:
         "expected_decision_at": attempt.expected_decision_at,
         "feedback": [f.model_dump(mode="json") for f in attempt.feedback],
         "feedback_received_at": attempt.feedback_received_at,
+        "note_to_reviewer": attempt.note_to_reviewer,
     }
 
 
@@ -495,6 +496,7 @@ def _attempt(a: dict[str, Any]) -> Attempt:
         assigned_seats=_seats_of(a["assigned_seats"]),
         released_seats=_seats_of(a["released_seats"]),
         expected_decision_at=_when(a["expected_decision_at"]),
+        note_to_reviewer=a.get("note_to_reviewer"),
     )
 
 

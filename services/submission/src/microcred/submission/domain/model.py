@@ -590,6 +590,8 @@ class Attempt:
     released_seats: frozenset[Seat] = frozenset()
     # The latest due time among the attempt's assignments: the decision date the teacher is shown.
     expected_decision_at: datetime | None = None
+    # What the teacher tells the reviewer with this attempt (what changed since the feedback), as typed.
+    note_to_reviewer: str | None = None
 
     def seated(self, reviewer_id: str) -> bool:
         """Whether ``reviewer_id`` holds a seat of this attempt's panel now."""
@@ -733,7 +735,8 @@ class Submission:
     def uploaded_evidence(self) -> list[Evidence]:
         return [e for e in self.evidence if e.status is EvidenceStatus.UPLOADED]
 
-    def submit(self, criteria: SubmissionCriteria, now: datetime, max_attempts: int | None = None) -> Attempt:
+    def submit(self, criteria: SubmissionCriteria, now: datetime, max_attempts: int | None = None,
+               note_to_reviewer: str | None = None) -> Attempt:
         """Open the next attempt: the first from draft, a resubmission after a revision request."""
         if self.status is SubmissionStatus.DRAFT:
             number = 1
@@ -773,7 +776,7 @@ class Submission:
         for evidence in self.uploaded_evidence():
             if evidence.submitted_in is None:
                 evidence.submitted_in = number
-        attempt = Attempt(number=number, submitted_at=now)
+        attempt = Attempt(number=number, submitted_at=now, note_to_reviewer=(note_to_reviewer or "").strip() or None)
         self.attempt = number
         self.attempts.append(attempt)
         self.status = SubmissionStatus.SUBMITTED

@@ -89,6 +89,7 @@ def attempt_view(attempt: Attempt) -> dict[str, Any]:
         "feedback": [f.model_dump(mode="json") for f in attempt.feedback],
         "feedback_received_at": attempt.feedback_received_at.isoformat() if attempt.feedback_received_at else None,
         "expected_decision_at": attempt.expected_decision_at.isoformat() if attempt.expected_decision_at else None,
+        "note_to_reviewer": attempt.note_to_reviewer,
     }
 
 
@@ -217,8 +218,13 @@ def create_router(
         return submission_view(await handlers.answer_prompts(submission_id, body, principal, uow()))
 
     @router.post("/submissions/{submission_id}/submit")
-    async def submit(submission_id: UUID, principal: CurrentPrincipal) -> dict[str, Any]:
-        return submission_view(await handlers.submit(submission_id, principal, uow(), store))
+    async def submit(
+        submission_id: UUID,
+        principal: CurrentPrincipal,
+        body: Annotated[handlers.SubmitAttempt | None, Body()] = None,
+    ) -> dict[str, Any]:
+        """Submit the draft, or resubmit after a revision request, optionally with a note to the reviewer."""
+        return submission_view(await handlers.submit(submission_id, principal, uow(), store, body))
 
     @router.post("/submissions/{submission_id}/withdraw")
     async def withdraw_submission(

@@ -102,6 +102,17 @@ class WithdrawSubmission(RequestModel):
     reason: Annotated[Text, Field(max_length=2000)] | None = None
 
 
+NOTE_TO_REVIEWER_MAX = 2000
+
+
+class SubmitAttempt(RequestModel):
+    note_to_reviewer: Annotated[Text, Field(
+        max_length=NOTE_TO_REVIEWER_MAX,
+        description="Plain text for the reviewer of this attempt (what changed since the feedback). Reviews "
+                    "are blind: the reviewer sees it as written, so it should not name the teacher.",
+    )] | None = None
+
+
 @dataclass(frozen=True)
 class UploadTicket:
     evidence_id: UUID
@@ -498,12 +509,14 @@ async def evidence_download(
 
 
 async def submit(
-    submission_id: UUID, principal: Principal, uow: SubmissionUnitOfWork, store: EvidenceStorage
+    submission_id: UUID, principal: Principal, uow: SubmissionUnitOfWork, store: EvidenceStorage,
+    command: SubmitAttempt | None = None,
 ) -> Submission:
+    note = command.note_to_reviewer if command else None
     async with uow:
         submission = await _owned(uow, submission_id, principal)
         credential = await _credential_of(uow, submission)
-        submission.submit(credential.submission_criteria, utc_now(), credential.max_attempts)
+        attempt = submission.submit(credential.submission_criteria, utc_now(), credential.max_attempts, note)
         uploaded = submission.uploaded_evidence()
         changed = []
         for evidence in uploaded:
@@ -548,6 +561,7 @@ async def submit(
                 # identity they hold when they ask for the credential.
                 teacher_email=principal.email,
                 teacher_did=principal.did,
+                note_to_reviewer=attempt.note_to_reviewer,
             )
         )
         await uow.submissions.save(submission)
