@@ -29,7 +29,7 @@ VIDEO = b"\x00\x00\x00\x18ftypmp42" + b"v" * 400
 CAPTIONS = b"WEBVTT\n\n00:00.000 --> 00:01.000\nThumbs up if you agree.\n"
 CRITERIA = SubmissionCriteria.model_validate({"items": [
     {"key": "classroom-video", "kind": "video", "title": "Classroom video", "max_count": 1,
-     "accepted_content_types": ["video/*"]},
+     "accepted_content_types": ["video/*"], "max_duration_seconds": 120},
     {"key": "lesson-plan", "kind": "document", "title": "Lesson plan", "accepted_content_types": ["text/plain"]},
 ]})
 
@@ -88,7 +88,8 @@ async def test_captions_for_a_video_are_verified_as_webvtt_and_named_in_the_evid
     uploads: Uploads, db: FakeDatabase
 ) -> None:
     video = await uploads.upload("classroom-video", VIDEO, "video/mp4")
-    # The requirement takes one video and accepts only video: captions are neither counted nor typed against it.
+    # The requirement takes one video of at most two minutes and accepts only video: captions are neither counted
+    # nor typed nor timed against it.
     captions = await uploads.upload("classroom-video", CAPTIONS, "text/vtt", captions_for=video)
     submission = db.state.submissions[uploads.submission_id]
     item = submission.find_evidence(captions)
