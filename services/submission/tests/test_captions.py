@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 import pytest
 from submission_fakes import FakeDatabase, FakeProbe, FakeStore
 
-from microcred.events import SubmissionCriteria
+from microcred.events import SubmissionCriteria, SubmissionSubmitted
 from microcred.runtime.auth import Principal
 from microcred.runtime.errors import Invalid
 from microcred.submission.adapters.content_sniffing import sniff_content_type
@@ -158,3 +158,18 @@ async def test_captions_must_name_a_video_of_the_same_submission_under_its_requi
     with pytest.raises(Invalid) as refused:
         await uploads.declare("classroom-video", CAPTIONS, "text/vtt", captions_for=captions)
     assert refused.value.code == "captions_target_invalid"
+
+
+async def test_submitted_captions_are_kept_for_the_reviewer_but_not_sent_as_a_file_of_the_requirement(
+    uploads: Uploads, db: FakeDatabase, store: FakeStore
+) -> None:
+    video = await uploads.upload("classroom-video", VIDEO, "video/mp4")
+    captions = await uploads.upload("classroom-video", CAPTIONS, "text/vtt", captions_for=video)
+    await uploads.upload("lesson-plan", b"Warm-up, then mini whiteboards.\n", "text/plain")
+    await handlers.submit(uploads.submission_id, uploads.teacher, db.uow(), store)
+    (event,) = db.state.outbox
+    assert isinstance(event, SubmissionSubmitted)
+    assert [(e.requirement_key, e.evidence_id) for e in event.evidence if e.requirement_key == "classroom-video"] == [
+        ("classroom-video", video)]
+    item = db.state.submissions[uploads.submission_id].find_evidence(captions)
+    assert item is not None and item.submitted_in == 1  # the attempt's record: its bytes stay with the video's

@@ -562,7 +562,9 @@ async def submit(
                         sha256=e.sha256,
                         duration_seconds=e.duration_seconds,
                     )
-                    for e in uploaded
+                    # Captions travel with their video in the submission's own views, not as a file of the
+                    # requirement: award counts these refs as the files it describes.
+                    for e in uploaded if not e.is_captions
                 ),
                 responses=submission.prompt_responses(credential.submission_criteria),
                 teacher_district=submission.teacher_district,
