@@ -199,6 +199,10 @@ def test_a_large_video_goes_up_in_parts_pauses_survives_a_reload_resumes_and_pla
     }""")
     assert played == {"cues": 2, "first": "Thumbs up if you agree, thumbs down if not.", "kind": "captions",
                       "duration": pytest.approx(3.0, abs=0.2), "error": None}, played
+    # The same bytes back, through the portal's redirect to a short-lived URL of the store.
+    href = page.get_by_role("link", name="download “whiteboards.webm”").get_attribute("href")
+    downloaded = page.request.get(portal_world.url + str(href))
+    assert downloaded.ok and hashlib.sha256(downloaded.body()).hexdigest() == kept[0]["sha256"]
     assert_accessible(page)
     screenshot(page, "22-upload-verified-with-captions")
     page.set_viewport_size({"width": 390, "height": 844})
@@ -207,9 +211,9 @@ def test_a_large_video_goes_up_in_parts_pauses_survives_a_reload_resumes_and_pla
     assert not browser_errors, browser_errors
 
 
-def test_captions_of_another_file_are_not_served_as_a_track(
+def test_no_link_is_given_to_a_file_the_teacher_does_not_have(
         page: Page, portal_world: PortalWorld, uploads_credential: str) -> None:
     application_url = start_application(page, portal_world, uploads_credential)
-    response = page.request.get(application_url + "/evidence/00000000-0000-4000-8000-000000000000/captions.vtt")
-    assert response.status == 404
+    unknown = page.request.get(application_url + "/evidence/00000000-0000-4000-8000-000000000000/link")
+    assert unknown.status == 404 and unknown.json()["saved"] is False
     assert page.request.get(application_url + "/evidence/not-an-id/file").status == 404

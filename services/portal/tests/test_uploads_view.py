@@ -25,8 +25,6 @@ def test_captions_ride_with_their_video_and_are_no_file_of_the_requirement() -> 
     (section,) = application.sections(CREDENTIAL, {"evidence": evidence, "responses": []})
     assert [e["evidence_id"] for e in section.verified] == ["v1"] and not section.rejected and not section.pending
     assert section.full and application.checklist([section]) == []
-    assert uploads.captions_of(evidence, "c1") is not None
-    assert uploads.captions_of(evidence, "v1") is None and uploads.captions_of(evidence, "c2") is None
 
 
 def test_a_resuming_script_asks_for_part_numbers_as_a_list() -> None:

@@ -41,10 +41,10 @@ DEV_PROVIDER_PATH = "/dev-oidc"
 def security_headers(upload_origin: str) -> dict[str, str]:
     """Every page says where it may load from and who may frame it: the portal serves all its own scripts and
     styles; scripts may connect to the portal and to the object store, where evidence is uploaded, and a teacher's
-    video plays from the store's short-lived URLs (its captions come through the portal)."""
+    video plays from the store's short-lived URLs (its captions track from a blob: the script fetched them into)."""
     return {
         "Content-Security-Policy": f"default-src 'self'; connect-src 'self' {upload_origin}; "
-                                   f"media-src 'self' {upload_origin}; "
+                                   f"media-src 'self' {upload_origin} blob:; "
                                    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
                                    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
         "X-Content-Type-Options": "nosniff",

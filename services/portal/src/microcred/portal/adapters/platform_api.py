@@ -113,7 +113,7 @@ class PlatformApi:
             "POST", "submission", f"/submissions/{submission_id}/evidence/{evidence_id}/complete", token)
         return evidence
 
-    # uploads: resuming a multipart upload, and the teacher's own files read back for the preview
+    # uploads: resuming a multipart upload, and short-lived URLs of the teacher's own files for the preview
 
     async def uploaded_parts(self, token: str, submission_id: str, evidence_id: str) -> dict[str, Any]:
         parts: dict[str, Any] = await self.call(
@@ -136,23 +136,6 @@ class PlatformApi:
         ticket: dict[str, Any] = await self.call(
             "GET", "submission", f"/submissions/{submission_id}/evidence/{evidence_id}/download", token)
         return str(ticket["download_url"])
-
-    async def stored_text(self, url: str, max_bytes: int) -> bytes | None:
-        """A small file's bytes from the object store through a presigned URL the service signed (the URL is the
-        authorization); None when the store does not give it or it is larger than ``max_bytes``."""
-        try:
-            async with self._http.stream("GET", url) as response:
-                if response.status_code != 200:
-                    log.warning("the object store answered %s to a presigned GET", response.status_code)
-                    return None
-                body = b""
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > max_bytes:
-                        return None
-                return body
-        except httpx.TransportError as exc:
-            raise ServiceDown("evidence store", None, type(exc).__name__) from exc
 
     async def submit(self, token: str, submission_id: str, note_to_reviewer: str | None = None) -> dict[str, Any]:
         body = {"note_to_reviewer": note_to_reviewer} if note_to_reviewer else None

@@ -8,8 +8,10 @@ of the parts it holds (the service's ``GET .../parts``) with fresh URLs for the 
 remembers is trusted beyond the evidence id. Every endpoint here answers the script in JSON (``saved``/``reason``).
 
 Playback: the ``<video>`` loads from the object store through a presigned URL (``.../file`` redirects to it; the
-page's media-src names the store's origin). Captions come through the portal instead (``.../captions.vtt``): a
-``<track>`` from another origin needs a CORS answer from the store, which a bucket need not give.
+page's media-src names the store's origin). A ``<track>`` must be same-origin (or CORS-fetched, which a redirect to
+another origin makes ``Origin: null``), and the portal reaches no object store (its network policy), so the script
+fetches the captions from the store itself (``.../link`` gives a fresh URL; the bucket's CORS rule that lets the
+browser upload lets it read) and hands the track a ``blob:`` URL of them.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from microcred.portal.adapters.platform_api import Refused, ServiceDown
 from microcred.portal.adapters.sessions import Session
 from microcred.portal.domain import uploads
 from microcred.portal.entrypoints.application import json_refusal
-from microcred.portal.entrypoints.failures import outage_notice
 from microcred.portal.entrypoints.web import api_of, csrf_checked, render, signed_in, user_of
 
 SignedInSession = Annotated[Session, Depends(signed_in)]
@@ -138,26 +139,16 @@ def create_router() -> APIRouter:
         response.headers["Cache-Control"] = "no-store"  # the URL it points to expires
         return response
 
-    @router.get("/applications/{submission_id}/evidence/{evidence_id}/captions.vtt")
-    async def captions(request: Request, submission_id: str, evidence_id: str,
-                       session: SignedInSession) -> Response:
-        """A captions track, same-origin for the ``<track>`` element, read through the service's download URL."""
+    @router.get("/applications/{submission_id}/evidence/{evidence_id}/link")
+    async def link(request: Request, submission_id: str, evidence_id: str, session: SignedInSession) -> Response:
+        """A fresh short-lived URL of the teacher's own file, for the script that loads a captions track."""
         if _uuid(submission_id) is None or _uuid(evidence_id) is None:
-            return _not_found(request)
-        token = user_of(session).access_token
-        api = api_of(request)
+            return _no_upload()
         try:
-            submission = await api.submission(token, submission_id)
-            if uploads.captions_of(submission.get("evidence", []), evidence_id) is None:
-                return _not_found(request)
-            url = await api.evidence_download_url(token, submission_id, evidence_id)
-            body = await api.stored_text(url, uploads.CAPTIONS_MAX_BYTES)
-        except Refused:
-            return _not_found(request)
-        except ServiceDown as exc:
-            return Response(outage_notice(exc), status_code=503, media_type="text/plain")
-        if body is None:
-            return _not_found(request)
-        return Response(body, media_type="text/vtt; charset=utf-8", headers={"Cache-Control": "private, no-store"})
+            url = await api_of(request).evidence_download_url(user_of(session).access_token, submission_id,
+                                                              evidence_id)
+        except (Refused, ServiceDown) as exc:
+            return json_refusal(exc)
+        return JSONResponse({"download_url": url}, headers={"Cache-Control": "no-store"})
 
     return router

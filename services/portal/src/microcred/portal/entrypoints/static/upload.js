@@ -189,13 +189,49 @@
       var track = document.createElement("track");
       track.kind = "captions";
       track.label = captions.filename;
-      track.src = base + "/evidence/" + captions.evidence_id + "/captions.vtt";
+      track.dataset.captionsLink = base + "/evidence/" + captions.evidence_id + "/link";
       track.default = true;
       player.appendChild(track);
     }
-    details.append(summary, player);
+    var hint = document.createElement("p"), download = document.createElement("a");
+    hint.className = "hint";
+    download.href = player.src;
+    download.textContent = "download “" + video.filename + "”";
+    hint.append("Not playing? Not every browser plays every format: ", download, ".");
+    details.append(summary, player, hint);
+    watchPreview(details);
     return details;
   }
+
+  // A <track> takes only a same-origin (or CORS-fetched) source, and the portal reaches no object store: the
+  // captions are fetched here from a fresh short-lived URL of the store and given to the track as a blob: URL.
+  // Loaded when the preview is opened, so a page with many videos asks for no URL it does not use.
+  async function loadTrack(track) {
+    delete track.dataset.loading;
+    var link = await ask("GET", track.dataset.captionsLink.slice(base.length));
+    if (!link.ok) { throw new Error(link.reason); }
+    var response = await fetch(link.download_url, { credentials: "omit" });
+    if (!response.ok) { throw new Error("the evidence store answered " + response.status); }
+    var text = await response.text();
+    track.src = URL.createObjectURL(new Blob([text], { type: "text/vtt" }));
+  }
+  function watchPreview(details) {
+    details.addEventListener("toggle", function () {
+      if (!details.open) { return; }
+      details.querySelectorAll("track[data-captions-link]:not([src])").forEach(function (track) {
+        if (track.dataset.loading) { return; }
+        track.dataset.loading = "yes";
+        loadTrack(track).catch(function (error) {
+          delete track.dataset.loading;
+          var said = document.createElement("p");
+          said.setAttribute("role", "status");
+          said.textContent = "The captions could not be loaded: " + error.message + ". Close and open the video again to retry.";
+          details.appendChild(said);
+        });
+      });
+    });
+  }
+  document.querySelectorAll("details.preview").forEach(watchPreview);
 
   async function done(key, b, video) {
     if (!video) { return; }
