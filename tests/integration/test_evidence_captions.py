@@ -1,5 +1,5 @@
 """Captions of a video through the submission service's API on the real stack (PostgreSQL, the object store): the
-WebVTT item names its video in ``captions_for`` (stored by migration 0007's column), is verified as WebVTT, counts
+WebVTT item names its video in ``captions_for`` (stored by migration 0008's column), is verified as WebVTT, counts
 as no file of the requirement, and a target that is no video of the submission is refused."""
 
 from __future__ import annotations

@@ -135,7 +135,7 @@ def test_a_large_video_goes_up_in_parts_pauses_survives_a_reload_resumes_and_pla
     assert len(kept) == 1 and kept[0]["name"] == "whiteboards.webm" and kept[0]["size"] == size
     assert kept[0]["sha256"] == hashlib.sha256(video.read_bytes()).hexdigest() and kept[0]["part_count"] == 3
     assert_accessible(page)
-    screenshot(page, "20-upload-paused")
+    screenshot(page, "upload-01-paused")
 
     # Reloaded: the page says what was interrupted and that the same file must be chosen again.
     cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
@@ -144,7 +144,7 @@ def test_a_large_video_goes_up_in_parts_pauses_survives_a_reload_resumes_and_pla
     expect(page.get_by_text(re.compile(r"An upload of “whiteboards\.webm” \(1\d\.\d MB\) was stopped"))).to_be_visible()
     expect(page.get_by_text(re.compile("Your browser cannot keep a file after the page is reloaded"))).to_be_visible()
     assert_accessible(page)
-    screenshot(page, "21-upload-resume-after-reload")
+    screenshot(page, "upload-02-resume-after-reload")
     # The store's own word through the portal: the first part landed, the one under way at the pause did not.
     parts = page.request.get(page.url + f"/evidence/{kept[0]['evidence_id']}/parts").json()
     assert ([p["part_number"] for p in parts["uploaded"]], parts["missing"]) == ([1], [2, 3]), parts
@@ -204,10 +204,10 @@ def test_a_large_video_goes_up_in_parts_pauses_survives_a_reload_resumes_and_pla
     downloaded = page.request.get(portal_world.url + str(href))
     assert downloaded.ok and hashlib.sha256(downloaded.body()).hexdigest() == kept[0]["sha256"]
     assert_accessible(page)
-    screenshot(page, "22-upload-verified-with-captions")
+    screenshot(page, "upload-03-verified-with-captions")
     page.set_viewport_size({"width": 390, "height": 844})
     assert_accessible(page)
-    screenshot(page, "23-upload-verified-phone")
+    screenshot(page, "upload-04-verified-phone")
     assert not browser_errors, browser_errors
 
 

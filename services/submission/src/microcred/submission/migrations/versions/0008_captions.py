@@ -4,14 +4,14 @@ NULL for every item before this revision and for every item that is not captions
 submission aggregate checks that it names a video of the same submission when the captions are declared,
 and evidence rows are never deleted, so the video it names stays on record.
 
-Revision ID: 0007
+Revision ID: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
