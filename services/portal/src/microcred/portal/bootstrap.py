@@ -28,6 +28,7 @@ from microcred.portal.entrypoints import (
     operations_people,
     pages,
     sign_in,
+    uploads,
 )
 from microcred.portal.entrypoints.failures import install_failure_pages
 from microcred.portal.settings import PortalSettings
@@ -39,9 +40,11 @@ DEV_PROVIDER_PATH = "/dev-oidc"
 
 def security_headers(upload_origin: str) -> dict[str, str]:
     """Every page says where it may load from and who may frame it: the portal serves all its own scripts and
-    styles; scripts may connect to the portal and to the object store, where evidence is uploaded."""
+    styles; scripts may connect to the portal and to the object store, where evidence is uploaded, and a teacher's
+    video plays from the store's short-lived URLs (its captions track from a blob: the script fetched them into)."""
     return {
         "Content-Security-Policy": f"default-src 'self'; connect-src 'self' {upload_origin}; "
+                                   f"media-src 'self' {upload_origin} blob:; "
                                    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
                                    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
         "X-Content-Type-Options": "nosniff",
@@ -108,6 +111,7 @@ def build_app(settings: PortalSettings) -> FastAPI:
     app.include_router(agency_webhooks.create_router())
     app.include_router(earned.create_router())
     app.include_router(licenses.create_router())
+    app.include_router(uploads.create_router())
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "entrypoints" / "static")), name="static")
     if settings.local_provider:
         issuer = DevTokenIssuer(settings.portal_dev_key_dir, issuer=settings.auth_issuer,

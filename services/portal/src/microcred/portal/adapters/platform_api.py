@@ -113,6 +113,30 @@ class PlatformApi:
             "POST", "submission", f"/submissions/{submission_id}/evidence/{evidence_id}/complete", token)
         return evidence
 
+    # uploads: resuming a multipart upload, and short-lived URLs of the teacher's own files for the preview
+
+    async def uploaded_parts(self, token: str, submission_id: str, evidence_id: str) -> dict[str, Any]:
+        parts: dict[str, Any] = await self.call(
+            "GET", "submission", f"/submissions/{submission_id}/evidence/{evidence_id}/parts", token)
+        return parts
+
+    async def fresh_part_urls(self, token: str, submission_id: str, evidence_id: str,
+                              part_numbers: list[int]) -> dict[str, Any]:
+        ticket: dict[str, Any] = await self.call(
+            "POST", "submission", f"/submissions/{submission_id}/evidence/{evidence_id}/parts", token,
+            json={"part_numbers": part_numbers})
+        return ticket
+
+    async def withdraw_evidence(self, token: str, submission_id: str, evidence_id: str) -> dict[str, Any]:
+        withdrawn: dict[str, Any] = await self.call(
+            "DELETE", "submission", f"/submissions/{submission_id}/evidence/{evidence_id}", token)
+        return withdrawn
+
+    async def evidence_download_url(self, token: str, submission_id: str, evidence_id: str) -> str:
+        ticket: dict[str, Any] = await self.call(
+            "GET", "submission", f"/submissions/{submission_id}/evidence/{evidence_id}/download", token)
+        return str(ticket["download_url"])
+
     async def submit(self, token: str, submission_id: str, note_to_reviewer: str | None = None) -> dict[str, Any]:
         body = {"note_to_reviewer": note_to_reviewer} if note_to_reviewer else None
         submitted: dict[str, Any] = await self.call("POST", "submission", f"/submissions/{submission_id}/submit",

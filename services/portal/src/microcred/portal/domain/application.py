@@ -116,7 +116,8 @@ def sections(credential: dict[str, Any], submission: dict[str, Any]) -> list[Sec
     evidence = submission.get("evidence", [])
     built = []
     for item in credential["submission_criteria"]["items"]:
-        mine = [e for e in evidence if e["requirement_key"] == item["key"]]
+        # Captions ride with their video (listed and played under it), never as a file of the requirement.
+        mine = [e for e in evidence if e["requirement_key"] == item["key"] and not e.get("captions_for")]
         built.append(Section(
             key=item["key"], title=item["title"], kind=KIND_WORDS.get(item["kind"], item["kind"].replace("_", " ")),
             required=item.get("required", True), criteria=criteria_words(item), accept=_accept(item),

@@ -1,9 +1,7 @@
-"""The teacher's application: start a submission, its page, answers saved as typed, uploads, submit.
+"""The teacher's application: start a submission, its page, answers saved as typed, submit (uploads: uploads.py).
 
-Evidence bytes never pass through the portal: it declares an item with the teacher's token and hands the browser
-the presigned URL(s) the submission service answers; the browser PUTs to the object store and asks the portal to
-complete, which has the service verify what landed. The script's endpoints answer JSON (``saved``/``reason``);
-the answers' form also works as a plain POST without JavaScript.
+The script's endpoints answer JSON (``saved``/``reason``); the answers' form also works as a plain POST without
+JavaScript.
 """
 
 from __future__ import annotations
@@ -24,7 +22,6 @@ from microcred.portal.entrypoints.web import api_of, csrf_checked, render, signe
 
 SignedInSession = Annotated[Session, Depends(signed_in)]
 Checked = Depends(csrf_checked)
-DECLARATION = ("requirement_key", "filename", "content_type", "size_bytes", "sha256")
 NOTE_FIELD = "note_to_reviewer"  # the resubmit form's note, named as the submission service names it
 
 
@@ -136,35 +133,6 @@ def create_router() -> APIRouter:
         if wants_json(request):
             return JSONResponse({"saved": True, "count": len(responses)})
         return RedirectResponse(f"/applications/{submission_id}?done=saved#answers-saved", status_code=303)
-
-    @router.post("/applications/{submission_id}/evidence", dependencies=[Checked])
-    async def declare(request: Request, submission_id: str, session: SignedInSession) -> Response:
-        """The script's first step of an upload: the presigned URL(s) for one file, or why not."""
-        if _uuid(submission_id) is None:
-            return JSONResponse({"saved": False, "reason": "There is no application at this address."}, 404)
-        form = await request.form()
-        declaration: dict[str, Any] = {name: str(form.get(name, "")) for name in DECLARATION}
-        if not declaration["size_bytes"].isdigit():
-            return JSONResponse({"saved": False, "reason": "The file's size could not be read."}, 422)
-        declaration["size_bytes"] = int(declaration["size_bytes"])
-        try:
-            ticket = await api_of(request).declare_evidence(user_of(session).access_token, submission_id,
-                                                            declaration)
-        except (Refused, ServiceDown) as exc:
-            return json_refusal(exc)
-        return JSONResponse(ticket, status_code=201)
-
-    @router.post("/applications/{submission_id}/evidence/{evidence_id}/complete", dependencies=[Checked])
-    async def complete(request: Request, submission_id: str, evidence_id: str, session: SignedInSession) -> Response:
-        """The script's last step: the service verifies what landed in the store and answers the facts."""
-        if _uuid(submission_id) is None or _uuid(evidence_id) is None:
-            return JSONResponse({"saved": False, "reason": "There is no such upload."}, 404)
-        try:
-            evidence = await api_of(request).complete_evidence(user_of(session).access_token, submission_id,
-                                                               evidence_id)
-        except (Refused, ServiceDown) as exc:
-            return json_refusal(exc)
-        return JSONResponse(evidence)
 
     @router.post("/applications/{submission_id}/submit", dependencies=[Checked])
     async def submit(request: Request, submission_id: str, session: SignedInSession) -> Response:

@@ -168,3 +168,4 @@ class EvidenceRow(Base):
     submitted_in: Mapped[int | None] = mapped_column()
     removed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     verified_key: Mapped[str | None] = mapped_column(sa.Text)
+    captions_for: Mapped[UUID | None] = mapped_column()

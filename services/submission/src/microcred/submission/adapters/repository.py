@@ -255,6 +255,7 @@ def _evidence_values(evidence: Evidence) -> dict[str, Any]:
         "submitted_in": evidence.submitted_in,
         "removed_at": evidence.removed_at,
         "verified_key": evidence.verified_key,
+        "captions_for": evidence.captions_for,
     }
     # A new item takes the database's clock (created_at's server default) until it has been stored.
     if evidence.registered_at is not None:
@@ -535,4 +536,5 @@ def _evidence(e: dict[str, Any]) -> Evidence:
         submitted_in=e["submitted_in"],
         removed_at=_when(e["removed_at"]),
         verified_key=e["verified_key"],
+        captions_for=UUID(e["captions_for"]) if e.get("captions_for") else None,
     )

@@ -28,7 +28,10 @@ Evidence: each item answers one requirement of the bound version, within its lim
 content types, maximum size, maximum count, video duration). The declaration is a claim; an item
 counts only once what actually landed in the object store was verified against it (size, sha256, the
 content type sniffed from the bytes, the duration measured from the video). A failed verification
-rejects the item for good (its bytes are deleted) and the teacher declares a new one. Withdrawn items
+rejects the item for good (its bytes are deleted) and the teacher declares a new one. Captions are an item
+of their own beside the video they caption (``captions_for``): a WebVTT file of the same requirement, checked
+as captions (the bytes start with ``WEBVTT``, at most :data:`CAPTIONS_MAX_BYTES`) instead of against the
+requirement's limits, and never counted towards its files. Withdrawn items
 stay on record but no longer count, so a teacher can replace an item where the maximum is reached;
 bytes an earlier attempt submitted are kept (its reviewer assessed them), other withdrawn bytes are
 deleted. Every item records when its stored bytes were removed (``removed_at``), whatever the reason:
@@ -218,6 +221,27 @@ def ensure_evidence_fits(requirement: EvidenceRequirement, content_type: str, si
 # S3 refuses parts under 5 MiB (except the last) and more than 10,000 parts.
 MIN_PART_BYTES = 5 * 1024**2
 MAX_PARTS = 10_000
+
+# Captions of a video (issue 20, point 8): WebVTT, the format browsers play in a <track>. A lesson's captions
+# run to tens of kilobytes; the limit keeps them a text file a page can load whole.
+CAPTIONS_TYPE = "text/vtt"
+CAPTIONS_MAX_BYTES = 1024**2
+MAX_CAPTIONS_PER_VIDEO = 4  # a track per language is plenty for one lesson
+
+
+def ensure_captions_fit(content_type: str, size_bytes: int) -> None:
+    if media_type(content_type) != CAPTIONS_TYPE:
+        raise Invalid(
+            f"captions must be a WebVTT file ({CAPTIONS_TYPE}), not {content_type}",
+            code="captions_not_webvtt",
+            details={"accepted_content_types": [CAPTIONS_TYPE]},
+        )
+    if size_bytes > CAPTIONS_MAX_BYTES:
+        raise Invalid(
+            f"captions may be at most {CAPTIONS_MAX_BYTES} bytes, {size_bytes} were declared",
+            code="evidence_too_large",
+            details={"max_bytes": CAPTIONS_MAX_BYTES},
+        )
 
 
 class UploadMode(StrEnum):
@@ -412,6 +436,16 @@ class Evidence:
     # a completed multipart upload. None until verified, and for single uploads verified in place before
     # sealing existed (see the module docstring).
     verified_key: str | None = None
+    # The video (an item of the same submission) these are the captions of; None for every other item.
+    captions_for: UUID | None = None
+
+    @property
+    def is_captions(self) -> bool:
+        return self.captions_for is not None
+
+    def counts(self) -> bool:
+        """Registered towards its requirement's files: captions ride along with their video instead."""
+        return self.captions_for is None and self.status in (EvidenceStatus.PENDING, EvidenceStatus.UPLOADED)
 
     @property
     def recorded_content_type(self) -> str:
@@ -478,14 +512,26 @@ class Evidence:
                 code="sha256_mismatch",
                 details={"declared": self.sha256, "stored": facts.sha256},
             )
-        recorded = check_content_type(requirement, self.content_type, facts.sniffed_content_type)
+        if self.is_captions:
+            # The requirement's limits are the video's; captions answer to the captions format alone.
+            if facts.sniffed_content_type != CAPTIONS_TYPE:
+                raise Invalid(
+                    "captions must be a WebVTT file, whose first line is WEBVTT; these bytes are "
+                    f"{facts.sniffed_content_type or 'not recognisable as any known type'}",
+                    code="captions_not_webvtt",
+                    details={"sniffed": facts.sniffed_content_type},
+                )
+            recorded = CAPTIONS_TYPE
+        else:
+            recorded = check_content_type(requirement, self.content_type, facts.sniffed_content_type)
         if content_family(recorded) == "video" and facts.media_probed and facts.media is None:
             raise Invalid(
                 f"the bytes look like {recorded} but no decoder could read them",
                 code="media_unreadable",
                 details={"sniffed": facts.sniffed_content_type},
             )
-        check_duration(requirement, facts.media)
+        if not self.is_captions:
+            check_duration(requirement, facts.media)
         # A matching size means the bytes were sealed before they were measured.
         assert facts.sealed_key is not None, "verified facts come from sealed bytes"
         self.sniffed_content_type = facts.sniffed_content_type
@@ -638,10 +684,7 @@ class Submission:
     def add_evidence(self, evidence: Evidence, requirement: EvidenceRequirement) -> None:
         """Register an item; pending ones count too, so declaring cannot outrun the maximum."""
         self.ensure_evidence_editable()
-        registered = sum(
-            1 for e in self.evidence
-            if e.requirement_key == requirement.key and e.status in (EvidenceStatus.PENDING, EvidenceStatus.UPLOADED)
-        )
+        registered = sum(1 for e in self.evidence if e.requirement_key == requirement.key and e.counts())
         if requirement.max_count is not None and registered >= requirement.max_count:
             raise Invalid(
                 f"{requirement.title} takes at most {requirement.max_count} item(s) and {registered} are "
@@ -651,6 +694,33 @@ class Submission:
                          "registered": registered},
             )
         self.evidence.append(evidence)
+
+    def add_captions(self, captions: Evidence) -> None:
+        """Register captions for a video of this submission that is uploaded or uploading, under its requirement."""
+        self.ensure_evidence_editable()
+        video = self.find_evidence(captions.captions_for) if captions.captions_for else None
+        if (video is None or video.is_captions or video.status not in (EvidenceStatus.PENDING, EvidenceStatus.UPLOADED)
+                or content_family(video.recorded_content_type) != "video"):
+            raise Invalid(
+                f"captions_for must name a video of submission {self.submission_id} that is uploaded or uploading",
+                code="captions_target_invalid",
+                details={"captions_for": str(captions.captions_for)},
+            )
+        if captions.requirement_key != video.requirement_key:
+            raise Invalid(
+                f"captions belong to their video's requirement, {video.requirement_key}",
+                code="captions_target_invalid",
+                details={"captions_for": str(video.evidence_id), "requirement_key": video.requirement_key},
+            )
+        tracks = sum(1 for e in self.evidence if e.captions_for == video.evidence_id
+                     and e.status in (EvidenceStatus.PENDING, EvidenceStatus.UPLOADED))
+        if tracks >= MAX_CAPTIONS_PER_VIDEO:
+            raise Invalid(
+                f"a video takes at most {MAX_CAPTIONS_PER_VIDEO} captions files; withdraw one to replace it",
+                code="too_many_items",
+                details={"captions_for": str(video.evidence_id), "max_count": MAX_CAPTIONS_PER_VIDEO},
+            )
+        self.evidence.append(captions)
 
     def withdraw_evidence(self, evidence_id: UUID, now: datetime) -> Evidence:
         """Take an item out of the next attempt. Its stored bytes are to be deleted (``removed_at`` is
@@ -907,7 +977,7 @@ def missing_requirements(criteria: SubmissionCriteria, evidence: Iterable[Eviden
     """
     uploaded: dict[str, int] = {}
     for item in evidence:
-        if item.status is EvidenceStatus.UPLOADED:
+        if item.status is EvidenceStatus.UPLOADED and not item.is_captions:
             uploaded[item.requirement_key] = uploaded.get(item.requirement_key, 0) + 1
     return [
         Shortfall(item.key, item.min_count, uploaded.get(item.key, 0))

@@ -51,6 +51,8 @@ def evidence_view(evidence: Evidence) -> dict[str, Any]:
         "registered_at": _iso(evidence.registered_at),
         "uploaded_at": _iso(evidence.uploaded_at),
         "removed_at": _iso(evidence.removed_at),
+        # The video these are the captions of (a WebVTT track); None for every other item.
+        "captions_for": str(evidence.captions_for) if evidence.captions_for else None,
     }
 
 

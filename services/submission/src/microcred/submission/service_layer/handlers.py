@@ -46,6 +46,7 @@ from microcred.submission.domain.model import (
     PublishedCredential,
     Submission,
     UploadMode,
+    ensure_captions_fit,
     ensure_evidence_fits,
     ensure_prerequisites_met,
     evidence_object_key,
@@ -82,6 +83,8 @@ class DeclareEvidence(RequestModel):
     # 0 is refused by the use case with its own code (empty_file), not as a schema error.
     size_bytes: ByteCount
     sha256: Annotated[str, Matching(r"^[0-9a-fA-F]{64}$")]
+    # Captions (WebVTT) of this video item of the same submission, declared under the video's requirement.
+    captions_for: UUID | None = None
 
 
 class RequestParts(RequestModel):
@@ -267,6 +270,8 @@ async def declare_evidence(
             code="evidence_too_large",
             details={"max_bytes": policy.max_bytes},
         )
+    if command.captions_for is not None:
+        ensure_captions_fit(command.content_type, command.size_bytes)
     plan = plan_upload(
         command.size_bytes, single_max_bytes=policy.single_upload_max_bytes, part_size_bytes=policy.part_size_bytes
     )
@@ -275,7 +280,8 @@ async def declare_evidence(
         submission.ensure_evidence_editable()
         credential = await _credential_of(uow, submission)
         requirement = credential.requirement(command.requirement_key)
-        ensure_evidence_fits(requirement, command.content_type, command.size_bytes)
+        if command.captions_for is None:
+            ensure_evidence_fits(requirement, command.content_type, command.size_bytes)
         evidence_id = uuid4()
         now = utc_now()
         evidence = Evidence(
@@ -290,8 +296,12 @@ async def declare_evidence(
             upload_mode=plan.mode,
             part_size=plan.part_size,
             part_count=plan.part_count,
+            captions_for=command.captions_for,
         )
-        submission.add_evidence(evidence, requirement)
+        if evidence.is_captions:
+            submission.add_captions(evidence)
+        else:
+            submission.add_evidence(evidence, requirement)
         expires_at = now + timedelta(seconds=policy.upload_url_ttl_seconds)
         if plan.mode is UploadMode.SINGLE:
             url = await store.upload_url(evidence.object_key, policy.upload_url_ttl_seconds)
@@ -552,7 +562,9 @@ async def submit(
                         sha256=e.sha256,
                         duration_seconds=e.duration_seconds,
                     )
-                    for e in uploaded
+                    # Captions travel with their video in the submission's own views, not as a file of the
+                    # requirement: award counts these refs as the files it describes.
+                    for e in uploaded if not e.is_captions
                 ),
                 responses=submission.prompt_responses(credential.submission_criteria),
                 teacher_district=submission.teacher_district,
