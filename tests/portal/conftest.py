@@ -41,8 +41,11 @@ def portal_world(platform: Platform, client: PlatformClient) -> PortalWorld:
     return PortalWorld(platform.url("portal"), unique, issuer_id, issuer_name, credentials)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One Chromium per test module. Playwright's sync API keeps its event loop marked as running on this thread
+    while it is open, so any ``asyncio.run`` in the same process (the devstack client's topic readers, async unit
+    tests) fails until it closes: per module, the loop never outlives the browser tests that need it."""
     chromium = require_tool("chromium", "the portal's browser tests drive Debian's Chromium (apt-get install chromium)")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
