@@ -128,7 +128,8 @@ async def test_filters_narrow_the_list_and_its_total(
     assert await ids(credential_id=str(CREDENTIAL_B), overdue="true") == ([str(late_b["review_id"])], "1")
 
     summary = (await api.get("/reviews/assigned/summary", headers=headers)).json()
-    assert summary == {"open": 4, "overdue": 2, "due_soon": 1, "adjudications": 1}
+    assert summary == {"open": 4, "overdue": 2, "due_soon": 1, "adjudications": 1, "credentials": [
+        {"credential_id": str(c), "open": 2} for c in sorted((CREDENTIAL_A, CREDENTIAL_B), key=str)]}
 
 
 async def test_bad_paging_sort_and_filter_values_are_refused_in_the_error_shape(

@@ -357,7 +357,14 @@ class ReviewRepository:
             sa.func.count().filter(ReviewRow.role == "adjudicator"),
         ).where(ReviewRow.reviewer_id == reviewer_id, ReviewRow.status == ReviewStatus.ASSIGNED.value)
         open_, overdue, due_soon, adjudications = (await self.session.execute(query)).one()
-        return AssignedSummary(open=open_, overdue=overdue, due_soon=due_soon, adjudications=adjudications)
+        per_credential = await self.session.execute(
+            sa.select(ReviewRow.credential_id, sa.func.count().label("n"))
+            .where(ReviewRow.reviewer_id == reviewer_id, ReviewRow.status == ReviewStatus.ASSIGNED.value)
+            .group_by(ReviewRow.credential_id)
+            .order_by(sa.text("n DESC"), ReviewRow.credential_id)
+        )
+        return AssignedSummary(open=open_, overdue=overdue, due_soon=due_soon, adjudications=adjudications,
+                               by_credential=tuple((c, n) for c, n in per_credential.tuples()))
 
     async def queued_page(self, listing: QueueListing) -> Page:
         """One page of the waiting queue (``ix_reviews_status_created``), oldest first unless told otherwise."""

@@ -49,3 +49,5 @@ class AssignedSummary:
     overdue: int
     due_soon: int
     adjudications: int
+    # Open seats per credential, most first: what the queue page's credential filter offers.
+    by_credential: tuple[tuple[UUID, int], ...] = ()

@@ -181,12 +181,13 @@ def create_router(
         return [assignment_view(r) for r in page.reviews]
 
     @router.get("/reviews/assigned/summary", tags=["reviews"])
-    async def my_assignments_summary(principal: Annotated[Principal, require(Role.REVIEWER)]) -> dict[str, int]:
-        """How many open reviews the caller has, how many are overdue or due within two days, and how many are
-        adjudications."""
+    async def my_assignments_summary(principal: Annotated[Principal, require(Role.REVIEWER)]) -> dict[str, Any]:
+        """How many open reviews the caller has, how many are overdue or due within two days, how many are
+        adjudications, and how many per credential."""
         summary = await handlers.assigned_summary(principal.subject, uow())
         return {"open": summary.open, "overdue": summary.overdue, "due_soon": summary.due_soon,
-                "adjudications": summary.adjudications}
+                "adjudications": summary.adjudications,
+                "credentials": [{"credential_id": str(c), "open": n} for c, n in summary.by_credential]}
 
     @router.get("/reviews/{review_id}", tags=["reviews"])
     async def get_review(
