@@ -27,6 +27,7 @@ from microcred.portal.entrypoints import (
     operations,
     operations_people,
     pages,
+    reviews,
     sign_in,
 )
 from microcred.portal.entrypoints.failures import install_failure_pages
@@ -39,10 +40,12 @@ DEV_PROVIDER_PATH = "/dev-oidc"
 
 def security_headers(upload_origin: str) -> dict[str, str]:
     """Every page says where it may load from and who may frame it: the portal serves all its own scripts and
-    styles; scripts may connect to the portal and to the object store, where evidence is uploaded."""
+    styles; scripts may connect to the portal and to the object store, where evidence is uploaded; the reviewer's
+    page plays videos and shows images straight from the object store's short-lived URLs (media-src, img-src)."""
     return {
         "Content-Security-Policy": f"default-src 'self'; connect-src 'self' {upload_origin}; "
-                                   "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                                   f"media-src 'self' {upload_origin}; "
+                                   f"style-src 'self' 'unsafe-inline'; img-src 'self' data: {upload_origin}; "
                                    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "same-origin",
@@ -108,6 +111,7 @@ def build_app(settings: PortalSettings) -> FastAPI:
     app.include_router(agency_webhooks.create_router())
     app.include_router(earned.create_router())
     app.include_router(licenses.create_router())
+    app.include_router(reviews.create_router())
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "entrypoints" / "static")), name="static")
     if settings.local_provider:
         issuer = DevTokenIssuer(settings.portal_dev_key_dir, issuer=settings.auth_issuer,
