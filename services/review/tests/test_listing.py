@@ -171,20 +171,24 @@ async def test_a_reviewer_reads_their_own_reliability_figures(api: httpx.AsyncCl
     assert (await api.get("/reliability/me", headers=operator)).status_code == 403
 
 
-async def test_an_early_page_of_a_long_list_is_read_in_index_order_without_sorting_the_list(database_url: str) -> None:
+async def test_an_early_page_of_a_long_list_never_sorts_the_whole_list(database_url: str) -> None:
+    """Which index the planner takes depends on its statistics (on a small table it may walk (status, due_at) and
+    filter); what must never happen is reading and sorting every one of the reviewer's open seats for a page."""
     me = f"busy-{uuid.uuid4().hex[:6]}"
-    # Among other reviewers' open work, as on a real platform: the planner then prefers the reviewer's own range.
     await insert(database_url, [review_row(me, hours) for hours in range(3000)]
-                 + [review_row(f"other-{n % 20}", n % 300) for n in range(6000)])
+                 + [review_row(f"other-{n % 100}", n % 300) for n in range(15000)])
     engine = create_async_engine(database_url)
     try:
         async with engine.connect() as connection:
             await connection.execute(sa.text("ANALYZE reviews"))
+            indexes = (await connection.execute(sa.text(
+                "SELECT indexdef FROM pg_indexes WHERE indexname LIKE 'ix_reviews_reviewer_%'"))).scalars().all()
             plan = (await connection.execute(sa.text(
                 "EXPLAIN SELECT * FROM reviews WHERE reviewer_id = :me AND status = 'assigned' "
                 "ORDER BY due_at, review_id LIMIT 25 OFFSET 50"), {"me": me})).scalars().all()
     finally:
         await engine.dispose()
-    text = "\n".join(plan)
-    assert "ix_reviews_reviewer_open" in text, text
-    assert "Sort" not in text, text
+    assert any("(reviewer_id, status, due_at, review_id) INCLUDE (credential_id, role)" in i for i in indexes)
+    assert any("(reviewer_id, status, assigned_at, review_id)" in i for i in indexes)
+    full_sorts = [line for line in plan if line.strip().removeprefix("->  ").startswith("Sort  (")]
+    assert not full_sorts, "\n".join(plan)

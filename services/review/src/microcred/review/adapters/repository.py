@@ -349,22 +349,24 @@ class ReviewRepository:
         return await self._page(mine, order, listing.limit, listing.offset)
 
     async def assigned_summary(self, reviewer_id: str, now: datetime, soon: datetime) -> AssignedSummary:
-        """A reviewer's open seats counted by what needs attention, in one pass over their index range."""
-        query = sa.select(
-            sa.func.count(),
-            sa.func.count().filter(ReviewRow.due_at < now),
-            sa.func.count().filter(ReviewRow.due_at >= now, ReviewRow.due_at < soon),
-            sa.func.count().filter(ReviewRow.role == "adjudicator"),
-        ).where(ReviewRow.reviewer_id == reviewer_id, ReviewRow.status == ReviewStatus.ASSIGNED.value)
-        open_, overdue, due_soon, adjudications = (await self.session.execute(query)).one()
-        per_credential = await self.session.execute(
-            sa.select(ReviewRow.credential_id, sa.func.count().label("n"))
+        """A reviewer's open seats counted by what needs attention, per credential, in one pass over their index
+        range (every column it reads is in ``ix_reviews_reviewer_open``); the totals are the per-credential sums."""
+        query = (
+            sa.select(
+                ReviewRow.credential_id,
+                sa.func.count().label("n"),
+                sa.func.count().filter(ReviewRow.due_at < now),
+                sa.func.count().filter(ReviewRow.due_at >= now, ReviewRow.due_at < soon),
+                sa.func.count().filter(ReviewRow.role == "adjudicator"),
+            )
             .where(ReviewRow.reviewer_id == reviewer_id, ReviewRow.status == ReviewStatus.ASSIGNED.value)
             .group_by(ReviewRow.credential_id)
             .order_by(sa.text("n DESC"), ReviewRow.credential_id)
         )
-        return AssignedSummary(open=open_, overdue=overdue, due_soon=due_soon, adjudications=adjudications,
-                               by_credential=tuple((c, n) for c, n in per_credential.tuples()))
+        rows = (await self.session.execute(query)).tuples().all()
+        return AssignedSummary(open=sum(r[1] for r in rows), overdue=sum(r[2] for r in rows),
+                               due_soon=sum(r[3] for r in rows), adjudications=sum(r[4] for r in rows),
+                               by_credential=tuple((r[0], r[1]) for r in rows))
 
     async def queued_page(self, listing: QueueListing) -> Page:
         """One page of the waiting queue (``ix_reviews_status_created``), oldest first unless told otherwise."""
