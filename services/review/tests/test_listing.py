@@ -66,7 +66,7 @@ async def insert(database_url: str, rows: list[dict[str, Any]]) -> None:
     engine = create_async_engine(database_url)
     try:
         async with engine.begin() as connection:
-            await connection.execute(sa.insert(ReviewRow.__table__), rows)
+            await connection.execute(sa.insert(ReviewRow), rows)
     finally:
         await engine.dispose()
 

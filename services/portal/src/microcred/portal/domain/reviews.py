@@ -20,8 +20,8 @@ from uuid import UUID
 from microcred.portal.domain.refusals import Problems, Refusal, sentence
 
 PAGE_SIZE = 25
-SORTS = {"due": "Due date, soonest first", "-due": "Due date, latest first",
-         "-assigned": "Assigned, newest first", "assigned": "Assigned, oldest first"}
+SORTS = {"due": "Soonest due first", "-due": "Latest due first",
+         "-assigned": "Newest assigned first", "assigned": "Oldest assigned first"}
 DUE_FILTERS = {"": "Any due date", "overdue": "Overdue only", "on_time": "Not overdue"}
 ROLE_WORDS = {"primary": "Review", "second": "Second scoring", "adjudicator": "Adjudication"}
 ROLE_FILTERS = {"": "Any kind", **ROLE_WORDS}
