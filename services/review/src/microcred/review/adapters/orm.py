@@ -79,7 +79,7 @@ class ReviewRow(Base):
             postgresql_where=sa.text("parent_review_id IS NULL"),
         ),
         sa.Index("ix_reviews_status_created", "status", "created_at"),
-        # A reviewer's open seats in due or assignment order, for the paged list and its counts (migration 0007).
+        # A reviewer's open seats in due or assignment order, for the paged list and its counts (migration 0008).
         sa.Index("ix_reviews_reviewer_open", "reviewer_id", "status", "due_at", "review_id",
                  postgresql_include=["credential_id", "role"]),
         sa.Index("ix_reviews_reviewer_assigned", "reviewer_id", "status", "assigned_at", "review_id",

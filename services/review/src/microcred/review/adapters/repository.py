@@ -333,7 +333,7 @@ class ReviewRepository:
     async def assigned_page(self, reviewer_id: str, listing: AssignedListing, now: datetime) -> Page:
         """One page of a reviewer's open seats and how many match the filter in all.
 
-        Walks ``ix_reviews_reviewer_open`` (reviewer, status, due_at, review_id; migration 0007): the page is read
+        Walks ``ix_reviews_reviewer_open`` (reviewer, status, due_at, review_id; migration 0008): the page is read
         in index order and the count stays on the index, so a reviewer with thousands of open seats costs the
         page, not the whole list. Ties break on the review id so that pages never repeat or skip a row.
         """

@@ -8,13 +8,13 @@ counts are index-only scans once vacuum has marked the pages visible. The due-da
 one's columns, so it serves every lookup the old one did, which is dropped. Built concurrently, like 0005, so a
 large ``reviews`` table keeps taking writes.
 
-Revision ID: 0007
+Revision ID: 0008
 """
 
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
