@@ -65,6 +65,8 @@ PAGES: list[tuple[str, str]] = [
     ("teacher", "/credentials/{credential}"),
     ("teacher", "/applications"),
     ("teacher", "/applications/{submission}"),
+    ("teacher", "/earned"),
+    ("teacher", "/licenses"),
     ("reviewer", "/reviews"),
     ("reviewer", "/reviews?sort=-assigned"),
     ("reviewer", "/reviews?due=overdue&page=100"),
