@@ -27,6 +27,7 @@ from microcred.portal.entrypoints import (
     operations,
     operations_people,
     pages,
+    reviews,
     sign_in,
     uploads,
 )
@@ -40,12 +41,13 @@ DEV_PROVIDER_PATH = "/dev-oidc"
 
 def security_headers(upload_origin: str) -> dict[str, str]:
     """Every page says where it may load from and who may frame it: the portal serves all its own scripts and
-    styles; scripts may connect to the portal and to the object store, where evidence is uploaded, and a teacher's
-    video plays from the store's short-lived URLs (its captions track from a blob: the script fetched them into)."""
+    styles; scripts may connect to the portal and to the object store, where evidence is uploaded; videos play and
+    images show straight from the store's short-lived URLs (media-src, img-src), a captions track from the blob: the
+    teacher's page fetched it into."""
     return {
         "Content-Security-Policy": f"default-src 'self'; connect-src 'self' {upload_origin}; "
                                    f"media-src 'self' {upload_origin} blob:; "
-                                   "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                                   f"style-src 'self' 'unsafe-inline'; img-src 'self' data: {upload_origin}; "
                                    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "same-origin",
@@ -112,6 +114,7 @@ def build_app(settings: PortalSettings) -> FastAPI:
     app.include_router(earned.create_router())
     app.include_router(licenses.create_router())
     app.include_router(uploads.create_router())
+    app.include_router(reviews.create_router())
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "entrypoints" / "static")), name="static")
     if settings.local_provider:
         issuer = DevTokenIssuer(settings.portal_dev_key_dir, issuer=settings.auth_issuer,

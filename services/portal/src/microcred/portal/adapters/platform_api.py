@@ -53,6 +53,12 @@ class PlatformApi:
 
     async def call(self, method: str, service: Service, path: str, token: str, *,
                    params: dict[str, Any] | None = None, json: Any = None) -> Any:
+        response = await self.respond(method, service, path, token, params=params, json=json)
+        return response.json() if response.content else None
+
+    async def respond(self, method: str, service: Service, path: str, token: str, *,
+                      params: dict[str, Any] | None = None, json: Any = None) -> httpx.Response:
+        """Like :meth:`call`, for a caller that reads more than the body (a header such as X-Total-Count)."""
         url = getattr(self._urls, service) + path
         try:
             response = await self._http.request(method, url, params=params, json=json,
@@ -61,7 +67,7 @@ class PlatformApi:
             log.warning("%s did not answer %s %s: %r", service, method, path, exc)
             raise ServiceDown(service, None, type(exc).__name__) from exc
         _raise_unless_answered(service, method, path, response)
-        return response.json() if response.content else None
+        return response
 
     # -- catalog ---------------------------------------------------------------------------------------------
 
@@ -159,6 +165,65 @@ class PlatformApi:
     async def waiting_reviews(self, token: str, params: dict[str, Any] | None = None) -> Any:
         """The queue of work waiting for a reviewer: a list, or a page object once the endpoint pages."""
         return await self.call("GET", "review", "/reviews/queue", token, params=params)
+
+    # The reviewer's own queue and reviews (issue 20, point 4).
+
+    async def assigned_reviews(self, token: str, params: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+        """One page of the signed-in reviewer's open reviews and how many match in all."""
+        response = await self.respond("GET", "review", "/reviews/assigned", token, params=params)
+        found: list[dict[str, Any]] = response.json()
+        total = response.headers.get("X-Total-Count", "")
+        return found, int(total) if total.isdigit() else len(found)
+
+    async def assigned_summary(self, token: str) -> dict[str, Any]:
+        found: dict[str, Any] = await self.call("GET", "review", "/reviews/assigned/summary", token)
+        return found
+
+    async def own_reliability(self, token: str) -> dict[str, Any]:
+        found: dict[str, Any] = await self.call("GET", "review", "/reliability/me", token)
+        return found
+
+    async def review(self, token: str, review_id: str) -> dict[str, Any]:
+        found: dict[str, Any] = await self.call("GET", "review", f"/reviews/{review_id}", token)
+        return found
+
+    async def score_review(self, token: str, review_id: str, results: list[dict[str, str]]) -> dict[str, Any]:
+        scored: dict[str, Any] = await self.call("POST", "review", f"/reviews/{review_id}/score", token,
+                                                 json={"results": results})
+        return scored
+
+    async def decline_review(self, token: str, review_id: str, reason: str) -> dict[str, Any]:
+        declined: dict[str, Any] = await self.call("POST", "review", f"/reviews/{review_id}/decline", token,
+                                                   json={"reason": reason})
+        return declined
+
+    async def evidence_download(self, token: str, submission_id: str, evidence_id: str) -> dict[str, Any]:
+        """A short-lived URL for one evidence file (the submission service checks the reviewer holds the review)."""
+        ticket: dict[str, Any] = await self.call(
+            "GET", "submission", f"/submissions/{submission_id}/evidence/{evidence_id}/download", token)
+        return ticket
+
+    async def fetch_evidence_text(self, url: str, max_bytes: int) -> str | None:
+        """A small text file's content from its short-lived URL, or None if it is larger, unreadable or the store
+        does not answer: the page then links to it instead of showing it inline."""
+        try:
+            async with self._http.stream("GET", url) as response:
+                if response.status_code != 200:
+                    return None
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        return None
+                    chunks.append(chunk)
+        except httpx.HTTPError as exc:
+            log.warning("evidence text not fetched: %r", exc)
+            return None
+        try:
+            return b"".join(chunks).decode("utf-8")
+        except UnicodeDecodeError:
+            return None
 
     # -- award (earned credentials; revoke, suspend, reinstate) ---------------------------------------------------
 

@@ -79,7 +79,11 @@ class ReviewRow(Base):
             postgresql_where=sa.text("parent_review_id IS NULL"),
         ),
         sa.Index("ix_reviews_status_created", "status", "created_at"),
-        sa.Index("ix_reviews_reviewer_status", "reviewer_id", "status"),
+        # A reviewer's open seats in due or assignment order, for the paged list and its counts (migration 0008).
+        sa.Index("ix_reviews_reviewer_open", "reviewer_id", "status", "due_at", "review_id",
+                 postgresql_include=["credential_id", "role"]),
+        sa.Index("ix_reviews_reviewer_assigned", "reviewer_id", "status", "assigned_at", "review_id",
+                 postgresql_include=["credential_id", "role"]),
         sa.Index("ix_reviews_status_due", "status", "due_at"),
         # Every seat of an attempt, and every row of a panel (migration 0005): routing looks both up
         # under its lock on each submitted attempt.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -19,6 +20,7 @@ from microcred.review.adapters.orm import (
     ScoredPairRow,
     WithdrawnAttemptRow,
 )
+from microcred.review.domain.listing import AssignedListing, AssignedSummary, Page, QueueListing
 from microcred.review.domain.model import (
     Availability,
     Backlog,
@@ -38,6 +40,7 @@ from microcred.review.domain.reliability import Decision, ScoredPair
 # Routing reads every reviewer's open load and then assigns; two transactions doing that at once
 # could both see the same spare capacity. One transaction-scoped advisory lock serialises routing.
 _ROUTING_LOCK = zlib.crc32(b"microcred-review-routing")
+
 
 
 class CredentialRepository:
@@ -327,13 +330,65 @@ class ReviewRepository:
         )
         return {reviewer_id for reviewer_id in rows if reviewer_id is not None}
 
-    async def assigned_to(self, reviewer_id: str) -> list[Review]:
-        rows = await self.session.scalars(
-            sa.select(ReviewRow)
+    async def assigned_page(self, reviewer_id: str, listing: AssignedListing, now: datetime) -> Page:
+        """One page of a reviewer's open seats and how many match the filter in all.
+
+        Walks ``ix_reviews_reviewer_open`` (reviewer, status, due_at, review_id; migration 0008): the page is read
+        in index order and the count stays on the index, so a reviewer with thousands of open seats costs the
+        page, not the whole list. Ties break on the review id so that pages never repeat or skip a row.
+        """
+        mine = [ReviewRow.reviewer_id == reviewer_id, ReviewRow.status == ReviewStatus.ASSIGNED.value]
+        if listing.credential_id is not None:
+            mine.append(ReviewRow.credential_id == listing.credential_id)
+        if listing.role is not None:
+            mine.append(ReviewRow.role == listing.role)
+        if listing.overdue is not None:
+            mine.append(ReviewRow.due_at < now if listing.overdue else ReviewRow.due_at >= now)
+        column = {"due": ReviewRow.due_at, "assigned": ReviewRow.assigned_at}[listing.sort]
+        order = (column.desc(), ReviewRow.review_id.desc()) if listing.descending else (column, ReviewRow.review_id)
+        return await self._page(mine, order, listing.limit, listing.offset)
+
+    async def assigned_summary(self, reviewer_id: str, now: datetime, soon: datetime) -> AssignedSummary:
+        """A reviewer's open seats counted by what needs attention, per credential, in one pass over their index
+        range (every column it reads is in ``ix_reviews_reviewer_open``); the totals are the per-credential sums."""
+        query = (
+            sa.select(
+                ReviewRow.credential_id,
+                sa.func.count().label("n"),
+                sa.func.count().filter(ReviewRow.due_at < now),
+                sa.func.count().filter(ReviewRow.due_at >= now, ReviewRow.due_at < soon),
+                sa.func.count().filter(ReviewRow.role == "adjudicator"),
+            )
             .where(ReviewRow.reviewer_id == reviewer_id, ReviewRow.status == ReviewStatus.ASSIGNED.value)
-            .order_by(ReviewRow.due_at, ReviewRow.review_id)
+            .group_by(ReviewRow.credential_id)
+            .order_by(sa.text("n DESC"), ReviewRow.credential_id)
         )
-        return [self._to_domain(row) for row in rows]
+        rows = (await self.session.execute(query)).tuples().all()
+        return AssignedSummary(open=sum(r[1] for r in rows), overdue=sum(r[2] for r in rows),
+                               due_soon=sum(r[3] for r in rows), adjudications=sum(r[4] for r in rows),
+                               by_credential=tuple((r[0], r[1]) for r in rows))
+
+    async def queued_page(self, listing: QueueListing) -> Page:
+        """One page of the waiting queue (``ix_reviews_status_created``), oldest first unless told otherwise."""
+        waiting = [ReviewRow.status == ReviewStatus.QUEUED.value]
+        if listing.credential_id is not None:
+            waiting.append(ReviewRow.credential_id == listing.credential_id)
+        order = ((ReviewRow.created_at.desc(), ReviewRow.review_id.desc()) if listing.descending
+                 else (ReviewRow.created_at, ReviewRow.review_id))
+        return await self._page(waiting, order, listing.limit, listing.offset)
+
+    async def _page(self, where: list[sa.ColumnElement[bool]], order: tuple[sa.ColumnElement[Any] | sa.orm.InstrumentedAttribute[Any], ...],
+                    limit: int | None, offset: int) -> Page:
+        query = sa.select(ReviewRow).where(*where).order_by(*order).offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
+        rows = [self._to_domain(row) for row in await self.session.scalars(query)]
+        if limit is None or (len(rows) < limit and (rows or offset == 0)):
+            total = offset + len(rows)  # the last page says how many there are without counting again
+        else:
+            total = int(await self.session.scalar(sa.select(sa.func.count()).select_from(ReviewRow).where(*where))
+                        or 0)
+        return Page(rows, total)
 
     async def save(self, review: Review) -> None:
         row = await self.session.get(ReviewRow, review.review_id)

@@ -7,20 +7,27 @@ through the review views. On a double-scored attempt each reviewer sees only the
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query, Response
 
-from microcred.review.domain.model import CredentialRubric, DueRule, Review, Reviewer
+from microcred.review.domain.listing import AssignedListing, QueueListing
+from microcred.review.domain.model import CredentialRubric, DueRule, Review, Reviewer, SeatRole
 from microcred.review.domain.reliability import ReliabilityStats
 from microcred.review.service_layer import handlers
 from microcred.review.service_layer.unit_of_work import ReviewUnitOfWork
 from microcred.runtime.api import api_router
-from microcred.runtime.api_types import Text
+from microcred.runtime.api_types import Count, PageOffset, Text
 from microcred.runtime.auth import Principal, Role, require
 
 ReviewerId = Annotated[Text, Path(min_length=1, max_length=200)]
+Limit = Annotated[Count | None, Query(ge=1, le=200, description="Page size; left out, the whole list.")]
+AssignedOrder = Literal["due", "-due", "assigned", "-assigned"]
+QueueOrder = Literal["queued", "-queued"]
+TOTAL_HEADER = "X-Total-Count"
+TOTAL_COUNTED: dict[int | str, dict[str, Any]] = {200: {"headers": {TOTAL_HEADER: {
+    "description": "How many match the filter in all, across every page.", "schema": {"type": "integer"}}}}}
 
 
 def reviewer_view(reviewer: Reviewer) -> dict[str, Any]:
@@ -136,14 +143,51 @@ def create_router(
         async with uow() as work:
             return [reviewer_view(r) for r in await work.reviewers.list()]
 
-    @router.get("/reviews/queue", tags=["reviews"])
-    async def review_queue(_: Annotated[Principal, require(Role.OPERATOR)]) -> list[dict[str, Any]]:
-        return [queued_view(review, known) for review, known in await handlers.queued_reviews(uow())]
+    @router.get("/reviews/queue", tags=["reviews"], responses=TOTAL_COUNTED)
+    async def review_queue(
+        response: Response,
+        _: Annotated[Principal, require(Role.OPERATOR)],
+        credential_id: Annotated[UUID | None, Query(description="Only this credential's reviews.")] = None,
+        order: Annotated[QueueOrder, Query(description="queued: oldest first; -queued: newest first.")] = "queued",
+        limit: Limit = None,
+        offset: Annotated[PageOffset, Query()] = 0,
+    ) -> list[dict[str, Any]]:
+        """Reviews waiting for a reviewer. Without ``limit`` the whole queue (as before paging existed)."""
+        listing = QueueListing(descending=order.startswith("-"), credential_id=credential_id, limit=limit,
+                               offset=offset)
+        waiting, total = await handlers.queued_page(uow(), listing)
+        response.headers[TOTAL_HEADER] = str(total)
+        return [queued_view(review, known) for review, known in waiting]
 
-    @router.get("/reviews/assigned", tags=["reviews"])
-    async def my_assignments(principal: Annotated[Principal, require(Role.REVIEWER)]) -> list[dict[str, Any]]:
-        async with uow() as work:
-            return [assignment_view(r) for r in await work.reviews.assigned_to(principal.subject)]
+    @router.get("/reviews/assigned", tags=["reviews"], responses=TOTAL_COUNTED)
+    async def my_assignments(
+        response: Response,
+        principal: Annotated[Principal, require(Role.REVIEWER)],
+        credential_id: Annotated[UUID | None, Query(description="Only this credential's reviews.")] = None,
+        role: Annotated[SeatRole | None, Query(description="Only seats of this role on the panel.")] = None,
+        overdue: Annotated[bool | None, Query(description="true: past due only; false: not yet due only.")] = None,
+        sort: Annotated[AssignedOrder, Query(
+            description="due / -due: by due date; assigned / -assigned: by assignment time; '-' is descending.")] = "due",
+        limit: Limit = None,
+        offset: Annotated[PageOffset, Query()] = 0,
+    ) -> list[dict[str, Any]]:
+        """The caller's open reviews, soonest due first. Without ``limit`` every one of them (as before paging
+        existed); the X-Total-Count header says how many match the filter in all."""
+        listing = AssignedListing(sort="assigned" if sort.endswith("assigned") else "due",
+                                  descending=sort.startswith("-"), credential_id=credential_id, role=role,
+                                  overdue=overdue, limit=limit, offset=offset)
+        page = await handlers.assigned_page(principal.subject, listing, uow())
+        response.headers[TOTAL_HEADER] = str(page.total)
+        return [assignment_view(r) for r in page.reviews]
+
+    @router.get("/reviews/assigned/summary", tags=["reviews"])
+    async def my_assignments_summary(principal: Annotated[Principal, require(Role.REVIEWER)]) -> dict[str, Any]:
+        """How many open reviews the caller has, how many are overdue or due within two days, how many are
+        adjudications, and how many per credential."""
+        summary = await handlers.assigned_summary(principal.subject, uow())
+        return {"open": summary.open, "overdue": summary.overdue, "due_soon": summary.due_soon,
+                "adjudications": summary.adjudications,
+                "credentials": [{"credential_id": str(c), "open": n} for c, n in summary.by_credential]}
 
     @router.get("/reviews/{review_id}", tags=["reviews"])
     async def get_review(
@@ -180,6 +224,16 @@ def create_router(
         """Take back overdue assignments now instead of waiting for the periodic sweep."""
         taken_back = await handlers.sweep_overdue(uow(), due_in, handlers.Cause.request(), block_flagged=block_flagged)
         return {"reassigned_overdue": taken_back}
+
+    @router.get("/reliability/me", tags=["reliability"])
+    async def my_reliability(principal: Annotated[Principal, require(Role.REVIEWER)]) -> dict[str, Any]:
+        """The caller's own agreement and quadratic-weighted kappa over the double-scored work they took part
+        in, with the thresholds they are held to. Other reviewers' figures stay with operators."""
+        thresholds = monitor.thresholds
+        stats = await handlers.own_reliability(principal.subject, uow(), thresholds)
+        return {"reviewer_id": principal.subject} | stats_view(stats) | {
+            "thresholds": {"min_kappa": thresholds.min_kappa, "min_agreement": thresholds.min_agreement,
+                           "min_pairs_for_flag": thresholds.min_pairs}}
 
     @router.get("/reliability", tags=["reliability"])
     async def reliability(_: Annotated[Principal, require(Role.OPERATOR)]) -> dict[str, Any]:

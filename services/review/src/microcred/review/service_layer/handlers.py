@@ -18,7 +18,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal, Self
 from uuid import UUID, uuid4
 
@@ -36,6 +36,7 @@ from microcred.events import (
     SubmissionWithdrawn,
 )
 from microcred.review.adapters.metrics import ReliabilityGauges
+from microcred.review.domain.listing import AssignedListing, AssignedSummary, Page, QueueListing
 from microcred.review.domain.model import (
     NO_DOUBLE_SCORING,
     Availability,
@@ -66,6 +67,9 @@ from microcred.runtime.context import current_correlation_id
 from microcred.runtime.errors import NotFound
 
 log = logging.getLogger(__name__)
+
+# What a reviewer's summary counts as due soon: within two days, time enough to plan the week's reviews.
+DUE_SOON = timedelta(days=2)
 
 
 @dataclass(frozen=True)
@@ -591,3 +595,29 @@ async def queued_reviews(uow: ReviewUnitOfWork) -> list[tuple[Review, bool]]:
         queue = await uow.reviews.queued()
         known = await uow.credentials.known(review.credential_key for review in queue)
         return [(review, review.credential_key in known) for review in queue]
+
+
+async def queued_page(uow: ReviewUnitOfWork, listing: QueueListing) -> tuple[list[tuple[Review, bool]], int]:
+    """A page of the waiting queue, each with whether its credential version is known yet, and the total."""
+    async with uow:
+        page = await uow.reviews.queued_page(listing)
+        known = await uow.credentials.known(review.credential_key for review in page.reviews)
+        return [(review, review.credential_key in known) for review in page.reviews], page.total
+
+
+async def assigned_page(reviewer_id: str, listing: AssignedListing, uow: ReviewUnitOfWork) -> Page:
+    async with uow:
+        return await uow.reviews.assigned_page(reviewer_id, listing, _now())
+
+
+async def assigned_summary(reviewer_id: str, uow: ReviewUnitOfWork, *, soon: timedelta = DUE_SOON) -> AssignedSummary:
+    now = _now()
+    async with uow:
+        return await uow.reviews.assigned_summary(reviewer_id, now, now + soon)
+
+
+async def own_reliability(reviewer_id: str, uow: ReviewUnitOfWork, thresholds: Thresholds) -> ReliabilityStats:
+    """A reviewer's own agreement and kappa over the double-scored work they took part in, nobody else's."""
+    async with uow:
+        pairs = await uow.pairs.of_reviewer(reviewer_id)
+    return reviewer_stats(pairs, reviewer_id, thresholds)
