@@ -241,7 +241,7 @@ class ReviewRepository:
             )
         )
         panels: dict[UUID, set[str]] = {}
-        for review_id, reviewer_id in rows.tuples():
+        for review_id, reviewer_id in rows:
             if reviewer_id is not None:  # filtered in SQL; this only narrows the type
                 panels.setdefault(review_id, set()).add(reviewer_id)
         return panels
@@ -363,7 +363,7 @@ class ReviewRepository:
             .group_by(ReviewRow.credential_id)
             .order_by(sa.text("n DESC"), ReviewRow.credential_id)
         )
-        rows = (await self.session.execute(query)).tuples().all()
+        rows = (await self.session.execute(query)).all()
         return AssignedSummary(open=sum(r[1] for r in rows), overdue=sum(r[2] for r in rows),
                                due_soon=sum(r[3] for r in rows), adjudications=sum(r[4] for r in rows),
                                by_credential=tuple((r[0], r[1]) for r in rows))
