@@ -37,10 +37,6 @@ def _uuid(value: str) -> str:
         return ""
 
 
-def is_uuid(value: str) -> bool:
-    return bool(_uuid(value))
-
-
 @dataclass(frozen=True)
 class QueueQuery:
     sort: str = "due"

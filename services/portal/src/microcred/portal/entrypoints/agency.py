@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
-from uuid import UUID
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, StreamingResponse
 from starlette.responses import Response
 
@@ -21,10 +20,16 @@ from microcred.portal.adapters.sessions import Session, SignedIn
 from microcred.portal.domain import agency
 from microcred.portal.domain.refusals import Problems, problems_of
 from microcred.portal.entrypoints.failures import outage_notice
-from microcred.portal.entrypoints.web import api_of, csrf_checked, render, signed_in, user_of
+from microcred.portal.entrypoints.web import (
+    Checked,
+    SignedInSession,
+    api_of,
+    canonical_uuid,
+    not_found,
+    render,
+    user_of,
+)
 
-SignedInSession = Annotated[Session, Depends(signed_in)]
-Checked = Depends(csrf_checked)
 STATE = re.compile(r"^[A-Z]{2}$")
 REPORT_FIELDS = {"start": "start", "end": "end", "district": "district"}
 DECIDED = {"approved": "Approved: the credit is posted to the teacher's license (within the cycle's cap).",
@@ -52,14 +57,6 @@ def area(request: Request, user: SignedIn, state: str, section: str) -> dict[str
     """What every page of the area shows around its content: the state, the area's own navigation."""
     return {"state": state, "states": user.states, "section": section, "webhooks_offered": manages_webhooks(user),
             "every_district": reads_every_district(user)}
-
-
-def _uuid(value: str) -> bool:
-    try:
-        UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def today() -> date:
@@ -115,16 +112,14 @@ def create_router() -> APIRouter:
 
     @router.get("/approvals/{license_id}/{award_id}")
     async def decision(request: Request, license_id: str, award_id: str, session: SignedInSession) -> Response:
-        if not (_uuid(license_id) and _uuid(award_id)):
-            return render(request, "error.html", {"title": "Page not found",
-                                                  "message": "There is no credit at this address."}, 404)
+        if not (canonical_uuid(license_id) and canonical_uuid(award_id)):
+            return not_found(request, "There is no credit at this address.")
         return await decision_page(request, session, license_id, award_id)
 
     @router.post("/approvals/{license_id}/{award_id}", dependencies=[Checked])
     async def decide(request: Request, license_id: str, award_id: str, session: SignedInSession) -> Response:
-        if not (_uuid(license_id) and _uuid(award_id)):
-            return render(request, "error.html", {"title": "Page not found",
-                                                  "message": "There is no credit at this address."}, 404)
+        if not (canonical_uuid(license_id) and canonical_uuid(award_id)):
+            return not_found(request, "There is no credit at this address.")
         raw = await request.form()
         form = {"decision": str(raw.get("decision", "")), "reason": str(raw.get("reason", ""))}
         if form["decision"] not in ("approve", "reject"):

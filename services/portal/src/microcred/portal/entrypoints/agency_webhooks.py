@@ -7,10 +7,9 @@ licensure shows it in no other answer.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-from uuid import UUID
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
@@ -20,24 +19,18 @@ from microcred.portal.domain import agency
 from microcred.portal.domain.refusals import Problems, problems_of
 from microcred.portal.entrypoints.agency import area, state_of
 from microcred.portal.entrypoints.failures import outage_notice
-from microcred.portal.entrypoints.web import api_of, csrf_checked, render, signed_in, user_of
+from microcred.portal.entrypoints.web import (
+    Checked,
+    SignedInSession,
+    api_of,
+    canonical_uuid,
+    not_found,
+    render,
+    user_of,
+)
 
-SignedInSession = Annotated[Session, Depends(signed_in)]
-Checked = Depends(csrf_checked)
 PAGE_SIZE = 50  # what PlatformApi.webhook_deliveries asks for
-
-
-def _not_found(request: Request) -> Response:
-    return render(request, "error.html", {"title": "Page not found",
-                                          "message": "There is no webhook endpoint at this address."}, 404)
-
-
-def _uuid(value: str) -> bool:
-    try:
-        UUID(value)
-    except ValueError:
-        return False
-    return True
+NOT_FOUND = "There is no webhook endpoint at this address."
 
 
 def create_router() -> APIRouter:
@@ -95,7 +88,7 @@ def create_router() -> APIRouter:
         endpoint = next((e for e in await api.webhooks(user.access_token, state)
                          if e["subscription_id"] == subscription_id), None)
         if endpoint is None:
-            return _not_found(request)
+            return not_found(request, NOT_FOUND)
         status = request.query_params.get("status", "")
         status = status if status in agency.DELIVERY_STATUSES else ""
         raw_page = request.query_params.get("page", "1")
@@ -110,16 +103,16 @@ def create_router() -> APIRouter:
 
     @router.get("/{subscription_id}")
     async def endpoint(request: Request, subscription_id: str, session: SignedInSession) -> Response:
-        if not _uuid(subscription_id):
-            return _not_found(request)
+        if not canonical_uuid(subscription_id):
+            return not_found(request, NOT_FOUND)
         done = request.query_params.get("requeued", "")
         notice = f"{agency.plural(int(done), 'delivery', 'deliveries')} queued to be sent again." if done.isdigit() else ""
         return await endpoint_page(request, session, subscription_id, notice=notice)
 
     @router.post("/{subscription_id}/replay", dependencies=[Checked])
     async def replay(request: Request, subscription_id: str, session: SignedInSession) -> Response:
-        if not _uuid(subscription_id):
-            return _not_found(request)
+        if not canonical_uuid(subscription_id):
+            return not_found(request, NOT_FOUND)
         form = await request.form()
         since = str(form.get("since", "")).strip()
         body: dict[str, Any] = {}
@@ -152,8 +145,8 @@ def create_router() -> APIRouter:
 
     @router.post("/{subscription_id}/delete", dependencies=[Checked])
     async def delete(request: Request, subscription_id: str, session: SignedInSession) -> Response:
-        if not _uuid(subscription_id):
-            return _not_found(request)
+        if not canonical_uuid(subscription_id):
+            return not_found(request, NOT_FOUND)
         await api_of(request).delete_webhook(user_of(session).access_token, subscription_id)
         state = state_of(request, user_of(session))
         return RedirectResponse(f"/agency/webhooks?state={state}&done=deleted", status_code=303)

@@ -6,10 +6,9 @@ JavaScript.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-from uuid import UUID
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.responses import Response
 
@@ -18,23 +17,18 @@ from microcred.portal.adapters.sessions import Session
 from microcred.portal.domain import application, timeline
 from microcred.portal.domain.refusals import Problems, problems_of, sentence
 from microcred.portal.entrypoints.failures import outage_notice
-from microcred.portal.entrypoints.web import api_of, csrf_checked, render, signed_in, user_of
+from microcred.portal.entrypoints.web import (
+    Checked,
+    SignedInSession,
+    api_of,
+    canonical_uuid,
+    not_found,
+    render,
+    user_of,
+)
 
-SignedInSession = Annotated[Session, Depends(signed_in)]
-Checked = Depends(csrf_checked)
 NOTE_FIELD = "note_to_reviewer"  # the resubmit form's note, named as the submission service names it
-
-
-def _uuid(value: str) -> str | None:
-    try:
-        return str(UUID(value))
-    except ValueError:
-        return None
-
-
-def _not_found(request: Request) -> Response:
-    return render(request, "error.html", {"title": "Not found", "message": "There is no application at this "
-                                                                          "address."}, 404)
+NOT_FOUND = "There is no application at this address."
 
 
 def wants_json(request: Request) -> bool:
@@ -57,8 +51,8 @@ def create_router() -> APIRouter:
 
     @router.post("/credentials/{credential_id}/start", dependencies=[Checked])
     async def start(request: Request, credential_id: str, session: SignedInSession) -> Response:
-        if _uuid(credential_id) is None:
-            return _not_found(request)
+        if canonical_uuid(credential_id) is None:
+            return not_found(request, NOT_FOUND)
         started = await api_of(request).start_submission(user_of(session).access_token, credential_id)
         return RedirectResponse(f"/applications/{started['submission_id']}", status_code=303)
 
@@ -93,16 +87,16 @@ def create_router() -> APIRouter:
 
     @router.get("/applications/{submission_id}")
     async def show(request: Request, submission_id: str, session: SignedInSession) -> Response:
-        if _uuid(submission_id) is None:
-            return _not_found(request)
+        if canonical_uuid(submission_id) is None:
+            return not_found(request, NOT_FOUND)
         notice = {"saved": "Your answers are saved.", "submitted": "Submitted for review."}.get(
             request.query_params.get("done", ""), "")
         return await application_page(request, session, submission_id, notice=notice)
 
     @router.post("/applications/{submission_id}/answers", dependencies=[Checked])
     async def save_answers(request: Request, submission_id: str, session: SignedInSession) -> Response:
-        if _uuid(submission_id) is None:
-            return _not_found(request)
+        if canonical_uuid(submission_id) is None:
+            return not_found(request, NOT_FOUND)
         form = await request.form()
         typed = {name: str(value) for name, value in form.items() if name.startswith("answer-")}
         names: list[str] = []
@@ -136,8 +130,8 @@ def create_router() -> APIRouter:
 
     @router.post("/applications/{submission_id}/submit", dependencies=[Checked])
     async def submit(request: Request, submission_id: str, session: SignedInSession) -> Response:
-        if _uuid(submission_id) is None:
-            return _not_found(request)
+        if canonical_uuid(submission_id) is None:
+            return not_found(request, NOT_FOUND)
         token = user_of(session).access_token
         # A resubmission's note to the reviewer: kept on the page through every refusal, sent only when not blank.
         note = str((await request.form()).get("note_to_reviewer", ""))

@@ -7,10 +7,9 @@ and shows each refusal beside its field (``domain.authoring.field_of``).
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
-from uuid import UUID
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
@@ -20,10 +19,16 @@ from microcred.portal.domain import authoring
 from microcred.portal.domain.refusals import Problems, problems_of, sentence
 from microcred.portal.entrypoints.failures import outage_notice
 from microcred.portal.entrypoints.pages import passing_rule_words
-from microcred.portal.entrypoints.web import api_of, csrf_checked, render, signed_in, user_of
+from microcred.portal.entrypoints.web import (
+    Checked,
+    SignedInSession,
+    api_of,
+    canonical_uuid,
+    not_found,
+    render,
+    user_of,
+)
 
-SignedInSession = Annotated[Session, Depends(signed_in)]
-Checked = Depends(csrf_checked)
 OPEN = ("draft", "changes_requested", "in_review", "approved")
 STATUS_WORDS = {"draft": "Draft", "changes_requested": "Changes requested", "in_review": "Waiting for approval",
                 "approved": "Approved, not yet published", "published": "Published", "retired": "Retired"}
@@ -31,17 +36,7 @@ DONE = {"saved": "Draft saved.", "submitted": "Submitted for approval. An operat
         "opened": "A new draft version was opened, copied from the published one."}
 
 
-def _uuid(value: str) -> bool:
-    try:
-        UUID(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _not_found(request: Request) -> Response:
-    return render(request, "error.html", {"title": "Not found",
-                                          "message": "There is no credential version at this address."}, 404)
+NOT_FOUND = "There is no credential version at this address."
 
 
 def labels_for(problems: Problems) -> dict[str, str]:
@@ -123,8 +118,8 @@ def create_router() -> APIRouter:
 
     @router.get("/authoring/{credential_id}/versions/{version}")
     async def show(request: Request, credential_id: str, version: int, session: SignedInSession) -> Response:
-        if not _uuid(credential_id):
-            return _not_found(request)
+        if not canonical_uuid(credential_id):
+            return not_found(request, NOT_FOUND)
         token = user_of(session).access_token
         found = await api_of(request).credential_version(token, credential_id, version)
         if found["status"] in ("draft", "changes_requested"):
@@ -140,8 +135,8 @@ def create_router() -> APIRouter:
 
     @router.post("/authoring/{credential_id}/versions/{version}", dependencies=[Checked])
     async def save(request: Request, credential_id: str, version: int, session: SignedInSession) -> Response:
-        if not _uuid(credential_id):
-            return _not_found(request)
+        if not canonical_uuid(credential_id):
+            return not_found(request, NOT_FOUND)
         token = user_of(session).access_token
         api = api_of(request)
         editor, action = await read_form(request)
@@ -161,8 +156,8 @@ def create_router() -> APIRouter:
 
     @router.post("/authoring/{credential_id}/versions/{version}/submit", dependencies=[Checked])
     async def submit(request: Request, credential_id: str, version: int, session: SignedInSession) -> Response:
-        if not _uuid(credential_id):
-            return _not_found(request)
+        if not canonical_uuid(credential_id):
+            return not_found(request, NOT_FOUND)
         form = await request.form()
         note = str(form.get("note", "")).strip()
         token = user_of(session).access_token
@@ -181,8 +176,8 @@ def create_router() -> APIRouter:
 
     @router.post("/authoring/{credential_id}/new-version", dependencies=[Checked])
     async def new_version(request: Request, credential_id: str, session: SignedInSession) -> Response:
-        if not _uuid(credential_id):
-            return _not_found(request)
+        if not canonical_uuid(credential_id):
+            return not_found(request, NOT_FOUND)
         try:
             opened = await api_of(request).open_version(user_of(session).access_token, credential_id)
         except Refused as exc:

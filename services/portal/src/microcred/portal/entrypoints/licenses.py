@@ -4,18 +4,14 @@ and what waits for district approval. Licensure answers a teacher with their own
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from microcred.portal.adapters.platform_api import ServiceDown
-from microcred.portal.adapters.sessions import Session
 from microcred.portal.domain import licenses
 from microcred.portal.entrypoints.failures import SERVICE_NAMES
-from microcred.portal.entrypoints.web import api_of, render, signed_in, user_of
-
-SignedInSession = Annotated[Session, Depends(signed_in)]
+from microcred.portal.entrypoints.web import SignedInSession, api_of, render, user_of
 
 
 def create_router() -> APIRouter:

@@ -6,10 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Any
-from uuid import UUID
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
@@ -21,23 +20,13 @@ from microcred.portal.domain.refusals import Problems, problems_of
 from microcred.portal.entrypoints.authoring import STATUS_WORDS
 from microcred.portal.entrypoints.failures import outage_notice
 from microcred.portal.entrypoints.pages import passing_rule_words
-from microcred.portal.entrypoints.web import api_of, csrf_checked, render, signed_in, user_of
+from microcred.portal.entrypoints.web import Checked, SignedInSession, api_of, canonical_uuid, render, user_of
 
-SignedInSession = Annotated[Session, Depends(signed_in)]
-Checked = Depends(csrf_checked)
 DONE = {"approved": "Approved. Publish it to put it in the catalog.", "published": "Published: it is in the catalog.",
         "changes": "Changes requested. The issuer sees your reason in the version's history."}
 CHECK_LABELS = {f"check-{name}": words for name, (words, _) in operations.STRESS_TEST.items()}
 #: A catalog document is JSON of a few megabytes at most; the catalog refuses over 32 MiB anyway.
 IMPORT_LIMIT = 32 * 1024 * 1024
-
-
-def _uuid(value: str) -> bool:
-    try:
-        UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def create_router() -> APIRouter:
@@ -75,13 +64,13 @@ def create_router() -> APIRouter:
 
     @router.get("/operations/approvals/{credential_id}/{version}")
     async def approval(request: Request, credential_id: str, version: int, session: SignedInSession) -> Response:
-        if not _uuid(credential_id):
+        if not canonical_uuid(credential_id):
             return render(request, "error.html", {"title": "Not found", "message": "No such version."}, 404)
         return await approval_page(request, session, credential_id, version)
 
     @router.post("/operations/approvals/{credential_id}/{version}/{step}", dependencies=[Checked])
     async def move(request: Request, credential_id: str, version: int, step: str, session: SignedInSession) -> Response:
-        if not _uuid(credential_id) or step not in ("approve", "request-changes", "publish"):
+        if not canonical_uuid(credential_id) or step not in ("approve", "request-changes", "publish"):
             return render(request, "error.html", {"title": "Not found", "message": "No such step."}, 404)
         form = await request.form()
         typed = {name: str(value) for name, value in form.items() if isinstance(value, str) and name != "csrf_token"}

@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
-from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
@@ -16,10 +15,8 @@ from microcred.portal.adapters.sessions import Session
 from microcred.portal.domain import operations
 from microcred.portal.domain.refusals import Problems, problems_of
 from microcred.portal.entrypoints.failures import outage_notice
-from microcred.portal.entrypoints.web import api_of, csrf_checked, render, signed_in, user_of
+from microcred.portal.entrypoints.web import Checked, SignedInSession, api_of, canonical_uuid, render, user_of
 
-SignedInSession = Annotated[Session, Depends(signed_in)]
-Checked = Depends(csrf_checked)
 PAGE_SIZE = 50
 REVIEWER_FIELDS = {name: name for name in ("max_open", "availability", "district", "school", "active", "senior")} \
     | {"certifications": "add_certification", "credential_ids": "add_certification"}
@@ -30,13 +27,6 @@ REVIEWER_LABELS = {"max_open": "Capacity", "availability": "Availability", "dist
 def _page(request: Request) -> int:
     raw = request.query_params.get("page", "")
     return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
-
-
-def _uuid(value: str) -> str | None:
-    try:
-        return str(UUID(value.strip()))
-    except ValueError:
-        return None
 
 
 def create_router() -> APIRouter:
@@ -113,7 +103,7 @@ def create_router() -> APIRouter:
         wanted = request.query_params.get("award_id", "")
         problems = Problems()
         if wanted:
-            award_id = _uuid(wanted)
+            award_id = canonical_uuid(wanted)
             if award_id is not None:
                 return RedirectResponse(f"/operations/awards/{award_id}", status_code=303)
             problems.add("award_id", "An award's id looks like 0b6f6b1e-4c1a-4d7e-9a53-2f0c8e7d9a10.")
@@ -139,14 +129,14 @@ def create_router() -> APIRouter:
 
     @router.get("/operations/awards/{award_id}")
     async def award(request: Request, award_id: str, session: SignedInSession) -> Response:
-        if _uuid(award_id) is None:
+        if canonical_uuid(award_id) is None:
             return render(request, "error.html", {"title": "Not found", "message": "There is no award at this "
                                                                                   "address."}, 404)
         return await award_page(request, session, award_id)
 
     @router.post("/operations/awards/{award_id}/standing", dependencies=[Checked])
     async def change(request: Request, award_id: str, session: SignedInSession) -> Response:
-        if _uuid(award_id) is None:
+        if canonical_uuid(award_id) is None:
             return render(request, "error.html", {"title": "Not found", "message": "There is no award."}, 404)
         form = await request.form()
         typed = {"reason": str(form.get("reason", ""))}

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from microcred.portal.adapters.platform_api import Refused, ServiceDown
-from microcred.portal.adapters.sessions import Session
 from microcred.portal.domain.refusals import Problems, problems_of
 from microcred.portal.entrypoints.failures import outage_notice
-from microcred.portal.entrypoints.web import api_of, current_session, render, signed_in, user_of
+from microcred.portal.entrypoints.web import SignedInSession, api_of, current_session, render, user_of
 
 PAGE_SIZE = 20
 STATUSES = ("published", "retired", "draft", "in_review", "changes_requested", "approved")
@@ -21,7 +20,6 @@ STATUSES = ("published", "retired", "draft", "in_review", "changes_requested", "
 SEARCH_FIELDS = {"q": "q", "issuer_id": "issuer", "subject": "subject", "grade_band": "grade_band",
                  "status": "status", "offset": "page", "limit": "page"}
 
-SignedInSession = Annotated[Session, Depends(signed_in)]
 
 
 def create_router() -> APIRouter:

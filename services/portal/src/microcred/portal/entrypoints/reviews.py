@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
@@ -23,17 +22,19 @@ from microcred.portal.domain import reviews
 from microcred.portal.domain.application import STATUS_WORDS, when
 from microcred.portal.domain.refusals import Problems, problems_of
 from microcred.portal.entrypoints.failures import outage_notice
-from microcred.portal.entrypoints.web import api_of, csrf_checked, render, signed_in, user_of
+from microcred.portal.entrypoints.web import (
+    Checked,
+    SignedInSession,
+    api_of,
+    canonical_uuid,
+    not_found,
+    render,
+    user_of,
+)
 
-SignedInSession = Annotated[Session, Depends(signed_in)]
-Checked = Depends(csrf_checked)
 DONE = {"scored": "Your scores are recorded.", "declined": "The review was declined and handed back."}
 CAPTIONS_BYTES = 1_000_000
-
-
-def _not_found(request: Request) -> Response:
-    return render(request, "error.html", {"title": "Not found", "message": "There is no review at this address."},
-                  404)
+NOT_FOUND = "There is no review at this address."
 
 
 async def _credential_names(api: PlatformApi, token: str, ids: list[str]) -> dict[str, str]:
@@ -120,14 +121,14 @@ def create_router() -> APIRouter:
 
     @router.get("/reviews/{review_id}")
     async def show(request: Request, review_id: str, session: SignedInSession) -> Response:
-        if not reviews.is_uuid(review_id):
-            return _not_found(request)
+        if not canonical_uuid(review_id):
+            return not_found(request, NOT_FOUND)
         return await review_page(request, session, review_id)
 
     @router.post("/reviews/{review_id}/score", dependencies=[Checked])
     async def score(request: Request, review_id: str, session: SignedInSession) -> Response:
-        if not reviews.is_uuid(review_id):
-            return _not_found(request)
+        if not canonical_uuid(review_id):
+            return not_found(request, NOT_FOUND)
         token = user_of(session).access_token
         api = api_of(request)
         form = {name: str(value) for name, value in (await request.form()).items()}
@@ -147,8 +148,8 @@ def create_router() -> APIRouter:
 
     @router.post("/reviews/{review_id}/decline", dependencies=[Checked])
     async def decline(request: Request, review_id: str, session: SignedInSession) -> Response:
-        if not reviews.is_uuid(review_id):
-            return _not_found(request)
+        if not canonical_uuid(review_id):
+            return not_found(request, NOT_FOUND)
         reason = str((await request.form()).get("reason", ""))
         try:
             await api_of(request).decline_review(user_of(session).access_token, review_id, reason)
@@ -167,7 +168,7 @@ def create_router() -> APIRouter:
     @router.get("/reviews/{review_id}/captions/{evidence_id}")
     async def captions(request: Request, review_id: str, evidence_id: str, session: SignedInSession) -> Response:
         """A captions track of a video under review, from the same short-lived URL, served from this origin."""
-        if not (reviews.is_uuid(review_id) and reviews.is_uuid(evidence_id)):
+        if not (canonical_uuid(review_id) and canonical_uuid(evidence_id)):
             return Response(status_code=404)
         token = user_of(session).access_token
         api = api_of(request)

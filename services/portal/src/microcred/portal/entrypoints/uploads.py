@@ -16,37 +16,32 @@ browser upload lets it read) and hands the track a ``blob:`` URL of them.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-from uuid import UUID
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.responses import Response
 
 from microcred.portal.adapters.platform_api import Refused, ServiceDown
-from microcred.portal.adapters.sessions import Session
 from microcred.portal.domain import uploads
 from microcred.portal.entrypoints.application import json_refusal
-from microcred.portal.entrypoints.web import api_of, csrf_checked, render, signed_in, user_of
+from microcred.portal.entrypoints.web import (
+    Checked,
+    SignedInSession,
+    api_of,
+    canonical_uuid,
+    not_found,
+    user_of,
+)
 
-SignedInSession = Annotated[Session, Depends(signed_in)]
-Checked = Depends(csrf_checked)
 DECLARATION = ("requirement_key", "filename", "content_type", "size_bytes", "sha256")
-
-
-def _uuid(value: str) -> str | None:
-    try:
-        return str(UUID(value))
-    except ValueError:
-        return None
 
 
 def _no_upload() -> JSONResponse:
     return JSONResponse({"saved": False, "reason": "There is no such upload."}, 404)
 
 
-def _not_found(request: Request) -> Response:
-    return render(request, "error.html", {"title": "Not found", "message": "There is no such file."}, 404)
+NOT_FOUND = "There is no such file."
 
 
 def create_router() -> APIRouter:
@@ -55,7 +50,7 @@ def create_router() -> APIRouter:
     @router.post("/applications/{submission_id}/evidence", dependencies=[Checked])
     async def declare(request: Request, submission_id: str, session: SignedInSession) -> Response:
         """The script's first step of an upload: the presigned URL(s) for one file, or why not."""
-        if _uuid(submission_id) is None:
+        if canonical_uuid(submission_id) is None:
             return JSONResponse({"saved": False, "reason": "There is no application at this address."}, 404)
         form = await request.form()
         declaration: dict[str, Any] = {name: str(form.get(name, "")) for name in DECLARATION}
@@ -64,7 +59,7 @@ def create_router() -> APIRouter:
         declaration["size_bytes"] = int(declaration["size_bytes"])
         captions_for = str(form.get("captions_for", ""))
         if captions_for:
-            if _uuid(captions_for) is None:
+            if canonical_uuid(captions_for) is None:
                 return JSONResponse({"saved": False, "reason": "These captions name no video."}, 422)
             declaration["captions_for"] = captions_for
         try:
@@ -77,7 +72,7 @@ def create_router() -> APIRouter:
     @router.get("/applications/{submission_id}/evidence/{evidence_id}/parts")
     async def parts(request: Request, submission_id: str, evidence_id: str, session: SignedInSession) -> Response:
         """What the object store holds of an unfinished upload: the parts that landed and those still missing."""
-        if _uuid(submission_id) is None or _uuid(evidence_id) is None:
+        if canonical_uuid(submission_id) is None or canonical_uuid(evidence_id) is None:
             return _no_upload()
         try:
             found = await api_of(request).uploaded_parts(user_of(session).access_token, submission_id, evidence_id)
@@ -89,7 +84,7 @@ def create_router() -> APIRouter:
     async def fresh_parts(request: Request, submission_id: str, evidence_id: str,
                           session: SignedInSession) -> Response:
         """Fresh URLs for the parts still to send (the earlier ones expire, and a reloaded page has none)."""
-        if _uuid(submission_id) is None or _uuid(evidence_id) is None:
+        if canonical_uuid(submission_id) is None or canonical_uuid(evidence_id) is None:
             return _no_upload()
         wanted = uploads.part_numbers(str((await request.form()).get("part_numbers", "")))
         if wanted is None:
@@ -104,7 +99,7 @@ def create_router() -> APIRouter:
     @router.post("/applications/{submission_id}/evidence/{evidence_id}/complete", dependencies=[Checked])
     async def complete(request: Request, submission_id: str, evidence_id: str, session: SignedInSession) -> Response:
         """The script's last step: the service verifies what landed in the store and answers the facts."""
-        if _uuid(submission_id) is None or _uuid(evidence_id) is None:
+        if canonical_uuid(submission_id) is None or canonical_uuid(evidence_id) is None:
             return _no_upload()
         try:
             evidence = await api_of(request).complete_evidence(user_of(session).access_token, submission_id,
@@ -117,7 +112,7 @@ def create_router() -> APIRouter:
     async def discard(request: Request, submission_id: str, evidence_id: str, session: SignedInSession) -> Response:
         """Give up an interrupted upload (the teacher chose another file): it stops holding a place among the
         requirement's files, and the service aborts what landed."""
-        if _uuid(submission_id) is None or _uuid(evidence_id) is None:
+        if canonical_uuid(submission_id) is None or canonical_uuid(evidence_id) is None:
             return _no_upload()
         try:
             await api_of(request).withdraw_evidence(user_of(session).access_token, submission_id, evidence_id)
@@ -128,13 +123,13 @@ def create_router() -> APIRouter:
     @router.get("/applications/{submission_id}/evidence/{evidence_id}/file")
     async def file(request: Request, submission_id: str, evidence_id: str, session: SignedInSession) -> Response:
         """The teacher's own file, from a short-lived URL of the store (the preview's ``<video>`` source)."""
-        if _uuid(submission_id) is None or _uuid(evidence_id) is None:
-            return _not_found(request)
+        if canonical_uuid(submission_id) is None or canonical_uuid(evidence_id) is None:
+            return not_found(request, NOT_FOUND)
         try:
             url = await api_of(request).evidence_download_url(user_of(session).access_token, submission_id,
                                                               evidence_id)
         except Refused:
-            return _not_found(request)
+            return not_found(request, NOT_FOUND)
         response = RedirectResponse(url, status_code=303)
         response.headers["Cache-Control"] = "no-store"  # the URL it points to expires
         return response
@@ -142,7 +137,7 @@ def create_router() -> APIRouter:
     @router.get("/applications/{submission_id}/evidence/{evidence_id}/link")
     async def link(request: Request, submission_id: str, evidence_id: str, session: SignedInSession) -> Response:
         """A fresh short-lived URL of the teacher's own file, for the script that loads a captions track."""
-        if _uuid(submission_id) is None or _uuid(evidence_id) is None:
+        if canonical_uuid(submission_id) is None or canonical_uuid(evidence_id) is None:
             return _no_upload()
         try:
             url = await api_of(request).evidence_download_url(user_of(session).access_token, submission_id,

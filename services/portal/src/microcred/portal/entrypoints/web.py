@@ -6,9 +6,10 @@ import hmac
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+from uuid import UUID
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
@@ -123,3 +124,20 @@ def render(request: Request, template: str, context: dict[str, Any], status_code
             "csrf_token": session.csrf_token if session else "", "local_mode": settings_of(request).mode == "local"}
     return TEMPLATES.TemplateResponse(request, template, base | context, status_code=status_code,
                                       headers={"Cache-Control": "no-store"})
+
+
+SignedInSession = Annotated[Session, Depends(signed_in)]
+Checked = Depends(csrf_checked)
+
+
+def canonical_uuid(value: str) -> str | None:
+    """An id from the address in its canonical form, or None: a malformed id is a page that does not exist, answered
+    here rather than sent to a service as a 422 the person could do nothing with."""
+    try:
+        return str(UUID(value.strip()))
+    except ValueError:
+        return None
+
+
+def not_found(request: Request, message: str) -> Response:
+    return render(request, "error.html", {"title": "Not found", "message": message}, 404)
