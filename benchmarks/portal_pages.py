@@ -72,6 +72,23 @@ PAGES: list[tuple[str, str]] = [
     ("reviewer", "/reviews?due=overdue&page=100"),
     ("reviewer", "/reviews?page=401"),
     ("reviewer", "/reviews/{review}"),
+    ("issuer", "/authoring"),
+    ("issuer", "/authoring/new"),
+    ("issuer", "/authoring/{credential}/versions/1"),
+    ("operator", "/operations"),
+    ("operator", "/operations/approvals"),
+    ("operator", "/operations/reviewers"),
+    ("operator", "/operations/reviewers/{reviewer}"),
+    ("operator", "/operations/waiting"),
+    ("operator", "/operations/awards"),
+    ("operator", "/operations/catalog"),
+    ("state", "/agency"),
+    ("state", "/agency/approvals"),
+    ("state", "/agency/reports/credits"),
+    ("state", "/agency/reports/competencies"),
+    ("state", "/agency/webhooks"),
+    ("district", "/agency/approvals"),
+    ("district", "/agency/reports/credits"),
 ]
 
 
@@ -97,7 +114,8 @@ def seed_through_apis(client: PlatformClient, unique: str) -> dict[str, str]:
     client.submit(teacher, submission_id)
     review = client.assigned_review(reviewer, submission_id, attempt=1)
     return {"credential": credential_id, "submission": submission_id, "review": str(review["review_id"]),
-            "teacher": teacher.subject, "reviewer": reviewer.subject}
+            "teacher": teacher.subject, "reviewer": reviewer.subject, "issuer_id": issuer_id,
+            "admin": admin.subject, "operator": operator.subject}
 
 
 async def seed_open_reviews(dsn: str, reviewer: str, credential_id: str, count: int) -> float:
@@ -183,8 +201,15 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
                 ids = seed_through_apis(client, unique)
         finally:
             client.close()
-        write_people(platform.tokens.directory, [person("teacher", ids["teacher"], Role.TEACHER, states=["TN"]),
-                                                 person("reviewer", ids["reviewer"], Role.REVIEWER)])
+        write_people(platform.tokens.directory, [
+            person("teacher", ids["teacher"], Role.TEACHER, states=["TN"]),
+            person("reviewer", ids["reviewer"], Role.REVIEWER),
+            person("issuer", ids["admin"], Role.ISSUER_ADMIN, org=ids["issuer_id"]),
+            person("operator", ids["operator"], Role.OPERATOR),
+            person("state", f"bench-state-{unique}", Role.STATE_ADMIN, states=["TN"]),
+            person("district", f"bench-district-{unique}", Role.DISTRICT_ADMIN, states=["AR"],
+                   district="Pulaski County"),
+        ])
         seconds = asyncio.run(seed_open_reviews(platform.endpoints.database_url("review", driver="postgresql"),
                                                 ids["reviewer"], ids["credential"], options.open_reviews))
         console.print(f"seeded {options.open_reviews} open reviews in {seconds:.1f} s")
