@@ -239,6 +239,7 @@ def apply_upload_and_submit(story: Story, teacher_label: str, tmp_path: Path) ->
     status = page.locator("#upload-classroom-video-status")
     page.get_by_label("Add a file to “Classroom video”").set_input_files(str(video))
     page.get_by_role("button", name="Upload", exact=True).click()
+    expect(status).to_have_text("Uploading whiteboards.webm…")  # hashed: the bar now counts bytes sent
     expect(page.locator("#progress-classroom-video")).to_have_attribute("value", re.compile(r"^(4[5-9]|[5-8]\d)$"),
                                                                         timeout=60_000)
     page.get_by_role("button", name="Pause upload").click()
