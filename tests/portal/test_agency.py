@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from portal_browser import PortalWorld, assert_accessible, screenshot, sign_in
+from portal_browser import PortalWorld, assert_accessible, screenshot, sign_in, tab_to
 
 from microcred.devstack.client import Actor, PlatformClient, wait_for
 from microcred.runtime.auth import Role
@@ -48,23 +48,6 @@ def receiver_url() -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_address[1]}/microcred/{uuid.uuid4().hex[:6]}"
     server.shutdown()
     server.server_close()
-
-
-def focused(page: Page) -> str:
-    return str(page.evaluate(
-        "(document.activeElement.labels && document.activeElement.labels[0] ? "
-        "document.activeElement.labels[0].textContent : '') || document.activeElement.textContent || "
-        "document.activeElement.getAttribute('name') || ''"))
-
-
-def tab_to(page: Page, pattern: str, limit: int = 60) -> None:
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if re.search(pattern, focused(page)):
-            outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
-            assert outline not in ("none", ""), f"no visible focus on {focused(page)!r}"
-            return
-    raise AssertionError(f"Tab never reached {pattern!r}")
 
 
 def checked(page: Page, name: str) -> None:

@@ -9,20 +9,12 @@ import uuid
 from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
-from portal_browser import PortalWorld, assert_accessible, screenshot, sign_in
+from portal_browser import PortalWorld, assert_accessible, screenshot, signed_in_page, tab_to
 
 from microcred.devstack.client import PlatformClient
 
 ADMIN = "Issuer administrator"
 OPERATOR = "Platform operator"
-
-
-def signed_in_page(browser: Browser, world: PortalWorld, person: str) -> Page:
-    context = browser.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    sign_in(page, world, person)
-    return page
 
 
 def fill_level(page: Page, criterion: int, level: int, name: str, points: str) -> None:
@@ -203,20 +195,6 @@ def test_an_operator_suspends_and_reinstates_an_award_with_a_reason(browser: Bro
     expect(page.get_by_role("status")).to_contain_text("now active")
     assert world.client.call("GET", "award", f"/awards/{award['award_id']}")["standing"] == "active"
     page.context.close()
-
-
-def focused_id(page: Page) -> str:
-    return str(page.evaluate("document.activeElement.id || document.activeElement.textContent || ''"))
-
-
-def tab_to(page: Page, pattern: str, limit: int = 80) -> None:
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if re.search(pattern, focused_id(page)):
-            outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
-            assert outline not in ("none", ""), f"no visible focus on {focused_id(page)!r}"
-            return
-    raise AssertionError(f"Tab never reached {pattern!r}")
 
 
 def test_keyboard_only_authoring_of_a_draft(page: Page, portal_world: PortalWorld) -> None:

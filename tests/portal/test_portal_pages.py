@@ -6,7 +6,15 @@ import re
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
-from portal_browser import PortalWorld, accessibility_violations, assert_accessible, screenshot, sign_in
+from portal_browser import (
+    PortalWorld,
+    accessibility_violations,
+    assert_accessible,
+    focused,
+    screenshot,
+    sign_in,
+    tab_to,
+)
 
 from microcred.devstack.platform import Platform
 
@@ -67,20 +75,6 @@ def test_the_axe_check_fails_on_an_inaccessible_page(page: Page) -> None:
     assert count >= 3, report
     for rule in ("image-alt", "label", "html-has-lang"):
         assert rule in report
-
-
-def focused(page: Page) -> str:
-    return str(page.evaluate("document.activeElement.textContent || document.activeElement.getAttribute('name') || ''"))
-
-
-def tab_to(page: Page, pattern: str, limit: int = 40) -> None:
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if re.search(pattern, focused(page)):
-            outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
-            assert outline not in ("none", ""), f"no visible focus on {focused(page)!r}"
-            return
-    raise AssertionError(f"Tab never reached {pattern!r}")
 
 
 def test_keyboard_only_sign_in_catalog_and_credential(page: Page, portal_world: PortalWorld) -> None:

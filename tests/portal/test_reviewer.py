@@ -5,7 +5,6 @@ scoring walked with the keyboard alone."""
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from pathlib import Path
@@ -13,12 +12,12 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
-from portal_browser import PortalWorld, assert_accessible, screenshot
+from portal_browser import PortalWorld, assert_accessible, collect_browser_errors, offer_sign_in, screenshot, sign_in
 
 from microcred.devstack.client import PlatformClient, wait_for
 from microcred.devstack.platform import Platform
 from microcred.runtime.auth import Role
-from microcred.runtime.dev_oidc import Person, read_people, write_people
+from microcred.runtime.dev_oidc import Person
 
 REFLECTION = "Most students had it; three did not, so I regrouped them."
 
@@ -56,10 +55,8 @@ class ReviewerWorld:
         # alone: no other test's work reaches their queue and no other test's reviewer takes this work.
         self.subject = f"queue-reviewer-{unique}"
         self.label = f"Queue reviewer ({self.subject})"
-        people = read_people(platform.tokens.directory)
-        write_people(platform.tokens.directory, [*people, Person(key=f"rq-{unique}", label=self.label,
-                                                                  subject=self.subject, roles=[Role.REVIEWER],
-                                                                  name="Queue Reviewer")])
+        offer_sign_in(platform.tokens.directory, Person(key=f"rq-{unique}", label=self.label, subject=self.subject,
+                                                        roles=[Role.REVIEWER], name="Queue Reviewer"))
         client.register_reviewer(self.operator, self.subject, [self.credential_id], max_open=30)
         self.reviewer = client.actor(self.subject, Role.REVIEWER)
         self.video = video
@@ -97,22 +94,12 @@ def video_ready_state(page: Page, within: float = 15.0) -> int:
         page.wait_for_timeout(100)
 
 
-def sign_in_as(page: Page, world: PortalWorld, label: str) -> None:
-    page.goto(world.url + "/")
-    page.get_by_role("link", name="Sign in").click()
-    page.get_by_role("button", name=re.compile(re.escape(label))).click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Catalog")
-
-
 def test_a_reviewer_works_through_the_queue_scores_not_yet_and_declines(
         page: Page, portal_world: PortalWorld, reviewer_world: ReviewerWorld) -> None:
-    browser_errors: list[str] = []
-    page.on("pageerror", lambda error: browser_errors.append(str(error)))
-    page.on("console", lambda m: browser_errors.append(m.text) if m.type == "error"
-            and not m.text.startswith("Failed to load resource") else None)
+    browser_errors = collect_browser_errors(page)
     first = reviewer_world.submitted()
     second = reviewer_world.submitted()
-    sign_in_as(page, portal_world, reviewer_world.label)
+    sign_in(page, portal_world, reviewer_world.label)
 
     page.get_by_role("link", name="Review queue").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Review queue")
@@ -196,7 +183,7 @@ def test_a_reviewer_works_through_the_queue_scores_not_yet_and_declines(
 def test_a_reviewer_scores_with_the_keyboard_alone(
         page: Page, portal_world: PortalWorld, reviewer_world: ReviewerWorld) -> None:
     review = reviewer_world.submitted()
-    sign_in_as(page, portal_world, reviewer_world.label)
+    sign_in(page, portal_world, reviewer_world.label)
     page.goto(portal_world.url + f"/reviews/{review['review_id']}")
     expect(page.get_by_role("heading", level=1)).to_have_text(reviewer_world.credential_name)
 
@@ -240,7 +227,7 @@ def test_a_reviewer_scores_with_the_keyboard_alone(
 def test_a_review_page_at_phone_width_and_a_bad_address(
         page: Page, portal_world: PortalWorld, reviewer_world: ReviewerWorld) -> None:
     review = reviewer_world.submitted()
-    sign_in_as(page, portal_world, reviewer_world.label)
+    sign_in(page, portal_world, reviewer_world.label)
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(portal_world.url + f"/reviews/{review['review_id']}")
     expect(page.get_by_role("heading", level=2, name="Rubric")).to_be_visible()

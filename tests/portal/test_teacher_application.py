@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from portal_browser import PortalWorld, assert_accessible, screenshot, sign_in
+from portal_browser import PortalWorld, assert_accessible, collect_browser_errors, screenshot, sign_in
 
 from microcred.devstack.client import PlatformClient
 from microcred.devstack.samples import credential_definition, tiny_video
@@ -46,10 +46,7 @@ def test_a_teacher_applies_uploads_answers_leaves_returns_and_submits(
     name, credential_id = application_credential
     # The script's own failures and anything the page's Content-Security-Policy blocked (the refused answers the
     # test provokes are logged by the browser as failed loads, which are expected).
-    browser_errors: list[str] = []
-    page.on("pageerror", lambda error: browser_errors.append(str(error)))
-    page.on("console", lambda m: browser_errors.append(m.text)
-            if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
+    browser_errors = collect_browser_errors(page)
     sign_in(page, portal_world)
     page.goto(portal_world.url + f"/credentials/{credential_id}")
     page.get_by_role("button", name="Start an application").click()

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
-from portal_browser import PortalWorld, assert_accessible, screenshot, sign_in
+from portal_browser import PortalWorld, assert_accessible, focused, screenshot, sign_in, tab_to
 
 from microcred.devstack.client import Actor, PlatformClient, wait_for
 from microcred.devstack.platform import Platform
@@ -31,20 +31,6 @@ class Revised:
     submission_id: str
     operator: Actor
     teacher: Actor
-
-
-def focused(page: Page) -> str:
-    return str(page.evaluate("document.activeElement.id || document.activeElement.textContent || ''")).strip()
-
-
-def tab_to(page: Page, pattern: str, limit: int = 80) -> None:
-    """Tab (only) until the focused element's id or text matches; its focus must be visible."""
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if re.search(pattern, focused(page)):
-            assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") not in ("none", "")
-            return
-    raise AssertionError(f"Tab never reached {pattern!r}")
 
 
 @pytest.fixture(scope="module")
