@@ -7,6 +7,7 @@ evaluation added; ``held`` is what a ledger holds, key -> (status, net).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -299,3 +300,134 @@ def test_only_a_pending_outcome_can_be_decided() -> None:
     ledger = run(steps(), awards(5))
     with pytest.raises(Conflict):
         decide(steps(), ledger, "step-1", approve=True, reason="")
+
+
+# -- revocation, suspension, expiry: reverse or keep, and reinstatement ---------------------------------------
+
+def removed(a: HeldAward, how: str, at: datetime) -> HeldAward:
+    """The same award after a revocation, a suspension or an expiry at ``at``."""
+    if how == "expiry":
+        return replace(a, valid_until=at)
+    return replace(a, standing="revoked" if how == "revocation" else "suspended", standing_since=at)
+
+
+@pytest.mark.parametrize("cause", ["revocation", "suspension", "expiry"])
+def test_a_designation_is_reversed_when_its_cause_reverses_and_kept_when_it_keeps(cause: str) -> None:
+    six = [award(c, day(i)) for i, c in enumerate(SIX)]
+    lost = [removed(six[0], cause, day(100)), *six[1:]]
+    reversing = mentor(**{f"on_{cause}": "reverse"})
+    ledger = run(reversing, six)
+    [reversal] = run(reversing, lost, ledger=ledger)[1:]
+    assert reversal.kind == "reverse" and reversal.key == "complete" and reversal.program_version == 1
+    assert reversal.award_ids == ledger[0].award_ids and f"{six[0].award_id} lost to {cause}" in reversal.reason
+    assert held([*ledger, reversal]) == {}
+    keeping = mentor(**{f"on_{cause}": "keep"})
+    ledger = run(keeping, six)
+    assert run(keeping, lost, ledger=ledger) == ledger
+
+
+@pytest.mark.parametrize("cause", ["revocation", "suspension", "expiry"])
+def test_a_credential_lost_before_the_outcome_was_earned_never_earns_it_even_when_kept(cause: str) -> None:
+    six = [award(c, day(i)) for i, c in enumerate(SIX)]
+    lost_early = [removed(six[0], cause, day(2)), *six[1:]]  # gone before the sixth was issued on day 5
+    assert run(mentor(**{f"on_{cause}": "keep"}), lost_early) == []
+
+
+def test_an_outcome_reversed_at_a_suspension_is_granted_again_at_the_reinstatement() -> None:
+    six = [award(c, day(i)) for i, c in enumerate(SIX)]
+    ledger = run(mentor(), six)
+    ledger = run(mentor(), [removed(six[2], "suspension", day(50)), *six[:2], *six[3:]], ledger=ledger)
+    assert held(ledger) == {}
+    ledger = run(mentor(), six, ledger=ledger)  # reinstated: the award is active again
+    assert [e.kind for e in ledger] == ["grant", "reverse", "grant"] and held(ledger) == {
+        "complete": ("granted", Decimal(1))}
+
+
+def test_a_revoked_credential_takes_back_the_last_step_not_the_first() -> None:
+    ten = awards(10)
+    as_of = datetime(2026, 6, 1, tzinfo=UTC)
+    ledger = run(steps(), ten, as_of=as_of)
+    ledger = run(steps(), [removed(ten[3], "revocation", day(300)), *ten[:3], *ten[4:]], ledger=ledger, as_of=as_of)
+    assert held(ledger) == {"step-1": ("granted", Decimal(1000))} and ledger[-1].key == "step-2"
+
+
+def test_a_kept_step_still_counts_toward_the_years_cap_and_the_next_step() -> None:
+    prog = steps(on_revocation="keep")
+    ten = awards(10)
+    as_of = datetime(2026, 6, 1, tzinfo=UTC)
+    ledger = run(prog, ten, as_of=as_of)
+    after = run(prog, [removed(ten[0], "revocation", day(300)), *ten[1:]], ledger=ledger, as_of=as_of)
+    assert after == ledger  # both steps were earned while the revoked credential lived
+
+
+def test_a_paid_incentive_is_not_clawed_back_when_the_program_keeps_it() -> None:
+    four = awards(4)
+    lost = [removed(four[0], "revocation", day(60)), removed(four[1], "revocation", day(60)), *four[2:]]
+    kept = incentive(on_revocation="keep")
+    ledger = run(kept, four)
+    assert run(kept, lost, ledger=ledger) == ledger
+    reversing = incentive(on_revocation="reverse")
+    ledger = run(reversing, four)
+    [reversal] = run(reversing, lost, ledger=ledger)[1:]
+    assert (reversal.kind, reversal.amount) == ("reverse", Decimal(500))  # 1500 capped -> 1000 for two
+    assert held([*ledger, reversal]) == {"year-2025": ("granted", Decimal(1000))}
+
+
+def test_a_suspended_credentials_incentive_returns_at_its_reinstatement() -> None:
+    two = awards(2)
+    ledger = run(incentive(), two)
+    ledger = run(incentive(), [removed(two[1], "suspension", day(40)), two[0]], ledger=ledger)
+    ledger = run(incentive(), two, ledger=ledger)
+    assert [(e.kind, e.amount) for e in ledger] == [("grant", Decimal(1000)), ("reverse", Decimal(500)),
+                                                     ("grant", Decimal(500))]
+
+
+def test_a_revocation_after_as_of_has_not_happened_yet() -> None:
+    six = [award(c, day(i)) for i, c in enumerate(SIX)]
+    assert len(run(mentor(), [removed(six[0], "revocation", day(400)), *six[1:]])) == 1
+
+
+def test_progress_leaves_out_a_lost_credential_even_where_the_outcome_is_kept() -> None:
+    six = [award(c, day(i)) for i, c in enumerate(SIX)]
+    lost = [removed(six[0], "revocation", day(100)), *six[1:]]
+    assert progress(mentor(on_revocation="keep"), lost, memberships=MEMBERS, as_of=LATER) == (
+        5, 6, "for Mentor Teacher")
+
+
+# -- idempotence and the program's own dates --------------------------------------------------------------------
+
+def test_evaluating_again_on_the_same_facts_adds_nothing() -> None:
+    for prog, facts in ((mentor(), [award(c, day(i)) for i, c in enumerate(SIX)]), (steps(), awards(10)),
+                        (incentive(), awards(4)), (equivalency(), awards(12))):
+        ledger = run(prog, facts)
+        assert ledger and run(prog, facts, ledger=ledger) == ledger
+
+
+def test_a_program_not_in_force_neither_grants_nor_takes_back() -> None:
+    six = [award(c, day(i)) for i, c in enumerate(SIX)]
+    ended = mentor(effective_to="2025-06-30")
+    assert run(ended, six, as_of=datetime(2025, 7, 1, tzinfo=UTC)) == []
+    ledger = run(ended, six, as_of=datetime(2025, 6, 30, tzinfo=UTC))
+    assert run(ended, six[1:], ledger=ledger, as_of=datetime(2025, 7, 1, tzinfo=UTC)) == ledger
+
+
+def test_entries_of_another_program_are_not_this_programs_outcomes() -> None:
+    six = [award(c, day(i)) for i, c in enumerate(SIX)]
+    other = run(mentor(program_id="OTHER"), six)
+    assert [e.program_id for e in run(mentor(), six, ledger=other)] == ["OTHER", "P"]
+
+
+def test_a_new_version_keeps_what_the_ledger_holds_and_reverses_what_it_no_longer_gives() -> None:
+    five = awards(5)
+    ledger = run(steps(), five)
+    assert run(steps(version=2), five, ledger=ledger) == ledger
+    stricter = steps(version=2, rule={"count": 6})
+    [reversal] = run(stricter, five, ledger=ledger)[1:]
+    assert reversal.program_version == 2 and "no longer qualifies under Test program version 2" in reversal.reason
+
+
+def test_a_naive_time_is_refused() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        evaluate(mentor(), [], as_of=datetime(2025, 1, 1))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        award(1, datetime(2025, 1, 1))
