@@ -137,6 +137,13 @@ def test_eligibility_needs_every_listed_credential_and_every_credential_of_every
     assert prog.outcome.role is not None and prog.outcome.role.grade_band == "6-12"
 
 
+def test_eligibility_over_a_stack_the_catalog_never_described_is_never_granted() -> None:
+    listed = UUID(int=50)
+    prog = program({"kind": "eligibility", "credentials": [str(listed)], "stacks": [str(UUID(int=77))]},
+                   {"kind": "eligibility", "label": "Secondary science"})
+    assert run(prog, [award(listed, day(1))]) == []
+
+
 # -- counting credentials from a set: steps --------------------------------------------------------------------
 
 def test_four_credentials_earn_no_step_and_five_earn_one() -> None:

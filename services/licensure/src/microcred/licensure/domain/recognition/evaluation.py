@@ -202,10 +202,11 @@ def targets(program: Program, held: Iterable[HeldAward], *, growth_plan: Iterabl
             if len(living) * rule.hours_per_credential >= rule.target_hours:
                 return [Target("complete", _day(t).year, _ids(living), program.outcome.amount)]
         return []
+    # Only awards of required credentials are in scope, so an empty (unknown) stack has no instant to try.
     required = required_credentials(program, members)
     for t in instants:
         living = [a for a in _distinct_living(counted, t) if a.credential_id in required]
-        if required and len(living) == len(required):
+        if len(living) == len(required):
             return [Target("complete", _day(t).year, _ids(living), program.outcome.amount)]
     return []
 
