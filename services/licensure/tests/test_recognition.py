@@ -171,7 +171,10 @@ def test_without_a_yearly_cap_every_five_earn_a_step_at_once() -> None:
 
 
 def test_a_count_that_does_not_repeat_earns_its_unit_once() -> None:
-    assert [e.key for e in run(steps(rule={"max_per_year": None, "repeats": False}), awards(15))] == ["step-1"]
+    once = steps(rule={"max_per_year": None, "repeats": False})
+    assert [e.key for e in run(once, awards(15))] == ["step-1"]
+    assert progress(once, awards(7), as_of=LATER) == (5, 5, "for Lane step")
+    assert progress(once, awards(3), as_of=LATER) == (3, 5, "for Lane step")
 
 
 def test_steps_count_only_credentials_of_the_set() -> None:
@@ -235,7 +238,9 @@ def test_incentives_by_program_year_split_on_its_first_day() -> None:
 
 
 def test_an_uncapped_incentive_pays_for_every_credential() -> None:
-    assert run(incentive(rule={"cap_per_year": None}), awards(5))[0].amount == Decimal(2500)
+    uncapped = incentive(rule={"cap_per_year": None})
+    assert run(uncapped, awards(5))[0].amount == Decimal(2500)
+    assert str(progress(uncapped, awards(5), as_of=LATER)) == "2500 of 2500 USD in 2025 for Incentive"
 
 
 # -- master's equivalency -------------------------------------------------------------------------------------

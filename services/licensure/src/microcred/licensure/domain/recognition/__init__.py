@@ -1,15 +1,8 @@
 """Recognition programs: salary steps, designations, eligibility, incentives and equivalencies earned with
-micro-credentials. ``programs`` holds the data, ``evaluation`` what a teacher holds, ``ledger`` the entries."""
+micro-credentials. ``programs`` holds the data, ``replay`` the outcomes a teacher's awards hold, ``evaluation``
+the ledger entries that bring the ledger to them, ``ledger`` the entries and what they add up to."""
 
-from microcred.licensure.domain.recognition.evaluation import (
-    HeldAward,
-    Memberships,
-    Progress,
-    Target,
-    evaluate,
-    progress,
-    targets,
-)
+from microcred.licensure.domain.recognition.evaluation import Progress, evaluate, progress
 from microcred.licensure.domain.recognition.ledger import Holding, RecognitionEntry, decide, holdings
 from microcred.licensure.domain.recognition.programs import (
     CompletePathway,
@@ -24,6 +17,7 @@ from microcred.licensure.domain.recognition.programs import (
     Role,
     program_in_force,
 )
+from microcred.licensure.domain.recognition.replay import HeldAward, Memberships, Target, targets
 
 __all__ = [
     "CompletePathway", "CompleteStack", "CountFromSet", "CredentialSet", "Eligibility", "EquivalencyHours",
