@@ -111,6 +111,13 @@ def test_a_stack_the_catalog_never_described_is_never_complete() -> None:
     assert progress(mentor(), six, as_of=LATER) == (0, 0, "for Mentor Teacher")
 
 
+def test_a_designation_is_not_taken_back_while_its_stacks_membership_is_unknown() -> None:
+    six = [award(c, day(i)) for i, c in enumerate(SIX)]
+    ledger = run(mentor(), six)
+    assert run(mentor(), six, ledger=ledger, memberships=Memberships()) == ledger
+    assert len(run(mentor(), six[1:], ledger=ledger)) == 2  # with the membership known, a loss still reverses
+
+
 def test_a_second_award_of_the_same_credential_does_not_stand_in_for_a_missing_one() -> None:
     assert run(mentor(), [award(c, day(i)) for i, c in enumerate(SIX[:5])] + [award(SIX[0], day(9))]) == []
 

@@ -28,6 +28,7 @@ from microcred.licensure.domain.recognition.replay import (
     day_of,
     distinct_living,
     incentives,
+    needs_membership,
     removal,
     required_credentials,
     supporting,
@@ -52,10 +53,15 @@ def evaluate(program: Program, held: Iterable[HeldAward], *, growth_plan: Iterab
     """The ledger entries that bring the program's ledger for this teacher to what the facts hold now.
 
     A program not in force on ``as_of`` changes nothing: an ended program neither grants nor takes back.
+    Nor does a completion or eligibility program whose stack or pathway the catalog has not described:
+    without its credentials nothing can be judged, and a membership that is missing (not yet arrived,
+    or dropped by the caller) must not take back designations.
     """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
     if not program.in_force(day_of(as_of)):
+        return []
+    if needs_membership(program) and not required_credentials(program, memberships or Memberships()):
         return []
     awards, plan = list(held), frozenset(growth_plan)
     current = holdings(e for e in already if e.program_id == program.program_id)

@@ -125,6 +125,10 @@ def _in_scope(program: Program, award: HeldAward, growth_plan: frozenset[UUID], 
     return award.credential_id in required_credentials(program, memberships)
 
 
+def needs_membership(program: Program) -> bool:
+    return isinstance(program.rule, CompleteStack | CompletePathway | Eligibility)
+
+
 def required_credentials(program: Program, memberships: Memberships) -> frozenset[UUID]:
     """Every credential a completion or eligibility rule needs; empty for a stack the catalog never sent."""
     rule = program.rule
