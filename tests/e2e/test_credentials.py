@@ -314,6 +314,11 @@ def test_holding_every_credential_of_a_stack_issues_the_stack_credential_once(
     assert digital_bazaar.verify(document, fetch=True)["verified"]
     mine = client.call("GET", "award", "/awards", teacher)
     assert sorted(a["kind"] for a in mine) == ["micro_credential", "micro_credential", "stack"]
+    # An operator finds the same awards by the teacher; a teacher naming someone else still lists only their own.
+    found = client.call("GET", "award", "/awards", world.operator, params={"teacher": teacher.subject})
+    assert sorted(a["award_id"] for a in found) == sorted(a["award_id"] for a in mine)
+    other = world.teacher()
+    assert client.call("GET", "award", "/awards", other, params={"teacher": teacher.subject}) == []
 
 
 def test_the_issuer_controller_document_lists_multikey_methods(client: PlatformClient, earned: dict[str, Any]) -> None:

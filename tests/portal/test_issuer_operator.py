@@ -184,13 +184,24 @@ def test_an_operator_edits_a_reviewer_sees_the_waiting_work_and_moves_the_catalo
 
 def test_an_operator_suspends_and_reinstates_an_award_with_a_reason(browser: Browser, portal_world: PortalWorld,
                                                                      world: Any) -> None:
-    award = world.earn(world.teacher(), world.publish("Portal standing"))
+    teacher = world.teacher()
+    award = world.earn(teacher, world.publish("Portal standing"))
     page = signed_in_page(browser, portal_world, OPERATOR)
     page.goto(portal_world.url + "/operations/awards")
     assert_accessible(page)
     screenshot(page, "operator-10-awards")
+    # Found by the teacher who asks (their awards only), or by the award's id.
+    page.get_by_label("A teacher's awards").fill(teacher.subject)
+    page.get_by_role("button", name="Show their awards").click()
+    table = page.get_by_role("table", name=f"Awards of {teacher.subject}, newest first")
+    expect(table.get_by_role("row")).to_have_count(2)  # the header and the one award
+    assert_accessible(page)
+    table.get_by_role("link", name=re.compile("Portal standing")).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Portal standing")
+    assert award["award_id"] in page.url
+    page.goto(portal_world.url + "/operations/awards")
     page.get_by_label("Find an award by its id").fill(award["award_id"])
-    page.get_by_role("button", name="Find").click()
+    page.get_by_role("button", name="Find", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Portal standing")
     page.get_by_role("button", name="Suspend").click()  # no reason: refused beside the field
     expect(page.locator("#reason-error")).to_be_visible()

@@ -169,8 +169,12 @@ def create_router(
         principal: Annotated[Principal, require(Role.TEACHER, Role.OPERATOR)],
         limit: Annotated[Count, Query(ge=1, le=200)] = 50,
         offset: Annotated[PageOffset, Query()] = 0,
+        teacher: Annotated[Text | None, Query(min_length=1, max_length=200,
+                                              description="An operator's filter: this teacher's awards only")] = None,
     ) -> list[dict[str, Any]]:
-        teacher_id = None if principal.has(Role.OPERATOR) else principal.subject
+        # A teacher lists their own awards, whatever they ask for; an operator lists everyone's, or one teacher's
+        # (the portal's award search, where an operator handles a teacher's request to revoke or reinstate).
+        teacher_id = teacher if principal.has(Role.OPERATOR) else principal.subject
         async with uow() as work:
             found = await work.awards.list(teacher_id=teacher_id, limit=limit, offset=offset)
         return [award_view(award, authority) for award in found]

@@ -229,9 +229,9 @@ class PlatformApi:
 
     # The operator's side: find an award, change its standing (issue 20, point 5).
 
-    async def awards(self, token: str, limit: int, offset: int) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = await self.call("GET", "award", "/awards", token,
-                                                      params={"limit": limit, "offset": offset})
+    async def awards(self, token: str, limit: int, offset: int, teacher: str | None = None) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": limit, "offset": offset} | ({"teacher": teacher} if teacher else {})
+        found: list[dict[str, Any]] = await self.call("GET", "award", "/awards", token, params=params)
         return found
 
     async def award(self, token: str, award_id: str) -> dict[str, Any]:

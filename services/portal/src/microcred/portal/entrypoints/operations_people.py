@@ -107,11 +107,13 @@ def create_router() -> APIRouter:
             if award_id is not None:
                 return RedirectResponse(f"/operations/awards/{award_id}", status_code=303)
             problems.add("award_id", "An award's id looks like 0b6f6b1e-4c1a-4d7e-9a53-2f0c8e7d9a10.")
+        # A teacher's awards, when the operator handles that teacher's request: the id a teacher's token carries.
+        teacher = request.query_params.get("teacher", "").strip()[:200]
         page = _page(request)
-        found = await api_of(request).awards(token, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+        found = await api_of(request).awards(token, PAGE_SIZE, (page - 1) * PAGE_SIZE, teacher or None)
         return render(request, "operations_awards.html", {
             "title": "Awards", "awards": found, "page": page, "has_next": len(found) == PAGE_SIZE,
-            "problems": problems, "labels": {"award_id": "Award id"}, "wanted": wanted,
+            "problems": problems, "labels": {"award_id": "Award id"}, "wanted": wanted, "teacher": teacher,
         }, status_code=422 if problems else 200)
 
     async def award_page(request: Request, session: Session, award_id: str, *, problems: Problems | None = None,
