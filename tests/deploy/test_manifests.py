@@ -46,6 +46,8 @@ TOPICS = (
     "award.reinstated",
     "licensure.credit-posted",
     "licensure.credit-reversed",
+    "licensure.recognition-granted",
+    "licensure.recognition-reversed",
 )
 STATE_RECORD = "licensure.state-record"
 SHIPPED_RULE_STATES = sorted(p.stem for p in (ROOT / "services/licensure/src/microcred/licensure/rule_sets").glob("*.json"))

@@ -23,6 +23,7 @@ from microcred.events import (
     SubmissionCriteria,
 )
 from microcred.licensure.adapters.metrics import LicensureMetrics
+from microcred.licensure.adapters.recognition_repository import StoredEntry
 from microcred.licensure.domain.model import (
     AwardRecord,
     ClaimStatus,
@@ -34,6 +35,7 @@ from microcred.licensure.domain.model import (
     RuleSet,
     StatusChange,
 )
+from microcred.licensure.domain.recognition import Memberships, RecognitionEntry
 from microcred.licensure.domain.reports import Holding
 from microcred.runtime.testing import FakeMessagingUnitOfWork
 
@@ -384,6 +386,39 @@ class FakeReports:
         return sorted(found, key=repr)
 
 
+class FakeRecognitions:
+    def __init__(self) -> None:
+        self.rows: list[StoredEntry] = []
+
+    async def append(self, stored: StoredEntry) -> None:
+        self.rows.append(stored)
+
+    async def of_teacher(self, teacher_id: str) -> list[RecognitionEntry]:
+        return [r.entry for r in self.rows if r.teacher_id == teacher_id]
+
+
+class FakeMemberships:
+    def __init__(self, awards: FakeAwards) -> None:
+        self.rows: dict[tuple[str, UUID], tuple[int, bool, frozenset[UUID]]] = {}
+        self.awards = awards
+
+    async def apply(self, kind: str, collection_id: UUID, revision: int, active: bool,
+                    credential_ids: Collection[UUID]) -> frozenset[UUID] | None:
+        before = self.rows.get((kind, collection_id))
+        if before is not None and before[0] >= revision:
+            return None
+        self.rows[(kind, collection_id)] = (revision, active, frozenset(credential_ids))
+        return frozenset() if before is None or not before[1] else before[2]
+
+    async def current(self) -> Memberships:
+        active = {key: members for key, (_, on, members) in self.rows.items() if on}
+        return Memberships(stacks={i: m for (k, i), m in active.items() if k == "stack"},
+                           pathways={i: m for (k, i), m in active.items() if k == "pathway"})
+
+    async def teachers_holding(self, credential_ids: Collection[UUID]) -> list[str]:
+        return sorted({a.teacher_id for a in self.awards.rows.values() if a.credential_id in credential_ids})
+
+
 class FakeUnitOfWork(FakeMessagingUnitOfWork):
     """Claims and events only count once committed, like the real unit of work."""
 
@@ -399,6 +434,8 @@ class FakeUnitOfWork(FakeMessagingUnitOfWork):
         self.approvals = FakeApprovals()
         self.webhooks = FakeWebhooks()
         self.reports = FakeReports(self.licenses, self.awards, self.credentials)
+        self.recognitions = FakeRecognitions()
+        self.memberships = FakeMemberships(self.awards)
         self.metrics = LicensureMetrics()
         self.award_to_credit: list[tuple[str, float]] = []
 

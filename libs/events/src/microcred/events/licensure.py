@@ -59,6 +59,57 @@ class CreditReversed(IntegrationEvent):
     required_in_cycle: Decimal
 
 
+RecognitionOutcomeKind = Literal["salary_step", "designation", "eligibility", "incentive", "equivalency_hours"]
+
+
+class _RecognitionChange(IntegrationEvent):
+    """What the recognition ledger's entries say, for those who act on them (payroll, HR, a district's roster).
+
+    Keyed by teacher: a teacher's grants and reversals stay in order on one partition.
+    """
+
+    key_field: ClassVar[str] = "teacher_id"
+
+    entry_id: UUID = Field(description="The recognition ledger entry.")
+    teacher_id: str
+    program_id: str
+    program_version: int = Field(ge=1)
+    state: str = Field(min_length=2, max_length=2)
+    district: str | None = None
+    outcome_kind: RecognitionOutcomeKind
+    outcome_label: str
+    amount: Decimal | None = Field(default=None, description="This entry's amount (an incentive's top-up), if any.")
+    unit: str | None = None
+    key: str = Field(description='The outcome within the program: "complete", "step-2", "year-2025".')
+    year: int
+    award_ids: tuple[UUID, ...] = Field(description="The awards the outcome rests on.")
+    reason: str
+
+
+class RecognitionGranted(_RecognitionChange):
+    """A teacher earned a program's outcome (a designation, a salary step, an eligibility, an incentive, hours);
+    ``pending`` while the program's district has yet to approve it."""
+
+    topic: ClassVar[str] = "licensure.recognition-granted"
+
+    event_type: Literal["licensure.recognition-granted"] = "licensure.recognition-granted"
+    event_version: Literal[1] = 1
+
+    pending: bool = False
+
+
+class RecognitionReversed(_RecognitionChange):
+    """A granted outcome was taken back (in part, for an incentive) because the awards behind it no longer
+    earn it, as the program says (a revocation, a suspension, a growth plan changed)."""
+
+    topic: ClassVar[str] = "licensure.recognition-reversed"
+
+    event_type: Literal["licensure.recognition-reversed"] = "licensure.recognition-reversed"
+    event_version: Literal[1] = 1
+
+    pending: bool = False
+
+
 StateRecordTypeV1 = Literal["award", "credit_pending", "credit_posted", "credit_rejected", "credit_reversed"]
 #: v2 adds the credential's status changes, so a state limited to its own topic learns that a credential it
 #: was told about (and perhaps credited) was suspended, reinstated, revoked or has expired.

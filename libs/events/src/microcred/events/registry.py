@@ -21,7 +21,14 @@ from microcred.events.award import (
 )
 from microcred.events.base import TOLERANT, IntegrationEvent
 from microcred.events.catalog import CredentialPublished, CredentialRetired, PathwayChanged, StackChanged
-from microcred.events.licensure import CreditPosted, CreditReversed, StateFeedRecord, StateFeedRecordV1
+from microcred.events.licensure import (
+    CreditPosted,
+    CreditReversed,
+    RecognitionGranted,
+    RecognitionReversed,
+    StateFeedRecord,
+    StateFeedRecordV1,
+)
 from microcred.events.review import ReviewerAssigned, ReviewerReleased, RevisionRequested, SubmissionScored
 from microcred.events.submission import SubmissionSubmitted, SubmissionWithdrawn
 
@@ -43,6 +50,8 @@ ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     CredentialReinstated,
     CreditPosted,
     CreditReversed,
+    RecognitionGranted,
+    RecognitionReversed,
     StateFeedRecordV1,
     StateFeedRecord,
 )

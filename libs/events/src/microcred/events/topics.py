@@ -80,6 +80,9 @@ _SIZING: dict[str, tuple[int, int]] = {
     "award.reinstated": (RARE, FOREVER),
     "licensure.credit-posted": (RARE, 30 * DAY_MS),
     "licensure.credit-reversed": (RARE, 30 * DAY_MS),
+    # One per outcome a teacher earns or loses: sized and kept like the flow topics they follow from.
+    "licensure.recognition-granted": (FLOW, 30 * DAY_MS),
+    "licensure.recognition-reversed": (FLOW, 30 * DAY_MS),
 }
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from microcred.licensure.adapters.feed_topics import ensure_state_topics
 from microcred.licensure.adapters.metrics import LicensureMetrics
 from microcred.licensure.adapters.orm import messaging
+from microcred.licensure.adapters.program_files import load_programs
 from microcred.licensure.adapters.rule_files import shipped_rule_sets
 from microcred.licensure.adapters.webhook_sender import WebhookSender
 from microcred.licensure.entrypoints.api import create_router
@@ -46,7 +47,11 @@ def build_app(settings: ServiceSettings | None = None) -> FastAPI:
         raise TypeError("the licensure service needs LicensureSettings")
     runtime = ServiceRuntime(settings, tables=messaging, produces=PRODUCES, consumes=CONSUMES)
     uow = runtime.unit_of_work(partial(LicensureUnitOfWork, metrics=LicensureMetrics(runtime.registry)))
-    register_consumers(runtime.broker, uow)
+    # Programs are files in the image (and a deployment's folder): immutable while the service runs, so read
+    # once here, where a bad file stops the start, not at the first award.
+    programs = load_programs(settings.extra_programs_dir)
+    log.info("%d recognition program versions loaded", len(programs))
+    register_consumers(runtime.broker, uow, programs)
 
     async def ensure_topics(states: list[str]) -> None:
         if settings.create_state_topics:

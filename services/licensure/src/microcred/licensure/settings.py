@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from pydantic import Field
 
 from microcred.events.topics import STATE_FEED_PARTITIONS
@@ -21,3 +23,8 @@ class LicensureSettings(ServiceSettings):
     expiry_sweep_interval_seconds: float = Field(default=3600.0, gt=0)
     # Pending approvals and undelivered webhooks per state are re-read this often (never on scrape).
     gauge_refresh_interval_seconds: float = Field(default=15.0, gt=0)
+    extra_programs_dir: Path | None = Field(
+        default=None,
+        description="A folder of recognition program files (programs/*.json's format) a deployment adds to the "
+        "shipped ones; read once at start, so a bad file stops the service there rather than at the first event.",
+    )

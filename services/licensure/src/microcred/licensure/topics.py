@@ -17,12 +17,19 @@ from microcred.events import (
     CreditPosted,
     CreditReversed,
     IntegrationEvent,
+    PathwayChanged,
+    RecognitionGranted,
+    RecognitionReversed,
+    StackChanged,
     StateFeedRecord,
 )
 
 # StateFeedRecord's topic is a prefix: each state's feed is its own topic, licensure.state.<XX>, one per
 # state with a rule set (deploy/k8s/k8sgen provisions those of the shipped rule sets and the agencies).
-PRODUCES: tuple[type[IntegrationEvent], ...] = (CreditPosted, CreditReversed, StateFeedRecord)
+PRODUCES: tuple[type[IntegrationEvent], ...] = (
+    CreditPosted, CreditReversed, RecognitionGranted, RecognitionReversed, StateFeedRecord,
+)
 CONSUMES: tuple[type[IntegrationEvent], ...] = (
-    CredentialAwarded, CredentialRevoked, CredentialSuspended, CredentialReinstated, CredentialPublished,
+    CredentialAwarded, CredentialRevoked, CredentialSuspended, CredentialReinstated, CredentialPublished, StackChanged,
+    PathwayChanged,
 )

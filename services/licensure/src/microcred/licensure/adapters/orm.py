@@ -87,7 +87,7 @@ class AwardRow(Base):
 
     award_id: Mapped[UUID] = mapped_column(primary_key=True)
     teacher_id: Mapped[str] = mapped_column(sa.Text, index=True)
-    credential_id: Mapped[UUID] = mapped_column()
+    credential_id: Mapped[UUID] = mapped_column(index=True)  # migration 0008
     credential_version: Mapped[int] = mapped_column()
     credential_name: Mapped[str] = mapped_column(sa.Text)
     issued_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
@@ -192,3 +192,39 @@ class LedgerEntryRow(Base):
     posted_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
     reason: Mapped[str | None] = mapped_column(sa.Text)
     reverses_entry_id: Mapped[UUID | None] = mapped_column()
+
+
+class RecognitionEntryRow(Base):
+    """Append-only (migration 0008); ``seq`` is the ledger's order, ``created_at`` tying within a transaction."""
+
+    __tablename__ = "recognition_entries"
+    __table_args__ = (sa.Index("ix_recognition_entries_teacher", "teacher_id", "program_id", "seq"),)
+
+    entry_id: Mapped[UUID] = mapped_column(primary_key=True)
+    teacher_id: Mapped[str] = mapped_column(sa.Text)
+    program_id: Mapped[str] = mapped_column(sa.Text)
+    program_version: Mapped[int] = mapped_column()
+    state: Mapped[str] = mapped_column(sa.String(2))
+    district: Mapped[str | None] = mapped_column(sa.Text)
+    key: Mapped[str] = mapped_column(sa.Text)
+    kind: Mapped[str] = mapped_column(sa.Text)
+    year: Mapped[int] = mapped_column()
+    award_ids: Mapped[list[str]] = mapped_column(JSONB)
+    reason: Mapped[str] = mapped_column(sa.Text)
+    amount: Mapped[Decimal | None] = mapped_column(AMOUNT)
+    pending: Mapped[bool] = mapped_column(server_default=sa.false())
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    seq: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity())
+
+
+class MembershipRow(Base):
+    """A stack's or pathway's current credentials, at the highest revision heard (migration 0008)."""
+
+    __tablename__ = "catalog_memberships"
+
+    kind: Mapped[str] = mapped_column(sa.Text, primary_key=True)  # "stack" | "pathway"
+    collection_id: Mapped[UUID] = mapped_column(primary_key=True)
+    revision: Mapped[int] = mapped_column()
+    active: Mapped[bool] = mapped_column()
+    credential_ids: Mapped[list[str]] = mapped_column(JSONB)
+    received_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())

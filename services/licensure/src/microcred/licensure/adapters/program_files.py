@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -75,3 +76,22 @@ def shipped_programs() -> list[Program]:
         if entry.name.endswith(".json"):
             found += parse_program_file(entry.read_text("utf-8"), entry.name)
     return found
+
+
+def programs_from(folder: Path) -> list[Program]:
+    """The programs of a folder of program files (a deployment's own, beside the shipped ones)."""
+    found: list[Program] = []
+    for path in sorted(folder.glob("*.json")):
+        found += parse_program_file(path.read_text("utf-8"), path.name)
+    return found
+
+
+def load_programs(extra: Path | None = None) -> list[Program]:
+    """The shipped programs and those of ``extra``; a version named twice is refused (entries cite it)."""
+    programs = shipped_programs() + ([] if extra is None else programs_from(extra))
+    seen: set[tuple[str, int]] = set()
+    for program in programs:
+        if (program.program_id, program.version) in seen:
+            raise ValueError(f"program {program.program_id} version {program.version} is defined twice")
+        seen.add((program.program_id, program.version))
+    return programs

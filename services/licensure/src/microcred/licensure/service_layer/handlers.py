@@ -26,7 +26,7 @@ credential for readers; it never credits anything, so its arrival order relative
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -43,6 +43,8 @@ from microcred.events import (
     CredentialSuspended,
     CreditPosted,
     CreditReversed,
+    PathwayChanged,
+    StackChanged,
     StateFeedRecord,
     StateRecordType,
 )
@@ -67,7 +69,9 @@ from microcred.licensure.domain.model import (
     rule_in_force,
     standing,
 )
+from microcred.licensure.domain.recognition import Program
 from microcred.licensure.domain.reports import CompetencyMatrix, competency_matrix
+from microcred.licensure.service_layer import recognitions
 from microcred.licensure.service_layer.permissions import (
     fields_a_teacher_may_not_set,
     may_administer,
@@ -384,8 +388,9 @@ async def _announce_standing(
 # -- consumers -------------------------------------------------------------------------------------------
 
 
-async def post_credits(event: CredentialAwarded, uow: LicensureUnitOfWork) -> None:
-    """Settle the award against every license of the teacher; remember it for licenses registered later."""
+async def post_credits(event: CredentialAwarded, uow: LicensureUnitOfWork, programs: Sequence[Program] = ()) -> None:
+    """Settle the award against every license of the teacher; remember it for licenses registered later;
+    re-evaluate the teacher's recognitions (``programs``: every program version known, the service's files)."""
     async with uow:
         if not await uow.claim("licensure.post_credits", event.event_id):
             return
@@ -409,10 +414,13 @@ async def post_credits(event: CredentialAwarded, uow: LicensureUnitOfWork) -> No
                      event.teacher_id, event.award_id)
         for license in licenses:
             await _settle(uow, license, award, correlation_id=event.correlation_id, causation_id=event.event_id)
+        await recognitions.reevaluate(uow, event.teacher_id, programs, correlation_id=event.correlation_id,
+                                      causation_id=event.event_id)
         await uow.commit()
 
 
-async def record_revocation(event: CredentialRevoked, uow: LicensureUnitOfWork) -> None:
+async def record_revocation(event: CredentialRevoked, uow: LicensureUnitOfWork,
+                            programs: Sequence[Program] = ()) -> None:
     """Reverse what a revoked credential earned, where the rule set says so; stop what was pending; tell
     each state with a decision on the award, with the consequence for its credit."""
     async with uow:
@@ -449,10 +457,13 @@ async def record_revocation(event: CredentialRevoked, uow: LicensureUnitOfWork) 
                 reason=event.reason, changed_at=event.changed_at, changed_by=event.changed_by,
                 reversal_reason=reason, correlation_id=event.correlation_id, causation_id=event.event_id,
             )
+        await recognitions.reevaluate(uow, event.teacher_id, programs, correlation_id=event.correlation_id,
+                                      causation_id=event.event_id)
         await uow.commit()
 
 
-async def record_status_change(event: CredentialSuspended | CredentialReinstated, uow: LicensureUnitOfWork) -> None:
+async def record_status_change(event: CredentialSuspended | CredentialReinstated, uow: LicensureUnitOfWork,
+                               programs: Sequence[Program] = ()) -> None:
     """Tell each state with a decision on the award that it was suspended or reinstated. Neither moves
     credit (see the domain model on ``on_suspension``): a posted credit is ``kept``, anything else ``none``."""
     status: Literal["suspended", "reinstated"] = "suspended" if isinstance(event, CredentialSuspended) \
@@ -480,6 +491,9 @@ async def record_status_change(event: CredentialSuspended | CredentialReinstated
                     changed_at=event.changed_at, changed_by=event.changed_by, reversal_reason="",
                     correlation_id=event.correlation_id, causation_id=event.event_id,
                 )
+        if known and award is not None:
+            await recognitions.reevaluate(uow, event.teacher_id, programs, correlation_id=event.correlation_id,
+                                          causation_id=event.event_id)
         await uow.commit()
 
 
@@ -489,6 +503,26 @@ async def record_credential_version(event: CredentialPublished, uow: LicensureUn
         if not await uow.claim("licensure.record_credential_version", event.event_id):
             return
         await uow.credentials.upsert(CredentialVersion.from_event(event))
+        await uow.commit()
+
+
+async def record_collection(event: StackChanged | PathwayChanged, uow: LicensureUnitOfWork,
+                            programs: Sequence[Program] = ()) -> None:
+    """Keep the stack's or pathway's latest credentials (a later revision wins, an inactive one holds none)
+    and re-evaluate the teachers holding any credential it held or holds: a stack completed by a credential
+    added to it, or no longer completed, changes a designation."""
+    if isinstance(event, StackChanged):
+        kind: Literal["stack", "pathway"] = "stack"
+        collection_id, credentials = event.stack_id, [*event.credential_ids]
+    else:
+        kind, collection_id, credentials = "pathway", event.pathway_id, [step.credential_id for step in event.steps]
+    async with uow:
+        if not await uow.claim(f"licensure.record_{kind}", event.event_id):
+            return
+        await recognitions.record_membership(
+            uow, kind, collection_id, event.revision, event.active, credentials, programs,
+            correlation_id=event.correlation_id, causation_id=event.event_id,
+        )
         await uow.commit()
 
 

@@ -2,6 +2,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from microcred.events import IntegrationEvent
 from microcred.licensure.adapters.metrics import LicensureMetrics
+from microcred.licensure.adapters.recognition_repository import MembershipRepository, RecognitionRepository
 from microcred.licensure.adapters.report_repository import ReportRepository
 from microcred.licensure.adapters.repository import (
     AwardRepository,
@@ -29,6 +30,8 @@ class LicensureUnitOfWork(MeteredUnitOfWork[LicensureMetrics]):
     approvals: StateApprovalRepository
     webhooks: WebhookRepository
     reports: ReportRepository
+    recognitions: RecognitionRepository
+    memberships: MembershipRepository
 
     def bind_repositories(self, session: AsyncSession) -> None:
         self._award_to_credit = []
@@ -41,6 +44,8 @@ class LicensureUnitOfWork(MeteredUnitOfWork[LicensureMetrics]):
         self.approvals = StateApprovalRepository(session)
         self.webhooks = WebhookRepository(session)
         self.reports = ReportRepository(session)
+        self.recognitions = RecognitionRepository(session)
+        self.memberships = MembershipRepository(session)
 
     def note_award_to_credit(self, state: str, seconds: float) -> None:
         """Observed only if this transaction commits."""
