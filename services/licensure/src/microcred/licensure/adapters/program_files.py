@@ -8,12 +8,13 @@ them). A bad file is refused with its name and the field at fault, so a person e
 from __future__ import annotations
 
 import json
-from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from microcred.licensure.adapters.data_files import json_files, shipped
 from microcred.licensure.domain.recognition import Program
 
 
@@ -70,20 +71,12 @@ def parse_program_file(text: str, name: str) -> list[Program]:
 
 
 def shipped_programs() -> list[Program]:
-    folder = resources.files("microcred.licensure").joinpath("programs")
-    found: list[Program] = []
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".json"):
-            found += parse_program_file(entry.read_text("utf-8"), entry.name)
-    return found
+    return programs_from(shipped("programs"))
 
 
-def programs_from(folder: Path) -> list[Program]:
-    """The programs of a folder of program files (a deployment's own, beside the shipped ones)."""
-    found: list[Program] = []
-    for path in sorted(folder.glob("*.json")):
-        found += parse_program_file(path.read_text("utf-8"), path.name)
-    return found
+def programs_from(folder: Traversable) -> list[Program]:
+    """The programs of a folder of program files (the shipped ones, or a deployment's own beside them)."""
+    return [program for name, text in json_files(folder) for program in parse_program_file(text, name)]
 
 
 def load_programs(extra: Path | None = None) -> list[Program]:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from importlib import resources
 from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from microcred.licensure.adapters.data_files import json_files, shipped
 from microcred.licensure.domain.model import Amount, RuleSet
 from microcred.runtime.api_types import Ordinal, Text
 
@@ -78,9 +78,4 @@ def parse_rule_set_file(text: str, name: str) -> list[RuleSet]:
 
 
 def shipped_rule_sets() -> list[RuleSet]:
-    folder = resources.files("microcred.licensure").joinpath("rule_sets")
-    found: list[RuleSet] = []
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".json"):
-            found += parse_rule_set_file(entry.read_text("utf-8"), entry.name)
-    return found
+    return [rule_set for name, text in json_files(shipped("rule_sets")) for rule_set in parse_rule_set_file(text, name)]
