@@ -29,7 +29,7 @@ from microcred.runtime.errors import Conflict, Invalid
 
 T0 = datetime(2025, 3, 1, 9, tzinfo=UTC)
 LATER = datetime(2025, 12, 1, tzinfo=UTC)
-STACK = UUID("bb6b071b-1b39-5eb5-9c56-fa77a854fc54")
+STACK = UUID("6e4f4a1a-a5c8-565f-a5e5-810f6bd641e3")
 SIX = tuple(UUID(int=i) for i in range(1, 7))
 MEMBERS = Memberships(stacks={STACK: frozenset(SIX)})
 

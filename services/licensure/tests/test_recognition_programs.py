@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from microcred.licensure.adapters.program_files import parse_program_file, shipped_programs
 from microcred.licensure.domain.recognition import CompleteStack, Program, program_in_force
 
-MENTOR_STACK = UUID("bb6b071b-1b39-5eb5-9c56-fa77a854fc54")
+MENTOR_STACK = UUID("6e4f4a1a-a5c8-565f-a5e5-810f6bd641e3")
 
 
 def terms(**changes: Any) -> dict[str, Any]:

@@ -27,6 +27,12 @@ SENIOR_REVIEWER = "senior-reviewer-1"
 SAMPLE_STATE = "TN"
 # Arkansas credits wait for the teacher's district to approve them; the sample district administrator does that.
 SAMPLE_DISTRICT = ("AR", "Pulaski County")
+# The recognition examples (licensure's programs folder): a Louisiana teacher to earn the Mentor Teacher set, and
+# a Pulaski County teacher for the district's salary schedule, hard-to-staff eligibility and literacy incentive.
+# Their labels must not contain "Sample Teacher", which the portal's tests pick the first teacher by.
+LOUISIANA_TEACHER = ("teacher-la-1", "LA", None, "Louisiana Teacher")
+PULASKI_TEACHER = ("teacher-ar-1", *SAMPLE_DISTRICT, "Pulaski County Teacher")
+RECOGNITION_TEACHERS = (LOUISIANA_TEACHER, PULASKI_TEACHER)
 
 
 @dataclass
@@ -52,6 +58,10 @@ def seed(urls: dict[str, str], tokens: DevTokenIssuer) -> SeedResult:
         teacher = client.actor(SAMPLE_TEACHER, Role.TEACHER, states=(SAMPLE_STATE,))
         if not client.call("GET", "licensure", "/licenses", teacher):
             client.register_license(teacher, SAMPLE_STATE, "TN-0000001")
+        for subject, state, district, _ in RECOGNITION_TEACHERS:
+            someone = client.actor(subject, Role.TEACHER, states=(state,), district=district)
+            if not client.call("GET", "licensure", "/licenses", someone):
+                client.register_license(someone, state, f"{state}-0000001")
     finally:
         client.close()
     log.info("seeded the sample catalog: %s", summary)
@@ -66,6 +76,10 @@ def sample_people(issuers: dict[str, str]) -> list[Person]:
         Person(key="teacher", label=f"Sample Teacher ({SAMPLE_TEACHER}, {SAMPLE_STATE})", subject=SAMPLE_TEACHER,
                roles=[Role.TEACHER], states=[SAMPLE_STATE], name="Sample Teacher",
                email=f"{SAMPLE_TEACHER}@schools.example"),
+        *(Person(key=subject, label=f"{name} ({subject}, {district + ', ' if district else ''}{state})",
+                 subject=subject, roles=[Role.TEACHER], states=[state], district=district, name=name,
+                 email=f"{subject}@schools.example")
+          for subject, state, district, name in RECOGNITION_TEACHERS),
         *(Person(key=r, label=f"Reviewer ({r})", subject=r, roles=[Role.REVIEWER], name=f"Reviewer {r[-1]}")
           for r in SAMPLE_REVIEWERS),
         Person(key="senior-reviewer", label=f"Senior reviewer ({SENIOR_REVIEWER})", subject=SENIOR_REVIEWER,

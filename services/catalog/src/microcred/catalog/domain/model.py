@@ -20,7 +20,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import IntEnum, StrEnum
 from typing import Annotated
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
@@ -367,6 +367,25 @@ class Revisioned:
         self.active = False
         self.revision += 1
         return True
+
+
+#: Fixed for good: stack and pathway ids are derived under it, so changing it would rename every one.
+CATALOG_ID_NAMESPACE = UUID("6f1d1c52-8a7e-4b8e-9a43-3f2b7d0c5e91")
+
+
+def stack_id_for(issuer_key: str, key: str) -> UUID:
+    """A stack's id from its issuer's key and its own key (both never change).
+
+    Derived rather than random so that whatever names a stack from outside the catalog (a licensure
+    program file, a state's rule) names the same stack in every installation that imports the same
+    catalog document. (issuer, key) is unique, deleted stacks included, so a derived id is never reused.
+    """
+    return uuid5(CATALOG_ID_NAMESPACE, f"stack:{issuer_key}/{key}")
+
+
+def pathway_id_for(issuer_key: str, key: str) -> UUID:
+    """A pathway's id, derived like a stack's (a different prefix: a stack and a pathway may share a key)."""
+    return uuid5(CATALOG_ID_NAMESPACE, f"pathway:{issuer_key}/{key}")
 
 
 @dataclass

@@ -22,7 +22,15 @@ from microcred.catalog.domain.catalog_document import (
     reference_problems,
     resolve,
 )
-from microcred.catalog.domain.model import Credential, Issuer, Pathway, Stack, Step
+from microcred.catalog.domain.model import (
+    Credential,
+    Issuer,
+    Pathway,
+    Stack,
+    Step,
+    pathway_id_for,
+    stack_id_for,
+)
 from microcred.catalog.service_layer.handlers import (
     actor_of,
     credential_published,
@@ -195,7 +203,8 @@ async def _apply_stacks(document: CatalogDocument, issuers: dict[str, Issuer],
         ids = [credential_ids[resolve(ref, entry.issuer)] for ref in entry.credentials]
         stack = await uow.stacks.by_key(issuer.issuer_id, entry.key)
         if stack is None:
-            stack = Stack(uuid4(), issuer.issuer_id, entry.key, entry.name, entry.description, tuple(ids))
+            stack = Stack(stack_id_for(issuer.key, entry.key), issuer.issuer_id, entry.key, entry.name,
+                          entry.description, tuple(ids))
         elif not stack.revise(entry.name, entry.description, ids):
             continue
         await uow.stacks.save(stack)
@@ -216,7 +225,8 @@ async def _apply_pathways(document: CatalogDocument, issuers: dict[str, Issuer],
         )
         pathway = await uow.pathways.by_key(issuer.issuer_id, entry.key)
         if pathway is None:
-            pathway = Pathway(uuid4(), issuer.issuer_id, entry.key, entry.name, entry.description, steps)
+            pathway = Pathway(pathway_id_for(issuer.key, entry.key), issuer.issuer_id, entry.key, entry.name,
+                              entry.description, steps)
         elif not pathway.revise(entry.name, entry.description, steps):
             continue
         await uow.pathways.save(pathway)

@@ -23,7 +23,9 @@ from microcred.catalog.domain.model import (
     StaffRole,
     Step,
     Transition,
+    pathway_id_for,
     slugify,
+    stack_id_for,
 )
 from microcred.catalog.service_layer.unit_of_work import CatalogUnitOfWork
 from microcred.events import (
@@ -535,7 +537,8 @@ async def create_stack(command: CreateStack, principal: Principal, uow: CatalogU
             return await uow.stacks.by_key(issuer.issuer_id, key) is not None
 
         key = await free_key(command.key, command.name, taken, "stack")
-        stack = Stack(uuid4(), issuer.issuer_id, key, command.name, command.description, tuple(command.credential_ids))
+        stack = Stack(stack_id_for(issuer.key, key), issuer.issuer_id, key, command.name, command.description,
+                      tuple(command.credential_ids))
         await uow.stacks.save(stack)
         uow.publish(stack_changed(stack))
         await uow.commit()
@@ -583,7 +586,8 @@ async def create_pathway(command: CreatePathway, principal: Principal, uow: Cata
             return await uow.pathways.by_key(issuer.issuer_id, key) is not None
 
         key = await free_key(command.key, command.name, taken, "pathway")
-        pathway = Pathway(uuid4(), issuer.issuer_id, key, command.name, command.description, steps)
+        pathway = Pathway(pathway_id_for(issuer.key, key), issuer.issuer_id, key, command.name, command.description,
+                          steps)
         await uow.pathways.save(pathway)
         uow.publish(pathway_changed(pathway))
         await uow.commit()
