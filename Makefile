@@ -56,7 +56,7 @@ crd-schemas: install
 # credit, with reviewers and a district approving; writes benchmarks/results/pipeline-<N>.json and charts in
 # benchmarks/results/pipeline/. BENCH_ARGS="--sizes 200,1000" for a growth curve, "--rate 20" for latency.
 bench: install
-	$(BIN)/python benchmarks/pipeline.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/pipeline $(BENCH_ARGS)
 
 # Presigned multipart evidence upload against a direct S3 client on a throwaway platform; writes
 # benchmarks/results/upload_throughput.json. Pass options with BENCH_ARGS="--size-mb 64 --repeat 2".

@@ -5,8 +5,8 @@ benchmark's saturation rate, and the lag and outbox metrics add under 3% to the 
 
 Both are measured on one platform, so the machine's drift between runs does not enter the comparison:
 
-1. the pipeline benchmark's saturation run (``benchmarks/pipeline.py``'s ``drive``, N submissions as fast as
-   the front door takes them) gives the platform's CPU per second and per submission at saturation, and
+1. the pipeline benchmark's saturation run (``benchmarks/pipeline/driver.py``'s ``drive``, N submissions as
+   fast as the front door takes them) gives the platform's CPU per second and per submission at saturation, and
    leaves every service's registry holding the series a busy platform has (every consumer group, partition,
    route and state);
 2. **scrape cost**: each service, idle after the run, is scraped K times back to back; its CPU time (its
@@ -44,20 +44,16 @@ from typing import Any
 import httpx
 import psutil
 from harness import running_platform
-from pipeline import (
-    RESULTS,
-    Options,
-    build_world,
-    console,
-    drive,
-    machine,
-    platform_for,
-    reviewer_capacity,
-    tiny_video,
-)
+from pipeline import console
+from pipeline.cli import RESULTS
+from pipeline.driver import drive, platform_for
+from pipeline.options import Options
+from pipeline.report import machine
+from pipeline.world import build_world, reviewer_capacity
 
 from microcred.devstack.client import PlatformClient
 from microcred.devstack.platform import SERVICES, Platform
+from microcred.devstack.samples import tiny_video
 
 DEFAULT_INTERVAL_S = 15.0  # both refresh loops' default, and the compose and cluster scrape interval
 NEVER = str(10**9)

@@ -51,7 +51,7 @@ def held_partitions(platform: Platform) -> dict[str, dict[str, list[int]]]:
 
 
 def run_headline(report: dict[str, Any]) -> dict[str, Any]:
-    from pipeline import headline
+    from pipeline.report import headline
 
     lag = report["series"]["consumer_lag"]
     worst = max(((group, max((n for _, n in series), default=0)) for group, series in lag.items()),

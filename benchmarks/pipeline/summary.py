@@ -1,0 +1,76 @@
+"""What a run prints at its end: the tables of latency and processes, a growth run's chunks, a before/after."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from pipeline import console
+from pipeline.samplers import MACHINE
+
+
+def print_summary(report: dict[str, Any]) -> None:
+    counts, throughput = report["counts"], report["throughput"]
+    console.print(f"[bold]N={counts['submissions']}[/bold]: {counts['completed']} completed, {counts['failed']} failed, "
+                  f"{counts['revised']} revised, in {report['timings']['elapsed_s']} s; "
+                  f"{throughput['completed_per_s']} completed/s, {throughput['submitted_per_s']} submitted/s, "
+                  f"{throughput['broker_records_per_s']} broker records/s")
+    table = Table(title="Latency (ms)")
+    for column in ("measure", "count", "p50", "p95", "p99", "max"):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+    rows = {**report["latency"]["per_hop"], **report["latency"]["from_submit_first_pass"],
+            "first submit -> last credit (revised)": report["latency"]["from_first_submit_revised_then_credited"]}
+    for name, values in rows.items():
+        table.add_row(name, *(str(values[k]) for k in ("count", "p50", "p95", "p99", "max")))
+    console.print(table)
+    table = Table(title="Processes (1 s samples)")
+    for column in ("process", "CPU mean %", "CPU max %", "CPU s", "RSS max MB"):
+        table.add_column(column, justify="left" if column == "process" else "right")
+    for name, values in report["processes"].items():
+        if values["cpu_seconds"] >= 0.5:
+            table.add_row(name, *(str(values[k]) for k in ("cpu_mean_pct", "cpu_max_pct", "cpu_seconds", "rss_max_mb")))
+    console.print(table)
+    ceiling = report.get("ceiling") or {}
+    if ceiling:
+        console.print(f"ceiling: kafka produce {ceiling['kafka']['produce_per_s']}/s, consume "
+                      f"{ceiling['kafka']['consume_per_s']}/s; postgres {ceiling['postgres']['single_row_tx_per_s']} "
+                      f"rows/s one per transaction, {ceiling['postgres']['batch_per_s']} rows/s batched; pipeline/"
+                      f"kafka produce {ceiling.get('pipeline_over_kafka_produce')}, pipeline/postgres "
+                      f"{ceiling.get('pipeline_over_postgres_single_row_tx')}")
+    backlog = {k: max((p[1] for p in v), default=0) for k, v in report["series"]["outbox_backlog"].items()}
+    lag = {k: max((p[1] for p in v), default=0) for k, v in report["series"]["consumer_lag"].items()}
+    console.print(f"max outbox backlog: {backlog}")
+    console.print(f"max consumer lag: {dict(sorted(lag.items(), key=lambda i: -i[1])[:6])} "
+                  f"{report['series']['consumer_lag_error'] or ''}")
+
+
+def print_chunked(report: dict[str, Any]) -> None:
+    table = Table(title=f"Growth run: {report['chunks_done']} of {report['chunks_total']} chunks")
+    for column in ("chunk", "in tables", "completed/s", "p50 ms", "p95 ms", "p99 ms", "machine CPU ms/sub"):
+        table.add_column(column, justify="right")
+    for c in report["chunks"]:
+        e2e = c["latency"]["from_submit_first_pass"]["submit -> credit_last"]
+        table.add_row(str(c["index"] + 1), f"{c['submissions_in_tables_at_start'] or 0:,}",
+                      str(c["throughput"]["completed_per_s"]), *(str(e2e[q]) for q in ("p50", "p95", "p99")),
+                      str(c["cpu_ms_per_submission"].get(MACHINE, "")))
+    console.print(table)
+    throughput = report["throughput"]
+    console.print(f"overall {throughput['completed_per_s']} completed/s; last chunk / first "
+                  f"{throughput['last_over_first']}; compared with: {report['growth']['compared_with']}")
+    if not report["complete"]:
+        console.print("[yellow]the run is not finished: the same command resumes it[/yellow]")
+
+
+def print_before_after(comparison: dict[str, Any]) -> None:
+    old, new = comparison["before"], comparison["after"]
+    table = Table(title=f"Before ({comparison['before_file']}) and after")
+    for column in ("", "before", "after"):
+        table.add_column(column, justify="left" if not column else "right")
+    table.add_row("completed / s", str(old["completed_per_s"]), str(new["completed_per_s"]))
+    for q in ("p50", "p95", "p99"):
+        table.add_row(f"submit -> last credit {q} ms", str(old["submit_to_last_credit_ms"][q]),
+                      str(new["submit_to_last_credit_ms"][q]))
+    for name, value in new["cpu_ms_per_submission"].items():
+        table.add_row(f"CPU ms / submission: {name}", str(old["cpu_ms_per_submission"].get(name, "-")), str(value))
+    console.print(table)
