@@ -214,7 +214,7 @@ async def test_programs_are_described_in_plain_words_with_their_options(uow: Any
     assert [p.program.program_id for p in knox] == ["KNOX-LITERACY", "TN-MENTOR"]
     found = await queries.programs_in_words(uow, [incentive(), mentor()], "TN", None, now=NOW)
     words = {p.program.program_id: p for p in found}
-    assert words["KNOX-LITERACY"].summary == ("Each credential from any credential of a stack of 3 credentials earns "
+    assert words["KNOX-LITERACY"].summary == ("Each credential from a stack of 3 credentials earns "
                                               "500 USD (Literacy incentive), at most 1500 USD per calendar year.")
     assert "Knox County approves each outcome before it is final." in words["KNOX-LITERACY"].options
     assert words["TN-MENTOR"].summary == "Every credential of a stack the catalog has not described yet earns Mentor Teacher."

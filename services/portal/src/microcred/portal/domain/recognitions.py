@@ -13,6 +13,9 @@ from typing import Any
 
 OUTCOME_WORDS = {"salary_step": "Salary step", "designation": "Designation", "eligibility": "Eligibility for a role",
                  "incentive": "Incentive", "equivalency_hours": "Master's equivalency hours"}
+# Rules over a stack or pathway the catalog describes: until it has, licensure counts "0 of 0", which says nothing.
+NEEDS_CATALOG = {"complete_stack", "complete_pathway", "eligibility"}
+UNDESCRIBED = "Progress cannot be shown yet: the catalog has not described the credentials this program needs."
 ENTRY_WORDS = {"grant": "Granted", "reverse": "Reversed", "approve": "Approved", "decline": "Declined"}
 
 
@@ -69,7 +72,7 @@ def teacher_programs(answer: dict[str, Any]) -> list[TeacherProgram]:
         unit = p["outcome"]["unit"]
         held = [Held(f"{status_words(h['status'], p['district'])} since {_day(h['since'])} "
                      f"(version {h['program_version']})",
-                     f"{_amount(h['amount'], unit)} for {h['year']}" if h["amount"] is not None else "")
+                     f"{_amount(h['amount'], h.get('unit') or unit)} for {h['year']}" if h["amount"] is not None else "")
                 for h in p["held"]]
         found.append(TeacherProgram(
             program_id=p["program_id"], name=p["name"], owner=p["owner"],
@@ -77,7 +80,8 @@ def teacher_programs(answer: dict[str, Any]) -> list[TeacherProgram]:
             summary=p["summary"], options=list(p["options"]),
             example_note="This program is an example: confirm it with the agency before relying on it."
             if p["confirm_with_agency"] else "",
-            progress=progress["text"], bar_max=str(need) if need > 0 else None, bar_value=str(min(have, need)),
+            progress=progress["text"] if need > 0 or p["rule_kind"] not in NEEDS_CATALOG else UNDESCRIBED,
+            bar_max=str(need) if need > 0 else None, bar_value=str(min(have, need)),
             held=held, counted=[c["name"] for c in p["counted"]], missing=[c["name"] for c in p["missing"]],
             could_count=[c["name"] for c in p["could_count"]],
         ))

@@ -42,12 +42,13 @@ def _stack(stack_id: UUID, memberships: Memberships) -> str:
 
 
 def _set(from_set: CredentialSet, memberships: Memberships, names: Mapping[UUID, str]) -> str:
+    """The set as what follows "from": "all published micro-credentials", "a stack of 3 credentials"."""
     if from_set.any_credential:
-        return "any published micro-credential"
+        return "all published micro-credentials"
     parts = []
     if from_set.credentials:
         parts.append(_listed(from_set.credentials, names))
-    parts += [f"any credential of {_stack(s, memberships)}" for s in from_set.stacks]
+    parts += [_stack(s, memberships) for s in from_set.stacks]
     return " or ".join(parts)
 
 
