@@ -100,6 +100,9 @@ def test_teacher_progress_district_eligibility_list_and_incentive_report(
     assert (holder["teacher_id"], holder["districts"], holder["status"]) == (teacher.subject, [district], "granted")
     assert holder["licenses"] == [{"license_number": license["license_number"], "district": district}]
     assert client.call("GET", "licensure", holders, theirs) == []
+    # A district admin reads their own district whatever district they ask for.
+    assert [h["teacher_id"] for h in client.call("GET", "licensure", holders, ours,
+                                                 params={"district": "Knox County"})] == [teacher.subject]
     assert [h["teacher_id"] for h in client.call("GET", "licensure", holders, state,
                                                  params={"district": district})] == [teacher.subject]
 

@@ -16,7 +16,12 @@ from uuid import UUID
 
 from microcred.licensure.domain.model import License
 from microcred.licensure.domain.recognition import Memberships, Program, Progress, program_in_force, progress
-from microcred.licensure.domain.recognition.programs import CountFromSet, EquivalencyHours, IncentivePerCredential
+from microcred.licensure.domain.recognition.programs import (
+    CountFromSet,
+    Eligibility,
+    EquivalencyHours,
+    IncentivePerCredential,
+)
 from microcred.licensure.domain.recognition.replay import distinct_living, required_credentials, supporting
 from microcred.licensure.domain.recognition.standing import IncentiveLine, Standing, incentive_lines, standings
 from microcred.licensure.domain.recognition.summary import options_summary, rule_summary
@@ -79,7 +84,8 @@ def _names_in(programs: Iterable[Program], memberships: Memberships) -> set[UUID
     ids: set[UUID] = set()
     for program in programs:
         ids |= required_credentials(program, memberships) | _set_members(program, memberships)
-        ids |= set(getattr(program.rule, "credentials", ()))
+        if isinstance(program.rule, Eligibility):  # named even while its stacks are not described yet
+            ids |= set(program.rule.credentials)
     return ids
 
 
@@ -98,7 +104,6 @@ async def my_recognitions(principal: Principal, uow: LicensureUnitOfWork, progra
         entries = await uow.recognition_reports.of_teacher(principal.subject)
         names = await uow.recognition_reports.credential_names(
             _names_in(in_force, members) | {a.credential_id for a in awards})
-    names = {a.credential_id: a.credential_name for a in awards} | names
     found = []
     for program in in_force:
         plan = {c for lic in licenses if lic.state == program.state
