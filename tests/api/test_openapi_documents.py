@@ -42,6 +42,7 @@ MEDIA_TYPES = {
     ("award", "/issuers/{issuer_id}/jwks.json"): "application/jwk-set+json",
     ("award", "/achievements/{segment}/{achievement_id}/{version}/image.png"): "image/png",
     ("licensure", "/states/{state}/reports/credits"): "text/csv",
+    ("licensure", "/states/{state}/reports/incentives.csv"): "text/csv",
 }
 
 

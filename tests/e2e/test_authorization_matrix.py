@@ -247,6 +247,7 @@ def scene(platform: Platform, client: PlatformClient, module_world: Any) -> Iter
     op = "operator"
     a, b = _everyone("admin_a", op), _everyone("admin_b", op)
     ops = _everyone(op)
+    ar_district = _everyone("ar_admin", "district_pulaski", "district_benton", op)
 
     cases = [
         # -- catalog ---------------------------------------------------------------------------------
@@ -345,6 +346,16 @@ def scene(platform: Platform, client: PlatformClient, module_world: Any) -> Iter
         Case("unsubscribe TN's webhook", "licensure", "DELETE", f"/webhooks/{webhook}", _everyone("tn_admin", op),
              "tn_admin", hidden=webhook, destructive=True),
         Case("run the expiry sweep", "licensure", "POST", "/maintenance/expiry-sweep", ops, op),
+        # Recognitions (issue 21): a teacher reads only their own standing; a program's holders and the
+        # incentive report are the state's, and each of its district admins' for their own district.
+        Case("read one's own recognitions", "licensure", "GET", "/recognitions/me",
+             _everyone("teacher1", "teacher2", "teacher3"), "teacher2"),
+        Case("read AR's Teacher Leader roster", "licensure", "GET", "/states/AR/recognitions/AR-TEACHER-LEADER/holders",
+             ar_district, "district_pulaski"),
+        Case("read AR's incentive report", "licensure", "GET", "/states/AR/reports/incentives", ar_district,
+             "district_benton", params={"year": "2025"}),
+        Case("download AR's incentive report", "licensure", "GET", "/states/AR/reports/incentives.csv", ar_district,
+             "ar_admin", params={"year": "2025"}),
     ]
     listings = [
         Listing("drafts in the catalog", "catalog", "/credentials", draft_a, a, {"status": "draft"}),
@@ -358,6 +369,9 @@ def scene(platform: Platform, client: PlatformClient, module_world: Any) -> Iter
         Listing("AR's pending credits", "licensure", "/states/AR/pending-credits", award,
                 _everyone("ar_admin", "district_pulaski", op)),
         Listing("TN's webhooks", "licensure", "/webhooks", webhook, _everyone("tn_admin", op)),
+        Listing("teacher2's recognitions", "licensure", "/recognitions/me", teacher2.subject, _everyone("teacher2")),
+        Listing("AR's recognition programs (public)", "licensure", "/recognitions/programs",
+                "AR-PULASKI-SECONDARY-SCIENCE", frozenset(parties), {"state": "AR"}),
     ]
 
     def license_body(state: str, **extra: Any) -> dict[str, Any]:

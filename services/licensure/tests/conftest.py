@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
@@ -36,6 +36,7 @@ from microcred.licensure.domain.model import (
     StatusChange,
 )
 from microcred.licensure.domain.recognition import Memberships, RecognitionEntry
+from microcred.licensure.domain.recognition.standing import DatedEntry
 from microcred.licensure.domain.reports import Holding
 from microcred.runtime.testing import FakeMessagingUnitOfWork
 
@@ -419,6 +420,42 @@ class FakeMemberships:
         return sorted({a.teacher_id for a in self.awards.rows.values() if a.credential_id in credential_ids})
 
 
+class FakeRecognitionReports:
+    """The recognition views' reads over the other fakes' rows. The fake ledger keeps no times, so an entry is
+    dated by its place in the ledger: a minute after the one before, from ``epoch``."""
+
+    epoch = datetime(2025, 9, 1, tzinfo=UTC)
+
+    def __init__(self, recognitions: FakeRecognitions, licenses: FakeLicenses, awards: FakeAwards,
+                 credentials: FakeCredentials) -> None:
+        self.recognitions, self.licenses, self.awards, self.credentials = recognitions, licenses, awards, credentials
+
+    def _dated(self) -> list[tuple[StoredEntry, DatedEntry]]:
+        return [(row, DatedEntry(row.entry_id, row.teacher_id, self.epoch + timedelta(minutes=n), row.entry))
+                for n, row in enumerate(self.recognitions.rows)]
+
+    async def of_teacher(self, teacher_id: str) -> list[DatedEntry]:
+        return [dated for row, dated in self._dated() if row.teacher_id == teacher_id]
+
+    async def of_programs(self, state: str, program_ids: Collection[str], district: str | None,
+                          year: int | None = None) -> list[DatedEntry]:
+        licensed = {x.teacher_id for x in self.licenses.rows.values() if x.state == state and x.district == district}
+        return [dated for row, dated in self._dated() if row.state == state and row.entry.program_id in program_ids
+                and (year is None or row.entry.year == year) and (district is None or row.teacher_id in licensed)]
+
+    async def licenses_of(self, state: str, teacher_ids: Collection[str]) -> list[License]:
+        return sorted((x for x in self.licenses.rows.values() if x.state == state and x.teacher_id in teacher_ids),
+                      key=lambda x: x.license_number)
+
+    async def credential_names(self, credential_ids: Collection[UUID]) -> dict[UUID, str]:
+        names = {a.credential_id: a.credential_name for a in self.awards.rows.values()
+                 if a.credential_id in credential_ids}
+        for (credential_id, _), version in sorted(self.credentials.rows.items(), key=lambda kv: kv[0][1]):
+            if credential_id in credential_ids:
+                names[credential_id] = version.name
+        return names
+
+
 class FakeUnitOfWork(FakeMessagingUnitOfWork):
     """Claims and events only count once committed, like the real unit of work."""
 
@@ -436,6 +473,8 @@ class FakeUnitOfWork(FakeMessagingUnitOfWork):
         self.reports = FakeReports(self.licenses, self.awards, self.credentials)
         self.recognitions = FakeRecognitions()
         self.memberships = FakeMemberships(self.awards)
+        self.recognition_reports = FakeRecognitionReports(self.recognitions, self.licenses, self.awards,
+                                                          self.credentials)
         self.metrics = LicensureMetrics()
         self.award_to_credit: list[tuple[str, float]] = []
 

@@ -19,6 +19,7 @@ from microcred.portal.adapters.platform_api import PlatformApi
 from microcred.portal.adapters.sessions import SessionStore
 from microcred.portal.entrypoints import (
     agency,
+    agency_recognitions,
     agency_webhooks,
     application,
     authoring,
@@ -27,6 +28,7 @@ from microcred.portal.entrypoints import (
     operations,
     operations_people,
     pages,
+    recognitions,
     reviews,
     sign_in,
     uploads,
@@ -111,8 +113,10 @@ def build_app(settings: PortalSettings) -> FastAPI:
     app.include_router(operations_people.create_router())
     app.include_router(agency.create_router())
     app.include_router(agency_webhooks.create_router())
+    app.include_router(agency_recognitions.create_router())
     app.include_router(earned.create_router())
     app.include_router(licenses.create_router())
+    app.include_router(recognitions.create_router())
     app.include_router(uploads.create_router())
     app.include_router(reviews.create_router())
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "entrypoints" / "static")), name="static")

@@ -198,7 +198,11 @@ class RecognitionEntryRow(Base):
     """Append-only (migration 0008); ``seq`` is the ledger's order, ``created_at`` tying within a transaction."""
 
     __tablename__ = "recognition_entries"
-    __table_args__ = (sa.Index("ix_recognition_entries_teacher", "teacher_id", "program_id", "seq"),)
+    __table_args__ = (
+        sa.Index("ix_recognition_entries_teacher", "teacher_id", "program_id", "seq"),
+        # A program's holders and the incentive report read one program's entries in a state (migration 0011).
+        sa.Index("ix_recognition_entries_program", "program_id", "state", "year", "seq"),
+    )
 
     entry_id: Mapped[UUID] = mapped_column(primary_key=True)
     teacher_id: Mapped[str] = mapped_column(sa.Text)

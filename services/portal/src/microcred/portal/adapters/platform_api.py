@@ -272,19 +272,22 @@ class PlatformApi:
     async def credit_report(self, token: str, state: str, params: dict[str, str]) -> AsyncIterator[bytes]:
         """The credit report's CSV as the service streams it, so a large report never sits whole in the portal.
         Refusals and outages are raised before the first byte, while the page can still say so."""
-        path = f"/states/{state}/reports/credits"
-        request = self._http.build_request("GET", self._urls.licensure + path, params=params,
+        return await self.stream("licensure", f"/states/{state}/reports/credits", token, params)
+
+    async def stream(self, service: Service, path: str, token: str, params: dict[str, str]) -> AsyncIterator[bytes]:
+        """A GET's body as the service streams it (a CSV report); refusals and outages before the first byte."""
+        request = self._http.build_request("GET", getattr(self._urls, service) + path, params=params,
                                            headers={"Authorization": f"Bearer {token}"})
         try:
             response = await self._http.send(request, stream=True)
         except httpx.TransportError as exc:
-            raise ServiceDown("licensure", None, type(exc).__name__) from exc
+            raise ServiceDown(service, None, type(exc).__name__) from exc
         if response.status_code >= 300:
             try:
                 await response.aread()
             finally:
                 await response.aclose()
-            _raise_unless_answered("licensure", "GET", path, response)
+            _raise_unless_answered(service, "GET", path, response)
 
         async def chunks() -> AsyncIterator[bytes]:
             try:
@@ -323,6 +326,34 @@ class PlatformApi:
         answered: dict[str, int] = await self.call("POST", "licensure", f"/webhooks/{subscription_id}/replay", token,
                                                    json=replay)
         return answered["requeued"]
+
+    # -- licensure: recognitions (issue 21: a teacher's progress; holders and incentives for staff) ---------------
+
+    async def my_recognitions(self, token: str) -> dict[str, Any]:
+        found: dict[str, Any] = await self.call("GET", "licensure", "/recognitions/me", token)
+        return found
+
+    async def recognition_programs(self, token: str, state: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = await self.call("GET", "licensure", "/recognitions/programs", token,
+                                                      params={"state": state})
+        return found
+
+    async def recognition_holders(self, token: str, state: str, program_id: str,
+                                  params: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
+        """One page of a program's holders, and how many there are in all (X-Total-Count)."""
+        response = await self.respond("GET", "licensure", f"/states/{state}/recognitions/{quote(program_id, safe='')}/holders",
+                                      token, params=params)
+        total = response.headers.get("X-Total-Count", "")
+        found: list[dict[str, Any]] = response.json()
+        return (int(total) if total.isdigit() else len(found)), found
+
+    async def incentive_report(self, token: str, state: str, params: dict[str, str]) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = await self.call("GET", "licensure", f"/states/{state}/reports/incentives", token,
+                                                      params=params)
+        return found
+
+    async def incentive_report_csv(self, token: str, state: str, params: dict[str, str]) -> AsyncIterator[bytes]:
+        return await self.stream("licensure", f"/states/{state}/reports/incentives.csv", token, params)
 
     # -- catalog authoring (issuer admins' drafts; operators' approvals, import and export) ---------------------
 
