@@ -9,7 +9,7 @@ Revision ID: 0011
 
 from alembic import op
 
-revision = "0011"
+revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None
