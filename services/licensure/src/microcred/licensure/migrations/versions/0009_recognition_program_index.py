@@ -4,7 +4,7 @@ The ledger's only index leads with the teacher (a teacher's evaluation reads the
 one program's (or a state's incentive programs') entries of every teacher, so an index that leads with the
 program and state keeps those reads from scanning the whole ledger as it grows.
 
-Revision ID: 0011
+Revision ID: 0009
 """
 
 from alembic import op
