@@ -225,9 +225,13 @@ def test_each_credential_earns_the_incentive_up_to_the_years_cap() -> None:
 
 
 def test_a_later_credential_tops_up_the_years_incentive_by_what_the_ledger_does_not_hold() -> None:
-    ledger = run(incentive(), awards(2))
-    more = run(incentive(), awards(2) + awards(3, start=day(30), first=3), ledger=ledger)
+    first, later = awards(2), awards(3, start=day(30), first=3)
+    ledger = run(incentive(), first)
+    more = run(incentive(), first + later, ledger=ledger)
     assert more[len(ledger):][0].amount == Decimal(500)  # 1000 held, the cap leaves 500 of the 1500 earned
+    # Each entry cites the awards it pays for, so payroll can match a payment to its credentials.
+    assert ledger[0].award_ids == tuple(a.award_id for a in first)
+    assert more[len(ledger):][0].award_ids == tuple(a.award_id for a in later)
     assert held(more) == {"year-2025": ("granted", Decimal(1500))}
 
 
@@ -247,7 +251,7 @@ def test_incentives_by_program_year_split_on_its_first_day() -> None:
 def test_an_uncapped_incentive_pays_for_every_credential() -> None:
     uncapped = incentive(rule={"cap_per_year": None})
     assert run(uncapped, awards(5))[0].amount == Decimal(2500)
-    assert str(progress(uncapped, awards(5), as_of=LATER)) == "2500 of 2500 USD in 2025 for Incentive"
+    assert str(progress(uncapped, awards(5), as_of=LATER)) == "2500 USD in 2025 for Incentive"  # no cap to be "of"
 
 
 # -- master's equivalency -------------------------------------------------------------------------------------
@@ -389,6 +393,7 @@ def test_a_paid_incentive_is_not_clawed_back_when_the_program_keeps_it() -> None
     ledger = run(reversing, four)
     [reversal] = run(reversing, lost, ledger=ledger)[1:]
     assert (reversal.kind, reversal.amount) == ("reverse", Decimal(500))  # 1500 capped -> 1000 for two
+    assert reversal.award_ids == (four[0].award_id, four[1].award_id)  # the two revoked, not all four
     assert held([*ledger, reversal]) == {"year-2025": ("granted", Decimal(1000))}
 
 

@@ -65,7 +65,7 @@ def standing_view(standing: Standing, unit: str | None) -> dict[str, Any]:
 
 
 def progress_view(progress: Progress) -> dict[str, Any]:
-    return {"have": amount_text(progress.have), "need": amount_text(progress.need), "toward": progress.toward,
+    return {"have": amount_text(progress.have), "need": None if progress.need is None else amount_text(progress.need), "toward": progress.toward,
             "text": str(progress)}
 
 

@@ -68,7 +68,9 @@ def teacher_programs(answer: dict[str, Any]) -> list[TeacherProgram]:
     found = []
     for p in answer.get("programs", []):
         progress = p["progress"]
-        need, have = Decimal(progress["need"]), Decimal(progress["have"])
+        # No "need" (an incentive without a yearly cap): the amount stands alone, with no bar to fill.
+        need = None if progress["need"] is None else Decimal(progress["need"])
+        have = Decimal(progress["have"])
         unit = p["outcome"]["unit"]
         held = [Held(f"{status_words(h['status'], p['district'])} since {_day(h['since'])} "
                      f"(version {h['program_version']})",
@@ -80,8 +82,9 @@ def teacher_programs(answer: dict[str, Any]) -> list[TeacherProgram]:
             summary=p["summary"], options=list(p["options"]),
             example_note="This program is an example: confirm it with the agency before relying on it."
             if p["confirm_with_agency"] else "",
-            progress=progress["text"] if need > 0 or p["rule_kind"] not in NEEDS_CATALOG else UNDESCRIBED,
-            bar_max=str(need) if need > 0 else None, bar_value=str(min(have, need)),
+            progress=progress["text"] if need is None or need > 0 or p["rule_kind"] not in NEEDS_CATALOG
+            else UNDESCRIBED,
+            bar_max=str(need) if need else None, bar_value=str(have if need is None else min(have, need)),
             held=held, counted=[c["name"] for c in p["counted"]], missing=[c["name"] for c in p["missing"]],
             could_count=[c["name"] for c in p["could_count"]],
         ))

@@ -40,10 +40,12 @@ class Progress(NamedTuple):
     """Where a teacher stands toward a program, for their own view: "4 of 6 for Mentor Teacher"."""
 
     have: Decimal
-    need: Decimal
+    need: Decimal | None  # None: nothing to be "of" (an incentive without a yearly cap)
     toward: str
 
     def __str__(self) -> str:
+        if self.need is None:
+            return f"{_num(self.have)} {self.toward}"
         return f"{_num(self.have)} of {_num(self.need)} {self.toward}"
 
 
@@ -81,14 +83,20 @@ def evaluate(program: Program, held: Iterable[HeldAward], *, growth_plan: Iterab
             continue  # the district said no to this outcome; asking again on every event would nag
         holds = holding is not None and holding.held
         if isinstance(program.rule, IncentivePerCredential) and target.amount is not None:
+            before = holding.award_ids if holding is not None and holds else ()
             owed = target.amount - (holding.amount or Decimal(0) if holding is not None and holds else Decimal(0))
+            # A top-up cites the awards it pays for, and a partial reversal those it takes back, so payroll
+            # can match each entry to its credentials; the whole year's awards when the change is not one
+            # of awards (a cap or an amount changed with the program's version).
             if owed > 0:
-                changes.append(entry(key, "grant", target.year, target.award_ids,
+                cited = tuple(a for a in target.award_ids if a not in before) or target.award_ids
+                changes.append(entry(key, "grant", target.year, cited,
                                      f"{label}: {_num(owed)} {unit} for {target.year}", owed))
             elif owed < 0 and holding is not None:
-                why = _why_not(program, awards, holding.award_ids, plan, as_of)
-                changes.append(entry(key, "reverse", target.year, holding.award_ids,
-                                     f"{label} for {target.year}: {why}", -owed))
+                lost = tuple(a for a in holding.award_ids if a not in target.award_ids) or holding.award_ids
+                why = _why_not(program, awards, lost, plan, as_of)
+                changes.append(entry(key, "reverse", target.year, lost, f"{label} for {target.year}: {why}",
+                                     -owed))
         elif not holds:
             changes.append(entry(key, "grant", target.year, target.award_ids, _granted(program, key),
                                  target.amount))
@@ -142,7 +150,7 @@ def progress(program: Program, held: Iterable[HeldAward], *, growth_plan: Iterab
         this_year = [t for t in incentives(program, rule, counted) if t.year == year]
         earned = this_year[0].amount or Decimal(0) if this_year else Decimal(0)
         if rule.cap_per_year is None:  # nothing to be "of": the year's amount stands alone
-            return Progress(earned, earned, f"{program.outcome.unit} in {year} for {label}")
+            return Progress(earned, None, f"{program.outcome.unit} in {year} for {label}")
         return Progress(earned, rule.cap_per_year, f"{program.outcome.unit} of the {year} cap for {label}")
     required = required_credentials(program, members)
     have = sum(1 for a in living if a.credential_id in required)
