@@ -23,7 +23,7 @@ from document_reader import DocumentReader, RecordRejected
 from fastapi.testclient import TestClient
 from node_packages import require_node
 
-from microcred.events import CredentialRetired, StateFeedRecord, StateFeedRecordV1
+from microcred.events import CredentialRetired, StateFeedRecord, StateFeedRecordV1, StateFeedRecordV2
 from microcred.events.registry import ALL_EVENTS
 from microcred.runtime.auth import DevTokenIssuer
 from microcred.runtime.outbox import outbox_row
@@ -115,9 +115,11 @@ def test_the_state_feed_is_one_channel_per_state_with_a_message_for_every_kind_o
     current = {name: document["components"]["messages"][name]["payload"]["properties"]["record_type"].get("const")
                for name in feed["messages"]}
     assert set(current.values()) == {*StateFeedRecord.record_kinds, None}
-    # Version 1 (one message: it told its kinds apart by nothing but the field) is still on the topics.
-    assert [name for name, kind in current.items() if kind is None] == ["licensure.state-record.v1"]
-    assert "no longer written" in document["components"]["messages"]["licensure.state-record.v1"]["summary"]
+    # Versions 1 and 2 (one message each, as earlier versions are described) are still on the topics.
+    earlier = ["licensure.state-record.v1", "licensure.state-record.v2"]
+    assert [name for name, kind in current.items() if kind is None] == earlier
+    for name in earlier:
+        assert "no longer written" in document["components"]["messages"][name]["summary"]
     for name in feed["messages"]:
         message = document["components"]["messages"][name]
         assert message["bindings"]["kafka"]["key"]["format"] == "uuid"
@@ -141,9 +143,22 @@ def test_what_the_outbox_writes_is_what_the_documents_describe(documents: dict[s
     )
     topic, key, headers, value = record(rejected, "licensure")
     assert topic == "licensure.state.TN"
-    assert reader.check(topic, key, headers, value) == "licensure.state-record.v2.credit_rejected"
-    earlier = StateFeedRecordV1(**rejected.model_dump(include=set(StateFeedRecordV1.model_fields) - {"event_version"}))
-    assert reader.check(*record(earlier, "licensure")) == "licensure.state-record.v1"
+    assert reader.check(topic, key, headers, value) == "licensure.state-record.v3.credit_rejected"
+    for older in (StateFeedRecordV1, StateFeedRecordV2):
+        earlier = older(**rejected.model_dump(include=set(older.model_fields) - {"event_version"}))
+        assert reader.check(*record(earlier, "licensure")) == f"licensure.state-record.v{earlier.event_version}"
+    granted = StateFeedRecord(
+        correlation_id=uuid4(), record_type="recognition_granted", state="TN", district="Knox County",
+        license_id=uuid4(), license_number="TN-1", license_type="Professional", teacher_id="t-1",
+        recognition={"entry_id": uuid4(), "program_id": "TN-KNOX-MENTOR", "program_version": 1,
+                     "outcome_kind": "designation", "outcome_label": "Mentor Teacher", "district": "Knox County",
+                     "key": "complete", "year": 2026, "award_ids": [uuid4()], "reason": "the stack is complete"},
+    )
+    g_topic, g_key, g_headers, g_value = record(granted, "licensure")
+    assert reader.check(g_topic, g_key, g_headers, g_value) == "licensure.state-record.v3.recognition_granted"
+    without_outcome = g_value.replace(b'"recognition":{', b'"recognition":null,"moved":{')
+    with pytest.raises(RecordRejected, match="no message"):
+        reader.check(g_topic, g_key, g_headers, without_outcome)
 
     # A reader written from the documents refuses what they do not describe.
     with pytest.raises(RecordRejected, match="ce_source"):

@@ -233,6 +233,9 @@ def scene(platform: Platform, client: PlatformClient, module_world: Any) -> Iter
     benton = client.actor(f"benton-{u}", Role.DISTRICT_ADMIN, states=("AR",), district="Benton County")
     webhook = client.call("POST", "licensure", "/webhooks", tn_admin, expect=201,
                           json={"state": "TN", "url": DEAD_URL})["subscription_id"]
+    # A district's own webhook (issue 21): its district admin manages it, besides the state's admin and operators.
+    pulaski_hook = client.call("POST", "licensure", "/webhooks", ar_admin, expect=201, json={
+        "state": "AR", "district": "Pulaski County", "url": DEAD_URL})["subscription_id"]
 
     parties = {
         "teacher1": teacher1, "teacher2": teacher2, "teacher3": teacher3,
@@ -345,6 +348,13 @@ def scene(platform: Platform, client: PlatformClient, module_world: Any) -> Iter
              "tn_admin", hidden=webhook, body={"since": "2020-01-01T00:00:00Z"}),
         Case("unsubscribe TN's webhook", "licensure", "DELETE", f"/webhooks/{webhook}", _everyone("tn_admin", op),
              "tn_admin", hidden=webhook, destructive=True),
+        Case("read Pulaski's webhook deliveries", "licensure", "GET", f"/webhooks/{pulaski_hook}/deliveries",
+             _everyone("district_pulaski", "ar_admin", op), "district_pulaski", hidden=pulaski_hook),
+        Case("replay Pulaski's webhook", "licensure", "POST", f"/webhooks/{pulaski_hook}/replay",
+             _everyone("district_pulaski", "ar_admin", op), "district_pulaski", hidden=pulaski_hook,
+             body={"since": "2020-01-01T00:00:00Z"}),
+        Case("unsubscribe Pulaski's webhook", "licensure", "DELETE", f"/webhooks/{pulaski_hook}",
+             _everyone("district_pulaski", "ar_admin", op), "district_pulaski", hidden=pulaski_hook, destructive=True),
         Case("run the expiry sweep", "licensure", "POST", "/maintenance/expiry-sweep", ops, op),
         # Recognitions (issue 21): a teacher reads only their own standing; a program's holders and the
         # incentive report are the state's, and each of its district admins' for their own district.
@@ -372,6 +382,8 @@ def scene(platform: Platform, client: PlatformClient, module_world: Any) -> Iter
         Listing("teacher2's recognitions", "licensure", "/recognitions/me", teacher2.subject, _everyone("teacher2")),
         Listing("AR's recognition programs (public)", "licensure", "/recognitions/programs",
                 "AR-PULASKI-SECONDARY-SCIENCE", frozenset(parties), {"state": "AR"}),
+        Listing("Pulaski's webhooks", "licensure", "/webhooks", pulaski_hook,
+                _everyone("district_pulaski", "ar_admin", op)),
     ]
 
     def license_body(state: str, **extra: Any) -> dict[str, Any]:
@@ -405,10 +417,19 @@ def scene(platform: Platform, client: PlatformClient, module_world: Any) -> Iter
                                               "credential_ids": [draft_a]}),
               twin={"issuer_id": issuer_b, "name": f"Matrix Probe {u}", "credential_ids": [UNKNOWN]}),
     ]
+    pulaski_body = {"state": "AR", "district": "Pulaski County", "url": DEAD_URL}
+    probes += [
+        Probe("a district admin subscribes to another district's records", "district_benton", "licensure", "POST",
+              "/webhooks", pulaski_body, ("district_pulaski", "POST", "/webhooks", pulaski_body)),
+        Probe("a district admin subscribes to another state's records", "district_pulaski", "licensure", "POST",
+              "/webhooks", {"state": "TN", "url": DEAD_URL}, ("tn_admin", "POST", "/webhooks",
+                                                              {"state": "TN", "url": DEAD_URL})),
+    ]
     found = Scene(parties, cases, listings, probes)
     yield found
     # Also when the test failed half way: a live subscription would retry a dead URL for the whole session.
     found.cleanup.append(("tn_admin", "licensure", "DELETE", f"/webhooks/{webhook}"))
+    found.cleanup.append(("ar_admin", "licensure", "DELETE", f"/webhooks/{pulaski_hook}"))
     for who, service, method, path in found.cleanup:
         client.attempt(method, service, path, parties[who])
 
@@ -491,6 +512,9 @@ def _probe(client: PlatformClient, scene: Scene, probe: Probe, tally: Tally) -> 
     elif probe.service == "catalog" and probe.path == "/pathways":
         # The control's pathway gates a credential of this run for every teacher: take it down again.
         scene.cleanup.append((who, "catalog", "DELETE", f"/pathways/{control.json()['pathway_id']}"))
+    elif probe.service == "licensure" and probe.path == "/webhooks":
+        # The control's subscription would retry its dead URL for the rest of the session.
+        scene.cleanup.append((who, "licensure", "DELETE", f"/webhooks/{control.json()['subscription_id']}"))
 
 
 def test_no_party_reads_or_writes_what_is_not_theirs_and_no_refusal_tells_what_exists(

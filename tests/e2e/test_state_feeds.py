@@ -270,7 +270,7 @@ def test_suspension_reinstatement_and_expiry_reach_each_crediting_states_topic_a
 
     mine = [r for r in tn_records if r["license_id"] == tn["license_id"]]
     suspended = next(r for r in mine if r["record_type"] == "credential_suspended")
-    assert suspended["event_version"] == 2 and suspended["award_id"] == award["award_id"]
+    assert suspended["event_version"] == 3 and suspended["award_id"] == award["award_id"]
     assert (suspended["reason"], suspended["changed_by"]) == ("Evidence under review", module_world.admin.subject)
     assert suspended["license_number"] == tn["license_number"] and suspended["credential_name"]
     assert suspended["entry_id"] and float(suspended["amount"]) == 6, "kept names the credit that stays"

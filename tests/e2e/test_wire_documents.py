@@ -10,9 +10,11 @@ topic on the broker from the start, which includes what the earlier end-to-end m
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,6 +28,8 @@ from microcred.devstack.samples import expiring_award
 from microcred.runtime.offsets import LogEnds
 
 pytestmark = pytest.mark.stack
+
+PROGRAMS_DIR = "MICROCRED_EXTRA_PROGRAMS_DIR"
 
 
 def documents(platform: Platform) -> dict[str, dict[str, Any]]:
@@ -84,10 +88,38 @@ def read_everything(bootstrap: str, reader: DocumentReader) -> tuple[Counter[str
     return asyncio.run(read())
 
 
+def recognise_and_reverse(platform: Platform, client: PlatformClient, world: Any, programs: Path) -> None:
+    """A recognition_granted and a recognition_reversed record: a district program of this module alone (a file
+    licensure reads at start, as in test_recognitions) designates the holder of a one-credential stack, which a
+    revocation takes back."""
+    credential_id = world.publish("Wire Recognised Practice")
+    stack = client.call("POST", "catalog", "/stacks", world.admin, expect=201, json={
+        "issuer_id": world.issuer_id, "name": f"Wire Stack {world.unique}", "description": "One credential.",
+        "credential_ids": [credential_id]})
+    district = f"Wire County {world.unique}"
+    (programs / "wire.json").write_text(json.dumps({
+        "program_id": f"TN-WIRE-{world.unique}", "state": "TN", "district": district, "agency": "e2e wire test",
+        "confirm_with_agency": True, "note": "written by tests/e2e/test_wire_documents.py",
+        "versions": [{"version": 1, "name": "Wire designation", "effective_from": "2024-07-01",
+                      "outcome": {"kind": "designation", "label": "Wire Leader"},
+                      "rule": {"kind": "complete_stack", "stack_id": stack["stack_id"]}, "on_revocation": "reverse"}],
+    }))
+    platform.service_env[PROGRAMS_DIR] = str(programs)
+    try:
+        platform.stop_service("licensure")
+        platform.restart_service("licensure")
+    finally:
+        platform.service_env.pop(PROGRAMS_DIR, None)  # loaded until licensure's next start: a district of its own
+    award = world.earn(world.teacher(state="TN", district=district), credential_id)
+    client.call("POST", "award", f"/credentials/{award['award_id']}/revoke", world.admin,
+                json={"reason": "Wire test: the designation is reversed"})
+
+
 def test_a_reader_written_from_the_documents_alone_accepts_every_record_on_every_topic(
-    platform: Platform, client: PlatformClient, module_world: Any
+    platform: Platform, client: PlatformClient, module_world: Any, tmp_path: Path
 ) -> None:
     # One of every kind of state record, so that each documented message is read at least once.
+    recognise_and_reverse(platform, client, module_world, tmp_path)
     teacher = module_world.teacher(state="TN")  # licensed in TN, whose rules post credit at once
     revoked = module_world.earn(teacher, module_world.publish("Wire Revoked Practice"))
     client.call("POST", "award", f"/credentials/{revoked['award_id']}/revoke", module_world.admin,
@@ -119,7 +151,7 @@ def test_a_reader_written_from_the_documents_alone_accepts_every_record_on_every
     messages = found[feed.document]["components"]["messages"]
     # The kinds written now (a record_type of their own); version 1 records are only in older deployments' topics.
     feed_kinds = {name for name in feed.messages if "const" in messages[name]["payload"]["properties"]["record_type"]}
-    assert len(feed_kinds) == 9
+    assert len(feed_kinds) == 11
 
     def everything_read() -> tuple[Counter[str], list[str], list[str]] | None:
         found = read_everything(platform.endpoints.kafka_bootstrap, reader)

@@ -219,19 +219,3 @@ def test_state_and_district_staff_decide_report_and_watch_their_webhooks(
     checked(page, "Credits by district and credential")
     screenshot(page, "agency-13-credits-report-phone")
     context.close()
-
-
-def test_a_district_administrator_is_offered_no_webhooks_and_the_service_refuses_them_anyway(
-    page: Page, portal_world: PortalWorld
-) -> None:
-    sign_in(page, portal_world, "District administrator")
-    page.goto(portal_world.url + "/agency")
-    area = page.get_by_role("navigation", name="Approvals and reports")
-    expect(area.get_by_role("link", name="Webhook endpoints")).to_have_count(0)
-    page.goto(portal_world.url + "/agency/webhooks?state=AR")
-    checked(page, "Webhook endpoints")
-    page.get_by_label("Endpoint address").fill("https://agency.example.org/hook")
-    page.get_by_role("button", name="Add the endpoint").click()
-    expect(page.get_by_role("alert")).to_contain_text("not allowed")
-    expect(page.get_by_label("Endpoint address")).to_have_value("https://agency.example.org/hook")
-    checked(page, "Webhook endpoints")

@@ -17,6 +17,7 @@ from microcred.events import (
     Rubric,
     StateFeedRecord,
     StateFeedRecordV1,
+    StateFeedRecordV2,
     decode_event,
     state_feed_topic,
 )
@@ -88,24 +89,51 @@ def feed_record(cls: type[IntegrationEvent], **overrides: object) -> Integration
 
 def test_status_records_needed_a_second_version_of_the_state_record_and_v1_records_still_decode() -> None:
     # A new record_type value is a changed constraint: a reader validating v1 refuses it, so it cannot
-    # be growth of v1. The snapshots' rule says so, and that is why StateFeedRecord is version 2.
-    assert incompatibilities(current_schema(StateFeedRecordV1), current_schema(StateFeedRecord))
+    # be growth of v1. The snapshots' rule says so, and that is why there was a version 2.
+    assert incompatibilities(current_schema(StateFeedRecordV1), current_schema(StateFeedRecordV2))
     old = feed_record(StateFeedRecordV1)
     assert type(decode_event(old.to_json())) is StateFeedRecordV1, "records already on the topics still read"
-    suspended = feed_record(StateFeedRecord, record_type="credential_suspended", consequence="kept",
+    suspended = feed_record(StateFeedRecordV2, record_type="credential_suspended", consequence="kept",
                             changed_at="2026-01-05T10:00:00Z", changed_by="admin-1", reason="Evidence under review")
     decoded = decode_event(suspended.to_json())
-    assert isinstance(decoded, StateFeedRecord) and decoded.event_version == 2
+    assert isinstance(decoded, StateFeedRecordV2) and decoded.event_version == 2
     assert decoded.consequence == "kept" and decoded.destination_topic() == "licensure.state.TN"
     # Every v1 record is v2 content: a v2 reader may read the topic's history with the v2 model.
     as_v2 = json.loads(old.to_json()) | {"event_version": 2}
-    assert StateFeedRecord.model_validate(as_v2).record_type == "credit_posted"
+    assert StateFeedRecordV2.model_validate(as_v2).record_type == "credit_posted"
     with pytest.raises(ValidationError):
         feed_record(StateFeedRecordV1, record_type="credential_suspended")
     # A v2 record has what its kind promises (the feed's AsyncAPI document lists it): no consequence, no record.
     with pytest.raises(ValidationError, match="needs consequence"):
-        feed_record(StateFeedRecord, record_type="credential_suspended", changed_at="2026-01-05T10:00:00Z",
+        feed_record(StateFeedRecordV2, record_type="credential_suspended", changed_at="2026-01-05T10:00:00Z",
                     changed_by="admin-1", reason="Evidence under review")
+
+
+def recognition(**overrides: object) -> dict[str, object]:
+    return dict(entry_id=uuid.uuid4(), program_id="LA-MENTOR-TEACHER", program_version=1, outcome_kind="designation",
+                outcome_label="Mentor Teacher", key="complete", year=2026, award_ids=(uuid.uuid4(),),
+                reason="holds every credential of the stack") | overrides
+
+
+def test_recognition_records_needed_a_third_version_and_v2_records_still_decode_and_read_as_v3() -> None:
+    assert incompatibilities(current_schema(StateFeedRecordV2), current_schema(StateFeedRecord))
+    old = feed_record(StateFeedRecordV2)
+    assert type(decode_event(old.to_json())) is StateFeedRecordV2, "records already on the topics still read"
+    assert StateFeedRecord.model_validate(json.loads(old.to_json()) | {"event_version": 3}).award_id == old.award_id
+    granted = feed_record(StateFeedRecord, record_type="recognition_granted", district="Caddo Parish", award_id=None,
+                          credential_id=None, credential_name=None, amount=None, entry_id=None, unit=None,
+                          earned_in_cycle=None, required_in_cycle=None, rule_set_id=None, rule_set_version=None,
+                          credential=None, recognition=recognition(district="Caddo Parish"))
+    decoded = decode_event(granted.to_json())
+    assert isinstance(decoded, StateFeedRecord) and decoded.event_version == 3 and decoded.recognition is not None
+    assert decoded.recognition.outcome_label == "Mentor Teacher" and decoded.district == "Caddo Parish"
+    with pytest.raises(ValidationError):
+        feed_record(StateFeedRecordV2, record_type="recognition_granted")
+    # Each kind has what the feed's document promises it: a recognition its outcome, an award record its award.
+    with pytest.raises(ValidationError, match="needs recognition"):
+        feed_record(StateFeedRecord, record_type="recognition_reversed")
+    with pytest.raises(ValidationError, match="needs award_id"):
+        feed_record(StateFeedRecord, award_id=None)
 
 
 def test_producers_cannot_invent_fields_but_consumers_ignore_unknown_ones() -> None:

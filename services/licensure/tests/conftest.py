@@ -38,6 +38,7 @@ from microcred.licensure.domain.model import (
 from microcred.licensure.domain.recognition import Memberships, RecognitionEntry
 from microcred.licensure.domain.recognition.standing import DatedEntry
 from microcred.licensure.domain.reports import Holding
+from microcred.licensure.domain.webhooks import Subscription, receives
 from microcred.runtime.testing import FakeMessagingUnitOfWork
 
 TN = RuleSet(
@@ -348,14 +349,19 @@ class FakeApprovals:
 
 
 class FakeWebhooks:
-    """Records what would be queued for the states' webhook subscribers."""
+    """Records what would be queued for the states' webhook subscribers; with ``subscriptions``, which of them
+    each record is queued for (domain.webhooks.receives, as the repository's query does)."""
 
     def __init__(self) -> None:
         self.records: list[StateFeedRecord] = []
+        self.subscriptions: list[Subscription] = []
+        self.deliveries: list[tuple[UUID, StateFeedRecord]] = []
 
     async def enqueue(self, record: StateFeedRecord) -> int:
         self.records.append(record)
-        return 1
+        receiving = [s.subscription_id for s in self.subscriptions if receives(s, record)]
+        self.deliveries += [(subscription_id, record) for subscription_id in receiving]
+        return len(receiving)
 
 
 class FakeReports:

@@ -57,7 +57,7 @@ async def test_suspending_a_credited_award_tells_the_state_its_credit_is_kept(uo
     assert (record.reason, record.changed_at, record.changed_by) == (
         "evidence under review", suspended.changed_at, "admin-1")
     assert (record.entry_id, record.amount, record.unit) == (credit_entry(uow, license).entry_id, Decimal(6), "points")
-    assert record.causation_id == suspended.event_id and record.event_version == 2
+    assert record.causation_id == suspended.event_id and record.event_version == 3
     assert [e.kind for e in uow.ledger.entries] == [EntryKind.CREDIT], "a suspension moves no credit"
     assert uow.webhooks.records[-1] == record, "the state's webhooks get the same record"
 

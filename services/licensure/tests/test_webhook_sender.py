@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 from uuid import UUID, uuid4
 
 import httpx
@@ -39,11 +39,15 @@ from microcred.licensure.domain.webhooks import (
     WebhookSchedule,
     new_delivery,
     new_subscription,
+    receives,
     requeue,
     signature_header,
     verify_signature,
 )
+from microcred.licensure.service_layer import webhooks
 from microcred.licensure.service_layer.webhooks import deliver_due
+from microcred.runtime.auth import Principal, Role
+from microcred.runtime.errors import Forbidden, NotFound
 
 SECRET = "receiver-secret-" + "k" * 32
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -81,7 +85,7 @@ class FakeWebhookRepository:
         existing = {(d.subscription_id, d.event_id) for d in self._all_deliveries().values()}
         added = 0
         for subscription in self._all_subscriptions().values():
-            if subscription.state != record.state or not subscription.active:
+            if not receives(subscription, record):
                 continue
             if (subscription.subscription_id, record.event_id) in existing:
                 continue
@@ -106,8 +110,9 @@ class FakeWebhookRepository:
     async def get_subscription(self, subscription_id: UUID) -> Subscription | None:
         return self._all_subscriptions().get(subscription_id)
 
-    async def list_subscriptions(self, state: str | None) -> list[Subscription]:
-        found = [s for s in self._all_subscriptions().values() if state is None or s.state == state]
+    async def list_subscriptions(self, state: str | None, district: str | None = None) -> list[Subscription]:
+        found = [s for s in self._all_subscriptions().values()
+                 if state in (None, s.state) and district in (None, s.district)]
         return sorted(found, key=lambda s: (s.state, s.created_at))
 
     async def deactivate(self, subscription_id: UUID, now: datetime | None = None) -> bool:
@@ -273,9 +278,10 @@ class World:
     def uow(self) -> FakeUnitOfWork:
         return FakeUnitOfWork(self.repository, self.metrics)
 
-    async def subscribe(self, url: str, state: str = "TN", secret: str = SECRET) -> Subscription:
+    async def subscribe(self, url: str, state: str = "TN", secret: str = SECRET,
+                        district: str | None = None) -> Subscription:
         subscription = new_subscription(
-            state=state, url=url, secret=secret, created_by="admin-tn", now=NOW, allow_http=True
+            state=state, url=url, secret=secret, created_by="admin-tn", now=NOW, allow_http=True, district=district
         )
         async with self.uow() as uow:
             await uow.webhooks.add_subscription(subscription)
@@ -508,3 +514,98 @@ async def test_nothing_is_kept_when_the_unit_of_work_is_not_committed(world: Wor
     async with world.uow() as uow:
         assert await uow.webhooks.enqueue(record(), NOW) == 1
     assert world.repository.deliveries == {}
+
+
+# --- a district's own subscriptions (issue 21) ---------------------------------------------------------------
+
+
+KNOX_ADMIN = Principal(subject="admin-knox", roles=frozenset({Role.DISTRICT_ADMIN}), states=("TN",),
+                       district="Knox County")
+TN_ADMIN = Principal(subject="admin-tn", roles=frozenset({Role.STATE_ADMIN}), states=("TN",))
+HOOK = "https://knox.example.org/hooks"
+
+
+def of_district(district: str | None, record_type: str = "credit_posted") -> StateFeedRecord:
+    if record_type == "credit_posted":
+        return record().model_copy(update={"district": district, "event_id": uuid4()})
+    outcome = {"entry_id": uuid4(), "program_id": "TN-KNOX-MENTOR", "program_version": 1,
+               "outcome_kind": "designation", "outcome_label": "Mentor Teacher", "district": district,
+               "key": "complete", "year": 2026, "award_ids": [uuid4()], "reason": "the stack is complete"}
+    return StateFeedRecord(correlation_id=uuid4(), states=("TN",), record_type=record_type, state="TN",
+                           district=district, license_id=uuid4(), license_number="TN-1", license_type="Professional",
+                           teacher_id="teacher-42", recognition=outcome)
+
+
+async def test_a_district_subscription_is_queued_its_licenses_records_only_and_the_state_one_all(
+    world: World,
+) -> None:
+    state = await world.subscribe("https://doe.example.gov/hooks")
+    knox = await world.subscribe("https://knox.example.org/hooks", district="Knox County")
+    shelby = await world.subscribe("https://shelby.example.org/hooks", district="Shelby County")
+    records = [of_district("Knox County"), of_district(None), of_district("Shelby County", "recognition_granted"),
+               of_district("Knox County", "recognition_reversed")]
+    assert [await world.enqueue(r) for r in records] == [2, 1, 2, 2]
+    sent = {s.subscription_id: sorted(d.event_id for d in world.repository.deliveries.values()
+                                      if d.subscription_id == s.subscription_id) for s in (state, knox, shelby)}
+    assert sent[state.subscription_id] == sorted(r.event_id for r in records)
+    assert sent[knox.subscription_id] == sorted([records[0].event_id, records[3].event_id])
+    assert sent[shelby.subscription_id] == [records[2].event_id]
+
+
+async def test_a_district_admin_subscribes_their_own_district_whatever_they_name_but_another_one(
+    world: World,
+) -> None:
+    uow = world.uow()
+    own = await webhooks.subscribe(webhooks.Subscribe(state="TN", url=HOOK), KNOX_ADMIN, uow, allow_http=False)
+    assert (own.state, own.district) == ("TN", "Knox County")
+    named = webhooks.Subscribe(state="TN", district="Knox County", url=HOOK)
+    assert (await webhooks.subscribe(named, KNOX_ADMIN, world.uow(), allow_http=False)).district == "Knox County"
+    with pytest.raises(Forbidden) as refused:
+        await webhooks.subscribe(webhooks.Subscribe(state="TN", district="Shelby County", url=HOOK), KNOX_ADMIN,
+                                 world.uow(), allow_http=False)
+    assert refused.value.code == "district_not_administered"
+    with pytest.raises(Forbidden) as refused:
+        await webhooks.subscribe(webhooks.Subscribe(state="UT", url=HOOK), KNOX_ADMIN, world.uow(), allow_http=False)
+    assert refused.value.code == "state_not_administered"
+    # The state's admin subscribes for any district of the state, or for the whole state.
+    shelby = webhooks.Subscribe(state="TN", district="Shelby County", url=HOOK)
+    assert (await webhooks.subscribe(shelby, TN_ADMIN, world.uow(), allow_http=False)).district == "Shelby County"
+    assert (await webhooks.subscribe(webhooks.Subscribe(state="TN", url=HOOK), TN_ADMIN, world.uow(),
+                                     allow_http=False)).district is None
+
+
+async def test_a_district_admin_manages_their_districts_subscriptions_and_no_other_exists_for_them(
+    world: World,
+) -> None:
+    receiver, sock = Receiver(), reserved_port()
+
+    def subscribe(district: str | None) -> Any:
+        return webhooks.subscribe(webhooks.Subscribe(state="TN", district=district, url=url_of(sock), secret=SECRET),
+                                  TN_ADMIN, world.uow(), allow_http=True)
+
+    knox, shelby, whole = await subscribe("Knox County"), await subscribe("Shelby County"), await subscribe(None)
+    listed = await webhooks.list_subscriptions(None, KNOX_ADMIN, world.uow())
+    assert [s.subscription_id for s in listed] == [knox.subscription_id]
+    assert [s.subscription_id for s in await webhooks.list_subscriptions("TN", KNOX_ADMIN, world.uow())] == [
+        knox.subscription_id]
+    with pytest.raises(Forbidden):
+        await webhooks.list_subscriptions("UT", KNOX_ADMIN, world.uow())
+    assert len(await webhooks.list_subscriptions("TN", TN_ADMIN, world.uow())) == 3
+
+    async with serving(receiver, sock):
+        await world.enqueue(of_district("Knox County"))
+        assert await world.deliver(NOW) == 2  # the district's subscription and the state's
+    since = webhooks.Replay(since=NOW - timedelta(minutes=1))
+    assert await webhooks.replay(knox.subscription_id, since, KNOX_ADMIN, world.uow(), now=NOW) == 1
+    assert len(await webhooks.list_deliveries(knox.subscription_id, None, KNOX_ADMIN, world.uow())) == 1
+    for other in (shelby, whole):  # another district's, or the state's: as if it did not exist
+        with pytest.raises(NotFound):
+            await webhooks.list_deliveries(other.subscription_id, None, KNOX_ADMIN, world.uow())
+        with pytest.raises(NotFound):
+            await webhooks.replay(other.subscription_id, since, KNOX_ADMIN, world.uow(), now=NOW)
+        with pytest.raises(NotFound):
+            await webhooks.unsubscribe(other.subscription_id, KNOX_ADMIN, world.uow())
+    await webhooks.unsubscribe(knox.subscription_id, KNOX_ADMIN, world.uow())
+    assert [s.active for s in await webhooks.list_subscriptions(None, KNOX_ADMIN, world.uow())] == [False]
+    assert all(s.active for s in (await webhooks.list_subscriptions("TN", TN_ADMIN, world.uow()))
+               if s.subscription_id != knox.subscription_id)

@@ -28,6 +28,7 @@ from microcred.events.licensure import (
     RecognitionReversed,
     StateFeedRecord,
     StateFeedRecordV1,
+    StateFeedRecordV2,
 )
 from microcred.events.review import ReviewerAssigned, ReviewerReleased, RevisionRequested, SubmissionScored
 from microcred.events.submission import SubmissionSubmitted, SubmissionWithdrawn
@@ -53,6 +54,7 @@ ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     RecognitionGranted,
     RecognitionReversed,
     StateFeedRecordV1,
+    StateFeedRecordV2,
     StateFeedRecord,
 )
 
@@ -86,7 +88,7 @@ def dead_letter_topic(topic: str) -> str:
 
 # Events whose ``topic`` is a prefix: each state's feed is its own topic (``state_feed_topic``),
 # created by the licensure service for the states it has rule sets for.
-PER_STATE_EVENTS: tuple[type[IntegrationEvent], ...] = (StateFeedRecordV1, StateFeedRecord)
+PER_STATE_EVENTS: tuple[type[IntegrationEvent], ...] = (StateFeedRecordV1, StateFeedRecordV2, StateFeedRecord)
 
 
 def all_topics() -> tuple[str, ...]:

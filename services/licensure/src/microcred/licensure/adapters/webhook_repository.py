@@ -42,12 +42,16 @@ class WebhookRepository:
         return {(state, kind): count for state, kind, count in await self.session.execute(query)}
 
     async def enqueue(self, record: StateFeedRecord, now: datetime | None = None) -> int:
-        """One pending delivery per active subscription of the record's state; how many were new."""
+        """One pending delivery per active subscription that receives the record (domain.webhooks.receives: the
+        state's, and its district's when the record's license has one); how many were new."""
         now = now or datetime.now(UTC)
+        district = WebhookSubscriptionRow.district
+        scope = district.is_(None) if record.district is None else sa.or_(district.is_(None),
+                                                                           district == record.district)
         subscription_ids = list(
             await self.session.scalars(
                 sa.select(WebhookSubscriptionRow.subscription_id).where(
-                    WebhookSubscriptionRow.state == record.state, WebhookSubscriptionRow.active
+                    WebhookSubscriptionRow.state == record.state, WebhookSubscriptionRow.active, scope
                 )
             )
         )
@@ -67,6 +71,7 @@ class WebhookRepository:
             WebhookSubscriptionRow(
                 subscription_id=subscription.subscription_id,
                 state=subscription.state,
+                district=subscription.district,
                 url=subscription.url,
                 secret=subscription.secret,
                 active=subscription.active,
@@ -80,10 +85,13 @@ class WebhookRepository:
         row = await self.session.get(WebhookSubscriptionRow, subscription_id)
         return None if row is None else _subscription(row)
 
-    async def list_subscriptions(self, state: str | None) -> list[Subscription]:
+    async def list_subscriptions(self, state: str | None, district: str | None = None) -> list[Subscription]:
+        """The subscriptions of ``state`` (all states if None); with ``district``, that district's only."""
         query = sa.select(WebhookSubscriptionRow)
         if state is not None:
             query = query.where(WebhookSubscriptionRow.state == state)
+        if district is not None:
+            query = query.where(WebhookSubscriptionRow.district == district)
         query = query.order_by(WebhookSubscriptionRow.state, WebhookSubscriptionRow.created_at)
         return [_subscription(row) for row in await self.session.scalars(query)]
 
@@ -203,6 +211,7 @@ def _subscription(row: WebhookSubscriptionRow) -> Subscription:
         active=row.active,
         created_by=row.created_by,
         created_at=row.created_at,
+        district=row.district,
     )
 
 

@@ -1,4 +1,5 @@
-"""Webhook tables: subscriptions (one receiver of one state's feed) and their deliveries (the outbox).
+"""Webhook tables: subscriptions (one receiver of one state's feed, or of one of its districts') and their
+deliveries (the outbox).
 
 Unique (subscription_id, event_id) makes enqueueing the same record twice a no-op, so a redelivered
 Kafka event that re-runs a use case never doubles a webhook. The partial index on pending deliveries
@@ -31,6 +32,7 @@ class WebhookSubscriptionRow(Base):
 
     subscription_id: Mapped[UUID] = mapped_column(primary_key=True)
     state: Mapped[str] = mapped_column(sa.String(2))
+    district: Mapped[str | None] = mapped_column(sa.Text)  # null: the whole state's records
     url: Mapped[str] = mapped_column(sa.Text)
     secret: Mapped[str] = mapped_column(sa.Text)
     active: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.true())

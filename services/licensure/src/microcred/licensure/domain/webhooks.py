@@ -15,6 +15,11 @@ once ``give_up_after`` has passed since the first attempt of the current round t
 (the dead-letter record, kept for inspection and replay). The window counts from the first attempt
 rather than from enqueueing so an outage of our own worker does not eat the receiver's retry window.
 A replay starts a new round: a fresh window and short delays again, while ``attempts`` keeps counting.
+
+Scope. A subscription receives its state's records, every one of them; a district's subscription (``district``
+set) only those of its district's licenses (the record's ``district``), of every kind: awards, credits,
+status changes and recognitions. A record of a license with no district reaches the state's subscriptions
+alone. :func:`receives` is the rule; the repository's query applies the same one.
 """
 
 from __future__ import annotations
@@ -92,6 +97,13 @@ class Subscription:
     active: bool
     created_by: str
     created_at: datetime
+    district: str | None = None  # a district's subscription: only its licenses' records
+
+
+def receives(subscription: Subscription, record: StateFeedRecord) -> bool:
+    """Whether the record is queued for the subscription (see Scope above)."""
+    return (subscription.active and subscription.state == record.state
+            and subscription.district in (None, record.district))
 
 
 @dataclass(frozen=True)
@@ -165,7 +177,8 @@ def _is_internal_host(host: str) -> bool:
 
 
 def new_subscription(
-    *, state: str, url: str, secret: str | None, created_by: str, now: datetime, allow_http: bool
+    *, state: str, url: str, secret: str | None, created_by: str, now: datetime, allow_http: bool,
+    district: str | None = None,
 ) -> Subscription:
     if len(state) != 2 or not state.isalpha() or not state.isupper():
         raise Invalid(f"not a two-letter state code: {state!r}", code="invalid_state")
@@ -185,6 +198,7 @@ def new_subscription(
         active=True,
         created_by=created_by,
         created_at=now,
+        district=district,
     )
 
 

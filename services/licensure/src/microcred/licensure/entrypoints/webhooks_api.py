@@ -1,4 +1,5 @@
-"""Webhook HTTP API: state admins and operators manage a state's signed webhooks. No rules here.
+"""Webhook HTTP API: state admins and operators manage a state's signed webhooks, district admins their
+district's. No rules here.
 
 A subscription's secret appears in exactly one response, the 201 that creates it; every other view
 leaves it out.
@@ -19,13 +20,14 @@ from microcred.runtime.api import api_router, links
 from microcred.runtime.api_types import Count, PageOffset, StateCode
 from microcred.runtime.auth import Principal, Role, require
 
-Manager = Annotated[Principal, require(Role.OPERATOR, Role.STATE_ADMIN)]
+Manager = Annotated[Principal, require(Role.OPERATOR, Role.STATE_ADMIN, Role.DISTRICT_ADMIN)]
 
 
 def subscription_view(subscription: Subscription) -> dict[str, Any]:
     return {
         "subscription_id": str(subscription.subscription_id),
         "state": subscription.state,
+        "district": subscription.district,
         "url": subscription.url,
         "active": subscription.active,
         "created_by": subscription.created_by,
@@ -62,7 +64,8 @@ def create_webhook_router(uow: Callable[[], WebhookUnitOfWork], *, allow_http: b
         201, **{op: {"subscription_id": "$response.body#/subscription_id"}
                 for op in ("list_deliveries", "replay", "unsubscribe")}))
     async def subscribe(body: webhooks.Subscribe, principal: Manager) -> dict[str, Any]:
-        """Subscribe a URL to a state's feed. The response holds the signing secret; it is not shown again."""
+        """Subscribe a URL to a state's feed, or to one district's part of it (the records of its licenses). The
+        response holds the signing secret; it is not shown again."""
         subscription = await webhooks.subscribe(body, principal, uow(), allow_http=allow_http)
         return subscription_view(subscription) | {"secret": subscription.secret}
 

@@ -178,6 +178,7 @@ async def _feed(
         states=(license.state,),
         record_type=record_type,
         state=license.state,
+        district=license.district,
         license_id=license.license_id,
         license_number=license.license_number,
         license_type=license.license_type,

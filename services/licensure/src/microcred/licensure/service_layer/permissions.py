@@ -54,3 +54,14 @@ def fields_a_teacher_may_not_set(principal: Principal, *, required_amount: objec
     if district is not None and district != principal.district:
         refused.append("district")
     return refused
+
+
+def administers_district(principal: Principal, state: str, district: str | None) -> bool:
+    """A district admin of that state whose token names that district (their district's webhooks)."""
+    return (principal.has(Role.DISTRICT_ADMIN) and state in principal.states and district is not None
+            and principal.district == district)
+
+
+def may_manage_webhook(principal: Principal, state: str, district: str | None) -> bool:
+    """A state's webhooks are its admins' (and operators'), a district's webhooks its district admin's as well."""
+    return may_administer(principal, state) or administers_district(principal, state, district)

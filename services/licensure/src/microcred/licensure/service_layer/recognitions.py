@@ -3,6 +3,9 @@
 Called inside the transaction of whatever changed the facts (an award, a revocation, a suspension, a
 reinstatement, a stack or pathway changed), under the teacher's lock, so the entries it appends and the
 RecognitionGranted / RecognitionReversed events it puts in the outbox commit with that change or not at all.
+Each of those events is also a record of the state's feed for every license the program applies to (the topic
+licensure.state.<XX> and the webhooks of the state, and of the license's district), written by :func:`announce`
+in the same transaction.
 
 Idempotent and order-free by construction: :func:`~microcred.licensure.domain.recognition.evaluate` diffs what
 the facts hold now against the ledger, so a redelivered event, or events in another order, append nothing
@@ -14,9 +17,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Literal
 from uuid import UUID, uuid4
 
-from microcred.events import RecognitionGranted, RecognitionReversed
+from microcred.events import RecognitionGranted, RecognitionOutcome, RecognitionReversed, StateFeedRecord
 from microcred.licensure.adapters.recognition_repository import CollectionKind, StoredEntry
 from microcred.licensure.domain.model import AwardRecord, License, StatusChange, standing
 from microcred.licensure.domain.recognition import (
@@ -86,9 +90,22 @@ async def _append(uow: LicensureUnitOfWork, teacher_id: str, program: Program, e
     await uow.recognitions.append(StoredEntry(entry_id, teacher_id, program.state, program.district, entry))
     log.info("%s %s of %s v%d for teacher %s: %s", entry.kind, entry.key, program.program_id, program.version,
              teacher_id, entry.reason)
-    event_type = {"grant": RecognitionGranted, "reverse": RecognitionReversed}.get(entry.kind)
-    if event_type is None:
-        return  # a district's approval or decline is told by its own use case (a later step)
+    # A district's approval or decline is announced by its own use case, through announce too.
+    if entry.kind in ("grant", "reverse"):
+        await announce(uow, teacher_id, program, entry_id, entry, "granted" if entry.kind == "grant" else "reversed",
+                       correlation_id=correlation_id, causation_id=causation_id)
+
+
+async def announce(uow: LicensureUnitOfWork, teacher_id: str, program: Program, entry_id: UUID,
+                   entry: RecognitionEntry, kind: Literal["granted", "reversed"], *,
+                   correlation_id: UUID, causation_id: UUID | None) -> None:
+    """Tell a ledger entry: its RecognitionGranted or RecognitionReversed event, and a record of the state's feed
+    for each license of the teacher the program applies to (in its state, and its district if it has one), to
+    the state's topic and to the webhooks of the state and of the license's district. The caller commits.
+
+    ``kind`` is what the entry means to a reader, which for a district's decision differs from the entry's own
+    kind: an approval is ``granted`` (with ``entry.pending`` false), a decline ``reversed``."""
+    event_type = RecognitionGranted if kind == "granted" else RecognitionReversed
     uow.publish(event_type(
         correlation_id=correlation_id, causation_id=causation_id, states=(program.state,), entry_id=entry_id,
         teacher_id=teacher_id, program_id=program.program_id, program_version=program.version, state=program.state,
@@ -96,6 +113,23 @@ async def _append(uow: LicensureUnitOfWork, teacher_id: str, program: Program, e
         amount=entry.amount, unit=program.outcome.unit, key=entry.key, year=entry.year, award_ids=entry.award_ids,
         reason=entry.reason, pending=entry.pending,
     ))
+    outcome = RecognitionOutcome(
+        entry_id=entry_id, program_id=program.program_id, program_version=program.version,
+        outcome_kind=program.outcome.kind, outcome_label=program.outcome.label, district=program.district,
+        amount=entry.amount, unit=program.outcome.unit, key=entry.key, year=entry.year, award_ids=entry.award_ids,
+        pending=entry.pending, reason=entry.reason,
+    )
+    for license in await uow.licenses.of_teacher(teacher_id):
+        if license.state != program.state or program.district not in (None, license.district):
+            continue
+        record = StateFeedRecord(
+            correlation_id=correlation_id, causation_id=causation_id, states=(license.state,),
+            record_type=f"recognition_{kind}", state=license.state, district=license.district,
+            license_id=license.license_id, license_number=license.license_number,
+            license_type=license.license_type, teacher_id=teacher_id, recognition=outcome,
+        )
+        uow.publish(record)
+        await uow.webhooks.enqueue(record)
 
 
 async def record_membership(uow: LicensureUnitOfWork, kind: CollectionKind, collection_id: UUID, revision: int,

@@ -1,7 +1,9 @@
 """Webhook use cases: managing a state's subscriptions, and the worker that delivers what was enqueued.
 
 Who may manage a subscription: an operator, or a state admin whose token names the subscription's
-state. The worker holds the claimed rows locked while it sends (one transaction per batch), so a crash
+state; a district's subscription (issue 21: a district's own webhook of its teachers' records) also its
+district admin, whose token names that state and district. A district admin sees and manages their own
+district's subscriptions only: any other is answered as missing (404), as the rest of licensure does. The worker holds the claimed rows locked while it sends (one transaction per batch), so a crash
 mid-batch rolls back and the batch is sent again: at least once, receivers dedupe on the event id.
 """
 
@@ -11,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Annotated, Protocol, Self
@@ -33,7 +35,7 @@ from microcred.licensure.domain.webhooks import (
     new_subscription,
     record_attempt,
 )
-from microcred.licensure.service_layer.permissions import may_administer
+from microcred.licensure.service_layer.permissions import administers_district, may_administer, may_manage_webhook
 from microcred.runtime.api_types import StateCode, Text
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.errors import Conflict, Forbidden, Invalid, NotFound
@@ -75,6 +77,11 @@ class Subscribe(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     state: StateCode
+    district: Annotated[Text, Field(min_length=1, max_length=200)] | None = Field(
+        default=None,
+        description="Send only the records of this district's licenses; omit it for the whole state's. A district "
+        "admin's subscription is always their district's.",
+    )
     url: Annotated[Text, Field(min_length=1, max_length=MAX_URL_LENGTH)]
     secret: Annotated[Text, Field(min_length=MIN_SECRET_LENGTH, max_length=MAX_SECRET_LENGTH)] | None = Field(
         default=None,
@@ -110,10 +117,26 @@ def _refuse_unless_manages(principal: Principal, state: str) -> None:
         raise Forbidden(f"you do not administer {state}'s webhooks", code="state_not_administered")
 
 
+def _scope(principal: Principal, state: str, district: str | None) -> str | None:
+    """The district a new subscription is for: what a state's admin asks (a district, or none for the state); a
+    district admin's own district, when they name none or theirs. Anyone else is refused."""
+    if may_administer(principal, state):
+        return district
+    own = principal.district if principal.has(Role.DISTRICT_ADMIN) else None
+    if district is None and own is not None and administers_district(principal, state, own):
+        return own
+    if administers_district(principal, state, district):
+        return district
+    if own is not None and state in principal.states:
+        raise Forbidden(f"you administer the webhooks of {own} only", code="district_not_administered")
+    raise Forbidden(f"you do not administer {state}'s webhooks", code="state_not_administered")
+
+
 async def _visible_subscription(uow: WebhookUnitOfWork, subscription_id: UUID, principal: Principal) -> Subscription:
-    # Another state's subscription is answered as a missing one: its existence is that state's business.
+    # Another state's, or another district's, subscription is answered as a missing one: its existence is that
+    # state's or district's business.
     subscription = await uow.webhooks.get_subscription(subscription_id)
-    if subscription is None or not may_administer(principal, subscription.state):
+    if subscription is None or not may_manage_webhook(principal, subscription.state, subscription.district):
         raise NotFound(f"webhook {subscription_id} does not exist", code="webhook_not_found")
     return subscription
 
@@ -122,9 +145,10 @@ async def subscribe(
     command: Subscribe, principal: Principal, uow: WebhookUnitOfWork, *, allow_http: bool, now: datetime | None = None
 ) -> Subscription:
     """Create a subscription; the returned one carries the secret, which is never returned again."""
-    _refuse_unless_manages(principal, command.state)
+    district = _scope(principal, command.state, command.district)
     subscription = new_subscription(
         state=command.state,
+        district=district,
         url=command.url,
         secret=command.secret,
         created_by=principal.subject,
@@ -134,7 +158,8 @@ async def subscribe(
     async with uow:
         await uow.webhooks.add_subscription(subscription)
         await uow.commit()
-    log.info("webhook %s subscribed for %s by %s", subscription.subscription_id, subscription.state, principal.subject)
+    log.info("webhook %s subscribed for %s (%s) by %s", subscription.subscription_id, subscription.state,
+             subscription.district or "the whole state", principal.subject)
     return subscription
 
 
@@ -148,16 +173,19 @@ async def unsubscribe(subscription_id: UUID, principal: Principal, uow: WebhookU
 
 
 async def list_subscriptions(state: str | None, principal: Principal, uow: WebhookUnitOfWork) -> list[Subscription]:
+    """What the caller manages: an operator every subscription (of ``state``), a state admin their states', a
+    district admin their district's. Naming a state one manages nothing of is refused."""
     async with uow:
         if principal.has(Role.OPERATOR):
             return await uow.webhooks.list_subscriptions(state)
-        if state is not None:
-            _refuse_unless_manages(principal, state)
-            return await uow.webhooks.list_subscriptions(state)
-        states: Sequence[str] = principal.states if principal.has(Role.STATE_ADMIN) else ()
         found: list[Subscription] = []
-        for administered in sorted(set(states)):
-            found += await uow.webhooks.list_subscriptions(administered)
+        for each in [state] if state is not None else sorted(set(principal.states)):
+            if may_administer(principal, each):
+                found += await uow.webhooks.list_subscriptions(each)
+            elif administers_district(principal, each, principal.district):
+                found += await uow.webhooks.list_subscriptions(each, principal.district)
+            else:
+                _refuse_unless_manages(principal, each)
         return found
 
 

@@ -45,8 +45,9 @@ def state_of(request: Request, user: SignedIn) -> str:
 
 
 def manages_webhooks(user: SignedIn) -> bool:
-    """Whether to offer the webhook pages at all (the service decides what they may do there)."""
-    return "state_admin" in user.roles or "operator" in user.roles
+    """Whether to offer the webhook pages at all (the service decides what they may do there): a district
+    administrator manages their own district's endpoints."""
+    return "state_admin" in user.roles or "operator" in user.roles or "district_admin" in user.roles
 
 
 def reads_every_district(user: SignedIn) -> bool:

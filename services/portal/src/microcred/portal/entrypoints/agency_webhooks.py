@@ -1,5 +1,7 @@
 """A state's webhook endpoints: create one (its signing secret shown once, on the page that answers the creation),
-list them, see each one's deliveries (pending, delivered, dead), replay some, delete one.
+list them, see each one's deliveries (pending, delivered, dead), replay some, delete one. A district administrator
+does the same with their own district's endpoints, which licensure sends the records of that district's licenses
+(it scopes what they create and list; the page only says so).
 
 The secret is never put in a URL or a redirect: the creation's answer renders it directly, with no-store, and
 licensure shows it in no other answer.
@@ -17,7 +19,7 @@ from microcred.portal.adapters.platform_api import Refused, ServiceDown
 from microcred.portal.adapters.sessions import Session
 from microcred.portal.domain import agency
 from microcred.portal.domain.refusals import Problems, problems_of
-from microcred.portal.entrypoints.agency import area, state_of
+from microcred.portal.entrypoints.agency import area, reads_every_district, state_of
 from microcred.portal.entrypoints.failures import outage_notice
 from microcred.portal.entrypoints.web import (
     Checked,
@@ -52,7 +54,8 @@ def create_router() -> APIRouter:
             request.query_params.get("done", ""), "")
         return render(request, "agency_webhooks.html", {
             "title": "Webhook endpoints", "endpoints": endpoints, "url": url, "problems": problems,
-            "outage": outage, "notice": notice, **area(request, user, state, "webhooks")}, status_code=status_code)
+            "outage": outage, "notice": notice, "own_district": not reads_every_district(user),
+            **area(request, user, state, "webhooks")}, status_code=status_code)
 
     @router.get("")
     async def endpoints(request: Request, session: SignedInSession) -> Response:
