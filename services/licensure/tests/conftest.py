@@ -419,6 +419,36 @@ class FakeMemberships:
         return sorted({a.teacher_id for a in self.awards.rows.values() if a.credential_id in credential_ids})
 
 
+class FakeReviews:
+    """The review queue without its locking (one transaction at a time here): teacher -> due date."""
+
+    def __init__(self, awards: FakeAwards) -> None:
+        self.rows: dict[str, datetime] = {}
+        self.awards = awards
+
+    async def hold(self, teacher_id: str) -> bool:
+        return teacher_id in self.rows
+
+    async def schedule(self, teacher_id: str, due_at: datetime | None, *, held: bool) -> None:
+        if held and due_at is None:
+            self.rows.pop(teacher_id, None)
+        elif held or (due_at is not None and teacher_id not in self.rows):
+            assert due_at is not None
+            self.rows[teacher_id] = due_at
+
+    async def enqueue_holders(self, credential_ids: Collection[UUID], at: datetime) -> int:
+        teachers = {a.teacher_id for a in self.awards.rows.values() if a.credential_id in credential_ids}
+        for teacher_id in teachers:
+            self.rows[teacher_id] = min(self.rows.get(teacher_id, at), at)
+        return len(teachers)
+
+    async def due(self, now: datetime, limit: int) -> list[str]:
+        return sorted((t for t, due in self.rows.items() if due <= now), key=lambda t: (self.rows[t], t))[:limit]
+
+    async def due_at(self, teacher_id: str) -> datetime | None:
+        return self.rows.get(teacher_id)
+
+
 class FakeUnitOfWork(FakeMessagingUnitOfWork):
     """Claims and events only count once committed, like the real unit of work."""
 
@@ -436,6 +466,7 @@ class FakeUnitOfWork(FakeMessagingUnitOfWork):
         self.reports = FakeReports(self.licenses, self.awards, self.credentials)
         self.recognitions = FakeRecognitions()
         self.memberships = FakeMemberships(self.awards)
+        self.reviews = FakeReviews(self.awards)
         self.metrics = LicensureMetrics()
         self.award_to_credit: list[tuple[str, float]] = []
 

@@ -3,6 +3,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from microcred.events import IntegrationEvent
 from microcred.licensure.adapters.metrics import LicensureMetrics
 from microcred.licensure.adapters.recognition_repository import MembershipRepository, RecognitionRepository
+from microcred.licensure.adapters.recognition_reviews import RecognitionReviewRepository
 from microcred.licensure.adapters.report_repository import ReportRepository
 from microcred.licensure.adapters.repository import (
     AwardRepository,
@@ -32,6 +33,7 @@ class LicensureUnitOfWork(MeteredUnitOfWork[LicensureMetrics]):
     reports: ReportRepository
     recognitions: RecognitionRepository
     memberships: MembershipRepository
+    reviews: RecognitionReviewRepository
 
     def bind_repositories(self, session: AsyncSession) -> None:
         self._award_to_credit = []
@@ -46,6 +48,7 @@ class LicensureUnitOfWork(MeteredUnitOfWork[LicensureMetrics]):
         self.reports = ReportRepository(session)
         self.recognitions = RecognitionRepository(session)
         self.memberships = MembershipRepository(session)
+        self.reviews = RecognitionReviewRepository(session)
 
     def note_award_to_credit(self, state: str, seconds: float) -> None:
         """Observed only if this transaction commits."""
