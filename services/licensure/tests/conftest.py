@@ -389,9 +389,17 @@ class FakeReports:
 class FakeRecognitions:
     def __init__(self) -> None:
         self.rows: list[StoredEntry] = []
+        self.made_at: list[datetime] = []
 
     async def append(self, stored: StoredEntry) -> None:
         self.rows.append(stored)
+        self.made_at.append(datetime.now(UTC))
+
+    async def awaiting_decision(self, state: str, district: str | None) -> list[tuple[StoredEntry, datetime]]:
+        asked = {(r.teacher_id, r.entry.program_id) for r in self.rows
+                 if r.entry.pending and r.state == state and district in (None, r.district)}
+        return [(r, at) for r, at in zip(self.rows, self.made_at, strict=True)
+                if (r.teacher_id, r.entry.program_id) in asked]
 
     async def of_teacher(self, teacher_id: str) -> list[RecognitionEntry]:
         return [r.entry for r in self.rows if r.teacher_id == teacher_id]

@@ -17,6 +17,7 @@ from microcred.licensure.adapters.rule_files import shipped_rule_sets
 from microcred.licensure.adapters.webhook_sender import WebhookSender
 from microcred.licensure.entrypoints.api import create_router
 from microcred.licensure.entrypoints.consumers import register_consumers
+from microcred.licensure.entrypoints.recognition_decisions_api import create_recognition_decisions_router
 from microcred.licensure.entrypoints.webhooks_api import create_webhook_router
 from microcred.licensure.service_layer import handlers, recognition_reviews, webhooks
 from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
@@ -114,6 +115,7 @@ def build_app(settings: ServiceSettings | None = None) -> FastAPI:
     return runtime.create_app(
         create_router(uow, ensure_topics=ensure_topics, programs=programs),
         create_webhook_router(uow, allow_http=settings.mode == "local"),
+        create_recognition_decisions_router(uow, programs),
         title="Microcred licensure",
         description=(
             "State rule sets as data, licenses, the credit ledger with district approval and reversals, renewal "

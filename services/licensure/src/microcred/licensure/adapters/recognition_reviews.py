@@ -53,26 +53,26 @@ class RecognitionReviewRepository:
     async def schedule(self, teacher_id: str, due_at: datetime | None, *, held: bool) -> None:
         """The teacher's next due date after a re-evaluation; None: only a new fact can change their standing.
         Without the row held, only a missing row is added (see the module's note)."""
-        table = RecognitionReviewRow.__table__
+        row = RecognitionReviewRow
         if held and due_at is None:
-            await self.session.execute(sa.delete(table).where(table.c.teacher_id == teacher_id))
+            await self.session.execute(sa.delete(row).where(row.teacher_id == teacher_id))
         elif held:
-            await self.session.execute(sa.update(table).where(table.c.teacher_id == teacher_id).values(due_at=due_at))
+            await self.session.execute(sa.update(row).where(row.teacher_id == teacher_id).values(due_at=due_at))
         elif due_at is not None:
-            await self.session.execute(insert(table).values(teacher_id=teacher_id, due_at=due_at)
-                                       .on_conflict_do_nothing(index_elements=[table.c.teacher_id]))
+            await self.session.execute(insert(row).values(teacher_id=teacher_id, due_at=due_at)
+                                       .on_conflict_do_nothing(index_elements=[row.teacher_id]))
 
     async def enqueue_holders(self, credential_ids: Collection[UUID], at: datetime) -> int:
         """Every teacher holding one of the credentials, due at ``at`` (or earlier, if already so): one
         statement however many teachers, in teacher order so two such enqueues cannot deadlock."""
         if not credential_ids:
             return 0
-        table = RecognitionReviewRow.__table__
-        holders = (sa.select(AwardRow.teacher_id, sa.literal(at, sa.DateTime(timezone=True)))
+        row = RecognitionReviewRow
+        holders = (sa.select(AwardRow.teacher_id, sa.cast(sa.literal(at), sa.DateTime(timezone=True)))
                    .where(AwardRow.credential_id.in_(list(credential_ids))).distinct().order_by(AwardRow.teacher_id))
-        statement = insert(table).from_select(["teacher_id", "due_at"], holders)
+        statement = insert(row).from_select(["teacher_id", "due_at"], holders)
         statement = statement.on_conflict_do_update(
-            index_elements=[table.c.teacher_id], set_={"due_at": sa.func.least(table.c.due_at, statement.excluded.due_at)})
+            index_elements=[row.teacher_id], set_={"due_at": sa.func.least(row.due_at, statement.excluded.due_at)})
         result = await self.session.execute(statement)
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

@@ -120,6 +120,13 @@ async def _append(uow: LicensureUnitOfWork, teacher_id: str, program: Program, e
     ))
 
 
+async def record_decision(uow: LicensureUnitOfWork, teacher_id: str, program: Program, entry: RecognitionEntry, *,
+                          correlation_id: UUID) -> None:
+    """A district's approval or decline (service_layer.recognition_decisions): appended and published as
+    every entry is, so whatever else reads the ledger's events hears decisions too."""
+    await _append(uow, teacher_id, program, entry, correlation_id=correlation_id, causation_id=None)
+
+
 async def record_membership(uow: LicensureUnitOfWork, kind: CollectionKind, collection_id: UUID, revision: int,
                             active: bool, credential_ids: Iterable[UUID], programs: Sequence[Program], *,
                             now: datetime | None = None) -> int:
