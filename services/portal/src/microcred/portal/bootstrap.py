@@ -19,6 +19,7 @@ from microcred.portal.adapters.platform_api import PlatformApi
 from microcred.portal.adapters.sessions import SessionStore
 from microcred.portal.entrypoints import (
     agency,
+    agency_recognition_decisions,
     agency_webhooks,
     application,
     authoring,
@@ -111,6 +112,7 @@ def build_app(settings: PortalSettings) -> FastAPI:
     app.include_router(operations_people.create_router())
     app.include_router(agency.create_router())
     app.include_router(agency_webhooks.create_router())
+    app.include_router(agency_recognition_decisions.create_router())
     app.include_router(earned.create_router())
     app.include_router(licenses.create_router())
     app.include_router(uploads.create_router())
