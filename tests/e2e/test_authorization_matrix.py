@@ -161,7 +161,8 @@ def _gains_access(client: PlatformClient, reviewer: Actor, submission_id: str) -
 
 
 @pytest.fixture(scope="module")
-def scene(platform: Platform, client: PlatformClient, module_world: Any) -> Iterator[Scene]:
+def scene(platform: Platform, client: PlatformClient, module_world: Any,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
     world, u = module_world, uuid.uuid4().hex[:6]
     operator, admin_a, issuer_a = world.operator, world.admin, world.issuer_id
     issuer_b = client.create_issuer(operator, f"Matrix Other Issuer {u}")
@@ -169,6 +170,23 @@ def scene(platform: Platform, client: PlatformClient, module_world: Any) -> Iter
     declined_credential = world.publish("Matrix Declined")
     overdue_credential = world.publish("Matrix Overdue")
     scored_credential = world.publish("Matrix Scored")
+    # A Pulaski County salary step that the district approves, earned by the scored credential alone: licensure
+    # reads programs at start, so it is restarted with this one (which no other test's credential earns).
+    recognition_program = f"AR-MATRIX-STEP-{u}"
+    programs_dir = tmp_path_factory.mktemp("matrix-programs")
+    (programs_dir / "matrix-step.json").write_text(json.dumps({
+        "program_id": recognition_program, "state": "AR", "district": "Pulaski County", "agency": "matrix",
+        "confirm_with_agency": True, "note": "written by tests/e2e/test_authorization_matrix.py",
+        "versions": [{"version": 1, "name": "Matrix lane step", "effective_from": "2024-01-01",
+                      "outcome": {"kind": "salary_step", "label": "Matrix lane step"},
+                      "rule": {"kind": "count_from_set", "from_set": {"credentials": [scored_credential]}, "count": 1},
+                      "requires_district_approval": True}]}))
+    platform.service_env["MICROCRED_EXTRA_PROGRAMS_DIR"] = str(programs_dir)
+    try:
+        platform.stop_service("licensure")
+        platform.restart_service("licensure")
+    finally:
+        platform.service_env.pop("MICROCRED_EXTRA_PROGRAMS_DIR", None)  # read at start: the program stays loaded
     draft_a = client.draft_credential(admin_a, issuer_a, credential_definition(f"Matrix Draft A {u}"))["credential_id"]
     draft_b = client.draft_credential(admin_b, issuer_b, credential_definition(f"Matrix Draft B {u}"))["credential_id"]
     stack_body = {"name": f"Matrix Stack {u}", "credential_ids": [declined_credential, overdue_credential]}
@@ -222,6 +240,10 @@ def scene(platform: Platform, client: PlatformClient, module_world: Any) -> Iter
     progress2 = f"/licenses/{license2['license_id']}/progress"
     wait_for(lambda: client.call("GET", "licensure", progress2, teacher2)["decisions"], "the AR credit decision")
 
+    pulaski = client.actor(f"pulaski-{u}", Role.DISTRICT_ADMIN, states=("AR",), district="Pulaski County")
+    wait_for(lambda: [p for p in client.call("GET", "licensure", "/states/AR/pending-recognitions", pulaski,
+                                             params={"limit": "200"}) if p["program_id"] == recognition_program],
+             "teacher2's pending salary step")
     idle = reviewer("idle", declined_credential)  # certified, never assigned: registered after the routing
     draft_submission = client.start_submission(teacher1, scored_credential)["submission_id"]
     evidence1 = client.submission(teacher1, s1)["evidence"][0]["evidence_id"]
@@ -229,7 +251,6 @@ def scene(platform: Platform, client: PlatformClient, module_world: Any) -> Iter
 
     tn_admin = client.actor(f"tn-admin-{u}", Role.STATE_ADMIN, states=("TN",))
     ar_admin = client.actor(f"ar-admin-{u}", Role.STATE_ADMIN, states=("AR",))
-    pulaski = client.actor(f"pulaski-{u}", Role.DISTRICT_ADMIN, states=("AR",), district="Pulaski County")
     benton = client.actor(f"benton-{u}", Role.DISTRICT_ADMIN, states=("AR",), district="Benton County")
     webhook = client.call("POST", "licensure", "/webhooks", tn_admin, expect=201,
                           json={"state": "TN", "url": DEAD_URL})["subscription_id"]
@@ -335,6 +356,10 @@ def scene(platform: Platform, client: PlatformClient, module_world: Any) -> Iter
         Case("decide teacher2's credit", "licensure", "POST", f"/licenses/{l2}/credits/{award}/decision",
              _everyone("district_pulaski", "ar_admin", op), "district_pulaski", hidden=l2,
              sees=_everyone("teacher2"), destructive=True, body={"approve": True, "reason": "in the plan"}),
+        Case("decide teacher2's salary step", "licensure", "POST", "/recognitions/decisions",
+             _everyone("district_pulaski", "ar_admin", op), "district_pulaski", sees=_everyone("teacher2"),
+             destructive=True, body={"teacher_id": teacher2.subject, "program_id": recognition_program,
+                                     "key": "step-1", "approve": True, "reason": "in the plan"}),
         Case("read TN's credit report", "licensure", "GET", "/states/TN/reports/credits",
              _everyone("tn_admin", op), "tn_admin", params={"start": today, "end": today}),
         Case("publish a TN rule set", "licensure", "POST", "/rule-sets", _everyone("tn_admin", op), "tn_admin",
@@ -378,6 +403,8 @@ def scene(platform: Platform, client: PlatformClient, module_world: Any) -> Iter
         Listing("teacher2's licenses", "licensure", "/licenses", l2, _everyone("teacher2", "ar_admin", op)),
         Listing("AR's pending credits", "licensure", "/states/AR/pending-credits", award,
                 _everyone("ar_admin", "district_pulaski", op)),
+        Listing("AR's pending recognitions", "licensure", "/states/AR/pending-recognitions", recognition_program,
+                _everyone("ar_admin", "district_pulaski", op), {"limit": "200"}),
         Listing("TN's webhooks", "licensure", "/webhooks", webhook, _everyone("tn_admin", op)),
         Listing("teacher2's recognitions", "licensure", "/recognitions/me", teacher2.subject, _everyone("teacher2")),
         Listing("AR's recognition programs (public)", "licensure", "/recognitions/programs",

@@ -396,9 +396,17 @@ class FakeReports:
 class FakeRecognitions:
     def __init__(self) -> None:
         self.rows: list[StoredEntry] = []
+        self.made_at: list[datetime] = []
 
     async def append(self, stored: StoredEntry) -> None:
         self.rows.append(stored)
+        self.made_at.append(datetime.now(UTC))
+
+    async def awaiting_decision(self, state: str, district: str | None) -> list[tuple[StoredEntry, datetime]]:
+        asked = {(r.teacher_id, r.entry.program_id) for r in self.rows
+                 if r.entry.pending and r.state == state and district in (None, r.district)}
+        return [(r, at) for r, at in zip(self.rows, self.made_at, strict=True)
+                if (r.teacher_id, r.entry.program_id) in asked]
 
     async def of_teacher(self, teacher_id: str) -> list[RecognitionEntry]:
         return [r.entry for r in self.rows if r.teacher_id == teacher_id]
@@ -462,6 +470,36 @@ class FakeRecognitionReports:
         return names
 
 
+class FakeReviews:
+    """The review queue without its locking (one transaction at a time here): teacher -> due date."""
+
+    def __init__(self, awards: FakeAwards) -> None:
+        self.rows: dict[str, datetime] = {}
+        self.awards = awards
+
+    async def hold(self, teacher_id: str) -> bool:
+        return teacher_id in self.rows
+
+    async def schedule(self, teacher_id: str, due_at: datetime | None, *, held: bool) -> None:
+        if held and due_at is None:
+            self.rows.pop(teacher_id, None)
+        elif held or (due_at is not None and teacher_id not in self.rows):
+            assert due_at is not None
+            self.rows[teacher_id] = due_at
+
+    async def enqueue_holders(self, credential_ids: Collection[UUID], at: datetime) -> int:
+        teachers = {a.teacher_id for a in self.awards.rows.values() if a.credential_id in credential_ids}
+        for teacher_id in teachers:
+            self.rows[teacher_id] = min(self.rows.get(teacher_id, at), at)
+        return len(teachers)
+
+    async def due(self, now: datetime, limit: int) -> list[str]:
+        return sorted((t for t, due in self.rows.items() if due <= now), key=lambda t: (self.rows[t], t))[:limit]
+
+    async def due_at(self, teacher_id: str) -> datetime | None:
+        return self.rows.get(teacher_id)
+
+
 class FakeUnitOfWork(FakeMessagingUnitOfWork):
     """Claims and events only count once committed, like the real unit of work."""
 
@@ -481,6 +519,7 @@ class FakeUnitOfWork(FakeMessagingUnitOfWork):
         self.memberships = FakeMemberships(self.awards)
         self.recognition_reports = FakeRecognitionReports(self.recognitions, self.licenses, self.awards,
                                                           self.credentials)
+        self.reviews = FakeReviews(self.awards)
         self.metrics = LicensureMetrics()
         self.award_to_credit: list[tuple[str, float]] = []
 

@@ -77,6 +77,8 @@ QUICK_SERVICE_ENV = {
     "MICROCRED_WEBHOOK_RETRY_BASE_SECONDS": "0.3",
     "MICROCRED_WEBHOOK_RETRY_MAX_SECONDS": "1.5",
     "MICROCRED_WEBHOOK_POLL_INTERVAL_SECONDS": "0.2",
+    # The recognition review queue polled twice a second, so a stack change's re-evaluations are seen within a test.
+    "MICROCRED_RECOGNITION_REVIEW_INTERVAL_SECONDS": "0.5",
 }
 
 

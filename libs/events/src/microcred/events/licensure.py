@@ -88,7 +88,8 @@ class _RecognitionChange(IntegrationEvent):
 
 class RecognitionGranted(_RecognitionChange):
     """A teacher earned a program's outcome (a designation, a salary step, an eligibility, an incentive, hours);
-    ``pending`` while the program's district has yet to approve it."""
+    ``pending`` while the program's district has yet to approve it. The district's approval is published as
+    this event again, for the same key, with ``pending`` false and the approval as the reason."""
 
     topic: ClassVar[str] = "licensure.recognition-granted"
 
@@ -100,7 +101,9 @@ class RecognitionGranted(_RecognitionChange):
 
 class RecognitionReversed(_RecognitionChange):
     """A granted outcome was taken back (in part, for an incentive) because the awards behind it no longer
-    earn it, as the program says (a revocation, a suspension, a growth plan changed)."""
+    earn it, as the program says (a revocation, a suspension, an expiry, a growth plan changed), or a pending
+    one was declined by the program's district, the reason then being the district's. A declined outcome is
+    not granted again."""
 
     topic: ClassVar[str] = "licensure.recognition-reversed"
 

@@ -17,9 +17,10 @@ from microcred.licensure.adapters.rule_files import shipped_rule_sets
 from microcred.licensure.adapters.webhook_sender import WebhookSender
 from microcred.licensure.entrypoints.api import create_router
 from microcred.licensure.entrypoints.consumers import register_consumers
+from microcred.licensure.entrypoints.recognition_decisions_api import create_recognition_decisions_router
 from microcred.licensure.entrypoints.recognitions_api import create_recognition_router
 from microcred.licensure.entrypoints.webhooks_api import create_webhook_router
-from microcred.licensure.service_layer import handlers, webhooks
+from microcred.licensure.service_layer import handlers, recognition_reviews, webhooks
 from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
 from microcred.licensure.settings import LicensureSettings
 from microcred.licensure.topics import CONSUMES, PRODUCES
@@ -92,6 +93,18 @@ def build_app(settings: ServiceSettings | None = None) -> FastAPI:
                 log.exception("expiry sweep failed; retrying at the next interval")
             await asyncio.sleep(settings.expiry_sweep_interval_seconds)
 
+    async def review_recognitions() -> None:
+        batch = settings.recognition_review_batch
+        while True:
+            try:
+                # As the expiry sweep: a full batch means more are due (a stack held by thousands), so go on
+                # at once, one bounded transaction at a time.
+                while await recognition_reviews.review_due(uow(), programs, limit=batch) >= batch:
+                    pass
+            except Exception:
+                log.exception("recognition review failed; retrying at the next interval")
+            await asyncio.sleep(settings.recognition_review_interval_seconds)
+
     async def refresh_domain_gauges() -> None:
         await refresh_periodically(lambda: handlers.refresh_gauges(uow()), settings.gauge_refresh_interval_seconds)
 
@@ -99,10 +112,12 @@ def build_app(settings: ServiceSettings | None = None) -> FastAPI:
     runtime.run_in_background(refresh_domain_gauges)
     runtime.run_in_background(deliver_webhooks)
     runtime.run_in_background(sweep_expired_credentials)
+    runtime.run_in_background(review_recognitions)
     return runtime.create_app(
-        create_router(uow, ensure_topics=ensure_topics),
+        create_router(uow, ensure_topics=ensure_topics, programs=programs),
         create_webhook_router(uow, allow_http=settings.mode == "local"),
         create_recognition_router(uow, programs),
+        create_recognition_decisions_router(uow, programs),
         title="Microcred licensure",
         description=(
             "State rule sets as data, licenses, the credit ledger with district approval and reversals, renewal "

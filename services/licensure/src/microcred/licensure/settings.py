@@ -21,6 +21,12 @@ class LicensureSettings(ServiceSettings):
     webhook_give_up_after_hours: float = Field(default=72.0, gt=0)
     webhook_poll_interval_seconds: float = Field(default=1.0, gt=0)
     expiry_sweep_interval_seconds: float = Field(default=3600.0, gt=0)
+    # The recognition review queue: teachers whose standing time may have changed, or a stack change touched.
+    recognition_review_interval_seconds: float = Field(
+        default=60.0, gt=0, description="How often the recognition review queue is polled once it is drained.")
+    recognition_review_batch: int = Field(
+        default=100, ge=1, le=10_000,
+        description="Teachers re-evaluated per transaction when draining the recognition review queue.")
     # Pending approvals and undelivered webhooks per state are re-read this often (never on scrape).
     gauge_refresh_interval_seconds: float = Field(default=15.0, gt=0)
     extra_programs_dir: Path | None = Field(

@@ -19,6 +19,7 @@ from microcred.portal.adapters.platform_api import PlatformApi
 from microcred.portal.adapters.sessions import SessionStore
 from microcred.portal.entrypoints import (
     agency,
+    agency_recognition_decisions,
     agency_recognitions,
     agency_webhooks,
     application,
@@ -113,6 +114,8 @@ def build_app(settings: PortalSettings) -> FastAPI:
     app.include_router(operations_people.create_router())
     app.include_router(agency.create_router())
     app.include_router(agency_webhooks.create_router())
+    # Before agency_recognitions: its /agency/recognitions/{program_id} would otherwise take /pending and /decide.
+    app.include_router(agency_recognition_decisions.create_router())
     app.include_router(agency_recognitions.create_router())
     app.include_router(earned.create_router())
     app.include_router(licenses.create_router())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
@@ -56,6 +57,30 @@ class RecognitionRepository:
             )
             for row in await self.session.scalars(query)
         ]
+
+
+    async def awaiting_decision(self, state: str, district: str | None) -> list[tuple[StoredEntry, datetime]]:
+        """The ledgers, in order and with when each entry was made, of every (teacher, program) of the state
+        (of one district, if named) that ever had a pending grant: what a district's pending list is read
+        from. Only programs with district approval have pending grants, so this is a district's own few."""
+        pending = sa.select(RecognitionEntryRow.teacher_id, RecognitionEntryRow.program_id).where(
+            RecognitionEntryRow.pending, RecognitionEntryRow.state == state)
+        if district is not None:
+            pending = pending.where(RecognitionEntryRow.district == district)
+        query = (sa.select(RecognitionEntryRow)
+                 .where(sa.tuple_(RecognitionEntryRow.teacher_id, RecognitionEntryRow.program_id).in_(pending.distinct()))
+                 .order_by(RecognitionEntryRow.teacher_id, RecognitionEntryRow.program_id, RecognitionEntryRow.seq))
+        return [(StoredEntry(row.entry_id, row.teacher_id, row.state, row.district, self._entry(row)), row.created_at)
+                for row in await self.session.scalars(query)]
+
+    @staticmethod
+    def _entry(row: RecognitionEntryRow) -> RecognitionEntry:
+        return RecognitionEntry(
+            program_id=row.program_id, program_version=row.program_version, key=row.key,
+            kind=row.kind,  # type: ignore[arg-type]
+            year=row.year, award_ids=tuple(UUID(a) for a in row.award_ids), reason=row.reason,
+            amount=row.amount, pending=row.pending,
+        )
 
 
 class MembershipRepository:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -26,6 +26,7 @@ from microcred.licensure.domain.model import (
     License,
     RuleSet,
 )
+from microcred.licensure.domain.recognition import Program
 from microcred.licensure.domain.reports import CompetencyMatrix
 from microcred.licensure.service_layer import handlers
 from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
@@ -200,8 +201,10 @@ def matrix_view(state: str, matrix: CompetencyMatrix) -> dict[str, Any]:
 
 
 def create_router(
-    uow: Callable[[], LicensureUnitOfWork], *, ensure_topics: Callable[[list[str]], Awaitable[None]] | None = None
+    uow: Callable[[], LicensureUnitOfWork], *, ensure_topics: Callable[[list[str]], Awaitable[None]] | None = None,
+    programs: Sequence[Program] = (),
 ) -> APIRouter:
+    """``programs``: every recognition program version known; a license or a growth plan re-evaluates them."""
     router = api_router()
 
     @router.post("/licenses", status_code=status.HTTP_201_CREATED, tags=["licenses"], responses=links(
@@ -211,7 +214,7 @@ def create_router(
         body: handlers.RegisterLicense,
         principal: Annotated[Principal, require(Role.TEACHER, Role.STATE_ADMIN, Role.OPERATOR)],
     ) -> dict[str, Any]:
-        return license_view(await handlers.register_license(body, principal, uow()))
+        return license_view(await handlers.register_license(body, principal, uow(), programs))
 
     @router.get("/licenses", tags=["licenses"])
     async def list_licenses(
@@ -236,7 +239,7 @@ def create_router(
     @router.put("/licenses/{license_id}/growth-plan", tags=["licenses"])
     async def set_growth_plan(license_id: UUID, body: handlers.GrowthPlan, principal: CurrentPrincipal
                               ) -> dict[str, Any]:
-        return license_view(await handlers.set_growth_plan(license_id, body, principal, uow()))
+        return license_view(await handlers.set_growth_plan(license_id, body, principal, uow(), programs))
 
     @router.post("/licenses/{license_id}/adjustments", status_code=status.HTTP_201_CREATED, tags=["licenses"])
     async def adjust(license_id: UUID, body: handlers.Adjustment, principal: CurrentPrincipal) -> dict[str, Any]:

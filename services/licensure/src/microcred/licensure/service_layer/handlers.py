@@ -510,8 +510,8 @@ async def record_credential_version(event: CredentialPublished, uow: LicensureUn
 async def record_collection(event: StackChanged | PathwayChanged, uow: LicensureUnitOfWork,
                             programs: Sequence[Program] = ()) -> None:
     """Keep the stack's or pathway's latest credentials (a later revision wins, an inactive one holds none)
-    and re-evaluate the teachers holding any credential it held or holds: a stack completed by a credential
-    added to it, or no longer completed, changes a designation."""
+    and enqueue for review the teachers holding any credential it held or holds: a stack completed by a
+    credential added to it, or no longer completed, changes a designation."""
     if isinstance(event, StackChanged):
         kind: Literal["stack", "pathway"] = "stack"
         collection_id, credentials = event.stack_id, [*event.credential_ids]
@@ -520,10 +520,8 @@ async def record_collection(event: StackChanged | PathwayChanged, uow: Licensure
     async with uow:
         if not await uow.claim(f"licensure.record_{kind}", event.event_id):
             return
-        await recognitions.record_membership(
-            uow, kind, collection_id, event.revision, event.active, credentials, programs,
-            correlation_id=event.correlation_id, causation_id=event.event_id,
-        )
+        await recognitions.record_membership(uow, kind, collection_id, event.revision, event.active, credentials,
+                                             programs)
         await uow.commit()
 
 
@@ -553,7 +551,10 @@ def _ensure_may_register(command: RegisterLicense, principal: Principal) -> None
                         details={"fields": refused})
 
 
-async def register_license(command: RegisterLicense, principal: Principal, uow: LicensureUnitOfWork) -> License:
+async def register_license(command: RegisterLicense, principal: Principal, uow: LicensureUnitOfWork,
+                           programs: Sequence[Program] = ()) -> License:
+    """Register the license, settle the teacher's earlier awards against it, and re-evaluate their recognitions:
+    a teacher who earned a state's designation before registering its license is designated now."""
     _ensure_may_register(command, principal)
     teacher_id = command.teacher_id or principal.subject
     license = License(
@@ -580,6 +581,7 @@ async def register_license(command: RegisterLicense, principal: Principal, uow: 
         correlation_id = current_correlation_id()
         for award in await uow.awards.of_teacher(teacher_id):
             await _settle(uow, license, award, correlation_id=correlation_id, causation_id=None)
+        await recognitions.reevaluate(uow, teacher_id, programs, correlation_id=correlation_id, causation_id=None)
         await uow.commit()
     return license
 
@@ -592,12 +594,16 @@ async def _visible_license(uow: LicensureUnitOfWork, license_id: UUID, principal
     return license
 
 
-async def set_growth_plan(license_id: UUID, plan: GrowthPlan, principal: Principal, uow: LicensureUnitOfWork
-                          ) -> License:
-    """The credentials the teacher's professional growth plan names; rules may count only those."""
+async def set_growth_plan(license_id: UUID, plan: GrowthPlan, principal: Principal, uow: LicensureUnitOfWork,
+                          programs: Sequence[Program] = ()) -> License:
+    """The credentials the teacher's professional growth plan names; rules may count only those, so the
+    teacher's recognitions of programs that require a growth plan are re-evaluated on the new one."""
     async with uow:
         license = await _visible_license(uow, license_id, principal)
+        await uow.licenses.lock_teacher(license.teacher_id)
         await uow.licenses.set_growth_plan(license_id, plan.credential_ids)
+        await recognitions.reevaluate(uow, license.teacher_id, programs, correlation_id=current_correlation_id(),
+                                      causation_id=None)
         await uow.commit()
     return License(**{**license.__dict__, "growth_plan": tuple(plan.credential_ids)})
 

@@ -1,8 +1,9 @@
 """Recognition use cases: re-evaluating a teacher's standing in the programs of their licenses.
 
 Called inside the transaction of whatever changed the facts (an award, a revocation, a suspension, a
-reinstatement, a stack or pathway changed), under the teacher's lock, so the entries it appends and the
-RecognitionGranted / RecognitionReversed events it puts in the outbox commit with that change or not at all.
+reinstatement, a license registered, a growth plan changed), and by the review queue for what time changes
+or a stack or pathway changed (service_layer.recognition_reviews), under the teacher's lock, so the entries it
+appends and the RecognitionGranted / RecognitionReversed events it puts in the outbox commit with that change or not at all.
 Each of those events is also a record of the state's feed for every license the program applies to (the topic
 licensure.state.<XX> and the webhooks of the state, and of the license's district), written by :func:`announce`
 in the same transaction.
@@ -29,6 +30,7 @@ from microcred.licensure.domain.recognition import (
     Program,
     RecognitionEntry,
     evaluate,
+    next_change,
     program_in_force,
 )
 from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
@@ -59,28 +61,48 @@ def held_award(award: AwardRecord, changes: list[StatusChange]) -> HeldAward:
                      standing_since=current.changed_at, valid_until=award.valid_until)
 
 
+def owned(programs: Sequence[Program], licenses: Iterable[License]) -> list[Program]:
+    """Every version, in force or not, of the programs of the teacher's states and districts: a version
+    coming into force or ending changes the teacher's standing by time alone."""
+    owners = {(lic.state, lic.district) for lic in licenses}
+    states = {state for state, _ in owners}
+    return [p for p in programs if p.state in states and (p.district is None or (p.state, p.district) in owners)]
+
+
+def _plan(program: Program, licenses: Iterable[License]) -> set[UUID]:
+    """The growth plans of the licenses the program is for: the state's, or the district's alone."""
+    return {c for lic in licenses if lic.state == program.state
+            and program.district in (None, lic.district) for c in lic.growth_plan}
+
+
 async def reevaluate(uow: LicensureUnitOfWork, teacher_id: str, programs: Sequence[Program], *,
                      correlation_id: UUID, causation_id: UUID | None, now: datetime | None = None,
                      memberships: Memberships | None = None) -> list[RecognitionEntry]:
-    """Bring the teacher's recognition ledger to what their awards hold in every program that applies to them.
-    The caller holds the teacher's lock and commits."""
-    now = now or datetime.now(UTC)
-    licenses = await uow.licenses.of_teacher(teacher_id)
-    in_force = applicable(programs, licenses, now)
-    if not in_force:
+    """Bring the teacher's recognition ledger to what their awards hold in every program that applies to them,
+    and set when time alone may next change that (the review queue). The caller holds the teacher's lock
+    and commits."""
+    if not programs:
         return []
+    now = now or datetime.now(UTC)
+    held_row = await uow.reviews.hold(teacher_id)  # before any fact is read: see adapters.recognition_reviews
+    licenses = await uow.licenses.of_teacher(teacher_id)
+    theirs = owned(programs, licenses)
+    if not theirs:
+        await uow.reviews.schedule(teacher_id, None, held=held_row)
+        return []
+    in_force = applicable(theirs, licenses, now)
     awards = await uow.awards.of_teacher(teacher_id)
     held = [held_award(a, await uow.awards.status_changes(a.award_id)) for a in awards]
     members = memberships if memberships is not None else await uow.memberships.current()
     already = await uow.recognitions.of_teacher(teacher_id)
     appended: list[RecognitionEntry] = []
     for program in in_force:
-        # The growth plans of the licenses the program is for: the state's, or the district's alone.
-        plan = {c for lic in licenses if lic.state == program.state
-                and program.district in (None, lic.district) for c in lic.growth_plan}
+        plan = _plan(program, licenses)
         for entry in evaluate(program, held, growth_plan=plan, memberships=members, as_of=now, already=already):
             await _append(uow, teacher_id, program, entry, correlation_id=correlation_id, causation_id=causation_id)
             appended.append(entry)
+    due = [next_change(p, held, growth_plan=_plan(p, licenses), memberships=members, as_of=now) for p in theirs]
+    await uow.reviews.schedule(teacher_id, min((d for d in due if d is not None), default=None), held=held_row)
     return appended
 
 
@@ -90,10 +112,12 @@ async def _append(uow: LicensureUnitOfWork, teacher_id: str, program: Program, e
     await uow.recognitions.append(StoredEntry(entry_id, teacher_id, program.state, program.district, entry))
     log.info("%s %s of %s v%d for teacher %s: %s", entry.kind, entry.key, program.program_id, program.version,
              teacher_id, entry.reason)
-    # A district's approval or decline is announced by its own use case, through announce too.
-    if entry.kind in ("grant", "reverse"):
-        await announce(uow, teacher_id, program, entry_id, entry, "granted" if entry.kind == "grant" else "reversed",
-                       correlation_id=correlation_id, causation_id=causation_id)
+    # A district's approval grants the pending outcome for good, its decline takes it back: the same two
+    # events and feed records, with pending false, so a reader of either needs no third to know where the
+    # teacher stands.
+    await announce(uow, teacher_id, program, entry_id, entry,
+                   "granted" if entry.kind in ("grant", "approve") else "reversed",
+                   correlation_id=correlation_id, causation_id=causation_id)
 
 
 async def announce(uow: LicensureUnitOfWork, teacher_id: str, program: Program, entry_id: UUID,
@@ -132,19 +156,25 @@ async def announce(uow: LicensureUnitOfWork, teacher_id: str, program: Program, 
         await uow.webhooks.enqueue(record)
 
 
+async def record_decision(uow: LicensureUnitOfWork, teacher_id: str, program: Program, entry: RecognitionEntry, *,
+                          correlation_id: UUID) -> None:
+    """A district's approval or decline (service_layer.recognition_decisions): appended and published as
+    every entry is, so whatever else reads the ledger's events hears decisions too."""
+    await _append(uow, teacher_id, program, entry, correlation_id=correlation_id, causation_id=None)
+
+
 async def record_membership(uow: LicensureUnitOfWork, kind: CollectionKind, collection_id: UUID, revision: int,
                             active: bool, credential_ids: Iterable[UUID], programs: Sequence[Program], *,
-                            correlation_id: UUID, causation_id: UUID) -> int:
-    """Keep the stack's or pathway's latest revision; re-evaluate every teacher holding a credential it
-    held before or holds now. The caller commits. The number of teachers re-evaluated."""
+                            now: datetime | None = None) -> int:
+    """Keep the stack's or pathway's latest revision; enqueue every teacher holding a credential it held
+    before or holds now for review, due now. The caller commits. The number of teachers enqueued.
+
+    Not re-evaluated here: a stack held by fifty thousand teachers would hold this transaction (and the
+    consumer) for all of them. The review queue drains them in bounded batches, each under the teacher's
+    lock, and an evaluation is idempotent, so a teacher re-evaluated meanwhile by an award loses nothing.
+    """
     members = frozenset(credential_ids) if active else frozenset()
     previous = await uow.memberships.apply(kind, collection_id, revision, active, members)
     if previous is None or not programs:
         return 0
-    teachers = await uow.memberships.teachers_holding(previous | members)
-    current = await uow.memberships.current()
-    for teacher_id in teachers:
-        await uow.licenses.lock_teacher(teacher_id)
-        await reevaluate(uow, teacher_id, programs, correlation_id=correlation_id, causation_id=causation_id,
-                         memberships=current)
-    return len(teachers)
+    return await uow.reviews.enqueue_holders(previous | members, now or datetime.now(UTC))

@@ -4,6 +4,7 @@ from microcred.events import IntegrationEvent
 from microcred.licensure.adapters.metrics import LicensureMetrics
 from microcred.licensure.adapters.recognition_report_repository import RecognitionReportRepository
 from microcred.licensure.adapters.recognition_repository import MembershipRepository, RecognitionRepository
+from microcred.licensure.adapters.recognition_reviews import RecognitionReviewRepository
 from microcred.licensure.adapters.report_repository import ReportRepository
 from microcred.licensure.adapters.repository import (
     AwardRepository,
@@ -34,6 +35,7 @@ class LicensureUnitOfWork(MeteredUnitOfWork[LicensureMetrics]):
     recognitions: RecognitionRepository
     memberships: MembershipRepository
     recognition_reports: RecognitionReportRepository
+    reviews: RecognitionReviewRepository
 
     def bind_repositories(self, session: AsyncSession) -> None:
         self._award_to_credit = []
@@ -49,6 +51,7 @@ class LicensureUnitOfWork(MeteredUnitOfWork[LicensureMetrics]):
         self.recognitions = RecognitionRepository(session)
         self.memberships = MembershipRepository(session)
         self.recognition_reports = RecognitionReportRepository(session)
+        self.reviews = RecognitionReviewRepository(session)
 
     def note_award_to_credit(self, state: str, seconds: float) -> None:
         """Observed only if this transaction commits."""

@@ -401,6 +401,21 @@ class PlatformApi:
         return summary
 
 
+    # -- recognition decisions (district staff approve or decline a pending salary step, incentive...) ------------
+
+    async def pending_recognitions(self, token: str, state: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = await self.call("GET", "licensure", f"/states/{state}/pending-recognitions",
+                                                      token, params={"limit": 200})
+        return found
+
+    async def decide_recognition(self, token: str, *, teacher_id: str, program_id: str, key: str, approve: bool,
+                                 reason: str) -> dict[str, Any]:
+        decided: dict[str, Any] = await self.call(
+            "POST", "licensure", "/recognitions/decisions", token,
+            json={"teacher_id": teacher_id, "program_id": program_id, "key": key, "approve": approve,
+                  "reason": reason})
+        return decided
+
 def _raise_unless_answered(service: Service, method: str, path: str, response: httpx.Response) -> None:
     """A 2xx passes; anything else becomes :class:`ServiceDown`, :class:`SignInExpired`, :class:`Refused` or, for
     a service's bug, a RuntimeError. ``response`` must have been read."""

@@ -18,10 +18,11 @@ from microcred.licensure.domain.recognition.programs import (
     program_in_force,
 )
 from microcred.licensure.domain.recognition.replay import HeldAward, Memberships, Target, targets
+from microcred.licensure.domain.recognition.review import next_change
 
 __all__ = [
     "CompletePathway", "CompleteStack", "CountFromSet", "CredentialSet", "Eligibility", "EquivalencyHours",
     "HeldAward", "Holding", "IncentivePerCredential", "Memberships", "OutcomeSpec", "Program", "Progress",
-    "RecognitionEntry", "Role", "Target", "decide", "evaluate", "holdings", "program_in_force", "progress",
-    "targets",
+    "RecognitionEntry", "Role", "Target", "decide", "evaluate", "holdings", "next_change", "program_in_force",
+    "progress", "targets",
 ]
