@@ -5,10 +5,11 @@ the ones licensure ships (services/licensure/src/microcred/licensure/programs). 
 ids derived from issuer and stack keys, so the ids below are the ones any installation gets.
 
 - A Louisiana teacher earns the six credentials of BloomBoard's Elementary Mentor Teacher set and is designated
-  under LA-MENTOR-TEACHER (licensure.recognition-granted); revoking one credential reverses the designation, as
-  the program's on_revocation says (licensure.recognition-reversed).
+  under LA-MENTOR-TEACHER (licensure.recognition-granted), which Louisiana reads on its own feed
+  (licensure.state.LA) and the teacher on their page ("6 of 6"); revoking one credential reverses the
+  designation, as the program's on_revocation says (licensure.recognition-reversed, and in the feed).
 - A Pulaski County teacher who completes the hard-to-staff secondary science stack is granted eligibility
-  under AR-PULASKI-SECONDARY-SCIENCE.
+  under AR-PULASKI-SECONDARY-SCIENCE, and Pulaski County's administrator finds them in the eligibility list.
 
 Each story is a module fixture that earns the credentials once; the tests read what it left. So an assertion
 about the same moment (the state feed licensure.state.LA after the grant, a district's eligibility list after
@@ -33,6 +34,7 @@ from microcred.devstack.platform import Platform
 from microcred.devstack.samples import make_video
 from microcred.devstack.seed import load_catalog
 from microcred.devstack.topics import read_until
+from microcred.events import StateFeedRecord
 from microcred.runtime.auth import Role
 
 MENTOR_PROGRAM = "LA-MENTOR-TEACHER"
@@ -86,6 +88,17 @@ def recognitions(platform: Platform, topic: str, program_id: str, teacher: Actor
         return [r for r in records if r.get("program_id") == program_id and r.get("teacher_id") == teacher.subject]
 
     return mine(read_until(platform.endpoints.kafka_bootstrap, topic, lambda rs: bool(mine(rs)), timeout=90))
+
+
+def state_feed(platform: Platform, state: str, record_type: str, teacher: Actor) -> list[StateFeedRecord]:
+    """This teacher's records of one kind on the state's own feed topic, decoded as the state would (v3)."""
+
+    def mine(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [r for r in records if r.get("record_type") == record_type and r.get("teacher_id") == teacher.subject]
+
+    found = mine(read_until(platform.endpoints.kafka_bootstrap, f"licensure.state.{state}", lambda rs: bool(mine(rs)),
+                            timeout=90))
+    return [StateFeedRecord.model_validate(r) for r in found]
 
 
 @dataclass
@@ -142,6 +155,26 @@ def test_a_louisiana_teacher_who_earns_the_six_is_designated_mentor_teacher(ment
     assert grant["pending"] is False
 
 
+def test_the_designation_is_a_record_of_louisianas_feed_for_the_teachers_license(
+    mentor: Story, client: PlatformClient, platform: Platform,
+) -> None:
+    (license_,) = client.call("GET", "licensure", "/licenses", mentor.teacher)
+    (record,) = state_feed(platform, "LA", "recognition_granted", mentor.teacher)
+    assert (str(record.license_id), record.license_number) == (license_["license_id"], license_["license_number"])
+    assert record.recognition is not None and record.recognition.entry_id == uuid.UUID(mentor.granted[0]["entry_id"])
+    assert (record.recognition.program_id, record.recognition.outcome_label) == (MENTOR_PROGRAM, "Mentor Teacher")
+    assert {str(a) for a in record.recognition.award_ids} == {a["award_id"] for a in mentor.awards}
+
+
+def test_the_teacher_reads_the_designation_and_six_of_six_on_their_own_page(mentor: Story, client: PlatformClient
+                                                                               ) -> None:
+    (program,) = [p for p in client.call("GET", "licensure", "/recognitions/me", mentor.teacher)["programs"]
+                  if p["program_id"] == MENTOR_PROGRAM]
+    assert program["progress"]["text"] == "6 of 6 for Mentor Teacher"
+    assert [(h["key"], h["status"]) for h in program["held"]] == [("complete", "granted")]
+    assert program["missing"] == []
+
+
 def test_a_pulaski_county_teacher_who_completes_the_science_stack_is_eligible_for_the_hard_to_staff_role(
     science: Story,
 ) -> None:
@@ -150,6 +183,21 @@ def test_a_pulaski_county_teacher_who_completes_the_science_stack_is_eligible_fo
     assert (grant["state"], grant["district"], grant["outcome_kind"]) == ("AR", PULASKI, "eligibility")
     assert grant["outcome_label"] == "Secondary science (hard to staff)" and grant["pending"] is False
     assert set(grant["award_ids"]) == {a["award_id"] for a in science.awards} and len(science.awards) == 2
+
+
+def test_pulaskis_district_admin_finds_the_teacher_in_the_eligibility_list_and_anothers_does_not(
+    science: Story, client: PlatformClient,
+) -> None:
+    holders = f"/states/AR/recognitions/{SCIENCE_PROGRAM}/holders"
+    pulaski = client.actor(f"pulaski-admin-{uuid.uuid4().hex[:6]}", Role.DISTRICT_ADMIN, states=("AR",),
+                           district=PULASKI)
+    benton = client.actor(f"benton-admin-{uuid.uuid4().hex[:6]}", Role.DISTRICT_ADMIN, states=("AR",),
+                          district="Benton County")
+    mine = [h for h in client.call("GET", "licensure", holders, pulaski, params={"limit": 200})
+            if h["teacher_id"] == science.teacher.subject]
+    assert len(mine) == 1, mine
+    assert [lic["district"] for lic in mine[0]["licenses"]] == [PULASKI]
+    assert science.teacher.subject not in {h["teacher_id"] for h in client.call("GET", "licensure", holders, benton)}
 
 
 def test_revoking_one_of_the_six_reverses_the_designation(
@@ -166,3 +214,5 @@ def test_revoking_one_of_the_six_reverses_the_designation(
     (reversal,) = reversed_
     assert reversal["key"] == "complete" and revoked in reversal["reason"]
     assert (reversal["program_version"], reversal["state"]) == (1, "LA")
+    (record,) = state_feed(platform, "LA", "recognition_reversed", mentor.teacher)
+    assert record.recognition is not None and record.recognition.entry_id == uuid.UUID(reversal["entry_id"])
