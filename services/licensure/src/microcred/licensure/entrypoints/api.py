@@ -7,8 +7,6 @@ suggests, and is null while licensure has not yet received the credential versio
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from decimal import Decimal
@@ -28,6 +26,7 @@ from microcred.licensure.domain.model import (
 )
 from microcred.licensure.domain.recognition import Program
 from microcred.licensure.domain.reports import CompetencyMatrix
+from microcred.licensure.entrypoints.csv_export import SafeCsv
 from microcred.licensure.service_layer import handlers
 from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
 from microcred.runtime.api import KIB, api_router, links, media
@@ -164,18 +163,17 @@ REPORT_COLUMNS = ("posted_at", "kind", "license_number", "district", "credential
 
 
 def report_csv(rows: list[dict[str, Any]], group: Literal["detail", "district_credential"]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = SafeCsv()
     if group == "detail":
-        writer.writerow(REPORT_COLUMNS)
+        writer.row(REPORT_COLUMNS)
         for row in rows:
             entry = row["entry"]
-            writer.writerow([
+            writer.row([
                 entry.posted_at.isoformat() if entry.posted_at else "", entry.kind.value, row["license_number"],
                 row["district"] or "", row["credential_id"] or "", row["credential_name"] or "",
                 amount_text(entry.amount), entry.unit, entry.rule_set_id, entry.rule_set_version, entry.reason or "",
             ])
-        return out.getvalue()
+        return writer.text()
     totals: dict[tuple[str, str, str, str], list[Any]] = {}
     for row in rows:
         entry = row["entry"]
@@ -183,10 +181,10 @@ def report_csv(rows: list[dict[str, Any]], group: Literal["detail", "district_cr
         total = totals.setdefault(key, [0, 0, Decimal(0)])
         total[0 if entry.amount >= 0 else 1] += 1
         total[2] += entry.amount
-    writer.writerow(("district", "credential_id", "credential_name", "credits", "reversals", "net_amount", "unit"))
+    writer.row(("district", "credential_id", "credential_name", "credits", "reversals", "net_amount", "unit"))
     for (district, credential_id, name, unit), (credits, reversals, net) in sorted(totals.items()):
-        writer.writerow((district, credential_id, name, credits, reversals, amount_text(net), unit))
-    return out.getvalue()
+        writer.row((district, credential_id, name, credits, reversals, amount_text(net), unit))
+    return writer.text()
 
 
 def matrix_view(state: str, matrix: CompetencyMatrix) -> dict[str, Any]:

@@ -5,8 +5,6 @@ answers with). Translation only; the use cases are service_layer.recognition_que
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
@@ -16,6 +14,7 @@ from microcred.licensure.domain.model import License
 from microcred.licensure.domain.recognition import Program, Progress
 from microcred.licensure.domain.recognition.standing import DatedEntry, IncentiveLine, Standing, signed
 from microcred.licensure.entrypoints.api import CsvResponse, amount_text
+from microcred.licensure.entrypoints.csv_export import SafeCsv
 from microcred.licensure.service_layer import recognition_queries as queries
 from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
 from microcred.runtime.api import api_router, media
@@ -101,21 +100,20 @@ INCENTIVE_COLUMNS = ("row", "teacher_id", "license_numbers", "districts", "progr
 
 
 def incentive_csv(lines: list[tuple[IncentiveLine, list[License]]], units: dict[str, str | None]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(INCENTIVE_COLUMNS)
+    writer = SafeCsv()
+    writer.row(INCENTIVE_COLUMNS)
     for line, licenses in lines:
         unit = units.get(line.program_id) or ""
         common = [line.teacher_id, " ".join(lic.license_number for lic in licenses),
                   "; ".join(_districts(None, licenses)), line.program_id, line.year]
-        writer.writerow(["line", *common, line.status, amount_text(line.net), amount_text(line.owed), unit,
+        writer.row(["line", *common, line.status, amount_text(line.net), amount_text(line.owed), unit,
                          "", "", "", "", "", "", ""])
         for dated in line.entries:
             e = dated.entry
-            writer.writerow(["entry", *common, "", "", "", unit, dated.entry_id, e.kind,
+            writer.row(["entry", *common, "", "", "", unit, dated.entry_id, e.kind,
                              dated.recorded_at.isoformat(), amount_text(signed(e)), e.program_version,
                              " ".join(str(a) for a in e.award_ids), e.reason])
-    return out.getvalue()
+    return writer.text()
 
 
 def create_recognition_router(uow: Callable[[], LicensureUnitOfWork], programs: Sequence[Program]) -> APIRouter:
