@@ -81,7 +81,7 @@ async def test_a_teacher_sees_four_of_six_with_the_credentials_that_count_and_th
     assert {i for i, _ in mine.missing} == set(six[4:])
     assert ("Coaching Peers" in [name for _, name in mine.missing]
             and "a credential licensure has not heard of yet" in [name for _, name in mine.missing])
-    assert mine.held == [] and mine.about.summary == "Every credential of a stack of 6 credentials earns Mentor Teacher."
+    assert mine.held == [] and mine.about.summary == "Holding every credential of a stack of 6 credentials earns Mentor Teacher."
 
 
 def _version(build: Any, credential_id: UUID, name: str) -> Any:
@@ -217,6 +217,6 @@ async def test_programs_are_described_in_plain_words_with_their_options(uow: Any
     assert words["KNOX-LITERACY"].summary == ("Each credential from a stack of 3 credentials earns "
                                               "500 USD (Literacy incentive), at most 1500 USD per calendar year.")
     assert "Knox County approves each outcome before it is final." in words["KNOX-LITERACY"].options
-    assert words["TN-MENTOR"].summary == "Every credential of a stack the catalog has not described yet earns Mentor Teacher."
+    assert words["TN-MENTOR"].summary == "Holding every credential of a stack the catalog has not described yet earns Mentor Teacher."
     assert await queries.programs_in_words(uow, [incentive()], "TN", "Shelby County", now=NOW) == []
     assert await queries.programs_in_words(uow, [incentive()], "AR", None, now=NOW) == []

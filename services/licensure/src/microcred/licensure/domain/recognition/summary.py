@@ -64,12 +64,12 @@ def rule_summary(program: Program, memberships: Memberships, names: Mapping[UUID
                     f"{label}{cap}.")
         return f"{_credentials(rule.count)} from {_set(rule.from_set, memberships, names)} earn {label}{cap}."
     if isinstance(rule, CompleteStack):
-        return f"Every credential of {_stack(rule.stack_id, memberships)} earns {label}."
+        return f"Holding every credential of {_stack(rule.stack_id, memberships)} earns {label}."
     if isinstance(rule, CompletePathway):
         members = memberships.pathways.get(rule.pathway_id)
         what = "a pathway the catalog has not described yet" if not members else \
             f"a pathway of {_credentials(len(members))}"
-        return f"Every credential of {what} earns {label}."
+        return f"Holding every credential of {what} earns {label}."
     if isinstance(rule, Eligibility):
         parts = ([_listed(rule.credentials, names)] if rule.credentials else []) + [
             f"every credential of {_stack(s, memberships)}" for s in rule.stacks]
