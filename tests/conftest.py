@@ -192,6 +192,21 @@ def module_world(client: PlatformClient) -> World:
     return World(client)
 
 
+PROGRAMS_DIR = "MICROCRED_EXTRA_PROGRAMS_DIR"
+
+
+@pytest.fixture
+def licensure_reads(platform: Platform, tmp_path: Path) -> Iterator[Path]:
+    """A folder of recognition program files licensure reads at its next start: a test writes its programs there,
+    then stops and restarts licensure. Licensure keeps them loaded until it starts again, which is harmless: each
+    test's program names its own credentials, stacks or district, so it grants nothing to another test's teachers."""
+    platform.service_env[PROGRAMS_DIR] = str(tmp_path)
+    try:
+        yield tmp_path
+    finally:
+        platform.service_env.pop(PROGRAMS_DIR, None)
+
+
 @pytest.fixture(scope="session")
 def videos() -> Any:
     """``make_video`` and ``tiny_video`` for test modules (conftest is not importable by name)."""

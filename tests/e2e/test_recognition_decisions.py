@@ -9,7 +9,6 @@ credential it publishes, so the Pulaski County teachers of other tests earn noth
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,16 +22,6 @@ from microcred.runtime.auth import Role
 
 pytestmark = pytest.mark.stack
 
-PROGRAMS_DIR = "MICROCRED_EXTRA_PROGRAMS_DIR"
-
-
-@pytest.fixture
-def licensure_reads(platform: Platform, tmp_path: Path) -> Iterator[Path]:
-    platform.service_env[PROGRAMS_DIR] = str(tmp_path)
-    try:
-        yield tmp_path
-    finally:
-        platform.service_env.pop(PROGRAMS_DIR, None)
 
 
 def step_program(program_id: str, credential_id: str) -> dict[str, Any]:

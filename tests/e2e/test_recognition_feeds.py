@@ -16,7 +16,6 @@ import hashlib
 import hmac
 import json
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -31,18 +30,6 @@ from microcred.runtime.auth import Role
 
 pytestmark = pytest.mark.stack
 
-PROGRAMS_DIR = "MICROCRED_EXTRA_PROGRAMS_DIR"
-
-
-@pytest.fixture
-def licensure_reads(platform: Platform, tmp_path: Path) -> Iterator[Path]:
-    """A folder of extra program files licensure reads once restarted; the platform's env as it was after."""
-    platform.service_env[PROGRAMS_DIR] = str(tmp_path)
-    try:
-        yield tmp_path
-    finally:
-        # The program stays loaded until licensure's next start: it names a district of this test alone.
-        platform.service_env.pop(PROGRAMS_DIR, None)
 
 
 class Receiver:

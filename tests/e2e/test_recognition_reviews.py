@@ -8,7 +8,6 @@ The program is a file licensure reads at start (see test_recognitions.py), for a
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +19,6 @@ from microcred.devstack.topics import read_until
 
 pytestmark = pytest.mark.stack
 
-PROGRAMS_DIR = "MICROCRED_EXTRA_PROGRAMS_DIR"
-
-
-@pytest.fixture
-def licensure_reads(platform: Platform, tmp_path: Path) -> Iterator[Path]:
-    platform.service_env[PROGRAMS_DIR] = str(tmp_path)
-    try:
-        yield tmp_path
-    finally:
-        platform.service_env.pop(PROGRAMS_DIR, None)
 
 
 def test_a_stack_changed_after_the_awards_designates_its_holders_through_the_queue(

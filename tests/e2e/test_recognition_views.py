@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -26,17 +25,6 @@ from microcred.runtime.auth import Role
 
 pytestmark = pytest.mark.stack
 
-PROGRAMS_DIR = "MICROCRED_EXTRA_PROGRAMS_DIR"
-
-
-@pytest.fixture
-def licensure_reads(platform: Platform, tmp_path: Path) -> Iterator[Path]:
-    platform.service_env[PROGRAMS_DIR] = str(tmp_path)
-    try:
-        yield tmp_path
-    finally:
-        # The folder's programs stay loaded until licensure's next start: they name a district of this test alone.
-        platform.service_env.pop(PROGRAMS_DIR, None)
 
 
 def program_file(program_id: str, district: str, version: dict[str, Any]) -> str:

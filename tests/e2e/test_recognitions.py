@@ -10,28 +10,12 @@ MICROCRED_EXTRA_PROGRAMS_DIR at it and restarts licensure.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from microcred.devstack.client import PlatformClient
 from microcred.devstack.platform import Platform
 from microcred.devstack.topics import read_until
-
-PROGRAMS_DIR = "MICROCRED_EXTRA_PROGRAMS_DIR"
-
-
-@pytest.fixture
-def licensure_reads(platform: Platform, tmp_path: Path) -> Iterator[Path]:
-    """A folder of extra program files licensure reads once restarted; the platform's env as it was after."""
-    platform.service_env[PROGRAMS_DIR] = str(tmp_path)
-    try:
-        yield tmp_path
-    finally:
-        # The folder's program stays loaded until licensure's next start: it names a district of this test alone.
-        platform.service_env.pop(PROGRAMS_DIR, None)
 
 
 def mentor_program(program_id: str, district: str, stack_id: str) -> dict[str, Any]:

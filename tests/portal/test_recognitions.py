@@ -14,12 +14,10 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 from playwright.sync_api import Browser, Page, expect
 from portal_browser import PortalWorld, assert_accessible, offer_sign_in, screenshot, sign_in, tab_to
 
@@ -29,17 +27,6 @@ from microcred.runtime.auth import Role
 from microcred.runtime.dev_oidc import Person
 
 DISTRICT = "Pulaski County"
-PROGRAMS_DIR = "MICROCRED_EXTRA_PROGRAMS_DIR"
-
-
-@pytest.fixture
-def licensure_reads(platform: Platform, tmp_path: Path) -> Iterator[Path]:
-    platform.service_env[PROGRAMS_DIR] = str(tmp_path)
-    try:
-        yield tmp_path
-    finally:
-        # Loaded until licensure's next start; over this test's own stack, so nobody else holds anything under them.
-        platform.service_env.pop(PROGRAMS_DIR, None)
 
 
 def program_file(program_id: str, version: dict[str, Any]) -> str:
