@@ -6,8 +6,11 @@ installs it. Screenshots go to test-artifacts/portal/ (gitignored), one per page
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
@@ -64,3 +67,26 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
 @pytest.fixture
 def page(context: BrowserContext) -> Page:
     return context.new_page()
+
+
+class Receiver(BaseHTTPRequestHandler):
+    """An agency's webhook receiver that takes everything (signatures are the e2e tests' business)."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        """Quiet: the test's output is the assertions'."""
+
+
+@pytest.fixture
+def receiver_url() -> Iterator[str]:
+    """A webhook endpoint a state or district registers through the pages; it accepts every delivery."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/microcred/{uuid.uuid4().hex[:6]}"
+    server.shutdown()
+    server.server_close()

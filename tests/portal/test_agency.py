@@ -9,51 +9,17 @@ from __future__ import annotations
 import csv
 import io
 import re
-import threading
 import uuid
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import pytest
-from playwright.sync_api import Browser, Page, expect
-from portal_browser import PortalWorld, assert_accessible, screenshot, sign_in, tab_to
+from playwright.sync_api import Browser, expect
+from portal_browser import PortalWorld, checked, screenshot, sign_in, tab_to
 
 from microcred.devstack.client import Actor, PlatformClient, wait_for
 from microcred.runtime.auth import Role
 
 DISTRICT = "Pulaski County"
-
-
-class Receiver(BaseHTTPRequestHandler):
-    """An agency's webhook receiver that takes everything (signatures are the e2e tests' business)."""
-
-    received: list[bytes] = []
-
-    def do_POST(self) -> None:
-        self.received.append(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        """Quiet: the test's output is the assertions'."""
-
-
-@pytest.fixture
-def receiver_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/microcred/{uuid.uuid4().hex[:6]}"
-    server.shutdown()
-    server.server_close()
-
-
-def checked(page: Page, name: str) -> None:
-    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(name))
-    assert page.locator("h1").count() == 1
-    assert_accessible(page)
 
 
 def test_state_and_district_staff_decide_report_and_watch_their_webhooks(

@@ -12,19 +12,13 @@ import uuid
 from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
-from portal_browser import PortalWorld, assert_accessible, screenshot, sign_in, tab_to
+from portal_browser import PortalWorld, assert_accessible, checked, screenshot, sign_in, tab_to
 
 from microcred.devstack.client import PlatformClient, wait_for
 from microcred.runtime.auth import Role
 
 DISTRICT = "Pulaski County"
 LANE = "AR-PULASKI-LANE-STEPS"
-
-
-def checked(page: Page, name: str) -> None:
-    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(name))
-    assert page.locator("h1").count() == 1
-    assert_accessible(page)
 
 
 def both_widths(page: Page, name: str) -> None:

@@ -142,3 +142,10 @@ def throttle_uploads(page: Page, bytes_per_second: int) -> Callable[[], None]:
 
     conditions(bytes_per_second)
     return lambda: conditions(-1)
+
+
+def checked(page: Page, name: str) -> None:
+    """The page is the one named (its only h1 matches ``name``) and axe finds nothing on it."""
+    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(name))
+    assert page.locator("h1").count() == 1
+    assert_accessible(page)
