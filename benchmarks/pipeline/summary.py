@@ -104,8 +104,8 @@ def print_counts(counts: dict[str, Any], processes: dict[str, Any], completed: i
 
 
 def print_profiles(profiles: dict[str, Any]) -> None:
-    table = Table(title="Profiles (py-spy): hottest functions by own samples")
-    for column in ("service", "busy", "top functions (share of busy time)"):
+    table = Table(title="Profiles (py-spy): shares of busy time, on top of the stack / the platform's own, anywhere in it")
+    for column in ("service", "busy", "self", "platform code"):
         table.add_column(column, justify="left")
     if isinstance(profiles.get("error"), str):
         console.print(f"[yellow]no profiles: {profiles['error']}[/yellow]")
@@ -115,5 +115,5 @@ def print_profiles(profiles: dict[str, Any]) -> None:
             table.add_row(instance, "", f"[red]{values['error'][-200:]}[/red]")
             continue
         table.add_row(instance, f"{values['busy']} {values['unit']}",
-                      "; ".join(f"{name} {share:.0%}" for name, share in values["self"][:4]))
+                      *("; ".join(f"{name} {share:.0%}" for name, share in values[kind][:4]) for kind in ("self", "ours")))
     console.print(table)

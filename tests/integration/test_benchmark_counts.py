@@ -72,15 +72,18 @@ def test_delta_keeps_what_grew_and_counts_new_keys_from_zero() -> None:
     assert delta({"a": 5, "b": 2, "gone": 1}, {"a": 9, "b": 2, "new": 4}) == {"a": 4, "new": 4}
 
 
-def test_hottest_shares_own_and_total_samples_over_every_thread() -> None:
+def test_hottest_shares_busy_time_per_function_over_every_thread() -> None:
     document = {
-        "shared": {"frames": [{"name": "main", "file": "/x/app.py", "line": 1},
-                              {"name": "handle", "file": "/x/h.py", "line": 9},
-                              {"name": "encode", "file": "/x/json.py", "line": 3}]},
-        "profiles": [{"samples": [[0, 1], [0, 1, 2], [0, 1, 2]], "weights": [1, 1, 1]},
-                     {"samples": [[0]], "weights": [1]}],
+        "shared": {"frames": [{"name": "<module>", "file": "/r/services/award/src/microcred/award/__main__.py", "line": 6},
+                              {"name": "handle", "file": "/r/services/award/src/microcred/award/handlers.py", "line": 9},
+                              {"name": "handle", "file": "/r/services/award/src/microcred/award/handlers.py", "line": 12},
+                              {"name": "dumps", "file": "/usr/lib/python3.11/json/__init__.py", "line": 3}]},
+        "profiles": [{"unit": "seconds", "samples": [[0, 1], [0, 2, 3], [0, 2, 3]], "weights": [0.01, 0.01, 0.02]},
+                     {"unit": "seconds", "samples": [[0]], "weights": [0.01]}],
     }
     found = hottest(document)
-    assert (found["busy"], found["unit"]) == (4, "none")
-    assert found["self"] == [["encode (json.py:3)", 0.5], ["handle (h.py:9)", 0.25], ["main (app.py:1)", 0.25]]
-    assert found["total"][0] == ["main (app.py:1)", 1.0]
+    assert (found["busy"], found["unit"]) == (0.05, "seconds")
+    assert found["self"] == [["dumps (json/__init__.py)", 0.6],
+                             ["handle (microcred/award/handlers.py)", 0.2], ["<module> (microcred/award/__main__.py)", 0.2]]
+    # Both lines of handle count once per sample; the entry frame, in every stack, is left out.
+    assert found["ours"] == [["handle (microcred/award/handlers.py)", 0.8]]
