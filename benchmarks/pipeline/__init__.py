@@ -48,6 +48,9 @@ directory is kept, restarted between chunks (growth.py says why), resumable.
 - ``followers``: one plain consumer per followed topic;
 - ``samplers``: CPU and RSS per process, outbox backlog, consumer lag, every second;
 - ``ceiling``: plain aiokafka and plain INSERTs moving what the run moved;
+- ``counts`` (with ``probe/``): with ``--counts``, SQL statements and round trips, Kafka and HTTP requests per
+  completed submission and service;
+- ``profiles``: with ``--profile``, py-spy on every service under load;
 - ``report``: the report's figures, and the headline a before/after compares;
 - ``charts`` and ``summary``: the PNGs and the tables printed at the end;
 - ``growth``: the long run in chunks over one growing platform, resumable.

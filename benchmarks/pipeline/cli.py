@@ -16,7 +16,7 @@ from pipeline.driver import one_size
 from pipeline.growth import chunked
 from pipeline.options import Options, tag_of
 from pipeline.report import before_after
-from pipeline.summary import print_before_after, print_chunked, print_summary
+from pipeline.summary import print_before_after, print_chunked, print_counts, print_profiles, print_summary
 
 BENCHMARKS = Path(__file__).resolve().parents[1]
 RESULTS = BENCHMARKS / "results"
@@ -41,6 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--broker-log", choices=("s3", "memory"), default="s3",
                         help="where Tansu keeps its log: s3 (SeaweedFS, as make up runs it) or memory (no S3 round "
                              "trip per produce and commit, closer to a Kafka broker's cost)")
+    parser.add_argument("--counts", action="store_true",
+                        help="count SQL statements and round trips (pg_stat_statements), Kafka requests and HTTP "
+                             "requests per completed submission, per service (benchmarks/README.md, 'Counts')")
+    parser.add_argument("--profile", type=float, default=0.0, metavar="SECONDS",
+                        help="profile every service with py-spy for this many seconds under load (speedscope files "
+                             "in the results' pipeline/profiles/); the report's tag gains -profiled")
     parser.add_argument("--before", type=Path, default=None,
                         help="an earlier pipeline-*.json to compare with (the report gains a before/after section), "
                              "or a directory of them: each run is compared with the report of its own tag there")
@@ -58,12 +64,15 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()] or [args.submissions]
     if min(sizes) < 1 or args.concurrency < 1 or not 0 <= args.fail_share < 1 or not 1 <= args.credentials <= 5:
         parser.error("sizes and --concurrency must be positive, --fail-share in [0, 1), --credentials in 1..5")
+    if args.profile < 0:
+        parser.error("--profile takes a positive number of seconds")
 
     video = tiny_video()
     if args.chunk:
         if args.sizes or args.before is not None or args.rate > 0 or args.chunk < 1 or (args.max_chunks or 0) < 0 \
-                or args.replicas:
-            parser.error("--chunk takes -n, a positive chunk size, no --sizes, --before, --rate or --replicas")
+                or args.replicas or args.counts or args.profile:
+            parser.error("--chunk takes -n, a positive chunk size, no --sizes, --before, --rate, --replicas, --counts "
+                         "or --profile")
         options = Options(args.submissions, 0.0, args.concurrency, args.credentials, args.reviewers, args.fail_share,
                           args.poll, args.timeout or 120 + min(args.chunk, args.submissions) / 2, not args.no_ceiling,
                           args.seed, args.broker_log)
@@ -76,20 +85,24 @@ def main(argv: list[str] | None = None) -> int:
     for size in sizes:
         options = Options(size, args.rate, args.concurrency, args.credentials, args.reviewers, args.fail_share,
                           args.poll, args.timeout or 120 + size / 2, not args.no_ceiling, args.seed,
-                          args.broker_log, args.replicas)
+                          args.broker_log, args.replicas, args.counts, args.profile)
         before_path = args.before
         if before_path is not None and before_path.is_dir():
             before_path = before_path / f"pipeline-{tag_of(options)}.json"
             if not before_path.is_file():
                 console.print(f"[yellow]no earlier report {before_path}: run {tag_of(options)} has no before/after[/]")
                 before_path = None
-        report = one_size(options, video, args.output / "pipeline")
+        report = one_size(options, video, args.output / "pipeline", args.output / "pipeline" / "profiles")
         if before_path is not None:
             report["before_after"] = before_after(json.loads(before_path.read_text()), report, before_path)
             draw_before_after(report["before_after"], args.output / "pipeline", tag_of(options))
         path = args.output / f"pipeline-{tag_of(options)}.json"
         path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
         print_summary(report)
+        if report.get("counts_per_submission"):
+            print_counts(report["counts_per_submission"], report["processes"], report["counts"]["completed"])
+        if report.get("profiles"):
+            print_profiles(report["profiles"])
         if "before_after" in report:
             print_before_after(report["before_after"])
         console.print(f"wrote {path} and charts in {args.output / 'pipeline'}")

@@ -22,23 +22,31 @@ from pipeline import console, now
 from pipeline.api import Api
 from pipeline.ceiling import CEILING_DATABASE, raw_ceiling
 from pipeline.charts import draw_run
+from pipeline.counts import SQL_SETTINGS, Counting
+from pipeline.counts import service_env as counting_env
 from pipeline.followers import FOLLOWED, follow
 from pipeline.options import Options, tag_of
 from pipeline.players import Run, register_licenses, wait_until_credentials_known
+from pipeline.profiles import record
 from pipeline.report import machine, parameters, service_log_errors, summarise
-from pipeline.samplers import Samples, sample_backlog, sample_lag, sample_processes, watched_processes
+from pipeline.samplers import BACKLOG_QUERY, Samples, sample_backlog, sample_lag, sample_processes, watched_processes
 from pipeline.world import Job, World, build_world, reviewer_capacity
+
+PROFILE_DELAY_S = 3.0  # from the first submission to the profiles' start: the pipeline filling up
 
 
 def platform_for(data_dir: Path, broker_log: Literal["s3", "memory"], ports: PlatformPorts | None = None,
-                 replicas: dict[str, int] | None = None) -> Platform:
+                 replicas: dict[str, int] | None = None, counts: bool = False) -> Platform:
+    """``counts``: PostgreSQL with pg_stat_statements loaded, and the services' requests counted (counts.py)."""
     ports = ports or PlatformPorts.free()
     infra = embedded_infrastructure(data_dir, ports.infra, data_dir / "logs", extra_databases=(CEILING_DATABASE,),
-                                    broker_log=broker_log)
-    return Platform(data_dir, ports, infra=infra, service_env=QUICK_SERVICE_ENV, replicas=replicas or 1)
+                                    broker_log=broker_log, postgres_settings=SQL_SETTINGS if counts else None)
+    service_env = {**QUICK_SERVICE_ENV, **(counting_env(data_dir / "counts") if counts else {})}
+    return Platform(data_dir, ports, infra=infra, service_env=service_env, replicas=replicas or 1)
 
 
-async def drive(platform: Platform, world: World, options: Options, video: bytes) -> dict[str, Any]:
+async def drive(platform: Platform, world: World, options: Options, video: bytes,
+                profiles: Path | None = None) -> dict[str, Any]:
     rng = random.Random(options.seed)
     api = Api({s: platform.urls(s) for s in SERVICES}, options.concurrency)
     bootstrap = platform.endpoints.kafka_bootstrap
@@ -67,7 +75,13 @@ async def drive(platform: Platform, world: World, options: Options, video: bytes
         players = [asyncio.create_task(run.reviewer(r)) for r in world.reviewers]
         players.append(asyncio.create_task(run.district()))
 
+        counting = Counting(platform, platform.data_dir / "counts") if options.counts else None
+        if counting is not None:
+            await counting.start(run.api.timings)
         started = samples.started = now()
+        drained = asyncio.Event()
+        profiling = (asyncio.create_task(record(platform, profiles, tag_of(options), PROFILE_DELAY_S, options.profile,
+                                                drained)) if options.profile > 0 and profiles is not None else None)
         teachers = asyncio.Semaphore(options.concurrency)
 
         async def one(job: Job) -> None:
@@ -116,6 +130,7 @@ async def drive(platform: Platform, world: World, options: Options, video: bytes
                 plain_progress()
                 await asyncio.sleep(0.5)
             finished = now()
+            drained.set()
             progress.update(sent_bar, completed=run.submitted)
             progress.update(done_bar, completed=run.completed)
 
@@ -126,16 +141,22 @@ async def drive(platform: Platform, world: World, options: Options, video: bytes
         for task in [*players, *followers, *samplers, *launched, *run.background]:
             task.cancel()
         await asyncio.gather(*players, *followers, *samplers, *launched, *run.background, return_exceptions=True)
-        return summarise(run, samples, started, finished, options)
+        result = summarise(run, samples, started, finished, options)
+        if counting is not None:
+            result["counts_per_submission"] = await counting.finish(run.api.timings, result["counts"]["completed"],
+                                                                    exclude=[BACKLOG_QUERY])
+        if profiling is not None:
+            result["profiles"] = await profiling
+        return result
     finally:
         await api.close()
 
 
-def one_size(options: Options, video: bytes, charts: Path) -> dict[str, Any]:
+def one_size(options: Options, video: bytes, charts: Path, profiles: Path | None = None) -> dict[str, Any]:
     teachers = max(math.ceil(options.submissions / options.credentials), 1)
     with tempfile.TemporaryDirectory(prefix="microcred-pipeline-") as scratch, \
-            running_platform(platform_for(Path(scratch) / "platform", options.broker_log, replicas=options.replicas),
-                             console) as platform:
+            running_platform(platform_for(Path(scratch) / "platform", options.broker_log, replicas=options.replicas,
+                                          counts=options.counts), console) as platform:
         console.print(f"platform up (data in {platform.data_dir}); "
                       f"N={options.submissions}, {teachers} teachers, {options.credentials} credentials")
         client = PlatformClient({s: platform.url(s) for s in SERVICES}, platform.tokens, timeout=120.0)
@@ -145,7 +166,7 @@ def one_size(options: Options, video: bytes, charts: Path) -> dict[str, Any]:
                                     max_open=reviewer_capacity(options.submissions))
         finally:
             client.close()
-        result = asyncio.run(drive(platform, world, options, video))
+        result = asyncio.run(drive(platform, world, options, video, profiles))
         result["ceiling"] = raw_ceiling(platform, result) if options.ceiling else {}
         result["service_log_errors"] = service_log_errors(platform)
         result["replica_partitions"] = held_partitions(platform)

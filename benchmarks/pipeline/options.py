@@ -20,9 +20,13 @@ class Options:
     seed: int
     broker_log: Literal["s3", "memory"] = "s3"
     replicas: dict[str, int] = field(default_factory=dict)
+    counts: bool = False  # SQL, Kafka and HTTP counts per submission (counts.py)
+    profile: float = 0.0  # seconds of py-spy profile of every service under load (profiles.py); 0: none
 
 
 def tag_of(options: Options) -> str:
     return (f"{options.submissions}" + (f"-rate{options.rate:g}" if options.rate > 0 else "")
             + ("-memlog" if options.broker_log == "memory" else "")
-            + "".join(f"-replicas-{s}{n}" for s, n in sorted(options.replicas.items()) if n > 1))
+            + "".join(f"-replicas-{s}{n}" for s, n in sorted(options.replicas.items()) if n > 1)
+            # A profiled run's CPU figures carry the profiler's cost: it must not pass for an ordinary run.
+            + ("-profiled" if options.profile > 0 else ""))

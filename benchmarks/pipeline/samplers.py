@@ -17,6 +17,8 @@ from microcred.runtime.offsets import LogEnds
 from pipeline import now
 
 MACHINE = "machine (all processes)"  # the whole host's CPU, sampled beside the processes we watch
+# The benchmark's own query on every service database (counts.py leaves it out of the services' statements).
+BACKLOG_QUERY = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
 
 
 @dataclass
@@ -97,7 +99,7 @@ async def sample_backlog(platform: Platform, samples: Samples, stop: asyncio.Eve
             at = now() - samples.started
             for service, connection in connections.items():
                 with contextlib.suppress(asyncpg.PostgresError, OSError):
-                    unsent = await connection.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                    unsent = await connection.fetchval(BACKLOG_QUERY)
                     samples.backlog[service].append((at, float(unsent)))
             await asyncio.sleep(1.0)
     finally:

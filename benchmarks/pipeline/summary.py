@@ -7,6 +7,8 @@ from typing import Any
 from rich.table import Table
 
 from pipeline import console
+from pipeline.counts import brief
+from pipeline.report import cpu_ms_per_submission
 from pipeline.samplers import MACHINE
 
 
@@ -73,4 +75,45 @@ def print_before_after(comparison: dict[str, Any]) -> None:
                       str(new["submit_to_last_credit_ms"][q]))
     for name, value in new["cpu_ms_per_submission"].items():
         table.add_row(f"CPU ms / submission: {name}", str(old["cpu_ms_per_submission"].get(name, "-")), str(value))
+    console.print(table)
+
+
+def print_counts(counts: dict[str, Any], processes: dict[str, Any], completed: int) -> None:
+    """Per completed submission and service: the CPU beside what it was spent on."""
+    cpu = cpu_ms_per_submission(processes, completed)
+    table = Table(title="Per completed submission (counts.py)")
+    for column in ("service", "CPU ms", "SQL statements", "round trips", "prepares", "transactions",
+                   "Kafka requests", "HTTP served", "HTTP sent"):
+        table.add_column(column, justify="left" if column == "service" else "right")
+    for service, values in counts["per_service"].items():
+        sql = values.get("sql") or {}
+        table.add_row(service, str(cpu.get(service, "")), *(str(sql.get(k, "")) for k in
+                                                            ("statements", "round_trips", "prepares", "transactions")),
+                      str(values["kafka_requests"]), str(values.get("http_served", "")), str(values["http_sent"]))
+    console.print(table)
+    table = Table(title="Top statements per service, calls per completed submission")
+    for column in ("service", "calls", "rows", "statement"):
+        table.add_column(column, justify="right" if column in ("calls", "rows") else "left")
+    for service, values in counts["per_service"].items():
+        for row in ((values.get("sql") or {}).get("top") or [])[:6]:
+            table.add_row(service, str(row["calls"]), str(row["rows"]), brief(row["query"]))
+    console.print(table)
+    for service, values in counts["per_service"].items():
+        console.print(f"{service}: Kafka {values['kafka_requests_by_api']}; HTTP sent "
+                      f"{values.get('http_sent_by_route') or values['http_sent_by_destination']}")
+
+
+def print_profiles(profiles: dict[str, Any]) -> None:
+    table = Table(title="Profiles (py-spy): shares of busy time, on top of the stack / the platform's own, anywhere in it")
+    for column in ("service", "busy", "self", "platform code"):
+        table.add_column(column, justify="left")
+    if isinstance(profiles.get("error"), str):
+        console.print(f"[yellow]no profiles: {profiles['error']}[/yellow]")
+        return
+    for instance, values in profiles.items():
+        if "error" in values:
+            table.add_row(instance, "", f"[red]{values['error'][-200:]}[/red]")
+            continue
+        table.add_row(instance, f"{values['busy']} {values['unit']}",
+                      *("; ".join(f"{name} {share:.0%}" for name, share in values[kind][:4]) for kind in ("self", "ours")))
     console.print(table)

@@ -510,13 +510,18 @@ class EmbeddedStack:
         topics: Sequence[TopicSpec] = (),
         log_dir: Path | None = None,
         broker_log: Literal["s3", "memory"] = "s3",
+        postgres_settings: Mapping[str, str] | None = None,
     ) -> None:
         """``broker_log="memory"`` keeps Tansu's log in its memory: lost on restart, but without the S3
         round trips (about 6 ms of SeaweedFS CPU per produce request or offset commit) that no Kafka
-        broker pays. Benchmarks use it to measure the platform rather than this broker's storage."""
+        broker pays. Benchmarks use it to measure the platform rather than this broker's storage.
+
+        ``postgres_settings`` are extra server settings (``-c name=value``), for a benchmark that needs one
+        only it asks for (``shared_preload_libraries=pg_stat_statements`` to count statements)."""
         if broker_log not in ("s3", "memory"):
             raise ValueError(f"broker_log must be 's3' or 'memory', not {broker_log!r}")
         self.broker_log = broker_log
+        self.postgres_settings = dict(postgres_settings or {})
         self.data_dir = Path(data_dir).absolute()
         self.ports = ports
         self.databases = tuple(databases)
@@ -962,6 +967,7 @@ class EmbeddedStack:
             # No socket file: nothing to collide on between stacks, no path-length limits.
             "-c",
             "unix_socket_directories=",
+            *(arg for name, value in self.postgres_settings.items() for arg in ("-c", f"{name}={value}")),
         ]
         child = self._spawn("postgres", argv, env=_minimal_env(), cwd=pgdata, run_as=run_as)
 

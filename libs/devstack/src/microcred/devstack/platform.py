@@ -80,7 +80,7 @@ class Infrastructure(Protocol):
 
 def embedded_infrastructure(
     data_dir: Path, ports: Ports, log_dir: Path, extra_databases: tuple[str, ...] = (),
-    broker_log: Literal["s3", "memory"] = "s3",
+    broker_log: Literal["s3", "memory"] = "s3", postgres_settings: Mapping[str, str] | None = None,
 ) -> EmbeddedStack:
     return EmbeddedStack(
         data_dir / "stack",
@@ -90,6 +90,7 @@ def embedded_infrastructure(
         topics=[TopicSpec(t.name, t.partitions) for t in platform_topics()],
         log_dir=log_dir,
         broker_log=broker_log,
+        postgres_settings=postgres_settings,
     )
 
 
