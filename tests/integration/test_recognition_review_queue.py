@@ -114,3 +114,19 @@ async def test_workers_skip_each_others_rows(sessions: async_sessionmaker[AsyncS
                 assert not set(teachers) & set(second)
     finally:
         await remove(sessions, teachers)
+
+
+async def test_a_teacher_set_aside_after_a_failed_review_is_due_again_only_then(
+        sessions: async_sessionmaker[AsyncSession], teachers: list[str]) -> None:
+    failing, other = teachers
+    try:
+        await put(sessions, failing, DUE)
+        await put(sessions, other, DUE)
+        async with sessions.begin() as session:
+            await RecognitionReviewRepository(session).postpone(failing, LATER)
+        assert await due_at(sessions, failing) == LATER and await due_at(sessions, other) == DUE
+        async with sessions.begin() as session:
+            taken = await RecognitionReviewRepository(session).due(datetime(2099, 3, 1, tzinfo=UTC), 10_000)
+            assert [t for t in taken if t in teachers] == [other]  # other tests' teachers may be due too
+    finally:
+        await remove(sessions, teachers)

@@ -496,6 +496,10 @@ class FakeReviews:
     async def due(self, now: datetime, limit: int) -> list[str]:
         return sorted((t for t, due in self.rows.items() if due <= now), key=lambda t: (self.rows[t], t))[:limit]
 
+    async def postpone(self, teacher_id: str, until: datetime) -> None:
+        if teacher_id in self.rows:
+            self.rows[teacher_id] = until
+
     async def due_at(self, teacher_id: str) -> datetime | None:
         return self.rows.get(teacher_id)
 

@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 
 from microcred.events import CredentialAwarded, RecognitionGranted, RecognitionReversed, StackChanged
 from microcred.licensure.domain.recognition import HeldAward, Memberships, Program, next_change
+from microcred.licensure.service_layer import recognitions
 from microcred.licensure.service_layer.handlers import (
     GrowthPlan,
     RegisterLicense,
@@ -19,7 +20,7 @@ from microcred.licensure.service_layer.handlers import (
     register_license,
     set_growth_plan,
 )
-from microcred.licensure.service_layer.recognition_reviews import review_due
+from microcred.licensure.service_layer.recognition_reviews import review_due, review_each
 from microcred.runtime.auth import Principal, Role
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -235,3 +236,32 @@ async def test_a_teacher_without_programs_leaves_the_queue(uow: Any, build: Any)
     uow.reviews.rows["teacher-42"] = NOW
     assert await review_due(uow, [], now=NOW) == 1
     assert uow.reviews.rows == {}
+
+
+async def test_a_teacher_whose_review_fails_is_set_aside_and_the_others_drain(
+    uow: Any, build: Any, monkeypatch: Any,
+) -> None:
+    """One teacher's evaluation failing every time must not fail every batch they are in: reviewed one by one,
+    the others are re-evaluated and the failing one waits ``retry_after``."""
+    six = [uuid4() for _ in range(6)]
+    programs = [program(stack_rule())]
+    teachers = ["teacher-a", "teacher-b", "teacher-c"]
+    for teacher in teachers:
+        await uow.licenses.add_once(build.license(teacher_id=teacher, state="TN"))
+        await earn(uow, build, six, programs, teacher=teacher)
+    await record_collection(stack_changed(six), uow, programs)
+    real = recognitions.reevaluate
+
+    async def failing_for_b(uow_: Any, teacher_id: str, *args: Any, **kwargs: Any) -> Any:
+        if teacher_id == "teacher-b":
+            raise RuntimeError("facts the program did not foresee")
+        return await real(uow_, teacher_id, *args, **kwargs)
+
+    monkeypatch.setattr(recognitions, "reevaluate", failing_for_b)
+    now = datetime.now(UTC)
+    # (The batch as a whole raises; the fakes keep no rollback to show it, so the test starts where the service's
+    # loop goes next.)
+    assert await review_each(lambda: uow, programs, now=now, retry_after=timedelta(hours=1)) == 3
+    assert sorted(g.teacher_id for g in granted(uow)) == ["teacher-a", "teacher-c"]
+    assert uow.reviews.rows == {"teacher-b": now + timedelta(hours=1)}
+    assert await review_due(uow, programs, now=now + timedelta(minutes=59)) == 0  # set aside, not retried at once

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from functools import partial
 
 from fastapi import FastAPI
@@ -102,7 +103,12 @@ def build_app(settings: ServiceSettings | None = None) -> FastAPI:
                 while await recognition_reviews.review_due(uow(), programs, limit=batch) >= batch:
                     pass
             except Exception:
-                log.exception("recognition review failed; retrying at the next interval")
+                log.exception("a recognition review batch failed; reviewing its teachers one at a time")
+                try:
+                    await recognition_reviews.review_each(uow, programs, limit=batch, retry_after=timedelta(
+                        seconds=settings.recognition_review_retry_after_seconds))
+                except Exception:
+                    log.exception("recognition review failed; retrying at the next interval")
             await asyncio.sleep(settings.recognition_review_interval_seconds)
 
     async def refresh_domain_gauges() -> None:

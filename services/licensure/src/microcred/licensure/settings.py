@@ -27,6 +27,9 @@ class LicensureSettings(ServiceSettings):
     recognition_review_batch: int = Field(
         default=100, ge=1, le=10_000,
         description="Teachers re-evaluated per transaction when draining the recognition review queue.")
+    recognition_review_retry_after_seconds: float = Field(
+        default=3600.0, gt=0,
+        description="How long a teacher whose review failed on their own is set aside before it is tried again.")
     # Pending approvals and undelivered webhooks per state are re-read this often (never on scrape).
     gauge_refresh_interval_seconds: float = Field(default=15.0, gt=0)
     extra_programs_dir: Path | None = Field(

@@ -29,7 +29,7 @@ from microcred.licensure.adapters.orm import AwardRow, Base
 
 
 class RecognitionReviewRow(Base):
-    """Migration 0010."""
+    """Migration 0011."""
 
     __tablename__ = "recognition_reviews"
     __table_args__ = (sa.Index("ix_recognition_reviews_due_at", "due_at"),)
@@ -83,6 +83,11 @@ class RecognitionReviewRepository:
                  .order_by(RecognitionReviewRow.due_at, RecognitionReviewRow.teacher_id).limit(limit)
                  .with_for_update(skip_locked=True))
         return list(await self.session.scalars(query))
+
+    async def postpone(self, teacher_id: str, until: datetime) -> None:
+        """Set a teacher aside whose review failed: due again at ``until``, unless something brings it forward."""
+        row = RecognitionReviewRow
+        await self.session.execute(sa.update(row).where(row.teacher_id == teacher_id).values(due_at=until))
 
     async def due_at(self, teacher_id: str) -> datetime | None:
         return await self.session.scalar(
