@@ -29,9 +29,9 @@ from microcred.runtime.dev_oidc import Person
 DISTRICT = "Pulaski County"
 
 
-def program_file(program_id: str, version: dict[str, Any]) -> str:
+def program_file(program_id: str, version: dict[str, Any], district: str = DISTRICT) -> str:
     return json.dumps({
-        "program_id": program_id, "state": "AR", "district": DISTRICT, "agency": "portal test district",
+        "program_id": program_id, "state": "AR", "district": district, "agency": "portal test district",
         "confirm_with_agency": True, "note": "written by tests/portal/test_recognitions.py",
         "versions": [{"version": 1, "effective_from": "2024-07-01", **version}],
     })
@@ -81,6 +81,12 @@ def test_teacher_progress_district_eligibility_list_and_incentive_csv(
         "name": f"Pulaski County lab incentive {unique}",
         "outcome": {"kind": "incentive", "label": "Lab incentive", "amount": "100", "unit": "USD"},
         "rule": {"kind": "incentive_per_credential", "from_set": {"stacks": [stack["stack_id"]]}}}))
+    # Another district's program: Pulaski's administrator is not shown it, the state's administrator is.
+    benton = f"Benton County lab bonus {unique}"
+    (licensure_reads / "benton.json").write_text(program_file(f"AR-PORTAL-BENTON-{unique}", {
+        "name": benton, "outcome": {"kind": "incentive", "label": "Benton lab bonus", "amount": "50", "unit": "USD"},
+        "rule": {"kind": "incentive_per_credential", "from_set": {"stacks": [stack["stack_id"]]}}},
+        district="Benton County"))
     platform.stop_service("licensure")
     platform.restart_service("licensure")
 
@@ -133,6 +139,7 @@ def test_teacher_progress_district_eligibility_list_and_incentive_csv(
     tab_to(page, "^Recognition programs$")
     page.keyboard.press("Enter")
     expect(page.get_by_text(f"Pulaski County hard-to-staff lab science {unique}")).to_be_visible()
+    expect(page.get_by_text(benton)).to_have_count(0)
     checked(page, "Recognition programs", "03-programs")
     tab_to(page, f"^Pulaski County hard-to-staff lab science {re.escape(unique)}$")
     page.keyboard.press("Enter")
@@ -169,6 +176,8 @@ def test_teacher_progress_district_eligibility_list_and_incentive_csv(
 
     # -- a state administrator reads every district's list, or one district's ------------------------------------
     page = signed_in(browser, portal_world, f"Arkansas administrator ({unique})")
+    page.goto(f"{portal_world.url}/agency/recognitions?state=AR")
+    expect(page.get_by_role("link", name=benton, exact=True)).to_be_visible()
     page.goto(f"{portal_world.url}/agency/recognitions/{eligibility}?state=AR")
     page.get_by_label("District", exact=True).fill("Benton County")
     page.get_by_role("button", name="Show").click()

@@ -219,6 +219,8 @@ def create_dev_oidc_app(issuer: DevTokenIssuer, *, base_url: str, client_id: str
             id_claims["nonce"] = nonce
         if person.email:
             id_claims["email"] = person.email
+        if person.district:
+            id_claims["district"] = person.district  # what a district admin administers, for the pages they see
         refresh_token = secrets.token_urlsafe(32)
         refreshes[refresh_token] = RefreshGrant(person.key, scope, time.time() + REFRESH_SECONDS)
         body = {"access_token": access, "token_type": "Bearer", "expires_in": TOKEN_SECONDS,

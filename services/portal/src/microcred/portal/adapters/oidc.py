@@ -91,6 +91,7 @@ class OidcClient:
             access_token=str(token["access_token"]),
             expires_at=_expires_at(token),
             refresh_token=str(token["refresh_token"]) if token.get("refresh_token") else None,
+            district=str(claims["district"]) if isinstance(claims.get("district"), str) else None,
         )
 
     async def refresh(self, user: SignedIn) -> SignedIn:

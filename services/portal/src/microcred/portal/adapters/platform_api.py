@@ -333,9 +333,11 @@ class PlatformApi:
         found: dict[str, Any] = await self.call("GET", "licensure", "/recognitions/me", token)
         return found
 
-    async def recognition_programs(self, token: str, state: str) -> list[dict[str, Any]]:
+    async def recognition_programs(self, token: str, state: str, district: str | None = None) -> list[dict[str, Any]]:
+        """The state's programs; with ``district``, only the state's own and that district's."""
+        params = {"state": state} | ({"district": district} if district else {})
         found: list[dict[str, Any]] = await self.call("GET", "licensure", "/recognitions/programs", token,
-                                                      params={"state": state})
+                                                      params=params)
         return found
 
     async def recognition_holders(self, token: str, state: str, program_id: str,

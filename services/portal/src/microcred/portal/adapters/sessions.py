@@ -31,6 +31,9 @@ class SignedIn:
     access_token: str
     expires_at: float
     refresh_token: str | None = None
+    # A district admin's district (the ID token's "district" claim), for what their pages list; the services
+    # decide what they may read from the access token's own claim.
+    district: str | None = None
 
     @property
     def renewable(self) -> bool:

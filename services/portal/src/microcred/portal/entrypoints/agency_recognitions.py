@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 from starlette.responses import Response
 
 from microcred.portal.adapters.platform_api import Refused, ServiceDown
+from microcred.portal.adapters.sessions import SignedIn
 from microcred.portal.domain import recognitions
 from microcred.portal.domain.refusals import Problems, problems_of
 from microcred.portal.entrypoints.agency import area, reads_every_district, state_of, today
@@ -29,6 +30,11 @@ PAGE = 50
 def _district(request: Request, every_district: bool) -> str:
     """The district asked for, where the person reads every district; the service scopes everyone else."""
     return request.query_params.get("district", "").strip()[:200] if every_district else ""
+
+
+def _own_district(user: SignedIn) -> str | None:
+    """A district admin is shown the state's programs and their own district's, not other districts'."""
+    return None if reads_every_district(user) else user.district
 
 
 def _year(request: Request, problems: Problems) -> str:
@@ -49,7 +55,8 @@ def create_router() -> APIRouter:
         state = state_of(request, user)
         rows, outage = None, None
         try:
-            rows = recognitions.program_rows(await api_of(request).recognition_programs(user.access_token, state))
+            rows = recognitions.program_rows(await api_of(request).recognition_programs(
+                user.access_token, state, _own_district(user)))
         except ServiceDown as exc:
             outage = outage_notice(exc)
         return render(request, "agency_recognitions.html", {
@@ -74,7 +81,7 @@ def create_router() -> APIRouter:
             params["district"] = district
         outage, rows, total, program = None, None, 0, None
         try:
-            found = await api.recognition_programs(user.access_token, state)
+            found = await api.recognition_programs(user.access_token, state, _own_district(user))
             program = next((p for p in recognitions.program_rows(found) if p.program_id == program_id), None)
             total, answer = await api.recognition_holders(user.access_token, state, program_id, params)
             rows = recognitions.holder_rows(answer)
