@@ -12,15 +12,12 @@ tests/e2e/test_recognitions.py does.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from webhook_receiver import SignedReceiver
 
 from microcred.devstack.client import PlatformClient, wait_for
 from microcred.devstack.platform import Platform
@@ -30,48 +27,6 @@ from microcred.runtime.auth import Role
 
 pytestmark = pytest.mark.stack
 
-
-
-class Receiver:
-    """A district's webhook endpoint: keeps each body whose signature checks, counts those that do not."""
-
-    def __init__(self, secret: str) -> None:
-        self.secret = secret.encode()
-        self.received: dict[str, dict[str, Any]] = {}
-        self.bad_signatures = 0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                fields = dict(part.split("=", 1) for part in self.headers["X-Microcred-Signature"].split(","))
-                expected = hmac.new(receiver.secret, fields["t"].encode() + b"." + body, hashlib.sha256).hexdigest()
-                if not hmac.compare_digest(expected, fields["v1"]):
-                    receiver.bad_signatures += 1
-                    self.send_response(401)
-                else:
-                    receiver.received[self.headers["X-Microcred-Event-Id"]] = json.loads(body)
-                    self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}/microcred"
-
-    def __enter__(self) -> Receiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def designation(program_id: str, district: str, stack_id: str) -> dict[str, Any]:
@@ -102,7 +57,7 @@ def test_a_designation_reaches_the_states_topic_and_its_districts_webhook_but_no
     district_admin = client.actor(f"district-admin-{world.unique}", Role.DISTRICT_ADMIN, states=("TN",),
                                   district=district)
     tn_admin = client.actor(f"tn-admin-{world.unique}", Role.STATE_ADMIN, states=("TN",))
-    with Receiver("d" * 40) as ours, Receiver("o" * 40) as theirs:
+    with SignedReceiver("d" * 40) as ours, SignedReceiver("o" * 40) as theirs:
         # The district's admin subscribes for their own district (naming none); the state's admin for another one.
         mine = client.call("POST", "licensure", "/webhooks", district_admin, expect=201,
                            json={"state": "TN", "url": ours.url, "secret": "d" * 40})

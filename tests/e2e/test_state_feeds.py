@@ -8,18 +8,14 @@ is down, then failing, then healthy, and must end up with every record, each onc
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import socket
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from webhook_receiver import SignedReceiver
 
 from microcred.devstack.client import Actor, PlatformClient, publish_as, read_events, wait_for
 from microcred.devstack.platform import Platform
@@ -130,50 +126,6 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-class Receiver:
-    """A state's webhook endpoint: verifies the signature with plain hmac, fails the first ``failures`` calls."""
-
-    def __init__(self, port: int, secret: str, failures: int) -> None:
-        self.secret, self.failures = secret.encode(), failures
-        self.received: dict[str, dict[str, Any]] = {}
-        self.calls = 0
-        self.bad_signatures = 0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.calls += 1
-                if receiver.calls <= receiver.failures:
-                    self.send_response(503)
-                    self.end_headers()
-                    return
-                fields = dict(part.split("=", 1) for part in self.headers["X-Microcred-Signature"].split(","))
-                expected = hmac.new(receiver.secret, fields["t"].encode() + b"." + body, hashlib.sha256).hexdigest()
-                if not hmac.compare_digest(expected, fields["v1"]):
-                    receiver.bad_signatures += 1
-                    self.send_response(401)
-                    self.end_headers()
-                    return
-                receiver.received[self.headers["X-Microcred-Event-Id"]] = json.loads(body)
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> Receiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def ut_admin(client: PlatformClient) -> Iterator[Actor]:
     yield client.actor(f"ut-admin-{uuid.uuid4().hex[:6]}", Role.STATE_ADMIN, states=("UT",))
@@ -197,7 +149,7 @@ def test_a_webhook_receiver_that_was_down_then_failing_gets_every_record_once_an
     # The receiver is down: deliveries fail with connection refused and are retried.
     wait_for(lambda: any(d["attempts"] >= 2 for d in client.call("GET", "licensure", deliveries, ut_admin)),
              "retries against a receiver that is down")
-    with Receiver(port, secret, failures=2) as receiver:
+    with SignedReceiver(secret, port=port, failures=2) as receiver:
         mine = lambda: [r for r in receiver.received.values() if r["license_id"] == ut["license_id"]]  # noqa: E731
         wait_for(lambda: len(mine()) >= 2, "both records delivered once the receiver is back", timeout=60)
         assert sorted(r["record_type"] for r in mine()) == ["award", "credit_posted"]
@@ -283,7 +235,7 @@ def test_suspension_reinstatement_and_expiry_reach_each_crediting_states_topic_a
 
     # Running the sweep again tells nobody twice.
     client.call("POST", "licensure", "/maintenance/expiry-sweep", module_world.operator)
-    with Receiver(port, subscription["secret"], failures=0) as receiver:
+    with SignedReceiver(subscription["secret"], port=port) as receiver:
         def received() -> list[tuple[str, str]]:
             return statuses(list(receiver.received.values()), ut)
 
