@@ -38,7 +38,8 @@ from microcred.review.domain.model import (
 from microcred.review.domain.reliability import Decision, ScoredPair
 
 # Routing reads every reviewer's open load and then assigns; two transactions doing that at once
-# could both see the same spare capacity. One transaction-scoped advisory lock serialises routing.
+# could both see the same spare capacity. One transaction-scoped advisory lock serialises routing, and every
+# transaction that writes a seat (and so moves a reviewer's open-work counter, migration 0009) takes it first.
 _ROUTING_LOCK = zlib.crc32(b"microcred-review-routing")
 
 
@@ -83,12 +84,9 @@ class ReviewerRepository:
         self.session = session
 
     def _with_load(self) -> sa.Select[ReviewerRow, int]:
-        open_reviews = (
-            sa.select(sa.func.count())
-            .where(ReviewRow.reviewer_id == ReviewerRow.reviewer_id, ReviewRow.status == ReviewStatus.ASSIGNED.value)
-            .scalar_subquery()
-        )
-        return sa.select(ReviewerRow, open_reviews).order_by(ReviewerRow.reviewer_id)
+        # The counter as a column of the result, not the loaded row's attribute: a row already in the session
+        # keeps the value it was loaded with, while the trigger may have moved it since (an assignment flushed).
+        return sa.select(ReviewerRow, ReviewerRow.open_reviews).order_by(ReviewerRow.reviewer_id)
 
     async def get(self, reviewer_id: str) -> Reviewer | None:
         found = (await self.session.execute(self._with_load().where(ReviewerRow.reviewer_id == reviewer_id))).first()
@@ -100,25 +98,21 @@ class ReviewerRepository:
     async def least_loaded(self, limit: int, *, exclude_flagged: bool) -> Sequence[Reviewer]:
         """Up to ``limit`` reviewers who could take work at all, least open work first (ties: id).
 
-        One aggregate over open assignments instead of a count per reviewer, and only the head of the
-        order leaves the database: routing then applies its per-review rules to this page.
+        Reads each reviewer's open-work counter (kept by the database in every transaction that writes a seat,
+        migration 0009) instead of counting open assignments, and only the head of the order leaves the
+        database: routing then applies its per-review rules to this page. The caller holds the routing lock,
+        and the session flushes its pending seats before this query, so the counts include this transaction's
+        own assignments and releases so far.
         """
-        load = (
-            sa.select(ReviewRow.reviewer_id, sa.func.count().label("n"))
-            .where(ReviewRow.status == ReviewStatus.ASSIGNED.value)
-            .group_by(ReviewRow.reviewer_id)
-            .subquery()
-        )
-        open_reviews = sa.func.coalesce(load.c.n, 0)
         query = (
-            sa.select(ReviewerRow, open_reviews)
-            .outerjoin(load, load.c.reviewer_id == ReviewerRow.reviewer_id)
+            self._with_load()
             .where(
                 ReviewerRow.active,
                 ReviewerRow.availability == Availability.AVAILABLE.value,
-                open_reviews < ReviewerRow.max_open,
+                ReviewerRow.open_reviews < ReviewerRow.max_open,
             )
-            .order_by(open_reviews, ReviewerRow.reviewer_id)
+            .order_by(None)
+            .order_by(ReviewerRow.open_reviews, ReviewerRow.reviewer_id)
             .limit(limit)
         )
         if exclude_flagged:
