@@ -33,6 +33,7 @@ from microcred.events import (
     SubmissionWithdrawn,
 )
 from microcred.review.adapters.orm import ReviewRow, messaging
+from microcred.review.domain.listing import AssignedListing
 from microcred.review.domain.model import DoubleScoringPolicy
 from microcred.review.service_layer import handlers
 from microcred.review.service_layer.handlers import CriterionScore, DeclineReview, ScoreReview, UpsertReviewer
@@ -274,3 +275,39 @@ async def test_the_counter_stays_exact_under_concurrent_routing_and_concurrent_w
         by_reviewer.setdefault(reviewer_id, []).append(review_id)
     await asyncio.gather(*(close(ids[half::2]) for ids in by_reviewer.values() for half in (0, 1)))
     assert await loads(engine) == {f"rush-{n}": 0 for n in range(4)}
+
+
+async def in_transaction(uow: ReviewUnitOfWork) -> bool:
+    """Whether the connection the unit of work holds has a transaction open on the server (a BEGIN was sent)."""
+    raw = await (await uow.session.connection()).get_raw_connection()
+    return bool(raw.driver_connection.is_in_transaction())  # type: ignore[union-attr]
+
+
+async def test_the_reviewers_reads_send_no_begin_and_a_page_carries_its_total(
+        engine: AsyncEngine, uow: ReviewUnitOfWork) -> None:
+    credential_id = uuid4()
+    await handlers.record_credential(published(credential_id), uow, DUE_IN)
+    await handlers.upsert_reviewer("ann", UpsertReviewer(credential_ids=None, max_open=5), uow, DUE_IN)
+    for _ in range(3):
+        await handlers.open_review(submitted(credential_id), uow, DUE_IN)
+
+    async with uow:  # the control: a unit of work that does not leave the transaction out has one
+        await uow.reviews.assigned_summary("ann", datetime.now(UTC), datetime.now(UTC))
+        assert await in_transaction(uow)
+
+    async with uow:
+        await uow.without_transaction()
+        now = datetime.now(UTC)
+        assert (await uow.reviews.assigned_summary("ann", now, now)).open == 3
+        pages = [await uow.reviews.assigned_page("ann", AssignedListing(limit=2, offset=offset), now)
+                 for offset in (0, 2, 4)]
+        assert not await in_transaction(uow)
+        with pytest.raises(RuntimeError):
+            await uow.commit()
+    assert [(len(p.reviews), p.total) for p in pages] == [(2, 3), (1, 3), (0, 3)]  # past the end: still counted
+    assert len({r.review_id for p in pages for r in p.reviews}) == 3
+    whole = await handlers.assigned_page("ann", AssignedListing(), uow)
+    assert (len(whole.reviews), whole.total) == (3, 3)
+    async with uow:  # the connection went back to the pool with its level put back: the next unit of work has one
+        await uow.reviews.assigned_summary("ann", datetime.now(UTC), datetime.now(UTC))
+        assert await in_transaction(uow)

@@ -11,6 +11,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from microcred.events import CriterionFeedback, CriterionResult, EvidenceRef, Rubric
 from microcred.review.adapters.orm import (
@@ -338,9 +339,8 @@ class ReviewRepository:
             mine.append(ReviewRow.role == listing.role)
         if listing.overdue is not None:
             mine.append(ReviewRow.due_at < now if listing.overdue else ReviewRow.due_at >= now)
-        column = {"due": ReviewRow.due_at, "assigned": ReviewRow.assigned_at}[listing.sort]
-        order = (column.desc(), ReviewRow.review_id.desc()) if listing.descending else (column, ReviewRow.review_id)
-        return await self._page(mine, order, listing.limit, listing.offset)
+        column = {"due": "due_at", "assigned": "assigned_at"}[listing.sort]
+        return await self._page(mine, (column, "review_id"), listing.descending, listing.limit, listing.offset)
 
     async def assigned_summary(self, reviewer_id: str, now: datetime, soon: datetime) -> AssignedSummary:
         """A reviewer's open seats counted by what needs attention, per credential, in one pass over their index
@@ -367,22 +367,32 @@ class ReviewRepository:
         waiting = [ReviewRow.status == ReviewStatus.QUEUED.value]
         if listing.credential_id is not None:
             waiting.append(ReviewRow.credential_id == listing.credential_id)
-        order = ((ReviewRow.created_at.desc(), ReviewRow.review_id.desc()) if listing.descending
-                 else (ReviewRow.created_at, ReviewRow.review_id))
-        return await self._page(waiting, order, listing.limit, listing.offset)
+        return await self._page(waiting, ("created_at", "review_id"), listing.descending, listing.limit, listing.offset)
 
-    async def _page(self, where: list[sa.ColumnElement[bool]], order: tuple[sa.ColumnElement[Any] | sa.orm.InstrumentedAttribute[Any], ...],
+    async def _page(self, where: list[sa.ColumnElement[bool]], order: tuple[str, ...], descending: bool,
                     limit: int | None, offset: int) -> Page:
-        query = sa.select(ReviewRow).where(*where).order_by(*order).offset(offset)
-        if limit is not None:
-            query = query.limit(limit)
-        rows = [self._to_domain(row) for row in await self.session.scalars(query)]
-        if limit is None or (len(rows) < limit and (rows or offset == 0)):
-            total = offset + len(rows)  # the last page says how many there are without counting again
-        else:
-            total = int(await self.session.scalar(sa.select(sa.func.count()).select_from(ReviewRow).where(*where))
-                        or 0)
-        return Page(rows, total)
+        """One page, ordered by the ``order`` columns, and how many rows match in all, read in ONE statement.
+
+        The page and its total (the route's X-Total-Count) come from one snapshot, so they agree with each other
+        even though the routes read without a transaction (``ReviewUnitOfWork.without_transaction``). Without a
+        limit the page is the whole list and its length is the total. With one, the count (over the same index
+        the page walks) is joined to the page, so a page past the end still says how many there are.
+        """
+        def ordered(entity: Any) -> list[sa.ColumnElement[Any]]:
+            columns = [getattr(entity, name) for name in order]
+            return [c.desc() for c in columns] if descending else columns
+
+        page = sa.select(ReviewRow).where(*where).order_by(*ordered(ReviewRow)).offset(offset)
+        if limit is None:
+            rows = [self._to_domain(row) for row in await self.session.scalars(page)]
+            return Page(rows, offset + len(rows))
+        counted = sa.select(sa.func.count().label("n")).select_from(ReviewRow).where(*where).subquery("counted")
+        shown = page.limit(limit).subquery("shown")
+        seat = aliased(ReviewRow, shown)
+        query = (sa.select(counted.c.n, seat).select_from(counted).outerjoin(shown, sa.true())
+                 .order_by(*ordered(seat)))
+        found = (await self.session.execute(query)).all()
+        return Page([self._to_domain(row) for _, row in found if row is not None], int(found[0][0]))
 
     async def save(self, review: Review) -> None:
         row = await self.session.get(ReviewRow, review.review_id)
