@@ -182,8 +182,9 @@ async def test_the_counter_equals_the_open_seats_after_every_kind_of_change(
     assert await loads(engine) == {"ann": 2, "ben": 2}
 
     # Raising capacity assigns from the queue.
-    await handlers.upsert_reviewer("ann", UpsertReviewer(credential_ids=None, max_open=3), uow, DUE_IN)
+    updated = await handlers.upsert_reviewer("ann", UpsertReviewer(credential_ids=None, max_open=3), uow, DUE_IN)
     assert await loads(engine) == {"ann": 3, "ben": 2}
+    assert updated.open_reviews == 3  # the reviewer returned counts the seat the drain just gave her
 
     # Disagreeing scores of the double-scored attempt: both seats close, an adjudicator's seat opens for a senior.
     await handlers.upsert_reviewer("cat", UpsertReviewer(credential_ids=None, senior=True, max_open=1), uow, DUE_IN)
