@@ -38,7 +38,8 @@ class ReviewUnitOfWork(MeteredUnitOfWork[ReviewMetrics]):
         ``Transaction.start``) before the first statement on a connection, and ROLLBACK when the session ends,
         unless the connection's isolation level is AUTOCOMMIT: then it starts no transaction and its rollback has
         nothing to end. The level is set on the connection this session holds, on the client alone, and put back
-        when it returns to the pool. Two round trips saved per read, and nothing a reader relied on: at READ
+        when it returns to the pool (its later transactions then begin with ``BEGIN ISOLATION LEVEL READ
+        COMMITTED``, the same level, still one statement). Two round trips saved per read, and nothing a reader relied on: at READ
         COMMITTED, PostgreSQL's default and the level every service runs at, each statement of a transaction already
         read its own snapshot, so the statements of a use case never shared one. What must agree is read in one
         statement (a page and its total: ``ReviewRepository._page``).
