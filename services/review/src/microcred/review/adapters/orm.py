@@ -3,8 +3,10 @@
 ``credential_versions`` is this service's projection of catalog.credential-published: only what a
 reviewer needs (name and rubric). ``reviews`` holds one row per panel seat: the primary row is the
 attempt's review (unique per (submission_id, attempt), which makes a re-announced attempt a no-op);
-second and adjudicator seats point at it through ``parent_review_id``. Open load per reviewer is counted from
-``reviews`` rather than stored, so it cannot drift from the assignments themselves.
+second and adjudicator seats point at it through ``parent_review_id``. Open load per reviewer is
+``reviewers.open_reviews``, a counter a trigger on ``reviews`` keeps (migration 0009): the database moves it with
+every write of a seat, so it cannot drift from the assignments themselves, and routing reads it instead of
+counting the open assignments on every pass.
 
 ``withdrawn_attempts`` remembers every withdrawal, even of an attempt review has not heard of yet:
 withdrawals and submissions travel on different topics, so a withdrawal can overtake the
@@ -61,6 +63,9 @@ class ReviewerRow(Base):
     overdue_count: Mapped[int] = mapped_column(sa.Integer, server_default="0")
     # Below the reliability thresholds when its last double-scored pair completed.
     flagged: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    # Seats this reviewer holds open (status assigned), moved only by the trigger of migration 0009: never
+    # written from Python, and read as a column (not from a loaded row, which the trigger does not refresh).
+    open_reviews: Mapped[int] = mapped_column(sa.Integer, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now()
     )

@@ -11,6 +11,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from microcred.events import CriterionFeedback, CriterionResult, EvidenceRef, Rubric
 from microcred.review.adapters.orm import (
@@ -38,7 +39,8 @@ from microcred.review.domain.model import (
 from microcred.review.domain.reliability import Decision, ScoredPair
 
 # Routing reads every reviewer's open load and then assigns; two transactions doing that at once
-# could both see the same spare capacity. One transaction-scoped advisory lock serialises routing.
+# could both see the same spare capacity. One transaction-scoped advisory lock serialises routing, and every
+# transaction that writes a seat (and so moves a reviewer's open-work counter, migration 0009) takes it first.
 _ROUTING_LOCK = zlib.crc32(b"microcred-review-routing")
 
 
@@ -83,12 +85,9 @@ class ReviewerRepository:
         self.session = session
 
     def _with_load(self) -> sa.Select[ReviewerRow, int]:
-        open_reviews = (
-            sa.select(sa.func.count())
-            .where(ReviewRow.reviewer_id == ReviewerRow.reviewer_id, ReviewRow.status == ReviewStatus.ASSIGNED.value)
-            .scalar_subquery()
-        )
-        return sa.select(ReviewerRow, open_reviews).order_by(ReviewerRow.reviewer_id)
+        # The counter as a column of the result, not the loaded row's attribute: a row already in the session
+        # keeps the value it was loaded with, while the trigger may have moved it since (an assignment flushed).
+        return sa.select(ReviewerRow, ReviewerRow.open_reviews).order_by(ReviewerRow.reviewer_id)
 
     async def get(self, reviewer_id: str) -> Reviewer | None:
         found = (await self.session.execute(self._with_load().where(ReviewerRow.reviewer_id == reviewer_id))).first()
@@ -100,25 +99,21 @@ class ReviewerRepository:
     async def least_loaded(self, limit: int, *, exclude_flagged: bool) -> Sequence[Reviewer]:
         """Up to ``limit`` reviewers who could take work at all, least open work first (ties: id).
 
-        One aggregate over open assignments instead of a count per reviewer, and only the head of the
-        order leaves the database: routing then applies its per-review rules to this page.
+        Reads each reviewer's open-work counter (kept by the database in every transaction that writes a seat,
+        migration 0009) instead of counting open assignments, and only the head of the order leaves the
+        database: routing then applies its per-review rules to this page. The caller holds the routing lock,
+        and the session flushes its pending seats before this query, so the counts include this transaction's
+        own assignments and releases so far.
         """
-        load = (
-            sa.select(ReviewRow.reviewer_id, sa.func.count().label("n"))
-            .where(ReviewRow.status == ReviewStatus.ASSIGNED.value)
-            .group_by(ReviewRow.reviewer_id)
-            .subquery()
-        )
-        open_reviews = sa.func.coalesce(load.c.n, 0)
         query = (
-            sa.select(ReviewerRow, open_reviews)
-            .outerjoin(load, load.c.reviewer_id == ReviewerRow.reviewer_id)
+            self._with_load()
             .where(
                 ReviewerRow.active,
                 ReviewerRow.availability == Availability.AVAILABLE.value,
-                open_reviews < ReviewerRow.max_open,
+                ReviewerRow.open_reviews < ReviewerRow.max_open,
             )
-            .order_by(open_reviews, ReviewerRow.reviewer_id)
+            .order_by(None)
+            .order_by(ReviewerRow.open_reviews, ReviewerRow.reviewer_id)
             .limit(limit)
         )
         if exclude_flagged:
@@ -344,9 +339,8 @@ class ReviewRepository:
             mine.append(ReviewRow.role == listing.role)
         if listing.overdue is not None:
             mine.append(ReviewRow.due_at < now if listing.overdue else ReviewRow.due_at >= now)
-        column = {"due": ReviewRow.due_at, "assigned": ReviewRow.assigned_at}[listing.sort]
-        order = (column.desc(), ReviewRow.review_id.desc()) if listing.descending else (column, ReviewRow.review_id)
-        return await self._page(mine, order, listing.limit, listing.offset)
+        column = {"due": "due_at", "assigned": "assigned_at"}[listing.sort]
+        return await self._page(mine, (column, "review_id"), listing.descending, listing.limit, listing.offset)
 
     async def assigned_summary(self, reviewer_id: str, now: datetime, soon: datetime) -> AssignedSummary:
         """A reviewer's open seats counted by what needs attention, per credential, in one pass over their index
@@ -373,22 +367,32 @@ class ReviewRepository:
         waiting = [ReviewRow.status == ReviewStatus.QUEUED.value]
         if listing.credential_id is not None:
             waiting.append(ReviewRow.credential_id == listing.credential_id)
-        order = ((ReviewRow.created_at.desc(), ReviewRow.review_id.desc()) if listing.descending
-                 else (ReviewRow.created_at, ReviewRow.review_id))
-        return await self._page(waiting, order, listing.limit, listing.offset)
+        return await self._page(waiting, ("created_at", "review_id"), listing.descending, listing.limit, listing.offset)
 
-    async def _page(self, where: list[sa.ColumnElement[bool]], order: tuple[sa.ColumnElement[Any] | sa.orm.InstrumentedAttribute[Any], ...],
+    async def _page(self, where: list[sa.ColumnElement[bool]], order: tuple[str, ...], descending: bool,
                     limit: int | None, offset: int) -> Page:
-        query = sa.select(ReviewRow).where(*where).order_by(*order).offset(offset)
-        if limit is not None:
-            query = query.limit(limit)
-        rows = [self._to_domain(row) for row in await self.session.scalars(query)]
-        if limit is None or (len(rows) < limit and (rows or offset == 0)):
-            total = offset + len(rows)  # the last page says how many there are without counting again
-        else:
-            total = int(await self.session.scalar(sa.select(sa.func.count()).select_from(ReviewRow).where(*where))
-                        or 0)
-        return Page(rows, total)
+        """One page, ordered by the ``order`` columns, and how many rows match in all, read in ONE statement.
+
+        The page and its total (the route's X-Total-Count) come from one snapshot, so they agree with each other
+        even though the routes read without a transaction (``ReviewUnitOfWork.without_transaction``). Without a
+        limit the page is the whole list and its length is the total. With one, the count (over the same index
+        the page walks) is joined to the page, so a page past the end still says how many there are.
+        """
+        def ordered(entity: Any) -> list[sa.ColumnElement[Any]]:
+            columns = [getattr(entity, name) for name in order]
+            return [c.desc() for c in columns] if descending else columns
+
+        page = sa.select(ReviewRow).where(*where).order_by(*ordered(ReviewRow)).offset(offset)
+        if limit is None:
+            rows = [self._to_domain(row) for row in await self.session.scalars(page)]
+            return Page(rows, offset + len(rows))
+        counted = sa.select(sa.func.count().label("n")).select_from(ReviewRow).where(*where).subquery("counted")
+        shown = page.limit(limit).subquery("shown")
+        seat = aliased(ReviewRow, shown)
+        query = (sa.select(counted.c.n, seat).select_from(counted).outerjoin(shown, sa.true())
+                 .order_by(*ordered(seat)))
+        found = (await self.session.execute(query)).all()
+        return Page([self._to_domain(row) for _, row in found if row is not None], int(found[0][0]))
 
     async def save(self, review: Review) -> None:
         row = await self.session.get(ReviewRow, review.review_id)

@@ -557,6 +557,9 @@ async def view_review(
     review_id: UUID, principal: Principal, uow: ReviewUnitOfWork
 ) -> tuple[Review, CredentialRubric | None]:
     async with uow:
+        # Three reads, each its own snapshot, as they were at READ COMMITTED inside a transaction: the seats are
+        # read after the primary, and a credential version, once recorded, never changes.
+        await uow.without_transaction()
         panel = await _panel(uow, review_id, for_update=False)
         mine = any(r.reviewer_id == principal.subject for r in panel)
         review = panel[0] if principal.has(Role.OPERATOR) and not mine else _seat_of(panel, principal.subject)
@@ -573,6 +576,7 @@ async def reliability_report(uow: ReviewUnitOfWork, thresholds: Thresholds) -> R
     """Statistics and flags under the current thresholds for every reviewer and credential with
     double-scored work."""
     async with uow:
+        await uow.without_transaction()  # one statement
         pairs = await uow.pairs.all()
     reviewer_ids = sorted({p.primary_reviewer for p in pairs} | {p.second_reviewer for p in pairs})
     credential_ids = sorted({p.credential_id for p in pairs}, key=str)
@@ -585,6 +589,7 @@ async def reliability_report(uow: ReviewUnitOfWork, thresholds: Thresholds) -> R
 async def refresh_gauges(uow: ReviewUnitOfWork, promise: BusinessDays, now: datetime | None = None) -> None:
     """Re-read the queue gauges (open, waiting, overdue): one query over the open seats, read-only."""
     async with uow:
+        await uow.without_transaction()  # one statement
         backlog = await uow.reviews.backlog(now or _now(), promise)
     uow.metrics.set_backlog(backlog)
 
@@ -600,6 +605,9 @@ async def queued_reviews(uow: ReviewUnitOfWork) -> list[tuple[Review, bool]]:
 async def queued_page(uow: ReviewUnitOfWork, listing: QueueListing) -> tuple[list[tuple[Review, bool]], int]:
     """A page of the waiting queue, each with whether its credential version is known yet, and the total."""
     async with uow:
+        # The page and its total in one statement; whether each version is known is read after it, and can only
+        # have become true since (versions are recorded once and never removed), as at READ COMMITTED before.
+        await uow.without_transaction()
         page = await uow.reviews.queued_page(listing)
         known = await uow.credentials.known(review.credential_key for review in page.reviews)
         return [(review, review.credential_key in known) for review in page.reviews], page.total
@@ -607,17 +615,21 @@ async def queued_page(uow: ReviewUnitOfWork, listing: QueueListing) -> tuple[lis
 
 async def assigned_page(reviewer_id: str, listing: AssignedListing, uow: ReviewUnitOfWork) -> Page:
     async with uow:
+        # The reviewers' polling: one statement, the page and its total in one snapshot (ReviewRepository._page).
+        await uow.without_transaction()
         return await uow.reviews.assigned_page(reviewer_id, listing, _now())
 
 
 async def assigned_summary(reviewer_id: str, uow: ReviewUnitOfWork, *, soon: timedelta = DUE_SOON) -> AssignedSummary:
     now = _now()
     async with uow:
+        await uow.without_transaction()  # one statement: the counts and their totals agree
         return await uow.reviews.assigned_summary(reviewer_id, now, now + soon)
 
 
 async def own_reliability(reviewer_id: str, uow: ReviewUnitOfWork, thresholds: Thresholds) -> ReliabilityStats:
     """A reviewer's own agreement and kappa over the double-scored work they took part in, nobody else's."""
     async with uow:
+        await uow.without_transaction()  # one statement
         pairs = await uow.pairs.of_reviewer(reviewer_id)
     return reviewer_stats(pairs, reviewer_id, thresholds)
