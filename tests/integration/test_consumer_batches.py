@@ -78,9 +78,10 @@ async def engine(platform: Platform) -> AsyncIterator[AsyncEngine]:
 
 
 def recording(engine: AsyncEngine, run: str, ours: set[uuid.UUID], failing: uuid.UUID | None = None,
-              fail_times: int = 0) -> Callable[[CreditPosted], Awaitable[None]]:
+              fail_times: int = 0, thrown_away: uuid.UUID | None = None) -> Callable[[CreditPosted], Awaitable[None]]:
     """Writes a row per event of ours with its transaction's id, after claiming it; fails on the first
-    ``fail_times`` deliveries of ``failing`` (a bug of the handler's own, not an outage)."""
+    ``fail_times`` deliveries of ``failing`` (a bug of the handler's own, not an outage); leaves the unit of
+    work of ``thrown_away`` without committing (a handler that decides to roll back its work)."""
     factory = async_sessionmaker(engine, expire_on_commit=False)
     failures = {"left": fail_times}
 
@@ -95,6 +96,8 @@ def recording(engine: AsyncEngine, run: str, ours: set[uuid.UUID], failing: uuid
             if event.event_id == failing and failures["left"] > 0:
                 failures["left"] -= 1
                 raise ValueError("a bug in the middle of the batch")
+            if event.event_id == thrown_away:
+                return
             await uow.commit()
 
     return handle
@@ -208,3 +211,21 @@ async def test_an_event_of_a_batch_already_in_the_inbox_is_skipped_and_the_rest_
     assert counted(policy, run, "microcred_consumer_batch_fallbacks_total", topic=topic) >= 1
     assert counted(policy, run, "microcred_consumer_messages_total", group=group, topic=topic,
                    outcome="duplicate") == 1
+
+
+async def test_a_handler_that_rolls_back_its_work_inside_a_batch_has_it_rolled_back_and_the_rest_kept(
+    platform: Platform, engine: AsyncEngine
+) -> None:
+    run = f"batch-{uuid.uuid4().hex[:8]}"
+    license_id = uuid.uuid4()
+    events = [credit(license_id) for _ in range(8)]
+    handler = recording(engine, run, {e.event_id for e in events}, thrown_away=events[4].event_id)
+    rows, policy = await run_batches(platform, run, events, handler, len(events) - 1, engine)
+
+    # As without batches: the thrown-away work and its claim are gone, everything else is there once.
+    assert [event_id for event_id, _ in rows] == [e.event_id for i, e in enumerate(events) if i != 4]
+    assert counted(policy, run, "microcred_consumer_batch_fallbacks_total", topic=CreditPosted.topic) >= 1
+    async with engine.connect() as connection:
+        claimed = await connection.scalar(sa.select(sa.func.count()).select_from(tables.inbox).where(
+            tables.inbox.c.consumer == run, tables.inbox.c.event_id == events[4].event_id))
+    assert claimed == 0

@@ -18,9 +18,9 @@ The handlers are not changed and cannot tell. The inbox guarantee holds because 
 ``ON CONFLICT DO NOTHING RETURNING``: if any was already there (a redelivery after a crash, or a message a
 rebalance handed to two consumers at once), the batch raises :class:`BatchConflict` before committing, and
 the consumer rolls everything back and handles the batch one transaction per message, the old way, where
-the inbox refuses the duplicate exactly as before. A unit of work left without ``commit`` although its claim
-was granted (a handler that chose to roll back) cannot be undone alone in a shared transaction, so it
-marks the batch ``abandoned``, which leads to the same fallback.
+the inbox refuses the duplicate exactly as before. A unit of work left without ``commit`` other than after a
+refused claim (a handler that chose to roll back) cannot be undone alone in a shared transaction, so it marks
+the batch ``abandoned``, which leads to the same fallback.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ class UnitOfWork:
         self._pending: list[IntegrationEvent] = []
         self._committed = False
         self._shared: SharedTransaction | None = None
-        self._granted = 0
+        self._granted = self._refused = 0
 
     async def __aenter__(self) -> Self:
         self._shared = shared_transaction_var.get()
@@ -50,7 +50,7 @@ class UnitOfWork:
             self.session = self._session_factory()
         self._pending = []
         self._committed = False
-        self._granted = 0
+        self._granted = self._refused = 0
         self.bind_repositories(self.session)
         return self
 
@@ -64,10 +64,11 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         if self._shared is not None:
-            # The batch owns the session. Left without commit after a granted claim (the handler chose to
-            # roll back), this unit of work's writes cannot be undone alone: the batch falls back. An error
-            # escaping the handler makes the consumer roll back the whole batch anyway.
-            if not self._committed and self._granted and exc_type is None:
+            # The batch owns the session. Left without commit, this unit of work's writes (if any) cannot be
+            # undone alone, so the batch falls back, unless the inbox refused its claims (a duplicate: nothing
+            # was done). An error escaping the handler makes the consumer roll back the whole batch anyway.
+            duplicate = self._refused and not self._granted
+            if not self._committed and not duplicate and exc_type is None:
                 self._shared.abandoned = True
             return
         try:
@@ -93,6 +94,7 @@ class UnitOfWork:
             )
             granted = inserted.first() is not None
         self._granted += granted
+        self._refused += not granted
         # The consumer counts a message whose claims were all refused as a duplicate (runtime.consumer).
         claims = inbox_claims_var.get()
         if claims is not None:
