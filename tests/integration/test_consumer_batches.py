@@ -152,6 +152,7 @@ async def test_a_batch_is_one_transaction_in_partition_order_and_a_duplicate_ins
     assert len({txid for _, txid in rows}) < len(rows), "no two events shared a transaction: no batch was made"
     topic, group = CreditPosted.topic, f"{run}.{CreditPosted.topic}"
     assert counted(policy, run, "microcred_consumer_batch_fallbacks_total", topic=topic) == 0
+    assert counted(policy, run, "microcred_consumer_batch_records_count", topic=topic) >= 1
     # Every event of the topic from the start (other tests' too) is finished with; ours include one duplicate.
     assert counted(policy, run, "microcred_consumer_messages_total", group=group, topic=topic,
                    outcome="duplicate") == 1

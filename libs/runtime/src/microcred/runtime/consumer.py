@@ -197,6 +197,7 @@ class ConsumerPolicy:
     handler_seconds: Histogram = field(init=False)
     committer: OffsetCommitter = field(init=False)
     batch_fallbacks: Counter = field(init=False)
+    batch_records: Histogram = field(init=False)
     #: Per consumer, the record each partition's handler holds now (read by runtime.lag).
     in_flight: dict[AIOKafkaConsumer, dict[TopicPartition, InFlight]] = field(init=False, default_factory=dict)
     _groups: dict[AIOKafkaConsumer, str] = field(init=False, default_factory=dict)
@@ -225,6 +226,10 @@ class ConsumerPolicy:
             "microcred_consumer_batch_fallbacks",
             "Batches rolled back and handled one transaction per message instead", ["topic"],
             registry=self.registry,
+        )
+        self.batch_records = Histogram(
+            "microcred_consumer_batch_records", "Records of one partition taken into one transaction (batches of 2 or more)",
+            ["topic"], buckets=(2, 3, 5, 10, 20, 50, 100, 200, 500), registry=self.registry,
         )
         self.retried = Counter(
             "microcred_consumer_retries", "Handler attempts that failed and were retried", ["topic"],
@@ -306,6 +311,7 @@ class ReliabilityMiddleware(BaseMiddleware):
         if handler is None or not more:
             return await self._consume_one(lambda: call_next(msg), record, consumer, group)
         records = [record, *more]
+        policy.batch_records.labels(record.topic).observe(len(records))
         if await self._consume_together(handler, records, consumer, group):
             return None
         # The batch was rolled back: each message the ordinary way, in order, the first through FastStream's.
