@@ -72,6 +72,7 @@ def create_broker(
         commit_interval_seconds=settings.consumer_commit_interval_seconds,
         fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
         workers_per_topic=settings.consumer_workers_per_topic,
+        batch_max_records=settings.consumer_batch_max_records,
     )
     client_id = settings.kafka_client_id or f"microcred-{settings.service_name}"
     broker = MicrocredKafkaBroker(

@@ -34,11 +34,25 @@ middleware raises, and that message's commit would cover this one, so the dead-l
 retried until the broker takes it. ``runtime.dead_letters`` (``microcred dead-letters``) lists a dead-letter
 topic with the reasons and replays chosen records to their topic, where the inbox makes a second delivery
 harmless.
+
+Batches (opt-in: ``consumer_batch_max_records`` above 1; default 1, one transaction per message as always):
+once a message arrives, the records its consumer has already fetched for the same partition are taken too
+(``getmany`` of that partition with no wait, so nothing waits for a batch to fill) and handled, in offset
+order, in one database transaction (runtime.batches): one BEGIN and COMMIT, one inbox INSERT and one outbox
+INSERT for all of them. The ack policy is the same: their offsets go to the committer only after that
+transaction committed. If anything goes wrong (a handler raises, an event is poison, an inbox row already
+existed, a handler rolled back on purpose), the batch is rolled back and its messages are handled one
+transaction per message in order, the ordinary way above, so each keeps exactly today's retries, dead
+letters and inbox guarantee, and none is lost or handled twice. What a handler does outside its unit of
+work may then run again, as it does today when a handler is retried. The records taken bypass FastStream's
+middlewares (tracing, FastStream's own Prometheus counters): they are handled inside the span of the
+message that brought them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -57,6 +71,7 @@ from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception_type
 from microcred.events import IntegrationEvent, PoisonMessage, dead_letter_topic, decode_event
 from microcred.events.topics import consumer_group
 from microcred.runtime.asyncapi import Subscription
+from microcred.runtime.batches import BatchConflict, SharedTransaction, shared_transaction_var
 from microcred.runtime.cancellation import stop_if_cancelled
 from microcred.runtime.context import InboxClaims, correlation_id_var, event_id_var, inbox_claims_var, parse_uuid
 from microcred.runtime.outages import Dependency, unavailable_dependency
@@ -149,6 +164,17 @@ class OffsetCommitter:
         await self.flush()
 
 
+@dataclass(frozen=True)
+class Handler:
+    """A subscription's handler and the event type it takes, for the records a batch takes past FastStream."""
+
+    cls: type[IntegrationEvent]
+    fn: Callable[[Any], Awaitable[Any]]
+
+    async def __call__(self, record: Any) -> Any:
+        return await self.fn(decode_event(record.value or b"", expected=self.cls))
+
+
 @dataclass
 class ConsumerPolicy:
     service: str
@@ -159,13 +185,19 @@ class ConsumerPolicy:
     commit_interval_seconds: float = 1.0
     fetch_max_wait_ms: int = 500
     workers_per_topic: int = 1
+    #: Records of one partition handled in one transaction at most; 1 is one transaction per message.
+    batch_max_records: int = 1
     broker: KafkaBroker | None = None
+    #: The handler of each (group, topic), registered by :func:`subscribe`.
+    handlers: dict[tuple[str, str], Handler] = field(default_factory=dict)
     dead_lettered: Counter = field(init=False)
     retried: Counter = field(init=False)
     waited_on: Counter = field(init=False)
     messages: Counter = field(init=False)
     handler_seconds: Histogram = field(init=False)
     committer: OffsetCommitter = field(init=False)
+    batch_fallbacks: Counter = field(init=False)
+    batch_records: Histogram = field(init=False)
     #: Per consumer, the record each partition's handler holds now (read by runtime.lag).
     in_flight: dict[AIOKafkaConsumer, dict[TopicPartition, InFlight]] = field(init=False, default_factory=dict)
     _groups: dict[AIOKafkaConsumer, str] = field(init=False, default_factory=dict)
@@ -190,6 +222,15 @@ class ConsumerPolicy:
             "microcred_consumer_handler_seconds", "Time in the handler, retries included", ["group", "topic"],
             buckets=HANDLER_SECONDS_BUCKETS, registry=self.registry,
         )
+        self.batch_fallbacks = Counter(
+            "microcred_consumer_batch_fallbacks",
+            "Batches rolled back and handled one transaction per message instead", ["topic"],
+            registry=self.registry,
+        )
+        self.batch_records = Histogram(
+            "microcred_consumer_batch_records", "Records of one partition taken into one transaction (batches of 2 or more)",
+            ["topic"], buckets=(2, 3, 5, 10, 20, 50, 100, 200, 500), registry=self.registry,
+        )
         self.retried = Counter(
             "microcred_consumer_retries", "Handler attempts that failed and were retried", ["topic"],
             registry=self.registry,
@@ -208,6 +249,7 @@ class ConsumerPolicy:
         for kind in ("poison", "handler-error"):
             self.dead_lettered.labels(topic, kind)
         self.retried.labels(topic)
+        self.batch_fallbacks.labels(topic)
         for dependency in get_args(Dependency):
             self.waited_on.labels(topic, dependency)
 
@@ -259,19 +301,52 @@ class ReliabilityMiddleware(BaseMiddleware):
 
     async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: Any) -> Any:
         record = msg.raw_message
-        correlation_token = correlation_id_var.set(parse_uuid(_header(record.headers, "correlation_id")))
-        event_token = event_id_var.set(parse_uuid(_header(record.headers, "ce_id")))
         policy = self.policy
         consumer = getattr(msg, "consumer", None)  # FastStream's KafkaMessage carries its aiokafka consumer
         if not isinstance(consumer, AIOKafkaConsumer):
             consumer = None
         group = policy.group_of(consumer, record.topic)
+        handler = policy.handlers.get((group, record.topic))
+        more = await self._fetched_after(consumer, record) if handler is not None else []
+        if handler is None or not more:
+            return await self._consume_one(lambda: call_next(msg), record, consumer, group)
+        records = [record, *more]
+        policy.batch_records.labels(record.topic).observe(len(records))
+        if await self._consume_together(handler, records, consumer, group):
+            return None
+        # The batch was rolled back: each message the ordinary way, in order, the first through FastStream's.
+        result = await self._consume_one(lambda: call_next(msg), record, consumer, group)
+        for extra in more:
+            await self._consume_one(functools.partial(handler, extra), extra, consumer, group)
+        return result
+
+    async def _fetched_after(self, consumer: AIOKafkaConsumer | None, record: Any) -> list[Any]:
+        """The records the consumer has already fetched after ``record`` in its partition, taken from its
+        buffer (so FastStream does not deliver them again), without waiting for more; none unless batching."""
+        if consumer is None or self.policy.batch_max_records <= 1:
+            return []
+        tp = TopicPartition(record.topic, record.partition)
+        try:
+            fetched = await consumer.getmany(tp, timeout_ms=0, max_records=self.policy.batch_max_records - 1)
+        except Exception as exc:  # the consumer is stopping, or a fetch error: this message alone, as always
+            stop_if_cancelled(exc)
+            log.warning("no batch from %s (%s: %s)", tp, type(exc).__name__, exc)
+            return []
+        return list(fetched.get(tp, ()))
+
+    async def _consume_one(
+        self, attempt: Callable[[], Awaitable[Any]], record: Any, consumer: AIOKafkaConsumer | None, group: str
+    ) -> Any:
+        """One message in its own transaction(s): retried, dead-lettered, counted and committed as above."""
+        correlation_token = correlation_id_var.set(parse_uuid(_header(record.headers, "correlation_id")))
+        event_token = event_id_var.set(parse_uuid(_header(record.headers, "ce_id")))
+        policy = self.policy
         tp = TopicPartition(record.topic, record.partition)
         held = policy.in_flight.setdefault(consumer, {}) if consumer is not None else {}
         held[tp] = InFlight(record.offset, record.timestamp)
         started = time.perf_counter()
         try:
-            outcome, result = await self._consume_with_retries(call_next, msg, record)
+            outcome, result = await self._consume_with_retries(attempt, record)
             # Reached only once the outcome is final; an error escaping above (cancellation at shutdown)
             # leaves the offset uncommitted, so the message comes again, and is counted then.
             policy.handler_seconds.labels(group, record.topic).observe(time.perf_counter() - started)
@@ -284,9 +359,70 @@ class ReliabilityMiddleware(BaseMiddleware):
             correlation_id_var.reset(correlation_token)
             event_id_var.reset(event_token)
 
-    async def _consume_with_retries(
-        self, call_next: Callable[[Any], Awaitable[Any]], msg: Any, record: Any
-    ) -> tuple[str, Any]:
+    async def _consume_together(
+        self, handler: Handler, records: list[Any], consumer: AIOKafkaConsumer | None, group: str
+    ) -> bool:
+        """One partition's ``records`` in one transaction (runtime.batches); False, with nothing committed
+        and nothing counted, if the batch has to be handled one message at a time instead."""
+        policy = self.policy
+        first = records[0]
+        tp = TopicPartition(first.topic, first.partition)
+        held = policy.in_flight.setdefault(consumer, {}) if consumer is not None else {}
+        shared = SharedTransaction()
+        shared_token = shared_transaction_var.set(shared)
+        outcomes: list[str] = []
+        started = time.perf_counter()
+        try:
+            for record in records:
+                held[tp] = InFlight(record.offset, record.timestamp)
+                tokens = (
+                    correlation_id_var.set(parse_uuid(_header(record.headers, "correlation_id"))),
+                    event_id_var.set(parse_uuid(_header(record.headers, "ce_id"))),
+                )
+                claims = InboxClaims()
+                claims_token = inbox_claims_var.set(claims)
+                try:
+                    await handler(record)
+                finally:
+                    inbox_claims_var.reset(claims_token)
+                    correlation_id_var.reset(tokens[0])
+                    event_id_var.reset(tokens[1])
+                if shared.abandoned:
+                    raise BatchConflict("a handler left its unit of work without committing")
+                outcomes.append("duplicate" if claims.absorbed_a_redelivery else "handled")
+            await shared.commit()
+        except asyncio.CancelledError:
+            held.pop(tp, None)
+            raise
+        except Exception as exc:
+            stop_if_cancelled(exc)
+            held.pop(tp, None)
+            policy.batch_fallbacks.labels(first.topic).inc()
+            log.info("batch of %d from %s falls back to one transaction per message (%s: %s)",
+                     len(records), tp, type(exc).__name__, exc)
+            return False
+        finally:
+            shared_transaction_var.reset(shared_token)
+            try:
+                await shared.close()
+            except Exception as exc:  # the connection died after the outcome was settled; the pool drops it
+                log.warning("closing a batch's session failed (%s: %s)", type(exc).__name__, exc)
+        held.pop(tp, None)
+        for step in shared.after_commit:
+            try:
+                step()
+            except Exception:  # committed: a metric or a wake-up that failed must not redo the batch
+                log.exception("an after-commit step of a batch failed")
+        elapsed = (time.perf_counter() - started) / len(records)
+        for outcome in outcomes:
+            policy.handler_seconds.labels(group, first.topic).observe(elapsed)
+            policy.messages.labels(group, first.topic, outcome).inc()
+        if consumer is not None:
+            last = records[-1]
+            policy.committer.handled(consumer, last.topic, last.partition, last.offset)
+        return True
+
+    async def _consume_with_retries(self, attempt: Callable[[], Awaitable[Any]], record: Any) -> tuple[str, Any]:
         """The message's outcome (handled, duplicate, dead_lettered) and the handler's result."""
         # Two budgets, which is why this is a loop rather than one tenacity policy: the handler's own
         # failures lead to the dead-letter topic after max_attempts, an outage never does; each has its
@@ -298,7 +434,7 @@ class ReliabilityMiddleware(BaseMiddleware):
             claims = InboxClaims()  # per attempt: a failed attempt's claims were rolled back with it
             claims_token = inbox_claims_var.set(claims)
             try:
-                result = await call_next(msg)
+                result = await attempt()
                 return ("duplicate" if claims.absorbed_a_redelivery else "handled"), result
             except PoisonMessage as exc:
                 await self._dead_letter(record, "poison", exc.reason)
@@ -392,7 +528,7 @@ def subscribe(broker: KafkaBroker, cls: type[IntegrationEvent], *, group_id: str
         subscriptions.append(Subscription(cls, group))
     if policy is not None:
         policy.start_series(group, cls.topic)
-    return broker.subscriber(
+    register = broker.subscriber(
         cls.topic,
         group_id=group,
         auto_offset_reset="earliest",
@@ -405,3 +541,11 @@ def subscribe(broker: KafkaBroker, cls: type[IntegrationEvent], *, group_id: str
         decoder=event_decoder(cls),
         title=f"{group_id}:{cls.topic}",
     )
+
+    def decorator(fn: Callable[[Any], Awaitable[Any]]) -> Any:
+        if policy is not None:
+            # For a batch's records past the first, which the middleware hands to the handler itself.
+            policy.handlers[(group, cls.topic)] = Handler(cls, fn)
+        return register(fn)
+
+    return decorator

@@ -170,6 +170,10 @@ class ServiceSettings(KafkaSettings):
     # message waits on several database round trips in an event loop shared with its API); three kept it
     # within ~50. More than (partitions / replicas) leaves the extra consumers idle.
     consumer_workers_per_topic: int = Field(default=3, ge=1)
+    # Records of one partition a consumer handles in one database transaction: those already fetched after the
+    # message in hand, never waited for (see runtime.consumer, "Batches"). 1, the default, is one transaction
+    # per message. Issue 22 measures it against 1 before choosing a default.
+    consumer_batch_max_records: int = Field(default=1, ge=1)
     # Gauges read from the database or the broker (outbox unsent, consumer lag) are refreshed this often by a
     # background loop, never on a scrape, so a scrape costs only the exposition.
     metrics_refresh_interval_seconds: float = Field(default=15.0, gt=0)

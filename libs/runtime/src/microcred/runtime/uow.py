@@ -3,6 +3,9 @@
 Events recorded with :meth:`UnitOfWork.publish` become outbox rows inside the same transaction, so
 they are published if and only if the state change commits. Leaving the block without ``commit()``
 rolls everything back. Repositories receive the session from here and never commit themselves.
+
+Inside a consumer's batch (runtime.batches, opt-in) a unit of work joins the batch's one transaction
+instead: same calls, with the inbox and outbox rows written and the commit made once for the batch.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from microcred.events import IntegrationEvent
+from microcred.runtime.batches import SharedTransaction, shared_transaction_var
 from microcred.runtime.context import inbox_claims_var
 from microcred.runtime.messaging_tables import MessagingTables
 from microcred.runtime.outbox import outbox_row
@@ -35,11 +39,18 @@ class UnitOfWork:
         self._on_commit = on_commit
         self._pending: list[IntegrationEvent] = []
         self._committed = False
+        self._shared: SharedTransaction | None = None
+        self._granted = self._refused = 0
 
     async def __aenter__(self) -> Self:
-        self.session = self._session_factory()
+        self._shared = shared_transaction_var.get()
+        if self._shared is not None:
+            self.session = self._shared.join(self._session_factory, self._tables, self._source)
+        else:
+            self.session = self._session_factory()
         self._pending = []
         self._committed = False
+        self._granted = self._refused = 0
         self.bind_repositories(self.session)
         return self
 
@@ -52,6 +63,14 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._shared is not None:
+            # The batch owns the session. Left without commit, this unit of work's writes (if any) cannot be
+            # undone alone, so the batch falls back, unless the inbox refused its claims (a duplicate: nothing
+            # was done). An error escaping the handler makes the consumer roll back the whole batch anyway.
+            duplicate = self._refused and not self._granted
+            if not self._committed and not duplicate and exc_type is None:
+                self._shared.abandoned = True
+            return
         try:
             if not self._committed:
                 await self.session.rollback()
@@ -63,13 +82,19 @@ class UnitOfWork:
 
     async def claim(self, consumer: str, event_id: UUID) -> bool:
         """Mark ``event_id`` processed by ``consumer``; False if it already was (a redelivery)."""
-        inserted = await self.session.execute(
-            insert(self._tables.inbox)
-            .values(consumer=consumer, event_id=event_id)
-            .on_conflict_do_nothing()
-            .returning(self._tables.inbox.c.event_id)
-        )
-        granted = inserted.first() is not None
+        if self._shared is not None:
+            # Written with the batch's other claims at its commit, which refuses the batch if one was there.
+            granted = self._shared.claim(consumer, event_id)
+        else:
+            inserted = await self.session.execute(
+                insert(self._tables.inbox)
+                .values(consumer=consumer, event_id=event_id)
+                .on_conflict_do_nothing()
+                .returning(self._tables.inbox.c.event_id)
+            )
+            granted = inserted.first() is not None
+        self._granted += granted
+        self._refused += not granted
         # The consumer counts a message whose claims were all refused as a duplicate (runtime.consumer).
         claims = inbox_claims_var.get()
         if claims is not None:
@@ -81,6 +106,16 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         events = tuple(self._pending)
+        if self._shared is not None:
+            # The ORM changes go to the database now (a constraint fails in this handler, not at the batch's
+            # end), and the next handler loads afresh, as in a session of its own.
+            await self.session.flush()
+            self.session.expunge_all()
+            self._shared.events.extend(events)
+            self._shared.after_commit.append(lambda: self._after_commit(events))
+            self._committed = True
+            self._pending = []
+            return
         if events:
             await self.session.execute(
                 self._tables.outbox.insert(),
@@ -89,6 +124,9 @@ class UnitOfWork:
         await self.session.commit()
         self._committed = True
         self._pending = []
+        self._after_commit(events)
+
+    def _after_commit(self, events: tuple[IntegrationEvent, ...]) -> None:
         if events:
             self._on_commit()
         self.committed(events)
