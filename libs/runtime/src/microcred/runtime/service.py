@@ -96,6 +96,7 @@ class ServiceRuntime:
             registry=self.registry,
             batch_size=settings.relay_batch_size,
             poll_interval=settings.relay_poll_interval_seconds,
+            linger=settings.relay_linger_ms / 1000,
             retention=timedelta(hours=settings.outbox_retention_hours),
         )
         self.lag = ConsumerLagMonitor(self.consumer_policy, registry=self.registry, **kafka_client_options(settings))
