@@ -216,8 +216,8 @@ class FakeAwards:
         self.revoked: dict[UUID, str] = {}
         self.changes: list[StatusChange] = []
 
-    async def add(self, award: AwardRecord) -> None:
-        self.rows.setdefault(award.award_id, award)
+    async def add(self, award: AwardRecord) -> bool:
+        return self.rows.setdefault(award.award_id, award) is award
 
     async def get(self, award_id: UUID) -> AwardRecord | None:
         return self.rows.get(award_id)
@@ -246,6 +246,9 @@ class FakeAwards:
 
     async def status_changes(self, award_id: UUID) -> list[StatusChange]:
         return sorted((c for c in self.changes if c.award_id == award_id), key=lambda c: c.changed_at)
+
+    async def status_changes_of(self, award_ids: Collection[UUID]) -> dict[UUID, list[StatusChange]]:
+        return {award_id: await self.status_changes(award_id) for award_id in award_ids}
 
 
 class FakeCredentials:

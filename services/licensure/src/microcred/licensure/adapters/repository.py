@@ -188,8 +188,10 @@ class AwardRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, award: AwardRecord) -> None:
-        await self.session.execute(
+    async def add(self, award: AwardRecord) -> bool:
+        """Remember the award; False if it was already known (redelivered, or republished under a new event id).
+        A newly added award has no decision on any license yet: every decision is made on a known award."""
+        inserted = await self.session.execute(
             insert(AwardRow)
             .values(
                 award_id=award.award_id,
@@ -204,7 +206,9 @@ class AwardRepository:
                 credential_url=award.credential_url,
             )
             .on_conflict_do_nothing()
+            .returning(AwardRow.award_id)
         )
+        return inserted.first() is not None
 
     async def get(self, award_id: UUID) -> AwardRecord | None:
         row = await self.session.get(AwardRow, award_id)
@@ -240,6 +244,19 @@ class AwardRepository:
                          reason=row.reason, changed_by=row.changed_by)
             for row in await self.session.scalars(query)
         ]
+
+    async def status_changes_of(self, award_ids: Collection[UUID]) -> dict[UUID, list[StatusChange]]:
+        """:meth:`status_changes` of several awards in one statement; an award without changes maps to []."""
+        found: dict[UUID, list[StatusChange]] = {award_id: [] for award_id in award_ids}
+        if not found:
+            return found
+        query = sa.select(AwardStatusChangeRow).where(AwardStatusChangeRow.award_id.in_(list(found))).order_by(
+            AwardStatusChangeRow.award_id, AwardStatusChangeRow.changed_at)
+        for row in await self.session.scalars(query):
+            found[row.award_id].append(StatusChange(
+                award_id=row.award_id, status=row.status, changed_at=row.changed_at,  # type: ignore[arg-type]
+                reason=row.reason, changed_by=row.changed_by))
+        return found
 
     async def of_teacher(self, teacher_id: str) -> list[AwardRecord]:
         query = sa.select(AwardRow).where(AwardRow.teacher_id == teacher_id).order_by(AwardRow.issued_at)

@@ -3,6 +3,11 @@
 ``enqueue`` runs inside the use case's transaction (the outbox rule); ``claim_due`` locks the rows it
 returns with ``FOR UPDATE SKIP LOCKED`` until that transaction ends, so several replicas running the
 worker each take different deliveries and none is sent twice at once.
+
+A repository lives for one transaction (the unit of work binds a new one to each), so ``enqueue`` looks up
+the receivers of a (state, district) once per transaction and every record of that transaction goes to the
+same subscriptions: one award writes several records for one license, and most states subscribe nothing.
+Nothing is kept across transactions: another replica may add a subscription at any time.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ REPLAYABLE = (DeliveryStatus.DELIVERED.value, DeliveryStatus.DEAD.value)
 class WebhookRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._receivers: dict[tuple[str, str | None], list[UUID]] = {}
 
     async def undelivered_by_state(self) -> dict[tuple[str, str], int]:
         """Deliveries not delivered, per (state, status): ``pending`` never tried, ``failed`` tried and retrying,
@@ -45,16 +51,7 @@ class WebhookRepository:
         """One pending delivery per active subscription that receives the record (domain.webhooks.receives: the
         state's, and its district's when the record's license has one); how many were new."""
         now = now or datetime.now(UTC)
-        district = WebhookSubscriptionRow.district
-        scope = district.is_(None) if record.district is None else sa.or_(district.is_(None),
-                                                                           district == record.district)
-        subscription_ids = list(
-            await self.session.scalars(
-                sa.select(WebhookSubscriptionRow.subscription_id).where(
-                    WebhookSubscriptionRow.state == record.state, WebhookSubscriptionRow.active, scope
-                )
-            )
-        )
+        subscription_ids = await self._receivers_of(record.state, record.district)
         if not subscription_ids:
             return 0
         deliveries = [new_delivery(subscription_id, record, now) for subscription_id in subscription_ids]
@@ -66,7 +63,20 @@ class WebhookRepository:
         )
         return len(inserted.all())
 
+    async def _receivers_of(self, state: str, district: str | None) -> list[UUID]:
+        """The active subscriptions receiving a record of ``state`` and ``district``, read once per transaction."""
+        key = (state, district)
+        if key not in self._receivers:
+            column = WebhookSubscriptionRow.district
+            scope = column.is_(None) if district is None else sa.or_(column.is_(None), column == district)
+            self._receivers[key] = list(await self.session.scalars(
+                sa.select(WebhookSubscriptionRow.subscription_id).where(
+                    WebhookSubscriptionRow.state == state, WebhookSubscriptionRow.active, scope)
+            ))
+        return self._receivers[key]
+
     async def add_subscription(self, subscription: Subscription) -> None:
+        self._receivers.clear()  # this transaction's own change is seen by its later records
         self.session.add(
             WebhookSubscriptionRow(
                 subscription_id=subscription.subscription_id,
@@ -101,6 +111,7 @@ class WebhookRepository:
         False when it did not exist or was already inactive.
         """
         now = now or datetime.now(UTC)
+        self._receivers.clear()
         changed = await self.session.execute(
             sa.update(WebhookSubscriptionRow)
             .where(WebhookSubscriptionRow.subscription_id == subscription_id, WebhookSubscriptionRow.active)

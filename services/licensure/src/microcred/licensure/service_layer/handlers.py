@@ -231,11 +231,38 @@ async def _post(
                 reason=claim.reason, credential=award.credential)
 
 
+@dataclass
+class AwardFacts:
+    """What settling one award reads about it, read where the first license needs it and shared by the teacher's
+    other licenses in the same transaction: under the teacher's lock nothing else writes them meanwhile (a
+    revocation or a status change takes the same lock), and settling writes neither."""
+
+    award_id: UUID
+    new: bool = False  # added by this transaction: no license can have a decision on it yet
+    _revoked: bool | None = None
+    _changes: list[StatusChange] | None = None
+
+    async def revoked(self, uow: LicensureUnitOfWork) -> bool:
+        if self._revoked is None:
+            self._revoked = await uow.awards.is_revoked(self.award_id)
+        return self._revoked
+
+    async def changes(self, uow: LicensureUnitOfWork) -> list[StatusChange]:
+        if self._changes is None:
+            self._changes = await uow.awards.status_changes(self.award_id)
+        return self._changes
+
+    def known_changes(self) -> dict[UUID, list[StatusChange]]:
+        return {} if self._changes is None else {self.award_id: self._changes}
+
+
 async def _settle(
-    uow: LicensureUnitOfWork, license: License, award: AwardRecord, *, correlation_id: UUID, causation_id: UUID | None
+    uow: LicensureUnitOfWork, license: License, award: AwardRecord, *, correlation_id: UUID,
+    causation_id: UUID | None, facts: AwardFacts | None = None,
 ) -> None:
     """Decide what ``award`` does for ``license``, once; post, hold for the district, or say why not."""
-    if await uow.claims.get(award.award_id, license.license_id) is not None:
+    facts = facts or AwardFacts(award.award_id)
+    if not facts.new and await uow.claims.get(award.award_id, license.license_id) is not None:
         return
     rule_set = rule_in_force(await uow.rule_sets.of_state(license.state), license.state, award.earned_on)
     approved = await uow.approvals.of_state(license.state) if rule_set and rule_set.accepts == "state_approved" \
@@ -243,7 +270,7 @@ async def _settle(
     ledger = await uow.ledger.of_license(license.license_id)
     outcome = evaluate(
         license, rule_set, award, earned_in_cycle=earned_in_cycle(license, ledger), state_approved=approved,
-        revoked=await uow.awards.is_revoked(award.award_id),
+        revoked=await facts.revoked(uow),
     )
     if outcome is None:
         return
@@ -271,7 +298,8 @@ async def _settle(
         await _feed(uow, "credit_rejected", license, award, correlation_id=correlation_id,
                     causation_id=causation_id, reason=claim.reason, rule_set_id=claim.rule_set_id,
                     rule_set_version=claim.rule_set_version)
-    await _announce_standing(uow, license, award, claim, correlation_id=correlation_id, causation_id=causation_id)
+    await _announce_standing(uow, license, award, claim, await facts.changes(uow), correlation_id=correlation_id,
+                             causation_id=causation_id)
 
 
 @dataclass(frozen=True)
@@ -372,12 +400,12 @@ async def _treatment(uow: LicensureUnitOfWork, claim: CreditClaim, rule: Literal
 
 
 async def _announce_standing(
-    uow: LicensureUnitOfWork, license: License, award: AwardRecord, claim: CreditClaim, *,
-    correlation_id: UUID, causation_id: UUID | None,
+    uow: LicensureUnitOfWork, license: License, award: AwardRecord, claim: CreditClaim,
+    changes: list[StatusChange], *, correlation_id: UUID, causation_id: UUID | None,
 ) -> None:
     """A license meeting an award whose standing already changed (suspended, or revoked) hears of it right
     after the award itself: the change was announced before this state had a decision on the award."""
-    current = standing(await uow.awards.status_changes(award.award_id))
+    current = standing(changes)
     if current is None or current.status == "reinstated":
         return
     # A revoked award was just decided as rejected (evaluate), so nothing is posted; a suspended one keeps.
@@ -408,15 +436,18 @@ async def post_credits(event: CredentialAwarded, uow: LicensureUnitOfWork, progr
             credential=event.credential,
             credential_url=event.credential_url,
         )
-        await uow.awards.add(award)
+        facts = AwardFacts(award.award_id, new=await uow.awards.add(award))
+        # Read once: under the teacher's lock only this transaction could change them, and it does not.
         licenses = await uow.licenses.of_teacher(event.teacher_id)
         if not licenses:
             log.info("teacher %s has no license registered; award %s credits nothing yet",
                      event.teacher_id, event.award_id)
         for license in licenses:
-            await _settle(uow, license, award, correlation_id=event.correlation_id, causation_id=event.event_id)
+            await _settle(uow, license, award, correlation_id=event.correlation_id, causation_id=event.event_id,
+                          facts=facts)
         await recognitions.reevaluate(uow, event.teacher_id, programs, correlation_id=event.correlation_id,
-                                      causation_id=event.event_id)
+                                      causation_id=event.event_id, licenses=licenses,
+                                      status_changes=facts.known_changes())
         await uow.commit()
 
 

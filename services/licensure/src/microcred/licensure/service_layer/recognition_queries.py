@@ -99,7 +99,8 @@ async def my_recognitions(principal: Principal, uow: LicensureUnitOfWork, progra
         if not in_force:
             return []
         awards = await uow.awards.of_teacher(principal.subject)
-        held = [held_award(a, await uow.awards.status_changes(a.award_id)) for a in awards]
+        changes = await uow.awards.status_changes_of([a.award_id for a in awards])
+        held = [held_award(a, changes[a.award_id]) for a in awards]
         members = await uow.memberships.current()
         entries = await uow.recognition_reports.of_teacher(principal.subject)
         names = await uow.recognition_reports.credential_names(

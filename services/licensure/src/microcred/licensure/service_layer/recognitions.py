@@ -16,7 +16,7 @@ more once the ledger agrees with the facts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Literal
 from uuid import UUID, uuid4
@@ -77,29 +77,38 @@ def _plan(program: Program, licenses: Iterable[License]) -> set[UUID]:
 
 async def reevaluate(uow: LicensureUnitOfWork, teacher_id: str, programs: Sequence[Program], *,
                      correlation_id: UUID, causation_id: UUID | None, now: datetime | None = None,
-                     memberships: Memberships | None = None) -> list[RecognitionEntry]:
+                     memberships: Memberships | None = None, licenses: Sequence[License] | None = None,
+                     status_changes: Mapping[UUID, list[StatusChange]] | None = None) -> list[RecognitionEntry]:
     """Bring the teacher's recognition ledger to what their awards hold in every program that applies to them,
     and set when time alone may next change that (the review queue). The caller holds the teacher's lock
-    and commits."""
+    and commits.
+
+    ``licenses`` (the teacher's) and ``status_changes`` (of some of their awards) are what the caller already
+    read in this transaction: written only under the teacher's lock, they are the same read before the review
+    row is held as after it, unlike the memberships, which are read here after it."""
     if not programs:
         return []
     now = now or datetime.now(UTC)
     held_row = await uow.reviews.hold(teacher_id)  # before any fact is read: see adapters.recognition_reviews
-    licenses = await uow.licenses.of_teacher(teacher_id)
+    if licenses is None:
+        licenses = await uow.licenses.of_teacher(teacher_id)
     theirs = owned(programs, licenses)
     if not theirs:
         await uow.reviews.schedule(teacher_id, None, held=held_row)
         return []
     in_force = applicable(theirs, licenses, now)
     awards = await uow.awards.of_teacher(teacher_id)
-    held = [held_award(a, await uow.awards.status_changes(a.award_id)) for a in awards]
+    changes = dict(status_changes or {})
+    changes |= await uow.awards.status_changes_of([a.award_id for a in awards if a.award_id not in changes])
+    held = [held_award(a, changes[a.award_id]) for a in awards]
     members = memberships if memberships is not None else await uow.memberships.current()
     already = await uow.recognitions.of_teacher(teacher_id)
     appended: list[RecognitionEntry] = []
     for program in in_force:
         plan = _plan(program, licenses)
         for entry in evaluate(program, held, growth_plan=plan, memberships=members, as_of=now, already=already):
-            await _append(uow, teacher_id, program, entry, correlation_id=correlation_id, causation_id=causation_id)
+            await _append(uow, teacher_id, program, entry, correlation_id=correlation_id, causation_id=causation_id,
+                          licenses=licenses)
             appended.append(entry)
     due = [next_change(p, held, growth_plan=_plan(p, licenses), memberships=members, as_of=now) for p in theirs]
     await uow.reviews.schedule(teacher_id, min((d for d in due if d is not None), default=None), held=held_row)
@@ -107,7 +116,7 @@ async def reevaluate(uow: LicensureUnitOfWork, teacher_id: str, programs: Sequen
 
 
 async def _append(uow: LicensureUnitOfWork, teacher_id: str, program: Program, entry: RecognitionEntry, *,
-                  correlation_id: UUID, causation_id: UUID | None) -> None:
+                  correlation_id: UUID, causation_id: UUID | None, licenses: Sequence[License] | None = None) -> None:
     entry_id = uuid4()
     await uow.recognitions.append(StoredEntry(entry_id, teacher_id, program.state, program.district, entry))
     log.info("%s %s of %s v%d for teacher %s: %s", entry.kind, entry.key, program.program_id, program.version,
@@ -117,18 +126,20 @@ async def _append(uow: LicensureUnitOfWork, teacher_id: str, program: Program, e
     # teacher stands.
     await announce(uow, teacher_id, program, entry_id, entry,
                    "granted" if entry.kind in ("grant", "approve") else "reversed",
-                   correlation_id=correlation_id, causation_id=causation_id)
+                   correlation_id=correlation_id, causation_id=causation_id, licenses=licenses)
 
 
 async def announce(uow: LicensureUnitOfWork, teacher_id: str, program: Program, entry_id: UUID,
                    entry: RecognitionEntry, kind: Literal["granted", "reversed"], *,
-                   correlation_id: UUID, causation_id: UUID | None) -> None:
+                   correlation_id: UUID, causation_id: UUID | None,
+                   licenses: Sequence[License] | None = None) -> None:
     """Tell a ledger entry: its RecognitionGranted or RecognitionReversed event, and a record of the state's feed
     for each license of the teacher the program applies to (in its state, and its district if it has one), to
     the state's topic and to the webhooks of the state and of the license's district. The caller commits.
 
     ``kind`` is what the entry means to a reader, which for a district's decision differs from the entry's own
-    kind: an approval is ``granted`` (with ``entry.pending`` false), a decline ``reversed``."""
+    kind: an approval is ``granted`` (with ``entry.pending`` false), a decline ``reversed``. ``licenses``: the
+    teacher's, when the caller read them in this transaction under the teacher's lock."""
     event_type = RecognitionGranted if kind == "granted" else RecognitionReversed
     uow.publish(event_type(
         correlation_id=correlation_id, causation_id=causation_id, states=(program.state,), entry_id=entry_id,
@@ -143,7 +154,9 @@ async def announce(uow: LicensureUnitOfWork, teacher_id: str, program: Program, 
         amount=entry.amount, unit=program.outcome.unit, key=entry.key, year=entry.year, award_ids=entry.award_ids,
         pending=entry.pending, reason=entry.reason,
     )
-    for license in await uow.licenses.of_teacher(teacher_id):
+    if licenses is None:
+        licenses = await uow.licenses.of_teacher(teacher_id)
+    for license in licenses:
         if license.state != program.state or program.district not in (None, license.district):
             continue
         record = StateFeedRecord(
