@@ -178,6 +178,11 @@ class ServiceSettings(KafkaSettings):
     # message in hand, never waited for (see runtime.consumer, "Batches"). 1, the default, is one transaction
     # per message. Issue 22 measures it against 1 before choosing a default.
     consumer_batch_max_records: int = Field(default=1, ge=1)
+    # The cyclic garbage collector (runtime.cli.tune_garbage_collector): freeze what the built app holds, and let
+    # the youngest generation take this many net allocations of container objects before a collection (700 is
+    # Python's default, and with gc_freeze_at_start false gives its behaviour back).
+    gc_freeze_at_start: bool = True
+    gc_young_threshold: int = Field(default=20_000, ge=100)
     # Gauges read from the database or the broker (outbox unsent, consumer lag) are refreshed this often by a
     # background loop, never on a scrape, so a scrape costs only the exposition.
     metrics_refresh_interval_seconds: float = Field(default=15.0, gt=0)
