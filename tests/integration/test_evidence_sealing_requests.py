@@ -108,7 +108,7 @@ def test_completing_a_short_video_is_one_head_one_copy_one_get_and_one_delete(
     counted = CountedStore(endpoints)
     submission_id, evidence = uploaded(browser, video, "video/mp4", "lesson.mp4")
     facts = counted.complete(submission_id, evidence)
-    assert counted.sent == ONE_ITEM, "the probe read the video from the store, or a HEAD came back"
+    assert counted.sent == ONE_ITEM, f"sent {dict(counted.sent)}: a HEAD came back, or the probe read the store"
     assert facts.sha256 == evidence.sha256 and facts.sniffed_content_type == "video/mp4"
     assert facts.media is not None and facts.media.duration_seconds == pytest.approx(1.0, abs=0.1)
     sealed_as_stored(browser, facts, video)
@@ -120,7 +120,7 @@ def test_completing_a_text_item_is_one_head_one_copy_one_get_and_one_delete(
     counted = CountedStore(endpoints)
     submission_id, evidence = uploaded(browser, REFLECTION, "text/markdown", "reflection.md")
     facts = counted.complete(submission_id, evidence)
-    assert counted.sent == ONE_ITEM
+    assert counted.sent == ONE_ITEM, f"sent {dict(counted.sent)}: a HEAD came back"
     assert facts.sha256 == evidence.sha256 and facts.media is None
     sealed_as_stored(browser, facts, REFLECTION)
 

@@ -36,6 +36,7 @@ from minio.commonconfig import ENABLED, CopySource, Filter
 from minio.credentials import IamAwsProvider
 from minio.datatypes import Part, parse_copy_object
 from minio.error import S3Error
+from minio.helpers import DictType
 from minio.lifecycleconfig import AbortIncompleteMultipartUpload, LifecycleConfig, Rule
 
 from microcred.runtime.errors import Conflict
@@ -346,7 +347,7 @@ class EvidenceStore:
         multipart copy: only single-PUT uploads are copied, and settings cap those at 5 GiB
         (``single_upload_max_bytes``), 16 MiB by default; the store refuses a larger one outright.
         """
-        headers = CopySource(self._bucket, source_key, match_etag=if_etag).gen_copy_headers()
+        headers: DictType = dict(CopySource(self._bucket, source_key, match_etag=if_etag).gen_copy_headers())
         try:
             response = await asyncio.to_thread(
                 self._client._execute, "PUT", self._bucket, object_name=target_key, headers=headers
