@@ -221,6 +221,7 @@ class Inspection:
     sha256: str
     head: bytes
     text: bool
+    content: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -298,21 +299,23 @@ class FakeStore:
             return None
         return Stored(size=len(content), etag=_etag(content))
 
-    async def inspect(self, object_key: str) -> Inspection:
-        content = self.objects[object_key]
+    async def inspect(self, object_key: str) -> Inspection | None:
+        content = self.objects.get(object_key)
+        if content is None:
+            return None
         try:
             content.decode("utf-8")
             text = b"\x00" not in content
         except UnicodeDecodeError:
             text = False
-        return Inspection(hashlib.sha256(content).hexdigest(), content[:8192], text)
+        return Inspection(hashlib.sha256(content).hexdigest(), content[:8192], text, content)
 
-    async def copy(self, source_key: str, target_key: str, *, if_etag: str | None = None) -> bool:
+    async def copy(self, source_key: str, target_key: str, *, if_etag: str | None = None) -> str | None:
         content = self.objects.get(source_key)
         if content is None or (if_etag is not None and _etag(content) != if_etag):
-            return False
+            return None
         self.put(target_key, content)
-        return True
+        return _etag(content)
 
     async def list_objects(self, prefix: str) -> list[ListedObject]:
         return [ListedObject(key, self.modified.get(key)) for key in sorted(self.objects) if key.startswith(prefix)]
@@ -346,7 +349,7 @@ class FakeProbe:
         self.default_seconds = default_seconds
         self.probed: list[str] = []
 
-    async def probe(self, object_key: str, size: int) -> MediaInfo | None:
+    async def probe(self, object_key: str, size: int, content: bytes | None = None) -> MediaInfo | None:
         self.probed.append(object_key)
         item = _item_of(object_key)
         if any(_item_of(key) == item for key in self.unreadable):

@@ -358,7 +358,7 @@ class InterleavingStore(FakeStore):
         super().__init__()
         self.between: Any = None
 
-    async def copy(self, source_key: str, target_key: str, *, if_etag: str | None = None) -> bool:
+    async def copy(self, source_key: str, target_key: str, *, if_etag: str | None = None) -> str | None:
         copied = await super().copy(source_key, target_key, if_etag=if_etag)
         between, self.between = self.between, None
         if between is not None:
@@ -385,11 +385,34 @@ async def test_of_two_concurrent_completions_one_copy_is_kept_and_the_other_dele
     assert store.objects[copies[0]] == REFLECTION and ticket.object_key not in store.objects
 
 
+async def test_a_rejection_that_deletes_the_copy_before_it_is_read_makes_the_first_completion_a_conflict(
+    db: FakeDatabase, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
+) -> None:
+    # The sealed copy is not stat'ed after the copy: reading it is what finds it gone.
+    store = InterleavingStore()
+    submission_id = await start(db, credential, teacher)
+    ticket = await handlers.declare_evidence(submission_id, declaration("reflection", REFLECTION), teacher, db.uow(),
+                                             store, policy)
+    store.put(ticket.object_key, REFLECTION)
+
+    async def rejecting_completion() -> None:
+        store.put(ticket.object_key, REFLECTION + b"!")
+        with pytest.raises(Invalid):
+            await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow, store, PROBE)
+
+    store.between = rejecting_completion
+    with pytest.raises(Conflict) as refused:
+        await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow, store, PROBE)
+    assert refused.value.code == "evidence_not_pending"
+    assert db.state.submissions[submission_id].evidence[0].status is EvidenceStatus.REJECTED
+    assert not [key for key in store.objects if key.startswith("verified/")]
+
+
 async def test_an_upload_replaced_between_its_size_check_and_its_copy_is_not_copied(
     db: FakeDatabase, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
 ) -> None:
     class ReplacedBeforeCopy(FakeStore):
-        async def copy(self, source_key: str, target_key: str, *, if_etag: str | None = None) -> bool:
+        async def copy(self, source_key: str, target_key: str, *, if_etag: str | None = None) -> str | None:
             self.put(source_key, REFLECTION * 1000)  # a larger file PUT at just this moment
             return await super().copy(source_key, target_key, if_etag=if_etag)
 

@@ -40,6 +40,11 @@ class SubmissionSettings(ServiceSettings):
     part_size_bytes: int = Field(default=16 * 1024**2, ge=5 * 1024**2, le=5 * 1024**3)
     # The media probe reads the container header by ranges; it gives up after this many bytes.
     probe_max_read_bytes: int = Field(default=64 * 1024**2, ge=1024**2)
+    # Verifying reads a sealed object whole (for its sha256); one this small is kept in memory for that
+    # pass and the probe reads it there instead of through range GETs. 4 MiB covers short clips and every
+    # text or document item, at most 4 MiB per completion in progress; the probe reads only a larger video's
+    # header and index, a few 512 KiB range reads, so keeping more would buy little for its memory.
+    inspect_keep_max_bytes: int = Field(default=4 * 1024**2, ge=0, le=64 * 1024**2)
     # Evidence bytes are deleted this long after the decision became final (awarded or withdrawn).
     evidence_retention_hours: float = Field(default=24 * 365, gt=0)
     # Uploads declared but never completed are aborted and deleted after this long.

@@ -34,8 +34,9 @@ from urllib.parse import quote, urlparse
 from minio import Minio
 from minio.commonconfig import ENABLED, CopySource, Filter
 from minio.credentials import IamAwsProvider
-from minio.datatypes import Part
+from minio.datatypes import Part, parse_copy_object
 from minio.error import S3Error
+from minio.helpers import DictType
 from minio.lifecycleconfig import AbortIncompleteMultipartUpload, LifecycleConfig, Rule
 
 from microcred.runtime.errors import Conflict
@@ -88,6 +89,9 @@ class Inspection:
     head: bytes
     # Decodes as UTF-8 and holds no NUL byte: what text looks like when it has no magic number.
     text: bool
+    # The whole object when it was small enough to keep (settings.inspect_keep_max_bytes): the media probe
+    # then reads these bytes instead of asking the store for ranges of what was just read.
+    content: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,7 @@ def _client(endpoint: str, settings: SubmissionSettings) -> Minio:
 class EvidenceStore:
     def __init__(self, settings: SubmissionSettings) -> None:
         self._bucket = settings.s3_bucket
+        self._keep_max_bytes = settings.inspect_keep_max_bytes
         self._client = _client(settings.s3_endpoint, settings)
         self._signer = _client(settings.s3_public_endpoint or settings.s3_endpoint, settings)
 
@@ -279,24 +284,29 @@ class EvidenceStore:
             raise
         return StoredObject(size=info.size or 0, etag=info.etag or "")
 
-    async def inspect(self, object_key: str) -> Inspection:
+    async def inspect(self, object_key: str) -> Inspection | None:
+        """One streaming pass over the object; None when it is not there (deleted before or as it was asked)."""
         try:
             return await asyncio.to_thread(self._inspect_blocking, object_key)
         except S3Error as exc:
             if exc.code in _MISSING:
-                # Another completion or a withdrawal of the same item deleted it while this one read it.
-                raise Conflict(f"the stored file {object_key} is gone; it was withdrawn or rejected meanwhile",
-                               code="evidence_gone") from None
+                return None
             raise
 
     def _inspect_blocking(self, object_key: str) -> Inspection:
         digest = hashlib.sha256()
         head = bytearray()
         decoder: codecs.IncrementalDecoder | None = codecs.getincrementaldecoder("utf-8")()
+        # Kept while the object fits, dropped as soon as it does not: a large video costs no memory.
+        kept: bytearray | None = bytearray() if self._keep_max_bytes > 0 else None
         response = self._client.get_object(self._bucket, object_key)
         try:
             for chunk in response.stream(CHUNK_BYTES):
                 digest.update(chunk)
+                if kept is not None and len(kept) + len(chunk) <= self._keep_max_bytes:
+                    kept += chunk
+                else:
+                    kept = None
                 if len(head) < HEAD_BYTES:
                     head += chunk[: HEAD_BYTES - len(head)]
                 # Binary fails within its first bytes, so checking text costs nothing on a video.
@@ -315,7 +325,8 @@ class EvidenceStore:
         finally:
             response.close()
             response.release_conn()
-        return Inspection(sha256=digest.hexdigest(), head=bytes(head), text=decoder is not None)
+        return Inspection(sha256=digest.hexdigest(), head=bytes(head), text=decoder is not None,
+                          content=bytes(kept) if kept is not None else None)
 
     def read_range(self, object_key: str, offset: int, length: int) -> bytes:
         """Blocking: for the media probe, which runs in a worker thread."""
@@ -326,17 +337,27 @@ class EvidenceStore:
             response.close()
             response.release_conn()
 
-    async def copy(self, source_key: str, target_key: str, *, if_etag: str | None = None) -> bool:
-        """Server-side copy; False when the source is gone or (with ``if_etag``) no longer that object."""
-        source = CopySource(self._bucket, source_key, match_etag=if_etag)
+    async def copy(self, source_key: str, target_key: str, *, if_etag: str | None = None) -> str | None:
+        """Server-side copy; the copy's ETag, or None when the source is gone or (with ``if_etag``) no longer
+        that object.
+
+        One CopyObject, sent directly: minio's ``copy_object`` first HEADs the source for its size, which
+        the callers already know (sealing stat'ed it and copies on its ETag) or need not (the sweep). Its
+        size matters only above 5 GiB, the most one CopyObject may copy, where minio would switch to a
+        multipart copy: only single-PUT uploads are copied, and settings cap those at 5 GiB
+        (``single_upload_max_bytes``), 16 MiB by default; the store refuses a larger one outright.
+        """
+        headers: DictType = dict(CopySource(self._bucket, source_key, match_etag=if_etag).gen_copy_headers())
         try:
-            # Up to 5 GiB (the service's maximum size) minio sends one CopyObject: one snapshot of the source.
-            await asyncio.to_thread(self._client.copy_object, self._bucket, target_key, source)
+            response = await asyncio.to_thread(
+                self._client._execute, "PUT", self._bucket, object_name=target_key, headers=headers
+            )
         except S3Error as exc:
             if exc.code in _MISSING | _CHANGED:
-                return False
+                return None
             raise
-        return True
+        etag, _ = parse_copy_object(response)
+        return etag
 
     async def list_objects(self, prefix: str) -> Sequence[ListedObject]:
         return await asyncio.to_thread(self._list_objects_blocking, prefix)

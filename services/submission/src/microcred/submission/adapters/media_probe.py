@@ -1,7 +1,9 @@
 """Duration and basic metadata of stored video, read with PyAV (FFmpeg's libraries, bundled in its wheels).
 
 The probe never downloads the whole object: PyAV reads through a seekable file object whose reads are
-HTTP range requests against the store, in blocks with a small cache. Demuxing the container header is
+HTTP range requests against the store, in blocks with a small cache. An object verification has just
+read whole (a short clip) is given to the probe as bytes, and the same reader serves the blocks from
+memory, under the same budget: no request reaches the store. Demuxing the container header is
 enough for duration, size and codecs; an MP4 whose index sits at the end costs a seek there and back.
 Nothing is decoded. A file FFmpeg cannot open is reported as None (unreadable), never as an error.
 
@@ -144,15 +146,22 @@ class PyAVMediaProbe:
         self._read_range = read_range
         self._max_read_bytes = max_read_bytes
 
-    async def probe(self, object_key: str, size: int) -> MediaInfo | None:
-        return await asyncio.to_thread(self._probe_blocking, object_key, size)
+    async def probe(self, object_key: str, size: int, content: bytes | None = None) -> MediaInfo | None:
+        return await asyncio.to_thread(self._probe_blocking, object_key, size, content)
 
-    def _probe_blocking(self, object_key: str, size: int) -> MediaInfo | None:
-        reader = RangeReader(self._read_range, object_key, size, max_read_bytes=self._max_read_bytes)
+    def _probe_blocking(self, object_key: str, size: int, content: bytes | None) -> MediaInfo | None:
+        read_range = self._read_range if content is None else _in_memory(content)
+        reader = RangeReader(read_range, object_key, size, max_read_bytes=self._max_read_bytes)
         info = probe_file(reader)
         log.info(
             "probed stored media",
             extra={"object_key": object_key, "size": size, "bytes_read": reader.bytes_fetched,
-                   "range_requests": reader.requests},
+                   "range_requests": 0 if content is not None else reader.requests},
         )
         return info
+
+
+def _in_memory(content: bytes) -> ReadRange:
+    """Ranges of bytes already read, in place of range GETs."""
+    view = memoryview(content)
+    return lambda _key, offset, length: bytes(view[offset : offset + length])

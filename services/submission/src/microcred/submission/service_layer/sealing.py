@@ -8,6 +8,7 @@ cases in ``handlers`` and the sweeps in ``evidence_retention`` call these.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from uuid import UUID, uuid4
 
 from microcred.runtime.errors import Conflict
@@ -23,7 +24,7 @@ from microcred.submission.domain.model import (
     verified_object_key,
     verified_prefix,
 )
-from microcred.submission.service_layer.storage import EvidenceStorage, MediaProbe
+from microcred.submission.service_layer.storage import EvidenceStorage, MediaProbe, StoredObject
 
 log = logging.getLogger(__name__)
 
@@ -65,26 +66,34 @@ async def remove_stored(store: EvidenceStorage, submission_id: UUID, evidence: E
     await store.remove_prefix(verified_prefix(submission_id, evidence.evidence_id))
 
 
-async def measure(store: EvidenceStorage, probe: MediaProbe, evidence: Evidence, sealed_key: str) -> UploadFacts:
-    """Size, sha256, sniffed type and (for video) media facts of the sealed copy."""
-    stored = await store.stat(sealed_key)
-    if stored is None:
-        # Only a concurrent rejection of the same item deletes a copy before its verdict.
+async def measure(
+    store: EvidenceStorage, probe: MediaProbe, evidence: Evidence, key: str, stored: StoredObject
+) -> UploadFacts:
+    """Sha256, sniffed type and (for video) media facts of the object at ``key``, whose size and ETag
+    ``stored`` already gives (a completed multipart upload's stat, or a sealed copy's conditional copy)."""
+    inspection = await store.inspect(key)
+    if inspection is None:
+        # Only a concurrent rejection of the same item deletes it before its verdict.
         raise Conflict(
             f"evidence {evidence.evidence_id} changed while it was being verified; read it again",
             code="evidence_not_pending",
         )
-    inspection = await store.inspect(sealed_key)
     sniffed = sniff_content_type(inspection.head, inspection.text, evidence.content_type)
     media: MediaInfo | None = None
     probed = False
     if inspection.sha256 == evidence.sha256 and content_family(effective_content_type(evidence.content_type, sniffed)) == "video":
-        media = await probe.probe(sealed_key, stored.size)
+        media = await probe.probe(key, stored.size, inspection.content)
         probed = True
     return UploadFacts(
         size=stored.size, sha256=inspection.sha256, etag=stored.etag, sniffed_content_type=sniffed,
-        media=media, media_probed=probed, sealed_key=sealed_key,
+        media=media, media_probed=probed, sealed_key=key,
     )
+
+
+@dataclass(frozen=True)
+class _Copied:
+    size: int
+    etag: str
 
 
 async def seal(store: EvidenceStorage, probe: MediaProbe, submission_id: UUID, evidence: Evidence) -> UploadFacts:
@@ -107,16 +116,20 @@ async def seal(store: EvidenceStorage, probe: MediaProbe, submission_id: UUID, e
         # Copying and hashing a large file are the slow parts: skip both when the size already disagrees.
         return UploadFacts(size=upload.size, sha256="", etag=upload.etag, sniffed_content_type=None)
     if evidence.upload_mode is UploadMode.MULTIPART:
-        return await measure(store, probe, evidence, evidence.object_key)
+        return await measure(store, probe, evidence, evidence.object_key, upload)
+    # One CopyObject copies at most 5 GiB; a single PUT is capped far below (settings.single_upload_max_bytes).
+    assert upload.size <= 5 * 1024**3
     sealed_key = verified_object_key(submission_id, evidence.evidence_id, uuid4(), evidence.filename)
     # Only the object whose size was just checked is copied: another one PUT in between is not.
-    if not await store.copy(evidence.object_key, sealed_key, if_etag=upload.etag):
+    etag = await store.copy(evidence.object_key, sealed_key, if_etag=upload.etag)
+    if etag is None:
         raise Conflict(
             f"the upload of evidence {evidence.evidence_id} changed while it was being completed; complete it again",
             code="upload_changed",
         )
     try:
-        return await measure(store, probe, evidence, sealed_key)
+        # A copy of exactly that ETag has the upload's size: no need to ask the store for it again.
+        return await measure(store, probe, evidence, sealed_key, _Copied(size=upload.size, etag=etag))
     except Exception:
         await store.remove(sealed_key)
         raise

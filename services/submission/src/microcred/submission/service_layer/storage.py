@@ -43,6 +43,10 @@ class Inspection(Protocol):
     @property
     def text(self) -> bool: ...
 
+    @property
+    def content(self) -> bytes | None:
+        """The whole object, when it was small enough to keep."""
+
 
 class ListedObject(Protocol):
     @property
@@ -86,9 +90,11 @@ class EvidenceStorage(Protocol):
 
     async def stat(self, object_key: str) -> StoredObject | None: ...
 
-    async def inspect(self, object_key: str) -> Inspection: ...
+    async def inspect(self, object_key: str) -> Inspection | None:
+        """None when the object is not there."""
 
-    async def copy(self, source_key: str, target_key: str, *, if_etag: str | None = None) -> bool: ...
+    async def copy(self, source_key: str, target_key: str, *, if_etag: str | None = None) -> str | None:
+        """The copy's ETag; None when the source is gone or no longer ``if_etag``."""
 
     async def list_objects(self, prefix: str) -> Sequence[ListedObject]: ...
 
@@ -100,7 +106,8 @@ class EvidenceStorage(Protocol):
 class MediaProbe(Protocol):
     """Reads duration and metadata of stored video (adapters.media_probe.PyAVMediaProbe in production)."""
 
-    async def probe(self, object_key: str, size: int) -> MediaInfo | None: ...
+    async def probe(self, object_key: str, size: int, content: bytes | None = None) -> MediaInfo | None:
+        """``content``, when given, is the object's bytes, read from memory instead of the store."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,150 @@
+"""The object-store requests of completing a single-PUT evidence item, counted on the real SeaweedFS.
+
+Completing one (sealing.seal, then sealing.remove_upload, as handlers.complete_evidence does) is four
+requests: HEAD the upload (its size and ETag), one CopyObject conditional on that ETag, one streaming GET
+of the copy (sha256, sniffing, and the bytes a short video is probed from), DELETE the upload. What it no
+longer sends, and what these tests catch coming back: minio's own HEAD of the copy's source, a HEAD of the
+sealed copy (the conditional copy gives its size and ETag), and the probe's range GETs of a video the
+verifying GET has already read whole. Requests are counted where the service sends them: its minio
+client's urllib3 pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from minio import Minio
+
+from microcred.devstack.infra import EmbeddedStack, Endpoints, Ports
+from microcred.devstack.samples import tiny_video
+from microcred.submission.adapters.evidence_store import EvidenceStore
+from microcred.submission.adapters.media_probe import PyAVMediaProbe
+from microcred.submission.domain.model import Evidence, UploadFacts, evidence_object_key
+from microcred.submission.service_layer import sealing
+from microcred.submission.settings import SubmissionSettings
+
+pytestmark = pytest.mark.stack
+
+BUCKET = "evidence"
+REFLECTION = b"# Reflection\n\nThe exit tickets showed that most students had it.\n"
+# The whole of it, once each: the requests the service sends for one single-PUT item, video or text.
+ONE_ITEM = Counter({"HEAD": 1, "PUT": 1, "GET": 1, "DELETE": 1})
+
+
+@pytest.fixture(scope="module")
+def endpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
+    with EmbeddedStack(tmp_path_factory.mktemp("sealing"), Ports.free(), buckets=[BUCKET]) as stack:
+        yield stack.start()
+
+
+@pytest.fixture(scope="module")
+def video() -> bytes:
+    return tiny_video()
+
+
+@pytest.fixture
+def browser(endpoints: Endpoints) -> Minio:
+    """Stands in for the browser's PUT to its presigned URL (the service never uploads evidence)."""
+    return Minio(endpoints.s3_endpoint.split("://", 1)[1], access_key=endpoints.s3_access_key,
+                 secret_key=endpoints.s3_secret_key, secure=False, region="us-east-1")
+
+
+class CountedStore:
+    """The service's store and probe, built as bootstrap builds them, with the store's requests counted."""
+
+    def __init__(self, endpoints: Endpoints, **settings: Any) -> None:
+        config = SubmissionSettings(s3_endpoint=endpoints.s3_endpoint, s3_access_key=endpoints.s3_access_key,
+                                    s3_secret_key=endpoints.s3_secret_key, s3_bucket=BUCKET, **settings)
+        self.store = EvidenceStore(config)
+        self.probe = PyAVMediaProbe(self.store.read_range, max_read_bytes=config.probe_max_read_bytes)
+        self.sent: Counter[str] = Counter()
+        pool = self.store._client._http
+        urlopen = pool.urlopen
+
+        def counted(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+            self.sent[method] += 1
+            return urlopen(method, url, *args, **kwargs)
+
+        pool.urlopen = counted  # type: ignore[method-assign]
+
+    def complete(self, submission_id: UUID, evidence: Evidence) -> UploadFacts:
+        async def run() -> UploadFacts:
+            facts = await sealing.seal(self.store, self.probe, submission_id, evidence)
+            await sealing.remove_upload(self.store, evidence)
+            return facts
+
+        self.sent.clear()
+        return asyncio.run(run())
+
+
+def uploaded(browser: Minio, content: bytes, content_type: str, filename: str) -> tuple[UUID, Evidence]:
+    submission_id, evidence_id = uuid4(), uuid4()
+    key = evidence_object_key(submission_id, evidence_id, filename)
+    browser.put_object(BUCKET, key, io.BytesIO(content), len(content), content_type=content_type)
+    return submission_id, Evidence(
+        evidence_id=evidence_id, requirement_key="item", filename=filename, content_type=content_type,
+        size_bytes=len(content), sha256=hashlib.sha256(content).hexdigest(), object_key=key,
+    )
+
+
+def sealed_as_stored(browser: Minio, facts: UploadFacts, content: bytes) -> None:
+    """The copy holds the bytes, and its ETag is the one submit will compare against a HEAD of it."""
+    assert facts.sealed_key is not None
+    stat = browser.stat_object(BUCKET, facts.sealed_key)
+    assert (stat.size, stat.etag) == (facts.size, facts.etag) == (len(content), facts.etag)
+    assert browser.get_object(BUCKET, facts.sealed_key).data == content
+
+
+def test_completing_a_short_video_is_one_head_one_copy_one_get_and_one_delete(
+    endpoints: Endpoints, browser: Minio, video: bytes
+) -> None:
+    counted = CountedStore(endpoints)
+    submission_id, evidence = uploaded(browser, video, "video/mp4", "lesson.mp4")
+    facts = counted.complete(submission_id, evidence)
+    assert counted.sent == ONE_ITEM, f"sent {dict(counted.sent)}: a HEAD came back, or the probe read the store"
+    assert facts.sha256 == evidence.sha256 and facts.sniffed_content_type == "video/mp4"
+    assert facts.media is not None and facts.media.duration_seconds == pytest.approx(1.0, abs=0.1)
+    sealed_as_stored(browser, facts, video)
+
+
+def test_completing_a_text_item_is_one_head_one_copy_one_get_and_one_delete(
+    endpoints: Endpoints, browser: Minio
+) -> None:
+    counted = CountedStore(endpoints)
+    submission_id, evidence = uploaded(browser, REFLECTION, "text/markdown", "reflection.md")
+    facts = counted.complete(submission_id, evidence)
+    assert counted.sent == ONE_ITEM, f"sent {dict(counted.sent)}: a HEAD came back"
+    assert facts.sha256 == evidence.sha256 and facts.media is None
+    sealed_as_stored(browser, facts, REFLECTION)
+
+
+def test_a_video_larger_than_what_is_kept_is_probed_by_range_reads_with_the_same_result(
+    endpoints: Endpoints, browser: Minio, video: bytes
+) -> None:
+    counted = CountedStore(endpoints, inspect_keep_max_bytes=len(video) - 1)
+    submission_id, evidence = uploaded(browser, video, "video/mp4", "lesson.mp4")
+    facts = counted.complete(submission_id, evidence)
+    ranges = counted.sent["GET"] - 1
+    assert ranges >= 1 and counted.sent == ONE_ITEM + Counter({"GET": ranges})
+    in_memory = CountedStore(endpoints).complete(*uploaded(browser, video, "video/mp4", "lesson.mp4"))
+    assert facts.media == in_memory.media and facts.media is not None
+
+
+def test_a_copy_is_refused_when_the_upload_changed_or_is_gone_and_a_copy_gone_reads_as_none(
+    endpoints: Endpoints, browser: Minio
+) -> None:
+    counted = CountedStore(endpoints)
+    _, evidence = uploaded(browser, REFLECTION, "text/markdown", "reflection.md")
+    etag = browser.stat_object(BUCKET, evidence.object_key).etag
+    assert etag is not None
+    browser.put_object(BUCKET, evidence.object_key, io.BytesIO(b"replaced"), len(b"replaced"))
+    assert asyncio.run(counted.store.copy(evidence.object_key, f"{evidence.object_key}.copy", if_etag=etag)) is None
+    assert asyncio.run(counted.store.copy(f"{evidence.object_key}.none", f"{evidence.object_key}.copy")) is None
+    assert asyncio.run(counted.store.inspect(f"{evidence.object_key}.copy")) is None
