@@ -173,9 +173,15 @@ class FakeUnitOfWork:
         self.webhooks = webhooks
         self.metrics = metrics or LicensureMetrics()
         self.commits = 0
+        self.reading = False
 
     async def __aenter__(self) -> Self:
+        self.reading = False
         return self
+
+    async def without_transaction(self) -> None:
+        """Nothing to leave out in memory; the real unit of work's refusal to commit after it is kept."""
+        self.reading = True
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -183,6 +189,8 @@ class FakeUnitOfWork:
         self.webhooks.rollback()
 
     async def commit(self) -> None:
+        if self.reading:
+            raise RuntimeError("a unit of work reading without a transaction cannot commit")
         self.webhooks.commit()
         self.commits += 1
 

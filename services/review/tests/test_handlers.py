@@ -206,9 +206,6 @@ class FakeUnitOfWork(FakeMessagingUnitOfWork):
     def note_decision(self, decision: str, seconds_since_submit: float) -> None:
         self.decisions.append((decision, seconds_since_submit))
 
-    async def without_transaction(self) -> None:
-        """The fakes have no transactions to leave out (the real one: test_open_work.py's reads)."""
-
 
 @pytest.fixture
 def uow() -> Any:

@@ -15,13 +15,6 @@ from microcred.review.service_layer.unit_of_work import ReviewUnitOfWork
 from microcred.runtime.testing import CommitSession
 
 
-class ReadingSession(CommitSession):
-    """A CommitSession a read-only use case can also ask for its connection (ReviewUnitOfWork.without_transaction)."""
-
-    async def connection(self, **_: object) -> None:
-        return None
-
-
 def unit_of_work(registry: CollectorRegistry, session: CommitSession) -> ReviewUnitOfWork:
     return ReviewUnitOfWork(lambda: session, messaging, "review",  # type: ignore[arg-type,return-value]
                             metrics=ReviewMetrics(registry))
@@ -82,7 +75,7 @@ async def test_the_refresh_sets_open_waiting_and_overdue_from_one_read_of_the_ba
             return Backlog(assigned=7, queued=3, overdue=2)
 
     registry = CollectorRegistry()
-    uow = unit_of_work(registry, ReadingSession())
+    uow = unit_of_work(registry, CommitSession())
     uow.bind_repositories = lambda session: setattr(uow, "reviews", Reviews())  # type: ignore[method-assign]
     now = datetime(2026, 12, 7, 9, tzinfo=UTC)
     await handlers.refresh_gauges(uow, BusinessDays(14), now)

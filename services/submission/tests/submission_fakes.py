@@ -171,7 +171,12 @@ class FakeUnitOfWork:
         self.pathways = FakePathways(self.staged)
         self.earned = FakeEarned(self.staged)
         self.submissions = FakeSubmissions(self.staged)
+        self.reading = False
         return self
+
+    async def without_transaction(self) -> None:
+        """Nothing to leave out in memory; the real unit of work's refusal to commit after it is kept."""
+        self.reading = True
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -188,6 +193,8 @@ class FakeUnitOfWork:
         self.pending.extend(events)
 
     async def commit(self) -> None:
+        if self.reading:
+            raise RuntimeError("a unit of work reading without a transaction cannot commit")
         self.staged.outbox.extend(self.pending)
         self.db.state = self.staged
         self.db.commits += 1

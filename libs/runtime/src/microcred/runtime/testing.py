@@ -1,23 +1,29 @@
 """Test doubles for service unit tests: the messaging half of a unit of work, in memory.
 
 ``CommitSession`` stands in for the database session under a real unit of work whose commit must succeed
-or be refused (what a service counts on commit). ``FakeMessagingUnitOfWork`` keeps the real unit of work's rule: claims (inbox marks) and published
-events count only once ``commit()`` ran; leaving the block without it discards them. Services
+or be refused (what a service counts on commit). ``FakeMessagingUnitOfWork`` keeps the real unit of work's rules: claims (inbox marks) and published
+events count only once ``commit()`` ran; leaving the block without it discards them; a unit of work
+reading without a transaction (``without_transaction``) refuses to commit. Services
 subclass it and add their fake repositories. :func:`database_error` makes a fake fail the way the real
-database does.
+database does. ``SentStatements`` records what a real engine sends to PostgreSQL, transaction control included.
 """
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
-from typing import Self
-from uuid import UUID
+from typing import Any, Self
+from uuid import UUID, uuid4
 
 import asyncpg
+from asyncpg.connection import LoggedQuery
+from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection, AsyncAdapt_asyncpg_dbapi
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from microcred.events import IntegrationEvent
+from microcred.runtime.migrations import upgrade
 
 _ASYNCPG_DBAPI = AsyncAdapt_asyncpg_dbapi(asyncpg)
 
@@ -51,6 +57,10 @@ class CommitSession:
     async def execute(self, *_: object) -> None:
         return None
 
+    async def connection(self, **_: object) -> None:
+        """What a read-only use case asks for (``UnitOfWork.without_transaction``); there is nothing to set."""
+        return None
+
     async def commit(self) -> None:
         if self.refuse_commit:
             raise ConnectionError("the database went away mid-commit")
@@ -68,10 +78,16 @@ class FakeMessagingUnitOfWork:
         self.published: list[IntegrationEvent] = []
         self._claims: set[tuple[str, UUID]] = set()
         self._pending: list[IntegrationEvent] = []
+        self._reading = False
 
     async def __aenter__(self) -> Self:
         self._claims, self._pending = set(), []
+        self._reading = False
         return self
+
+    async def without_transaction(self) -> None:
+        """The fakes have no transaction to leave out; the refusal to commit after it is kept."""
+        self._reading = True
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -89,6 +105,72 @@ class FakeMessagingUnitOfWork:
         self._pending.extend(events)
 
     async def commit(self) -> None:
+        if self._reading:
+            raise RuntimeError("a unit of work reading without a transaction cannot commit")
         self.claimed |= self._claims
         self.published += self._pending
         self._claims, self._pending = set(), []
+
+
+class SentStatements:
+    """Every statement an engine's connections send to PostgreSQL, transaction control included.
+
+    SQLAlchemy's cursor listener sees the statements but not BEGIN, COMMIT and ROLLBACK, which its asyncpg
+    dialect sends through asyncpg's ``Transaction``; asyncpg's query logger sees those (``Connection.execute``)
+    but not prepared statements. Both together are what the connection sent: what a test of
+    ``UnitOfWork.without_transaction`` counts. asyncpg hands its records to the loop with ``call_soon``, so
+    :meth:`read` lets the loop run once before answering.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine.sync_engine
+        self._connections: list[asyncpg.Connection] = []
+        self.sent: list[str] = []
+
+    def __enter__(self) -> Self:
+        sa_event.listen(self._engine, "checkout", self._watch)
+        sa_event.listen(self._engine, "before_cursor_execute", self._statement)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        sa_event.remove(self._engine, "checkout", self._watch)
+        sa_event.remove(self._engine, "before_cursor_execute", self._statement)
+        for connection in self._connections:
+            connection.remove_query_logger(self._log)
+
+    def _watch(self, dbapi_connection: Any, *_: object) -> None:
+        connection = dbapi_connection.driver_connection
+        connection.add_query_logger(self._log)  # a set: adding it again on the next checkout changes nothing
+        self._connections.append(connection)
+
+    def _statement(self, _connection: object, _cursor: object, statement: str, *_: object) -> None:
+        self._note(statement)
+
+    def _log(self, record: LoggedQuery) -> None:
+        self._note(record.query)
+
+    def _note(self, statement: str) -> None:
+        self.sent.append(statement.strip().rstrip(";").upper())
+
+    async def read(self) -> list[str]:
+        await asyncio.sleep(0)
+        sent, self.sent = self.sent, []
+        return sent
+
+    @staticmethod
+    def transaction_control(sent: list[str]) -> list[str]:
+        """The BEGINs (whatever isolation level they spell), COMMITs and ROLLBACKs among ``sent``, by name."""
+        return [word for word in (s.split(" ", 1)[0] for s in sent) if word in ("BEGIN", "COMMIT", "ROLLBACK")]
+
+
+async def migrated_database(socket_dir: str, migrations: str) -> str:
+    """A new database on the embedded PostgreSQL listening at ``socket_dir``, migrated to head: its URL."""
+    name = f"test_{uuid4().hex[:12]}"
+    admin = await asyncpg.connect(host=socket_dir, user="postgres", database="postgres")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = f"postgresql+asyncpg://postgres@/{name}?host={socket_dir}"
+    await asyncio.to_thread(upgrade, url, migrations)
+    return url

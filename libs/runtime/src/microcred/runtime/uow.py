@@ -6,6 +6,9 @@ rolls everything back. Repositories receive the session from here and never comm
 
 Inside a consumer's batch (runtime.batches, opt-in) a unit of work joins the batch's one transaction
 instead: same calls, with the inbox and outbox rows written and the commit made once for the batch.
+
+A read-only use case may leave the transaction out altogether (:meth:`UnitOfWork.without_transaction`);
+such a unit of work refuses to commit.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class UnitOfWork:
         self._on_commit = on_commit
         self._pending: list[IntegrationEvent] = []
         self._committed = False
+        self._reading = False
         self._shared: SharedTransaction | None = None
         self._granted = self._refused = 0
 
@@ -50,6 +54,7 @@ class UnitOfWork:
             self.session = self._session_factory()
         self._pending = []
         self._committed = False
+        self._reading = False
         self._granted = self._refused = 0
         self.bind_repositories(self.session)
         return self
@@ -76,6 +81,27 @@ class UnitOfWork:
                 await self.session.rollback()
         finally:
             await self.session.close()
+
+    async def without_transaction(self) -> None:
+        """Read without BEGIN and ROLLBACK: each statement of this unit of work is its own implicit transaction.
+
+        For read-only use cases, before their first statement. SQLAlchemy's asyncpg dialect sends BEGIN (asyncpg's
+        ``Transaction.start``) before the first statement on a connection, and ROLLBACK when the session ends,
+        unless the connection's isolation level is AUTOCOMMIT: then it starts no transaction and its rollback has
+        nothing to end. The level is set on the connection this session holds, on the client alone, and put back
+        when it returns to the pool (its later transactions then begin with ``BEGIN ISOLATION LEVEL READ
+        COMMITTED``, the same level, still one statement). Two round trips saved per read, and nothing a reader
+        relied on: at READ COMMITTED, PostgreSQL's default and the level every service runs at, each statement of
+        a transaction already read its own snapshot, so the statements of a use case never shared one. What must
+        agree is read in one statement (a page and its total: review's ``ReviewRepository._page``). A use case
+        that locks (FOR UPDATE, an advisory lock) or writes must not call this: its lock would end with its
+        statement.
+
+        Inside a consumer's batch the batch's transaction is already open and stays as it is.
+        """
+        self._reading = True
+        if self._shared is None:
+            await self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
     def publish(self, *events: IntegrationEvent) -> None:
         self._pending.extend(events)
@@ -105,6 +131,9 @@ class UnitOfWork:
         return granted
 
     async def commit(self) -> None:
+        # Every statement has already committed on its own: a write here would not be atomic with anything.
+        if self._reading:
+            raise RuntimeError("a unit of work reading without a transaction cannot commit")
         events = tuple(self._pending)
         if self._shared is not None:
             # The ORM changes go to the database now (a constraint fails in this handler, not at the batch's

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated, Any, Literal
@@ -148,8 +149,17 @@ def create_router(
     router = api_router()
     urls = authority.urls
 
-    async def issued(award_id: UUID) -> Award:
+    @asynccontextmanager
+    async def reading() -> AsyncIterator[AwardUnitOfWork]:
+        """A unit of work for the public reads below, without BEGIN and ROLLBACK (``without_transaction``):
+        each reads one row, or, verifying, a key and the status lists, each its own snapshot as it was at
+        READ COMMITTED inside a transaction. None of them locks or writes."""
         async with uow() as work:
+            await work.without_transaction()
+            yield work
+
+    async def issued(award_id: UUID) -> Award:
+        async with reading() as work:
             award = await work.awards.get(award_id)
         # A pending award has no credential yet; to the public it does not exist.
         if award is None or award.status is not AwardStatus.ISSUED or award.credential is None:
@@ -157,7 +167,7 @@ def create_router(
         return award
 
     async def verify_document(document: dict[str, Any]) -> VerificationReport:
-        async with uow() as work:
+        async with reading() as work:
             return await authority.verify(work, document)
 
     @router.get("/awards/{award_id}", tags=["awards"])
@@ -175,7 +185,7 @@ def create_router(
         # A teacher lists their own awards, whatever they ask for; an operator lists everyone's, or one teacher's
         # (the portal's award search, where an operator handles a teacher's request to revoke or reinstate).
         teacher_id = teacher if principal.has(Role.OPERATOR) else principal.subject
-        async with uow() as work:
+        async with reading() as work:
             found = await work.awards.list(teacher_id=teacher_id, limit=limit, offset=offset)
         return [award_view(award, authority) for award in found]
 
@@ -242,6 +252,7 @@ def create_router(
     async def credential_jwt(award_id: UUID) -> Response:
         award = await issued(award_id)
         assert award.issuer_id is not None and award.credential is not None
+        # Not a plain read: the first signature of an issuer creates its key under a lock (signing.py).
         async with uow() as work:
             token = await authority.sign_jwt(work, award.credential, award.issuer_id)
         return _download(token, VC_JWT_MEDIA_TYPE, f"{_slug(award)}.jwt")
@@ -294,7 +305,7 @@ def create_router(
     @router.get("/issuers/{issuer_id}", tags=["issuers"])
     async def issuer_document(issuer_id: UUID, response: Response) -> dict[str, Any]:
         """The issuer's controller document (W3C CID): every key that signs or signed for it, as Multikey methods."""
-        async with uow() as work:
+        async with reading() as work:
             document = await authority.controller_document(work, issuer_id)
         response.headers["Cache-Control"] = "public, max-age=300"
         return document
@@ -307,7 +318,7 @@ def create_router(
     @router.get("/issuers/{issuer_id}/keys/{key_id:key_id}", tags=["issuers"])
     async def key_document(issuer_id: UUID, key_id: KeyId, response: Response) -> dict[str, Any]:
         """One key as a Multikey document: what a proof's ``verificationMethod`` dereferences to."""
-        async with uow() as work:
+        async with reading() as work:
             document = await authority.key_document(work, issuer_id, key_id)
         # A key's material never changes (rotation makes a new key), so its document caches for a day.
         response.headers["Cache-Control"] = "public, max-age=86400"
@@ -317,7 +328,7 @@ def create_router(
                 responses=media(JWK_MEDIA_TYPE, "The key as a public JWK: what a VC-JWT's kid dereferences to.",
                                 {"type": "object"}))
     async def key_jwk(issuer_id: UUID, key_id: KeyId) -> Response:
-        async with uow() as work:
+        async with reading() as work:
             jwk = await authority.key_jwk(work, issuer_id, key_id)
         return Response(json.dumps(jwk), media_type=JWK_MEDIA_TYPE, headers={"Cache-Control": "public, max-age=86400"})
 
@@ -325,7 +336,7 @@ def create_router(
                 responses=media(JWK_SET_MEDIA_TYPE, "Every key of the issuer, retired ones too, as a JWK Set.",
                                 {"type": "object"}))
     async def issuer_jwks(issuer_id: UUID) -> Response:
-        async with uow() as work:
+        async with reading() as work:
             jwks = await authority.jwks(work, issuer_id)
         return Response(json.dumps(jwks), media_type=JWK_SET_MEDIA_TYPE,
                         headers={"Cache-Control": "public, max-age=300"})
@@ -335,7 +346,7 @@ def create_router(
                                 {"type": "object"}) | {304: {"description": "Unchanged since the If-None-Match ETag."}})
     async def status_list(issuer_id: UUID, purpose: Literal["revocation", "suspension"],
                           list_no: Annotated[Count, Path()], request: Request) -> Response:
-        async with uow() as work:
+        async with reading() as work:
             found = await work.status_lists.get(issuer_id, purpose, list_no)
         if found is None:
             raise NotFound(f"status list {purpose}/{list_no} of issuer {issuer_id} does not exist",
@@ -354,7 +365,7 @@ def create_router(
     @router.get("/achievements/{segment}/{achievement_id}/{version}", tags=["achievements"])
     async def achievement(segment: Segment, achievement_id: UUID, version: Version) -> dict[str, Any]:
         kind = _ACHIEVEMENT_SEGMENTS.get(segment)
-        async with uow() as work:
+        async with reading() as work:
             if kind == "micro_credential":
                 credential = await work.credentials.get(achievement_id, version)
                 if credential is not None:
@@ -383,7 +394,7 @@ def create_router(
     async def achievement_image(segment: Segment, achievement_id: UUID, version: Version) -> Response:
         issuer = ""
         if segment == "micro-credentials":
-            async with uow() as work:
+            async with reading() as work:
                 credential = await work.credentials.get(achievement_id, version)
             if credential is None:
                 raise NotFound(f"achievement {segment}/{achievement_id}/{version} does not exist",

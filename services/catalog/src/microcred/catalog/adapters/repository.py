@@ -9,6 +9,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from microcred.catalog.adapters.orm import (
     CredentialRow,
@@ -212,21 +213,22 @@ class CredentialRepository:
                 alignments.contains([{field: query.alignment}])
                 for field in ("target_framework", "target_code", "target_name")
             )))
-        total = await self.session.scalar(sa.select(sa.func.count()).select_from(found.subquery())) or 0
-        rows = await self.session.scalars(found.order_by(v.name, v.credential_id).limit(query.limit)
-                                          .offset(query.offset))
-        rows_list = list(rows)
-        keys = await self._keys_of([row.credential_id for row in rows_list])
-        return [self._version(row, keys[row.credential_id], []) for row in rows_list], total
-
-    async def _keys_of(self, credential_ids: Sequence[UUID]) -> dict[UUID, str]:
-        if not credential_ids:
-            return {}
-        rows = await self.session.execute(
-            sa.select(CredentialRow.credential_id, CredentialRow.key)
-            .where(CredentialRow.credential_id.in_(list(credential_ids)))
+        # The page, each credential's key and the total in ONE statement, so the total agrees with the page
+        # though the search reads without a transaction (UnitOfWork.without_transaction). The count is joined
+        # to the page, so a page past the end still says how many there are.
+        counted = sa.select(sa.func.count().label("n")).select_from(found.subquery()).subquery("counted")
+        shown = (
+            found.add_columns(CredentialRow.key.label("credential_key"))
+            .join(CredentialRow, CredentialRow.credential_id == v.credential_id)
+            .order_by(v.name, v.credential_id).limit(query.limit).offset(query.offset)
+            .subquery("shown")
         )
-        return {row.credential_id: row.key for row in rows}
+        version = aliased(CredentialVersionRow, shown)
+        rows = (await self.session.execute(
+            sa.select(counted.c.n, version, shown.c.credential_key).select_from(counted)
+            .outerjoin(shown, sa.true()).order_by(version.name, version.credential_id)
+        )).all()
+        return [self._version(row, key, []) for _, row, key in rows if row is not None], int(rows[0][0])
 
     async def _load(self, row: CredentialRow) -> Credential:
         versions = list(await self.session.scalars(
@@ -238,6 +240,8 @@ class CredentialRepository:
             sa.select(TransitionRow).where(TransitionRow.credential_id == row.credential_id)
             .order_by(TransitionRow.version, TransitionRow.seq)
         ):
+            if t.version not in history:
+                continue  # a version drafted after the versions were read (each statement its own snapshot)
             history[t.version].append(Transition(
                 t.version, VersionStatus(t.from_status) if t.from_status else None, VersionStatus(t.to_status),
                 t.actor, t.reason, t.at,

@@ -148,6 +148,8 @@ def create_router(uow: Callable[[], CatalogUnitOfWork]) -> APIRouter:
         offset: Annotated[PageOffset, Query()] = 0,
     ) -> dict[str, Any]:
         async with uow() as work:
+            # The page and its total in one statement (CredentialRepository.search).
+            await work.without_transaction()
             issuer_ids: set[UUID] | None = None if issuer_id is None else {issuer_id}
             if VersionStatus(status_filter).is_open:
                 # Unpublished versions are their issuer's business: narrow to the issuers the caller manages.
@@ -227,11 +229,13 @@ def create_router(uow: Callable[[], CatalogUnitOfWork]) -> APIRouter:
     @router.get("/stacks", tags=["stacks"])
     async def list_stacks(_: CurrentPrincipal, issuer_id: UUID | None = None) -> list[dict[str, Any]]:
         async with uow() as work:
+            await work.without_transaction()
             return [stack_view(s) for s in await work.stacks.list_all(issuer_id=issuer_id)]
 
     @router.get("/stacks/{stack_id}", tags=["stacks"])
     async def get_stack(stack_id: UUID, _: CurrentPrincipal) -> dict[str, Any]:
         async with uow() as work:
+            await work.without_transaction()
             stack = await work.stacks.get(stack_id)
         if stack is None or not stack.active:
             raise NotFound(f"stack {stack_id} does not exist", code="stack_not_found")
@@ -256,11 +260,13 @@ def create_router(uow: Callable[[], CatalogUnitOfWork]) -> APIRouter:
     @router.get("/pathways", tags=["pathways"])
     async def list_pathways(_: CurrentPrincipal, issuer_id: UUID | None = None) -> list[dict[str, Any]]:
         async with uow() as work:
+            await work.without_transaction()
             return [pathway_view(p) for p in await work.pathways.list_all(issuer_id=issuer_id)]
 
     @router.get("/pathways/{pathway_id}", tags=["pathways"])
     async def get_pathway(pathway_id: UUID, _: CurrentPrincipal) -> dict[str, Any]:
         async with uow() as work:
+            await work.without_transaction()
             pathway = await work.pathways.get(pathway_id)
         if pathway is None or not pathway.active:
             raise NotFound(f"pathway {pathway_id} does not exist", code="pathway_not_found")

@@ -219,6 +219,7 @@ async def _named_issuer(uow: CatalogUnitOfWork, issuer_id: UUID) -> Issuer:
 
 async def read_issuer(issuer_id: UUID, uow: CatalogUnitOfWork) -> Issuer:
     async with uow:
+        await uow.without_transaction()
         return await _issuer(uow, issuer_id)
 
 
@@ -276,6 +277,7 @@ async def remove_staff(issuer_id: UUID, subject: str, principal: Principal, uow:
 
 async def staff_of(issuer_id: UUID, principal: Principal, uow: CatalogUnitOfWork) -> dict[str, StaffRole]:
     async with uow:
+        await uow.without_transaction()
         issuer = await _issuer(uow, issuer_id)
         issuer.require(actor_of(principal), Authority.EDITOR, "see the staff")
         return dict(issuer.staff)
@@ -426,6 +428,9 @@ async def read_version(
 ) -> CredentialVersion:
     """The asked version, or the latest one the caller may see: unpublished versions are for their issuer."""
     async with uow:
+        # No lock (unlike _load): the credential's statements each read their own snapshot, as they did at
+        # READ COMMITTED inside a transaction; a version drafted between them is simply not shown yet.
+        await uow.without_transaction()
         credential = await uow.credentials.get(credential_id)
         if credential is None:
             raise NotFound(f"credential {credential_id} does not exist", code="credential_not_found")
@@ -446,6 +451,7 @@ async def read_version(
 
 async def list_versions(credential_id: UUID, principal: Principal, uow: CatalogUnitOfWork) -> list[CredentialVersion]:
     async with uow:
+        await uow.without_transaction()  # as read_version
         credential = await uow.credentials.get(credential_id)
         if credential is None:
             raise NotFound(f"credential {credential_id} does not exist", code="credential_not_found")
@@ -463,6 +469,7 @@ async def history(credential_id: UUID, number: int, principal: Principal, uow: C
 async def list_issuers(principal: Principal, manageable: bool, uow: CatalogUnitOfWork) -> list[Issuer]:
     """Every issuer, or only those the caller may author for: an authoring page offers those, not all."""
     async with uow:
+        await uow.without_transaction()
         issuers = await uow.issuers.list_all()
         if not manageable:
             return issuers

@@ -221,6 +221,7 @@ def create_router(
         offset: Annotated[PageOffset, Query()] = 0,
     ) -> list[dict[str, Any]]:
         async with uow() as work:
+            await work.without_transaction()  # one statement
             found = await work.licenses.list(
                 everyone=principal.has(Role.OPERATOR),
                 teacher_id=principal.subject if principal.has(Role.TEACHER) else None,
@@ -262,6 +263,7 @@ def create_router(
     async def rule_sets(state: Annotated[StateCode | None, Query()] = None) -> list[dict[str, Any]]:
         """Every version of every state's rules: public, so teachers and districts see what counts."""
         async with uow() as work:
+            await work.without_transaction()  # one statement
             found = await (work.rule_sets.of_state(state) if state else work.rule_sets.all())
         return [rule_set_view(r) for r in sorted(found, key=lambda r: (r.state, r.rule_set_id, r.version))]
 

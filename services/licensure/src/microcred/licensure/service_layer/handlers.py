@@ -643,6 +643,9 @@ async def license_progress(
     license_id: UUID, principal: Principal, uow: LicensureUnitOfWork, *, today: date | None = None
 ) -> Progress:
     async with uow:
+        # Six reads, each its own snapshot as they were at READ COMMITTED inside a transaction: the earned
+        # credit is summed from the ledger alone (one statement); the rest describes it.
+        await uow.without_transaction()
         license = await _visible_license(uow, license_id, principal)
         entries = await uow.ledger.of_license(license_id)
         claims = await uow.claims.of_license(license_id)
@@ -742,6 +745,9 @@ async def pending_credits(state: str, district: str | None, principal: Principal
     elif not may_administer(principal, state):
         raise Forbidden(f"only an admin of {state} or an operator sees its pending credits", code="not_state_admin")
     async with uow:
+        # The district admins' polling. The page is one statement; each claim's license and award are read
+        # after it and are never deleted, as at READ COMMITTED inside a transaction before.
+        await uow.without_transaction()
         claims = await uow.claims.pending(state, district, limit, offset)
         found = []
         for claim in claims:
@@ -755,8 +761,10 @@ async def pending_credits(state: str, district: str | None, principal: Principal
 
 
 async def refresh_gauges(uow: LicensureUnitOfWork) -> None:
-    """Re-read pending approvals and undelivered webhooks per state: three small queries, one transaction."""
+    """Re-read pending approvals and undelivered webhooks per state: three small queries, three gauges that
+    never had to agree (each query already read its own snapshot), without a transaction."""
     async with uow:
+        await uow.without_transaction()
         states = await uow.rule_sets.states()
         pending = await uow.claims.pending_by_state()
         undelivered = await uow.webhooks.undelivered_by_state()
@@ -863,6 +871,7 @@ async def state_report(state: str, start: date, end: date, principal: Principal,
     if end < start:
         raise Invalid("the report period ends before it starts", code="invalid_period")
     async with uow:
+        await uow.without_transaction()  # one statement
         return await uow.ledger.report(state, start, end, scope)
 
 
@@ -871,6 +880,9 @@ async def competency_report(state: str, district: str | None, principal: Princip
     """Who holds which competency, by district (domain.reports), in the same scope as the credit report."""
     scope = report_scope(principal, state, district)
     async with uow:
+        # Two statements, each its own snapshot as before: a teacher licensed between them is counted among
+        # the licensed and holds nothing yet, which the next read corrects.
+        await uow.without_transaction()
         holdings = await uow.reports.holdings(state, scope, now or utc_now())
         licensed = await uow.reports.licensed_teachers(state, scope)
     return competency_matrix(holdings, licensed)

@@ -87,6 +87,9 @@ async def pending_recognitions(state: str, district: str | None, principal: Prin
     scope = report_scope(principal, state, district)
     found: list[PendingRecognition] = []
     async with uow:
+        # What waits is one statement; the awards and licenses that describe it are read after, as they were
+        # at READ COMMITTED inside a transaction.
+        await uow.without_transaction()
         rows = await uow.recognitions.awaiting_decision(state, scope)
         ledgers: dict[tuple[str, str], list[tuple[RecognitionEntry, datetime]]] = {}
         for stored, at in rows:

@@ -94,6 +94,9 @@ async def my_recognitions(principal: Principal, uow: LicensureUnitOfWork, progra
     """Every program in force that applies to the signed-in teacher's licenses, with their standing in it."""
     now = _now(now)
     async with uow:
+        # Read-only, statement by statement as at READ COMMITTED before: a teacher's standing is re-read on
+        # each visit, and what one read misses the next shows.
+        await uow.without_transaction()
         licenses = await uow.licenses.of_teacher(principal.subject)
         in_force = applicable(programs, licenses, now)
         if not in_force:
@@ -132,6 +135,7 @@ async def programs_in_words(uow: LicensureUnitOfWork, programs: Sequence[Program
                if p is not None and (state is None or p.state == state)
                and (district is None or p.district in (None, district))]
     async with uow:
+        await uow.without_transaction()  # the names describe the memberships; a name never changes its id
         members = await uow.memberships.current()
         names = await uow.recognition_reports.credential_names(_names_in(current, members))
     return [ProgramInWords(p, rule_summary(p, members, names), options_summary(p)) for p in current]
@@ -162,6 +166,8 @@ async def holders(state: str, program_id: str, district: str | None, status: Hol
     if program.district is not None and scope is not None and scope != program.district:
         return 0, []  # another district's program: none of this district's teachers can hold it
     async with uow:
+        # The total and the page are counted from the one statement that reads the entries.
+        await uow.without_transaction()
         entries = await uow.recognition_reports.of_programs(state, [program_id], scope)
         found = sorted((s for s in standings(entries) if s.holding.status == status),
                        key=lambda s: (s.since, s.teacher_id, s.holding.key))
@@ -178,6 +184,7 @@ async def incentive_report(state: str, year: int, district: str | None, principa
     incentive_ids = {p.program_id for p in programs if p.state == state and p.outcome.kind == "incentive"
                      and (scope is None or p.district in (None, scope))}
     async with uow:
+        await uow.without_transaction()  # the lines from one statement; the licenses describe them
         entries = await uow.recognition_reports.of_programs(state, incentive_ids, scope, year)
         lines = incentive_lines(standings(entries))
         licenses = await _licenses(uow, state, {line.teacher_id for line in lines})

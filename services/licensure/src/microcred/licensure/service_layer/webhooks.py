@@ -51,6 +51,8 @@ class WebhookUnitOfWork(Protocol):
     webhooks: WebhookRepository
     metrics: LicensureMetrics
 
+    async def without_transaction(self) -> None: ...
+
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(
@@ -176,6 +178,7 @@ async def list_subscriptions(state: str | None, principal: Principal, uow: Webho
     """What the caller manages: an operator every subscription (of ``state``), a state admin their states', a
     district admin their district's. Naming a state one manages nothing of is refused."""
     async with uow:
+        await uow.without_transaction()  # one statement per state the caller manages
         if principal.has(Role.OPERATOR):
             return await uow.webhooks.list_subscriptions(state)
         found: list[Subscription] = []
@@ -199,6 +202,7 @@ async def list_deliveries(
     offset: int = 0,
 ) -> list[Delivery]:
     async with uow:
+        await uow.without_transaction()  # a subscription is never deleted, only deactivated
         await _visible_subscription(uow, subscription_id, principal)
         return await uow.webhooks.list_deliveries(subscription_id, status, limit, offset)
 

@@ -374,7 +374,7 @@ class ReviewRepository:
         """One page, ordered by the ``order`` columns, and how many rows match in all, read in ONE statement.
 
         The page and its total (the route's X-Total-Count) come from one snapshot, so they agree with each other
-        even though the routes read without a transaction (``ReviewUnitOfWork.without_transaction``). Without a
+        even though the routes read without a transaction (``UnitOfWork.without_transaction`` in the runtime). Without a
         limit the page is the whole list and its length is the total. With one, the count (over the same index
         the page walks) is joined to the page, so a page past the end still says how many there are.
         """

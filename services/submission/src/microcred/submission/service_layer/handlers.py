@@ -231,6 +231,7 @@ async def get_submission(
     submission_id: UUID, principal: Principal, uow: SubmissionUnitOfWork
 ) -> tuple[Submission, Viewer]:
     async with uow:
+        await uow.without_transaction()  # one statement: the aggregate with its attempts and evidence
         return await _visible(uow, submission_id, principal, for_update=False)
 
 
@@ -239,6 +240,7 @@ async def list_submissions(
 ) -> list[Submission]:
     teacher_id = None if principal.has(Role.OPERATOR) else principal.subject
     async with uow:
+        await uow.without_transaction()  # one statement, and no total to agree with it
         return await uow.submissions.list_recent(teacher_id=teacher_id, limit=limit, offset=offset)
 
 
@@ -495,6 +497,7 @@ async def evidence_download(
     policy: EvidencePolicy,
 ) -> DownloadTicket:
     async with uow:
+        await uow.without_transaction()  # one statement; the URL is signed after the session is closed
         submission, viewer = await _visible(uow, submission_id, principal, for_update=False)
     if viewer not in (Viewer.OWNER, Viewer.REVIEWER):
         raise Forbidden(
@@ -691,7 +694,8 @@ async def record_credential_awarded(event: CredentialAwarded, uow: SubmissionUni
 
 
 async def refresh_gauges(uow: SubmissionUnitOfWork) -> None:
-    """Re-read the submissions-by-status gauge: one grouped query, in a read-only transaction."""
+    """Re-read the submissions-by-status gauge: one grouped query, without a transaction."""
     async with uow:
+        await uow.without_transaction()
         counts = await uow.submissions.count_by_status()
     uow.metrics.set_statuses(counts)
