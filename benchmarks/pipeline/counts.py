@@ -7,8 +7,9 @@ platform shows here as the statements, requests and round trips it removed (``--
   when the measured phase starts, read when it ends, grouped by database (one per service). Statements
   are the executions of everything but transaction control; round trips count BEGIN and COMMIT too, each
   being one exchange with the server in asyncpg, and the prepares (counted in the services by ``probe/``:
-  SQLAlchemy prepares a statement once per connection, and pg_stat_statements sees executions only). Nothing
-  in the services uses executemany, which would pipeline several executions in one exchange. Transactions
+  SQLAlchemy prepares a statement once per connection, and pg_stat_statements sees executions only). One
+  statement is executemany: a transaction's outbox rows, which asyncpg pipelines in one exchange, so round trips
+  overstate by the events beyond the first of each transaction that writes several. Transactions
   come from ``pg_stat_database``. The benchmark's own backlog query (``samplers.BACKLOG_QUERY``) is left out.
 - Kafka and outgoing HTTP: counted inside each service process by ``probe/`` (see its modules), and in the
   load generator by the same counters, in process.
