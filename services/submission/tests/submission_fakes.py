@@ -61,9 +61,9 @@ class FakeCredentials:
     def _marked(self, credential: PublishedCredential) -> PublishedCredential:
         return replace(credential, retired=(credential.credential_id, credential.version) in self.state.retired)
 
-    async def get(self, credential_id: UUID, version: int) -> PublishedCredential | None:
-        found = self.state.credentials.get((credential_id, version))
-        return None if found is None else self._marked(found)
+    async def bound_version(self, credential_id: UUID, version: int) -> PublishedCredential | None:
+        # As the repository's: the version's content, whatever its retirement.
+        return self.state.credentials.get((credential_id, version))
 
     async def versions(self, credential_id: UUID) -> list[PublishedCredential]:
         found = [self._marked(c) for (cid, _), c in self.state.credentials.items() if cid == credential_id]

@@ -14,6 +14,7 @@ from microcred.submission.adapters.evidence_store import EvidenceStore
 from microcred.submission.adapters.media_probe import PyAVMediaProbe
 from microcred.submission.adapters.metrics import SubmissionMetrics
 from microcred.submission.adapters.orm import messaging
+from microcred.submission.adapters.repository import CredentialVersions
 from microcred.submission.entrypoints.api import create_router
 from microcred.submission.entrypoints.consumers import register_consumers
 from microcred.submission.entrypoints.scheduler import keep_abandoned_upload_rule, run_sweeps
@@ -34,7 +35,9 @@ def build_app(
         # re-read from the environment so the S3 fields exist.
         settings = SubmissionSettings()
     runtime = ServiceRuntime(settings, tables=messaging, produces=PRODUCES, consumes=CONSUMES)
-    uow = runtime.unit_of_work(partial(SubmissionUnitOfWork, metrics=SubmissionMetrics(runtime.registry)))
+    uow = runtime.unit_of_work(partial(
+        SubmissionUnitOfWork, metrics=SubmissionMetrics(runtime.registry), credential_versions=CredentialVersions()
+    ))
     register_consumers(runtime.broker, uow)
     evidence_store = EvidenceStore(settings)
     storage: EvidenceStorage = store or evidence_store

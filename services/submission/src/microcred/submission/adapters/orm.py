@@ -4,7 +4,9 @@ A submission is one aggregate spread over three tables (the submission, its atte
 the repository loads and saves it whole, with the submission row locked, so concurrent requests and
 consumers change it one at a time. ``published_credentials`` is this service's projection of
 catalog.credential-published: one row per published version, never updated (published versions are
-immutable), and the latest one is the highest version.
+immutable), and the latest one is the highest version. The teacher use cases keep a version's content per
+process on the strength of that (repository.CredentialVersions): a change that updated these rows in
+place would have to drop that cache.
 
 ``retired_credential_versions`` is kept apart from the published rows because catalog.credential-retired
 travels on its own topic and may arrive before the version's publication; a version is open for new

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,7 +10,7 @@ from typing import Any, cast
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSON, aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from microcred.events import CriterionFeedback, SubmissionCriteria
@@ -37,9 +38,36 @@ from microcred.submission.domain.model import (
 )
 
 
+class CredentialVersions:
+    """The content of published versions already read, kept per process for the use cases of bound submissions.
+
+    Safe to keep across transactions and replicas because a version's ``published_credentials`` row is
+    written once (``add`` ignores a second copy), never updated and never deleted, so what one read found
+    is what every later read would find. Retirement changes, so it is never kept here (see ``bound_version``).
+    The least recently used version goes first once ``max_versions`` are kept.
+    """
+
+    def __init__(self, max_versions: int = 1024) -> None:
+        self.max_versions = max_versions
+        self._kept: OrderedDict[tuple[UUID, int], PublishedCredential] = OrderedDict()
+
+    def get(self, credential_id: UUID, version: int) -> PublishedCredential | None:
+        found = self._kept.get((credential_id, version))
+        if found is not None:
+            self._kept.move_to_end((credential_id, version))
+        return found
+
+    def keep(self, credential: PublishedCredential) -> None:
+        self._kept[(credential.credential_id, credential.version)] = credential
+        self._kept.move_to_end((credential.credential_id, credential.version))
+        while len(self._kept) > self.max_versions:
+            self._kept.popitem(last=False)
+
+
 class CredentialRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, versions: CredentialVersions | None = None) -> None:
         self.session = session
+        self.versions_kept = versions if versions is not None else CredentialVersions()
 
     async def add(self, credential: PublishedCredential, published_at: datetime) -> None:
         # A published version never changes, so a second copy of it is simply ignored.
@@ -75,15 +103,26 @@ class CredentialRepository:
         )
         return sa.select(PublishedCredentialRow, retired)
 
-    async def get(self, credential_id: UUID, version: int) -> PublishedCredential | None:
-        found = (
-            await self.session.execute(
-                self._select().where(
-                    PublishedCredentialRow.credential_id == credential_id, PublishedCredentialRow.version == version
-                )
+    async def bound_version(self, credential_id: UUID, version: int) -> PublishedCredential | None:
+        """The version a submission is bound to: its criteria, name and attempt limit, read once per process.
+
+        A submission keeps its version for good, retired or not (domain.model), so its use cases need the
+        version's immutable content and not its retirement: ``retired`` is False here whatever the catalog
+        said. Starting a submission, which must see retirement as it is now, reads ``versions`` instead.
+        """
+        kept = self.versions_kept.get(credential_id, version)
+        if kept is not None:
+            return kept
+        row = await self.session.scalar(
+            sa.select(PublishedCredentialRow).where(
+                PublishedCredentialRow.credential_id == credential_id, PublishedCredentialRow.version == version
             )
-        ).first()
-        return None if found is None else self._to_domain(found[0], found[1])
+        )
+        if row is None:
+            return None
+        found = self._to_domain(row, retired=False)
+        self.versions_kept.keep(found)
+        return found
 
     async def versions(self, credential_id: UUID) -> list[PublishedCredential]:
         """Every published version of the credential, oldest first, each marked retired or not."""
@@ -431,8 +470,9 @@ class SubmissionRepository:
         self._stored[submission.submission_id] = current
 
     async def _write_children(self, submission_id: UUID, before: _Stored, after: _Stored) -> None:
-        # Inserts go in one statement per table; updates are rare (an event changes one attempt or one
-        # item), each its own statement with only the changed columns.
+        # Inserts go in one statement per table; an attempt's update is its own statement with only the
+        # changed columns (an event changes one attempt). Items that changed alike (submitting stamps every
+        # uploaded item with the attempt) share one statement.
         new_attempts: list[dict[str, Any]] = []
         for number, values in after.attempts.items():
             earlier = before.attempts.get(number)
@@ -446,6 +486,7 @@ class SubmissionRepository:
                 )
         if new_attempts:
             await self.session.execute(sa.insert(_ATTEMPTS), new_attempts)
+        alike: list[tuple[dict[str, Any], list[UUID]]] = []
         for evidence_id, values in after.evidence.items():
             earlier = before.evidence.get(evidence_id)
             if earlier is None:
@@ -454,9 +495,13 @@ class SubmissionRepository:
                     sa.insert(_EVIDENCE).values(evidence_id=evidence_id, submission_id=submission_id, **values)
                 )
             elif changed := _changes(earlier, values):
-                await self.session.execute(
-                    sa.update(_EVIDENCE).where(_EVIDENCE.c.evidence_id == evidence_id).values(changed)
-                )
+                same = next((ids for values_of, ids in alike if values_of == changed), None)
+                if same is None:
+                    alike.append((changed, [evidence_id]))
+                else:
+                    same.append(evidence_id)
+        for changed, ids in alike:
+            await self.session.execute(sa.update(_EVIDENCE).where(_evidence_among(ids)).values(changed))
 
     def _to_domain(self, row: sa.Row[Any]) -> Submission:
         submission = Submission(
@@ -480,6 +525,14 @@ class SubmissionRepository:
         )
         self._stored[submission.submission_id] = _Stored.of(submission)
         return submission
+
+
+def _evidence_among(ids: list[UUID]) -> sa.ColumnElement[bool]:
+    # One item keeps the plain equality; several go as one array parameter, so the statement's text is
+    # the same however many items it names (one prepared statement).
+    if len(ids) == 1:
+        return _EVIDENCE.c.evidence_id == ids[0]
+    return _EVIDENCE.c.evidence_id == sa.any_(sa.literal(ids, type_=ARRAY(sa.Uuid)))
 
 
 def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:

@@ -245,7 +245,8 @@ async def list_submissions(
 
 
 async def _credential_of(uow: SubmissionUnitOfWork, submission: Submission) -> PublishedCredential:
-    credential = await uow.credentials.get(submission.credential_id, submission.credential_version)
+    # The bound version's content, not its retirement: a submission carries on once its version is retired.
+    credential = await uow.credentials.bound_version(submission.credential_id, submission.credential_version)
     # The projection row was there when the submission was created and is never deleted.
     assert credential is not None, f"credential {submission.credential_id} v{submission.credential_version} vanished"
     return credential
