@@ -27,6 +27,7 @@ from microcred.runtime.broker import create_broker
 from microcred.runtime.consumer import ConsumerPolicy, subscribe
 from microcred.runtime.messaging_tables import define_messaging_tables
 from microcred.runtime.settings import ServiceSettings
+from microcred.runtime.telemetry import current_trace_headers, trace_id_of
 from microcred.runtime.uow import UnitOfWork
 
 pytestmark = pytest.mark.stack
@@ -230,3 +231,33 @@ async def test_a_handler_that_rolls_back_its_work_inside_a_batch_has_it_rolled_b
         claimed = await connection.scalar(sa.select(sa.func.count()).select_from(tables.inbox).where(
             tables.inbox.c.consumer == run, tables.inbox.c.event_id == events[4].event_id))
     assert claimed == 0
+
+
+async def test_each_record_of_a_batch_is_handled_in_its_own_trace(platform: Platform, engine: AsyncEngine) -> None:
+    """The records a batch takes past FastStream's span get their own producer's trace context, so the events their
+    handlers write continue the trace that produced them, not the first record's."""
+    run = f"batch-{uuid.uuid4().hex[:8]}"
+    license_id = uuid.uuid4()
+    events = [credit(license_id) for _ in range(8)]
+    traces = {event.event_id: uuid.uuid4().hex for event in events}
+    seen: dict[uuid.UUID, str] = {}
+    record = recording(engine, run, set(traces))
+
+    async def handle(event: CreditPosted) -> None:
+        if event.event_id in traces:  # not another test's event on the shared topic
+            seen[event.event_id] = trace_id_of(current_trace_headers()["traceparent"])
+        await record(event)
+
+    producer = AIOKafkaProducer(bootstrap_servers=platform.endpoints.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for event in events:
+            traceparent = f"00-{traces[event.event_id]}-{uuid.uuid4().hex[:16]}-01"
+            await producer.send_and_wait(CreditPosted.topic, event.to_json(), key=event.record_key(),
+                                         headers=[("traceparent", traceparent.encode())])
+    finally:
+        await producer.stop()
+    rows, _ = await run_batches(platform, run, [], handle, len(events), engine)
+
+    assert len({txid for _, txid in rows}) < len(rows), "no two events shared a transaction: no batch was made"
+    assert seen == traces

@@ -1,4 +1,4 @@
-"""One database transaction for a fetched batch of one partition's messages (opt-in, see runtime.consumer).
+"""One database transaction for a fetched batch of one partition's messages (see runtime.consumer).
 
 Every consumed message used to cost BEGIN, an inbox INSERT, the state change, an outbox INSERT and COMMIT:
 most of a consumer's round trips were this frame, not its work. While a :class:`SharedTransaction` is set

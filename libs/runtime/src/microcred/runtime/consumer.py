@@ -35,7 +35,7 @@ retried until the broker takes it. ``runtime.dead_letters`` (``microcred dead-le
 topic with the reasons and replays chosen records to their topic, where the inbox makes a second delivery
 harmless.
 
-Batches (opt-in: ``consumer_batch_max_records`` above 1; default 1, one transaction per message as always):
+Batches (``consumer_batch_max_records``, 50 by default; 1 is one transaction per message):
 once a message arrives, the records its consumer has already fetched for the same partition are taken too
 (``getmany`` of that partition with no wait, so nothing waits for a batch to fill) and handled, in offset
 order, in one database transaction (runtime.batches): one BEGIN and COMMIT, one inbox INSERT and one outbox
@@ -45,8 +45,8 @@ existed, a handler rolled back on purpose), the batch is rolled back and its mes
 transaction per message in order, the ordinary way above, so each keeps exactly today's retries, dead
 letters and inbox guarantee, and none is lost or handled twice. What a handler does outside its unit of
 work may then run again, as it does today when a handler is retried. The records taken bypass FastStream's
-middlewares (tracing, FastStream's own Prometheus counters): they are handled inside the span of the
-message that brought them.
+middlewares (its consumer span, its own Prometheus counters): each is handled in its own record's trace
+context, so the events it writes carry the trace that produced it, and counted by this module's metrics.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ from microcred.runtime.batches import BatchConflict, SharedTransaction, shared_t
 from microcred.runtime.cancellation import stop_if_cancelled
 from microcred.runtime.context import InboxClaims, correlation_id_var, event_id_var, inbox_claims_var, parse_uuid
 from microcred.runtime.outages import Dependency, unavailable_dependency
+from microcred.runtime.telemetry import attached_trace
 
 log = logging.getLogger(__name__)
 
@@ -382,7 +383,13 @@ class ReliabilityMiddleware(BaseMiddleware):
                 claims = InboxClaims()
                 claims_token = inbox_claims_var.set(claims)
                 try:
-                    await handler(record)
+                    if record is first:  # already in the context of FastStream's span for it
+                        await handler(record)
+                    else:
+                        # Its own trace context, so the events it writes continue the trace that produced it, not
+                        # the first record's.
+                        with attached_trace({k: v.decode(errors="replace") for k, v in record.headers or ()}):
+                            await handler(record)
                 finally:
                     inbox_claims_var.reset(claims_token)
                     correlation_id_var.reset(tokens[0])

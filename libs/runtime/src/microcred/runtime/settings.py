@@ -156,7 +156,7 @@ class ServiceSettings(KafkaSettings):
     # After a commit wakes the relay, it waits this long before its pass, so the events committed meanwhile share
     # the pass (its statements and its produce request) instead of each paying for one (benchmarks/README.md).
     # It adds at most this much to every event's publication; 0 publishes at once.
-    relay_linger_ms: float = Field(default=0.0, ge=0, le=1000)
+    relay_linger_ms: float = Field(default=10.0, ge=0, le=1000)
     outbox_retention_hours: float = 7 * 24
     consumer_max_attempts: int = 5
     consumer_retry_base_seconds: float = 0.2
@@ -169,15 +169,16 @@ class ServiceSettings(KafkaSettings):
     # throughput in the pipeline benchmark.
     consumer_fetch_max_wait_ms: int = 500
     # Consumers per subscribed topic, in one group: each owns some partitions and handles their messages
-    # one at a time, so a key's events stay in order while partitions proceed side by side. One consumer
-    # for all partitions left submission ~500 events behind at saturation in the pipeline benchmark (each
-    # message waits on several database round trips in an event loop shared with its API); three kept it
-    # within ~50. More than (partitions / replicas) leaves the extra consumers idle.
-    consumer_workers_per_topic: int = Field(default=3, ge=1)
+    # one at a time, so a key's events stay in order; with more than one, partitions proceed side by side and
+    # a slow message holds only its own consumer's partitions. One per topic, with batches (below), carried the
+    # most in the pipeline benchmark (benchmarks/README.md, issue 22): every consumer fetches and heartbeats on
+    # its own, and three per topic cost the broker and the services more than they bought. Before batches, one
+    # consumer left submission ~500 events behind at saturation; with them its lag stayed under ~80. Scaling out
+    # is by replicas, which is what Kubernetes' autoscaler adds (it runs one per topic too).
+    consumer_workers_per_topic: int = Field(default=1, ge=1)
     # Records of one partition a consumer handles in one database transaction: those already fetched after the
-    # message in hand, never waited for (see runtime.consumer, "Batches"). 1, the default, is one transaction
-    # per message. Issue 22 measures it against 1 before choosing a default.
-    consumer_batch_max_records: int = Field(default=1, ge=1)
+    # message in hand, never waited for (see runtime.batches). 1 is one transaction per message.
+    consumer_batch_max_records: int = Field(default=50, ge=1)
     # The cyclic garbage collector (runtime.cli.tune_garbage_collector): freeze what the built app holds, and let
     # the youngest generation take this many net allocations of container objects before a collection (700 is
     # Python's default, and with gc_freeze_at_start false gives its behaviour back).

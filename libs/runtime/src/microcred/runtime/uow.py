@@ -4,7 +4,7 @@ Events recorded with :meth:`UnitOfWork.publish` become outbox rows inside the sa
 they are published if and only if the state change commits. Leaving the block without ``commit()``
 rolls everything back. Repositories receive the session from here and never commit themselves.
 
-Inside a consumer's batch (runtime.batches, opt-in) a unit of work joins the batch's one transaction
+Inside a consumer's batch (runtime.batches) a unit of work joins the batch's one transaction
 instead: same calls, with the inbox and outbox rows written and the commit made once for the batch.
 
 A read-only use case may leave the transaction out altogether (:meth:`UnitOfWork.without_transaction`);
