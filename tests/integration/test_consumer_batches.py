@@ -18,6 +18,8 @@ import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
@@ -106,7 +108,8 @@ def recording(engine: AsyncEngine, run: str, ours: set[uuid.UUID], failing: uuid
 
 async def run_batches(platform: Platform, run: str, events: list[CreditPosted],
                       handler: Callable[[CreditPosted], Awaitable[None]], expected: int,
-                      engine: AsyncEngine) -> tuple[list[tuple[uuid.UUID, int]], ConsumerPolicy]:
+                      engine: AsyncEngine, tracer_provider: TracerProvider | None = None,
+                      ) -> tuple[list[tuple[uuid.UUID, int]], ConsumerPolicy]:
     """Publishes ``events`` (in order, one key), consumes them in batches until ``expected`` rows are there,
     and gives the rows in the order they were written, and the consumer's policy (its counters)."""
     await produce(platform.endpoints.kafka_bootstrap, [(event.record_key(), event.to_json()) for event in events])
@@ -114,7 +117,8 @@ async def run_batches(platform: Platform, run: str, events: list[CreditPosted],
                                consumer_max_attempts=3, consumer_retry_base_seconds=0.05,
                                consumer_commit_interval_seconds=0.2, consumer_workers_per_topic=1,
                                consumer_batch_max_records=50)
-    broker, policy = create_broker(settings, tracer_provider=TracerProvider(), registry=CollectorRegistry())
+    broker, policy = create_broker(settings, tracer_provider=tracer_provider or TracerProvider(),
+                                   registry=CollectorRegistry())
     subscribe(broker, CreditPosted, group_id=run)(handler)
     await broker.start()
     try:
@@ -234,8 +238,8 @@ async def test_a_handler_that_rolls_back_its_work_inside_a_batch_has_it_rolled_b
 
 
 async def test_each_record_of_a_batch_is_handled_in_its_own_trace(platform: Platform, engine: AsyncEngine) -> None:
-    """The records a batch takes past FastStream's span get their own producer's trace context, so the events their
-    handlers write continue the trace that produced them, not the first record's."""
+    """Each record a batch takes past FastStream's middlewares gets its own process span in the trace that produced
+    it, so the events its handler writes continue that trace, not the first record's."""
     run = f"batch-{uuid.uuid4().hex[:8]}"
     license_id = uuid.uuid4()
     events = [credit(license_id) for _ in range(8)]
@@ -257,7 +261,14 @@ async def test_each_record_of_a_batch_is_handled_in_its_own_trace(platform: Plat
                                          headers=[("traceparent", traceparent.encode())])
     finally:
         await producer.stop()
-    rows, _ = await run_batches(platform, run, [], handle, len(events), engine)
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    rows, _ = await run_batches(platform, run, [], handle, len(events), engine, provider)
 
     assert len({txid for _, txid in rows}) < len(rows), "no two events shared a transaction: no batch was made"
     assert seen == traces
+    processed = sorted(span.context.trace_id for span in exporter.get_finished_spans()
+                       if span.name == f"process {CreditPosted.topic}" and span.context.trace_id in
+                       {int(trace, 16) for trace in traces.values()})
+    assert processed == sorted(int(trace, 16) for trace in traces.values()), "a record without its process span"

@@ -75,6 +75,8 @@ def create_broker(
         batch_max_records=settings.consumer_batch_max_records,
     )
     client_id = settings.kafka_client_id or f"microcred-{settings.service_name}"
+    # Also the consumer's, for the process spans of the records a batch takes past the middlewares.
+    policy.telemetry = telemetry = MessagingTelemetry(tracer_provider, client_id=client_id)
     broker = MicrocredKafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=client_id,
@@ -85,7 +87,7 @@ def create_broker(
         acks="all",
         middlewares=[
             # Outermost, so retries, dead letters and everything a handler writes happen inside its span.
-            MessagingTelemetry(tracer_provider, client_id=client_id),
+            telemetry,
             KafkaPrometheusMiddleware(registry=registry, app_name=settings.service_name),
             policy.middleware(),
         ],

@@ -45,8 +45,9 @@ existed, a handler rolled back on purpose), the batch is rolled back and its mes
 transaction per message in order, the ordinary way above, so each keeps exactly today's retries, dead
 letters and inbox guarantee, and none is lost or handled twice. What a handler does outside its unit of
 work may then run again, as it does today when a handler is retried. The records taken bypass FastStream's
-middlewares (its consumer span, its own Prometheus counters): each is handled in its own record's trace
-context, so the events it writes carry the trace that produced it, and counted by this module's metrics.
+middlewares (the telemetry middleware, FastStream's own Prometheus counters): each gets its own ``process``
+span from the consumer (the same span the middleware makes), so it shows in its trace and the events it
+writes continue that trace; this module's metrics count it as any other.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, get_args
@@ -74,8 +75,8 @@ from microcred.runtime.asyncapi import Subscription
 from microcred.runtime.batches import BatchConflict, SharedTransaction, shared_transaction_var
 from microcred.runtime.cancellation import stop_if_cancelled
 from microcred.runtime.context import InboxClaims, correlation_id_var, event_id_var, inbox_claims_var, parse_uuid
+from microcred.runtime.messaging_telemetry import MessagingTelemetry
 from microcred.runtime.outages import Dependency, unavailable_dependency
-from microcred.runtime.telemetry import attached_trace
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +189,8 @@ class ConsumerPolicy:
     workers_per_topic: int = 1
     #: Records of one partition handled in one transaction at most; 1 is one transaction per message.
     batch_max_records: int = 1
+    #: Set by create_broker: the process spans of the records a batch takes past FastStream's middlewares.
+    telemetry: MessagingTelemetry | None = None
     broker: KafkaBroker | None = None
     #: The handler of each (group, topic), registered by :func:`subscribe`.
     handlers: dict[tuple[str, str], Handler] = field(default_factory=dict)
@@ -318,7 +321,8 @@ class ReliabilityMiddleware(BaseMiddleware):
         # The batch was rolled back: each message the ordinary way, in order, the first through FastStream's.
         result = await self._consume_one(lambda: call_next(msg), record, consumer, group)
         for extra in more:
-            await self._consume_one(functools.partial(handler, extra), extra, consumer, group)
+            with policy.telemetry.processing(extra, group) if policy.telemetry else nullcontext():
+                await self._consume_one(functools.partial(handler, extra), extra, consumer, group)
         return result
 
     async def _fetched_after(self, consumer: AIOKafkaConsumer | None, record: Any) -> list[Any]:
@@ -383,12 +387,12 @@ class ReliabilityMiddleware(BaseMiddleware):
                 claims = InboxClaims()
                 claims_token = inbox_claims_var.set(claims)
                 try:
-                    if record is first:  # already in the context of FastStream's span for it
+                    if record is first or policy.telemetry is None:  # the first is in the middleware's span
                         await handler(record)
                     else:
-                        # Its own trace context, so the events it writes continue the trace that produced it, not
-                        # the first record's.
-                        with attached_trace({k: v.decode(errors="replace") for k, v in record.headers or ()}):
+                        # Its own process span, so it shows in its trace and the events it writes continue that
+                        # trace, not the first record's. It ends with the handler, before the batch commits.
+                        with policy.telemetry.processing(record, group):
                             await handler(record)
                 finally:
                     inbox_claims_var.reset(claims_token)

@@ -18,6 +18,8 @@ Attribute names follow semantic conventions 1.27 (``messaging.operation.type``, 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from faststream import BaseMiddleware
@@ -89,6 +91,28 @@ class MessagingTelemetry:
     def __call__(self, msg: Any, /, *, context: Any) -> _TelemetryMiddleware:
         return _TelemetryMiddleware(msg, context=context, telemetry=self)
 
+    @contextmanager
+    def processing(self, record: Any, group: str | None) -> Iterator[trace.Span]:
+        """The ``process`` span of one consumed record, current while its handler runs: the middleware's for the
+        record FastStream delivers, and the consumer's own for each record a batch takes past FastStream."""
+        carrier = {name: _text(value) for name, value in record.headers or ()}
+        creation = propagate.extract(carrier)
+        created_by = trace.get_current_span(creation).get_span_context()
+        links = [Link(created_by)] if created_by.is_valid else None
+        attributes = process_attributes(record, group, self.client_id)
+        span = self.tracer.start_span(f"process {record.topic}", context=creation, kind=SpanKind.CONSUMER,
+                                      attributes=attributes, links=links)
+        token = otel_context.attach(trace.set_span_in_context(span, creation))
+        try:
+            yield span
+        except Exception as exc:
+            span.set_attribute("error.type", type(exc).__qualname__)
+            span.set_status(Status(StatusCode.ERROR, str(exc)[:200]))
+            raise
+        finally:
+            otel_context.detach(token)
+            span.end()
+
 
 class _TelemetryMiddleware(BaseMiddleware):
     def __init__(self, msg: Any, /, *, context: Any, telemetry: MessagingTelemetry) -> None:
@@ -117,23 +141,7 @@ class _TelemetryMiddleware(BaseMiddleware):
         record = msg.raw_message
         if isinstance(record, tuple):  # a batch subscriber; Microcred has none, and they get no span here
             return await call_next(msg)
-        carrier = {name: _text(value) for name, value in record.headers or ()}
-        creation = propagate.extract(carrier)
-        created_by = trace.get_current_span(creation).get_span_context()
-        links = [Link(created_by)] if created_by.is_valid else None
-        consumer = getattr(msg, "consumer", None)
         # aiokafka keeps the group only in a private attribute; without it the span just lacks the group.
-        group = getattr(consumer, "_group_id", None)
-        attributes = process_attributes(record, group, self.telemetry.client_id)
-        span = self.telemetry.tracer.start_span(f"process {record.topic}", context=creation, kind=SpanKind.CONSUMER,
-                                                attributes=attributes, links=links)
-        token = otel_context.attach(trace.set_span_in_context(span, creation))
-        try:
+        group = getattr(getattr(msg, "consumer", None), "_group_id", None)
+        with self.telemetry.processing(record, group):
             return await call_next(msg)
-        except Exception as exc:
-            span.set_attribute("error.type", type(exc).__qualname__)
-            span.set_status(Status(StatusCode.ERROR, str(exc)[:200]))
-            raise
-        finally:
-            otel_context.detach(token)
-            span.end()
