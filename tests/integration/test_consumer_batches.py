@@ -245,12 +245,22 @@ async def test_each_record_of_a_batch_is_handled_in_its_own_trace(platform: Plat
     events = [credit(license_id) for _ in range(8)]
     traces = {event.event_id: uuid.uuid4().hex for event in events}
     seen: dict[uuid.UUID, str] = {}
-    record = recording(engine, run, set(traces))
+    published: dict[uuid.UUID, uuid.UUID] = {}  # each event of ours -> the event its handler wrote
+    factory = async_sessionmaker(engine, expire_on_commit=False)
 
     async def handle(event: CreditPosted) -> None:
-        if event.event_id in traces:  # not another test's event on the shared topic
-            seen[event.event_id] = trace_id_of(current_trace_headers()["traceparent"])
-        await record(event)
+        if event.event_id not in traces:  # another test's event on the shared topic
+            return
+        seen[event.event_id] = trace_id_of(current_trace_headers()["traceparent"])
+        async with UnitOfWork(factory, tables, "batch-test") as uow:
+            if not await uow.claim(run, event.event_id):
+                return
+            txid = await uow.session.scalar(sa.text("SELECT txid_current()"))
+            await uow.session.execute(effects.insert().values(run=run, event_id=event.event_id, txid=txid))
+            follow = credit(license_id)
+            published[event.event_id] = follow.event_id
+            uow.publish(follow)
+            await uow.commit()
 
     producer = AIOKafkaProducer(bootstrap_servers=platform.endpoints.kafka_bootstrap, acks="all")
     await producer.start()
@@ -272,3 +282,9 @@ async def test_each_record_of_a_batch_is_handled_in_its_own_trace(platform: Plat
                        if span.name == f"process {CreditPosted.topic}" and span.context.trace_id in
                        {int(trace, 16) for trace in traces.values()})
     assert processed == sorted(int(trace, 16) for trace in traces.values()), "a record without its process span"
+    # What each handler wrote carries its own record's trace, though the batch committed it with the others.
+    async with engine.connect() as connection:
+        rows = await connection.execute(sa.select(tables.outbox.c.event_id, tables.outbox.c.headers)
+                                        .where(tables.outbox.c.event_id.in_(published.values())))
+        written = {row.event_id: trace_id_of(row.headers["traceparent"]) for row in rows}
+    assert {cause: written[follow] for cause, follow in published.items()} == traces

@@ -8,7 +8,7 @@ it instead of opening its own:
 - the first one to enter opens the session, and the others reuse it (BEGIN once);
 - ``claim`` answers from the claims made so far in this batch (a second delivery of an event inside one
   batch is refused, as the inbox would refuse it) and keeps the row for later;
-- ``commit`` keeps the events for later, flushes the handler's ORM changes and forgets the loaded objects,
+- ``commit`` makes the events' outbox rows now (in its message's trace context) and keeps them for later, flushes the handler's ORM changes and forgets the loaded objects,
   so the next message's handler loads afresh, as it would in a session of its own;
 - :meth:`SharedTransaction.commit` then writes every inbox row in one INSERT, every outbox row in one
   INSERT, and commits once; only then does the consumer run the units of work's after-commit steps (relay
@@ -28,14 +28,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from microcred.events import IntegrationEvent
 from microcred.runtime.messaging_tables import MessagingTables
-from microcred.runtime.outbox import outbox_row
 
 
 class BatchConflict(Exception):
@@ -49,7 +48,8 @@ class SharedTransaction:
     source: str = ""
     #: Inbox claims granted in this batch, in order (a dict as an ordered set).
     claims: dict[tuple[str, UUID], None] = field(default_factory=dict)
-    events: list[IntegrationEvent] = field(default_factory=list)
+    #: Outbox rows, each made when its unit of work committed (in its message's trace context).
+    rows: list[dict[str, Any]] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     #: Set when a unit of work left without committing a granted claim (see the module's docstring).
     abandoned: bool = False
@@ -86,10 +86,8 @@ class SharedTransaction:
             )
             if len(inserted.all()) != len(self.claims):
                 raise BatchConflict("an event of the batch was already in the inbox")
-        if self.events:
-            await self.session.execute(
-                self.tables.outbox.insert(), [outbox_row(event, self.source) for event in self.events]
-            )
+        if self.rows:
+            await self.session.execute(self.tables.outbox.insert(), self.rows)
         await self.session.commit()
 
     async def close(self) -> None:

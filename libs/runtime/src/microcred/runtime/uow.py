@@ -140,7 +140,9 @@ class UnitOfWork:
             # end), and the next handler loads afresh, as in a session of its own.
             await self.session.flush()
             self.session.expunge_all()
-            self._shared.events.extend(events)
+            # The rows now, in this message's trace context: their trace headers are the handler's, not whatever is
+            # current when the batch commits.
+            self._shared.rows.extend(outbox_row(event, self._source) for event in events)
             self._shared.after_commit.append(lambda: self._after_commit(events))
             self._committed = True
             self._pending = []
