@@ -339,8 +339,6 @@ def scene(platform: Platform, client: PlatformClient, module_world: Any,
         Case("read reliability", "review", "GET", "/reliability", ops, op),
         Case("sweep overdue reviews", "review", "POST", "/maintenance/sweep", ops, op),
         # -- award -----------------------------------------------------------------------------------
-        Case("suspend teacher2's award", "award", "POST", f"/credentials/{award}/suspend", a, "admin_a",
-             body={"reason": "matrix"}, destructive=True),
         Case("rotate A's signing key", "award", "POST", f"/issuers/{issuer_a}/keys/rotate", a, "admin_a"),
         # -- licensure -------------------------------------------------------------------------------
         Case("read teacher1's progress", "licensure", "GET", f"/licenses/{l1}/progress",
@@ -391,6 +389,10 @@ def scene(platform: Platform, client: PlatformClient, module_world: Any,
              "district_benton", params={"year": "2025"}),
         Case("download AR's incentive report", "licensure", "GET", "/states/AR/reports/incentives.csv", ar_district,
              "ar_admin", params={"year": "2025"}),
+        # Last of the destructive controls: licensure reverses teacher2's pending salary step when it reads the
+        # suspension, so a district decision whose control ran after it would race that event and find nothing.
+        Case("suspend teacher2's award", "award", "POST", f"/credentials/{award}/suspend", a, "admin_a",
+             body={"reason": "matrix"}, destructive=True),
     ]
     listings = [
         Listing("drafts in the catalog", "catalog", "/credentials", draft_a, a, {"status": "draft"}),
