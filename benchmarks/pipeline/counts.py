@@ -126,6 +126,7 @@ def per_submission_table(counts: Mapping[str, float], completed: int) -> dict[st
 @dataclass
 class Reading:
     transactions: dict[str, int] = field(default_factory=dict)
+    sessions: dict[str, int] = field(default_factory=dict)  # connections opened to each database
     served: dict[str, Counter[str]] = field(default_factory=dict)
     probes: dict[str, dict[str, Counter[str]]] = field(default_factory=dict)  # service -> kafka/http/sql -> counts
     load_generator_http: Counter[str] = field(default_factory=Counter)
@@ -146,11 +147,12 @@ class Counting:
     async def read(self, http_routes: Mapping[str, list[float]]) -> Reading:
         connection = await self._admin()
         try:
-            rows = await connection.fetch("SELECT datname, xact_commit + xact_rollback AS n FROM pg_stat_database "
-                                          "WHERE datname IS NOT NULL")
+            rows = await connection.fetch("SELECT datname, xact_commit + xact_rollback AS n, sessions "
+                                          "FROM pg_stat_database WHERE datname IS NOT NULL")
         finally:
             await connection.close()
         reading = Reading(transactions={r["datname"]: r["n"] for r in rows},
+                          sessions={r["datname"]: r["sessions"] for r in rows},
                           load_generator_http=Counter({k: len(v) for k, v in http_routes.items()}))
         reading.probes[LOAD_GENERATOR] = {"kafka": Counter(bench_counting.kafka), "http": Counter(bench_counting.http),
                                           "sql": Counter(bench_counting.sql)}
@@ -195,11 +197,16 @@ class Counting:
         finally:
             await connection.close()
         transactions = dict(delta(self.before.transactions, after.transactions))
+        sessions = delta(self.before.sessions, after.sessions)
         prepares = {service: sum(delta(self.before.probes.get(service, {}).get("sql", {}),
                                        after.probes.get(service, {}).get("sql", {})).values()) for service in SERVICES}
         sql = sql_per_service([dict(r) for r in rows], {k: int(v) for k, v in transactions.items()}, completed,
                               prepares={k: int(v) for k, v in prepares.items()}, exclude=exclude)
         names = _component_names(self.platform)
+        for service, found in sql.items():
+            # A connection opened under load is a fork of a PostgreSQL backend, an authentication and an empty
+            # statement cache (its prepares): what a pool too small for the concurrency pays again and again.
+            found["connections_opened"] = per_submission(sessions.get(service, 0), completed)
         services: dict[str, Any] = {}
         for service in (*SERVICES, LOAD_GENERATOR):
             before = self.before.probes.get(service, {})

@@ -83,12 +83,13 @@ def print_counts(counts: dict[str, Any], processes: dict[str, Any], completed: i
     cpu = cpu_ms_per_submission(processes, completed)
     table = Table(title="Per completed submission (counts.py)")
     for column in ("service", "CPU ms", "SQL statements", "round trips", "prepares", "transactions",
-                   "Kafka requests", "HTTP served", "HTTP sent"):
+                   "connections opened", "Kafka requests", "HTTP served", "HTTP sent"):
         table.add_column(column, justify="left" if column == "service" else "right")
     for service, values in counts["per_service"].items():
         sql = values.get("sql") or {}
         table.add_row(service, str(cpu.get(service, "")), *(str(sql.get(k, "")) for k in
-                                                            ("statements", "round_trips", "prepares", "transactions")),
+                                                            ("statements", "round_trips", "prepares", "transactions",
+                                                             "connections_opened")),
                       str(values["kafka_requests"]), str(values.get("http_served", "")), str(values["http_sent"]))
     console.print(table)
     table = Table(title="Top statements per service, calls per completed submission")
