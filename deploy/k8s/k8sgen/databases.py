@@ -64,8 +64,8 @@ def cluster(service: str) -> Obj:
                 # state the event announced. With three instances one standby may be away without stopping writes.
                 "synchronous": {"method": "any", "number": 1, "dataDurability": "required"},
                 "parameters": {
-                    # Small OLTP: short transactions, a pool of at most 20 connections per replica (SQLAlchemy's
-                    # 10 plus its overflow of 10) for up to MAX_REPLICAS replicas (120), their migrate containers,
+                    # Small OLTP: short transactions, a pool of at most 20 connections per replica (the services'
+                    # MICROCRED_DATABASE_POOL_SIZE, kept open, no overflow) for up to MAX_REPLICAS replicas (120), their migrate containers,
                     # replication, the operator and the metrics exporter, on 1 GiB of memory.
                     "max_connections": "200",
                     "shared_buffers": "256MB",

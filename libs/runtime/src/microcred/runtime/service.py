@@ -52,6 +52,17 @@ Request bodies are limited (`x-max-body-bytes` on each operation that takes one)
 valid token gets 401 before its body is read. A 503 carries `Retry-After`."""
 
 
+def database_engine(settings: ServiceSettings) -> AsyncEngine:
+    """The service's engine, its pool sized by the settings (why those sizes: ``ServiceSettings``)."""
+    return create_async_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_pool_max_overflow,
+        pool_pre_ping=settings.database_pool_pre_ping,
+        pool_recycle=settings.database_pool_recycle_seconds,
+    )
+
+
 class HealthReport(BaseModel):
     status: str
     checks: dict[str, str]
@@ -78,12 +89,7 @@ class ServiceRuntime:
         self.consumes = None if consumes is None else tuple(consumes)
         self.registry = CollectorRegistry()
         self.tracer_provider = create_tracer_provider(settings.service_name, settings.otel_exporter_otlp_endpoint)
-        self.engine: AsyncEngine = create_async_engine(
-            settings.database_url,
-            pool_size=settings.database_pool_size,
-            pool_pre_ping=settings.database_pool_pre_ping,
-            pool_recycle=settings.database_pool_recycle_seconds,
-        )
+        self.engine = database_engine(settings)
         self.session_factory = async_sessionmaker(self.engine, expire_on_commit=False)
         self.broker, self.consumer_policy = create_broker(
             settings, tracer_provider=self.tracer_provider, registry=self.registry
