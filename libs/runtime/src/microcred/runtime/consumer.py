@@ -57,7 +57,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import nullcontext, suppress
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, get_args
@@ -321,9 +321,15 @@ class ReliabilityMiddleware(BaseMiddleware):
         # The batch was rolled back: each message the ordinary way, in order, the first through FastStream's.
         result = await self._consume_one(lambda: call_next(msg), record, consumer, group)
         for extra in more:
-            with policy.telemetry.processing(extra, group) if policy.telemetry else nullcontext():
+            with self._own_span(extra, group):
                 await self._consume_one(functools.partial(handler, extra), extra, consumer, group)
         return result
+
+    def _own_span(self, record: Any, group: str) -> AbstractContextManager[object]:
+        """A ``process`` span for a record taken past FastStream's middlewares (whose span is the first record's),
+        so it shows in its own trace and the events its handler writes continue that trace."""
+        telemetry = self.policy.telemetry
+        return telemetry.processing(record, group) if telemetry is not None else nullcontext()
 
     async def _fetched_after(self, consumer: AIOKafkaConsumer | None, record: Any) -> list[Any]:
         """The records the consumer has already fetched after ``record`` in its partition, taken from its
@@ -387,13 +393,9 @@ class ReliabilityMiddleware(BaseMiddleware):
                 claims = InboxClaims()
                 claims_token = inbox_claims_var.set(claims)
                 try:
-                    if record is first or policy.telemetry is None:  # the first is in the middleware's span
+                    # The first is in the middleware's span; each span ends with its handler, before the batch commits.
+                    with nullcontext() if record is first else self._own_span(record, group):
                         await handler(record)
-                    else:
-                        # Its own process span, so it shows in its trace and the events it writes continue that
-                        # trace, not the first record's. It ends with the handler, before the batch commits.
-                        with policy.telemetry.processing(record, group):
-                            await handler(record)
                 finally:
                     inbox_claims_var.reset(claims_token)
                     correlation_id_var.reset(tokens[0])
