@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from microcred.events import CriterionFeedback, CriterionResult, EvidenceRef, Rubric
 from microcred.review.adapters.orm import (
@@ -43,6 +42,45 @@ from microcred.review.domain.reliability import Decision, ScoredPair
 # transaction that writes a seat (and so moves a reviewer's open-work counter, migration 0009) takes it first.
 _ROUTING_LOCK = zlib.crc32(b"microcred-review-routing")
 
+_REVIEWS = cast(sa.Table, ReviewRow.__table__)
+_CREDENTIAL_VERSIONS = cast(sa.Table, CredentialVersionRow.__table__)
+_WITHDRAWN_ATTEMPTS = cast(sa.Table, WithdrawnAttemptRow.__table__)
+
+
+def _review_values(review: Review) -> dict[str, Any]:
+    """Every column of a review's row but its key, as the ORM's flush wrote them."""
+    card = review.scorecard
+    return {
+        "submission_id": review.submission_id,
+        "attempt": review.attempt,
+        "credential_id": review.credential_id,
+        "credential_version": review.credential_version,
+        "teacher_id": review.teacher_id,
+        "states": list(review.states),
+        "evidence": [e.model_dump(mode="json") for e in review.evidence],
+        "status": review.status.value,
+        "reviewer_id": review.reviewer_id,
+        "created_at": review.created_at,
+        "submitted_at": review.submitted_at,
+        "assigned_at": review.assigned_at,
+        "due_at": review.due_at,
+        "scored_at": review.scored_at,
+        "decision": None if card is None else card.decision,
+        "total_points": None if card is None else card.total_points,
+        "results": None if card is None else [r.model_dump(mode="json") for r in card.results],
+        "revision_feedback": None if card is None else [f.model_dump(mode="json") for f in card.revision_feedback],
+        "withdrawn_at": review.withdrawn_at,
+        "withdrawal_reason": review.withdrawal_reason,
+        "teacher_district": review.teacher_district,
+        "teacher_school": review.teacher_school,
+        "teacher_note": review.teacher_note,
+        "excluded_reviewers": sorted(review.excluded_reviewers),
+        "reassigned_from": review.reassigned_from,
+        "reassignment_reason": review.reassignment_reason,
+        "role": review.role,
+        "parent_review_id": review.parent_review_id,
+    }
+
 
 
 class CredentialRepository:
@@ -50,7 +88,12 @@ class CredentialRepository:
         self.session = session
 
     async def get(self, credential_id: UUID, version: int) -> CredentialRubric | None:
-        row = await self.session.get(CredentialVersionRow, (credential_id, version))
+        # Core, not ``session.get``: read on every opening and every score, and never changed once recorded.
+        row = (await self.session.execute(
+            sa.select(_CREDENTIAL_VERSIONS).where(
+                _CREDENTIAL_VERSIONS.c.credential_id == credential_id, _CREDENTIAL_VERSIONS.c.version == version
+            )
+        )).first()
         if row is None:
             return None
         return CredentialRubric(
@@ -181,58 +224,77 @@ class ReviewerRepository:
 
 
 class ReviewRepository:
+    """Panel seats, read and written with Core statements on the ``reviews`` table, not the ORM's unit of work.
+
+    Every use case here reads a few seats, changes some and saves them; the ORM spent more Python than the
+    database spent time: its loading and attribute instrumentation on every read, and a SELECT by key before
+    each save (``session.get``: the loaded row had long left its weakly referenced identity map, since only the
+    domain object was kept), then a flush. Now a read builds the domain object from the row and keeps the values
+    as read; a save is one INSERT of every column, or one UPDATE of the columns that differ from what was read,
+    which is what the ORM's flush wrote. No ``ReviewRow`` ever enters the session, so nothing stale can be
+    returned from its identity map either.
+
+    The reviewers' open-work counter is moved by the trigger on ``reviews`` (migration 0009) as each of these
+    statements runs; ReviewerRepository reads it as a column, so it sees each write at once. A seat is only ever
+    assigned to a reviewer read by an ORM query (``least_loaded``, ``list``), which autoflushed any pending
+    reviewer row first, so the trigger always finds the reviewer it counts for.
+    """
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # Per review id, its column values as last read or written in this unit of work (see save).
+        self._stored: dict[UUID, Mapping[Any, Any]] = {}
+
+    async def _reviews(self, query: sa.Select[Any]) -> list[Review]:
+        return [self._to_domain(row) for row in await self.session.execute(query)]
 
     async def lock_routing(self) -> None:
         await self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(_ROUTING_LOCK)))
 
     async def get(self, review_id: UUID, *, for_update: bool = False) -> Review | None:
-        query = sa.select(ReviewRow).where(ReviewRow.review_id == review_id)
+        query = sa.select(_REVIEWS).where(_REVIEWS.c.review_id == review_id)
         if for_update:
             query = query.with_for_update()
-        row = await self.session.scalar(query)
+        row = (await self.session.execute(query)).first()
         return None if row is None else self._to_domain(row)
 
     async def exists_for_attempt(self, submission_id: UUID, attempt: int) -> bool:
         found = await self.session.scalar(
-            sa.select(ReviewRow.review_id).where(ReviewRow.submission_id == submission_id, ReviewRow.attempt == attempt)
+            sa.select(_REVIEWS.c.review_id).where(_REVIEWS.c.submission_id == submission_id, _REVIEWS.c.attempt == attempt)
         )
         return found is not None
 
     async def panel_for_attempt(self, submission_id: UUID, attempt: int) -> list[Review]:
         """Every seat of the attempt's panel, primary first, locked for update."""
-        rows = await self.session.scalars(
-            sa.select(ReviewRow)
-            .where(ReviewRow.submission_id == submission_id, ReviewRow.attempt == attempt)
-            .order_by(ReviewRow.parent_review_id.is_not(None), ReviewRow.created_at, ReviewRow.review_id)
+        return await self._reviews(
+            sa.select(_REVIEWS)
+            .where(_REVIEWS.c.submission_id == submission_id, _REVIEWS.c.attempt == attempt)
+            .order_by(_REVIEWS.c.parent_review_id.is_not(None), _REVIEWS.c.created_at, _REVIEWS.c.review_id)
             .with_for_update()
         )
-        return [self._to_domain(row) for row in rows]
 
     async def seats_of(self, review_id: UUID, *, for_update: bool = False) -> list[Review]:
         """The panel seats other than the primary of the attempt whose review this is."""
         query = (
-            sa.select(ReviewRow)
-            .where(ReviewRow.parent_review_id == review_id)
-            .order_by(ReviewRow.created_at, ReviewRow.review_id)
+            sa.select(_REVIEWS)
+            .where(_REVIEWS.c.parent_review_id == review_id)
+            .order_by(_REVIEWS.c.created_at, _REVIEWS.c.review_id)
         )
         if for_update:
             query = query.with_for_update()
-        rows = await self.session.scalars(query)
-        return [self._to_domain(row) for row in rows]
+        return await self._reviews(query)
 
     async def panel_reviewers(self, review_ids: Iterable[UUID]) -> dict[UUID, set[str]]:
         """Per attempt review id: who holds (or has scored) a seat of that attempt's panel."""
         wanted = list(set(review_ids))
         if not wanted:
             return {}
-        attempt_id = sa.func.coalesce(ReviewRow.parent_review_id, ReviewRow.review_id)
+        attempt_id = sa.func.coalesce(_REVIEWS.c.parent_review_id, _REVIEWS.c.review_id)
         rows = await self.session.execute(
-            sa.select(attempt_id, ReviewRow.reviewer_id).where(
+            sa.select(attempt_id, _REVIEWS.c.reviewer_id).where(
                 attempt_id.in_(wanted),
-                ReviewRow.reviewer_id.is_not(None),
-                ReviewRow.status.in_([ReviewStatus.ASSIGNED.value, ReviewStatus.SCORED.value]),
+                _REVIEWS.c.reviewer_id.is_not(None),
+                _REVIEWS.c.status.in_([ReviewStatus.ASSIGNED.value, ReviewStatus.SCORED.value]),
             )
         )
         panels: dict[UUID, set[str]] = {}
@@ -245,11 +307,11 @@ class ReviewRepository:
         """How many attempts of this credential version have a review (primary rows), counted up to
         ``at_most``: calibration only asks whether the phase is over, so a long history is not scanned."""
         some = (
-            sa.select(ReviewRow.review_id)
+            sa.select(_REVIEWS.c.review_id)
             .where(
-                ReviewRow.credential_id == credential_id,
-                ReviewRow.credential_version == version,
-                ReviewRow.parent_review_id.is_(None),
+                _REVIEWS.c.credential_id == credential_id,
+                _REVIEWS.c.credential_version == version,
+                _REVIEWS.c.parent_review_id.is_(None),
             )
             .limit(at_most)
             .subquery()
@@ -266,16 +328,19 @@ class ReviewRepository:
         )
 
     async def is_withdrawn(self, submission_id: UUID, attempt: int) -> bool:
-        found = await self.session.get(WithdrawnAttemptRow, (submission_id, attempt))
+        found = await self.session.scalar(
+            sa.select(_WITHDRAWN_ATTEMPTS.c.attempt).where(
+                _WITHDRAWN_ATTEMPTS.c.submission_id == submission_id, _WITHDRAWN_ATTEMPTS.c.attempt == attempt
+            )
+        )
         return found is not None
 
     async def queued(self) -> list[Review]:
-        rows = await self.session.scalars(
-            sa.select(ReviewRow)
-            .where(ReviewRow.status == ReviewStatus.QUEUED.value)
-            .order_by(ReviewRow.created_at, ReviewRow.review_id)
+        return await self._reviews(
+            sa.select(_REVIEWS)
+            .where(_REVIEWS.c.status == ReviewStatus.QUEUED.value)
+            .order_by(_REVIEWS.c.created_at, _REVIEWS.c.review_id)
         )
-        return [self._to_domain(row) for row in rows]
 
     async def backlog(self, now: datetime, promise: BusinessDays) -> Backlog:
         """Open seats by status, and attempts past the decision promise, in one query.
@@ -285,7 +350,7 @@ class ReviewRepository:
         open; its promise runs from the primary's submit time plus the business-day offset of that
         submit's weekday (``business_day_offsets``), computed in UTC as ``add_business_days`` does.
         """
-        seat, primary = ReviewRow.__table__.alias("seat"), ReviewRow.__table__.alias("primary_seat")
+        seat, primary = _REVIEWS.alias("seat"), _REVIEWS.alias("primary_seat")
         start = sa.func.timezone("UTC", sa.func.coalesce(primary.c.submitted_at, primary.c.created_at))
         offset = sa.case(
             {weekday + 1: days for weekday, days in enumerate(business_day_offsets(promise.days))},
@@ -307,20 +372,19 @@ class ReviewRepository:
         return Backlog(assigned=assigned, queued=queued, overdue=overdue)
 
     async def overdue(self, now: datetime) -> list[Review]:
-        rows = await self.session.scalars(
-            sa.select(ReviewRow)
-            .where(ReviewRow.status == ReviewStatus.ASSIGNED.value, ReviewRow.due_at < now)
-            .order_by(ReviewRow.due_at, ReviewRow.review_id)
+        return await self._reviews(
+            sa.select(_REVIEWS)
+            .where(_REVIEWS.c.status == ReviewStatus.ASSIGNED.value, _REVIEWS.c.due_at < now)
+            .order_by(_REVIEWS.c.due_at, _REVIEWS.c.review_id)
             .with_for_update()
         )
-        return [self._to_domain(row) for row in rows]
 
     async def scorers_of_earlier_attempts(self, submission_id: UUID, attempt: int) -> set[str]:
         rows = await self.session.scalars(
-            sa.select(ReviewRow.reviewer_id).where(
-                ReviewRow.submission_id == submission_id,
-                ReviewRow.attempt < attempt,
-                ReviewRow.status == ReviewStatus.SCORED.value,
+            sa.select(_REVIEWS.c.reviewer_id).where(
+                _REVIEWS.c.submission_id == submission_id,
+                _REVIEWS.c.attempt < attempt,
+                _REVIEWS.c.status == ReviewStatus.SCORED.value,
             )
         )
         return {reviewer_id for reviewer_id in rows if reviewer_id is not None}
@@ -332,13 +396,13 @@ class ReviewRepository:
         in index order and the count stays on the index, so a reviewer with thousands of open seats costs the
         page, not the whole list. Ties break on the review id so that pages never repeat or skip a row.
         """
-        mine = [ReviewRow.reviewer_id == reviewer_id, ReviewRow.status == ReviewStatus.ASSIGNED.value]
+        mine = [_REVIEWS.c.reviewer_id == reviewer_id, _REVIEWS.c.status == ReviewStatus.ASSIGNED.value]
         if listing.credential_id is not None:
-            mine.append(ReviewRow.credential_id == listing.credential_id)
+            mine.append(_REVIEWS.c.credential_id == listing.credential_id)
         if listing.role is not None:
-            mine.append(ReviewRow.role == listing.role)
+            mine.append(_REVIEWS.c.role == listing.role)
         if listing.overdue is not None:
-            mine.append(ReviewRow.due_at < now if listing.overdue else ReviewRow.due_at >= now)
+            mine.append(_REVIEWS.c.due_at < now if listing.overdue else _REVIEWS.c.due_at >= now)
         column = {"due": "due_at", "assigned": "assigned_at"}[listing.sort]
         return await self._page(mine, (column, "review_id"), listing.descending, listing.limit, listing.offset)
 
@@ -347,15 +411,15 @@ class ReviewRepository:
         range (every column it reads is in ``ix_reviews_reviewer_open``); the totals are the per-credential sums."""
         query = (
             sa.select(
-                ReviewRow.credential_id,
+                _REVIEWS.c.credential_id,
                 sa.func.count().label("n"),
-                sa.func.count().filter(ReviewRow.due_at < now),
-                sa.func.count().filter(ReviewRow.due_at >= now, ReviewRow.due_at < soon),
-                sa.func.count().filter(ReviewRow.role == "adjudicator"),
+                sa.func.count().filter(_REVIEWS.c.due_at < now),
+                sa.func.count().filter(_REVIEWS.c.due_at >= now, _REVIEWS.c.due_at < soon),
+                sa.func.count().filter(_REVIEWS.c.role == "adjudicator"),
             )
-            .where(ReviewRow.reviewer_id == reviewer_id, ReviewRow.status == ReviewStatus.ASSIGNED.value)
-            .group_by(ReviewRow.credential_id)
-            .order_by(sa.text("n DESC"), ReviewRow.credential_id)
+            .where(_REVIEWS.c.reviewer_id == reviewer_id, _REVIEWS.c.status == ReviewStatus.ASSIGNED.value)
+            .group_by(_REVIEWS.c.credential_id)
+            .order_by(sa.text("n DESC"), _REVIEWS.c.credential_id)
         )
         rows = (await self.session.execute(query)).all()
         return AssignedSummary(open=sum(r[1] for r in rows), overdue=sum(r[2] for r in rows),
@@ -364,9 +428,9 @@ class ReviewRepository:
 
     async def queued_page(self, listing: QueueListing) -> Page:
         """One page of the waiting queue (``ix_reviews_status_created``), oldest first unless told otherwise."""
-        waiting = [ReviewRow.status == ReviewStatus.QUEUED.value]
+        waiting = [_REVIEWS.c.status == ReviewStatus.QUEUED.value]
         if listing.credential_id is not None:
-            waiting.append(ReviewRow.credential_id == listing.credential_id)
+            waiting.append(_REVIEWS.c.credential_id == listing.credential_id)
         return await self._page(waiting, ("created_at", "review_id"), listing.descending, listing.limit, listing.offset)
 
     async def _page(self, where: list[sa.ColumnElement[bool]], order: tuple[str, ...], descending: bool,
@@ -378,59 +442,42 @@ class ReviewRepository:
         limit the page is the whole list and its length is the total. With one, the count (over the same index
         the page walks) is joined to the page, so a page past the end still says how many there are.
         """
-        def ordered(entity: Any) -> list[sa.ColumnElement[Any]]:
-            columns = [getattr(entity, name) for name in order]
-            return [c.desc() for c in columns] if descending else columns
+        def ordered(columns: sa.ColumnCollection[str, Any]) -> list[sa.ColumnElement[Any]]:
+            chosen = [columns[name] for name in order]
+            return [c.desc() for c in chosen] if descending else chosen
 
-        page = sa.select(ReviewRow).where(*where).order_by(*ordered(ReviewRow)).offset(offset)
+        page = sa.select(_REVIEWS).where(*where).order_by(*ordered(_REVIEWS.c)).offset(offset)
         if limit is None:
-            rows = [self._to_domain(row) for row in await self.session.scalars(page)]
-            return Page(rows, offset + len(rows))
-        counted = sa.select(sa.func.count().label("n")).select_from(ReviewRow).where(*where).subquery("counted")
+            reviews = await self._reviews(page)
+            return Page(reviews, offset + len(reviews))
+        counted = sa.select(sa.func.count().label("n")).select_from(_REVIEWS).where(*where).subquery("counted")
         shown = page.limit(limit).subquery("shown")
-        seat = aliased(ReviewRow, shown)
-        query = (sa.select(counted.c.n, seat).select_from(counted).outerjoin(shown, sa.true())
-                 .order_by(*ordered(seat)))
+        query = (sa.select(counted.c.n, shown).select_from(counted).outerjoin(shown, sa.true())
+                 .order_by(*ordered(shown.c)))
         found = (await self.session.execute(query)).all()
-        return Page([self._to_domain(row) for _, row in found if row is not None], int(found[0][0]))
+        # A page past the end is the count's row alone, its seat columns NULL.
+        return Page([self._to_domain(row) for row in found if row.review_id is not None], int(found[0].n))
 
     async def save(self, review: Review) -> None:
-        row = await self.session.get(ReviewRow, review.review_id)
-        if row is None:
-            row = ReviewRow(review_id=review.review_id)
-            self.session.add(row)
-        row.submission_id = review.submission_id
-        row.attempt = review.attempt
-        row.credential_id = review.credential_id
-        row.credential_version = review.credential_version
-        row.teacher_id = review.teacher_id
-        row.states = list(review.states)
-        row.evidence = [e.model_dump(mode="json") for e in review.evidence]
-        row.status = review.status.value
-        row.reviewer_id = review.reviewer_id
-        row.created_at = review.created_at
-        row.submitted_at = review.submitted_at
-        row.assigned_at = review.assigned_at
-        row.due_at = review.due_at
-        row.scored_at = review.scored_at
-        card = review.scorecard
-        row.decision = None if card is None else card.decision
-        row.total_points = None if card is None else card.total_points
-        row.results = None if card is None else [r.model_dump(mode="json") for r in card.results]
-        row.revision_feedback = None if card is None else [f.model_dump(mode="json") for f in card.revision_feedback]
-        row.withdrawn_at = review.withdrawn_at
-        row.withdrawal_reason = review.withdrawal_reason
-        row.teacher_district = review.teacher_district
-        row.teacher_school = review.teacher_school
-        row.teacher_note = review.teacher_note
-        row.excluded_reviewers = sorted(review.excluded_reviewers)
-        row.reassigned_from = review.reassigned_from
-        row.reassignment_reason = review.reassignment_reason
-        row.role = review.role
-        row.parent_review_id = review.parent_review_id
+        """INSERT a review this unit of work opened; UPDATE one it read, with only the columns that changed.
 
-    @staticmethod
-    def _to_domain(row: ReviewRow) -> Review:
+        The use cases save only what they just opened or read in the same unit of work (under the routing lock or
+        FOR UPDATE), so the values as read are the row's; a review saved without either would be inserted, and
+        its key refused by the database rather than anything overwritten.
+        """
+        current = _review_values(review)
+        stored = self._stored.get(review.review_id)
+        if stored is None:
+            await self.session.execute(sa.insert(_REVIEWS).values(review_id=review.review_id, **current))
+        elif changed := {key: value for key, value in current.items() if stored[key] != value}:
+            await self.session.execute(
+                sa.update(_REVIEWS).where(_REVIEWS.c.review_id == review.review_id).values(changed)
+            )
+        self._stored[review.review_id] = current
+
+    def _to_domain(self, row: sa.Row[Any]) -> Review:
+        # The row itself is kept as the values read (a mapping of its columns): save compares against it.
+        self._stored[row.review_id] = row._mapping
         scorecard = None
         if row.decision is not None:
             scorecard = Scorecard(
