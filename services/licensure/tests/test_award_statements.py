@@ -18,13 +18,14 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from microcred.events import CredentialAwarded
+from microcred.events import CredentialAwarded, CredentialRevoked
 from microcred.licensure.adapters.orm import messaging
 from microcred.licensure.adapters.rule_files import shipped_rule_sets
 from microcred.licensure.adapters.webhook_tables import WebhookDeliveryRow
@@ -169,3 +170,47 @@ async def test_every_feed_record_of_the_transaction_reaches_a_subscription_looke
     # The TN license's three records (award, credit_posted, recognition_granted) to the state's and Knox's
     # subscriptions; Davidson's receives none, and UT has none.
     assert deliveries == 6
+
+
+def revoked(award: CredentialAwarded, **overrides: Any) -> CredentialRevoked:
+    return CredentialRevoked(
+        correlation_id=uuid.uuid4(), states=award.states, award_id=award.award_id,
+        achievement_id=award.credential_id, issuer_id=award.issuer_id, teacher_id=award.teacher_id,
+        reason="plagiarised evidence", changed_at=datetime(2025, 5, 1, tzinfo=UTC), changed_by="ops", **overrides,
+    )
+
+
+async def test_a_revocation_reverses_each_posted_credit_once_and_the_report_shows_both_entries(
+        uow: LicensureUnitOfWork, engine: AsyncEngine) -> None:
+    award = awarded()
+    await handlers.post_credits(award, uow, [INCENTIVE])
+    before = await outbox_types(engine)
+    with counted(engine) as seen:
+        await handlers.record_revocation(revoked(award), uow, [INCENTIVE])
+
+    # Each license's decision locked, its credit read, reversed and the balance read again; each rule set read once
+    # for both what a revocation does (on_revocation) and what the license requires (4 before: the identity map,
+    # being weak, had let go of the row between the two).
+    assert seen["select credit_claims"] == 1 and seen["update credit_claims"] == 2
+    assert seen["insert ledger_entries"] == 2 and seen["select rule_sets"] == 2
+    written = await outbox_types(engine) - before
+    assert written["licensure.credit-reversed.v1"] == 2, written
+    report = await handlers.state_report("TN", date(2000, 1, 1), date(2100, 1, 1), OPERATOR, uow)
+    assert [(row["entry"].kind.value, row["entry"].amount, row["license_number"], row["credential_id"])
+            for row in report] == [("credit", Decimal(6), "TN-1", award.credential_id),
+                                   ("reversal", Decimal(-6), "TN-1", award.credential_id)]
+
+    again = await outbox_types(engine)
+    await handlers.record_revocation(revoked(award).model_copy(update={"event_id": uuid.uuid4()}), uow, [INCENTIVE])
+    assert await outbox_types(engine) == again, "a revocation heard again reverses nothing twice"
+
+
+async def test_an_expired_award_is_announced_once_and_reversed_where_its_rule_set_says(
+        uow: LicensureUnitOfWork, engine: AsyncEngine) -> None:
+    await handlers.post_credits(awarded().model_copy(update={"valid_until": datetime(2025, 6, 1, tzinfo=UTC)}),
+                                uow, [INCENTIVE])
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    # TN keeps an expired credential's credit, UT reverses it (the shipped rule sets).
+    assert await handlers.sweep_expired_credentials(uow, now=now) == handlers.ExpirySweep(announced=2, reversed=1)
+    assert await handlers.sweep_expired_credentials(uow, now=now) == handlers.ExpirySweep(announced=0, reversed=0)

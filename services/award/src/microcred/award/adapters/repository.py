@@ -1,9 +1,21 @@
-"""Repositories translate between rows and domain objects; the unit of work owns the session."""
+"""Repositories translate between rows and domain objects; the unit of work owns the session.
+
+Every statement here is Core, on the tables (``Row.__table__``), not on the mapped classes: each use case
+reads rows only to build domain objects and writes with explicit INSERTs and UPDATEs, so the ORM's work per
+statement (bulk DML plumbing, the identity map walked to keep loaded objects in step with an UPDATE, mapped
+instances built and then thrown away) cost the issuing path more Python than its database did. Because no
+mapped object is ever loaded into the session, an UPDATE has no loaded object to keep in step.
+
+The immutable rows a transaction may read several times, credential versions and submitted attempts, are
+remembered per unit of work (a repository lives as long as its unit of work): a version arriving after its
+scores reads itself once for all the awards it issues. The identity map did not give that, being weak: the
+row was gone by the next award.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -32,10 +44,20 @@ from microcred.award.domain.model import (
 from microcred.events import Alignment, CriterionResult, IssuerProfile, Rubric, SubmissionCriteria
 from microcred.runtime.locks import advisory_xact_lock
 
+_CREDENTIAL_VERSIONS = cast(sa.Table, CredentialVersionRow.__table__)
+_AWARDS = cast(sa.Table, AwardRow.__table__)
+_ATTEMPTS = cast(sa.Table, SubmittedAttemptRow.__table__)
+_COLLECTIONS = cast(sa.Table, CollectionRow.__table__)
+_SIGNING_KEYS = cast(sa.Table, SigningKeyRow.__table__)
+_STATUS_LISTS = cast(sa.Table, StatusListRow.__table__)
+_STATUS_ALLOCATIONS = cast(sa.Table, StatusAllocationRow.__table__)
+
 
 class CredentialVersionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # Published versions never change: one read per unit of work (see the module).
+        self._known: dict[tuple[UUID, int], CredentialVersion] = {}
 
     async def lock(self, credential_id: UUID, version: int) -> None:
         """Serialise the two handlers that meet on one credential version until the transaction ends.
@@ -46,13 +68,21 @@ class CredentialVersionRepository:
         await advisory_xact_lock(self.session, f"{credential_id}:v{version}")
 
     async def get(self, credential_id: UUID, version: int) -> CredentialVersion | None:
-        row = await self.session.get(CredentialVersionRow, (credential_id, version))
-        return None if row is None else self._to_domain(row)
+        key = (credential_id, version)
+        if key in self._known:
+            return self._known[key]
+        row = (await self.session.execute(sa.select(_CREDENTIAL_VERSIONS).where(
+            _CREDENTIAL_VERSIONS.c.credential_id == credential_id, _CREDENTIAL_VERSIONS.c.version == version,
+        ))).first()
+        if row is None:
+            return None
+        credential = self._known[key] = self._to_domain(row)
+        return credential
 
     async def add(self, credential: CredentialVersion) -> bool:
         """Store a version once; False if it was already known (published versions never change)."""
         inserted = await self.session.execute(
-            insert(CredentialVersionRow)
+            insert(_CREDENTIAL_VERSIONS)
             .values(
                 credential_id=credential.credential_id,
                 version=credential.version,
@@ -67,22 +97,22 @@ class CredentialVersionRepository:
                 expiry_months=credential.expiry_months,
             )
             .on_conflict_do_nothing()
-            .returning(CredentialVersionRow.credential_id)
+            .returning(_CREDENTIAL_VERSIONS.c.credential_id)
         )
         return inserted.first() is not None
 
     async def issuer_profile(self, issuer_id: UUID) -> IssuerProfile | None:
         """The issuer as its newest published credential version describes it."""
-        row = await self.session.scalar(
-            sa.select(CredentialVersionRow)
-            .where(CredentialVersionRow.issuer["issuer_id"].astext == str(issuer_id))
-            .order_by(CredentialVersionRow.received_at.desc())
+        issuer = await self.session.scalar(
+            sa.select(_CREDENTIAL_VERSIONS.c.issuer)
+            .where(_CREDENTIAL_VERSIONS.c.issuer["issuer_id"].astext == str(issuer_id))
+            .order_by(_CREDENTIAL_VERSIONS.c.received_at.desc())
             .limit(1)
         )
-        return None if row is None else IssuerProfile.model_validate(row.issuer)
+        return None if issuer is None else IssuerProfile.model_validate(issuer)
 
     @staticmethod
-    def _to_domain(row: CredentialVersionRow) -> CredentialVersion:
+    def _to_domain(row: sa.Row[Any]) -> CredentialVersion:
         return CredentialVersion(
             credential_id=row.credential_id,
             version=row.version,
@@ -105,20 +135,20 @@ class AwardRepository:
     async def add_once(self, award: Award) -> bool:
         """Insert the award unless its submission already has one; False when it did."""
         inserted = await self.session.execute(
-            insert(AwardRow)
+            insert(_AWARDS)
             .values(**self._to_values(award))
-            .on_conflict_do_nothing(index_elements=[AwardRow.submission_id])
-            .returning(AwardRow.award_id)
+            .on_conflict_do_nothing(index_elements=[_AWARDS.c.submission_id])
+            .returning(_AWARDS.c.award_id)
         )
         return inserted.first() is not None
 
     async def save(self, award: Award) -> None:
         await self.session.execute(
-            sa.update(AwardRow).where(AwardRow.award_id == award.award_id).values(**self._to_values(award))
+            sa.update(_AWARDS).where(_AWARDS.c.award_id == award.award_id).values(**self._to_values(award))
         )
 
     async def get(self, award_id: UUID) -> Award | None:
-        row = await self.session.get(AwardRow, award_id)
+        row = (await self.session.execute(sa.select(_AWARDS).where(_AWARDS.c.award_id == award_id))).first()
         return None if row is None else self._to_domain(row)
 
     async def lock_submission(self, submission_id: UUID) -> None:
@@ -126,81 +156,83 @@ class AwardRepository:
         await advisory_xact_lock(self.session, f"submission:{submission_id}")
 
     async def get_for_update(self, award_id: UUID) -> Award | None:
-        row = await self.session.get(AwardRow, award_id, with_for_update=True)
+        row = (await self.session.execute(
+            sa.select(_AWARDS).where(_AWARDS.c.award_id == award_id).with_for_update()
+        )).first()
         return None if row is None else self._to_domain(row)
 
     async def add_collection_once(self, award: Award) -> bool:
         """Insert a collection award unless the teacher already holds this stack's or pathway's."""
         inserted = await self.session.execute(
-            insert(AwardRow)
+            insert(_AWARDS)
             .values(**self._to_values(award))
             .on_conflict_do_nothing(
-                index_elements=[AwardRow.teacher_id, AwardRow.kind, AwardRow.credential_id],
+                index_elements=[_AWARDS.c.teacher_id, _AWARDS.c.kind, _AWARDS.c.credential_id],
                 index_where=sa.text("kind <> 'micro_credential'"),
             )
-            .returning(AwardRow.award_id)
+            .returning(_AWARDS.c.award_id)
         )
         return inserted.first() is not None
 
     async def pending_for_submission(self, submission_id: UUID) -> list[Award]:
         query = (
-            sa.select(AwardRow)
-            .where(AwardRow.submission_id == submission_id, AwardRow.status == AwardStatus.PENDING.value)
+            sa.select(_AWARDS)
+            .where(_AWARDS.c.submission_id == submission_id, _AWARDS.c.status == AwardStatus.PENDING.value)
             .with_for_update()
         )
-        return [self._to_domain(row) for row in await self.session.scalars(query)]
+        return [self._to_domain(row) for row in await self.session.execute(query)]
 
     async def held_by(self, teacher_id: str) -> list[Award]:
         """The teacher's issued micro-credential awards in good standing (suspended ones do not count)."""
-        query = sa.select(AwardRow).where(
-            AwardRow.teacher_id == teacher_id,
-            AwardRow.kind == "micro_credential",
-            AwardRow.status == AwardStatus.ISSUED.value,
-            AwardRow.standing == Standing.ACTIVE.value,
-        ).order_by(AwardRow.issued_at)
-        return [self._to_domain(row) for row in await self.session.scalars(query)]
+        query = sa.select(_AWARDS).where(
+            _AWARDS.c.teacher_id == teacher_id,
+            _AWARDS.c.kind == "micro_credential",
+            _AWARDS.c.status == AwardStatus.ISSUED.value,
+            _AWARDS.c.standing == Standing.ACTIVE.value,
+        ).order_by(_AWARDS.c.issued_at)
+        return [self._to_domain(row) for row in await self.session.execute(query)]
 
     async def teachers_holding_all(self, credential_ids: tuple[UUID, ...]) -> list[str]:
         query = (
-            sa.select(AwardRow.teacher_id)
+            sa.select(_AWARDS.c.teacher_id)
             .where(
-                AwardRow.credential_id.in_(credential_ids),
-                AwardRow.kind == "micro_credential",
-                AwardRow.status == AwardStatus.ISSUED.value,
-                AwardRow.standing == Standing.ACTIVE.value,
+                _AWARDS.c.credential_id.in_(credential_ids),
+                _AWARDS.c.kind == "micro_credential",
+                _AWARDS.c.status == AwardStatus.ISSUED.value,
+                _AWARDS.c.standing == Standing.ACTIVE.value,
             )
-            .group_by(AwardRow.teacher_id)
-            .having(sa.func.count(sa.distinct(AwardRow.credential_id)) == len(set(credential_ids)))
+            .group_by(_AWARDS.c.teacher_id)
+            .having(sa.func.count(sa.distinct(_AWARDS.c.credential_id)) == len(set(credential_ids)))
         )
         return list(await self.session.scalars(query))
 
     async def has_collection(self, teacher_id: str, kind: str, collection_id: UUID) -> bool:
         found = await self.session.scalar(
-            sa.select(AwardRow.award_id).where(
-                AwardRow.teacher_id == teacher_id, AwardRow.kind == kind, AwardRow.credential_id == collection_id
+            sa.select(_AWARDS.c.award_id).where(
+                _AWARDS.c.teacher_id == teacher_id, _AWARDS.c.kind == kind, _AWARDS.c.credential_id == collection_id
             )
         )
         return found is not None
 
     async def pending_for(self, credential_id: UUID, version: int) -> list[Award]:
         query = (
-            sa.select(AwardRow)
+            sa.select(_AWARDS)
             .where(
-                AwardRow.credential_id == credential_id,
-                AwardRow.credential_version == version,
-                AwardRow.status == AwardStatus.PENDING.value,
+                _AWARDS.c.credential_id == credential_id,
+                _AWARDS.c.credential_version == version,
+                _AWARDS.c.status == AwardStatus.PENDING.value,
             )
-            .order_by(AwardRow.created_at, AwardRow.award_id)
+            .order_by(_AWARDS.c.created_at, _AWARDS.c.award_id)
             .with_for_update()
         )
-        return [self._to_domain(row) for row in await self.session.scalars(query)]
+        return [self._to_domain(row) for row in await self.session.execute(query)]
 
     async def list(self, *, teacher_id: str | None, limit: int, offset: int) -> list[Award]:
-        query = sa.select(AwardRow)
+        query = sa.select(_AWARDS)
         if teacher_id is not None:
-            query = query.where(AwardRow.teacher_id == teacher_id)
-        query = query.order_by(AwardRow.issued_at.desc(), AwardRow.award_id).limit(limit).offset(offset)
-        return [self._to_domain(row) for row in await self.session.scalars(query)]
+            query = query.where(_AWARDS.c.teacher_id == teacher_id)
+        query = query.order_by(_AWARDS.c.issued_at.desc(), _AWARDS.c.award_id).limit(limit).offset(offset)
+        return [self._to_domain(row) for row in await self.session.execute(query)]
 
     @staticmethod
     def _to_values(award: Award) -> dict[str, object]:
@@ -232,7 +264,7 @@ class AwardRepository:
         }
 
     @staticmethod
-    def _to_domain(row: AwardRow) -> Award:
+    def _to_domain(row: sa.Row[Any]) -> Award:
         return Award(
             award_id=row.award_id,
             submission_id=row.submission_id,
@@ -264,10 +296,12 @@ class AwardRepository:
 class AttemptRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # A submitted attempt is written once and never changed: one read per unit of work (see the module).
+        self._known: dict[tuple[UUID, int], SubmittedAttempt] = {}
 
     async def add(self, attempt: SubmittedAttempt) -> None:
         await self.session.execute(
-            insert(SubmittedAttemptRow)
+            insert(_ATTEMPTS)
             .values(
                 submission_id=attempt.submission_id,
                 attempt=attempt.attempt,
@@ -281,18 +315,24 @@ class AttemptRepository:
         )
 
     async def get(self, submission_id: UUID, attempt: int) -> SubmittedAttempt | None:
-        row = await self.session.get(SubmittedAttemptRow, (submission_id, attempt))
+        key = (submission_id, attempt)
+        if key in self._known:
+            return self._known[key]
+        row = (await self.session.execute(sa.select(_ATTEMPTS).where(
+            _ATTEMPTS.c.submission_id == submission_id, _ATTEMPTS.c.attempt == attempt,
+        ))).first()
         if row is None:
             return None
-        return SubmittedAttempt(
+        found = self._known[key] = SubmittedAttempt(
             submission_id=row.submission_id,
             attempt=row.attempt,
             teacher_id=row.teacher_id,
             teacher_email=row.teacher_email,
             teacher_did=row.teacher_did,
             evidence=tuple((key, count, seconds) for key, count, seconds in row.evidence),
-            responses=tuple((key, count) for key, count in row.responses),
+            responses=tuple((item, count) for item, count in row.responses),
         )
+        return found
 
 
 class CollectionRepository:
@@ -311,27 +351,29 @@ class CollectionRepository:
             "credential_ids": [str(c) for c in collection.credential_ids],
             "active": collection.active,
         }
-        statement = insert(CollectionRow).values(**values)
+        statement = insert(_COLLECTIONS).values(**values)
         upsert = statement.on_conflict_do_update(
-            index_elements=[CollectionRow.kind, CollectionRow.collection_id],
+            index_elements=[_COLLECTIONS.c.kind, _COLLECTIONS.c.collection_id],
             set_={key: statement.excluded[key] for key in values if key not in ("kind", "collection_id")},
-            where=CollectionRow.revision < statement.excluded.revision,
-        ).returning(CollectionRow.collection_id)
+            where=_COLLECTIONS.c.revision < statement.excluded.revision,
+        ).returning(_COLLECTIONS.c.collection_id)
         return (await self.session.execute(upsert)).first() is not None
 
     async def get(self, kind: str, collection_id: UUID) -> Collection | None:
-        row = await self.session.get(CollectionRow, (kind, collection_id))
+        row = (await self.session.execute(sa.select(_COLLECTIONS).where(
+            _COLLECTIONS.c.kind == kind, _COLLECTIONS.c.collection_id == collection_id,
+        ))).first()
         return None if row is None else self._to_domain(row)
 
     async def containing(self, credential_id: UUID) -> list[Collection]:
-        query = sa.select(CollectionRow).where(
-            CollectionRow.active.is_(True),
-            CollectionRow.credential_ids.contains([str(credential_id)]),
+        query = sa.select(_COLLECTIONS).where(
+            _COLLECTIONS.c.active.is_(True),
+            _COLLECTIONS.c.credential_ids.contains([str(credential_id)]),
         )
-        return [self._to_domain(row) for row in await self.session.scalars(query)]
+        return [self._to_domain(row) for row in await self.session.execute(query)]
 
     @staticmethod
-    def _to_domain(row: CollectionRow) -> Collection:
+    def _to_domain(row: sa.Row[Any]) -> Collection:
         return Collection(
             kind=row.kind,  # type: ignore[arg-type]
             collection_id=row.collection_id,
@@ -353,33 +395,32 @@ class SigningKeyRepository:
         await advisory_xact_lock(self.session, f"signing-key:{scope}")
 
     async def active(self, scope: str) -> tuple[SigningKey, bytes] | None:
-        row = await self.session.scalar(
-            sa.select(SigningKeyRow).where(SigningKeyRow.scope == scope, SigningKeyRow.retired_at.is_(None))
-        )
+        row = (await self.session.execute(
+            sa.select(_SIGNING_KEYS).where(_SIGNING_KEYS.c.scope == scope, _SIGNING_KEYS.c.retired_at.is_(None))
+        )).first()
         return None if row is None else (self._to_domain(row), row.encrypted_private_key)
 
     async def get(self, key_id: str) -> SigningKey | None:
-        row = await self.session.get(SigningKeyRow, key_id)
+        row = (await self.session.execute(sa.select(_SIGNING_KEYS).where(_SIGNING_KEYS.c.key_id == key_id))).first()
         return None if row is None else self._to_domain(row)
 
     async def all_for(self, scope: str) -> list[SigningKey]:
-        query = sa.select(SigningKeyRow).where(SigningKeyRow.scope == scope).order_by(SigningKeyRow.created_at)
-        return [self._to_domain(row) for row in await self.session.scalars(query)]
+        query = sa.select(_SIGNING_KEYS).where(_SIGNING_KEYS.c.scope == scope).order_by(_SIGNING_KEYS.c.created_at)
+        return [self._to_domain(row) for row in await self.session.execute(query)]
 
     async def add(self, key: SigningKey, sealed: bytes) -> None:
-        self.session.add(SigningKeyRow(
+        await self.session.execute(insert(_SIGNING_KEYS).values(
             key_id=key.key_id, scope=key.scope, public_key_multibase=key.public_key_multibase,
             encrypted_private_key=sealed, created_at=key.created_at, retired_at=None,
         ))
-        await self.session.flush()
 
     async def retire(self, key_id: str, at: datetime) -> None:
         await self.session.execute(
-            sa.update(SigningKeyRow).where(SigningKeyRow.key_id == key_id).values(retired_at=at)
+            sa.update(_SIGNING_KEYS).where(_SIGNING_KEYS.c.key_id == key_id).values(retired_at=at)
         )
 
     @staticmethod
-    def _to_domain(row: SigningKeyRow) -> SigningKey:
+    def _to_domain(row: sa.Row[Any]) -> SigningKey:
         return SigningKey(
             key_id=row.key_id, scope=row.scope, public_key_multibase=row.public_key_multibase,
             created_at=row.created_at, retired_at=row.retired_at,
@@ -392,14 +433,14 @@ class StatusListRepository:
 
     async def newest_list(self, issuer_id: UUID) -> int | None:
         return await self.session.scalar(
-            sa.select(sa.func.max(StatusListRow.list_no)).where(StatusListRow.issuer_id == issuer_id)
+            sa.select(sa.func.max(_STATUS_LISTS.c.list_no)).where(_STATUS_LISTS.c.issuer_id == issuer_id)
         )
 
     async def add(self, issuer_id: UUID, purpose: StatusPurpose, list_no: int, bits: bytes,
                   document: dict[str, Any], at: datetime) -> None:
         """Create a list unless a concurrent transaction just did (its empty list is the same)."""
         await self.session.execute(
-            insert(StatusListRow)
+            insert(_STATUS_LISTS)
             .values(issuer_id=issuer_id, purpose=purpose, list_no=list_no, bits=bits, document=document,
                     updated_at=at)
             .on_conflict_do_nothing()
@@ -407,32 +448,35 @@ class StatusListRepository:
 
     async def get(self, issuer_id: UUID, purpose: str, list_no: int, *, for_update: bool = False
                   ) -> tuple[bytes, dict[str, Any], datetime] | None:
-        row = await self.session.get(StatusListRow, (issuer_id, purpose, list_no), with_for_update=for_update,
-                                     populate_existing=for_update)
+        query = sa.select(_STATUS_LISTS.c.bits, _STATUS_LISTS.c.document, _STATUS_LISTS.c.updated_at).where(
+            _STATUS_LISTS.c.issuer_id == issuer_id, _STATUS_LISTS.c.purpose == purpose,
+            _STATUS_LISTS.c.list_no == list_no,
+        )
+        row = (await self.session.execute(query.with_for_update() if for_update else query)).first()
         return None if row is None else (row.bits, row.document, row.updated_at)
 
     async def save(self, issuer_id: UUID, purpose: str, list_no: int, bits: bytes, document: dict[str, Any],
                    at: datetime) -> None:
         await self.session.execute(
-            sa.update(StatusListRow)
-            .where(StatusListRow.issuer_id == issuer_id, StatusListRow.purpose == purpose,
-                   StatusListRow.list_no == list_no)
+            sa.update(_STATUS_LISTS)
+            .where(_STATUS_LISTS.c.issuer_id == issuer_id, _STATUS_LISTS.c.purpose == purpose,
+                   _STATUS_LISTS.c.list_no == list_no)
             .values(bits=bits, document=document, updated_at=at)
         )
 
     async def allocate(self, issuer_id: UUID, list_no: int, index: int, award_id: UUID) -> bool:
         """Claim one position of a list for an award; False when another award holds it."""
         inserted = await self.session.execute(
-            insert(StatusAllocationRow)
+            insert(_STATUS_ALLOCATIONS)
             .values(issuer_id=issuer_id, list_no=list_no, status_index=index, award_id=award_id)
-            .on_conflict_do_nothing(index_elements=[StatusAllocationRow.issuer_id, StatusAllocationRow.list_no,
-                                                    StatusAllocationRow.status_index])
-            .returning(StatusAllocationRow.award_id)
+            .on_conflict_do_nothing(index_elements=[_STATUS_ALLOCATIONS.c.issuer_id, _STATUS_ALLOCATIONS.c.list_no,
+                                                    _STATUS_ALLOCATIONS.c.status_index])
+            .returning(_STATUS_ALLOCATIONS.c.award_id)
         )
         return inserted.first() is not None
 
     async def allocated(self, issuer_id: UUID, list_no: int) -> int:
         return await self.session.scalar(
-            sa.select(sa.func.count()).select_from(StatusAllocationRow)
-            .where(StatusAllocationRow.issuer_id == issuer_id, StatusAllocationRow.list_no == list_no)
+            sa.select(sa.func.count()).select_from(_STATUS_ALLOCATIONS)
+            .where(_STATUS_ALLOCATIONS.c.issuer_id == issuer_id, _STATUS_ALLOCATIONS.c.list_no == list_no)
         ) or 0

@@ -1,11 +1,15 @@
-"""The recognition ledger and the catalog's stacks and pathways, as the recognition use cases read them."""
+"""The recognition ledger and the catalog's stacks and pathways, as the recognition use cases read them.
+
+Core statements on the tables, as in adapters/repository.py: every award re-evaluates the teacher's
+recognitions, and mapped rows built only to be copied into domain objects cost more than their statements.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal, cast
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -16,6 +20,10 @@ from microcred.licensure.adapters.orm import AwardRow, MembershipRow, Recognitio
 from microcred.licensure.domain.recognition import Memberships, RecognitionEntry
 
 CollectionKind = Literal["stack", "pathway"]
+
+_ENTRIES = cast(sa.Table, RecognitionEntryRow.__table__)
+_MEMBERSHIPS = cast(sa.Table, MembershipRow.__table__)
+_AWARDS = cast(sa.Table, AwardRow.__table__)
 
 
 @dataclass(frozen=True)
@@ -37,44 +45,35 @@ class RecognitionRepository:
 
     async def append(self, stored: StoredEntry) -> None:
         e = stored.entry
-        self.session.add(RecognitionEntryRow(
+        # Sent now, not at a flush: the next read of the ledger in this transaction sees it, in order.
+        await self.session.execute(insert(_ENTRIES).values(
             entry_id=stored.entry_id, teacher_id=stored.teacher_id, program_id=e.program_id,
             program_version=e.program_version, state=stored.state, district=stored.district, key=e.key,
             kind=e.kind, year=e.year, award_ids=[str(a) for a in e.award_ids], reason=e.reason, amount=e.amount,
             pending=e.pending,
         ))
-        await self.session.flush()  # the next read of the ledger in this transaction sees it, in order
 
     async def of_teacher(self, teacher_id: str) -> list[RecognitionEntry]:
-        query = sa.select(RecognitionEntryRow).where(RecognitionEntryRow.teacher_id == teacher_id).order_by(
-            RecognitionEntryRow.seq)
-        return [
-            RecognitionEntry(
-                program_id=row.program_id, program_version=row.program_version, key=row.key,
-                kind=row.kind,  # type: ignore[arg-type]
-                year=row.year, award_ids=tuple(UUID(a) for a in row.award_ids), reason=row.reason,
-                amount=row.amount, pending=row.pending,
-            )
-            for row in await self.session.scalars(query)
-        ]
+        query = sa.select(_ENTRIES).where(_ENTRIES.c.teacher_id == teacher_id).order_by(_ENTRIES.c.seq)
+        return [self._entry(row) for row in await self.session.execute(query)]
 
 
     async def awaiting_decision(self, state: str, district: str | None) -> list[tuple[StoredEntry, datetime]]:
         """The ledgers, in order and with when each entry was made, of every (teacher, program) of the state
         (of one district, if named) that ever had a pending grant: what a district's pending list is read
         from. Only programs with district approval have pending grants, so this is a district's own few."""
-        pending = sa.select(RecognitionEntryRow.teacher_id, RecognitionEntryRow.program_id).where(
-            RecognitionEntryRow.pending, RecognitionEntryRow.state == state)
+        pending = sa.select(_ENTRIES.c.teacher_id, _ENTRIES.c.program_id).where(
+            _ENTRIES.c.pending, _ENTRIES.c.state == state)
         if district is not None:
-            pending = pending.where(RecognitionEntryRow.district == district)
-        query = (sa.select(RecognitionEntryRow)
-                 .where(sa.tuple_(RecognitionEntryRow.teacher_id, RecognitionEntryRow.program_id).in_(pending.distinct()))
-                 .order_by(RecognitionEntryRow.teacher_id, RecognitionEntryRow.program_id, RecognitionEntryRow.seq))
+            pending = pending.where(_ENTRIES.c.district == district)
+        query = (sa.select(_ENTRIES)
+                 .where(sa.tuple_(_ENTRIES.c.teacher_id, _ENTRIES.c.program_id).in_(pending.distinct()))
+                 .order_by(_ENTRIES.c.teacher_id, _ENTRIES.c.program_id, _ENTRIES.c.seq))
         return [(StoredEntry(row.entry_id, row.teacher_id, row.state, row.district, self._entry(row)), row.created_at)
-                for row in await self.session.scalars(query)]
+                for row in await self.session.execute(query)]
 
     @staticmethod
-    def _entry(row: RecognitionEntryRow) -> RecognitionEntry:
+    def _entry(row: sa.Row[Any]) -> RecognitionEntry:
         return RecognitionEntry(
             program_id=row.program_id, program_version=row.program_version, key=row.key,
             kind=row.kind,  # type: ignore[arg-type]
@@ -91,18 +90,18 @@ class MembershipRepository:
                     credential_ids: Collection[UUID]) -> frozenset[UUID] | None:
         """Keep this revision if it is the latest heard; the credentials it held before, or None when a
         later (or the same) revision is already in place and this one changes nothing."""
-        before = await self.session.scalar(
-            sa.select(MembershipRow).where(MembershipRow.kind == kind, MembershipRow.collection_id == collection_id)
-            .with_for_update())
+        before = (await self.session.execute(
+            sa.select(_MEMBERSHIPS).where(_MEMBERSHIPS.c.kind == kind, _MEMBERSHIPS.c.collection_id == collection_id)
+            .with_for_update())).first()
         if before is not None and before.revision >= revision:
             return None
         previous = frozenset() if before is None or not before.active else frozenset(
             UUID(c) for c in before.credential_ids)
         values = {"revision": revision, "active": active, "credential_ids": sorted(str(c) for c in credential_ids)}
         await self.session.execute(
-            insert(MembershipRow).values(kind=kind, collection_id=collection_id, **values)
-            .on_conflict_do_update(index_elements=[MembershipRow.kind, MembershipRow.collection_id], set_=values,
-                                   where=MembershipRow.revision < revision)
+            insert(_MEMBERSHIPS).values(kind=kind, collection_id=collection_id, **values)
+            .on_conflict_do_update(index_elements=[_MEMBERSHIPS.c.kind, _MEMBERSHIPS.c.collection_id], set_=values,
+                                   where=_MEMBERSHIPS.c.revision < revision)
         )
         return previous
 
@@ -110,7 +109,7 @@ class MembershipRepository:
         """Every active stack and pathway: a few hundred rows at most, read whole per evaluation."""
         stacks: dict[UUID, frozenset[UUID]] = {}
         pathways: dict[UUID, frozenset[UUID]] = {}
-        for row in await self.session.scalars(sa.select(MembershipRow).where(MembershipRow.active)):
+        for row in await self.session.execute(sa.select(_MEMBERSHIPS).where(_MEMBERSHIPS.c.active)):
             (stacks if row.kind == "stack" else pathways)[row.collection_id] = frozenset(
                 UUID(c) for c in row.credential_ids)
         return Memberships(stacks=stacks, pathways=pathways)
@@ -118,5 +117,5 @@ class MembershipRepository:
     async def teachers_holding(self, credential_ids: Collection[UUID]) -> list[str]:
         if not credential_ids:
             return []
-        query = sa.select(AwardRow.teacher_id).where(AwardRow.credential_id.in_(list(credential_ids))).distinct()
+        query = sa.select(_AWARDS.c.teacher_id).where(_AWARDS.c.credential_id.in_(list(credential_ids))).distinct()
         return sorted(await self.session.scalars(query))

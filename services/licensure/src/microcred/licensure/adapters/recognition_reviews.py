@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from typing import cast
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -38,6 +39,11 @@ class RecognitionReviewRow(Base):
     due_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
 
 
+# The statements of every award's re-evaluation (hold, schedule) on the table: the ORM's DML plumbing and its
+# walk of the identity map after an UPDATE cost more than the statements, and no review row is ever loaded.
+_REVIEWS = cast(sa.Table, RecognitionReviewRow.__table__)
+
+
 class RecognitionReviewRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -46,20 +52,20 @@ class RecognitionReviewRepository:
         """Lock the teacher's row if it exists and nobody else holds it; True then (and for a row this
         transaction already holds, as the worker's)."""
         found = await self.session.scalar(
-            sa.select(RecognitionReviewRow.teacher_id).where(RecognitionReviewRow.teacher_id == teacher_id)
+            sa.select(_REVIEWS.c.teacher_id).where(_REVIEWS.c.teacher_id == teacher_id)
             .with_for_update(skip_locked=True))
         return found is not None
 
     async def schedule(self, teacher_id: str, due_at: datetime | None, *, held: bool) -> None:
         """The teacher's next due date after a re-evaluation; None: only a new fact can change their standing.
         Without the row held, only a missing row is added (see the module's note)."""
-        row = RecognitionReviewRow
+        row = _REVIEWS.c
         if held and due_at is None:
-            await self.session.execute(sa.delete(row).where(row.teacher_id == teacher_id))
+            await self.session.execute(sa.delete(_REVIEWS).where(row.teacher_id == teacher_id))
         elif held:
-            await self.session.execute(sa.update(row).where(row.teacher_id == teacher_id).values(due_at=due_at))
+            await self.session.execute(sa.update(_REVIEWS).where(row.teacher_id == teacher_id).values(due_at=due_at))
         elif due_at is not None:
-            await self.session.execute(insert(row).values(teacher_id=teacher_id, due_at=due_at)
+            await self.session.execute(insert(_REVIEWS).values(teacher_id=teacher_id, due_at=due_at)
                                        .on_conflict_do_nothing(index_elements=[row.teacher_id]))
 
     async def enqueue_holders(self, credential_ids: Collection[UUID], at: datetime) -> int:

@@ -1,11 +1,22 @@
-"""Repositories translate between rows and domain objects; the unit of work owns the session."""
+"""Repositories translate between rows and domain objects; the unit of work owns the session.
+
+The statements are Core, on the tables (``Row.__table__``), not on the mapped classes: every use case reads
+rows only to build domain objects and writes with explicit INSERTs and UPDATEs, and the ORM's work per
+statement (bulk-DML plumbing, the identity map walked after an UPDATE, mapped instances built and thrown away)
+cost handling an award more Python than its database did. No mapped object of these tables is loaded here, so
+an UPDATE here has no loaded object to keep in step. The exception is ``LicenseRepository.set_growth_plan``,
+left to the ORM: the recognition reports load mapped licenses, and it keeps any loaded one in step.
+
+A rule set version never changes once published, so ``RuleSetRepository.get`` reads each one once per unit of
+work (a repository lives as long as its unit of work), for the several claims a revocation may settle.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -37,32 +48,51 @@ from microcred.licensure.domain.model import (
 )
 from microcred.runtime.locks import advisory_xact_lock
 
+_RULE_SETS = cast(sa.Table, RuleSetRow.__table__)
+_LICENSES = cast(sa.Table, LicenseRow.__table__)
+_AWARDS = cast(sa.Table, AwardRow.__table__)
+_REVOKED = cast(sa.Table, RevokedAwardRow.__table__)
+_STATUS_CHANGES = cast(sa.Table, AwardStatusChangeRow.__table__)
+_CREDENTIAL_VERSIONS = cast(sa.Table, CredentialVersionRow.__table__)
+_LEDGER = cast(sa.Table, LedgerEntryRow.__table__)
+_CLAIMS = cast(sa.Table, CreditClaimRow.__table__)
+_APPROVALS = cast(sa.Table, StateApprovalRow.__table__)
+
 
 class RuleSetRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # A published version never changes (add_once only): read once per unit of work (see the module).
+        self._known: dict[tuple[str, int], RuleSet] = {}
 
     async def states(self) -> list[str]:
         """Every state with a rule set: the known values of the per-state gauges' label."""
-        query = sa.select(RuleSetRow.state).distinct().order_by(RuleSetRow.state)
+        query = sa.select(_RULE_SETS.c.state).distinct().order_by(_RULE_SETS.c.state)
         return list((await self.session.execute(query)).scalars())
 
     async def of_state(self, state: str) -> list[RuleSet]:
-        rows = await self.session.scalars(sa.select(RuleSetRow).where(RuleSetRow.state == state))
+        rows = await self.session.execute(sa.select(_RULE_SETS).where(_RULE_SETS.c.state == state))
         return [self._to_domain(row) for row in rows]
 
     async def all(self) -> list[RuleSet]:
-        rows = await self.session.scalars(sa.select(RuleSetRow).order_by(RuleSetRow.state, RuleSetRow.rule_set_id,
-                                                                         RuleSetRow.version))
+        rows = await self.session.execute(sa.select(_RULE_SETS).order_by(_RULE_SETS.c.state, _RULE_SETS.c.rule_set_id,
+                                                                         _RULE_SETS.c.version))
         return [self._to_domain(row) for row in rows]
 
     async def get(self, rule_set_id: str, version: int) -> RuleSet | None:
-        row = await self.session.get(RuleSetRow, (rule_set_id, version))
-        return None if row is None else self._to_domain(row)
+        key = (rule_set_id, version)
+        if key in self._known:
+            return self._known[key]
+        row = (await self.session.execute(sa.select(_RULE_SETS).where(
+            _RULE_SETS.c.rule_set_id == rule_set_id, _RULE_SETS.c.version == version))).first()
+        if row is None:
+            return None
+        rule_set = self._known[key] = self._to_domain(row)
+        return rule_set
 
     async def latest_version(self, rule_set_id: str) -> int | None:
         return await self.session.scalar(
-            sa.select(sa.func.max(RuleSetRow.version)).where(RuleSetRow.rule_set_id == rule_set_id)
+            sa.select(sa.func.max(_RULE_SETS.c.version)).where(_RULE_SETS.c.rule_set_id == rule_set_id)
         )
 
     async def lock(self, rule_set_id: str) -> None:
@@ -71,7 +101,7 @@ class RuleSetRepository:
 
     async def add_once(self, rule_set: RuleSet, published_by: str | None = None) -> bool:
         inserted = await self.session.execute(
-            insert(RuleSetRow)
+            insert(_RULE_SETS)
             .values(
                 rule_set_id=rule_set.rule_set_id, version=rule_set.version, state=rule_set.state,
                 effective_from=rule_set.effective_from, unit=rule_set.unit,
@@ -86,12 +116,12 @@ class RuleSetRepository:
                 example=rule_set.example, published_by=published_by,
             )
             .on_conflict_do_nothing()
-            .returning(RuleSetRow.rule_set_id)
+            .returning(_RULE_SETS.c.rule_set_id)
         )
         return inserted.first() is not None
 
     @staticmethod
-    def _to_domain(row: RuleSetRow) -> RuleSet:
+    def _to_domain(row: sa.Row[Any]) -> RuleSet:
         return RuleSet(
             rule_set_id=row.rule_set_id, state=row.state, version=row.version, effective_from=row.effective_from,
             unit=row.unit, amount_per_credential=row.amount_per_credential,
@@ -122,7 +152,7 @@ class LicenseRepository:
     async def add_once(self, license: License) -> bool:
         """Insert the license unless its teacher already registered that number in that state; False then."""
         inserted = await self.session.execute(
-            insert(LicenseRow)
+            insert(_LICENSES)
             .values(
                 license_id=license.license_id,
                 teacher_id=license.teacher_id,
@@ -136,14 +166,14 @@ class LicenseRepository:
                 growth_plan=[str(c) for c in license.growth_plan],
             )
             .on_conflict_do_nothing(
-                index_elements=[LicenseRow.teacher_id, LicenseRow.state, LicenseRow.license_number]
+                index_elements=[_LICENSES.c.teacher_id, _LICENSES.c.state, _LICENSES.c.license_number]
             )
-            .returning(LicenseRow.license_id)
+            .returning(_LICENSES.c.license_id)
         )
         return inserted.first() is not None
 
     async def get(self, license_id: UUID) -> License | None:
-        row = await self.session.get(LicenseRow, license_id)
+        row = (await self.session.execute(sa.select(_LICENSES).where(_LICENSES.c.license_id == license_id))).first()
         return None if row is None else self._to_domain(row)
 
     async def set_growth_plan(self, license_id: UUID, credential_ids: Sequence[UUID]) -> None:
@@ -153,23 +183,23 @@ class LicenseRepository:
         )
 
     async def of_teacher(self, teacher_id: str) -> list[License]:
-        query = sa.select(LicenseRow).where(LicenseRow.teacher_id == teacher_id).order_by(LicenseRow.license_id)
-        return [self._to_domain(row) for row in await self.session.scalars(query)]
+        query = sa.select(_LICENSES).where(_LICENSES.c.teacher_id == teacher_id).order_by(_LICENSES.c.license_id)
+        return [self._to_domain(row) for row in await self.session.execute(query)]
 
     async def list(
         self, *, everyone: bool, teacher_id: str | None, states: Sequence[str], limit: int, offset: int
     ) -> list[License]:
-        query = sa.select(LicenseRow)
+        query = sa.select(_LICENSES)
         if not everyone:
-            visible: list[sa.ColumnElement[bool]] = [LicenseRow.state.in_(list(states))] if states else []
+            visible: list[sa.ColumnElement[bool]] = [_LICENSES.c.state.in_(list(states))] if states else []
             if teacher_id is not None:
-                visible.append(LicenseRow.teacher_id == teacher_id)
+                visible.append(_LICENSES.c.teacher_id == teacher_id)
             query = query.where(sa.or_(sa.false(), *visible))
-        query = query.order_by(LicenseRow.state, LicenseRow.license_number).limit(limit).offset(offset)
-        return [self._to_domain(row) for row in await self.session.scalars(query)]
+        query = query.order_by(_LICENSES.c.state, _LICENSES.c.license_number).limit(limit).offset(offset)
+        return [self._to_domain(row) for row in await self.session.execute(query)]
 
     @staticmethod
-    def _to_domain(row: LicenseRow) -> License:
+    def _to_domain(row: sa.Row[Any]) -> License:
         return License(
             license_id=row.license_id,
             teacher_id=row.teacher_id,
@@ -192,7 +222,7 @@ class AwardRepository:
         """Remember the award; False if it was already known (redelivered, or republished under a new event id).
         A newly added award has no decision on any license yet: every decision is made on a known award."""
         inserted = await self.session.execute(
-            insert(AwardRow)
+            insert(_AWARDS)
             .values(
                 award_id=award.award_id,
                 teacher_id=award.teacher_id,
@@ -206,43 +236,44 @@ class AwardRepository:
                 credential_url=award.credential_url,
             )
             .on_conflict_do_nothing()
-            .returning(AwardRow.award_id)
+            .returning(_AWARDS.c.award_id)
         )
         return inserted.first() is not None
 
     async def get(self, award_id: UUID) -> AwardRecord | None:
-        row = await self.session.get(AwardRow, award_id)
+        row = (await self.session.execute(sa.select(_AWARDS).where(_AWARDS.c.award_id == award_id))).first()
         return None if row is None else self._to_domain(row)
 
     async def record_revocation(self, award_id: UUID, reason: str, at: datetime) -> bool:
         """Remember the revocation, even before the award itself arrives; False if already known."""
         inserted = await self.session.execute(
-            insert(RevokedAwardRow).values(award_id=award_id, reason=reason, revoked_at=at)
-            .on_conflict_do_nothing().returning(RevokedAwardRow.award_id)
+            insert(_REVOKED).values(award_id=award_id, reason=reason, revoked_at=at)
+            .on_conflict_do_nothing().returning(_REVOKED.c.award_id)
         )
         return inserted.first() is not None
 
     async def is_revoked(self, award_id: UUID) -> bool:
-        return await self.session.get(RevokedAwardRow, award_id) is not None
+        found = await self.session.scalar(sa.select(_REVOKED.c.award_id).where(_REVOKED.c.award_id == award_id))
+        return found is not None
 
     async def record_status_change(self, change: StatusChange) -> bool:
         """Remember a suspension, reinstatement or revocation; False if this very change is already known
         (redelivered, or republished under a new event id), so it is announced once."""
         inserted = await self.session.execute(
-            insert(AwardStatusChangeRow).values(
+            insert(_STATUS_CHANGES).values(
                 award_id=change.award_id, status=change.status, changed_at=change.changed_at, reason=change.reason,
                 changed_by=change.changed_by,
-            ).on_conflict_do_nothing().returning(AwardStatusChangeRow.award_id)
+            ).on_conflict_do_nothing().returning(_STATUS_CHANGES.c.award_id)
         )
         return inserted.first() is not None
 
     async def status_changes(self, award_id: UUID) -> list[StatusChange]:
-        query = sa.select(AwardStatusChangeRow).where(AwardStatusChangeRow.award_id == award_id).order_by(
-            AwardStatusChangeRow.changed_at)
+        query = sa.select(_STATUS_CHANGES).where(_STATUS_CHANGES.c.award_id == award_id).order_by(
+            _STATUS_CHANGES.c.changed_at)
         return [
             StatusChange(award_id=row.award_id, status=row.status, changed_at=row.changed_at,  # type: ignore[arg-type]
                          reason=row.reason, changed_by=row.changed_by)
-            for row in await self.session.scalars(query)
+            for row in await self.session.execute(query)
         ]
 
     async def status_changes_of(self, award_ids: Collection[UUID]) -> dict[UUID, list[StatusChange]]:
@@ -250,26 +281,26 @@ class AwardRepository:
         found: dict[UUID, list[StatusChange]] = {award_id: [] for award_id in award_ids}
         if not found:
             return found
-        query = sa.select(AwardStatusChangeRow).where(AwardStatusChangeRow.award_id.in_(list(found))).order_by(
-            AwardStatusChangeRow.award_id, AwardStatusChangeRow.changed_at)
-        for row in await self.session.scalars(query):
+        query = sa.select(_STATUS_CHANGES).where(_STATUS_CHANGES.c.award_id.in_(list(found))).order_by(
+            _STATUS_CHANGES.c.award_id, _STATUS_CHANGES.c.changed_at)
+        for row in await self.session.execute(query):
             found[row.award_id].append(StatusChange(
                 award_id=row.award_id, status=row.status, changed_at=row.changed_at,  # type: ignore[arg-type]
                 reason=row.reason, changed_by=row.changed_by))
         return found
 
     async def of_teacher(self, teacher_id: str) -> list[AwardRecord]:
-        query = sa.select(AwardRow).where(AwardRow.teacher_id == teacher_id).order_by(AwardRow.issued_at)
-        return [self._to_domain(row) for row in await self.session.scalars(query)]
+        query = sa.select(_AWARDS).where(_AWARDS.c.teacher_id == teacher_id).order_by(_AWARDS.c.issued_at)
+        return [self._to_domain(row) for row in await self.session.execute(query)]
 
     async def of_ids(self, award_ids: Collection[UUID]) -> list[AwardRecord]:
         if not award_ids:
             return []
-        query = sa.select(AwardRow).where(AwardRow.award_id.in_(list(award_ids)))
-        return [self._to_domain(row) for row in await self.session.scalars(query)]
+        query = sa.select(_AWARDS).where(_AWARDS.c.award_id.in_(list(award_ids)))
+        return [self._to_domain(row) for row in await self.session.execute(query)]
 
     @staticmethod
-    def _to_domain(row: AwardRow) -> AwardRecord:
+    def _to_domain(row: sa.Row[Any]) -> AwardRecord:
         return AwardRecord(
             award_id=row.award_id,
             teacher_id=row.teacher_id,
@@ -300,10 +331,10 @@ class CredentialVersionRepository:
             ],
         }
         await self.session.execute(
-            insert(CredentialVersionRow)
+            insert(_CREDENTIAL_VERSIONS)
             .values(credential_id=credential.credential_id, version=credential.version, **values)
             .on_conflict_do_update(
-                index_elements=[CredentialVersionRow.credential_id, CredentialVersionRow.version], set_=values
+                index_elements=[_CREDENTIAL_VERSIONS.c.credential_id, _CREDENTIAL_VERSIONS.c.version], set_=values
             )
         )
 
@@ -311,8 +342,8 @@ class CredentialVersionRepository:
         """The known versions among (credential_id, version) ``keys``; unknown ones are simply absent."""
         if not keys:
             return []
-        query = sa.select(CredentialVersionRow).where(
-            sa.tuple_(CredentialVersionRow.credential_id, CredentialVersionRow.version).in_(list(keys))
+        query = sa.select(_CREDENTIAL_VERSIONS).where(
+            sa.tuple_(_CREDENTIAL_VERSIONS.c.credential_id, _CREDENTIAL_VERSIONS.c.version).in_(list(keys))
         )
         return [
             CredentialVersion(
@@ -327,7 +358,7 @@ class CredentialVersionRepository:
                 ),
                 competency=row.competency,
             )
-            for row in await self.session.scalars(query)
+            for row in await self.session.execute(query)
         ]
 
 
@@ -340,7 +371,7 @@ class LedgerRepository:
     async def append_once(self, entry: LedgerEntry) -> bool:
         """Append unless (award, license, kind) already has an entry; False when it did."""
         inserted = await self.session.execute(
-            insert(LedgerEntryRow)
+            insert(_LEDGER)
             .values(
                 entry_id=entry.entry_id,
                 license_id=entry.license_id,
@@ -355,47 +386,47 @@ class LedgerRepository:
                 reverses_entry_id=entry.reverses_entry_id,
             )
             .on_conflict_do_nothing(
-                index_elements=[LedgerEntryRow.award_id, LedgerEntryRow.license_id, LedgerEntryRow.kind]
+                index_elements=[_LEDGER.c.award_id, _LEDGER.c.license_id, _LEDGER.c.kind]
             )
-            .returning(LedgerEntryRow.entry_id)
+            .returning(_LEDGER.c.entry_id)
         )
         return inserted.first() is not None
 
     async def of_license(self, license_id: UUID) -> list[LedgerEntry]:
         query = (
-            sa.select(LedgerEntryRow)
-            .where(LedgerEntryRow.license_id == license_id)
-            .order_by(LedgerEntryRow.earned_on, LedgerEntryRow.posted_at, LedgerEntryRow.entry_id)
+            sa.select(_LEDGER)
+            .where(_LEDGER.c.license_id == license_id)
+            .order_by(_LEDGER.c.earned_on, _LEDGER.c.posted_at, _LEDGER.c.entry_id)
         )
-        return [self._to_domain(row) for row in await self.session.scalars(query)]
+        return [self._to_domain(row) for row in await self.session.execute(query)]
 
     async def credit_of(self, award_id: UUID, license_id: UUID) -> LedgerEntry | None:
-        row = await self.session.scalar(sa.select(LedgerEntryRow).where(
-            LedgerEntryRow.award_id == award_id, LedgerEntryRow.license_id == license_id,
-            LedgerEntryRow.kind == EntryKind.CREDIT.value))
+        row = (await self.session.execute(sa.select(_LEDGER).where(
+            _LEDGER.c.award_id == award_id, _LEDGER.c.license_id == license_id,
+            _LEDGER.c.kind == EntryKind.CREDIT.value))).first()
         return None if row is None else self._to_domain(row)
 
     async def report(self, state: str, start: date, end: date, district: str | None = None) -> list[dict[str, Any]]:
         """Ledger entries of ``state``'s licenses (of ``district`` only, if given) posted in [start, end], with
         what a state report shows."""
         query = (
-            sa.select(LedgerEntryRow, LicenseRow.license_number, LicenseRow.district, AwardRow.credential_id,
-                      AwardRow.credential_name, AwardRow.issuer_id)
-            .join(LicenseRow, LicenseRow.license_id == LedgerEntryRow.license_id)
-            .outerjoin(AwardRow, AwardRow.award_id == LedgerEntryRow.award_id)
-            .where(LicenseRow.state == state, sa.func.date(LedgerEntryRow.posted_at) >= start,
-                   sa.func.date(LedgerEntryRow.posted_at) <= end,
-                   *([LicenseRow.district == district] if district is not None else []))
-            .order_by(LedgerEntryRow.posted_at, LedgerEntryRow.entry_id)
+            sa.select(_LEDGER, _LICENSES.c.license_number, _LICENSES.c.district, _AWARDS.c.credential_id,
+                      _AWARDS.c.credential_name, _AWARDS.c.issuer_id)
+            .join(_LICENSES, _LICENSES.c.license_id == _LEDGER.c.license_id)
+            .outerjoin(_AWARDS, _AWARDS.c.award_id == _LEDGER.c.award_id)
+            .where(_LICENSES.c.state == state, sa.func.date(_LEDGER.c.posted_at) >= start,
+                   sa.func.date(_LEDGER.c.posted_at) <= end,
+                   *([_LICENSES.c.district == district] if district is not None else []))
+            .order_by(_LEDGER.c.posted_at, _LEDGER.c.entry_id)
         )
         return [
-            {"entry": self._to_domain(row[0]), "license_number": row[1], "district": row[2],
-             "credential_id": row[3], "credential_name": row[4], "issuer_id": row[5]}
+            {"entry": self._to_domain(row), "license_number": row.license_number, "district": row.district,
+             "credential_id": row.credential_id, "credential_name": row.credential_name, "issuer_id": row.issuer_id}
             for row in (await self.session.execute(query)).all()
         ]
 
     @staticmethod
-    def _to_domain(row: LedgerEntryRow) -> LedgerEntry:
+    def _to_domain(row: sa.Row[Any]) -> LedgerEntry:
         return LedgerEntry(
             entry_id=row.entry_id,
             license_id=row.license_id,
@@ -421,78 +452,78 @@ class ClaimRepository:
     async def pending_by_state(self) -> dict[str, int]:
         """Claims waiting for a district, per state; the partial index on pending claims keeps this small."""
         query = (
-            sa.select(LicenseRow.state, sa.func.count())
-            .select_from(CreditClaimRow)
-            .join(LicenseRow, LicenseRow.license_id == CreditClaimRow.license_id)
+            sa.select(_LICENSES.c.state, sa.func.count())
+            .select_from(_CLAIMS)
+            .join(_LICENSES, _LICENSES.c.license_id == _CLAIMS.c.license_id)
             .where(sa.text("credit_claims.status = 'pending_approval'"))
-            .group_by(LicenseRow.state)
+            .group_by(_LICENSES.c.state)
         )
         return {state: count for state, count in await self.session.execute(query)}
 
     async def add_once(self, claim: CreditClaim) -> bool:
         inserted = await self.session.execute(
-            insert(CreditClaimRow).values(**self._values(claim)).on_conflict_do_nothing()
-            .returning(CreditClaimRow.award_id)
+            insert(_CLAIMS).values(**self._values(claim)).on_conflict_do_nothing()
+            .returning(_CLAIMS.c.award_id)
         )
         return inserted.first() is not None
 
     async def save(self, claim: CreditClaim) -> None:
         await self.session.execute(
-            sa.update(CreditClaimRow)
-            .where(CreditClaimRow.award_id == claim.award_id, CreditClaimRow.license_id == claim.license_id)
+            sa.update(_CLAIMS)
+            .where(_CLAIMS.c.award_id == claim.award_id, _CLAIMS.c.license_id == claim.license_id)
             .values(**self._values(claim), updated_at=sa.func.now())
         )
 
     async def get(self, award_id: UUID, license_id: UUID, *, for_update: bool = False) -> CreditClaim | None:
-        row = await self.session.get(CreditClaimRow, (award_id, license_id), with_for_update=for_update,
-                                     populate_existing=for_update)
+        query = sa.select(_CLAIMS).where(_CLAIMS.c.award_id == award_id, _CLAIMS.c.license_id == license_id)
+        row = (await self.session.execute(query.with_for_update() if for_update else query)).first()
         return None if row is None else self._to_domain(row)
 
     async def of_award(self, award_id: UUID) -> list[CreditClaim]:
-        query = sa.select(CreditClaimRow).where(CreditClaimRow.award_id == award_id).with_for_update()
-        return [self._to_domain(row) for row in await self.session.scalars(query)]
+        query = sa.select(_CLAIMS).where(_CLAIMS.c.award_id == award_id).with_for_update()
+        return [self._to_domain(row) for row in await self.session.execute(query)]
 
     async def of_license(self, license_id: UUID) -> list[CreditClaim]:
-        query = sa.select(CreditClaimRow).where(CreditClaimRow.license_id == license_id).order_by(
-            CreditClaimRow.earned_on, CreditClaimRow.award_id)
-        return [self._to_domain(row) for row in await self.session.scalars(query)]
+        query = sa.select(_CLAIMS).where(_CLAIMS.c.license_id == license_id).order_by(
+            _CLAIMS.c.earned_on, _CLAIMS.c.award_id)
+        return [self._to_domain(row) for row in await self.session.execute(query)]
 
     async def expired_unannounced(self, now: datetime, limit: int) -> list[CreditClaim]:
         """Decisions on awards past their validUntil whose state has not been told of the expiry yet (the
         expiry sweep's work list, oldest expiry first). A revoked award is left out: it is no longer valid
         anyway, and its state already heard the revocation, which is final."""
         query = (
-            sa.select(CreditClaimRow)
-            .join(AwardRow, AwardRow.award_id == CreditClaimRow.award_id)
-            .where(AwardRow.valid_until.is_not(None), AwardRow.valid_until <= now,
-                   CreditClaimRow.expiry_announced_at.is_(None),
-                   ~sa.exists().where(RevokedAwardRow.award_id == AwardRow.award_id))
-            .order_by(AwardRow.valid_until, CreditClaimRow.award_id, CreditClaimRow.license_id)
+            sa.select(_CLAIMS)
+            .join(_AWARDS, _AWARDS.c.award_id == _CLAIMS.c.award_id)
+            .where(_AWARDS.c.valid_until.is_not(None), _AWARDS.c.valid_until <= now,
+                   _CLAIMS.c.expiry_announced_at.is_(None),
+                   ~sa.exists().where(_REVOKED.c.award_id == _AWARDS.c.award_id))
+            .order_by(_AWARDS.c.valid_until, _CLAIMS.c.award_id, _CLAIMS.c.license_id)
             .limit(limit)
         )
-        return [self._to_domain(row) for row in await self.session.scalars(query)]
+        return [self._to_domain(row) for row in await self.session.execute(query)]
 
     async def mark_expiry_announced(self, award_id: UUID, license_id: UUID, at: datetime) -> bool:
         """Mark the expiry announced unless it already was; False then. Two sweeps racing on one claim: the
         second waits on the row and, once the first commits, finds it marked, so the state hears once."""
         marked = await self.session.execute(
-            sa.update(CreditClaimRow)
-            .where(CreditClaimRow.award_id == award_id, CreditClaimRow.license_id == license_id,
-                   CreditClaimRow.expiry_announced_at.is_(None))
+            sa.update(_CLAIMS)
+            .where(_CLAIMS.c.award_id == award_id, _CLAIMS.c.license_id == license_id,
+                   _CLAIMS.c.expiry_announced_at.is_(None))
             .values(expiry_announced_at=at)
-            .returning(CreditClaimRow.award_id)
+            .returning(_CLAIMS.c.award_id)
         )
         return marked.first() is not None
 
     async def pending(self, state: str, district: str | None, limit: int, offset: int) -> list[CreditClaim]:
         query = (
-            sa.select(CreditClaimRow).join(LicenseRow, LicenseRow.license_id == CreditClaimRow.license_id)
-            .where(CreditClaimRow.status == ClaimStatus.PENDING_APPROVAL.value, LicenseRow.state == state)
+            sa.select(_CLAIMS).join(_LICENSES, _LICENSES.c.license_id == _CLAIMS.c.license_id)
+            .where(_CLAIMS.c.status == ClaimStatus.PENDING_APPROVAL.value, _LICENSES.c.state == state)
         )
         if district is not None:
-            query = query.where(LicenseRow.district == district)
-        query = query.order_by(CreditClaimRow.earned_on, CreditClaimRow.award_id).limit(limit).offset(offset)
-        return [self._to_domain(row) for row in await self.session.scalars(query)]
+            query = query.where(_LICENSES.c.district == district)
+        query = query.order_by(_CLAIMS.c.earned_on, _CLAIMS.c.award_id).limit(limit).offset(offset)
+        return [self._to_domain(row) for row in await self.session.execute(query)]
 
     @staticmethod
     def _values(claim: CreditClaim) -> dict[str, Any]:
@@ -504,7 +535,7 @@ class ClaimRepository:
         }
 
     @staticmethod
-    def _to_domain(row: CreditClaimRow) -> CreditClaim:
+    def _to_domain(row: sa.Row[Any]) -> CreditClaim:
         return CreditClaim(
             award_id=row.award_id, license_id=row.license_id, status=ClaimStatus(row.status), reason=row.reason,
             earned_on=row.earned_on, rule_set_id=row.rule_set_id, rule_set_version=row.rule_set_version,
@@ -518,16 +549,16 @@ class StateApprovalRepository:
 
     async def approve(self, state: str, credential_id: UUID, by: str) -> bool:
         inserted = await self.session.execute(
-            insert(StateApprovalRow).values(state=state, credential_id=credential_id, approved_by=by)
-            .on_conflict_do_nothing().returning(StateApprovalRow.credential_id)
+            insert(_APPROVALS).values(state=state, credential_id=credential_id, approved_by=by)
+            .on_conflict_do_nothing().returning(_APPROVALS.c.credential_id)
         )
         return inserted.first() is not None
 
     async def withdraw(self, state: str, credential_id: UUID) -> None:
-        await self.session.execute(sa.delete(StateApprovalRow).where(
-            StateApprovalRow.state == state, StateApprovalRow.credential_id == credential_id))
+        await self.session.execute(sa.delete(_APPROVALS).where(
+            _APPROVALS.c.state == state, _APPROVALS.c.credential_id == credential_id))
 
     async def of_state(self, state: str) -> set[UUID]:
-        rows = await self.session.scalars(sa.select(StateApprovalRow.credential_id).where(
-            StateApprovalRow.state == state))
+        rows = await self.session.scalars(sa.select(_APPROVALS.c.credential_id).where(
+            _APPROVALS.c.state == state))
         return set(rows)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import UTC, datetime
+from typing import cast
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -25,6 +26,10 @@ from microcred.licensure.adapters.webhook_tables import PENDING, WebhookDelivery
 from microcred.licensure.domain.webhooks import Delivery, DeliveryStatus, Subscription, new_delivery
 
 REPLAYABLE = (DeliveryStatus.DELIVERED.value, DeliveryStatus.DEAD.value)
+# What every feed record of an award sends (enqueue), on the tables: the ORM's bulk-insert plumbing cost more
+# than the statements.
+_DELIVERIES = cast(sa.Table, WebhookDeliveryRow.__table__)
+_SUBSCRIPTIONS = cast(sa.Table, WebhookSubscriptionRow.__table__)
 
 
 class WebhookRepository:
@@ -56,10 +61,10 @@ class WebhookRepository:
             return 0
         deliveries = [new_delivery(subscription_id, record, now) for subscription_id in subscription_ids]
         inserted = await self.session.execute(
-            insert(WebhookDeliveryRow)
+            insert(_DELIVERIES)
             .values([_delivery_values(delivery) for delivery in deliveries])
-            .on_conflict_do_nothing(index_elements=[WebhookDeliveryRow.subscription_id, WebhookDeliveryRow.event_id])
-            .returning(WebhookDeliveryRow.delivery_id)
+            .on_conflict_do_nothing(index_elements=[_DELIVERIES.c.subscription_id, _DELIVERIES.c.event_id])
+            .returning(_DELIVERIES.c.delivery_id)
         )
         return len(inserted.all())
 
@@ -67,11 +72,11 @@ class WebhookRepository:
         """The active subscriptions receiving a record of ``state`` and ``district``, read once per transaction."""
         key = (state, district)
         if key not in self._receivers:
-            column = WebhookSubscriptionRow.district
+            column = _SUBSCRIPTIONS.c.district
             scope = column.is_(None) if district is None else sa.or_(column.is_(None), column == district)
             self._receivers[key] = list(await self.session.scalars(
-                sa.select(WebhookSubscriptionRow.subscription_id).where(
-                    WebhookSubscriptionRow.state == state, WebhookSubscriptionRow.active, scope)
+                sa.select(_SUBSCRIPTIONS.c.subscription_id).where(
+                    _SUBSCRIPTIONS.c.state == state, _SUBSCRIPTIONS.c.active, scope)
             ))
         return self._receivers[key]
 
