@@ -33,8 +33,9 @@ from microcred.events import (
     SubmissionSubmitted,
 )
 from microcred.review.adapters.orm import messaging
+from microcred.review.adapters.repository import CredentialRubrics
 from microcred.review.domain.listing import AssignedListing
-from microcred.review.domain.model import DoubleScoringPolicy
+from microcred.review.domain.model import CredentialRubric, DoubleScoringPolicy
 from microcred.review.service_layer import handlers
 from microcred.review.service_layer.handlers import CriterionScore, ScoreReview, UpsertReviewer
 from microcred.review.service_layer.unit_of_work import ReviewUnitOfWork
@@ -124,8 +125,9 @@ async def open_work(engine: AsyncEngine, sent: SentStatements) -> dict[str, int]
 
 
 # A submitted attempt, single scored, with its credential known and a reviewer free: the claim, the routing lock,
-# whether the attempt exists or was withdrawn, the version's rubric, the review's INSERT; then the drain reads the
-# queue, which versions are known, the panels, the least-loaded reviewers, and assigns with one UPDATE.
+# whether the attempt exists or was withdrawn, the version's rubric (its first reading in the process, which keeps
+# it from then on), the review's INSERT; then the drain reads the queue, which versions are known, the panels, the
+# least-loaded reviewers, and assigns with one UPDATE.
 OPEN_SINGLE = {
     "begin": 1, "inbox": 1, "routing lock": 1, "select reviews": 3, "select withdrawn_attempts": 1,
     "select credential_versions": 2, "insert reviews": 1, "select reviewers": 1, "update reviews": 1,
@@ -133,10 +135,10 @@ OPEN_SINGLE = {
 }
 # The poll of a reviewer's assigned work: the page and its total in one statement, without a transaction.
 POLL = {"select reviews": 1}
-# A single-scored seat: the routing lock, the panel locked, the rubric, the scores written; the drain finds an
-# empty queue.
+# A single-scored seat: the routing lock, the panel locked, the scores written (the rubric kept since the
+# opening); the drain finds an empty queue.
 SCORE_SINGLE = {
-    "begin": 1, "routing lock": 1, "select reviews for update": 2, "select credential_versions": 1,
+    "begin": 1, "routing lock": 1, "select reviews for update": 2,
     "update reviews": 1, "select reviews": 1, "outbox": 1, "commit": 1,
 }
 
@@ -196,3 +198,27 @@ async def test_a_new_reviewer_takes_waiting_work_and_the_counter_sees_it(
         assert (await counted(sent))["update reviews"] == 1
         assert joined.open_reviews == 1
         assert await open_work(engine, sent) == {"dee": 1}
+
+
+async def test_a_version_is_kept_for_the_process_only_from_a_transaction_that_did_not_record_it(
+        engine: AsyncEngine) -> None:
+    # Recorded and read in one transaction that rolls back (a batch that fell back): had the read been kept, the
+    # next delivery would find the version "known" and never record it.
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    rubrics = CredentialRubrics()
+    first = ReviewUnitOfWork(sessions, messaging, "review", credential_rubrics=rubrics)
+    second = ReviewUnitOfWork(sessions, messaging, "review", credential_rubrics=rubrics)
+    version = CredentialRubric(uuid4(), 1, "Credential", RUBRIC)
+    async with first:
+        await first.credentials.add(version)
+        assert await first.credentials.get(version.credential_id, 1) == version
+    async with second:
+        assert await second.credentials.get(version.credential_id, 1) is None
+        await second.credentials.add(version)
+        await second.commit()
+    with SentStatements(engine) as sent:
+        async with first:
+            assert await first.credentials.get(version.credential_id, 1) == version  # read, and kept
+        async with second:
+            assert await second.credentials.get(version.credential_id, 1) == version  # from the process
+        assert (await counted(sent))["select credential_versions"] == 1

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from microcred.review.adapters.metrics import ReliabilityGauges, ReviewMetrics
 from microcred.review.adapters.orm import messaging
+from microcred.review.adapters.repository import CredentialRubrics
 from microcred.review.domain.model import BusinessDays, DoubleScoringPolicy
 from microcred.review.domain.reliability import Thresholds
 from microcred.review.entrypoints.api import create_router
@@ -26,7 +27,9 @@ def build_app(settings: ServiceSettings | None = None) -> FastAPI:
         # A plain ServiceSettings (e.g. from a generic test harness) lacks review's own fields.
         settings = ReviewSettings() if settings is None else ReviewSettings.model_validate(settings.model_dump())
     runtime = ServiceRuntime(settings, tables=messaging, produces=PRODUCES, consumes=CONSUMES)
-    uow = runtime.unit_of_work(partial(ReviewUnitOfWork, metrics=ReviewMetrics(runtime.registry)))
+    uow = runtime.unit_of_work(partial(
+        ReviewUnitOfWork, metrics=ReviewMetrics(runtime.registry), credential_rubrics=CredentialRubrics()
+    ))
     due_in = BusinessDays(settings.review_due_business_days)
     register_consumers(
         runtime.broker,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -83,11 +84,47 @@ def _review_values(review: Review) -> dict[str, Any]:
 
 
 
+# The versions this session's transaction recorded itself (``session.info``): not kept for the process until
+# that transaction commits, which a repository cannot see, so not kept at all.
+_RECORDED_HERE = "microcred.review.credential_versions_recorded"
+
+
+class CredentialRubrics:
+    """Credential versions already read, kept per process: opening an attempt and scoring it each read one.
+
+    Safe across transactions and replicas because a version's row is written once (``add``; a redelivery's copy is
+    refused by its key) and never updated or deleted, so what one committed read found every later read finds. A
+    version read in the transaction that recorded it is not kept: that transaction may still roll back. The least
+    recently used version goes first once ``max_versions`` are kept.
+    """
+
+    def __init__(self, max_versions: int = 1024) -> None:
+        self.max_versions = max_versions
+        self._kept: OrderedDict[CredentialKey, CredentialRubric] = OrderedDict()
+
+    def get(self, key: CredentialKey) -> CredentialRubric | None:
+        found = self._kept.get(key)
+        if found is not None:
+            self._kept.move_to_end(key)
+        return found
+
+    def keep(self, credential: CredentialRubric) -> None:
+        key = (credential.credential_id, credential.version)
+        self._kept[key] = credential
+        self._kept.move_to_end(key)
+        while len(self._kept) > self.max_versions:
+            self._kept.popitem(last=False)
+
+
 class CredentialRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, kept: CredentialRubrics | None = None) -> None:
         self.session = session
+        self.kept = kept if kept is not None else CredentialRubrics()
 
     async def get(self, credential_id: UUID, version: int) -> CredentialRubric | None:
+        key = (credential_id, version)
+        if (found := self.kept.get(key)) is not None:
+            return found
         # Core, not ``session.get``: read on every opening and every score, and never changed once recorded.
         row = (await self.session.execute(
             sa.select(_CREDENTIAL_VERSIONS).where(
@@ -96,11 +133,15 @@ class CredentialRepository:
         )).first()
         if row is None:
             return None
-        return CredentialRubric(
+        found = CredentialRubric(
             row.credential_id, row.version, row.name, Rubric.model_validate(row.rubric), row.calibration_size
         )
+        if key not in self.session.info.get(_RECORDED_HERE, ()):
+            self.kept.keep(found)
+        return found
 
     async def add(self, credential: CredentialRubric) -> None:
+        self.session.info.setdefault(_RECORDED_HERE, set()).add((credential.credential_id, credential.version))
         self.session.add(
             CredentialVersionRow(
                 credential_id=credential.credential_id,

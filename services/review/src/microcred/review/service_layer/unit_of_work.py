@@ -1,14 +1,18 @@
-from sqlalchemy.ext.asyncio import AsyncSession
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from microcred.events import IntegrationEvent
 from microcred.review.adapters.metrics import ReviewMetrics
 from microcred.review.adapters.repository import (
     CredentialRepository,
+    CredentialRubrics,
     PairRepository,
     ReviewerRepository,
     ReviewRepository,
 )
 from microcred.review.domain.model import Decision
+from microcred.runtime.messaging_tables import MessagingTables
 from microcred.runtime.uow import MeteredUnitOfWork
 
 
@@ -21,9 +25,23 @@ class ReviewUnitOfWork(MeteredUnitOfWork[ReviewMetrics]):
     reviews: ReviewRepository
     pairs: PairRepository
 
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        tables: MessagingTables,
+        source: str,
+        on_commit: Callable[[], None] = lambda: None,
+        *,
+        metrics: ReviewMetrics | None = None,
+        credential_rubrics: CredentialRubrics | None = None,
+    ) -> None:
+        super().__init__(session_factory, tables, source, on_commit, metrics=metrics)
+        # The composition root passes one for the process, so every unit of work shares what was read.
+        self.credential_rubrics = credential_rubrics if credential_rubrics is not None else CredentialRubrics()
+
     def bind_repositories(self, session: AsyncSession) -> None:
         self._decisions = []
-        self.credentials = CredentialRepository(session)
+        self.credentials = CredentialRepository(session, self.credential_rubrics)
         self.reviewers = ReviewerRepository(session)
         self.reviews = ReviewRepository(session)
         self.pairs = PairRepository(session)
