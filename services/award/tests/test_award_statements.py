@@ -11,10 +11,8 @@ test_award_statements.py does), so the counts are exactly what the test did.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -29,7 +27,7 @@ from microcred.award.service_layer.signing import IssuingAuthority
 from microcred.award.service_layer.unit_of_work import AwardUnitOfWork
 from microcred.events import CredentialPublished, StackChanged
 from microcred.runtime.auth import Principal, Role
-from microcred.runtime.testing import embedded_postgres_socket, migrated_engine
+from microcred.runtime.testing import counted_statements, embedded_postgres_socket, migrated_engine
 
 pytestmark = pytest.mark.stack
 
@@ -61,32 +59,6 @@ def uow(engine: AsyncEngine) -> AwardUnitOfWork:
     return AwardUnitOfWork(async_sessionmaker(engine, expire_on_commit=False), messaging, "award")
 
 
-def kind(statement: str) -> str:
-    """A statement's verb and first table, e.g. ``select awards``; the two plumbing statements by name."""
-    text = " ".join(statement.split()).lower()
-    if text.startswith("insert into outbox"):
-        return "outbox"
-    if text.startswith("insert into inbox"):
-        return "inbox"
-    if "pg_advisory_xact_lock" in text:
-        return "advisory lock"
-    verb = text.split(" ", 1)[0]
-    table = re.search(r"\b(?:from|into|update)\s+(\w+)", text)
-    return f"{verb} {table.group(1) if table else '?'}"
-
-
-@contextmanager
-def counted(engine: AsyncEngine) -> Iterator[Counter[str]]:
-    seen: Counter[str] = Counter()
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen[kind(statement)] += 1
-
-    sa.event.listen(engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine.sync_engine, "before_cursor_execute", count)
 
 
 async def outbox_types(engine: AsyncEngine) -> Counter[str]:
@@ -120,7 +92,7 @@ async def test_a_passed_score_issues_its_award_reading_each_thing_once(
     score = await submit(uow, authority, build, published, teacher_id="teacher-43")
     before = await outbox_types(engine)
 
-    with counted(engine) as seen:
+    with counted_statements(engine) as seen:
         await handlers.award_passed_submission(score, uow, authority)
 
     assert dict(seen) == ISSUING
@@ -142,7 +114,7 @@ async def test_a_version_arriving_last_issues_every_waiting_award_and_reads_itse
         await handlers.award_passed_submission(score, uow, authority)
     assert await outbox_types(engine) == Counter(), "pending until the version arrives"
 
-    with counted(engine) as seen:
+    with counted_statements(engine) as seen:
         await handlers.record_credential_version(published, uow, authority)
 
     # The version is read once for the three awards (3 times before: the identity map had let go of its row by
@@ -161,12 +133,12 @@ async def test_a_suspension_locks_the_award_and_its_list_and_verification_reads_
     await handlers.award_passed_submission(score, uow, authority)
     award_id = await award_of(engine, score.submission_id)
 
-    with counted(engine) as seen:
+    with counted_statements(engine) as seen:
         changed = await handlers.change_standing(award_id, "suspend", "under review", OPERATOR, uow, authority)
 
     assert changed.standing is Standing.SUSPENDED
     # The award row FOR UPDATE, then the revocation list (unchanged) and the suspension list (set and re-signed).
-    assert seen["select awards"] == 1 and seen["select status_lists"] == 2
+    assert seen["select awards for update"] == 1 and seen["select status_lists for update"] == 2
     assert seen["update status_lists"] == 1 and seen["update awards"] == 1
     async with uow:
         award = await uow.awards.get(award_id)

@@ -12,11 +12,9 @@ does), so the counts are exactly what the test did.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -33,7 +31,7 @@ from microcred.licensure.domain.recognition import Program
 from microcred.licensure.service_layer import handlers, webhooks
 from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
 from microcred.runtime.auth import Principal, Role
-from microcred.runtime.testing import embedded_postgres_socket, migrated_engine
+from microcred.runtime.testing import counted_statements, embedded_postgres_socket, migrated_engine
 
 pytestmark = pytest.mark.stack
 
@@ -53,7 +51,7 @@ EXPECTED = {
     "inbox": 1, "advisory lock": 1, "insert awards": 1, "select licenses": 1,
     "select rule_sets": 2, "select ledger_entries": 2, "select revoked_awards": 1, "insert credit_claims": 2,
     "insert ledger_entries": 2, "select webhook_subscriptions": 2, "select award_status_changes": 1,
-    "select recognition_reviews": 1, "select awards": 1, "select catalog_memberships": 1,
+    "select recognition_reviews for update": 1, "select awards": 1, "select catalog_memberships": 1,
     "select recognition_entries": 1, "insert recognition_entries": 1, "outbox": 1,
 }
 
@@ -81,32 +79,6 @@ async def uow(engine: AsyncEngine) -> LicensureUnitOfWork:
     return uow
 
 
-def kind(statement: str) -> str:
-    """A statement's verb and first table, e.g. ``select licenses``; the two plumbing statements by name."""
-    text = " ".join(statement.split()).lower()
-    if text.startswith("insert into outbox"):
-        return "outbox"
-    if text.startswith("insert into inbox"):
-        return "inbox"
-    if "pg_advisory_xact_lock" in text:
-        return "advisory lock"
-    verb = text.split(" ", 1)[0]
-    table = re.search(r"\b(?:from|into|update)\s+(\w+)", text)
-    return f"{verb} {table.group(1) if table else '?'}"
-
-
-@contextmanager
-def counted(engine: AsyncEngine) -> Iterator[Counter[str]]:
-    seen: Counter[str] = Counter()
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen[kind(statement)] += 1
-
-    sa.event.listen(engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine.sync_engine, "before_cursor_execute", count)
 
 
 def awarded() -> CredentialAwarded:
@@ -127,7 +99,7 @@ async def outbox_types(engine: AsyncEngine) -> Counter[str]:
 async def test_one_award_for_a_teacher_with_two_licenses_reads_each_thing_once(
         uow: LicensureUnitOfWork, engine: AsyncEngine) -> None:
     before = await outbox_types(engine)
-    with counted(engine) as seen:
+    with counted_statements(engine) as seen:
         await handlers.post_credits(awarded(), uow, [INCENTIVE])
 
     assert dict(seen) == EXPECTED
@@ -146,7 +118,7 @@ async def test_a_redelivery_under_a_new_event_id_reads_the_decisions_and_decides
     first = awarded()
     await handlers.post_credits(first, uow, [INCENTIVE])
     before = await outbox_types(engine)
-    with counted(engine) as seen:
+    with counted_statements(engine) as seen:
         await handlers.post_credits(first.model_copy(update={"event_id": uuid.uuid4()}), uow, [INCENTIVE])
 
     # The award was known, so each license's decision is read (and found): nothing is decided or written again.
@@ -161,7 +133,7 @@ async def test_every_feed_record_of_the_transaction_reaches_a_subscription_looke
     for district in (None, "Knox", "Davidson"):
         await webhooks.subscribe(webhooks.Subscribe(state="TN", district=district, url="https://example.org/hook"),
                                  admin, uow, allow_http=False)
-    with counted(engine) as seen:
+    with counted_statements(engine) as seen:
         await handlers.post_credits(awarded(), uow, [INCENTIVE])
 
     assert seen["select webhook_subscriptions"] == 2  # (TN, Knox) and (UT, none)
@@ -185,13 +157,13 @@ async def test_a_revocation_reverses_each_posted_credit_once_and_the_report_show
     award = awarded()
     await handlers.post_credits(award, uow, [INCENTIVE])
     before = await outbox_types(engine)
-    with counted(engine) as seen:
+    with counted_statements(engine) as seen:
         await handlers.record_revocation(revoked(award), uow, [INCENTIVE])
 
     # Each license's decision locked, its credit read, reversed and the balance read again; each rule set read once
     # for both what a revocation does (on_revocation) and what the license requires (4 before: the identity map,
     # being weak, had let go of the row between the two).
-    assert seen["select credit_claims"] == 1 and seen["update credit_claims"] == 2
+    assert seen["select credit_claims for update"] == 1 and seen["update credit_claims"] == 2
     assert seen["insert ledger_entries"] == 2 and seen["select rule_sets"] == 2
     written = await outbox_types(engine) - before
     assert written["licensure.credit-reversed.v1"] == 2, written

@@ -10,7 +10,6 @@ poll is one statement. The locks stay: the routing lock in every writer, FOR UPD
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -40,7 +39,7 @@ from microcred.review.service_layer import handlers
 from microcred.review.service_layer.handlers import CriterionScore, ScoreReview, UpsertReviewer
 from microcred.review.service_layer.unit_of_work import ReviewUnitOfWork
 from microcred.runtime.auth import Principal, Role
-from microcred.runtime.testing import SentStatements, embedded_postgres_socket, migrated_engine
+from microcred.runtime.testing import SentStatements, embedded_postgres_socket, migrated_engine, statement_kind
 
 pytestmark = pytest.mark.stack
 
@@ -69,23 +68,8 @@ def uow(engine: AsyncEngine) -> ReviewUnitOfWork:
     return ReviewUnitOfWork(async_sessionmaker(engine, expire_on_commit=False), messaging, "review")
 
 
-def kind(statement: str) -> str:
-    """A statement's verb and first table (``select reviews``); the plumbing and the routing lock by name."""
-    text = " ".join(statement.split()).lower()
-    if text.startswith(("begin", "commit", "rollback")):
-        return text.split(" ", 1)[0]
-    for plumbing in ("outbox", "inbox"):
-        if text.startswith(f"insert into {plumbing}"):
-            return plumbing
-    if "pg_advisory_xact_lock" in text:
-        return "routing lock"
-    verb = text.split(" ", 1)[0]
-    table = re.search(r"\b(?:from|into|update)\s+(\w+)", text)
-    return f"{verb} {table.group(1) if table else '?'}" + (" for update" if text.endswith("for update") else "")
-
-
 async def counted(sent: SentStatements) -> Counter[str]:
-    return Counter(kind(s) for s in await sent.read())
+    return Counter(statement_kind(s) for s in await sent.read())
 
 
 def published(credential_id: UUID) -> CredentialPublished:
@@ -129,7 +113,7 @@ async def open_work(engine: AsyncEngine, sent: SentStatements) -> dict[str, int]
 # it from then on), the review's INSERT; then the drain reads the queue, which versions are known, the panels, the
 # least-loaded reviewers, and assigns with one UPDATE.
 OPEN_SINGLE = {
-    "begin": 1, "inbox": 1, "routing lock": 1, "select reviews": 3, "select withdrawn_attempts": 1,
+    "begin": 1, "inbox": 1, "advisory lock": 1, "select reviews": 3, "select withdrawn_attempts": 1,
     "select credential_versions": 2, "insert reviews": 1, "select reviewers": 1, "update reviews": 1,
     "outbox": 1, "commit": 1,
 }
@@ -138,7 +122,7 @@ POLL = {"select reviews": 1}
 # A single-scored seat: the routing lock, the panel locked, the scores written (the rubric kept since the
 # opening); the drain finds an empty queue.
 SCORE_SINGLE = {
-    "begin": 1, "routing lock": 1, "select reviews for update": 2,
+    "begin": 1, "advisory lock": 1, "select reviews for update": 2,
     "update reviews": 1, "select reviews": 1, "outbox": 1, "commit": 1,
 }
 
@@ -168,7 +152,7 @@ async def test_a_single_scored_submission_sends_one_write_per_review_change(
 # Double scored (calibration): the attempts of the version counted too, both seats inserted (one statement each),
 # both assigned (one UPDATE each), and two events in the outbox.
 OPEN_DOUBLE = {
-    "begin": 1, "inbox": 1, "routing lock": 1, "select reviews": 4, "select withdrawn_attempts": 1,
+    "begin": 1, "inbox": 1, "advisory lock": 1, "select reviews": 4, "select withdrawn_attempts": 1,
     "select credential_versions": 2, "insert reviews": 2, "select reviewers": 1, "update reviews": 2,
     "outbox": 2, "commit": 1,
 }

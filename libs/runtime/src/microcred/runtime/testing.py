@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import re
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -165,6 +167,39 @@ class SentStatements:
     def transaction_control(sent: list[str]) -> list[str]:
         """The BEGINs (whatever isolation level they spell), COMMITs and ROLLBACKs among ``sent``, by name."""
         return [word for word in (s.split(" ", 1)[0] for s in sent) if word in ("BEGIN", "COMMIT", "ROLLBACK")]
+
+
+def statement_kind(statement: str) -> str:
+    """A statement as the statement-count tests pin it: its verb and first table (``select reviews``), with ``for
+    update`` when it locks its rows; transaction control, the inbox and outbox rows and advisory locks by name."""
+    text = " ".join(statement.split()).lower()
+    if text.startswith(("begin", "commit", "rollback")):
+        return text.split(" ", 1)[0]
+    for plumbing in ("outbox", "inbox"):
+        if text.startswith(f"insert into {plumbing}"):
+            return plumbing
+    if "pg_advisory_xact_lock" in text:
+        return "advisory lock"
+    verb = text.split(" ", 1)[0]
+    table = re.search(r"\b(?:from|into|update)\s+(\w+)", text)
+    return f"{verb} {table.group(1) if table else '?'}" + (" for update" if re.search(r"\bfor update\b", text) else "")
+
+
+@contextmanager
+def counted_statements(engine: AsyncEngine) -> Iterator[Counter[str]]:
+    """The statements sent through ``engine``'s cursors while the block runs, by :func:`statement_kind`. Transaction
+    control does not pass a cursor (SQLAlchemy's asyncpg dialect sends it through asyncpg's ``Transaction``); to
+    count it too, use :class:`SentStatements`."""
+    seen: Counter[str] = Counter()
+
+    def count(_connection: object, _cursor: object, statement: str, *_: object) -> None:
+        seen[statement_kind(statement)] += 1
+
+    sa_event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        sa_event.remove(engine.sync_engine, "before_cursor_execute", count)
 
 
 async def new_database(socket_dir: str) -> str:
