@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import zlib
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -37,6 +36,7 @@ from microcred.review.domain.model import (
     business_day_offsets,
 )
 from microcred.review.domain.reliability import Decision, ScoredPair
+from microcred.runtime.lru import LeastRecentlyUsed
 
 # Routing reads every reviewer's open load and then assigns; two transactions doing that at once
 # could both see the same spare capacity. One transaction-scoped advisory lock serialises routing, and every
@@ -83,7 +83,6 @@ def _review_values(review: Review) -> dict[str, Any]:
     }
 
 
-
 # The versions this session's transaction recorded itself (``session.info``): not kept for the process until
 # that transaction commits, which a repository cannot see, so not kept at all.
 _RECORDED_HERE = "microcred.review.credential_versions_recorded"
@@ -99,21 +98,13 @@ class CredentialRubrics:
     """
 
     def __init__(self, max_versions: int = 1024) -> None:
-        self.max_versions = max_versions
-        self._kept: OrderedDict[CredentialKey, CredentialRubric] = OrderedDict()
+        self._kept: LeastRecentlyUsed[CredentialKey, CredentialRubric] = LeastRecentlyUsed(max_versions)
 
     def get(self, key: CredentialKey) -> CredentialRubric | None:
-        found = self._kept.get(key)
-        if found is not None:
-            self._kept.move_to_end(key)
-        return found
+        return self._kept.get(key)
 
     def keep(self, credential: CredentialRubric) -> None:
-        key = (credential.credential_id, credential.version)
-        self._kept[key] = credential
-        self._kept.move_to_end(key)
-        while len(self._kept) > self.max_versions:
-            self._kept.popitem(last=False)
+        self._kept.keep((credential.credential_id, credential.version), credential)
 
 
 class CredentialRepository:

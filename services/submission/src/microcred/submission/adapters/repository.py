@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +13,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSON, aggregate_order_by, inse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from microcred.events import CriterionFeedback, SubmissionCriteria
+from microcred.runtime.lru import LeastRecentlyUsed
 from microcred.submission.adapters.orm import (
     AttemptRow,
     EarnedCredentialRow,
@@ -48,20 +48,13 @@ class CredentialVersions:
     """
 
     def __init__(self, max_versions: int = 1024) -> None:
-        self.max_versions = max_versions
-        self._kept: OrderedDict[tuple[UUID, int], PublishedCredential] = OrderedDict()
+        self._kept: LeastRecentlyUsed[tuple[UUID, int], PublishedCredential] = LeastRecentlyUsed(max_versions)
 
     def get(self, credential_id: UUID, version: int) -> PublishedCredential | None:
-        found = self._kept.get((credential_id, version))
-        if found is not None:
-            self._kept.move_to_end((credential_id, version))
-        return found
+        return self._kept.get((credential_id, version))
 
     def keep(self, credential: PublishedCredential) -> None:
-        self._kept[(credential.credential_id, credential.version)] = credential
-        self._kept.move_to_end((credential.credential_id, credential.version))
-        while len(self._kept) > self.max_versions:
-            self._kept.popitem(last=False)
+        self._kept.keep((credential.credential_id, credential.version), credential)
 
 
 class CredentialRepository:
