@@ -65,8 +65,8 @@ def cluster(service: str) -> Obj:
                 "synchronous": {"method": "any", "number": 1, "dataDurability": "required"},
                 "parameters": {
                     # Small OLTP: short transactions, a pool of at most 20 connections per replica (the services'
-                    # MICROCRED_DATABASE_POOL_SIZE, kept open, no overflow) for up to MAX_REPLICAS replicas (120), their migrate containers,
-                    # replication, the operator and the metrics exporter, on 1 GiB of memory.
+                    # MICROCRED_DATABASE_POOL_SIZE, kept open, no overflow) for up to MAX_REPLICAS replicas (120),
+                    # their migrate containers, replication, the operator and the metrics exporter, on 1 GiB of memory.
                     "max_connections": "200",
                     "shared_buffers": "256MB",
                     "effective_cache_size": "768MB",

@@ -8,8 +8,9 @@ it instead of opening its own:
 - the first one to enter opens the session, and the others reuse it (BEGIN once);
 - ``claim`` answers from the claims made so far in this batch (a second delivery of an event inside one
   batch is refused, as the inbox would refuse it) and keeps the row for later;
-- ``commit`` makes the events' outbox rows now (in its message's trace context) and keeps them for later, flushes the handler's ORM changes and forgets the loaded objects,
-  so the next message's handler loads afresh, as it would in a session of its own;
+- ``commit`` makes the events' outbox rows now (in its message's trace context) and keeps them for later,
+  flushes the handler's ORM changes and forgets the loaded objects, so the next message's handler loads
+  afresh, as it would in a session of its own;
 - :meth:`SharedTransaction.commit` then writes every inbox row in one INSERT, every outbox row in one
   INSERT, and commits once; only then does the consumer run the units of work's after-commit steps (relay
   wake-up, metrics), kept in ``after_commit``.
