@@ -24,7 +24,7 @@ from pipeline.ceiling import CEILING_DATABASE, raw_ceiling
 from pipeline.charts import draw_run
 from pipeline.counts import SQL_SETTINGS, Counting
 from pipeline.counts import service_env as counting_env
-from pipeline.followers import FOLLOWED, follow
+from pipeline.followers import follow
 from pipeline.options import Options, tag_of
 from pipeline.players import Run, register_licenses, wait_until_credentials_known
 from pipeline.profiles import record
@@ -62,10 +62,9 @@ async def drive(platform: Platform, world: World, options: Options, video: bytes
 
         samples = Samples(started=now())
         sampling_stop = asyncio.Event()
-        ready = [asyncio.Event() for _ in FOLLOWED]
-        followers = [asyncio.create_task(follow(bootstrap, topic, run, flag)) for topic, flag in zip(FOLLOWED, ready,
-                                                                                                        strict=True)]
-        await asyncio.wait_for(asyncio.gather(*(flag.wait() for flag in ready)), 60)
+        ready = asyncio.Event()
+        followers = [asyncio.create_task(follow(bootstrap, run, ready))]
+        await asyncio.wait_for(ready.wait(), 60)
         groups = await asyncio.to_thread(platform.consumer_groups)
         samplers = [
             asyncio.create_task(sample_processes(watched_processes(platform), samples, sampling_stop)),
