@@ -6,7 +6,7 @@ of the copy (sha256, sniffing, and the bytes a short video is probed from), DELE
 longer sends, and what these tests catch coming back: minio's own HEAD of the copy's source, a HEAD of the
 sealed copy (the conditional copy gives its size and ETag), and the probe's range GETs of a video the
 verifying GET has already read whole. Requests are counted where the service sends them: its minio
-client's urllib3 pool.
+client's urllib3 pool, and the event loop's requests (adapters.s3_requests).
 """
 
 from __future__ import annotations
@@ -73,11 +73,20 @@ class CountedStore:
             return urlopen(method, url, *args, **kwargs)
 
         pool.urlopen = counted  # type: ignore[method-assign]
+        requests = self.store._requests
+        send = requests.send
+
+        async def counted_on_the_loop(method: str, object_key: str, headers: Any = None) -> Any:
+            self.sent[method] += 1
+            return await send(method, object_key, headers)
+
+        requests.send = counted_on_the_loop  # type: ignore[method-assign]
 
     def complete(self, submission_id: UUID, evidence: Evidence) -> UploadFacts:
         async def run() -> UploadFacts:
             facts = await sealing.seal(self.store, self.probe, submission_id, evidence)
             await sealing.remove_upload(self.store, evidence)
+            await self.store.close()
             return facts
 
         self.sent.clear()

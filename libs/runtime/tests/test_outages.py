@@ -8,6 +8,7 @@ urllib3's and minio's as the minio client raises them; aiokafka's as a publish o
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Callable
 from http.client import RemoteDisconnected
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from unittest.mock import Mock
 
+import aiohttp
 import asyncpg
 import pytest
 import sqlalchemy as sa
@@ -51,6 +53,32 @@ def s3_error(code: str) -> S3Error:
 
 def max_retries(reason: Exception) -> urllib3.exceptions.MaxRetryError:
     return urllib3.exceptions.MaxRetryError(Mock(), "/evidence/key", reason)
+
+
+def aiohttp_error(server: str) -> BaseException:
+    """What aiohttp raises for a HEAD to a port nobody listens on (``refusing``), or to a server that reads
+    the request and closes the connection without answering (``dropping``): reproduced, not built."""
+
+    async def head() -> BaseException:
+        async def drop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read(100)
+            writer.close()
+
+        listener = await asyncio.start_server(drop, "127.0.0.1", 0)
+        port = listener.sockets[0].getsockname()[1]
+        if server == "refusing":
+            listener.close()
+            await listener.wait_closed()
+        try:
+            async with aiohttp.ClientSession() as session:
+                await session.head(f"http://127.0.0.1:{port}/evidence/key")
+        except aiohttp.ClientError as error:
+            return error
+        finally:
+            listener.close()
+        raise AssertionError(f"a {server} server answered")
+
+    return asyncio.run(head())
 
 
 OUTAGES: dict[str, tuple[Callable[[], BaseException], str]] = {
@@ -105,6 +133,9 @@ OUTAGES: dict[str, tuple[Callable[[], BaseException], str]] = {
         "object store"),
     "store says slow down": (lambda: s3_error("SlowDown"), "object store"),
     "store fails with a 502": (lambda: ServerError("server failed with HTTP status code 502", 502), "object store"),
+    # The same on the requests sent from the event loop (submission's adapters.s3_requests), which do not retry.
+    "store refuses connections, from the loop": (lambda: aiohttp_error("refusing"), "object store"),
+    "store drops the connection, from the loop": (lambda: aiohttp_error("dropping"), "object store"),
     # Raised from an outage: a wrapper that names its cause is that outage.
     "wrapped outage": (lambda: caused_by(ConnectionRefusedError(111, "refused"), RuntimeError("could not load")),
                        "network"),
@@ -119,6 +150,7 @@ FAILURES: dict[str, Callable[[], BaseException]] = {
     "unknown broker error": lambda: kafka.UnknownError(),
     "TLS misconfigured": lambda: max_retries(urllib3.exceptions.SSLError("certificate verify failed")),
     "no such key": lambda: s3_error("NoSuchKey"),
+    "TLS misconfigured, from the loop": lambda: aiohttp.ClientSSLError(Mock(), OSError(1, "certificate verify failed")),
     "store refuses a request": lambda: ServerError("server failed with HTTP status code 400", 400),
     "a file that is not there": lambda: FileNotFoundError(2, "No such file or directory"),
     "a bug": lambda: KeyError("reviewer"),

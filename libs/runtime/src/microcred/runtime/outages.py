@@ -21,7 +21,9 @@ SQLAlchemy 2.1, Tansu through aiokafka, SeaweedFS through minio and urllib3), no
   publish, after its 40 s request timeout), both flagged ``retriable`` by aiokafka, and
   ``KafkaTimeoutError``, which is not flagged but is what a send that never reached a broker raises;
 - the object store gone: urllib3's ``MaxRetryError`` around ``NewConnectionError`` around
-  ``ConnectionRefusedError``, after the minio client's own retries (about 6 s).
+  ``ConnectionRefusedError``, after the minio client's own retries (about 6 s); on the requests the
+  submission service sends from its event loop (aiohttp), ``ClientConnectorError`` at once when refused
+  and ``ServerDisconnectedError`` when the store goes away before it answers.
 """
 
 from __future__ import annotations
@@ -77,6 +79,19 @@ try:
 
     OUTAGE_ERROR_TYPES.append(_urllib3.HTTPError)
     _object_store_checks.append(_urllib3_unavailable)
+except ImportError:  # a service without an object store
+    pass
+
+try:
+    import aiohttp as _aiohttp
+
+    def _aiohttp_unavailable(exc: BaseException) -> bool:
+        # Refused, reset, dropped before or during the answer, or a read that timed out; a certificate or
+        # TLS misconfiguration also ends here and is not an outage.
+        return isinstance(exc, _aiohttp.ClientConnectionError) and not isinstance(exc, _aiohttp.ClientSSLError)
+
+    OUTAGE_ERROR_TYPES.append(_aiohttp.ClientError)
+    _object_store_checks.append(_aiohttp_unavailable)
 except ImportError:  # a service without an object store
     pass
 

@@ -107,6 +107,7 @@ class ServiceRuntime:
         )
         self.lag = ConsumerLagMonitor(self.consumer_policy, registry=self.registry, **kafka_client_options(settings))
         self.background: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        self.closers: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self.verifier = JwtVerifier(
             settings.auth_jwks_url, issuer=settings.auth_issuer, audience=settings.auth_audience
         )
@@ -131,6 +132,11 @@ class ServiceRuntime:
     def run_in_background(self, job: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run ``job`` for the app's lifetime: started once the broker and relay run, cancelled before they stop."""
         self.background.append(job)
+
+    def close_at_shutdown(self, close: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Await ``close`` as the app stops, after the background jobs: for a client the service's own code
+        opened (a connection pool of its own)."""
+        self.closers.append(close)
 
     async def refresh_metrics(self) -> None:
         """Refresh the gauges read from the database and the broker, every ``metrics_refresh_interval_seconds``.
@@ -162,6 +168,11 @@ class ServiceRuntime:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            for close in self.closers:
+                try:
+                    await close()
+                except Exception:
+                    log.warning("closing %s failed", getattr(close, "__qualname__", close), exc_info=True)
             await self.lag.stop()
             await self.broker.stop()
             await self.engine.dispose()

@@ -40,6 +40,7 @@ def build_app(
     ))
     register_consumers(runtime.broker, uow)
     evidence_store = EvidenceStore(settings)
+    runtime.close_at_shutdown(evidence_store.close)
     storage: EvidenceStorage = store or evidence_store
     media: MediaProbe = probe or PyAVMediaProbe(evidence_store.read_range, max_read_bytes=settings.probe_max_read_bytes)
     policy = EvidencePolicy(

@@ -40,6 +40,7 @@ from minio.helpers import DictType
 from minio.lifecycleconfig import AbortIncompleteMultipartUpload, LifecycleConfig, Rule
 
 from microcred.runtime.errors import Conflict
+from microcred.submission.adapters.s3_requests import S3Requests
 from microcred.submission.settings import SubmissionSettings
 
 CHUNK_BYTES = 1024 * 1024
@@ -133,6 +134,12 @@ class EvidenceStore:
         self._keep_max_bytes = settings.inspect_keep_max_bytes
         self._client = _client(settings.s3_endpoint, settings)
         self._signer = _client(settings.s3_public_endpoint or settings.s3_endpoint, settings)
+        # HEAD, DELETE and CopyObject, the calls every completion and submission sends, on the event loop.
+        self._requests = S3Requests(self._client, self._bucket)
+
+    async def close(self) -> None:
+        """Close the event loop's connection pool (minio's pool needs no closing)."""
+        await self._requests.close()
 
     # -- presigned URLs --------------------------------------------------------------------------
 
@@ -277,12 +284,13 @@ class EvidenceStore:
 
     async def stat(self, object_key: str) -> StoredObject | None:
         try:
-            info = await asyncio.to_thread(self._client.stat_object, self._bucket, object_key)
+            answer = await self._requests.send("HEAD", object_key)
         except S3Error as exc:
             if exc.code in _MISSING:
                 return None
             raise
-        return StoredObject(size=info.size or 0, etag=info.etag or "")
+        return StoredObject(size=int(answer.headers.get("content-length", 0)),
+                            etag=answer.headers.get("etag", "").replace('"', ""))
 
     async def inspect(self, object_key: str) -> Inspection | None:
         """One streaming pass over the object; None when it is not there (deleted before or as it was asked)."""
@@ -349,14 +357,12 @@ class EvidenceStore:
         """
         headers: DictType = dict(CopySource(self._bucket, source_key, match_etag=if_etag).gen_copy_headers())
         try:
-            response = await asyncio.to_thread(
-                self._client._execute, "PUT", self._bucket, object_name=target_key, headers=headers
-            )
+            answer = await self._requests.send("PUT", target_key, headers)
         except S3Error as exc:
             if exc.code in _MISSING | _CHANGED:
                 return None
             raise
-        etag, _ = parse_copy_object(response)
+        etag, _ = parse_copy_object(answer.as_urllib3())
         return etag
 
     async def list_objects(self, prefix: str) -> Sequence[ListedObject]:
@@ -373,7 +379,7 @@ class EvidenceStore:
         """Delete the bytes and any unfinished upload of the key; removing what is gone is no error."""
         if upload_id is not None:
             await self.abort_multipart(object_key, upload_id)
-        await asyncio.to_thread(self._client.remove_object, self._bucket, object_key)
+        await self._requests.send("DELETE", object_key)
 
     async def remove_prefix(self, prefix: str) -> None:
         for listed in await self.list_objects(prefix):
