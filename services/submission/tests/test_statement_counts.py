@@ -25,7 +25,7 @@ from submission_fakes import FakeProbe, FakeStore
 from microcred.events import CredentialPublished, CredentialRetired, IssuerProfile, Resource, Rubric, SubmissionCriteria
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.errors import Conflict
-from microcred.runtime.testing import embedded_postgres_socket, migrated_engine
+from microcred.runtime.testing import SentStatements, embedded_postgres_socket, migrated_engine
 from microcred.submission.adapters.orm import messaging
 from microcred.submission.adapters.repository import CredentialVersions
 from microcred.submission.service_layer import handlers
@@ -153,9 +153,13 @@ async def test_a_submissions_use_cases_send_only_the_statements_their_work_needs
     reflection, seen = await statements.of(lambda: teacher.declare(submission_id, "reflection", REFLECTION))
     assert kinds(seen) == ["SELECT submissions", "INSERT evidence"]
     for evidence_id in (video, reflection):
-        _, seen = await statements.of(lambda item=evidence_id: teacher.complete(submission_id, item))
-        # Read, then re-read under the lock to record the verdict: no credential read in either.
+        with SentStatements(engine) as sent:
+            _, seen = await statements.of(lambda item=evidence_id: teacher.complete(submission_id, item))
+            control = SentStatements.transaction_control(await sent.read())
+        # Read, then re-read under the lock to record the verdict: no credential read in either. The first read
+        # is a look before sealing, outside any transaction; only the verdict has one.
         assert kinds(seen) == ["SELECT submissions", "SELECT submissions", "UPDATE evidence"]
+        assert control == ["BEGIN", "COMMIT"]
     _, seen = await statements.of(lambda: teacher.answer(submission_id))
     assert kinds(seen) == ["SELECT submissions", "UPDATE submissions"]
     # Another process (a replica, or this one restarted) reads the content once for itself; the same

@@ -173,8 +173,10 @@ async def _visible(
     return submission, viewer
 
 
-async def _owned(uow: SubmissionUnitOfWork, submission_id: UUID, principal: Principal) -> Submission:
-    submission, viewer = await _visible(uow, submission_id, principal, for_update=True)
+async def _owned(
+    uow: SubmissionUnitOfWork, submission_id: UUID, principal: Principal, *, for_update: bool = True
+) -> Submission:
+    submission, viewer = await _visible(uow, submission_id, principal, for_update=for_update)
     if viewer is not Viewer.OWNER:
         raise Forbidden("only the teacher who owns the submission may change it", code="not_owner")
     return submission
@@ -394,7 +396,10 @@ async def complete_evidence(
     changes nothing.
     """
     async with uow() as reading:
-        submission = await _owned(reading, submission_id, principal)
+        # A look before the slow part, not a decision: the verdict re-reads the item under its lock. So no
+        # transaction (and no lock, which would end with it before the sealing began anyway).
+        await reading.without_transaction()
+        submission = await _owned(reading, submission_id, principal, for_update=False)
         submission.ensure_evidence_editable()
         evidence = _find_evidence(submission, evidence_id)
         if evidence.status is EvidenceStatus.UPLOADED:
