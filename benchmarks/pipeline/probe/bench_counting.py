@@ -4,7 +4,7 @@ statement prepares.
 Tansu counts nothing it can tell us (its only telemetry is an OTLP export), so the Kafka requests are counted
 where they are sent: every request of every aiokafka client (FastStream's consumers and producer, the relay,
 the lag readers) goes through ``AIOKafkaConnection.send``, which is wrapped here. Outgoing HTTP (S3 through
-urllib3, httpx for JWKS or webhooks) is counted the same way, and so are asyncpg's prepares. A daemon thread
+urllib3 and aiohttp, httpx for JWKS or webhooks) is counted the same way, and so are asyncpg's prepares. A daemon thread
 writes the counters to ``<directory>/<pid>.json`` every second; the benchmark reads them before and after its
 measured phase and maps each pid to its service. Counting is a dict increment per request: it changes no behaviour.
 """
@@ -77,6 +77,21 @@ def _wrap_httpx() -> None:
         client.send = counted  # type: ignore[method-assign]
 
 
+def _wrap_aiohttp() -> None:
+    # Submission's object-store requests sent from its event loop (adapters.s3_requests), and the load generator's.
+    import aiohttp
+    from yarl import URL
+
+    request = aiohttp.ClientSession._request
+
+    def counted(self: Any, method: str, str_or_url: Any, *args: Any, **kwargs: Any) -> Any:
+        url = URL(str_or_url)
+        http[f"{method} {url.host}:{url.port}"] += 1
+        return request(self, method, str_or_url, *args, **kwargs)
+
+    aiohttp.ClientSession._request = counted  # type: ignore[method-assign]
+
+
 def snapshot() -> dict[str, Any]:
     return {"pid": os.getpid(), "argv": sys.argv, "kafka": dict(kafka), "http": dict(http), "sql": dict(sql)}
 
@@ -90,7 +105,7 @@ def install_in_process() -> None:
     global _installed
     if not _installed:
         _installed = True
-        for wrap in (_wrap_kafka, _wrap_asyncpg, _wrap_urllib3, _wrap_httpx):
+        for wrap in (_wrap_kafka, _wrap_asyncpg, _wrap_urllib3, _wrap_httpx, _wrap_aiohttp):
             with contextlib.suppress(ImportError):
                 wrap()
 
