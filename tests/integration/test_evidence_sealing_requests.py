@@ -157,3 +157,23 @@ def test_a_copy_is_refused_when_the_upload_changed_or_is_gone_and_a_copy_gone_re
     assert asyncio.run(counted.store.copy(evidence.object_key, f"{evidence.object_key}.copy", if_etag=etag)) is None
     assert asyncio.run(counted.store.copy(f"{evidence.object_key}.none", f"{evidence.object_key}.copy")) is None
     assert asyncio.run(counted.store.inspect(f"{evidence.object_key}.copy")) is None
+
+
+def test_the_event_loops_requests_name_any_key_as_minio_signs_it(endpoints: Endpoints, browser: Minio) -> None:
+    """A key that needs quoting (a space, a plus, a percent sign, non-ASCII) is sent as signed, not re-quoted."""
+    store = CountedStore(endpoints).store
+    key = f"uploads/{uuid4()}/lesson plan +1 100% é.md"
+    browser.put_object(BUCKET, key, io.BytesIO(REFLECTION), len(REFLECTION))
+
+    async def run() -> tuple[Any, ...]:
+        try:
+            found = await store.stat(key)
+            etag = await store.copy(key, f"{key}.copy")
+            await store.remove(key)
+            return found, etag, await store.stat(key), await store.stat(f"{key}.copy")
+        finally:
+            await store.close()
+
+    found, etag, gone, copied = asyncio.run(run())
+    assert found is not None and found.size == len(REFLECTION) and etag == found.etag
+    assert gone is None and copied is not None and copied.etag == etag

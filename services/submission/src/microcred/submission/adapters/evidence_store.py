@@ -1,4 +1,5 @@
-"""The evidence bucket in the object store (S3 API, via the minio SDK).
+"""The evidence bucket in the object store (S3 API, via the minio SDK; its HEAD, DELETE and CopyObject
+requests are sent from the event loop, signed by minio, see ``s3_requests``).
 
 Browsers upload and download evidence directly with presigned URLs; the bytes never pass through
 this service except when it verifies a finished upload (one streaming pass for the sha256, and range
