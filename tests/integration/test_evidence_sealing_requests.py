@@ -160,7 +160,8 @@ def test_a_copy_is_refused_when_the_upload_changed_or_is_gone_and_a_copy_gone_re
 
 
 def test_the_event_loops_requests_name_any_key_as_minio_signs_it(endpoints: Endpoints, browser: Minio) -> None:
-    """A key that needs quoting (a space, a plus, a percent sign, non-ASCII) is sent as signed, not re-quoted."""
+    """A key that needs quoting (a space, a plus, a percent sign, non-ASCII) reaches the store under the signature
+    minio made for it: a path sent quoted otherwise than it was signed is refused (403), and stat would raise."""
     store = CountedStore(endpoints).store
     key = f"uploads/{uuid4()}/lesson plan +1 100% é.md"
     browser.put_object(BUCKET, key, io.BytesIO(REFLECTION), len(REFLECTION))
