@@ -12,6 +12,7 @@ client's urllib3 pool, and the event loop's requests (adapters.s3_requests).
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import io
 from collections import Counter
@@ -65,6 +66,7 @@ class CountedStore:
         self.store = EvidenceStore(config)
         self.probe = PyAVMediaProbe(self.store.read_range, max_read_bytes=config.probe_max_read_bytes)
         self.sent: Counter[str] = Counter()
+        self.sent_on_loop: Counter[str] = Counter()
         pool = self.store._client._http
         urlopen = pool.urlopen
 
@@ -78,6 +80,7 @@ class CountedStore:
 
         async def counted_on_the_loop(method: str, object_key: str, headers: Any = None) -> Any:
             self.sent[method] += 1
+            self.sent_on_loop[method] += 1
             return await send(method, object_key, headers)
 
         requests.send = counted_on_the_loop  # type: ignore[method-assign]
@@ -90,6 +93,7 @@ class CountedStore:
             return facts
 
         self.sent.clear()
+        self.sent_on_loop.clear()
         return asyncio.run(run())
 
 
@@ -130,6 +134,8 @@ def test_completing_a_text_item_is_one_head_one_copy_one_get_and_one_delete(
     submission_id, evidence = uploaded(browser, REFLECTION, "text/markdown", "reflection.md")
     facts = counted.complete(submission_id, evidence)
     assert counted.sent == ONE_ITEM, f"sent {dict(counted.sent)}: a HEAD came back"
+    # Small enough to be read on the event loop: no request left from a worker thread.
+    assert counted.sent_on_loop == ONE_ITEM
     assert facts.sha256 == evidence.sha256 and facts.media is None
     sealed_as_stored(browser, facts, REFLECTION)
 
@@ -157,6 +163,35 @@ def test_a_copy_is_refused_when_the_upload_changed_or_is_gone_and_a_copy_gone_re
     assert asyncio.run(counted.store.copy(evidence.object_key, f"{evidence.object_key}.copy", if_etag=etag)) is None
     assert asyncio.run(counted.store.copy(f"{evidence.object_key}.none", f"{evidence.object_key}.copy")) is None
     assert asyncio.run(counted.store.inspect(f"{evidence.object_key}.copy")) is None
+    assert asyncio.run(counted.store.inspect(f"{evidence.object_key}.copy", len(REFLECTION))) is None
+
+
+@pytest.mark.parametrize("encoding", [None, "gzip"])
+def test_an_object_read_on_the_event_loop_or_in_a_thread_gives_the_same_facts_of_the_stored_bytes(
+    endpoints: Endpoints, browser: Minio, video: bytes, encoding: str | None
+) -> None:
+    """Up to inspect_on_loop_max_bytes an object is read on the loop, above it by minio in a thread; the two
+    must agree, on the bytes as stored even when the uploader's PUT declared a Content-Encoding (a hash of
+    what a decoder made of them would let the stored bytes differ from the sha256 the item is sealed with)."""
+    looped, threaded = CountedStore(endpoints), CountedStore(endpoints, inspect_on_loop_max_bytes=0)
+    headers = {} if encoding is None else {"Content-Encoding": encoding}
+    items = {"text": REFLECTION, "video": video, "binary": bytes(range(256)) * 64,
+             "gzipped": gzip.compress(REFLECTION * 50)}
+    for name, content in items.items():
+        key = f"uploads/{uuid4()}/{name}"
+        browser.put_object(BUCKET, key, io.BytesIO(content), len(content), metadata=headers)  # type: ignore[arg-type]
+
+        async def run(counted: CountedStore, key: str = key, size: int = len(content)) -> Any:
+            try:
+                return await counted.store.inspect(key, size)
+            finally:
+                await counted.store.close()
+
+        on_loop, in_thread = asyncio.run(run(looped)), asyncio.run(run(threaded))
+        assert on_loop == in_thread, name
+        assert on_loop.sha256 == hashlib.sha256(content).hexdigest() and on_loop.content == content, name
+        assert on_loop.text is (name == "text"), name
+    assert looped.sent_on_loop["GET"] == len(items) and threaded.sent_on_loop["GET"] == 0
 
 
 def test_the_event_loops_requests_name_any_key_as_minio_signs_it(endpoints: Endpoints, browser: Minio) -> None:

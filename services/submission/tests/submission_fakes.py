@@ -306,7 +306,7 @@ class FakeStore:
             return None
         return Stored(size=len(content), etag=_etag(content))
 
-    async def inspect(self, object_key: str) -> Inspection | None:
+    async def inspect(self, object_key: str, size: int | None = None) -> Inspection | None:
         content = self.objects.get(object_key)
         if content is None:
             return None

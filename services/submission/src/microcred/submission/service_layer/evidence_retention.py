@@ -124,7 +124,7 @@ async def seal_verified_in_place(
             if await store.copy(evidence.object_key, sealed_key) is not None:
                 # Copied without a condition, so the copy's size is not known before this stat.
                 copied = await store.stat(sealed_key)
-                inspection = await store.inspect(sealed_key) if copied is not None else None
+                inspection = await store.inspect(sealed_key, copied.size) if copied is not None else None
                 if copied is not None and inspection is not None:
                     facts = UploadFacts(size=copied.size, sha256=inspection.sha256, etag=copied.etag,
                                         sniffed_content_type=None, sealed_key=sealed_key)

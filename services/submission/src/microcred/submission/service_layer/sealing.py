@@ -71,7 +71,7 @@ async def measure(
 ) -> UploadFacts:
     """Sha256, sniffed type and (for video) media facts of the object at ``key``, whose size and ETag
     ``stored`` already gives (a completed multipart upload's stat, or a sealed copy's conditional copy)."""
-    inspection = await store.inspect(key)
+    inspection = await store.inspect(key, stored.size)
     if inspection is None:
         # Only a concurrent rejection of the same item deletes it before its verdict.
         raise Conflict(

@@ -90,8 +90,8 @@ class EvidenceStorage(Protocol):
 
     async def stat(self, object_key: str) -> StoredObject | None: ...
 
-    async def inspect(self, object_key: str) -> Inspection | None:
-        """None when the object is not there."""
+    async def inspect(self, object_key: str, size: int | None = None) -> Inspection | None:
+        """None when the object is not there; ``size``, when known, lets a small object be read on the loop."""
 
     async def copy(self, source_key: str, target_key: str, *, if_etag: str | None = None) -> str | None:
         """The copy's ETag; None when the source is gone or no longer ``if_etag``."""
