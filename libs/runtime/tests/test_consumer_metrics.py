@@ -47,8 +47,8 @@ class Inbox:
     def __call__(self) -> Inbox:
         return self
 
-    async def execute(self, statement: Any) -> Any:
-        event_id = statement.compile().params["event_id"]
+    async def execute(self, statement: Any, params: dict[str, Any]) -> Any:
+        event_id = params["event_id"]
         fresh = event_id not in self.seen
         self.seen.add(event_id)
 

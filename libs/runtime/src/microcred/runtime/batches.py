@@ -88,7 +88,7 @@ class SharedTransaction:
             if len(inserted.all()) != len(self.claims):
                 raise BatchConflict("an event of the batch was already in the inbox")
         if self.rows:
-            await self.session.execute(self.tables.outbox.insert(), self.rows)
+            await self.session.execute(self.tables.add_to_outbox, self.rows)
         await self.session.commit()
 
     async def close(self) -> None:

@@ -72,6 +72,17 @@ class OutboxRelay:
             .select_from(self._outbox).where(self._outbox.c.published_at.is_(None))
         )
         self._lock_key = zlib.crc32(f"microcred-outbox-relay:{service}".encode())
+        # A pass's two statements, built once: a statement built per pass costs its construction and its cache
+        # key's tree walk, about 40% of the client's CPU for a statement (0.25 against 0.14 ms in process).
+        self._try_lock = sa.select(sa.func.pg_try_advisory_xact_lock(self._lock_key))
+        outbox = self._outbox
+        unsent = sa.select(outbox.c.id).where(outbox.c.published_at.is_(None)).order_by(outbox.c.id).limit(batch_size)
+        self._stamp = (
+            outbox.update()
+            .where(outbox.c.id.in_(unsent.scalar_subquery()))
+            .values(published_at=sa.func.now())
+            .returning(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.payload, outbox.c.headers)
+        )
         self.published = Counter(
             "microcred_outbox_published", "Outbox events published to Kafka", registry=registry
         )
@@ -143,27 +154,18 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """One pass: publish up to a batch of unsent rows and stamp them. Returns rows published."""
-        outbox = self._outbox
         async with self._session_factory() as session, session.begin():
             # While another replica's relay holds the lock this pass reads as an empty outbox. The lock is
             # its own statement, before the read: a statement sees the rows committed when it started, so a
             # read that took the lock itself (one round trip, as it once did) could start just before the
             # other relay's pass committed, get the lock as that pass released it, and publish that whole
             # batch a second time (seen with two relays on one outbox: tests/integration/test_reliability).
-            if not await session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(self._lock_key))):
+            if not await session.scalar(self._try_lock):
                 return 0
             # Stamped in the read, one statement instead of a SELECT and an UPDATE: the stamps commit only with this
             # transaction, after every ack below, and an error or a crash before then rolls them back, so a row is
             # still stamped only once Kafka has it. The rows stay locked meanwhile; nothing else updates them.
-            unsent = (
-                sa.select(outbox.c.id).where(outbox.c.published_at.is_(None)).order_by(outbox.c.id).limit(self._batch_size)
-            )
-            stamped = await session.execute(
-                outbox.update()
-                .where(outbox.c.id.in_(unsent.scalar_subquery()))
-                .values(published_at=sa.func.now())
-                .returning(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.payload, outbox.c.headers)
-            )
+            stamped = await session.execute(self._stamp)
             rows = sorted(stamped.all(), key=lambda row: row.id)  # RETURNING has no order; commit order is id order
             if not rows:
                 return 0

@@ -18,7 +18,6 @@ from types import TracebackType
 from typing import Generic, Self, TypeVar
 from uuid import UUID
 
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from microcred.events import IntegrationEvent
@@ -112,12 +111,7 @@ class UnitOfWork:
             # Written with the batch's other claims at its commit, which refuses the batch if one was there.
             granted = self._shared.claim(consumer, event_id)
         else:
-            inserted = await self.session.execute(
-                insert(self._tables.inbox)
-                .values(consumer=consumer, event_id=event_id)
-                .on_conflict_do_nothing()
-                .returning(self._tables.inbox.c.event_id)
-            )
+            inserted = await self.session.execute(self._tables.claim, {"consumer": consumer, "event_id": event_id})
             granted = inserted.first() is not None
         self._granted += granted
         self._refused += not granted
@@ -148,10 +142,7 @@ class UnitOfWork:
             self._pending = []
             return
         if events:
-            await self.session.execute(
-                self._tables.outbox.insert(),
-                [outbox_row(event, self._source) for event in events],
-            )
+            await self.session.execute(self._tables.add_to_outbox, [outbox_row(event, self._source) for event in events])
         await self.session.commit()
         self._committed = True
         self._pending = []
