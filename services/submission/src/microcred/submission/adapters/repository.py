@@ -5,18 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, JSON, aggregate_order_by, insert
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from microcred.events import CriterionFeedback, SubmissionCriteria
 from microcred.runtime.lru import LeastRecentlyUsed
+from microcred.submission.adapters import statements
 from microcred.submission.adapters.orm import (
-    AttemptRow,
-    EarnedCredentialRow,
     EvidenceRow,
     PathwayPrerequisiteRow,
     PathwayRow,
@@ -85,17 +84,6 @@ class CredentialRepository:
             .on_conflict_do_nothing()
         )
 
-    def _select(self) -> sa.Select[PublishedCredentialRow, bool]:
-        retired = (
-            sa.select(RetiredCredentialVersionRow.version)
-            .where(
-                RetiredCredentialVersionRow.credential_id == PublishedCredentialRow.credential_id,
-                RetiredCredentialVersionRow.version == PublishedCredentialRow.version,
-            )
-            .exists()
-        )
-        return sa.select(PublishedCredentialRow, retired)
-
     async def bound_version(self, credential_id: UUID, version: int) -> PublishedCredential | None:
         """The version a submission is bound to: its criteria, name and attempt limit, read once per process.
 
@@ -107,9 +95,7 @@ class CredentialRepository:
         if kept is not None:
             return kept
         row = await self.session.scalar(
-            sa.select(PublishedCredentialRow).where(
-                PublishedCredentialRow.credential_id == credential_id, PublishedCredentialRow.version == version
-            )
+            statements.SELECT_BOUND_VERSION, {"credential_id": credential_id, "version": version}
         )
         if row is None:
             return None
@@ -119,11 +105,7 @@ class CredentialRepository:
 
     async def versions(self, credential_id: UUID) -> list[PublishedCredential]:
         """Every published version of the credential, oldest first, each marked retired or not."""
-        rows = await self.session.execute(
-            self._select()
-            .where(PublishedCredentialRow.credential_id == credential_id)
-            .order_by(PublishedCredentialRow.version)
-        )
+        rows = await self.session.execute(statements.SELECT_VERSIONS, {"credential_id": credential_id})
         return [self._to_domain(row, retired) for row, retired in rows.all()]
 
     async def names(self, credential_ids: Iterable[UUID]) -> dict[UUID, str]:
@@ -131,12 +113,7 @@ class CredentialRepository:
         wanted = set(credential_ids)
         if not wanted:
             return {}
-        rows = await self.session.execute(
-            sa.select(PublishedCredentialRow.credential_id, PublishedCredentialRow.name)
-            .where(PublishedCredentialRow.credential_id.in_(wanted))
-            .order_by(PublishedCredentialRow.credential_id, PublishedCredentialRow.version.desc())
-            .distinct(PublishedCredentialRow.credential_id)
-        )
+        rows = await self.session.execute(statements.SELECT_LATEST_NAMES, {"credential_ids": list(wanted)})
         return {row.credential_id: row.name for row in rows}
 
     @staticmethod
@@ -193,11 +170,7 @@ class PathwayRepository:
 
     async def prerequisites_of(self, credential_id: UUID) -> set[UUID]:
         """The union, over active pathways, of what their steps for ``credential_id`` require."""
-        found = await self.session.scalars(
-            sa.select(PathwayPrerequisiteRow.prerequisite_id)
-            .where(PathwayPrerequisiteRow.credential_id == credential_id)
-            .distinct()
-        )
+        found = await self.session.scalars(statements.SELECT_PREREQUISITES, {"credential_id": credential_id})
         return set(found)
 
 
@@ -206,11 +179,9 @@ class EarnedCredentialRepository:
         self.session = session
 
     async def add(self, teacher_id: str, credential_id: UUID, award_id: UUID, earned_at: datetime) -> None:
-        # The first award of a credential is the one kept: a second one earns nothing more.
         await self.session.execute(
-            insert(EarnedCredentialRow)
-            .values(teacher_id=teacher_id, credential_id=credential_id, award_id=award_id, earned_at=earned_at)
-            .on_conflict_do_nothing()
+            statements.INSERT_EARNED,
+            {"teacher_id": teacher_id, "credential_id": credential_id, "award_id": award_id, "earned_at": earned_at},
         )
 
     async def among(self, teacher_id: str, credential_ids: Iterable[UUID]) -> set[UUID]:
@@ -219,9 +190,7 @@ class EarnedCredentialRepository:
         if not wanted:
             return set()
         found = await self.session.scalars(
-            sa.select(EarnedCredentialRow.credential_id).where(
-                EarnedCredentialRow.teacher_id == teacher_id, EarnedCredentialRow.credential_id.in_(wanted)
-            )
+            statements.SELECT_EARNED_AMONG, {"teacher_id": teacher_id, "credential_ids": list(wanted)}
         )
         return set(found)
 
@@ -315,27 +284,7 @@ class _Stored:
 _VERIFIED_IN_PLACE = sa.and_(
     EvidenceRow.uploaded_at.is_not(None), EvidenceRow.verified_key.is_(None), EvidenceRow.removed_at.is_(None)
 )
-_SUBMISSIONS = cast(sa.Table, SubmissionRow.__table__)
-_ATTEMPTS = cast(sa.Table, AttemptRow.__table__)
-_EVIDENCE = cast(sa.Table, EvidenceRow.__table__)
-
-
-def _children(table: sa.Table, *order: sa.ColumnElement[Any]) -> sa.ScalarSelect[Any]:
-    # json_agg of the whole row (the table name as a row value), so adding a column needs no change here.
-    return (
-        sa.select(sa.func.json_agg(aggregate_order_by(sa.literal_column(table.name), *order), type_=JSON))
-        .where(table.c.submission_id == _SUBMISSIONS.c.submission_id)
-        .scalar_subquery()
-    )
-
-
-# A submission with its attempts and evidence in one round trip: the children come back as JSON arrays
-# built by PostgreSQL, instead of two more queries per aggregate.
-_AGGREGATE = sa.select(
-    _SUBMISSIONS,
-    _children(_ATTEMPTS, _ATTEMPTS.c.number).label("attempt_rows"),
-    _children(_EVIDENCE, _EVIDENCE.c.created_at, _EVIDENCE.c.evidence_id).label("evidence_rows"),
-)
+_SUBMISSIONS = statements.SUBMISSIONS
 
 
 class SubmissionRepository:
@@ -351,16 +300,14 @@ class SubmissionRepository:
         self._stored: dict[UUID, _Stored] = {}
 
     async def get(self, submission_id: UUID, *, for_update: bool = False) -> Submission | None:
-        query = _AGGREGATE.where(_SUBMISSIONS.c.submission_id == submission_id)
-        if for_update:
-            query = query.with_for_update(of=_SUBMISSIONS)
-        row = (await self.session.execute(query)).first()
+        query = statements.SELECT_SUBMISSION_FOR_UPDATE if for_update else statements.SELECT_SUBMISSION
+        row = (await self.session.execute(query, {"submission_id": submission_id})).first()
         return None if row is None else self._to_domain(row)
 
     async def list_recent(
         self, *, teacher_id: str | None, limit: int, offset: int
     ) -> list[Submission]:
-        query = _AGGREGATE
+        query = statements.AGGREGATE
         if teacher_id is not None:
             query = query.where(_SUBMISSIONS.c.teacher_id == teacher_id)
         query = query.order_by(_SUBMISSIONS.c.created_at.desc(), _SUBMISSIONS.c.submission_id).limit(limit).offset(offset)
@@ -446,7 +393,7 @@ class SubmissionRepository:
     async def add(self, submission: Submission) -> None:
         current = _Stored.of(submission)
         await self.session.execute(
-            sa.insert(_SUBMISSIONS).values(submission_id=submission.submission_id, **current.submission)
+            statements.INSERT_SUBMISSION, {"submission_id": submission.submission_id, **current.submission}
         )
         await self._write_children(submission.submission_id, _Stored({}, {}, {}), current)
         self._stored[submission.submission_id] = current
@@ -457,7 +404,7 @@ class SubmissionRepository:
         current = _Stored.of(submission)
         if changed := _changes(stored.submission, current.submission):
             await self.session.execute(
-                sa.update(_SUBMISSIONS).where(_SUBMISSIONS.c.submission_id == submission.submission_id).values(changed)
+                statements.UPDATE_SUBMISSION, {"b_submission_id": submission.submission_id, **changed}
             )
         await self._write_children(submission.submission_id, stored, current)
         self._stored[submission.submission_id] = current
@@ -473,19 +420,17 @@ class SubmissionRepository:
                 new_attempts.append({"submission_id": submission_id, "number": number, **values})
             elif changed := _changes(earlier, values):
                 await self.session.execute(
-                    sa.update(_ATTEMPTS)
-                    .where(_ATTEMPTS.c.submission_id == submission_id, _ATTEMPTS.c.number == number)
-                    .values(changed)
+                    statements.UPDATE_ATTEMPT, {"b_submission_id": submission_id, "b_number": number, **changed}
                 )
         if new_attempts:
-            await self.session.execute(sa.insert(_ATTEMPTS), new_attempts)
+            await self.session.execute(statements.INSERT_ATTEMPTS, new_attempts)
         alike: list[tuple[dict[str, Any], list[UUID]]] = []
         for evidence_id, values in after.evidence.items():
             earlier = before.evidence.get(evidence_id)
             if earlier is None:
                 # One by one: items differ in which columns they set (created_at is the server's when absent).
                 await self.session.execute(
-                    sa.insert(_EVIDENCE).values(evidence_id=evidence_id, submission_id=submission_id, **values)
+                    statements.INSERT_EVIDENCE, {"evidence_id": evidence_id, "submission_id": submission_id, **values}
                 )
             elif changed := _changes(earlier, values):
                 same = next((ids for values_of, ids in alike if values_of == changed), None)
@@ -494,7 +439,10 @@ class SubmissionRepository:
                 else:
                     same.append(evidence_id)
         for changed, ids in alike:
-            await self.session.execute(sa.update(_EVIDENCE).where(_evidence_among(ids)).values(changed))
+            if len(ids) == 1:
+                await self.session.execute(statements.UPDATE_ONE_EVIDENCE, {"b_evidence_id": ids[0], **changed})
+            else:
+                await self.session.execute(statements.UPDATE_EVIDENCE_AMONG, {"b_evidence_ids": ids, **changed})
 
     def _to_domain(self, row: sa.Row[Any]) -> Submission:
         submission = Submission(
@@ -520,19 +468,11 @@ class SubmissionRepository:
         return submission
 
 
-def _evidence_among(ids: list[UUID]) -> sa.ColumnElement[bool]:
-    # One item keeps the plain equality; several go as one array parameter, so the statement's text is
-    # the same however many items it names (one prepared statement).
-    if len(ids) == 1:
-        return _EVIDENCE.c.evidence_id == ids[0]
-    return _EVIDENCE.c.evidence_id == sa.any_(sa.literal(ids, type_=ARRAY(sa.Uuid)))
-
-
 def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in after.items() if key not in before or before[key] != value}
 
 
-# The children arrive as JSON (see _AGGREGATE): uuids and times as strings, numbers as numbers.
+# The children arrive as JSON (see statements.AGGREGATE): uuids and times as strings, numbers as numbers.
 def _attempt(a: dict[str, Any]) -> Attempt:
     return Attempt(
         number=a["number"],
