@@ -10,6 +10,7 @@ poll is one statement. The locks stay: the routing lock in every writer, FOR UPD
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -147,6 +148,29 @@ async def test_a_single_scored_submission_sends_one_write_per_review_change(
         assert await counted(sent) == SCORE_SINGLE
         assert scored.scorecard is not None and scored.scorecard.decision == "passed"
         assert await open_work(engine, sent) == {"ann": 0}
+
+
+def set_columns(update: str) -> list[str]:
+    """The columns an UPDATE sets, in the order it names them (``SentStatements`` upper-cases the text)."""
+    return [c.lower() for c in re.findall(r"(\w+)=\$\d+", update.split(" SET ", 1)[1].split(" WHERE ", 1)[0])]
+
+
+async def test_each_seat_update_sets_only_the_columns_that_changed(engine: AsyncEngine, uow: ReviewUnitOfWork) -> None:
+    # One prebuilt UPDATE serves every save: its SET list comes from the values given at execution, so an assignment
+    # and a score must each still name only what they changed, keyed on the seat.
+    credential_id = uuid4()
+    await handlers.record_credential(published(credential_id), uow, DUE_IN)
+    await handlers.upsert_reviewer("ann", UpsertReviewer(credential_ids=None, max_open=5), uow, DUE_IN)
+    with SentStatements(engine) as sent:
+        await handlers.open_review(submitted(credential_id), uow, DUE_IN)
+        page = await handlers.assigned_page("ann", AssignedListing(), uow)
+        await handlers.score_review(page.reviews[0].review_id, marks("not-yet"), reviewer("ann"), uow, DUE_IN)
+        updates = [s for s in await sent.read() if s.startswith("UPDATE REVIEWS")]
+    assert [set_columns(u) for u in updates] == [
+        ["status", "reviewer_id", "assigned_at", "due_at"],
+        ["status", "scored_at", "decision", "total_points", "results", "revision_feedback"],
+    ]
+    assert all(u.endswith(f"WHERE REVIEWS.REVIEW_ID = ${len(set_columns(u)) + 1}::UUID") for u in updates)
 
 
 # Double scored (calibration): the attempts of the version counted too, both seats inserted (one statement each),

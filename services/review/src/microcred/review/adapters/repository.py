@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from microcred.events import CriterionFeedback, CriterionResult, EvidenceRef, Rubric
-from microcred.review.adapters.orm import (
-    CredentialVersionRow,
-    ReviewerRow,
-    ReviewRow,
-    ScoredPairRow,
-    WithdrawnAttemptRow,
-)
+from microcred.review.adapters import statements
+from microcred.review.adapters.orm import CredentialVersionRow, ReviewerRow, ScoredPairRow
 from microcred.review.domain.listing import AssignedListing, AssignedSummary, Page, QueueListing
 from microcred.review.domain.model import (
     Availability,
@@ -38,14 +31,7 @@ from microcred.review.domain.model import (
 from microcred.review.domain.reliability import Decision, ScoredPair
 from microcred.runtime.lru import LeastRecentlyUsed
 
-# Routing reads every reviewer's open load and then assigns; two transactions doing that at once
-# could both see the same spare capacity. One transaction-scoped advisory lock serialises routing, and every
-# transaction that writes a seat (and so moves a reviewer's open-work counter, migration 0009) takes it first.
-_ROUTING_LOCK = zlib.crc32(b"microcred-review-routing")
-
-_REVIEWS = cast(sa.Table, ReviewRow.__table__)
-_CREDENTIAL_VERSIONS = cast(sa.Table, CredentialVersionRow.__table__)
-_WITHDRAWN_ATTEMPTS = cast(sa.Table, WithdrawnAttemptRow.__table__)
+_REVIEWS = statements.REVIEWS
 
 
 def _review_values(review: Review) -> dict[str, Any]:
@@ -118,9 +104,7 @@ class CredentialRepository:
             return found
         # Core, not ``session.get``: read on every opening and every score, and never changed once recorded.
         row = (await self.session.execute(
-            sa.select(_CREDENTIAL_VERSIONS).where(
-                _CREDENTIAL_VERSIONS.c.credential_id == credential_id, _CREDENTIAL_VERSIONS.c.version == version
-            )
+            statements.SELECT_CREDENTIAL_VERSION, {"credential_id": credential_id, "version": version}
         )).first()
         if row is None:
             return None
@@ -147,11 +131,7 @@ class CredentialRepository:
         wanted = set(keys)
         if not wanted:
             return set()
-        rows = await self.session.execute(
-            sa.select(CredentialVersionRow.credential_id, CredentialVersionRow.version).where(
-                sa.tuple_(CredentialVersionRow.credential_id, CredentialVersionRow.version).in_(list(wanted))
-            )
-        )
+        rows = await self.session.execute(statements.SELECT_KNOWN_CREDENTIAL_VERSIONS, {"keys": list(wanted)})
         return {(row.credential_id, row.version) for row in rows}
 
 
@@ -159,17 +139,13 @@ class ReviewerRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def _with_load(self) -> sa.Select[ReviewerRow, int]:
-        # The counter as a column of the result, not the loaded row's attribute: a row already in the session
-        # keeps the value it was loaded with, while the trigger may have moved it since (an assignment flushed).
-        return sa.select(ReviewerRow, ReviewerRow.open_reviews).order_by(ReviewerRow.reviewer_id)
-
     async def get(self, reviewer_id: str) -> Reviewer | None:
-        found = (await self.session.execute(self._with_load().where(ReviewerRow.reviewer_id == reviewer_id))).first()
+        found = (await self.session.execute(statements.SELECT_REVIEWER_WITH_LOAD, {"reviewer_id": reviewer_id})).first()
         return None if found is None else self._to_domain(found[0], found[1])
 
     async def list(self) -> list[Reviewer]:
-        return [self._to_domain(row, load) for row, load in (await self.session.execute(self._with_load())).all()]
+        rows = (await self.session.execute(statements.SELECT_REVIEWERS_WITH_LOAD)).all()
+        return [self._to_domain(row, load) for row, load in rows]
 
     async def least_loaded(self, limit: int, *, exclude_flagged: bool) -> Sequence[Reviewer]:
         """Up to ``limit`` reviewers who could take work at all, least open work first (ties: id).
@@ -180,20 +156,8 @@ class ReviewerRepository:
         and the session flushes its pending seats before this query, so the counts include this transaction's
         own assignments and releases so far.
         """
-        query = (
-            self._with_load()
-            .where(
-                ReviewerRow.active,
-                ReviewerRow.availability == Availability.AVAILABLE.value,
-                ReviewerRow.open_reviews < ReviewerRow.max_open,
-            )
-            .order_by(None)
-            .order_by(ReviewerRow.open_reviews, ReviewerRow.reviewer_id)
-            .limit(limit)
-        )
-        if exclude_flagged:
-            query = query.where(sa.not_(ReviewerRow.flagged))
-        return [self._to_domain(row, n) for row, n in (await self.session.execute(query)).all()]
+        query = statements.SELECT_LEAST_LOADED[exclude_flagged]
+        return [self._to_domain(row, n) for row, n in (await self.session.execute(query, {"limit": limit})).all()]
 
     async def save(self, reviewer: Reviewer) -> None:
         row = await self.session.get(ReviewerRow, reviewer.reviewer_id)
@@ -277,58 +241,40 @@ class ReviewRepository:
         # Per review id, its column values as last read or written in this unit of work (see save).
         self._stored: dict[UUID, Mapping[Any, Any]] = {}
 
-    async def _reviews(self, query: sa.Select[Any]) -> list[Review]:
-        return [self._to_domain(row) for row in await self.session.execute(query)]
+    async def _reviews(self, query: sa.Select[Any], values: Mapping[str, Any] | None = None) -> list[Review]:
+        return [self._to_domain(row) for row in await self.session.execute(query, values)]
 
     async def lock_routing(self) -> None:
-        await self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(_ROUTING_LOCK)))
+        await self.session.execute(statements.LOCK_ROUTING)
 
     async def get(self, review_id: UUID, *, for_update: bool = False) -> Review | None:
-        query = sa.select(_REVIEWS).where(_REVIEWS.c.review_id == review_id)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self.session.execute(query)).first()
+        query = statements.SELECT_REVIEW_FOR_UPDATE if for_update else statements.SELECT_REVIEW
+        row = (await self.session.execute(query, {"review_id": review_id})).first()
         return None if row is None else self._to_domain(row)
 
     async def exists_for_attempt(self, submission_id: UUID, attempt: int) -> bool:
         found = await self.session.scalar(
-            sa.select(_REVIEWS.c.review_id).where(_REVIEWS.c.submission_id == submission_id, _REVIEWS.c.attempt == attempt)
+            statements.SELECT_REVIEW_ID_OF_ATTEMPT, {"submission_id": submission_id, "attempt": attempt}
         )
         return found is not None
 
     async def panel_for_attempt(self, submission_id: UUID, attempt: int) -> list[Review]:
         """Every seat of the attempt's panel, primary first, locked for update."""
         return await self._reviews(
-            sa.select(_REVIEWS)
-            .where(_REVIEWS.c.submission_id == submission_id, _REVIEWS.c.attempt == attempt)
-            .order_by(_REVIEWS.c.parent_review_id.is_not(None), _REVIEWS.c.created_at, _REVIEWS.c.review_id)
-            .with_for_update()
+            statements.SELECT_PANEL_OF_ATTEMPT_FOR_UPDATE, {"submission_id": submission_id, "attempt": attempt}
         )
 
     async def seats_of(self, review_id: UUID, *, for_update: bool = False) -> list[Review]:
         """The panel seats other than the primary of the attempt whose review this is."""
-        query = (
-            sa.select(_REVIEWS)
-            .where(_REVIEWS.c.parent_review_id == review_id)
-            .order_by(_REVIEWS.c.created_at, _REVIEWS.c.review_id)
-        )
-        if for_update:
-            query = query.with_for_update()
-        return await self._reviews(query)
+        query = statements.SELECT_SEATS_OF_FOR_UPDATE if for_update else statements.SELECT_SEATS_OF
+        return await self._reviews(query, {"review_id": review_id})
 
     async def panel_reviewers(self, review_ids: Iterable[UUID]) -> dict[UUID, set[str]]:
         """Per attempt review id: who holds (or has scored) a seat of that attempt's panel."""
         wanted = list(set(review_ids))
         if not wanted:
             return {}
-        attempt_id = sa.func.coalesce(_REVIEWS.c.parent_review_id, _REVIEWS.c.review_id)
-        rows = await self.session.execute(
-            sa.select(attempt_id, _REVIEWS.c.reviewer_id).where(
-                attempt_id.in_(wanted),
-                _REVIEWS.c.reviewer_id.is_not(None),
-                _REVIEWS.c.status.in_([ReviewStatus.ASSIGNED.value, ReviewStatus.SCORED.value]),
-            )
-        )
+        rows = await self.session.execute(statements.SELECT_PANEL_REVIEWERS, {"review_ids": wanted})
         panels: dict[UUID, set[str]] = {}
         for review_id, reviewer_id in rows:
             if reviewer_id is not None:  # filtered in SQL; this only narrows the type
@@ -338,41 +284,25 @@ class ReviewRepository:
     async def attempts_of_version(self, credential_id: UUID, version: int, *, at_most: int) -> int:
         """How many attempts of this credential version have a review (primary rows), counted up to
         ``at_most``: calibration only asks whether the phase is over, so a long history is not scanned."""
-        some = (
-            sa.select(_REVIEWS.c.review_id)
-            .where(
-                _REVIEWS.c.credential_id == credential_id,
-                _REVIEWS.c.credential_version == version,
-                _REVIEWS.c.parent_review_id.is_(None),
-            )
-            .limit(at_most)
-            .subquery()
+        found = await self.session.scalar(
+            statements.COUNT_ATTEMPTS_OF_VERSION, {"credential_id": credential_id, "version": version, "at_most": at_most}
         )
-        found = await self.session.scalar(sa.select(sa.func.count()).select_from(some))
         return int(found or 0)
 
     async def record_withdrawal(self, submission_id: UUID, attempt: int, reason: str | None, at: datetime) -> None:
-        # The first withdrawal of an attempt is the one that counts; a repeat keeps its time and reason.
         await self.session.execute(
-            insert(WithdrawnAttemptRow)
-            .values(submission_id=submission_id, attempt=attempt, reason=reason, withdrawn_at=at)
-            .on_conflict_do_nothing()
+            statements.INSERT_WITHDRAWAL,
+            {"submission_id": submission_id, "attempt": attempt, "reason": reason, "withdrawn_at": at},
         )
 
     async def is_withdrawn(self, submission_id: UUID, attempt: int) -> bool:
         found = await self.session.scalar(
-            sa.select(_WITHDRAWN_ATTEMPTS.c.attempt).where(
-                _WITHDRAWN_ATTEMPTS.c.submission_id == submission_id, _WITHDRAWN_ATTEMPTS.c.attempt == attempt
-            )
+            statements.SELECT_WITHDRAWN_ATTEMPT, {"submission_id": submission_id, "attempt": attempt}
         )
         return found is not None
 
     async def queued(self) -> list[Review]:
-        return await self._reviews(
-            sa.select(_REVIEWS)
-            .where(_REVIEWS.c.status == ReviewStatus.QUEUED.value)
-            .order_by(_REVIEWS.c.created_at, _REVIEWS.c.review_id)
-        )
+        return await self._reviews(statements.SELECT_QUEUED)
 
     async def backlog(self, now: datetime, promise: BusinessDays) -> Backlog:
         """Open seats by status, and attempts past the decision promise, in one query.
@@ -404,20 +334,11 @@ class ReviewRepository:
         return Backlog(assigned=assigned, queued=queued, overdue=overdue)
 
     async def overdue(self, now: datetime) -> list[Review]:
-        return await self._reviews(
-            sa.select(_REVIEWS)
-            .where(_REVIEWS.c.status == ReviewStatus.ASSIGNED.value, _REVIEWS.c.due_at < now)
-            .order_by(_REVIEWS.c.due_at, _REVIEWS.c.review_id)
-            .with_for_update()
-        )
+        return await self._reviews(statements.SELECT_OVERDUE_FOR_UPDATE, {"now": now})
 
     async def scorers_of_earlier_attempts(self, submission_id: UUID, attempt: int) -> set[str]:
         rows = await self.session.scalars(
-            sa.select(_REVIEWS.c.reviewer_id).where(
-                _REVIEWS.c.submission_id == submission_id,
-                _REVIEWS.c.attempt < attempt,
-                _REVIEWS.c.status == ReviewStatus.SCORED.value,
-            )
+            statements.SELECT_SCORERS_OF_EARLIER_ATTEMPTS, {"submission_id": submission_id, "attempt": attempt}
         )
         return {reviewer_id for reviewer_id in rows if reviewer_id is not None}
 
@@ -428,15 +349,19 @@ class ReviewRepository:
         in index order and the count stays on the index, so a reviewer with thousands of open seats costs the
         page, not the whole list. Ties break on the review id so that pages never repeat or skip a row.
         """
-        mine = [_REVIEWS.c.reviewer_id == reviewer_id, _REVIEWS.c.status == ReviewStatus.ASSIGNED.value]
+        query = statements.assigned_page(
+            credential=listing.credential_id is not None, role=listing.role is not None, overdue=listing.overdue,
+            sort="due_at" if listing.sort == "due" else "assigned_at", descending=listing.descending,
+            limited=listing.limit is not None,
+        )
+        values: dict[str, Any] = {"reviewer_id": reviewer_id}
         if listing.credential_id is not None:
-            mine.append(_REVIEWS.c.credential_id == listing.credential_id)
+            values["credential_id"] = listing.credential_id
         if listing.role is not None:
-            mine.append(_REVIEWS.c.role == listing.role)
+            values["role"] = listing.role
         if listing.overdue is not None:
-            mine.append(_REVIEWS.c.due_at < now if listing.overdue else _REVIEWS.c.due_at >= now)
-        column = {"due": "due_at", "assigned": "assigned_at"}[listing.sort]
-        return await self._page(mine, (column, "review_id"), listing.descending, listing.limit, listing.offset)
+            values["now"] = now
+        return await self._page(query, values, listing.limit, listing.offset)
 
     async def assigned_summary(self, reviewer_id: str, now: datetime, soon: datetime) -> AssignedSummary:
         """A reviewer's open seats counted by what needs attention, per credential, in one pass over their index
@@ -460,33 +385,27 @@ class ReviewRepository:
 
     async def queued_page(self, listing: QueueListing) -> Page:
         """One page of the waiting queue (``ix_reviews_status_created``), oldest first unless told otherwise."""
-        waiting = [_REVIEWS.c.status == ReviewStatus.QUEUED.value]
-        if listing.credential_id is not None:
-            waiting.append(_REVIEWS.c.credential_id == listing.credential_id)
-        return await self._page(waiting, ("created_at", "review_id"), listing.descending, listing.limit, listing.offset)
+        query = statements.queued_page(
+            credential=listing.credential_id is not None, descending=listing.descending,
+            limited=listing.limit is not None,
+        )
+        values: dict[str, Any] = {} if listing.credential_id is None else {"credential_id": listing.credential_id}
+        return await self._page(query, values, listing.limit, listing.offset)
 
-    async def _page(self, where: list[sa.ColumnElement[bool]], order: tuple[str, ...], descending: bool,
-                    limit: int | None, offset: int) -> Page:
-        """One page, ordered by the ``order`` columns, and how many rows match in all, read in ONE statement.
+    async def _page(self, query: sa.Select[Any], values: dict[str, Any], limit: int | None, offset: int) -> Page:
+        """One page, and how many rows match in all, read in ONE statement (``statements.assigned_page``, ``.queued_page``).
 
         The page and its total (the route's X-Total-Count) come from one snapshot, so they agree with each other
         even though the routes read without a transaction (``UnitOfWork.without_transaction`` in the runtime). Without a
         limit the page is the whole list and its length is the total. With one, the count (over the same index
         the page walks) is joined to the page, so a page past the end still says how many there are.
         """
-        def ordered(columns: sa.ColumnCollection[str, Any]) -> list[sa.ColumnElement[Any]]:
-            chosen = [columns[name] for name in order]
-            return [c.desc() for c in chosen] if descending else chosen
-
-        page = sa.select(_REVIEWS).where(*where).order_by(*ordered(_REVIEWS.c)).offset(offset)
+        values["offset"] = offset
         if limit is None:
-            reviews = await self._reviews(page)
+            reviews = await self._reviews(query, values)
             return Page(reviews, offset + len(reviews))
-        counted = sa.select(sa.func.count().label("n")).select_from(_REVIEWS).where(*where).subquery("counted")
-        shown = page.limit(limit).subquery("shown")
-        query = (sa.select(counted.c.n, shown).select_from(counted).outerjoin(shown, sa.true())
-                 .order_by(*ordered(shown.c)))
-        found = (await self.session.execute(query)).all()
+        values["limit"] = limit
+        found = (await self.session.execute(query, values)).all()
         # A page past the end is the count's row alone, its seat columns NULL.
         return Page([self._to_domain(row) for row in found if row.review_id is not None], int(found[0].n))
 
@@ -500,11 +419,9 @@ class ReviewRepository:
         current = _review_values(review)
         stored = self._stored.get(review.review_id)
         if stored is None:
-            await self.session.execute(sa.insert(_REVIEWS).values(review_id=review.review_id, **current))
+            await self.session.execute(statements.INSERT_REVIEW, {"review_id": review.review_id, **current})
         elif changed := {key: value for key, value in current.items() if stored[key] != value}:
-            await self.session.execute(
-                sa.update(_REVIEWS).where(_REVIEWS.c.review_id == review.review_id).values(changed)
-            )
+            await self.session.execute(statements.UPDATE_REVIEW, {"b_review_id": review.review_id, **changed})
         self._stored[review.review_id] = current
 
     def _to_domain(self, row: sa.Row[Any]) -> Review:
