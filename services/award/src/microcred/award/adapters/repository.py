@@ -1,10 +1,11 @@
 """Repositories translate between rows and domain objects; the unit of work owns the session.
 
-Every statement here is Core, on the tables (``Row.__table__``), not on the mapped classes: each use case
-reads rows only to build domain objects and writes with explicit INSERTs and UPDATEs, so the ORM's work per
-statement (bulk DML plumbing, the identity map walked to keep loaded objects in step with an UPDATE, mapped
-instances built and then thrown away) cost the issuing path more Python than its database did. Because no
-mapped object is ever loaded into the session, an UPDATE has no loaded object to keep in step.
+Every statement here is Core, on the tables (``Row.__table__``), not on the mapped classes, and built once (in
+``adapters.statements``, which says why): each use case reads rows only to build domain objects and writes with
+explicit INSERTs and UPDATEs, so the ORM's work per statement (bulk DML plumbing, the identity map walked to keep
+loaded objects in step with an UPDATE, mapped instances built and then thrown away) cost the issuing path more
+Python than its database did. Because no mapped object is ever loaded into the session, an UPDATE has no loaded
+object to keep in step.
 
 The immutable rows a transaction may read several times, credential versions and submitted attempts, are
 remembered per unit of work (a repository lives as long as its unit of work): a version arriving after its
@@ -15,22 +16,13 @@ row was gone by the next award.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from microcred.award.adapters.orm import (
-    AwardRow,
-    CollectionRow,
-    CredentialVersionRow,
-    SigningKeyRow,
-    StatusAllocationRow,
-    StatusListRow,
-    SubmittedAttemptRow,
-)
+from microcred.award.adapters import statements
 from microcred.award.domain.model import (
     Award,
     AwardStatus,
@@ -43,14 +35,6 @@ from microcred.award.domain.model import (
 )
 from microcred.events import Alignment, CriterionResult, IssuerProfile, Rubric, SubmissionCriteria
 from microcred.runtime.locks import advisory_xact_lock
-
-_CREDENTIAL_VERSIONS = cast(sa.Table, CredentialVersionRow.__table__)
-_AWARDS = cast(sa.Table, AwardRow.__table__)
-_ATTEMPTS = cast(sa.Table, SubmittedAttemptRow.__table__)
-_COLLECTIONS = cast(sa.Table, CollectionRow.__table__)
-_SIGNING_KEYS = cast(sa.Table, SigningKeyRow.__table__)
-_STATUS_LISTS = cast(sa.Table, StatusListRow.__table__)
-_STATUS_ALLOCATIONS = cast(sa.Table, StatusAllocationRow.__table__)
 
 
 class CredentialVersionRepository:
@@ -71,9 +55,9 @@ class CredentialVersionRepository:
         key = (credential_id, version)
         if key in self._known:
             return self._known[key]
-        row = (await self.session.execute(sa.select(_CREDENTIAL_VERSIONS).where(
-            _CREDENTIAL_VERSIONS.c.credential_id == credential_id, _CREDENTIAL_VERSIONS.c.version == version,
-        ))).first()
+        row = (await self.session.execute(
+            statements.SELECT_CREDENTIAL_VERSION, {"credential_id": credential_id, "version": version}
+        )).first()
         if row is None:
             return None
         credential = self._known[key] = self._to_domain(row)
@@ -81,34 +65,24 @@ class CredentialVersionRepository:
 
     async def add(self, credential: CredentialVersion) -> bool:
         """Store a version once; False if it was already known (published versions never change)."""
-        inserted = await self.session.execute(
-            insert(_CREDENTIAL_VERSIONS)
-            .values(
-                credential_id=credential.credential_id,
-                version=credential.version,
-                issuer=credential.issuer.model_dump(mode="json"),
-                name=credential.name,
-                description=credential.description,
-                competency=credential.competency,
-                rubric=credential.rubric.model_dump(mode="json"),
-                submission_criteria=credential.submission_criteria.model_dump(mode="json"),
-                alignments=[alignment.model_dump(mode="json") for alignment in credential.alignments],
-                image_url=credential.image_url,
-                expiry_months=credential.expiry_months,
-            )
-            .on_conflict_do_nothing()
-            .returning(_CREDENTIAL_VERSIONS.c.credential_id)
-        )
+        inserted = await self.session.execute(statements.INSERT_CREDENTIAL_VERSION_ONCE, {
+            "credential_id": credential.credential_id,
+            "version": credential.version,
+            "issuer": credential.issuer.model_dump(mode="json"),
+            "name": credential.name,
+            "description": credential.description,
+            "competency": credential.competency,
+            "rubric": credential.rubric.model_dump(mode="json"),
+            "submission_criteria": credential.submission_criteria.model_dump(mode="json"),
+            "alignments": [alignment.model_dump(mode="json") for alignment in credential.alignments],
+            "image_url": credential.image_url,
+            "expiry_months": credential.expiry_months,
+        })
         return inserted.first() is not None
 
     async def issuer_profile(self, issuer_id: UUID) -> IssuerProfile | None:
         """The issuer as its newest published credential version describes it."""
-        issuer = await self.session.scalar(
-            sa.select(_CREDENTIAL_VERSIONS.c.issuer)
-            .where(_CREDENTIAL_VERSIONS.c.issuer["issuer_id"].astext == str(issuer_id))
-            .order_by(_CREDENTIAL_VERSIONS.c.received_at.desc())
-            .limit(1)
-        )
+        issuer = await self.session.scalar(statements.SELECT_NEWEST_ISSUER_PROFILE, {"issuer_id": str(issuer_id)})
         return None if issuer is None else IssuerProfile.model_validate(issuer)
 
     @staticmethod
@@ -134,21 +108,14 @@ class AwardRepository:
 
     async def add_once(self, award: Award) -> bool:
         """Insert the award unless its submission already has one; False when it did."""
-        inserted = await self.session.execute(
-            insert(_AWARDS)
-            .values(**self._to_values(award))
-            .on_conflict_do_nothing(index_elements=[_AWARDS.c.submission_id])
-            .returning(_AWARDS.c.award_id)
-        )
+        inserted = await self.session.execute(statements.INSERT_AWARD_ONCE, self._to_values(award))
         return inserted.first() is not None
 
     async def save(self, award: Award) -> None:
-        await self.session.execute(
-            sa.update(_AWARDS).where(_AWARDS.c.award_id == award.award_id).values(**self._to_values(award))
-        )
+        await self.session.execute(statements.UPDATE_AWARD, self._to_values(award) | {"where_award_id": award.award_id})
 
     async def get(self, award_id: UUID) -> Award | None:
-        row = (await self.session.execute(sa.select(_AWARDS).where(_AWARDS.c.award_id == award_id))).first()
+        row = (await self.session.execute(statements.SELECT_AWARD, {"award_id": award_id})).first()
         return None if row is None else self._to_domain(row)
 
     async def lock_submission(self, submission_id: UUID) -> None:
@@ -156,83 +123,50 @@ class AwardRepository:
         await advisory_xact_lock(self.session, f"submission:{submission_id}")
 
     async def get_for_update(self, award_id: UUID) -> Award | None:
-        row = (await self.session.execute(
-            sa.select(_AWARDS).where(_AWARDS.c.award_id == award_id).with_for_update()
-        )).first()
+        row = (await self.session.execute(statements.SELECT_AWARD_FOR_UPDATE, {"award_id": award_id})).first()
         return None if row is None else self._to_domain(row)
 
     async def add_collection_once(self, award: Award) -> bool:
         """Insert a collection award unless the teacher already holds this stack's or pathway's."""
-        inserted = await self.session.execute(
-            insert(_AWARDS)
-            .values(**self._to_values(award))
-            .on_conflict_do_nothing(
-                index_elements=[_AWARDS.c.teacher_id, _AWARDS.c.kind, _AWARDS.c.credential_id],
-                index_where=sa.text("kind <> 'micro_credential'"),
-            )
-            .returning(_AWARDS.c.award_id)
-        )
+        inserted = await self.session.execute(statements.INSERT_COLLECTION_AWARD_ONCE, self._to_values(award))
         return inserted.first() is not None
 
     async def pending_for_submission(self, submission_id: UUID) -> list[Award]:
-        query = (
-            sa.select(_AWARDS)
-            .where(_AWARDS.c.submission_id == submission_id, _AWARDS.c.status == AwardStatus.PENDING.value)
-            .with_for_update()
+        rows = await self.session.execute(
+            statements.SELECT_PENDING_AWARDS_OF_SUBMISSION, {"submission_id": submission_id}
         )
-        return [self._to_domain(row) for row in await self.session.execute(query)]
+        return [self._to_domain(row) for row in rows]
 
     async def held_by(self, teacher_id: str) -> list[Award]:
         """The teacher's issued micro-credential awards in good standing (suspended ones do not count)."""
-        query = sa.select(_AWARDS).where(
-            _AWARDS.c.teacher_id == teacher_id,
-            _AWARDS.c.kind == "micro_credential",
-            _AWARDS.c.status == AwardStatus.ISSUED.value,
-            _AWARDS.c.standing == Standing.ACTIVE.value,
-        ).order_by(_AWARDS.c.issued_at)
-        return [self._to_domain(row) for row in await self.session.execute(query)]
+        rows = await self.session.execute(statements.SELECT_AWARDS_HELD_BY, {"teacher_id": teacher_id})
+        return [self._to_domain(row) for row in rows]
 
     async def teachers_holding_all(self, credential_ids: tuple[UUID, ...]) -> list[str]:
-        query = (
-            sa.select(_AWARDS.c.teacher_id)
-            .where(
-                _AWARDS.c.credential_id.in_(credential_ids),
-                _AWARDS.c.kind == "micro_credential",
-                _AWARDS.c.status == AwardStatus.ISSUED.value,
-                _AWARDS.c.standing == Standing.ACTIVE.value,
-            )
-            .group_by(_AWARDS.c.teacher_id)
-            .having(sa.func.count(sa.distinct(_AWARDS.c.credential_id)) == len(set(credential_ids)))
-        )
-        return list(await self.session.scalars(query))
+        return list(await self.session.scalars(statements.SELECT_TEACHERS_HOLDING_ALL, {
+            "credential_ids": list(credential_ids), "distinct_credentials": len(set(credential_ids)),
+        }))
 
     async def has_collection(self, teacher_id: str, kind: str, collection_id: UUID) -> bool:
-        found = await self.session.scalar(
-            sa.select(_AWARDS.c.award_id).where(
-                _AWARDS.c.teacher_id == teacher_id, _AWARDS.c.kind == kind, _AWARDS.c.credential_id == collection_id
-            )
-        )
+        found = await self.session.scalar(statements.SELECT_COLLECTION_AWARD_ID, {
+            "teacher_id": teacher_id, "kind": kind, "collection_id": collection_id,
+        })
         return found is not None
 
     async def pending_for(self, credential_id: UUID, version: int) -> list[Award]:
-        query = (
-            sa.select(_AWARDS)
-            .where(
-                _AWARDS.c.credential_id == credential_id,
-                _AWARDS.c.credential_version == version,
-                _AWARDS.c.status == AwardStatus.PENDING.value,
-            )
-            .order_by(_AWARDS.c.created_at, _AWARDS.c.award_id)
-            .with_for_update()
-        )
-        return [self._to_domain(row) for row in await self.session.execute(query)]
+        rows = await self.session.execute(statements.SELECT_PENDING_AWARDS_OF_VERSION, {
+            "credential_id": credential_id, "version": version,
+        })
+        return [self._to_domain(row) for row in rows]
 
     async def list(self, *, teacher_id: str | None, limit: int, offset: int) -> list[Award]:
-        query = sa.select(_AWARDS)
-        if teacher_id is not None:
-            query = query.where(_AWARDS.c.teacher_id == teacher_id)
-        query = query.order_by(_AWARDS.c.issued_at.desc(), _AWARDS.c.award_id).limit(limit).offset(offset)
-        return [self._to_domain(row) for row in await self.session.execute(query)]
+        if teacher_id is None:
+            rows = await self.session.execute(statements.SELECT_AWARDS_PAGE, {"limit": limit, "offset": offset})
+        else:
+            rows = await self.session.execute(statements.SELECT_AWARDS_PAGE_OF_TEACHER, {
+                "teacher_id": teacher_id, "limit": limit, "offset": offset,
+            })
+        return [self._to_domain(row) for row in rows]
 
     @staticmethod
     def _to_values(award: Award) -> dict[str, object]:
@@ -300,27 +234,23 @@ class AttemptRepository:
         self._known: dict[tuple[UUID, int], SubmittedAttempt] = {}
 
     async def add(self, attempt: SubmittedAttempt) -> None:
-        await self.session.execute(
-            insert(_ATTEMPTS)
-            .values(
-                submission_id=attempt.submission_id,
-                attempt=attempt.attempt,
-                teacher_id=attempt.teacher_id,
-                teacher_email=attempt.teacher_email,
-                teacher_did=attempt.teacher_did,
-                evidence=[list(item) for item in attempt.evidence],
-                responses=[list(item) for item in attempt.responses],
-            )
-            .on_conflict_do_nothing()
-        )
+        await self.session.execute(statements.INSERT_ATTEMPT_ONCE, {
+            "submission_id": attempt.submission_id,
+            "attempt": attempt.attempt,
+            "teacher_id": attempt.teacher_id,
+            "teacher_email": attempt.teacher_email,
+            "teacher_did": attempt.teacher_did,
+            "evidence": [list(item) for item in attempt.evidence],
+            "responses": [list(item) for item in attempt.responses],
+        })
 
     async def get(self, submission_id: UUID, attempt: int) -> SubmittedAttempt | None:
         key = (submission_id, attempt)
         if key in self._known:
             return self._known[key]
-        row = (await self.session.execute(sa.select(_ATTEMPTS).where(
-            _ATTEMPTS.c.submission_id == submission_id, _ATTEMPTS.c.attempt == attempt,
-        ))).first()
+        row = (await self.session.execute(
+            statements.SELECT_ATTEMPT, {"submission_id": submission_id, "attempt": attempt}
+        )).first()
         if row is None:
             return None
         found = self._known[key] = SubmittedAttempt(
@@ -351,26 +281,19 @@ class CollectionRepository:
             "credential_ids": [str(c) for c in collection.credential_ids],
             "active": collection.active,
         }
-        statement = insert(_COLLECTIONS).values(**values)
-        upsert = statement.on_conflict_do_update(
-            index_elements=[_COLLECTIONS.c.kind, _COLLECTIONS.c.collection_id],
-            set_={key: statement.excluded[key] for key in values if key not in ("kind", "collection_id")},
-            where=_COLLECTIONS.c.revision < statement.excluded.revision,
-        ).returning(_COLLECTIONS.c.collection_id)
-        return (await self.session.execute(upsert)).first() is not None
+        return (await self.session.execute(statements.UPSERT_NEWER_COLLECTION, values)).first() is not None
 
     async def get(self, kind: str, collection_id: UUID) -> Collection | None:
-        row = (await self.session.execute(sa.select(_COLLECTIONS).where(
-            _COLLECTIONS.c.kind == kind, _COLLECTIONS.c.collection_id == collection_id,
-        ))).first()
+        row = (await self.session.execute(
+            statements.SELECT_COLLECTION, {"kind": kind, "collection_id": collection_id}
+        )).first()
         return None if row is None else self._to_domain(row)
 
     async def containing(self, credential_id: UUID) -> list[Collection]:
-        query = sa.select(_COLLECTIONS).where(
-            _COLLECTIONS.c.active.is_(True),
-            _COLLECTIONS.c.credential_ids.contains([str(credential_id)]),
-        )
-        return [self._to_domain(row) for row in await self.session.execute(query)]
+        rows = await self.session.execute(statements.SELECT_ACTIVE_COLLECTIONS_CONTAINING, {
+            "credential_ids": [str(credential_id)],
+        })
+        return [self._to_domain(row) for row in rows]
 
     @staticmethod
     def _to_domain(row: sa.Row[Any]) -> Collection:
@@ -395,29 +318,25 @@ class SigningKeyRepository:
         await advisory_xact_lock(self.session, f"signing-key:{scope}")
 
     async def active(self, scope: str) -> tuple[SigningKey, bytes] | None:
-        row = (await self.session.execute(
-            sa.select(_SIGNING_KEYS).where(_SIGNING_KEYS.c.scope == scope, _SIGNING_KEYS.c.retired_at.is_(None))
-        )).first()
+        row = (await self.session.execute(statements.SELECT_ACTIVE_KEY, {"scope": scope})).first()
         return None if row is None else (self._to_domain(row), row.encrypted_private_key)
 
     async def get(self, key_id: str) -> SigningKey | None:
-        row = (await self.session.execute(sa.select(_SIGNING_KEYS).where(_SIGNING_KEYS.c.key_id == key_id))).first()
+        row = (await self.session.execute(statements.SELECT_KEY, {"key_id": key_id})).first()
         return None if row is None else self._to_domain(row)
 
     async def all_for(self, scope: str) -> list[SigningKey]:
-        query = sa.select(_SIGNING_KEYS).where(_SIGNING_KEYS.c.scope == scope).order_by(_SIGNING_KEYS.c.created_at)
-        return [self._to_domain(row) for row in await self.session.execute(query)]
+        rows = await self.session.execute(statements.SELECT_KEYS_OF_SCOPE, {"scope": scope})
+        return [self._to_domain(row) for row in rows]
 
     async def add(self, key: SigningKey, sealed: bytes) -> None:
-        await self.session.execute(insert(_SIGNING_KEYS).values(
-            key_id=key.key_id, scope=key.scope, public_key_multibase=key.public_key_multibase,
-            encrypted_private_key=sealed, created_at=key.created_at, retired_at=None,
-        ))
+        await self.session.execute(statements.INSERT_KEY, {
+            "key_id": key.key_id, "scope": key.scope, "public_key_multibase": key.public_key_multibase,
+            "encrypted_private_key": sealed, "created_at": key.created_at, "retired_at": None,
+        })
 
     async def retire(self, key_id: str, at: datetime) -> None:
-        await self.session.execute(
-            sa.update(_SIGNING_KEYS).where(_SIGNING_KEYS.c.key_id == key_id).values(retired_at=at)
-        )
+        await self.session.execute(statements.RETIRE_KEY, {"retired_at": at, "where_key_id": key_id})
 
     @staticmethod
     def _to_domain(row: sa.Row[Any]) -> SigningKey:
@@ -432,51 +351,39 @@ class StatusListRepository:
         self.session = session
 
     async def newest_list(self, issuer_id: UUID) -> int | None:
-        return await self.session.scalar(
-            sa.select(sa.func.max(_STATUS_LISTS.c.list_no)).where(_STATUS_LISTS.c.issuer_id == issuer_id)
-        )
+        return await self.session.scalar(statements.SELECT_NEWEST_LIST_NO, {"issuer_id": issuer_id})
 
     async def add(self, issuer_id: UUID, purpose: StatusPurpose, list_no: int, bits: bytes,
                   document: dict[str, Any], at: datetime) -> None:
         """Create a list unless a concurrent transaction just did (its empty list is the same)."""
-        await self.session.execute(
-            insert(_STATUS_LISTS)
-            .values(issuer_id=issuer_id, purpose=purpose, list_no=list_no, bits=bits, document=document,
-                    updated_at=at)
-            .on_conflict_do_nothing()
-        )
+        await self.session.execute(statements.INSERT_STATUS_LIST_ONCE, {
+            "issuer_id": issuer_id, "purpose": purpose, "list_no": list_no, "bits": bits, "document": document,
+            "updated_at": at,
+        })
 
     async def get(self, issuer_id: UUID, purpose: str, list_no: int, *, for_update: bool = False
                   ) -> tuple[bytes, dict[str, Any], datetime] | None:
-        query = sa.select(_STATUS_LISTS.c.bits, _STATUS_LISTS.c.document, _STATUS_LISTS.c.updated_at).where(
-            _STATUS_LISTS.c.issuer_id == issuer_id, _STATUS_LISTS.c.purpose == purpose,
-            _STATUS_LISTS.c.list_no == list_no,
-        )
-        row = (await self.session.execute(query.with_for_update() if for_update else query)).first()
+        query = statements.SELECT_STATUS_LIST_FOR_UPDATE if for_update else statements.SELECT_STATUS_LIST
+        row = (await self.session.execute(
+            query, {"issuer_id": issuer_id, "purpose": purpose, "list_no": list_no}
+        )).first()
         return None if row is None else (row.bits, row.document, row.updated_at)
 
     async def save(self, issuer_id: UUID, purpose: str, list_no: int, bits: bytes, document: dict[str, Any],
                    at: datetime) -> None:
-        await self.session.execute(
-            sa.update(_STATUS_LISTS)
-            .where(_STATUS_LISTS.c.issuer_id == issuer_id, _STATUS_LISTS.c.purpose == purpose,
-                   _STATUS_LISTS.c.list_no == list_no)
-            .values(bits=bits, document=document, updated_at=at)
-        )
+        await self.session.execute(statements.UPDATE_STATUS_LIST, {
+            "bits": bits, "document": document, "updated_at": at,
+            "where_issuer_id": issuer_id, "where_purpose": purpose, "where_list_no": list_no,
+        })
 
     async def allocate(self, issuer_id: UUID, list_no: int, index: int, award_id: UUID) -> bool:
         """Claim one position of a list for an award; False when another award holds it."""
-        inserted = await self.session.execute(
-            insert(_STATUS_ALLOCATIONS)
-            .values(issuer_id=issuer_id, list_no=list_no, status_index=index, award_id=award_id)
-            .on_conflict_do_nothing(index_elements=[_STATUS_ALLOCATIONS.c.issuer_id, _STATUS_ALLOCATIONS.c.list_no,
-                                                    _STATUS_ALLOCATIONS.c.status_index])
-            .returning(_STATUS_ALLOCATIONS.c.award_id)
-        )
+        inserted = await self.session.execute(statements.INSERT_ALLOCATION_ONCE, {
+            "issuer_id": issuer_id, "list_no": list_no, "status_index": index, "award_id": award_id,
+        })
         return inserted.first() is not None
 
     async def allocated(self, issuer_id: UUID, list_no: int) -> int:
         return await self.session.scalar(
-            sa.select(sa.func.count()).select_from(_STATUS_ALLOCATIONS)
-            .where(_STATUS_ALLOCATIONS.c.issuer_id == issuer_id, _STATUS_ALLOCATIONS.c.list_no == list_no)
+            statements.COUNT_ALLOCATIONS, {"issuer_id": issuer_id, "list_no": list_no}
         ) or 0
