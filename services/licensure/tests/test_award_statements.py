@@ -186,3 +186,32 @@ async def test_an_expired_award_is_announced_once_and_reversed_where_its_rule_se
     # TN keeps an expired credential's credit, UT reverses it (the shipped rule sets).
     assert await handlers.sweep_expired_credentials(uow, now=now) == handlers.ExpirySweep(announced=2, reversed=1)
     assert await handlers.sweep_expired_credentials(uow, now=now) == handlers.ExpirySweep(announced=0, reversed=0)
+
+
+async def test_a_district_poll_and_an_approval_read_and_write_each_thing_once(
+        uow: LicensureUnitOfWork, engine: AsyncEngine) -> None:
+    # AR holds every credit for the district's approval (the shipped rule set): the benchmark's district path.
+    admin = Principal(subject="admin-pulaski", roles=frozenset({Role.DISTRICT_ADMIN}), states=("AR",),
+                      district="Pulaski")
+    await handlers.register_license(handlers.RegisterLicense(
+        teacher_id="teacher-ar", state="AR", license_number="AR-1", license_type="Standard",
+        cycle_start=date(2024, 7, 1), cycle_end=date(2029, 6, 30), district="Pulaski",
+    ), OPERATOR, uow)
+    award = awarded().model_copy(update={"teacher_id": "teacher-ar", "states": ("AR",)})
+    await handlers.post_credits(award, uow)
+
+    with counted_statements(engine) as polled:
+        pending = await handlers.pending_credits("AR", None, admin, uow, limit=500, offset=0)
+    assert [(claim.award_id, license.license_number) for claim, license, _ in pending] == [(award.award_id, "AR-1")]
+    assert dict(polled) == {"select credit_claims": 1, "select licenses": 1, "select awards": 1}
+
+    claim, license, _ = pending[0]
+    with counted_statements(engine) as decided:
+        approved = await handlers.decide_credit(claim.award_id, license.license_id,
+                                                handlers.Decision(approve=True, reason="on plan"), admin, uow)
+    assert approved.status.value == "posted"
+    assert dict(decided) == {
+        "select licenses": 1, "advisory lock": 1, "select credit_claims for update": 1, "select awards": 1,
+        "select rule_sets": 1, "select ledger_entries": 1, "update credit_claims": 1, "insert ledger_entries": 1,
+        "select webhook_subscriptions": 1, "outbox": 1,
+    }

@@ -25,6 +25,15 @@ _ENTRIES = cast(sa.Table, RecognitionEntryRow.__table__)
 _MEMBERSHIPS = cast(sa.Table, MembershipRow.__table__)
 _AWARDS = cast(sa.Table, AwardRow.__table__)
 
+# What every award's re-evaluation sends, built once so each cache key is computed once (as in
+# adapters/statements.py); the values are bound at execution.
+_ENTRY_COLUMNS = ("entry_id", "teacher_id", "program_id", "program_version", "state", "district", "key", "kind",
+                  "year", "award_ids", "reason", "amount", "pending")
+_INSERT_ENTRY = insert(_ENTRIES).values({column: sa.bindparam(column) for column in _ENTRY_COLUMNS})
+_SELECT_ENTRIES_OF_TEACHER = sa.select(_ENTRIES).where(_ENTRIES.c.teacher_id == sa.bindparam("teacher_id")).order_by(
+    _ENTRIES.c.seq)
+_SELECT_ACTIVE_MEMBERSHIPS = sa.select(_MEMBERSHIPS).where(_MEMBERSHIPS.c.active)
+
 
 @dataclass(frozen=True)
 class StoredEntry:
@@ -46,16 +55,16 @@ class RecognitionRepository:
     async def append(self, stored: StoredEntry) -> None:
         e = stored.entry
         # Sent now, not at a flush: the next read of the ledger in this transaction sees it, in order.
-        await self.session.execute(insert(_ENTRIES).values(
-            entry_id=stored.entry_id, teacher_id=stored.teacher_id, program_id=e.program_id,
-            program_version=e.program_version, state=stored.state, district=stored.district, key=e.key,
-            kind=e.kind, year=e.year, award_ids=[str(a) for a in e.award_ids], reason=e.reason, amount=e.amount,
-            pending=e.pending,
-        ))
+        await self.session.execute(_INSERT_ENTRY, {
+            "entry_id": stored.entry_id, "teacher_id": stored.teacher_id, "program_id": e.program_id,
+            "program_version": e.program_version, "state": stored.state, "district": stored.district, "key": e.key,
+            "kind": e.kind, "year": e.year, "award_ids": [str(a) for a in e.award_ids], "reason": e.reason,
+            "amount": e.amount, "pending": e.pending,
+        })
 
     async def of_teacher(self, teacher_id: str) -> list[RecognitionEntry]:
-        query = sa.select(_ENTRIES).where(_ENTRIES.c.teacher_id == teacher_id).order_by(_ENTRIES.c.seq)
-        return [self._entry(row) for row in await self.session.execute(query)]
+        rows = await self.session.execute(_SELECT_ENTRIES_OF_TEACHER, {"teacher_id": teacher_id})
+        return [self._entry(row) for row in rows]
 
 
     async def awaiting_decision(self, state: str, district: str | None) -> list[tuple[StoredEntry, datetime]]:
@@ -109,7 +118,7 @@ class MembershipRepository:
         """Every active stack and pathway: a few hundred rows at most, read whole per evaluation."""
         stacks: dict[UUID, frozenset[UUID]] = {}
         pathways: dict[UUID, frozenset[UUID]] = {}
-        for row in await self.session.execute(sa.select(_MEMBERSHIPS).where(_MEMBERSHIPS.c.active)):
+        for row in await self.session.execute(_SELECT_ACTIVE_MEMBERSHIPS):
             (stacks if row.kind == "stack" else pathways)[row.collection_id] = frozenset(
                 UUID(c) for c in row.credential_ids)
         return Memberships(stacks=stacks, pathways=pathways)

@@ -42,6 +42,15 @@ class RecognitionReviewRow(Base):
 # The statements of every award's re-evaluation (hold, schedule) on the table: the ORM's DML plumbing and its
 # walk of the identity map after an UPDATE cost more than the statements, and no review row is ever loaded.
 _REVIEWS = cast(sa.Table, RecognitionReviewRow.__table__)
+# Built once so each cache key is computed once (as in adapters/statements.py). The UPDATE's WHERE bind is not
+# named after a column: that name is reserved for the column's SET.
+_HOLD = sa.select(_REVIEWS.c.teacher_id).where(_REVIEWS.c.teacher_id == sa.bindparam("teacher_id")).with_for_update(
+    skip_locked=True)
+_DELETE = sa.delete(_REVIEWS).where(_REVIEWS.c.teacher_id == sa.bindparam("teacher_id"))
+_RESCHEDULE = sa.update(_REVIEWS).where(_REVIEWS.c.teacher_id == sa.bindparam("target_teacher_id")).values(
+    due_at=sa.bindparam("due_at"))
+_INSERT_MISSING = insert(_REVIEWS).values(teacher_id=sa.bindparam("teacher_id"), due_at=sa.bindparam("due_at")
+                                          ).on_conflict_do_nothing(index_elements=[_REVIEWS.c.teacher_id])
 
 
 class RecognitionReviewRepository:
@@ -51,22 +60,18 @@ class RecognitionReviewRepository:
     async def hold(self, teacher_id: str) -> bool:
         """Lock the teacher's row if it exists and nobody else holds it; True then (and for a row this
         transaction already holds, as the worker's)."""
-        found = await self.session.scalar(
-            sa.select(_REVIEWS.c.teacher_id).where(_REVIEWS.c.teacher_id == teacher_id)
-            .with_for_update(skip_locked=True))
+        found = await self.session.scalar(_HOLD, {"teacher_id": teacher_id})
         return found is not None
 
     async def schedule(self, teacher_id: str, due_at: datetime | None, *, held: bool) -> None:
         """The teacher's next due date after a re-evaluation; None: only a new fact can change their standing.
         Without the row held, only a missing row is added (see the module's note)."""
-        row = _REVIEWS.c
         if held and due_at is None:
-            await self.session.execute(sa.delete(_REVIEWS).where(row.teacher_id == teacher_id))
+            await self.session.execute(_DELETE, {"teacher_id": teacher_id})
         elif held:
-            await self.session.execute(sa.update(_REVIEWS).where(row.teacher_id == teacher_id).values(due_at=due_at))
+            await self.session.execute(_RESCHEDULE, {"target_teacher_id": teacher_id, "due_at": due_at})
         elif due_at is not None:
-            await self.session.execute(insert(_REVIEWS).values(teacher_id=teacher_id, due_at=due_at)
-                                       .on_conflict_do_nothing(index_elements=[row.teacher_id]))
+            await self.session.execute(_INSERT_MISSING, {"teacher_id": teacher_id, "due_at": due_at})
 
     async def enqueue_holders(self, credential_ids: Collection[UUID], at: datetime) -> int:
         """Every teacher holding one of the credentials, due at ``at`` (or earlier, if already so): one

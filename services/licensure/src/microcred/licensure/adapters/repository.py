@@ -9,6 +9,8 @@ left to the ORM: the recognition reports load mapped licenses, and it keeps any 
 
 A rule set version never changes once published, so ``RuleSetRepository.get`` reads each one once per unit of
 work (a repository lives as long as its unit of work), for the several claims a revocation may settle.
+
+What every award, decision and district poll sends is built once, in adapters/statements.py (why: there).
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from microcred.licensure.adapters import statements as q
 from microcred.licensure.adapters.orm import (
     AwardRow,
-    AwardStatusChangeRow,
     CredentialVersionRow,
     CreditClaimRow,
     LedgerEntryRow,
@@ -52,7 +54,6 @@ _RULE_SETS = cast(sa.Table, RuleSetRow.__table__)
 _LICENSES = cast(sa.Table, LicenseRow.__table__)
 _AWARDS = cast(sa.Table, AwardRow.__table__)
 _REVOKED = cast(sa.Table, RevokedAwardRow.__table__)
-_STATUS_CHANGES = cast(sa.Table, AwardStatusChangeRow.__table__)
 _CREDENTIAL_VERSIONS = cast(sa.Table, CredentialVersionRow.__table__)
 _LEDGER = cast(sa.Table, LedgerEntryRow.__table__)
 _CLAIMS = cast(sa.Table, CreditClaimRow.__table__)
@@ -71,7 +72,7 @@ class RuleSetRepository:
         return list((await self.session.execute(query)).scalars())
 
     async def of_state(self, state: str) -> list[RuleSet]:
-        rows = await self.session.execute(sa.select(_RULE_SETS).where(_RULE_SETS.c.state == state))
+        rows = await self.session.execute(q.SELECT_RULE_SETS_OF_STATE, {"state": state})
         return [self._to_domain(row) for row in rows]
 
     async def all(self) -> list[RuleSet]:
@@ -83,8 +84,7 @@ class RuleSetRepository:
         key = (rule_set_id, version)
         if key in self._known:
             return self._known[key]
-        row = (await self.session.execute(sa.select(_RULE_SETS).where(
-            _RULE_SETS.c.rule_set_id == rule_set_id, _RULE_SETS.c.version == version))).first()
+        row = (await self.session.execute(q.SELECT_RULE_SET, {"rule_set_id": rule_set_id, "version": version})).first()
         if row is None:
             return None
         rule_set = self._known[key] = self._to_domain(row)
@@ -151,29 +151,22 @@ class LicenseRepository:
 
     async def add_once(self, license: License) -> bool:
         """Insert the license unless its teacher already registered that number in that state; False then."""
-        inserted = await self.session.execute(
-            insert(_LICENSES)
-            .values(
-                license_id=license.license_id,
-                teacher_id=license.teacher_id,
-                state=license.state,
-                license_number=license.license_number,
-                license_type=license.license_type,
-                cycle_start=license.cycle_start,
-                cycle_end=license.cycle_end,
-                required_amount=license.required_amount,
-                district=license.district,
-                growth_plan=[str(c) for c in license.growth_plan],
-            )
-            .on_conflict_do_nothing(
-                index_elements=[_LICENSES.c.teacher_id, _LICENSES.c.state, _LICENSES.c.license_number]
-            )
-            .returning(_LICENSES.c.license_id)
-        )
+        inserted = await self.session.execute(q.INSERT_LICENSE_ONCE, {
+            "license_id": license.license_id,
+            "teacher_id": license.teacher_id,
+            "state": license.state,
+            "license_number": license.license_number,
+            "license_type": license.license_type,
+            "cycle_start": license.cycle_start,
+            "cycle_end": license.cycle_end,
+            "required_amount": license.required_amount,
+            "district": license.district,
+            "growth_plan": [str(c) for c in license.growth_plan],
+        })
         return inserted.first() is not None
 
     async def get(self, license_id: UUID) -> License | None:
-        row = (await self.session.execute(sa.select(_LICENSES).where(_LICENSES.c.license_id == license_id))).first()
+        row = (await self.session.execute(q.SELECT_LICENSE, {"license_id": license_id})).first()
         return None if row is None else self._to_domain(row)
 
     async def set_growth_plan(self, license_id: UUID, credential_ids: Sequence[UUID]) -> None:
@@ -183,8 +176,8 @@ class LicenseRepository:
         )
 
     async def of_teacher(self, teacher_id: str) -> list[License]:
-        query = sa.select(_LICENSES).where(_LICENSES.c.teacher_id == teacher_id).order_by(_LICENSES.c.license_id)
-        return [self._to_domain(row) for row in await self.session.execute(query)]
+        rows = await self.session.execute(q.SELECT_LICENSES_OF_TEACHER, {"teacher_id": teacher_id})
+        return [self._to_domain(row) for row in rows]
 
     async def list(
         self, *, everyone: bool, teacher_id: str | None, states: Sequence[str], limit: int, offset: int
@@ -221,59 +214,48 @@ class AwardRepository:
     async def add(self, award: AwardRecord) -> bool:
         """Remember the award; False if it was already known (redelivered, or republished under a new event id).
         A newly added award has no decision on any license yet: every decision is made on a known award."""
-        inserted = await self.session.execute(
-            insert(_AWARDS)
-            .values(
-                award_id=award.award_id,
-                teacher_id=award.teacher_id,
-                credential_id=award.credential_id,
-                credential_version=award.credential_version,
-                credential_name=award.credential_name,
-                issued_at=award.issued_at,
-                issuer_id=award.issuer_id,
-                valid_until=award.valid_until,
-                credential=award.credential,
-                credential_url=award.credential_url,
-            )
-            .on_conflict_do_nothing()
-            .returning(_AWARDS.c.award_id)
-        )
+        inserted = await self.session.execute(q.INSERT_AWARD_ONCE, {
+            "award_id": award.award_id,
+            "teacher_id": award.teacher_id,
+            "credential_id": award.credential_id,
+            "credential_version": award.credential_version,
+            "credential_name": award.credential_name,
+            "issued_at": award.issued_at,
+            "issuer_id": award.issuer_id,
+            "valid_until": award.valid_until,
+            "credential": award.credential,
+            "credential_url": award.credential_url,
+        })
         return inserted.first() is not None
 
     async def get(self, award_id: UUID) -> AwardRecord | None:
-        row = (await self.session.execute(sa.select(_AWARDS).where(_AWARDS.c.award_id == award_id))).first()
+        row = (await self.session.execute(q.SELECT_AWARD, {"award_id": award_id})).first()
         return None if row is None else self._to_domain(row)
 
     async def record_revocation(self, award_id: UUID, reason: str, at: datetime) -> bool:
         """Remember the revocation, even before the award itself arrives; False if already known."""
         inserted = await self.session.execute(
-            insert(_REVOKED).values(award_id=award_id, reason=reason, revoked_at=at)
-            .on_conflict_do_nothing().returning(_REVOKED.c.award_id)
-        )
+            q.INSERT_REVOCATION_ONCE, {"award_id": award_id, "reason": reason, "revoked_at": at})
         return inserted.first() is not None
 
     async def is_revoked(self, award_id: UUID) -> bool:
-        found = await self.session.scalar(sa.select(_REVOKED.c.award_id).where(_REVOKED.c.award_id == award_id))
+        found = await self.session.scalar(q.SELECT_REVOKED_AWARD_ID, {"award_id": award_id})
         return found is not None
 
     async def record_status_change(self, change: StatusChange) -> bool:
         """Remember a suspension, reinstatement or revocation; False if this very change is already known
         (redelivered, or republished under a new event id), so it is announced once."""
-        inserted = await self.session.execute(
-            insert(_STATUS_CHANGES).values(
-                award_id=change.award_id, status=change.status, changed_at=change.changed_at, reason=change.reason,
-                changed_by=change.changed_by,
-            ).on_conflict_do_nothing().returning(_STATUS_CHANGES.c.award_id)
-        )
+        inserted = await self.session.execute(q.INSERT_STATUS_CHANGE_ONCE, {
+            "award_id": change.award_id, "status": change.status, "changed_at": change.changed_at,
+            "reason": change.reason, "changed_by": change.changed_by,
+        })
         return inserted.first() is not None
 
     async def status_changes(self, award_id: UUID) -> list[StatusChange]:
-        query = sa.select(_STATUS_CHANGES).where(_STATUS_CHANGES.c.award_id == award_id).order_by(
-            _STATUS_CHANGES.c.changed_at)
         return [
             StatusChange(award_id=row.award_id, status=row.status, changed_at=row.changed_at,  # type: ignore[arg-type]
                          reason=row.reason, changed_by=row.changed_by)
-            for row in await self.session.execute(query)
+            for row in await self.session.execute(q.SELECT_STATUS_CHANGES, {"award_id": award_id})
         ]
 
     async def status_changes_of(self, award_ids: Collection[UUID]) -> dict[UUID, list[StatusChange]]:
@@ -281,23 +263,21 @@ class AwardRepository:
         found: dict[UUID, list[StatusChange]] = {award_id: [] for award_id in award_ids}
         if not found:
             return found
-        query = sa.select(_STATUS_CHANGES).where(_STATUS_CHANGES.c.award_id.in_(list(found))).order_by(
-            _STATUS_CHANGES.c.award_id, _STATUS_CHANGES.c.changed_at)
-        for row in await self.session.execute(query):
+        for row in await self.session.execute(q.SELECT_STATUS_CHANGES_OF_AWARDS, {"award_ids": list(found)}):
             found[row.award_id].append(StatusChange(
                 award_id=row.award_id, status=row.status, changed_at=row.changed_at,  # type: ignore[arg-type]
                 reason=row.reason, changed_by=row.changed_by))
         return found
 
     async def of_teacher(self, teacher_id: str) -> list[AwardRecord]:
-        query = sa.select(_AWARDS).where(_AWARDS.c.teacher_id == teacher_id).order_by(_AWARDS.c.issued_at)
-        return [self._to_domain(row) for row in await self.session.execute(query)]
+        rows = await self.session.execute(q.SELECT_AWARDS_OF_TEACHER, {"teacher_id": teacher_id})
+        return [self._to_domain(row) for row in rows]
 
     async def of_ids(self, award_ids: Collection[UUID]) -> list[AwardRecord]:
         if not award_ids:
             return []
-        query = sa.select(_AWARDS).where(_AWARDS.c.award_id.in_(list(award_ids)))
-        return [self._to_domain(row) for row in await self.session.execute(query)]
+        rows = await self.session.execute(q.SELECT_AWARDS_BY_IDS, {"award_ids": list(award_ids)})
+        return [self._to_domain(row) for row in rows]
 
     @staticmethod
     def _to_domain(row: sa.Row[Any]) -> AwardRecord:
@@ -370,40 +350,27 @@ class LedgerRepository:
 
     async def append_once(self, entry: LedgerEntry) -> bool:
         """Append unless (award, license, kind) already has an entry; False when it did."""
-        inserted = await self.session.execute(
-            insert(_LEDGER)
-            .values(
-                entry_id=entry.entry_id,
-                license_id=entry.license_id,
-                award_id=entry.award_id,
-                kind=entry.kind.value,
-                amount=entry.amount,
-                unit=entry.unit,
-                rule_set_id=entry.rule_set_id,
-                rule_set_version=entry.rule_set_version,
-                earned_on=entry.earned_on,
-                reason=entry.reason,
-                reverses_entry_id=entry.reverses_entry_id,
-            )
-            .on_conflict_do_nothing(
-                index_elements=[_LEDGER.c.award_id, _LEDGER.c.license_id, _LEDGER.c.kind]
-            )
-            .returning(_LEDGER.c.entry_id)
-        )
+        inserted = await self.session.execute(q.INSERT_LEDGER_ENTRY_ONCE, {
+            "entry_id": entry.entry_id,
+            "license_id": entry.license_id,
+            "award_id": entry.award_id,
+            "kind": entry.kind.value,
+            "amount": entry.amount,
+            "unit": entry.unit,
+            "rule_set_id": entry.rule_set_id,
+            "rule_set_version": entry.rule_set_version,
+            "earned_on": entry.earned_on,
+            "reason": entry.reason,
+            "reverses_entry_id": entry.reverses_entry_id,
+        })
         return inserted.first() is not None
 
     async def of_license(self, license_id: UUID) -> list[LedgerEntry]:
-        query = (
-            sa.select(_LEDGER)
-            .where(_LEDGER.c.license_id == license_id)
-            .order_by(_LEDGER.c.earned_on, _LEDGER.c.posted_at, _LEDGER.c.entry_id)
-        )
-        return [self._to_domain(row) for row in await self.session.execute(query)]
+        rows = await self.session.execute(q.SELECT_LEDGER_OF_LICENSE, {"license_id": license_id})
+        return [self._to_domain(row) for row in rows]
 
     async def credit_of(self, award_id: UUID, license_id: UUID) -> LedgerEntry | None:
-        row = (await self.session.execute(sa.select(_LEDGER).where(
-            _LEDGER.c.award_id == award_id, _LEDGER.c.license_id == license_id,
-            _LEDGER.c.kind == EntryKind.CREDIT.value))).first()
+        row = (await self.session.execute(q.SELECT_CREDIT, {"award_id": award_id, "license_id": license_id})).first()
         return None if row is None else self._to_domain(row)
 
     async def report(self, state: str, start: date, end: date, district: str | None = None) -> list[dict[str, Any]]:
@@ -461,32 +428,25 @@ class ClaimRepository:
         return {state: count for state, count in await self.session.execute(query)}
 
     async def add_once(self, claim: CreditClaim) -> bool:
-        inserted = await self.session.execute(
-            insert(_CLAIMS).values(**self._values(claim)).on_conflict_do_nothing()
-            .returning(_CLAIMS.c.award_id)
-        )
+        inserted = await self.session.execute(q.INSERT_CLAIM_ONCE, self._values(claim))
         return inserted.first() is not None
 
     async def save(self, claim: CreditClaim) -> None:
-        await self.session.execute(
-            sa.update(_CLAIMS)
-            .where(_CLAIMS.c.award_id == claim.award_id, _CLAIMS.c.license_id == claim.license_id)
-            .values(**self._values(claim), updated_at=sa.func.now())
-        )
+        await self.session.execute(q.UPDATE_CLAIM, {
+            **self._values(claim), "target_award_id": claim.award_id, "target_license_id": claim.license_id})
 
     async def get(self, award_id: UUID, license_id: UUID, *, for_update: bool = False) -> CreditClaim | None:
-        query = sa.select(_CLAIMS).where(_CLAIMS.c.award_id == award_id, _CLAIMS.c.license_id == license_id)
-        row = (await self.session.execute(query.with_for_update() if for_update else query)).first()
+        query = q.SELECT_CLAIM_FOR_UPDATE if for_update else q.SELECT_CLAIM
+        row = (await self.session.execute(query, {"award_id": award_id, "license_id": license_id})).first()
         return None if row is None else self._to_domain(row)
 
     async def of_award(self, award_id: UUID) -> list[CreditClaim]:
-        query = sa.select(_CLAIMS).where(_CLAIMS.c.award_id == award_id).with_for_update()
-        return [self._to_domain(row) for row in await self.session.execute(query)]
+        rows = await self.session.execute(q.SELECT_CLAIMS_OF_AWARD_FOR_UPDATE, {"award_id": award_id})
+        return [self._to_domain(row) for row in rows]
 
     async def of_license(self, license_id: UUID) -> list[CreditClaim]:
-        query = sa.select(_CLAIMS).where(_CLAIMS.c.license_id == license_id).order_by(
-            _CLAIMS.c.earned_on, _CLAIMS.c.award_id)
-        return [self._to_domain(row) for row in await self.session.execute(query)]
+        rows = await self.session.execute(q.SELECT_CLAIMS_OF_LICENSE, {"license_id": license_id})
+        return [self._to_domain(row) for row in rows]
 
     async def expired_unannounced(self, now: datetime, limit: int) -> list[CreditClaim]:
         """Decisions on awards past their validUntil whose state has not been told of the expiry yet (the
@@ -507,23 +467,16 @@ class ClaimRepository:
         """Mark the expiry announced unless it already was; False then. Two sweeps racing on one claim: the
         second waits on the row and, once the first commits, finds it marked, so the state hears once."""
         marked = await self.session.execute(
-            sa.update(_CLAIMS)
-            .where(_CLAIMS.c.award_id == award_id, _CLAIMS.c.license_id == license_id,
-                   _CLAIMS.c.expiry_announced_at.is_(None))
-            .values(expiry_announced_at=at)
-            .returning(_CLAIMS.c.award_id)
-        )
+            q.MARK_EXPIRY_ANNOUNCED, {"target_award_id": award_id, "target_license_id": license_id, "at": at})
         return marked.first() is not None
 
     async def pending(self, state: str, district: str | None, limit: int, offset: int) -> list[CreditClaim]:
-        query = (
-            sa.select(_CLAIMS).join(_LICENSES, _LICENSES.c.license_id == _CLAIMS.c.license_id)
-            .where(_CLAIMS.c.status == ClaimStatus.PENDING_APPROVAL.value, _LICENSES.c.state == state)
-        )
-        if district is not None:
-            query = query.where(_LICENSES.c.district == district)
-        query = query.order_by(_CLAIMS.c.earned_on, _CLAIMS.c.award_id).limit(limit).offset(offset)
-        return [self._to_domain(row) for row in await self.session.execute(query)]
+        page = {"state": state, "limit": limit, "offset": offset}
+        if district is None:
+            rows = await self.session.execute(q.SELECT_PENDING_CLAIMS, page)
+        else:
+            rows = await self.session.execute(q.SELECT_PENDING_CLAIMS_OF_DISTRICT, {**page, "district": district})
+        return [self._to_domain(row) for row in rows]
 
     @staticmethod
     def _values(claim: CreditClaim) -> dict[str, Any]:
@@ -559,6 +512,4 @@ class StateApprovalRepository:
             _APPROVALS.c.state == state, _APPROVALS.c.credential_id == credential_id))
 
     async def of_state(self, state: str) -> set[UUID]:
-        rows = await self.session.scalars(sa.select(_APPROVALS.c.credential_id).where(
-            _APPROVALS.c.state == state))
-        return set(rows)
+        return set(await self.session.scalars(q.SELECT_APPROVED_CREDENTIALS, {"state": state}))

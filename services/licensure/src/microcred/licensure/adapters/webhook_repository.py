@@ -30,6 +30,14 @@ REPLAYABLE = (DeliveryStatus.DELIVERED.value, DeliveryStatus.DEAD.value)
 # than the statements.
 _DELIVERIES = cast(sa.Table, WebhookDeliveryRow.__table__)
 _SUBSCRIPTIONS = cast(sa.Table, WebhookSubscriptionRow.__table__)
+# The receivers of every award's feed records, built once so the cache key is computed once (as in
+# adapters/statements.py): a record without a district goes to the state's subscriptions only (IS NULL, never
+# a bound NULL), one with a district to the state's and that district's.
+_RECEIVERS = sa.select(_SUBSCRIPTIONS.c.subscription_id).where(
+    _SUBSCRIPTIONS.c.state == sa.bindparam("state"), _SUBSCRIPTIONS.c.active)
+_RECEIVERS_OF_STATE = _RECEIVERS.where(_SUBSCRIPTIONS.c.district.is_(None))
+_RECEIVERS_OF_DISTRICT = _RECEIVERS.where(
+    sa.or_(_SUBSCRIPTIONS.c.district.is_(None), _SUBSCRIPTIONS.c.district == sa.bindparam("district")))
 
 
 class WebhookRepository:
@@ -72,12 +80,11 @@ class WebhookRepository:
         """The active subscriptions receiving a record of ``state`` and ``district``, read once per transaction."""
         key = (state, district)
         if key not in self._receivers:
-            column = _SUBSCRIPTIONS.c.district
-            scope = column.is_(None) if district is None else sa.or_(column.is_(None), column == district)
-            self._receivers[key] = list(await self.session.scalars(
-                sa.select(_SUBSCRIPTIONS.c.subscription_id).where(
-                    _SUBSCRIPTIONS.c.state == state, _SUBSCRIPTIONS.c.active, scope)
-            ))
+            if district is None:
+                found = await self.session.scalars(_RECEIVERS_OF_STATE, {"state": state})
+            else:
+                found = await self.session.scalars(_RECEIVERS_OF_DISTRICT, {"state": state, "district": district})
+            self._receivers[key] = list(found)
         return self._receivers[key]
 
     async def add_subscription(self, subscription: Subscription) -> None:
