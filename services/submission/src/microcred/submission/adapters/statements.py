@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, JSON, aggregate_order_by, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSON, aggregate_order_by, distinct_on, insert
 
 from microcred.submission.adapters.orm import (
     AttemptRow,
@@ -92,7 +92,7 @@ SELECT_LATEST_NAMES = (
     sa.select(_PUBLISHED.c.credential_id, _PUBLISHED.c.name)
     .where(_PUBLISHED.c.credential_id.in_(sa.bindparam("credential_ids", expanding=True)))
     .order_by(_PUBLISHED.c.credential_id, _PUBLISHED.c.version.desc())
-    .distinct(_PUBLISHED.c.credential_id)
+    .ext(distinct_on(_PUBLISHED.c.credential_id))
 )
 
 SELECT_PREREQUISITES = (
