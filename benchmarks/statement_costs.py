@@ -11,8 +11,9 @@ this process's CPU only (``time.process_time``): the server's share is the same 
 - asyncpg: the same SQL on the session's asyncpg connection, no SQLAlchemy in between;
 - a transaction of that read, through a session (BEGIN, the read, COMMIT, the session closed) or asyncpg's.
 
-On this machine (2026-12-07, quiet): built per call 0.25 ms, built once 0.14 ms, asyncpg 0.06 ms per statement; a
-transaction of the built-once read 0.50 ms through a session, 0.16 ms through asyncpg.
+On this machine (2026-12-07, quiet, after the pipeline runs of issue 22's fourth round): built per call 0.31 ms,
+built once 0.14 ms, asyncpg 0.06 ms per statement; a transaction of the built-once read 0.60 ms through a session,
+0.17 ms on asyncpg. (Earlier the same night, with other work running: 0.25, 0.14-0.16 and 0.06; a transaction 0.50.)
 
     python benchmarks/statement_costs.py [--statements 3000] [--transactions 1000]
 
