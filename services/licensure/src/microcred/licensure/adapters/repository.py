@@ -27,14 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from microcred.licensure.adapters import statements as q
 from microcred.licensure.adapters.orm import (
-    AwardRow,
     CredentialVersionRow,
-    CreditClaimRow,
-    LedgerEntryRow,
     LicenseRow,
-    RevokedAwardRow,
-    RuleSetRow,
-    StateApprovalRow,
 )
 from microcred.licensure.domain.model import (
     AwardRecord,
@@ -50,14 +44,7 @@ from microcred.licensure.domain.model import (
 )
 from microcred.runtime.locks import advisory_xact_lock
 
-_RULE_SETS = cast(sa.Table, RuleSetRow.__table__)
-_LICENSES = cast(sa.Table, LicenseRow.__table__)
-_AWARDS = cast(sa.Table, AwardRow.__table__)
-_REVOKED = cast(sa.Table, RevokedAwardRow.__table__)
 _CREDENTIAL_VERSIONS = cast(sa.Table, CredentialVersionRow.__table__)
-_LEDGER = cast(sa.Table, LedgerEntryRow.__table__)
-_CLAIMS = cast(sa.Table, CreditClaimRow.__table__)
-_APPROVALS = cast(sa.Table, StateApprovalRow.__table__)
 
 
 class RuleSetRepository:
@@ -68,7 +55,7 @@ class RuleSetRepository:
 
     async def states(self) -> list[str]:
         """Every state with a rule set: the known values of the per-state gauges' label."""
-        query = sa.select(_RULE_SETS.c.state).distinct().order_by(_RULE_SETS.c.state)
+        query = sa.select(q.RULE_SETS.c.state).distinct().order_by(q.RULE_SETS.c.state)
         return list((await self.session.execute(query)).scalars())
 
     async def of_state(self, state: str) -> list[RuleSet]:
@@ -76,8 +63,8 @@ class RuleSetRepository:
         return [self._to_domain(row) for row in rows]
 
     async def all(self) -> list[RuleSet]:
-        rows = await self.session.execute(sa.select(_RULE_SETS).order_by(_RULE_SETS.c.state, _RULE_SETS.c.rule_set_id,
-                                                                         _RULE_SETS.c.version))
+        rows = await self.session.execute(sa.select(q.RULE_SETS).order_by(q.RULE_SETS.c.state, q.RULE_SETS.c.rule_set_id,
+                                                                         q.RULE_SETS.c.version))
         return [self._to_domain(row) for row in rows]
 
     async def get(self, rule_set_id: str, version: int) -> RuleSet | None:
@@ -92,7 +79,7 @@ class RuleSetRepository:
 
     async def latest_version(self, rule_set_id: str) -> int | None:
         return await self.session.scalar(
-            sa.select(sa.func.max(_RULE_SETS.c.version)).where(_RULE_SETS.c.rule_set_id == rule_set_id)
+            sa.select(sa.func.max(q.RULE_SETS.c.version)).where(q.RULE_SETS.c.rule_set_id == rule_set_id)
         )
 
     async def lock(self, rule_set_id: str) -> None:
@@ -101,7 +88,7 @@ class RuleSetRepository:
 
     async def add_once(self, rule_set: RuleSet, published_by: str | None = None) -> bool:
         inserted = await self.session.execute(
-            insert(_RULE_SETS)
+            insert(q.RULE_SETS)
             .values(
                 rule_set_id=rule_set.rule_set_id, version=rule_set.version, state=rule_set.state,
                 effective_from=rule_set.effective_from, unit=rule_set.unit,
@@ -116,7 +103,7 @@ class RuleSetRepository:
                 example=rule_set.example, published_by=published_by,
             )
             .on_conflict_do_nothing()
-            .returning(_RULE_SETS.c.rule_set_id)
+            .returning(q.RULE_SETS.c.rule_set_id)
         )
         return inserted.first() is not None
 
@@ -182,13 +169,13 @@ class LicenseRepository:
     async def list(
         self, *, everyone: bool, teacher_id: str | None, states: Sequence[str], limit: int, offset: int
     ) -> list[License]:
-        query = sa.select(_LICENSES)
+        query = sa.select(q.LICENSES)
         if not everyone:
-            visible: list[sa.ColumnElement[bool]] = [_LICENSES.c.state.in_(list(states))] if states else []
+            visible: list[sa.ColumnElement[bool]] = [q.LICENSES.c.state.in_(list(states))] if states else []
             if teacher_id is not None:
-                visible.append(_LICENSES.c.teacher_id == teacher_id)
+                visible.append(q.LICENSES.c.teacher_id == teacher_id)
             query = query.where(sa.or_(sa.false(), *visible))
-        query = query.order_by(_LICENSES.c.state, _LICENSES.c.license_number).limit(limit).offset(offset)
+        query = query.order_by(q.LICENSES.c.state, q.LICENSES.c.license_number).limit(limit).offset(offset)
         return [self._to_domain(row) for row in await self.session.execute(query)]
 
     @staticmethod
@@ -377,14 +364,14 @@ class LedgerRepository:
         """Ledger entries of ``state``'s licenses (of ``district`` only, if given) posted in [start, end], with
         what a state report shows."""
         query = (
-            sa.select(_LEDGER, _LICENSES.c.license_number, _LICENSES.c.district, _AWARDS.c.credential_id,
-                      _AWARDS.c.credential_name, _AWARDS.c.issuer_id)
-            .join(_LICENSES, _LICENSES.c.license_id == _LEDGER.c.license_id)
-            .outerjoin(_AWARDS, _AWARDS.c.award_id == _LEDGER.c.award_id)
-            .where(_LICENSES.c.state == state, sa.func.date(_LEDGER.c.posted_at) >= start,
-                   sa.func.date(_LEDGER.c.posted_at) <= end,
-                   *([_LICENSES.c.district == district] if district is not None else []))
-            .order_by(_LEDGER.c.posted_at, _LEDGER.c.entry_id)
+            sa.select(q.LEDGER, q.LICENSES.c.license_number, q.LICENSES.c.district, q.AWARDS.c.credential_id,
+                      q.AWARDS.c.credential_name, q.AWARDS.c.issuer_id)
+            .join(q.LICENSES, q.LICENSES.c.license_id == q.LEDGER.c.license_id)
+            .outerjoin(q.AWARDS, q.AWARDS.c.award_id == q.LEDGER.c.award_id)
+            .where(q.LICENSES.c.state == state, sa.func.date(q.LEDGER.c.posted_at) >= start,
+                   sa.func.date(q.LEDGER.c.posted_at) <= end,
+                   *([q.LICENSES.c.district == district] if district is not None else []))
+            .order_by(q.LEDGER.c.posted_at, q.LEDGER.c.entry_id)
         )
         return [
             {"entry": self._to_domain(row), "license_number": row.license_number, "district": row.district,
@@ -419,11 +406,11 @@ class ClaimRepository:
     async def pending_by_state(self) -> dict[str, int]:
         """Claims waiting for a district, per state; the partial index on pending claims keeps this small."""
         query = (
-            sa.select(_LICENSES.c.state, sa.func.count())
-            .select_from(_CLAIMS)
-            .join(_LICENSES, _LICENSES.c.license_id == _CLAIMS.c.license_id)
+            sa.select(q.LICENSES.c.state, sa.func.count())
+            .select_from(q.CLAIMS)
+            .join(q.LICENSES, q.LICENSES.c.license_id == q.CLAIMS.c.license_id)
             .where(sa.text("credit_claims.status = 'pending_approval'"))
-            .group_by(_LICENSES.c.state)
+            .group_by(q.LICENSES.c.state)
         )
         return {state: count for state, count in await self.session.execute(query)}
 
@@ -453,12 +440,12 @@ class ClaimRepository:
         expiry sweep's work list, oldest expiry first). A revoked award is left out: it is no longer valid
         anyway, and its state already heard the revocation, which is final."""
         query = (
-            sa.select(_CLAIMS)
-            .join(_AWARDS, _AWARDS.c.award_id == _CLAIMS.c.award_id)
-            .where(_AWARDS.c.valid_until.is_not(None), _AWARDS.c.valid_until <= now,
-                   _CLAIMS.c.expiry_announced_at.is_(None),
-                   ~sa.exists().where(_REVOKED.c.award_id == _AWARDS.c.award_id))
-            .order_by(_AWARDS.c.valid_until, _CLAIMS.c.award_id, _CLAIMS.c.license_id)
+            sa.select(q.CLAIMS)
+            .join(q.AWARDS, q.AWARDS.c.award_id == q.CLAIMS.c.award_id)
+            .where(q.AWARDS.c.valid_until.is_not(None), q.AWARDS.c.valid_until <= now,
+                   q.CLAIMS.c.expiry_announced_at.is_(None),
+                   ~sa.exists().where(q.REVOKED.c.award_id == q.AWARDS.c.award_id))
+            .order_by(q.AWARDS.c.valid_until, q.CLAIMS.c.award_id, q.CLAIMS.c.license_id)
             .limit(limit)
         )
         return [self._to_domain(row) for row in await self.session.execute(query)]
@@ -502,14 +489,14 @@ class StateApprovalRepository:
 
     async def approve(self, state: str, credential_id: UUID, by: str) -> bool:
         inserted = await self.session.execute(
-            insert(_APPROVALS).values(state=state, credential_id=credential_id, approved_by=by)
-            .on_conflict_do_nothing().returning(_APPROVALS.c.credential_id)
+            insert(q.APPROVALS).values(state=state, credential_id=credential_id, approved_by=by)
+            .on_conflict_do_nothing().returning(q.APPROVALS.c.credential_id)
         )
         return inserted.first() is not None
 
     async def withdraw(self, state: str, credential_id: UUID) -> None:
-        await self.session.execute(sa.delete(_APPROVALS).where(
-            _APPROVALS.c.state == state, _APPROVALS.c.credential_id == credential_id))
+        await self.session.execute(sa.delete(q.APPROVALS).where(
+            q.APPROVALS.c.state == state, q.APPROVALS.c.credential_id == credential_id))
 
     async def of_state(self, state: str) -> set[UUID]:
         return set(await self.session.scalars(q.SELECT_APPROVED_CREDENTIALS, {"state": state}))
