@@ -16,14 +16,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from microcred.licensure.adapters.orm import AwardRow, MembershipRow, RecognitionEntryRow
+from microcred.licensure.adapters.orm import MembershipRow, RecognitionEntryRow
+from microcred.licensure.adapters.statements import AWARDS as _AWARDS
 from microcred.licensure.domain.recognition import Memberships, RecognitionEntry
 
 CollectionKind = Literal["stack", "pathway"]
 
 _ENTRIES = cast(sa.Table, RecognitionEntryRow.__table__)
 _MEMBERSHIPS = cast(sa.Table, MembershipRow.__table__)
-_AWARDS = cast(sa.Table, AwardRow.__table__)
 
 # What every award's re-evaluation sends, built once so each cache key is computed once (as in
 # adapters/statements.py); the values are bound at execution.
