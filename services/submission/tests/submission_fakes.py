@@ -232,6 +232,13 @@ class Inspection:
 
 
 @dataclass(frozen=True)
+class Reading:
+    size: int
+    etag: str
+    inspection: Inspection | None
+
+
+@dataclass(frozen=True)
 class ListedObject:
     object_key: str
     last_modified: datetime | None
@@ -316,6 +323,13 @@ class FakeStore:
         except UnicodeDecodeError:
             text = False
         return Inspection(hashlib.sha256(content).hexdigest(), content[:8192], text, content)
+
+    async def read_if_size(self, object_key: str, size: int) -> Reading | None:
+        content = self.objects.get(object_key)
+        if content is None:
+            return None
+        inspection = await self.inspect(object_key) if len(content) == size else None
+        return Reading(len(content), _etag(content), inspection)
 
     async def copy(self, source_key: str, target_key: str, *, if_etag: str | None = None) -> str | None:
         content = self.objects.get(source_key)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -98,6 +98,16 @@ class Inspection:
 
 
 @dataclass(frozen=True)
+class Reading:
+    """What one GET of an object gave: its size and ETag from the answer's headers, and the facts of its
+    bytes, or None when they were left unread because the size was not the one expected."""
+
+    size: int
+    etag: str
+    inspection: Inspection | None
+
+
+@dataclass(frozen=True)
 class ListedObject:
     object_key: str
     last_modified: datetime | None
@@ -108,6 +118,11 @@ class OpenUpload:
     object_key: str
     upload_id: str
     initiated_at: datetime | None
+
+
+def _stored(headers: Mapping[str, str]) -> StoredObject:
+    """Size and ETag from a HEAD's or a GET's headers (the stored size: nothing here decodes a body)."""
+    return StoredObject(size=int(headers.get("content-length", 0)), etag=headers.get("etag", "").replace('"', ""))
 
 
 def _client(endpoint: str, settings: SubmissionSettings) -> Minio:
@@ -333,8 +348,7 @@ class EvidenceStore:
             if exc.code in _MISSING:
                 return None
             raise
-        return StoredObject(size=int(answer.headers.get("content-length", 0)),
-                            etag=answer.headers.get("etag", "").replace('"', ""))
+        return _stored(answer.headers)
 
     async def inspect(self, object_key: str, size: int | None = None) -> Inspection | None:
         """One streaming pass over the object; None when it is not there (deleted before or as it was asked).
@@ -344,30 +358,52 @@ class EvidenceStore:
         urllib3 request. A larger one, or one of unknown size, streams through minio in a worker thread,
         so a 2 GiB video never holds the loop.
         """
+        reading = await self._read(object_key, size, expected_size=None)
+        return None if reading is None else reading.inspection
+
+    async def read_if_size(self, object_key: str, size: int) -> Reading | None:
+        """One GET of the object: its size and ETag, and one streaming pass over its bytes (as ``inspect``)
+        only when it has ``size`` bytes; None when it is not there.
+
+        The size is checked on the answer's headers, before the body: an object of another size is refused
+        whatever it holds, and a URL issued for a small file may have received gigabytes, which are left
+        unread (the connection is closed). What a HEAD would have said comes with the bytes, one request fewer.
+        """
+        return await self._read(object_key, size, expected_size=size)
+
+    async def _read(self, object_key: str, size: int | None, expected_size: int | None) -> Reading | None:
         try:
             if size is not None and size <= self._on_loop_max_bytes:
-                answer = await self._requests.send("GET", object_key)
-                inspector = _Inspector(self._keep_max_bytes)
-                inspector.feed(answer.body)
-                return inspector.result()
-            return await asyncio.to_thread(self._inspect_blocking, object_key)
+                async with self._requests.open("GET", object_key) as response:
+                    found = _stored(response.headers)
+                    if expected_size is not None and found.size != expected_size:
+                        return Reading(found.size, found.etag, None)
+                    inspector = _Inspector(self._keep_max_bytes)
+                    inspector.feed(await response.read())
+                    return Reading(found.size, found.etag, inspector.result())
+            return await asyncio.to_thread(self._read_blocking, object_key, expected_size)
         except S3Error as exc:
             if exc.code in _MISSING:
                 return None
             raise
 
-    def _inspect_blocking(self, object_key: str) -> Inspection:
-        inspector = _Inspector(self._keep_max_bytes)
+    def _read_blocking(self, object_key: str, expected_size: int | None) -> Reading:
+        # minio's GET answers once the headers are in (preload_content=False): the body is streamed below.
         response = self._client.get_object(self._bucket, object_key)
         try:
+            found = _stored(response.headers)
+            if expected_size is not None and found.size != expected_size:
+                return Reading(found.size, found.etag, None)
+            inspector = _Inspector(self._keep_max_bytes)
             # The stored bytes, as the event loop's GET reads them: never decoded by a Content-Encoding the
             # uploader may have set on its PUT.
             for chunk in response.stream(CHUNK_BYTES, decode_content=False):
                 inspector.feed(chunk)
+            return Reading(found.size, found.etag, inspector.result())
         finally:
+            # Closed, not returned to the pool, when the body was left unread: the rest is never downloaded.
             response.close()
             response.release_conn()
-        return inspector.result()
 
     def read_range(self, object_key: str, offset: int, length: int) -> bytes:
         """Blocking: for the media probe, which runs in a worker thread."""

@@ -10,6 +10,8 @@ was configured), the headers and the SigV4 signature, with its own credentials p
 is raised as minio's ``S3Error`` (``ServerError`` for a 5xx without a body), so the callers handle one
 error type whichever path a request took. Streaming reads, listings, multipart uploads and presigning
 stay with minio in threads: they are rare, or long (hashing a 2 GiB video must not hold the loop).
+``open`` hands a GET's answer over before its body is read, so a caller can refuse an object on its
+headers (a size that is not the declared one) without downloading what it would refuse.
 
 Unlike minio's urllib3 pool, nothing here retries a 5xx or a refused connection: the request fails at
 once, as the outage it is (``microcred.runtime.outages``: 503 to a teacher, a wait for a consumer). Only
@@ -20,6 +22,8 @@ sent here is idempotent (a DELETE, a HEAD, a copy to a fresh key).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import urlunsplit
 
@@ -68,12 +72,45 @@ class S3Requests:
             # The store closed a kept-alive connection just as it was reused; a new one is not refused.
             return await self._send_once(method, object_key, headers)
 
+    @asynccontextmanager
+    async def open(self, method: str, object_key: str, headers: DictType | None = None
+                   ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """Send ``method`` on the object and hand over its 2xx answer before its body is read; else raise as
+        ``send`` does.
+
+        Leaving without having read the whole body closes the connection instead of returning it to the
+        pool (aiohttp never reuses a half-read one), so the rest of a body nobody wants is not downloaded.
+        """
+        try:
+            response, path = await self._start(method, object_key, headers)
+        except aiohttp.ServerDisconnectedError:
+            # As in ``send``: a kept-alive connection closed by the store just as it was reused.
+            response, path = await self._start(method, object_key, headers)
+        try:
+            if not 200 <= response.status < 300:
+                refused = Answer(response.status, HTTPHeaderDict(response.headers.items()), await response.read())
+                raise _refusal(refused, method, path, self._bucket, object_key)
+            yield response
+        finally:
+            response.release()
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
 
     async def _send_once(self, method: str, object_key: str, headers: DictType | None) -> Answer:
+        response, path = await self._start(method, object_key, headers)
+        async with response:
+            body = await response.read()
+            answer = Answer(response.status, HTTPHeaderDict(response.headers.items()), body)
+        if 200 <= answer.status < 300:
+            return answer
+        raise _refusal(answer, method, path, self._bucket, object_key)
+
+    async def _start(self, method: str, object_key: str, headers: DictType | None
+                     ) -> tuple[aiohttp.ClientResponse, str]:
+        """The answer, its status and headers read and its body not yet, and the path it was sent to."""
         client = self._client
         provider = client._provider
         # A static key signs at once; a role's temporary credentials may be refreshed over the network.
@@ -89,13 +126,9 @@ class S3Requests:
         # aiohttp sets Host itself, from the URL minio built it from.
         sent = {name: str(value) for name, value in signed.items() if name != "Host"}
         # encoded=True: the path goes out as minio quoted and signed it, not re-quoted by yarl.
-        async with self._pool().request(method, URL(urlunsplit(url), encoded=True), headers=sent,
-                                        skip_auto_headers=("User-Agent",), auto_decompress=False) as response:
-            body = await response.read()
-            answer = Answer(response.status, HTTPHeaderDict(response.headers.items()), body)
-        if 200 <= answer.status < 300:
-            return answer
-        raise _refusal(answer, method, url.path, self._bucket, object_key)
+        response = await self._pool().request(method, URL(urlunsplit(url), encoded=True), headers=sent,
+                                              skip_auto_headers=("User-Agent",), auto_decompress=False)
+        return response, url.path
 
     async def _bucket_region(self) -> str:
         # Given in the settings, the region is known without a request; otherwise minio asks the store once.

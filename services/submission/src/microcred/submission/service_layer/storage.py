@@ -48,6 +48,18 @@ class Inspection(Protocol):
         """The whole object, when it was small enough to keep."""
 
 
+class Reading(Protocol):
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def etag(self) -> str: ...
+
+    @property
+    def inspection(self) -> Inspection | None:
+        """None when the size was not the one expected: the bytes were left unread."""
+
+
 class ListedObject(Protocol):
     @property
     def object_key(self) -> str: ...
@@ -92,6 +104,10 @@ class EvidenceStorage(Protocol):
 
     async def inspect(self, object_key: str, size: int | None = None) -> Inspection | None:
         """None when the object is not there; ``size``, when known, lets a small object be read on the loop."""
+
+    async def read_if_size(self, object_key: str, size: int) -> Reading | None:
+        """One GET: size and ETag, and the bytes inspected only when there are ``size`` of them; None when the
+        object is not there."""
 
     async def copy(self, source_key: str, target_key: str, *, if_etag: str | None = None) -> str | None:
         """The copy's ETag; None when the source is gone or no longer ``if_etag``."""
