@@ -1,12 +1,13 @@
-"""The object-store requests of completing a single-PUT evidence item, counted on the real SeaweedFS.
+"""The object-store requests of completing an evidence item, counted on the real SeaweedFS.
 
-Completing one (sealing.seal, then sealing.remove_upload, as handlers.complete_evidence does) is four
-requests: HEAD the upload (its size and ETag), one CopyObject conditional on that ETag, one streaming GET
-of the copy (sha256, sniffing, and the bytes a short video is probed from), DELETE the upload. What it no
-longer sends, and what these tests catch coming back: minio's own HEAD of the copy's source, a HEAD of the
-sealed copy (the conditional copy gives its size and ETag), and the probe's range GETs of a video the
-verifying GET has already read whole. Requests are counted where the service sends them: its minio
-client's urllib3 pool, and the event loop's requests (adapters.s3_requests).
+Completing a single PUT (sealing.seal, then sealing.remove_upload, as handlers.complete_evidence does) is
+four requests: HEAD the upload (its size and ETag), one CopyObject conditional on that ETag, one streaming
+GET of the copy (sha256, sniffing, and the bytes a short video is probed from), DELETE the upload. What it
+no longer sends, and what these tests catch coming back: minio's own HEAD of the copy's source, a HEAD of
+the sealed copy (the conditional copy gives its size and ETag), and the probe's range GETs of a video the
+verifying GET has already read whole. A completed multipart upload is one GET, whose headers give the size
+and ETag: no HEAD, and no body read when the size is not the declared one. Requests are counted where the
+service sends them: its minio client's urllib3 pool, and the event loop's requests (adapters.s3_requests).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import gzip
 import hashlib
 import io
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -27,7 +29,7 @@ from microcred.devstack.infra import EmbeddedStack, Endpoints, Ports
 from microcred.devstack.samples import tiny_video
 from microcred.submission.adapters.evidence_store import EvidenceStore
 from microcred.submission.adapters.media_probe import PyAVMediaProbe
-from microcred.submission.domain.model import Evidence, UploadFacts, evidence_object_key
+from microcred.submission.domain.model import Evidence, UploadFacts, UploadMode, evidence_object_key
 from microcred.submission.service_layer import sealing
 from microcred.submission.settings import SubmissionSettings
 
@@ -37,6 +39,8 @@ BUCKET = "evidence"
 REFLECTION = b"# Reflection\n\nThe exit tickets showed that most students had it.\n"
 # The whole of it, once each: the requests the service sends for one single-PUT item, video or text.
 ONE_ITEM = Counter({"HEAD": 1, "PUT": 1, "GET": 1, "DELETE": 1})
+# A completed multipart upload is sealed where it is: read once, nothing copied, nothing deleted.
+ONE_MULTIPART_ITEM = Counter({"GET": 1})
 
 
 @pytest.fixture(scope="module")
@@ -67,12 +71,16 @@ class CountedStore:
         self.probe = PyAVMediaProbe(self.store.read_range, max_read_bytes=config.probe_max_read_bytes)
         self.sent: Counter[str] = Counter()
         self.sent_on_loop: Counter[str] = Counter()
+        # Every answer whose body the service could read, to tell how much of it it did read.
+        self.answers: list[Any] = []
         pool = self.store._client._http
         urlopen = pool.urlopen
 
         def counted(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
             self.sent[method] += 1
-            return urlopen(method, url, *args, **kwargs)
+            answer = urlopen(method, url, *args, **kwargs)
+            self.answers.append(answer)
+            return answer
 
         pool.urlopen = counted  # type: ignore[method-assign]
         requests = self.store._requests
@@ -84,17 +92,38 @@ class CountedStore:
             return await send(method, object_key, headers)
 
         requests.send = counted_on_the_loop  # type: ignore[method-assign]
+        open_ = requests.open
+
+        @asynccontextmanager
+        async def opened_on_the_loop(method: str, object_key: str, headers: Any = None) -> AsyncIterator[Any]:
+            self.sent[method] += 1
+            self.sent_on_loop[method] += 1
+            async with open_(method, object_key, headers) as answer:
+                self.answers.append(answer)
+                yield answer
+
+        requests.open = opened_on_the_loop  # type: ignore[method-assign]
 
     def complete(self, submission_id: UUID, evidence: Evidence) -> UploadFacts:
         async def run() -> UploadFacts:
             facts = await sealing.seal(self.store, self.probe, submission_id, evidence)
-            await sealing.remove_upload(self.store, evidence)
+            # As complete_evidence once the sealed bytes are verified: an upload sealed in place is the item's
+            # bytes, and one refused is deleted with the rest of the item by the rejection (not counted here).
+            if facts.sealed_key not in (None, evidence.object_key):
+                await sealing.remove_upload(self.store, evidence)
             await self.store.close()
             return facts
 
         self.sent.clear()
         self.sent_on_loop.clear()
+        self.answers.clear()
         return asyncio.run(run())
+
+    def body_bytes_read(self) -> int:
+        """What the service took of the answers' bodies: aiohttp's count of what reached its stream, urllib3's
+        of what was read from the socket."""
+        return sum(a.content.total_bytes if hasattr(a, "content") and hasattr(a.content, "total_bytes")
+                   else a.tell() for a in self.answers)
 
 
 def uploaded(browser: Minio, content: bytes, content_type: str, filename: str) -> tuple[UUID, Evidence]:
@@ -104,6 +133,16 @@ def uploaded(browser: Minio, content: bytes, content_type: str, filename: str) -
     return submission_id, Evidence(
         evidence_id=evidence_id, requirement_key="item", filename=filename, content_type=content_type,
         size_bytes=len(content), sha256=hashlib.sha256(content).hexdigest(), object_key=key,
+    )
+
+
+def uploaded_in_parts(browser: Minio, content: bytes, declared: bytes, filename: str) -> tuple[UUID, Evidence]:
+    """An item declared as ``declared`` whose completed multipart upload holds ``content``."""
+    submission_id, evidence = uploaded(browser, content, "video/mp4", filename)
+    return submission_id, Evidence(
+        evidence_id=evidence.evidence_id, requirement_key="item", filename=filename, content_type="video/mp4",
+        size_bytes=len(declared), sha256=hashlib.sha256(declared).hexdigest(), object_key=evidence.object_key,
+        upload_mode=UploadMode.MULTIPART, upload_id="completed", part_count=1,
     )
 
 
@@ -183,7 +222,11 @@ def test_an_object_read_on_the_event_loop_or_in_a_thread_gives_the_same_facts_of
 
         async def run(counted: CountedStore, key: str = key, size: int = len(content)) -> Any:
             try:
-                return await counted.store.inspect(key, size)
+                inspection = await counted.store.inspect(key, size)
+                # The size a multipart upload is checked on is the stored one too, from the same headers.
+                reading = await counted.store.read_if_size(key, size)
+                assert reading is not None and (reading.size, reading.inspection) == (size, inspection)
+                return inspection
             finally:
                 await counted.store.close()
 
@@ -191,7 +234,7 @@ def test_an_object_read_on_the_event_loop_or_in_a_thread_gives_the_same_facts_of
         assert on_loop == in_thread, name
         assert on_loop.sha256 == hashlib.sha256(content).hexdigest() and on_loop.content == content, name
         assert on_loop.text is (name == "text"), name
-    assert looped.sent_on_loop["GET"] == len(items) and threaded.sent_on_loop["GET"] == 0
+    assert looped.sent_on_loop["GET"] == 2 * len(items) and threaded.sent_on_loop["GET"] == 0
 
 
 def test_the_event_loops_requests_name_any_key_as_minio_signs_it(endpoints: Endpoints, browser: Minio) -> None:
@@ -213,3 +256,41 @@ def test_the_event_loops_requests_name_any_key_as_minio_signs_it(endpoints: Endp
     found, etag, gone, copied = asyncio.run(run())
     assert found is not None and found.size == len(REFLECTION) and etag == found.etag
     assert gone is None and copied is not None and copied.etag == etag
+
+
+@pytest.mark.parametrize("read_on", ["loop", "thread"])
+def test_completing_a_multipart_upload_is_one_get_whose_headers_give_its_size_and_etag(
+    endpoints: Endpoints, browser: Minio, video: bytes, read_on: str
+) -> None:
+    counted = CountedStore(endpoints, inspect_on_loop_max_bytes=len(video) if read_on == "loop" else 0)
+    submission_id, evidence = uploaded_in_parts(browser, video, video, "lesson.mp4")
+    facts = counted.complete(submission_id, evidence)
+    assert counted.sent == ONE_MULTIPART_ITEM, f"sent {dict(counted.sent)}: a HEAD came back"
+    assert counted.sent_on_loop["GET"] == (read_on == "loop")
+    assert facts.sealed_key == evidence.object_key and facts.sha256 == evidence.sha256
+    assert facts.media is not None and facts.sniffed_content_type == "video/mp4"
+    sealed_as_stored(browser, facts, video)
+
+
+@pytest.mark.parametrize("read_on", ["loop", "thread"])
+def test_an_upload_far_larger_than_declared_is_refused_on_its_headers_without_its_body_being_read(
+    endpoints: Endpoints, browser: Minio, read_on: str
+) -> None:
+    """A URL meant for a small file may receive gigabytes: the GET that measures a multipart upload stops at
+    the headers when the size is not the declared one, and closes the connection on the rest."""
+    declared = REFLECTION * 300  # about 20 KB: read on the loop by default
+    counted = CountedStore(endpoints, **({} if read_on == "loop" else {"inspect_on_loop_max_bytes": 0}))
+    stored = bytes(32 * 1024**2)
+    submission_id, evidence = uploaded_in_parts(browser, stored, declared, "lesson.mp4")
+    facts = counted.complete(submission_id, evidence)
+    assert (facts.size, facts.sha256, facts.sniffed_content_type) == (len(stored), "", None)
+    assert counted.sent == ONE_MULTIPART_ITEM and counted.sent_on_loop["GET"] == (read_on == "loop")
+    assert counted.body_bytes_read() < 1024**2, "the body of an upload of the wrong size was read"
+    # The connection closed on the rest of the body is not reused: the store still answers the next request.
+    async def stat_again() -> Any:
+        try:
+            return await counted.store.stat(evidence.object_key)
+        finally:
+            await counted.store.close()
+
+    assert asyncio.run(stat_again()) is not None
