@@ -1,13 +1,15 @@
 """The object-store requests of completing an evidence item, counted on the real SeaweedFS.
 
-Completing a single PUT (sealing.seal, then sealing.remove_upload, as handlers.complete_evidence does) is
-four requests: HEAD the upload (its size and ETag), one CopyObject conditional on that ETag, one streaming
-GET of the copy (sha256, sniffing, and the bytes a short video is probed from), DELETE the upload. What it
-no longer sends, and what these tests catch coming back: minio's own HEAD of the copy's source, a HEAD of
-the sealed copy (the conditional copy gives its size and ETag), and the probe's range GETs of a video the
-verifying GET has already read whole. A completed multipart upload is one GET, whose headers give the size
-and ETag: no HEAD, and no body read when the size is not the declared one. Requests are counted where the
-service sends them: its minio client's urllib3 pool, and the event loop's requests (adapters.s3_requests).
+Completing a small single PUT (sealing.seal, then sealing.remove_upload, as handlers.complete_evidence does)
+is three requests: one GET of the upload (its size checked on the headers, then its sha256, sniffing, and the
+bytes a short video is probed from), one PUT of exactly those bytes at the sealed key, DELETE the upload. A
+single PUT larger than what is read whole on the event loop is four: HEAD the upload (its size and ETag), one
+CopyObject conditional on that ETag, one streaming GET of the copy, DELETE the upload. What neither sends, and
+what these tests catch coming back: minio's own HEAD of the copy's source, a HEAD of the sealed object (the
+PUT or the conditional copy gives its ETag), and the probe's range GETs of a video the verifying GET has
+already read whole. A completed multipart upload is one GET, whose headers give the size and ETag: no HEAD,
+and no body read when the size is not the declared one. Requests are counted where the service sends them:
+its minio client's urllib3 pool, and the event loop's requests (adapters.s3_requests).
 """
 
 from __future__ import annotations
@@ -37,8 +39,10 @@ pytestmark = pytest.mark.stack
 
 BUCKET = "evidence"
 REFLECTION = b"# Reflection\n\nThe exit tickets showed that most students had it.\n"
-# The whole of it, once each: the requests the service sends for one single-PUT item, video or text.
-ONE_ITEM = Counter({"HEAD": 1, "PUT": 1, "GET": 1, "DELETE": 1})
+# The whole of it, once each: the requests the service sends for one small single-PUT item, video or text.
+ONE_ITEM = Counter({"GET": 1, "PUT": 1, "DELETE": 1})
+# A single PUT too large to be read whole on the event loop is copied inside the store, and the copy read.
+ONE_COPIED_ITEM = Counter({"HEAD": 1, "PUT": 1, "GET": 1, "DELETE": 1})
 # A completed multipart upload is sealed where it is: read once, nothing copied, nothing deleted.
 ONE_MULTIPART_ITEM = Counter({"GET": 1})
 
@@ -86,10 +90,10 @@ class CountedStore:
         requests = self.store._requests
         send = requests.send
 
-        async def counted_on_the_loop(method: str, object_key: str, headers: Any = None) -> Any:
+        async def counted_on_the_loop(method: str, object_key: str, headers: Any = None, body: Any = None) -> Any:
             self.sent[method] += 1
             self.sent_on_loop[method] += 1
-            return await send(method, object_key, headers)
+            return await send(method, object_key, headers, body)
 
         requests.send = counted_on_the_loop  # type: ignore[method-assign]
         open_ = requests.open
@@ -146,37 +150,67 @@ def uploaded_in_parts(browser: Minio, content: bytes, declared: bytes, filename:
     )
 
 
-def sealed_as_stored(browser: Minio, facts: UploadFacts, content: bytes) -> None:
-    """The copy holds the bytes, and its ETag is the one submit will compare against a HEAD of it."""
+def sealed_as_stored(browser: Minio, facts: UploadFacts, content: bytes, content_type: str | None = None) -> None:
+    """The sealed object holds the bytes, and its ETag is the one submit will compare against a HEAD of it."""
     assert facts.sealed_key is not None
     stat = browser.stat_object(BUCKET, facts.sealed_key)
     assert (stat.size, stat.etag) == (facts.size, facts.etag) == (len(content), facts.etag)
     assert browser.get_object(BUCKET, facts.sealed_key).data == content
+    if content_type is not None:
+        assert stat.content_type == content_type, "the sealed object lost the Content-Type the upload was stored with"
 
 
-def test_completing_a_short_video_is_one_head_one_copy_one_get_and_one_delete(
+def test_completing_a_short_video_is_one_get_one_put_and_one_delete(
     endpoints: Endpoints, browser: Minio, video: bytes
 ) -> None:
     counted = CountedStore(endpoints)
     submission_id, evidence = uploaded(browser, video, "video/mp4", "lesson.mp4")
     facts = counted.complete(submission_id, evidence)
-    assert counted.sent == ONE_ITEM, f"sent {dict(counted.sent)}: a HEAD came back, or the probe read the store"
+    assert counted.sent == ONE_ITEM, f"sent {dict(counted.sent)}: a HEAD or a copy came back, or the probe read the store"
     assert facts.sha256 == evidence.sha256 and facts.sniffed_content_type == "video/mp4"
     assert facts.media is not None and facts.media.duration_seconds == pytest.approx(1.0, abs=0.1)
-    sealed_as_stored(browser, facts, video)
+    sealed_as_stored(browser, facts, video, "video/mp4")
 
 
-def test_completing_a_text_item_is_one_head_one_copy_one_get_and_one_delete(
-    endpoints: Endpoints, browser: Minio
-) -> None:
+def test_completing_a_text_item_is_one_get_one_put_and_one_delete(endpoints: Endpoints, browser: Minio) -> None:
     counted = CountedStore(endpoints)
     submission_id, evidence = uploaded(browser, REFLECTION, "text/markdown", "reflection.md")
     facts = counted.complete(submission_id, evidence)
-    assert counted.sent == ONE_ITEM, f"sent {dict(counted.sent)}: a HEAD came back"
+    assert counted.sent == ONE_ITEM, f"sent {dict(counted.sent)}: a HEAD or a copy came back"
     # Small enough to be read on the event loop: no request left from a worker thread.
     assert counted.sent_on_loop == ONE_ITEM
     assert facts.sha256 == evidence.sha256 and facts.media is None
+    sealed_as_stored(browser, facts, REFLECTION, "text/markdown")
+
+
+def test_a_small_upload_replaced_just_after_it_was_read_is_sealed_as_read(endpoints: Endpoints, browser: Minio) -> None:
+    """What is sealed is the bytes the service hashed, not whatever the still-valid upload URL holds by the time
+    the sealed object is made (same size, other bytes: an MD5 twin would pass a copy conditional on the ETag)."""
+    counted = CountedStore(endpoints)
+    submission_id, evidence = uploaded(browser, REFLECTION, "text/markdown", "reflection.md")
+    read_if_size = counted.store.read_if_size
+
+    async def replaced_after_reading(object_key: str, size: int) -> Any:
+        reading = await read_if_size(object_key, size)
+        replacement = REFLECTION.upper()
+        await asyncio.to_thread(browser.put_object, BUCKET, object_key, io.BytesIO(replacement), len(replacement))
+        return reading
+
+    counted.store.read_if_size = replaced_after_reading  # type: ignore[method-assign]
+    facts = counted.complete(submission_id, evidence)
+    assert facts.sha256 == evidence.sha256
     sealed_as_stored(browser, facts, REFLECTION)
+
+
+def test_a_single_put_larger_than_what_is_read_on_the_loop_is_copied_and_the_copy_read(
+    endpoints: Endpoints, browser: Minio
+) -> None:
+    counted = CountedStore(endpoints, inspect_on_loop_max_bytes=len(REFLECTION) - 1)
+    submission_id, evidence = uploaded(browser, REFLECTION, "text/markdown", "reflection.md")
+    facts = counted.complete(submission_id, evidence)
+    assert counted.sent == ONE_COPIED_ITEM, f"sent {dict(counted.sent)}"
+    assert facts.sha256 == evidence.sha256 and facts.sealed_key != evidence.object_key
+    sealed_as_stored(browser, facts, REFLECTION, "text/markdown")
 
 
 def test_a_video_larger_than_what_is_kept_is_probed_by_range_reads_with_the_same_result(
@@ -186,7 +220,7 @@ def test_a_video_larger_than_what_is_kept_is_probed_by_range_reads_with_the_same
     submission_id, evidence = uploaded(browser, video, "video/mp4", "lesson.mp4")
     facts = counted.complete(submission_id, evidence)
     ranges = counted.sent["GET"] - 1
-    assert ranges >= 1 and counted.sent == ONE_ITEM + Counter({"GET": ranges})
+    assert ranges >= 1 and counted.sent == ONE_COPIED_ITEM + Counter({"GET": ranges})
     in_memory = CountedStore(endpoints).complete(*uploaded(browser, video, "video/mp4", "lesson.mp4"))
     assert facts.media == in_memory.media and facts.media is not None
 
@@ -199,10 +233,18 @@ def test_a_copy_is_refused_when_the_upload_changed_or_is_gone_and_a_copy_gone_re
     etag = browser.stat_object(BUCKET, evidence.object_key).etag
     assert etag is not None
     browser.put_object(BUCKET, evidence.object_key, io.BytesIO(b"replaced"), len(b"replaced"))
-    assert asyncio.run(counted.store.copy(evidence.object_key, f"{evidence.object_key}.copy", if_etag=etag)) is None
-    assert asyncio.run(counted.store.copy(f"{evidence.object_key}.none", f"{evidence.object_key}.copy")) is None
-    assert asyncio.run(counted.store.inspect(f"{evidence.object_key}.copy")) is None
-    assert asyncio.run(counted.store.inspect(f"{evidence.object_key}.copy", len(REFLECTION))) is None
+    store = counted.store
+
+    async def run() -> tuple[Any, ...]:
+        try:
+            return (await store.copy(evidence.object_key, f"{evidence.object_key}.copy", if_etag=etag),
+                    await store.copy(f"{evidence.object_key}.none", f"{evidence.object_key}.copy"),
+                    await store.inspect(f"{evidence.object_key}.copy"),
+                    await store.inspect(f"{evidence.object_key}.copy", len(REFLECTION)))
+        finally:
+            await store.close()
+
+    assert asyncio.run(run()) == (None, None, None, None)
 
 
 @pytest.mark.parametrize("encoding", [None, "gzip"])

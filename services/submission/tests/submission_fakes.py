@@ -236,6 +236,7 @@ class Reading:
     size: int
     etag: str
     inspection: Inspection | None
+    content_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -265,6 +266,8 @@ class FakeStore:
         self.uploads: dict[str, tuple[str, dict[int, bytes], datetime]] = {}
         self.removed: list[str] = []
         self.aborted: list[str] = []
+        # As EvidenceStore: an item up to this size is sealed by writing the bytes read, a larger one by a copy.
+        self.keep_max_bytes = 1024**2
 
     def put(self, object_key: str, content: bytes, at: datetime | None = None) -> None:
         self.objects[object_key] = content
@@ -330,6 +333,13 @@ class FakeStore:
             return None
         inspection = await self.inspect(object_key) if len(content) == size else None
         return Reading(len(content), _etag(content), inspection)
+
+    def keeps_bytes_of(self, size: int) -> bool:
+        return size <= self.keep_max_bytes
+
+    async def write(self, object_key: str, content: bytes, content_type: str | None) -> str:
+        self.put(object_key, content)
+        return _etag(content)
 
     async def copy(self, source_key: str, target_key: str, *, if_etag: str | None = None) -> str | None:
         content = self.objects.get(source_key)

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from submission_fakes import CRITERIA, FakeDatabase, FakeProbe, FakeStore
+from submission_fakes import CRITERIA, FakeDatabase, FakeProbe, FakeStore, Reading
 
 from microcred.events import (
     CredentialAwarded,
@@ -352,24 +352,40 @@ async def test_a_sealed_copy_the_store_lost_or_altered_blocks_the_submit(
 
 
 class InterleavingStore(FakeStore):
-    """Runs ``between`` once, right after the first server-side copy: another request arriving mid-way."""
+    """Runs ``between`` once, right after the first sealed object is made (by a copy or by writing the bytes
+    read): another request arriving mid-way."""
 
-    def __init__(self) -> None:
+    def __init__(self, sealing: str = "rewritten") -> None:
         super().__init__()
         self.between: Any = None
+        # "copied": every item takes the copy path, as one larger than what is read whole on the loop does.
+        if sealing == "copied":
+            self.keep_max_bytes = 0
 
     async def copy(self, source_key: str, target_key: str, *, if_etag: str | None = None) -> str | None:
         copied = await super().copy(source_key, target_key, if_etag=if_etag)
+        await self._interleave()
+        return copied
+
+    async def write(self, object_key: str, content: bytes, content_type: str | None) -> str:
+        written = await super().write(object_key, content, content_type)
+        await self._interleave()
+        return written
+
+    async def _interleave(self) -> None:
         between, self.between = self.between, None
         if between is not None:
             await between()
-        return copied
 
 
+SEALINGS = pytest.mark.parametrize("sealing", ["rewritten", "copied"])
+
+
+@SEALINGS
 async def test_of_two_concurrent_completions_one_copy_is_kept_and_the_other_deleted(
-    db: FakeDatabase, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
+    db: FakeDatabase, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal, sealing: str
 ) -> None:
-    store = InterleavingStore()
+    store = InterleavingStore(sealing)
     submission_id = await start(db, credential, teacher)
     ticket = await handlers.declare_evidence(submission_id, declaration("reflection", REFLECTION), teacher, db.uow(),
                                              store, policy)
@@ -385,11 +401,13 @@ async def test_of_two_concurrent_completions_one_copy_is_kept_and_the_other_dele
     assert store.objects[copies[0]] == REFLECTION and ticket.object_key not in store.objects
 
 
+@SEALINGS
 async def test_a_rejection_that_deletes_the_copy_before_it_is_read_makes_the_first_completion_a_conflict(
-    db: FakeDatabase, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
+    db: FakeDatabase, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal, sealing: str
 ) -> None:
-    # The sealed copy is not stat'ed after the copy: reading it is what finds it gone.
-    store = InterleavingStore()
+    # A copy is not stat'ed after it is made: reading it is what finds it gone. Bytes written were read before,
+    # and the verdict's re-read of the item under its lock finds it rejected.
+    store = InterleavingStore(sealing)
     submission_id = await start(db, credential, teacher)
     ticket = await handlers.declare_evidence(submission_id, declaration("reflection", REFLECTION), teacher, db.uow(),
                                              store, policy)
@@ -417,6 +435,7 @@ async def test_an_upload_replaced_between_its_size_check_and_its_copy_is_not_cop
             return await super().copy(source_key, target_key, if_etag=if_etag)
 
     store = ReplacedBeforeCopy()
+    store.keep_max_bytes = 0  # the copy path: an item larger than what is read whole on the event loop
     submission_id = await start(db, credential, teacher)
     ticket = await handlers.declare_evidence(submission_id, declaration("reflection", REFLECTION), teacher, db.uow(),
                                              store, policy)
@@ -426,6 +445,27 @@ async def test_an_upload_replaced_between_its_size_check_and_its_copy_is_not_cop
     assert refused.value.code == "upload_changed"
     assert db.state.submissions[submission_id].evidence[0].status is EvidenceStatus.PENDING
     assert not [key for key in store.objects if key.startswith("verified/")]
+
+
+async def test_an_upload_replaced_just_after_it_was_read_is_sealed_as_read(
+    db: FakeDatabase, policy: EvidencePolicy, credential: PublishedCredential, teacher: Principal
+) -> None:
+    """A small item is sealed by writing the bytes the service read: another file PUT through the still-valid URL
+    at that moment (same size, other bytes) is neither sealed nor verified, and goes with the upload."""
+    class ReplacedAfterRead(FakeStore):
+        async def read_if_size(self, object_key: str, size: int) -> Reading | None:
+            reading = await super().read_if_size(object_key, size)
+            self.put(object_key, REFLECTION.upper())
+            return reading
+
+    store = ReplacedAfterRead()
+    submission_id = await start(db, credential, teacher)
+    ticket = await handlers.declare_evidence(submission_id, declaration("reflection", REFLECTION), teacher, db.uow(),
+                                             store, policy)
+    store.put(ticket.object_key, REFLECTION)
+    verified = await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow, store, PROBE)
+    assert verified.status is EvidenceStatus.UPLOADED and verified.verified_key is not None
+    assert store.objects[verified.verified_key] == REFLECTION and ticket.object_key not in store.objects
 
 
 async def test_evidence_cannot_be_added_while_the_attempt_is_in_review(

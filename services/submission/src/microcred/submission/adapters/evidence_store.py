@@ -105,6 +105,8 @@ class Reading:
     size: int
     etag: str
     inspection: Inspection | None
+    # The Content-Type the object was stored with (the uploader's, on a single PUT).
+    content_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -376,11 +378,12 @@ class EvidenceStore:
             if size is not None and size <= self._on_loop_max_bytes:
                 async with self._requests.open("GET", object_key) as response:
                     found = _stored(response.headers)
+                    content_type = response.headers.get("content-type")
                     if expected_size is not None and found.size != expected_size:
-                        return Reading(found.size, found.etag, None)
+                        return Reading(found.size, found.etag, None, content_type)
                     inspector = _Inspector(self._keep_max_bytes)
                     inspector.feed(await response.read())
-                    return Reading(found.size, found.etag, inspector.result())
+                    return Reading(found.size, found.etag, inspector.result(), content_type)
             return await asyncio.to_thread(self._read_blocking, object_key, expected_size)
         except S3Error as exc:
             if exc.code in _MISSING:
@@ -392,14 +395,15 @@ class EvidenceStore:
         response = self._client.get_object(self._bucket, object_key)
         try:
             found = _stored(response.headers)
+            content_type = response.headers.get("content-type")
             if expected_size is not None and found.size != expected_size:
-                return Reading(found.size, found.etag, None)
+                return Reading(found.size, found.etag, None, content_type)
             inspector = _Inspector(self._keep_max_bytes)
             # The stored bytes, as the event loop's GET reads them: never decoded by a Content-Encoding the
             # uploader may have set on its PUT.
             for chunk in response.stream(CHUNK_BYTES, decode_content=False):
                 inspector.feed(chunk)
-            return Reading(found.size, found.etag, inspector.result())
+            return Reading(found.size, found.etag, inspector.result(), content_type)
         finally:
             # Closed, not returned to the pool, when the body was left unread: the rest is never downloaded.
             response.close()
@@ -413,6 +417,17 @@ class EvidenceStore:
         finally:
             response.close()
             response.release_conn()
+
+    def keeps_bytes_of(self, size: int) -> bool:
+        """Whether ``read_if_size`` of an object of ``size`` bytes reads it on the event loop and gives its bytes
+        (``Inspection.content``): up to the smaller of ``inspect_on_loop_max_bytes`` and ``inspect_keep_max_bytes``."""
+        return size <= min(self._on_loop_max_bytes, self._keep_max_bytes)
+
+    async def write(self, object_key: str, content: bytes, content_type: str | None) -> str:
+        """PUT ``content`` at the key; its ETag. For bytes already in memory (a small item being sealed)."""
+        headers: DictType = {"Content-Type": content_type or "application/octet-stream"}
+        answer = await self._requests.send("PUT", object_key, headers, content)
+        return answer.headers.get("etag", "").replace('"', "")
 
     async def copy(self, source_key: str, target_key: str, *, if_etag: str | None = None) -> str | None:
         """Server-side copy; the copy's ETag, or None when the source is gone or (with ``if_etag``) no longer

@@ -16,7 +16,7 @@ headers (a size that is not the declared one) without downloading what it would 
 Unlike minio's urllib3 pool, nothing here retries a 5xx or a refused connection: the request fails at
 once, as the outage it is (``microcred.runtime.outages``: 503 to a teacher, a wait for a consumer). Only
 a pooled connection the store closed while it sat idle is retried once on a fresh one; every request
-sent here is idempotent (a DELETE, a HEAD, a copy to a fresh key).
+sent here is idempotent (a DELETE, a HEAD, a copy or a PUT of known bytes to a fresh key).
 """
 
 from __future__ import annotations
@@ -64,13 +64,15 @@ class S3Requests:
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
 
-    async def send(self, method: str, object_key: str, headers: DictType | None = None) -> Answer:
-        """Send ``method`` on the object; its answer when 2xx, else raise as minio would."""
+    async def send(self, method: str, object_key: str, headers: DictType | None = None,
+                   body: bytes | None = None) -> Answer:
+        """Send ``method`` on the object (with ``body``, a PUT's bytes, signed as minio signs them); its answer
+        when 2xx, else raise as minio would."""
         try:
-            return await self._send_once(method, object_key, headers)
+            return await self._send_once(method, object_key, headers, body)
         except aiohttp.ServerDisconnectedError:
             # The store closed a kept-alive connection just as it was reused; a new one is not refused.
-            return await self._send_once(method, object_key, headers)
+            return await self._send_once(method, object_key, headers, body)
 
     @asynccontextmanager
     async def open(self, method: str, object_key: str, headers: DictType | None = None
@@ -99,8 +101,8 @@ class S3Requests:
             await self._session.close()
             self._session = None
 
-    async def _send_once(self, method: str, object_key: str, headers: DictType | None) -> Answer:
-        response, path = await self._start(method, object_key, headers)
+    async def _send_once(self, method: str, object_key: str, headers: DictType | None, body: bytes | None) -> Answer:
+        response, path = await self._start(method, object_key, headers, body)
         async with response:
             body = await response.read()
             answer = Answer(response.status, HTTPHeaderDict(response.headers.items()), body)
@@ -108,7 +110,7 @@ class S3Requests:
             return answer
         raise _refusal(answer, method, path, self._bucket, object_key)
 
-    async def _start(self, method: str, object_key: str, headers: DictType | None
+    async def _start(self, method: str, object_key: str, headers: DictType | None, body: bytes | None = None
                      ) -> tuple[aiohttp.ClientResponse, str]:
         """The answer, its status and headers read and its body not yet, and the path it was sent to."""
         client = self._client
@@ -119,14 +121,16 @@ class S3Requests:
         )
         region = self._region or await self._bucket_region()
         url = client._base_url.build(method=method, region=region, bucket_name=self._bucket, object_name=object_key)
-        signed, date = client._build_headers(url.netloc, dict(headers or {}), None, creds)
+        # With a body, minio adds its length and its SHA-256 (over plain HTTP) or its MD5 (over TLS), which the
+        # store checks against what arrives.
+        signed, date = client._build_headers(url.netloc, dict(headers or {}), body, creds)
         if creds is not None:
             signed = sign_v4_s3(method=method, url=url, region=region, headers=signed, credentials=creds,
                                 content_sha256=str(signed["x-amz-content-sha256"]), date=date)
         # aiohttp sets Host itself, from the URL minio built it from.
         sent = {name: str(value) for name, value in signed.items() if name != "Host"}
         # encoded=True: the path goes out as minio quoted and signed it, not re-quoted by yarl.
-        response = await self._pool().request(method, URL(urlunsplit(url), encoded=True), headers=sent,
+        response = await self._pool().request(method, URL(urlunsplit(url), encoded=True), headers=sent, data=body,
                                               skip_auto_headers=("User-Agent",), auto_decompress=False)
         return response, url.path
 

@@ -59,6 +59,10 @@ class Reading(Protocol):
     def inspection(self) -> Inspection | None:
         """None when the size was not the one expected: the bytes were left unread."""
 
+    @property
+    def content_type(self) -> str | None:
+        """The Content-Type the object was stored with."""
+
 
 class ListedObject(Protocol):
     @property
@@ -108,6 +112,12 @@ class EvidenceStorage(Protocol):
     async def read_if_size(self, object_key: str, size: int) -> Reading | None:
         """One GET: size and ETag, and the bytes inspected only when there are ``size`` of them; None when the
         object is not there."""
+
+    def keeps_bytes_of(self, size: int) -> bool:
+        """Whether ``read_if_size`` gives the bytes (``Inspection.content``) of an object of ``size`` bytes."""
+
+    async def write(self, object_key: str, content: bytes, content_type: str | None) -> str:
+        """PUT bytes held in memory; their ETag."""
 
     async def copy(self, source_key: str, target_key: str, *, if_etag: str | None = None) -> str | None:
         """The copy's ETag; None when the source is gone or no longer ``if_etag``."""
