@@ -32,7 +32,7 @@ from microcred.submission.domain.model import (
     verified_object_key,
     verified_prefix,
 )
-from microcred.submission.service_layer.storage import EvidenceStorage, Inspection, MediaProbe, StoredObject
+from microcred.submission.service_layer.storage import EvidenceStorage, Inspection, MediaProbe, Reading, StoredObject
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +146,7 @@ async def seal(store: EvidenceStorage, probe: MediaProbe, submission_id: UUID, e
     if upload is None:
         raise _upload_missing(evidence)
     if upload.size != evidence.size_bytes:
-        # Copying and hashing a large file are the slow parts: skip both when the size already disagrees.
-        return UploadFacts(size=upload.size, sha256="", etag=upload.etag, sniffed_content_type=None)
+        return _refused_on_size(upload)
     # One CopyObject copies at most 5 GiB; a single PUT is capped far below (settings.single_upload_max_bytes).
     assert upload.size <= 5 * 1024**3
     sealed_key = verified_object_key(submission_id, evidence.evidence_id, uuid4(), evidence.filename)
@@ -167,11 +166,9 @@ async def seal(store: EvidenceStorage, probe: MediaProbe, submission_id: UUID, e
 
 
 async def _rewrite(store: EvidenceStorage, probe: MediaProbe, submission_id: UUID, evidence: Evidence) -> UploadFacts:
-    upload = await store.read_if_size(evidence.object_key, evidence.size_bytes)
-    if upload is None:
-        raise _upload_missing(evidence)
+    upload = await _read_as_declared(store, evidence)
     if upload.inspection is None:
-        return UploadFacts(size=upload.size, sha256="", etag=upload.etag, sniffed_content_type=None)
+        return _refused_on_size(upload)
     content = upload.inspection.content
     # keeps_bytes_of promised them: an object read on the loop is read whole.
     assert content is not None and len(content) == upload.size
@@ -185,13 +182,24 @@ async def _rewrite(store: EvidenceStorage, probe: MediaProbe, submission_id: UUI
 
 
 async def _measure_in_place(store: EvidenceStorage, probe: MediaProbe, evidence: Evidence) -> UploadFacts:
+    upload = await _read_as_declared(store, evidence)
+    if upload.inspection is None:
+        return _refused_on_size(upload)
+    return await _facts(probe, evidence, evidence.object_key, upload, upload.inspection)
+
+
+async def _read_as_declared(store: EvidenceStorage, evidence: Evidence) -> Reading:
+    """One GET of the upload, its bytes read only when it has the declared size."""
     upload = await store.read_if_size(evidence.object_key, evidence.size_bytes)
     if upload is None:
         raise _upload_missing(evidence)
-    if upload.inspection is None:
-        # Refused whatever it holds, so its bytes were left unread: hashing a large file is the slow part.
-        return UploadFacts(size=upload.size, sha256="", etag=upload.etag, sniffed_content_type=None)
-    return await _facts(probe, evidence, evidence.object_key, upload, upload.inspection)
+    return upload
+
+
+def _refused_on_size(upload: StoredObject) -> UploadFacts:
+    # Copying and hashing a large file are the slow parts: both are skipped when the size already disagrees,
+    # which is enough for the verdict to refuse it (size_mismatch).
+    return UploadFacts(size=upload.size, sha256="", etag=upload.etag, sniffed_content_type=None)
 
 
 def _upload_missing(evidence: Evidence) -> Conflict:
