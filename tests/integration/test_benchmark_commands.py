@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
     ["benchmarks/portal_pages.py"],
     ["benchmarks/broker_fetches.py"],
     ["benchmarks/statement_costs.py"],
+    ["benchmarks/object_store_costs.py"],
 ])
 def test_benchmark_command_starts_and_reads_its_options(command: list[str]) -> None:
     done = subprocess.run([sys.executable, *command, "--help"], cwd=ROOT, capture_output=True, text=True,

@@ -213,6 +213,17 @@ def test_a_single_put_larger_than_what_is_read_on_the_loop_is_copied_and_the_cop
     sealed_as_stored(browser, facts, REFLECTION, "text/markdown")
 
 
+@pytest.mark.parametrize("keep", [0, 1024])
+def test_an_empty_item_is_sealed_whatever_is_kept(endpoints: Endpoints, browser: Minio, keep: int) -> None:
+    """Nothing kept (inspect_keep_max_bytes 0) means no bytes to write back, even for an empty file: it is copied."""
+    counted = CountedStore(endpoints, inspect_keep_max_bytes=keep)
+    submission_id, evidence = uploaded(browser, b"", "text/plain", "empty.txt")
+    facts = counted.complete(submission_id, evidence)
+    assert counted.sent == (ONE_ITEM if keep else ONE_COPIED_ITEM), f"sent {dict(counted.sent)}"
+    assert facts.sha256 == hashlib.sha256(b"").hexdigest()
+    sealed_as_stored(browser, facts, b"", "text/plain")
+
+
 def test_a_video_larger_than_what_is_kept_is_probed_by_range_reads_with_the_same_result(
     endpoints: Endpoints, browser: Minio, video: bytes
 ) -> None:

@@ -420,8 +420,9 @@ class EvidenceStore:
 
     def keeps_bytes_of(self, size: int) -> bool:
         """Whether ``read_if_size`` of an object of ``size`` bytes reads it on the event loop and gives its bytes
-        (``Inspection.content``): up to the smaller of ``inspect_on_loop_max_bytes`` and ``inspect_keep_max_bytes``."""
-        return size <= min(self._on_loop_max_bytes, self._keep_max_bytes)
+        (``Inspection.content``): up to the smaller of ``inspect_on_loop_max_bytes`` and ``inspect_keep_max_bytes``,
+        and never when nothing is kept (``inspect_keep_max_bytes`` 0), not even an empty object."""
+        return self._keep_max_bytes > 0 and size <= min(self._on_loop_max_bytes, self._keep_max_bytes)
 
     async def write(self, object_key: str, content: bytes, content_type: str | None) -> str:
         """PUT ``content`` at the key; its ETag. For bytes already in memory (a small item being sealed)."""
