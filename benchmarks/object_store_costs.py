@@ -10,10 +10,11 @@ starts the embedded stack, and measures with an object of ``--bytes`` (3,437 by 
   store and media probe), ``--items`` items, half the pipeline's video and half a line of text, uploaded first and
   then sealed, the store's and this process's CPU per item, over ``--rounds`` rounds.
 
-On this machine (2026-12-07, quiet): PUT 4.5 ms of SeaweedFS CPU, HEAD 1.4, GET 2.7, CopyObject 7.9, DELETE 1.75;
-the client about 0.6 ms for each but the copy, 1.2. Sealing a small item went from 2.43-2.67 ms of the client's CPU
-and 6.07-6.70 ms of SeaweedFS's (HEAD, copy, GET of the copy, DELETE) to 1.89-2.07 and 4.30-4.53 (GET, PUT of the
-bytes read, DELETE), each checkout run on its own in the same session.
+On this machine (2026-12-07, quiet, two runs): PUT 2.1-2.4 ms of SeaweedFS CPU, HEAD 0.7-0.9, GET 1.2-1.4,
+CopyObject 3.7-4.0, DELETE 0.8-0.9; the client about 0.6 ms for each but the copy, 1.2. Sealing a small item went
+from 2.31-2.46 ms of the client's CPU and 5.73-6.43 ms of SeaweedFS's (HEAD, copy, GET of the copy, DELETE; this
+script run from the checkout before the change) to 1.69-1.90 and 3.90-4.37 (GET, PUT of the bytes read, DELETE),
+one checkout after the other.
 
     python benchmarks/object_store_costs.py [--bytes 3437] [--requests 400] [--items 300] [--rounds 3]
 
@@ -119,7 +120,7 @@ def sealing_costs(endpoints: Endpoints, store: StoreCpu, items: int, rounds: int
                 evidence_id=evidence_id, requirement_key="item", filename=filename, content_type=content_type,
                 size_bytes=len(content), sha256=hashlib.sha256(content).hexdigest(), object_key=key)))
 
-        async def seal_all() -> None:
+        async def seal_all(uploaded: list[tuple[uuid.UUID, Evidence]] = uploaded) -> None:
             try:
                 for submission_id, evidence in uploaded:
                     facts = await sealing.seal(evidence_store, probe, submission_id, evidence)

@@ -104,8 +104,7 @@ class S3Requests:
     async def _send_once(self, method: str, object_key: str, headers: DictType | None, body: bytes | None) -> Answer:
         response, path = await self._start(method, object_key, headers, body)
         async with response:
-            body = await response.read()
-            answer = Answer(response.status, HTTPHeaderDict(response.headers.items()), body)
+            answer = Answer(response.status, HTTPHeaderDict(response.headers.items()), await response.read())
         if 200 <= answer.status < 300:
             return answer
         raise _refusal(answer, method, path, self._bucket, object_key)

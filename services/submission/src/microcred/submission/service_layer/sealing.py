@@ -122,13 +122,13 @@ async def seal(store: EvidenceStorage, probe: MediaProbe, submission_id: UUID, e
 
     A multipart upload is one GET: the size and ETag a HEAD would give come with its bytes, and the
     size is checked on the answer's headers before the body is read (a HEAD costs SeaweedFS about
-    1.4 ms of CPU and this service 0.5 ms).
+    0.8 ms of CPU and this service 0.6 ms: benchmarks/object_store_costs.py).
 
     A small single PUT (the whole of it read on the event loop anyway) is read once, and the bytes
     read, hashed and sniffed are the bytes this service PUTs at the sealed key: what is sealed is
     what was measured, whatever the uploader PUTs meanwhile. Against the store's CopyObject that is
     one request fewer (no HEAD) and a cheaper one (measured on SeaweedFS with a 3.4 KB item: a PUT
-    4.5 ms of its CPU, a copy 7.9 ms). The sealed object keeps the Content-Type the upload was stored
+    2.1-2.4 ms of its CPU, a copy 3.7-4.0 ms). The sealed object keeps the Content-Type the upload was stored
     with, as a copy would; the other headers an uploader may PUT (Content-Encoding, user metadata)
     are not carried over, since a download is served as an attachment of the verified bytes.
 
