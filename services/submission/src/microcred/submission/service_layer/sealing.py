@@ -105,7 +105,9 @@ async def _facts(
 
 
 @dataclass(frozen=True)
-class _Copied:
+class _Sealed:
+    """The sealed object's size and ETag, as the copy or the PUT that made it answered them."""
+
     size: int
     etag: str
 
@@ -159,7 +161,7 @@ async def seal(store: EvidenceStorage, probe: MediaProbe, submission_id: UUID, e
         )
     try:
         # A copy of exactly that ETag has the upload's size: no need to ask the store for it again.
-        return await measure(store, probe, evidence, sealed_key, _Copied(size=upload.size, etag=etag))
+        return await measure(store, probe, evidence, sealed_key, _Sealed(size=upload.size, etag=etag))
     except Exception:
         await store.remove(sealed_key)
         raise
@@ -175,7 +177,7 @@ async def _rewrite(store: EvidenceStorage, probe: MediaProbe, submission_id: UUI
     sealed_key = verified_object_key(submission_id, evidence.evidence_id, uuid4(), evidence.filename)
     etag = await store.write(sealed_key, content, upload.content_type)
     try:
-        return await _facts(probe, evidence, sealed_key, _Copied(size=upload.size, etag=etag), upload.inspection)
+        return await _facts(probe, evidence, sealed_key, _Sealed(size=upload.size, etag=etag), upload.inspection)
     except Exception:
         await store.remove(sealed_key)
         raise

@@ -48,12 +48,8 @@ class Inspection(Protocol):
         """The whole object, when it was small enough to keep."""
 
 
-class Reading(Protocol):
-    @property
-    def size(self) -> int: ...
-
-    @property
-    def etag(self) -> str: ...
+class Reading(StoredObject, Protocol):
+    """One GET's answer: the object's size and ETag from its headers, and what its bytes gave."""
 
     @property
     def inspection(self) -> Inspection | None:
