@@ -106,6 +106,14 @@ OUTAGES: dict[str, tuple[Callable[[], BaseException], str]] = {
         asyncpg.InterfaceError("connection is closed"), invalidated=True), "database"),
     "25006 read-only after failover": (lambda: through_sqlalchemy(
         asyncpg.ReadOnlySQLTransactionError("cannot execute INSERT in a read-only transaction")), "database"),
+    # The same met by a write sent past SQLAlchemy (runtime.writes): asyncpg's errors, unwrapped.
+    "08003 closed mid-statement, raw": (lambda: asyncpg.ConnectionDoesNotExistError(
+        "connection was closed in the middle of operation"), "database"),
+    "pooled connection closed, raw": (lambda: asyncpg.InterfaceError("connection is closed"), "database"),
+    "57P01 admin shutdown, raw": (lambda: asyncpg.AdminShutdownError(
+        "terminating connection due to administrator command"), "database"),
+    "25006 read-only after failover, raw": (lambda: asyncpg.ReadOnlySQLTransactionError(
+        "cannot execute INSERT in a read-only transaction"), "database"),
     "pool exhausted": (lambda: PoolTimeout("QueuePool limit of size 10 overflow 10 reached"), "database"),
     # Deployment faults an operator fixes while messages wait, and contention the database settles.
     "wrong password": (lambda: through_sqlalchemy(
@@ -143,6 +151,8 @@ OUTAGES: dict[str, tuple[Callable[[], BaseException], str]] = {
 
 FAILURES: dict[str, Callable[[], BaseException]] = {
     "unique violation": lambda: through_sqlalchemy(asyncpg.UniqueViolationError("duplicate key value")),
+    "unique violation, raw": lambda: asyncpg.UniqueViolationError("duplicate key value"),
+    "another interface error, raw": lambda: asyncpg.InterfaceError("the server expects 2 arguments, 1 was passed"),
     "undefined table": lambda: through_sqlalchemy(asyncpg.UndefinedTableError('relation "x" does not exist')),
     "NUL in a string": lambda: through_sqlalchemy(
         asyncpg.CharacterNotInRepertoireError('invalid byte sequence for encoding "UTF8": 0x00')),

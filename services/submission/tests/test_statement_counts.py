@@ -11,10 +11,11 @@ items with one UPDATE, not one per item. Starting still reads retirement as it i
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID, uuid4
 
 import pytest
@@ -25,7 +26,7 @@ from submission_fakes import FakeProbe, FakeStore
 from microcred.events import CredentialPublished, CredentialRetired, IssuerProfile, Resource, Rubric, SubmissionCriteria
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.errors import Conflict
-from microcred.runtime.testing import SentStatements, embedded_postgres_socket, migrated_engine
+from microcred.runtime.testing import SentStatements, driver_introspection, embedded_postgres_socket, migrated_engine
 from microcred.submission.adapters.orm import messaging
 from microcred.submission.adapters.repository import CredentialVersions
 from microcred.submission.service_layer import handlers
@@ -64,27 +65,27 @@ async def engine(socket_dir: str) -> AsyncIterator[AsyncEngine]:
 
 
 class Statements:
-    """Every statement the engine sends, recorded while ``counting`` is open."""
+    """Every statement the engine sends but transaction control, recorded while ``counting`` is open: through
+    SQLAlchemy or, for the writes runtime.writes sends past it, on asyncpg (``SentStatements`` sees both)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self.seen: list[str] | None = None
-        sa.event.listen(engine.sync_engine, "before_cursor_execute", self._record)
-
-    def _record(self, _conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-        if self.seen is not None:
-            self.seen.append(" ".join(statement.split()))
+        self.engine = engine
 
     @contextmanager
     def counting(self) -> Iterator[list[str]]:
-        self.seen = []
-        try:
-            yield self.seen
-        finally:
-            self.seen = None
+        seen: list[str] = []
+
+        def record(statement: str) -> None:
+            if not SentStatements.transaction_control([statement.upper()]) and not driver_introspection(statement):
+                seen.append(" ".join(statement.split()))
+
+        with SentStatements(self.engine, record):
+            yield seen
 
     async def of(self, call: Callable[[], Awaitable[T]]) -> tuple[T, list[str]]:
         with self.counting() as seen:
             result = await call()
+            await asyncio.sleep(0)  # asyncpg hands its logged statements to the loop with call_soon
         return result, list(seen)
 
 

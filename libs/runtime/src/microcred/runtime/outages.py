@@ -33,6 +33,7 @@ import socket
 from collections.abc import Callable
 from typing import Literal
 
+import asyncpg
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -63,7 +64,10 @@ _UNAVAILABLE_S3_CODES = frozenset({"SlowDown", "ServiceUnavailable", "InternalEr
 #: The exception types an HTTP app registers a handler for; the handler asks :func:`unavailable_dependency`
 #: whether the instance at hand is an outage. Extended below by the object store's client libraries
 #: when they are installed (only services that hold evidence have them).
-OUTAGE_ERROR_TYPES: list[type[Exception]] = [SQLAlchemyError, OSError, KafkaError]
+OUTAGE_ERROR_TYPES: list[type[Exception]] = [
+    # asyncpg's own: the writes runtime.writes sends past SQLAlchemy raise them unwrapped.
+    SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError, KafkaError,
+]
 
 _object_store_checks: list[Callable[[BaseException], bool]] = []
 
@@ -125,6 +129,10 @@ def _one(exc: BaseException) -> Dependency | None:
     if code is not None:
         return "database" if code[:2] in _UNAVAILABLE_SQLSTATE_CLASSES or code in _UNAVAILABLE_SQLSTATES else None
     if isinstance(exc, PoolTimeout | DisconnectionError):  # every pooled connection busy, or one lost
+        return "database"
+    if isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in str(exc):
+        # A write sent past SQLAlchemy (runtime.writes) on a connection the server dropped: what SQLAlchemy
+        # would have turned into an invalidated connection, "connection is closed".
         return "database"
     if isinstance(exc, KafkaError):
         return "message broker" if exc.retriable or isinstance(exc, KafkaConnectionError | KafkaTimeoutError) else None

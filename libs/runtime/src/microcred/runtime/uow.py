@@ -25,6 +25,7 @@ from microcred.runtime.batches import SharedTransaction, shared_transaction_var
 from microcred.runtime.context import inbox_claims_var
 from microcred.runtime.messaging_tables import MessagingTables
 from microcred.runtime.outbox import outbox_row
+from microcred.runtime.writes import writes_of
 
 
 class UnitOfWork:
@@ -142,7 +143,10 @@ class UnitOfWork:
             self._pending = []
             return
         if events:
-            await self.session.execute(self._tables.add_to_outbox, [outbox_row(event, self._source) for event in events])
+            # Past SQLAlchemy's execution layer once the transaction is open (runtime.writes): one round trip either way.
+            await writes_of(self.session).execute(
+                self._tables.add_to_outbox, [outbox_row(event, self._source) for event in events]
+            )
         await self.session.commit()
         self._committed = True
         self._pending = []

@@ -35,6 +35,7 @@ from microcred.award.domain.model import (
 )
 from microcred.events import Alignment, CriterionResult, IssuerProfile, Rubric, SubmissionCriteria
 from microcred.runtime.locks import advisory_xact_lock
+from microcred.runtime.writes import writes_of
 
 
 class CredentialVersionRepository:
@@ -105,14 +106,15 @@ class CredentialVersionRepository:
 class AwardRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # The writes go past SQLAlchemy's execution layer once the transaction is open (runtime.writes).
+        self.writes = writes_of(session)
 
     async def add_once(self, award: Award) -> bool:
         """Insert the award unless its submission already has one; False when it did."""
-        inserted = await self.session.execute(statements.INSERT_AWARD_ONCE, self._to_values(award))
-        return inserted.first() is not None
+        return await self.writes.inserted(statements.INSERT_AWARD_ONCE, self._to_values(award))
 
     async def save(self, award: Award) -> None:
-        await self.session.execute(statements.UPDATE_AWARD, self._to_values(award) | {"where_award_id": award.award_id})
+        await self.writes.execute(statements.UPDATE_AWARD, self._to_values(award) | {"where_award_id": award.award_id})
 
     async def get(self, award_id: UUID) -> Award | None:
         row = (await self.session.execute(statements.SELECT_AWARD, {"award_id": award_id})).first()
@@ -128,8 +130,7 @@ class AwardRepository:
 
     async def add_collection_once(self, award: Award) -> bool:
         """Insert a collection award unless the teacher already holds this stack's or pathway's."""
-        inserted = await self.session.execute(statements.INSERT_COLLECTION_AWARD_ONCE, self._to_values(award))
-        return inserted.first() is not None
+        return await self.writes.inserted(statements.INSERT_COLLECTION_AWARD_ONCE, self._to_values(award))
 
     async def pending_for_submission(self, submission_id: UUID) -> list[Award]:
         rows = await self.session.execute(
@@ -230,11 +231,12 @@ class AwardRepository:
 class AttemptRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.writes = writes_of(session)
         # A submitted attempt is written once and never changed: one read per unit of work (see the module).
         self._known: dict[tuple[UUID, int], SubmittedAttempt] = {}
 
     async def add(self, attempt: SubmittedAttempt) -> None:
-        await self.session.execute(statements.INSERT_ATTEMPT_ONCE, {
+        await self.writes.execute(statements.INSERT_ATTEMPT_ONCE, {
             "submission_id": attempt.submission_id,
             "attempt": attempt.attempt,
             "teacher_id": attempt.teacher_id,
@@ -349,6 +351,7 @@ class SigningKeyRepository:
 class StatusListRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.writes = writes_of(session)
 
     async def newest_list(self, issuer_id: UUID) -> int | None:
         return await self.session.scalar(statements.SELECT_NEWEST_LIST_NO, {"issuer_id": issuer_id})
@@ -378,10 +381,9 @@ class StatusListRepository:
 
     async def allocate(self, issuer_id: UUID, list_no: int, index: int, award_id: UUID) -> bool:
         """Claim one position of a list for an award; False when another award holds it."""
-        inserted = await self.session.execute(statements.INSERT_ALLOCATION_ONCE, {
+        return await self.writes.inserted(statements.INSERT_ALLOCATION_ONCE, {
             "issuer_id": issuer_id, "list_no": list_no, "status_index": index, "award_id": award_id,
         })
-        return inserted.first() is not None
 
     async def allocated(self, issuer_id: UUID, list_no: int) -> int:
         return await self.session.scalar(

@@ -43,6 +43,7 @@ from microcred.licensure.domain.model import (
     StatusChange,
 )
 from microcred.runtime.locks import advisory_xact_lock
+from microcred.runtime.writes import writes_of
 
 _CREDENTIAL_VERSIONS = cast(sa.Table, CredentialVersionRow.__table__)
 
@@ -197,11 +198,12 @@ class LicenseRepository:
 class AwardRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.writes = writes_of(session)
 
     async def add(self, award: AwardRecord) -> bool:
         """Remember the award; False if it was already known (redelivered, or republished under a new event id).
         A newly added award has no decision on any license yet: every decision is made on a known award."""
-        inserted = await self.session.execute(q.INSERT_AWARD_ONCE, {
+        return await self.writes.inserted(q.INSERT_AWARD_ONCE, {
             "award_id": award.award_id,
             "teacher_id": award.teacher_id,
             "credential_id": award.credential_id,
@@ -213,7 +215,6 @@ class AwardRepository:
             "credential": award.credential,
             "credential_url": award.credential_url,
         })
-        return inserted.first() is not None
 
     async def get(self, award_id: UUID) -> AwardRecord | None:
         row = (await self.session.execute(q.SELECT_AWARD, {"award_id": award_id})).first()
@@ -334,10 +335,11 @@ class LedgerRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.writes = writes_of(session)
 
     async def append_once(self, entry: LedgerEntry) -> bool:
         """Append unless (award, license, kind) already has an entry; False when it did."""
-        inserted = await self.session.execute(q.INSERT_LEDGER_ENTRY_ONCE, {
+        return await self.writes.inserted(q.INSERT_LEDGER_ENTRY_ONCE, {
             "entry_id": entry.entry_id,
             "license_id": entry.license_id,
             "award_id": entry.award_id,
@@ -350,7 +352,6 @@ class LedgerRepository:
             "reason": entry.reason,
             "reverses_entry_id": entry.reverses_entry_id,
         })
-        return inserted.first() is not None
 
     async def of_license(self, license_id: UUID) -> list[LedgerEntry]:
         rows = await self.session.execute(q.SELECT_LEDGER_OF_LICENSE, {"license_id": license_id})
@@ -402,6 +403,7 @@ class ClaimRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.writes = writes_of(session)
 
     async def pending_by_state(self) -> dict[str, int]:
         """Claims waiting for a district, per state; the partial index on pending claims keeps this small."""
@@ -415,11 +417,10 @@ class ClaimRepository:
         return {state: count for state, count in await self.session.execute(query)}
 
     async def add_once(self, claim: CreditClaim) -> bool:
-        inserted = await self.session.execute(q.INSERT_CLAIM_ONCE, self._values(claim))
-        return inserted.first() is not None
+        return await self.writes.inserted(q.INSERT_CLAIM_ONCE, self._values(claim))
 
     async def save(self, claim: CreditClaim) -> None:
-        await self.session.execute(q.UPDATE_CLAIM, {
+        await self.writes.execute(q.UPDATE_CLAIM, {
             **self._values(claim), "target_award_id": claim.award_id, "target_license_id": claim.license_id})
 
     async def get(self, award_id: UUID, license_id: UUID, *, for_update: bool = False) -> CreditClaim | None:

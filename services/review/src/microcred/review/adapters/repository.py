@@ -30,6 +30,7 @@ from microcred.review.domain.model import (
 )
 from microcred.review.domain.reliability import Decision, ScoredPair
 from microcred.runtime.lru import LeastRecentlyUsed
+from microcred.runtime.writes import writes_of
 
 _REVIEWS = statements.REVIEWS
 
@@ -238,6 +239,8 @@ class ReviewRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # The writes go past SQLAlchemy's execution layer once the transaction is open (runtime.writes).
+        self.writes = writes_of(session)
         # Per review id, its column values as last read or written in this unit of work (see save).
         self._stored: dict[UUID, Mapping[Any, Any]] = {}
 
@@ -419,9 +422,9 @@ class ReviewRepository:
         current = _review_values(review)
         stored = self._stored.get(review.review_id)
         if stored is None:
-            await self.session.execute(statements.INSERT_REVIEW, {"review_id": review.review_id, **current})
+            await self.writes.execute(statements.INSERT_REVIEW, {"review_id": review.review_id, **current})
         elif changed := {key: value for key, value in current.items() if stored[key] != value}:
-            await self.session.execute(statements.UPDATE_REVIEW, {"b_review_id": review.review_id, **changed})
+            await self.writes.execute(statements.UPDATE_REVIEW, {"b_review_id": review.review_id, **changed})
         self._stored[review.review_id] = current
 
     def _to_domain(self, row: sa.Row[Any]) -> Review:

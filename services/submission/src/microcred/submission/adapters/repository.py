@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from microcred.events import CriterionFeedback, SubmissionCriteria
 from microcred.runtime.lru import LeastRecentlyUsed
+from microcred.runtime.writes import writes_of
 from microcred.submission.adapters import statements
 from microcred.submission.adapters.orm import (
     EvidenceRow,
@@ -177,9 +178,10 @@ class PathwayRepository:
 class EarnedCredentialRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.writes = writes_of(session)
 
     async def add(self, teacher_id: str, credential_id: UUID, award_id: UUID, earned_at: datetime) -> None:
-        await self.session.execute(
+        await self.writes.execute(
             statements.INSERT_EARNED,
             {"teacher_id": teacher_id, "credential_id": credential_id, "award_id": award_id, "earned_at": earned_at},
         )
@@ -297,6 +299,8 @@ class SubmissionRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # The writes go past SQLAlchemy's execution layer once the transaction is open (runtime.writes).
+        self.writes = writes_of(session)
         self._stored: dict[UUID, _Stored] = {}
 
     async def get(self, submission_id: UUID, *, for_update: bool = False) -> Submission | None:
@@ -392,7 +396,7 @@ class SubmissionRepository:
 
     async def add(self, submission: Submission) -> None:
         current = _Stored.of(submission)
-        await self.session.execute(
+        await self.writes.execute(
             statements.INSERT_SUBMISSION, {"submission_id": submission.submission_id, **current.submission}
         )
         await self._write_children(submission.submission_id, _Stored({}, {}, {}), current)
@@ -403,7 +407,7 @@ class SubmissionRepository:
         assert stored is not None, "save() follows get() or add() in the same unit of work"
         current = _Stored.of(submission)
         if changed := _changes(stored.submission, current.submission):
-            await self.session.execute(
+            await self.writes.execute(
                 statements.UPDATE_SUBMISSION, {"b_submission_id": submission.submission_id, **changed}
             )
         await self._write_children(submission.submission_id, stored, current)
@@ -419,17 +423,17 @@ class SubmissionRepository:
             if earlier is None:
                 new_attempts.append({"submission_id": submission_id, "number": number, **values})
             elif changed := _changes(earlier, values):
-                await self.session.execute(
+                await self.writes.execute(
                     statements.UPDATE_ATTEMPT, {"b_submission_id": submission_id, "b_number": number, **changed}
                 )
         if new_attempts:
-            await self.session.execute(statements.INSERT_ATTEMPTS, new_attempts)
+            await self.writes.execute(statements.INSERT_ATTEMPTS, new_attempts)
         alike: list[tuple[dict[str, Any], list[UUID]]] = []
         for evidence_id, values in after.evidence.items():
             earlier = before.evidence.get(evidence_id)
             if earlier is None:
                 # One by one: items differ in which columns they set (created_at is the server's when absent).
-                await self.session.execute(
+                await self.writes.execute(
                     statements.INSERT_EVIDENCE, {"evidence_id": evidence_id, "submission_id": submission_id, **values}
                 )
             elif changed := _changes(earlier, values):
@@ -440,9 +444,9 @@ class SubmissionRepository:
                     same.append(evidence_id)
         for changed, ids in alike:
             if len(ids) == 1:
-                await self.session.execute(statements.UPDATE_ONE_EVIDENCE, {"b_evidence_id": ids[0], **changed})
+                await self.writes.execute(statements.UPDATE_ONE_EVIDENCE, {"b_evidence_id": ids[0], **changed})
             else:
-                await self.session.execute(statements.UPDATE_EVIDENCE_AMONG, {"b_evidence_ids": ids, **changed})
+                await self.writes.execute(statements.UPDATE_EVIDENCE_AMONG, {"b_evidence_ids": ids, **changed})
 
     def _to_domain(self, row: sa.Row[Any]) -> Submission:
         submission = Submission(
