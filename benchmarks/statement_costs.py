@@ -9,7 +9,9 @@ this process's CPU only (``time.process_time``): the server's share is the same 
 - built per call: ``session.execute(sa.select(T).where(T.c.id == value))``, as the repositories wrote it;
 - built once: the same statement made once with ``sa.bindparam``, its value given at execution;
 - asyncpg: the same SQL on the session's asyncpg connection, no SQLAlchemy in between;
-- a transaction of that read, through a session (BEGIN, the read, COMMIT, the session closed) or asyncpg's.
+- a transaction of that read, through a session (BEGIN, the read, COMMIT, the session closed) or asyncpg's;
+- a write (an UPDATE) in a transaction already open, through the session or past it with ``runtime.writes``
+  (issue 22's sixth round), ``--statements`` times each.
 
 On this machine (2026-12-07, quiet, after the pipeline runs of issue 22's fourth round): built per call 0.31 ms,
 built once 0.14 ms, asyncpg 0.06 ms per statement; a transaction of the built-once read 0.60 ms through a session,
@@ -35,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from microcred.review.adapters.repository import _REVIEWS as REVIEWS
 from microcred.runtime.testing import embedded_postgres_socket, migrated_engine
+from microcred.runtime.writes import writes_of
 
 SQL = "SELECT * FROM reviews WHERE review_id = $1"
 
@@ -86,6 +89,25 @@ async def measure(engine: AsyncEngine, statements: int, transactions: int) -> li
 
     figures.append(("transaction of that read, through a session", await per_call(transactions, session_transaction)))
     figures.append(("transaction of that read, on asyncpg", raw_transaction))
+
+    # A write inside a transaction already open (the read began it), as the repositories send theirs: an UPDATE of
+    # the row's status (no row has the key, so nothing changes and nothing grows between the two ways).
+    update = sa.update(REVIEWS).where(REVIEWS.c.review_id == sa.bindparam("b_key"))
+    values = {"b_key": key, "status": "assigned"}
+    async with sessions() as session:
+        await session.execute(built_once, {"key": key})
+        writes = writes_of(session)
+
+        async def write_through_session() -> object:
+            return await session.execute(update, values)
+
+        async def write_past_session() -> object:
+            return await writes.execute(update, values)
+
+        figures.append(("a write in an open transaction, through the session",
+                        await per_call(statements, write_through_session)))
+        figures.append(("the same write past it (runtime.writes)", await per_call(statements, write_past_session)))
+        await session.rollback()
     return figures
 
 

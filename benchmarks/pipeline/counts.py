@@ -11,6 +11,9 @@ platform shows here as the statements, requests and round trips it removed (``--
   statement is executemany: a transaction's outbox rows, which asyncpg pipelines in one exchange, so round trips
   overstate by the events beyond the first of each transaction that writes several. Transactions
   come from ``pg_stat_database``. The benchmark's own backlog query (``samplers.BACKLOG_QUERY``) is left out.
+  ``server_ms`` is PostgreSQL's time executing each statement (``total_exec_time``) per submission: its work,
+  but also any wait for a lock the statement takes (a ``FOR UPDATE`` queued behind another request, an advisory
+  lock), so a large figure on a locking statement is queueing, not CPU.
 - Kafka and outgoing HTTP: counted inside each service process by ``probe/`` (see its modules), and in the
   load generator by the same counters, in process.
 - HTTP served: each service's own ``microcred_http_requests`` counter, read from ``/metrics`` before and
@@ -57,7 +60,8 @@ def per_submission(count: float, completed: int) -> float:
 def sql_per_service(rows: Iterable[Mapping[str, Any]], transactions: Mapping[str, int], completed: int, *,
                     prepares: Mapping[str, int] | None = None, exclude: Iterable[str] = (),
                     top: int = 12) -> dict[str, Any]:
-    """``rows`` are pg_stat_statements rows (datname, query, calls, rows) of the measured phase; ``transactions``
+    """``rows`` are pg_stat_statements rows (datname, query, calls, rows, total_exec_time when read) of the measured
+    phase; ``transactions``
     the commits and rollbacks per database in it, ``prepares`` each service's statement prepares. Per service
     database: statements, round trips, prepares and transactions per completed submission, and its statements
     by calls per submission, most first."""
@@ -80,7 +84,9 @@ def sql_per_service(rows: Iterable[Mapping[str, Any]], transactions: Mapping[str
             "transactions": per_submission(transactions.get(service, 0), completed),
             "rows": per_submission(sum(r["rows"] for r in statements if not TRANSACTION_CONTROL.match(r["query"])),
                                    completed),
+            "server_ms": per_submission(sum(r.get("total_exec_time", 0.0) for r in statements), completed),
             "top": [{"calls": per_submission(r["calls"], completed), "rows": per_submission(r["rows"], completed),
+                     "server_ms": round(r.get("total_exec_time", 0.0) / max(completed, 1), 3),
                      "query": " ".join(r["query"].split())[:2000]} for r in ranked[:top]],
         }
     return found
@@ -192,7 +198,7 @@ class Counting:
         after = await self.read(http_routes)
         connection = await self._admin()
         try:
-            rows = await connection.fetch("SELECT d.datname, s.query, s.calls, s.rows FROM pg_stat_statements s "
+            rows = await connection.fetch("SELECT d.datname, s.query, s.calls, s.rows, s.total_exec_time FROM pg_stat_statements s "
                                           "JOIN pg_database d ON d.oid = s.dbid")
         finally:
             await connection.close()

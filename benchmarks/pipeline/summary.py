@@ -83,21 +83,22 @@ def print_counts(counts: dict[str, Any], processes: dict[str, Any], completed: i
     cpu = cpu_ms_per_submission(processes, completed)
     table = Table(title="Per completed submission (counts.py)")
     for column in ("service", "CPU ms", "SQL statements", "round trips", "prepares", "transactions",
-                   "connections opened", "Kafka requests", "HTTP served", "HTTP sent"):
+                   "connections opened", "SQL server ms", "Kafka requests", "HTTP served", "HTTP sent"):
         table.add_column(column, justify="left" if column == "service" else "right")
     for service, values in counts["per_service"].items():
         sql = values.get("sql") or {}
         table.add_row(service, str(cpu.get(service, "")), *(str(sql.get(k, "")) for k in
                                                             ("statements", "round_trips", "prepares", "transactions",
-                                                             "connections_opened")),
+                                                             "connections_opened", "server_ms")),
                       str(values["kafka_requests"]), str(values.get("http_served", "")), str(values["http_sent"]))
     console.print(table)
     table = Table(title="Top statements per service, calls per completed submission")
-    for column in ("service", "calls", "rows", "statement"):
-        table.add_column(column, justify="right" if column in ("calls", "rows") else "left")
+    for column in ("service", "calls", "rows", "server ms", "statement"):
+        table.add_column(column, justify="right" if column in ("calls", "rows", "server ms") else "left")
     for service, values in counts["per_service"].items():
         for row in ((values.get("sql") or {}).get("top") or [])[:6]:
-            table.add_row(service, str(row["calls"]), str(row["rows"]), brief(row["query"]))
+            table.add_row(service, str(row["calls"]), str(row["rows"]), str(row.get("server_ms", "")),
+                          brief(row["query"]))
     console.print(table)
     for service, values in counts["per_service"].items():
         console.print(f"{service}: Kafka {values['kafka_requests_by_api']}; HTTP sent "

@@ -13,17 +13,17 @@ from pipeline.counts import brief, delta, prometheus_counter, sql_per_service
 from pipeline.profiles import hottest
 
 
-def row(datname: str, query: str, calls: int, rows: int = 0) -> dict[str, object]:
-    return {"datname": datname, "query": query, "calls": calls, "rows": rows}
+def row(datname: str, query: str, calls: int, rows: int = 0, exec_ms: float = 0.0) -> dict[str, object]:
+    return {"datname": datname, "query": query, "calls": calls, "rows": rows, "total_exec_time": exec_ms}
 
 
 def test_statements_round_trips_and_transactions_per_completed_submission() -> None:
     rows = [
         row("review", "BEGIN", 40), row("review", "COMMIT", 38), row("review", "ROLLBACK", 2),
-        row("review", "SELECT * FROM inbox WHERE id = $1", 20, 20),
+        row("review", "SELECT * FROM inbox WHERE id = $1", 20, 20, exec_ms=3.0),
         row("review", "INSERT INTO outbox (id, payload)\n   VALUES ($1, $2)", 60, 60),
         row("review", "SELECT count(*) FROM outbox WHERE published_at IS NULL", 500, 500),  # the benchmark's own
-        row("award", "SELECT $1", 10, 10),
+        row("award", "SELECT $1", 10, 10, exec_ms=0.5),
         row("microcred_ceiling", "INSERT INTO t VALUES ($1)", 9999),  # not a service's database
     ]
     found = sql_per_service(rows, {"review": 40, "award": 5, "postgres": 3}, completed=20, prepares={"review": 10},
@@ -35,10 +35,12 @@ def test_statements_round_trips_and_transactions_per_completed_submission() -> N
     assert review["prepares"] == 0.5
     assert review["transactions"] == 2.0
     assert review["rows"] == 4.0
+    assert review["server_ms"] == 0.15  # PostgreSQL's time executing them, per completed submission
     assert [t["query"] for t in review["top"]][:2] == ["INSERT INTO outbox (id, payload) VALUES ($1, $2)", "BEGIN"]
     assert review["top"][0]["calls"] == 3.0
     assert found["award"] == {"statements": 0.5, "round_trips": 0.5, "prepares": 0.0, "transactions": 0.25, "rows": 0.5,
-                              "top": [{"calls": 0.5, "rows": 0.5, "query": "SELECT $1"}]}
+                              "server_ms": 0.03,
+                              "top": [{"calls": 0.5, "rows": 0.5, "server_ms": 0.025, "query": "SELECT $1"}]}
 
 
 def test_nothing_completed_divides_by_one_rather_than_failing() -> None:

@@ -7,6 +7,8 @@ import hashlib
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from microcred.runtime.writes import writes_of
+
 
 def lock_key(name: str) -> int:
     """A stable signed 64-bit key for ``name`` (PostgreSQL's advisory-lock key space)."""
@@ -18,5 +20,8 @@ _LOCK = sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("key", type_=sa.Big
 
 
 async def advisory_xact_lock(session: AsyncSession, name: str) -> None:
-    """Wait for, then hold, the lock called ``name`` until the session's transaction commits or rolls back."""
-    await session.execute(_LOCK, {"key": lock_key(name)})
+    """Wait for, then hold, the lock called ``name`` until the session's transaction commits or rolls back.
+
+    Sent as a write is (runtime.writes): past SQLAlchemy once the transaction is open, else through the session,
+    which begins it, so the lock is always taken inside the transaction it is held for."""
+    await writes_of(session).execute(_LOCK, {"key": lock_key(name)})

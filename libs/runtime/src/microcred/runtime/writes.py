@@ -7,9 +7,10 @@ SQLAlchemy still builds and compiles the statement, once per process for each se
 same dialect, bind casts and type processing (a JSONB value is serialized by its type, as through a session):
 only the execution moves. Issue 22's sixth round.
 
-Only Core writes on tables (a statement naming ORM entities would autoflush through the session), whose answer
-is nothing (:meth:`Writes.execute`) or whether a row came back (:meth:`Writes.inserted`, for ``INSERT ... ON
-CONFLICT DO NOTHING RETURNING``), and only where the transaction is already open. SQLAlchemy's asyncpg dialect
+Only Core writes on tables (a statement naming ORM entities would autoflush through the session), and statements
+run for their effect alone (an advisory lock, ``runtime.locks``), whose answer is nothing (:meth:`Writes.execute`)
+or whether a row came back (:meth:`Writes.inserted`, for ``INSERT ... ON CONFLICT DO NOTHING RETURNING``), and
+only where the transaction is already open. SQLAlchemy's asyncpg dialect
 sends BEGIN itself, lazily, before the first statement it executes, so a write that would come first in its
 transaction goes through the session, which begins it. After that, ``asyncpg.Connection.is_in_transaction`` says
 the connection is inside it, and a write sent on the connection is part of it: committed, or rolled back, with
@@ -50,6 +51,18 @@ class _Direct:
         processors = self.processors
         return tuple(processors[name](values[name]) if name in processors else values[name] for name in self.names)
 
+    def sent(self, params: Params) -> tuple[str, tuple[Any, ...]]:
+        return self.sql, self.arguments(params)
+
+
+def _processors(compiled: SQLCompiler, dialect: Dialect) -> dict[str, Any]:
+    found = {}
+    for name, bind in compiled.binds.items():
+        processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None:
+            found[name] = processor
+    return found
+
 
 # Statements are built once per process (ADR 0002), so this holds one entry per statement and column set. A caller
 # that builds a statement per call would fill it: past the bound, such statements are compiled each time instead.
@@ -78,15 +91,19 @@ def _compile(statement: sa.Executable, keys: tuple[str, ...], dialect: Dialect, 
         and compiled.positiontup is not None
         and bool(compiled.effective_returning) == returning
     ):
-        processors = {}
-        for name, bind in compiled.binds.items():
-            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            if processor is not None:
-                processors[name] = processor
-        direct = _Direct(compiled.string, compiled, tuple(compiled.positiontup), processors)
+        direct = _Direct(compiled.string, compiled, tuple(compiled.positiontup), _processors(compiled, dialect))
     if len(_compiled) < _MAX_COMPILED:
         _compiled[key] = (statement, dialect, direct)
     return direct
+
+
+def sent_as(statement: sa.ClauseElement, dialect: Dialect) -> tuple[str, tuple[Any, ...]]:
+    """A statement whose values are all in it, as asyncpg takes it: its SQL and arguments, processed by their types.
+    For statements sent on a connection the caller holds a transaction on itself (the outbox relay's pass)."""
+    compiled = statement.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler) and compiled.positiontup is not None
+    assert not compiled.post_compile_params and not compiled.literal_execute_params
+    return _Direct(compiled.string, compiled, tuple(compiled.positiontup), _processors(compiled, dialect)).sent({})
 
 
 def writes_of(session: AsyncSession) -> Writes:
@@ -115,7 +132,7 @@ class Writes:
     async def execute(self, statement: sa.Executable, params: Params | Sequence[Params]) -> None:
         """Execute ``statement`` with one row of parameters, or many (an executemany), in the session's transaction.
 
-        As ``session.execute`` would, with no result: the statement must not return rows.
+        As ``session.execute`` would, with no result: what the statement returns (an advisory lock's void) is dropped.
         """
         rows: Sequence[Params] = [params] if isinstance(params, Mapping) else params
         if not rows:

@@ -248,7 +248,7 @@ class ReviewRepository:
         return [self._to_domain(row) for row in await self.session.execute(query, values)]
 
     async def lock_routing(self) -> None:
-        await self.session.execute(statements.LOCK_ROUTING)
+        await self.writes.execute(statements.LOCK_ROUTING, {})
 
     async def get(self, review_id: UUID, *, for_update: bool = False) -> Review | None:
         query = statements.SELECT_REVIEW_FOR_UPDATE if for_update else statements.SELECT_REVIEW
