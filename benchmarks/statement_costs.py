@@ -13,9 +13,11 @@ this process's CPU only (``time.process_time``): the server's share is the same 
 - a write (an UPDATE) in a transaction already open, through the session or past it with ``runtime.writes``
   (issue 22's sixth round), ``--statements`` times each.
 
-On this machine (2026-12-07, quiet, after the pipeline runs of issue 22's fourth round): built per call 0.31 ms,
+On this machine (2026-12-07 morning, quiet, issue 22's sixth round, two runs): built per call 0.24 ms, built once
+0.13-0.14, asyncpg 0.05; a transaction of the read 0.49-0.55 through a session, 0.14 on asyncpg; a write in an open
+transaction 0.12-0.16 through the session, 0.065 past it. (The night before, on a slower host: built per call 0.31 ms,
 built once 0.14 ms, asyncpg 0.06 ms per statement; a transaction of the built-once read 0.60 ms through a session,
-0.17 ms on asyncpg. (Earlier the same night, with other work running: 0.25, 0.14-0.16 and 0.06; a transaction 0.50.)
+0.17 ms on asyncpg; earlier that night, with other work running: 0.25, 0.14-0.16 and 0.06, a transaction 0.50.)
 
     python benchmarks/statement_costs.py [--statements 3000] [--transactions 1000]
 

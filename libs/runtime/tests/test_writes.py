@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from microcred.runtime.outages import unavailable_dependency
 from microcred.runtime.testing import embedded_postgres_socket, new_database, statement_kind
@@ -33,6 +34,19 @@ STAMPED = sa.Table(
     sa.Column("stamp_id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("note", sa.Text, default=lambda: "filled by SQLAlchemy"),
 )
+
+# Rows the ORM writes, and a table whose rows name them: a row added to the session reaches the database before a
+# write that refers to it, as the session's autoflush would have it.
+class Base(DeclarativeBase):
+    metadata = METADATA
+
+
+class Owner(Base):
+    __tablename__ = "owners"
+    owner_id: Mapped[int] = mapped_column(primary_key=True)
+
+
+OWNED = sa.Table("owned", METADATA, sa.Column("owner_id", sa.Integer, sa.ForeignKey("owners.owner_id"), nullable=False))
 
 INSERT = THINGS.insert()
 INSERT_ONCE = insert(THINGS).on_conflict_do_nothing().returning(THINGS.c.thing_id)
@@ -125,6 +139,16 @@ async def test_a_statement_sqlalchemy_must_fill_in_goes_through_the_session(engi
     assert through.seen == ["select ?", "insert stamped"]
     async with engine.connect() as connection:
         assert (await connection.execute(sa.select(STAMPED.c.note))).scalar_one() == "filled by SQLAlchemy"
+
+
+async def test_a_row_added_to_the_session_reaches_the_database_before_a_write_past_it(engine: AsyncEngine) -> None:
+    async with async_sessionmaker(engine)() as session:
+        await session.execute(sa.select(1))  # the transaction is open
+        session.add(Owner(owner_id=7))
+        await writes_of(session).execute(OWNED.insert(), {"owner_id": 7})  # its foreign key needs the owner first
+        await session.commit()
+    async with engine.connect() as connection:
+        assert (await connection.execute(sa.select(OWNED.c.owner_id))).scalar_one() == 7
 
 
 async def test_a_new_transaction_of_the_same_session_gets_its_own_connection_state(engine: AsyncEngine) -> None:

@@ -82,6 +82,11 @@ class CommitSession:
 
 
 class _NoTransaction:
+    """The ORM session behind ``CommitSession``: nothing pending, no transaction."""
+
+    autoflush = True
+    new = dirty = deleted = ()
+
     def get_transaction(self) -> None:
         return None
 

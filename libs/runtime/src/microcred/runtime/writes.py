@@ -7,15 +7,16 @@ SQLAlchemy still builds and compiles the statement, once per process for each se
 same dialect, bind casts and type processing (a JSONB value is serialized by its type, as through a session):
 only the execution moves. Issue 22's sixth round.
 
-Only Core writes on tables (a statement naming ORM entities would autoflush through the session), and statements
+Only Core writes on tables (a statement naming ORM entities goes through the session's ORM execution), and statements
 run for their effect alone (an advisory lock, ``runtime.locks``), whose answer is nothing (:meth:`Writes.execute`)
-or whether a row came back (:meth:`Writes.inserted`, for ``INSERT ... ON CONFLICT DO NOTHING RETURNING``), and
-only where the transaction is already open. SQLAlchemy's asyncpg dialect
-sends BEGIN itself, lazily, before the first statement it executes, so a write that would come first in its
-transaction goes through the session, which begins it. After that, ``asyncpg.Connection.is_in_transaction`` says
-the connection is inside it, and a write sent on the connection is part of it: committed, or rolled back, with
-everything else. A statement whose values SQLAlchemy would compute at execution (a Python-side column default)
-or whose parameters expand goes through the session as well.
+or whether a row came back (:meth:`Writes.inserted`, for ``INSERT ... ON CONFLICT DO NOTHING RETURNING``), and only
+where the transaction is already open. SQLAlchemy's asyncpg dialect sends BEGIN itself, lazily, before the first
+statement it executes, so a write that would come first in its transaction goes through the session, which begins
+it. After that, ``asyncpg.Connection.is_in_transaction`` says the connection is inside it, and a write sent on the
+connection is part of it: committed, or rolled back, with everything else. A statement whose values SQLAlchemy
+would compute at execution (a Python-side column default) or whose parameters expand goes through the session as
+well. :func:`sent_as` gives the SQL and arguments of a statement for a caller that holds its own transaction on the
+driver (the outbox relay's pass).
 
 Errors are asyncpg's own, not SQLAlchemy's wrappers: ``runtime.outages`` recognizes both, so an outage met by a
 write is still waited out by a consumer and answered 503 by an API.
@@ -177,10 +178,13 @@ class Writes:
         return driver, _compile(statement, tuple(sorted(params)), self._dialect, returning=returning)
 
     async def _driver_in_transaction(self) -> asyncpg.Connection | None:
-        # No flush of pending ORM changes first: a Core statement on a table through the session does not
-        # autoflush either, so they reach the database at the same point as before, at the latest on commit.
         session = self._session
         orm = session.sync_session
+        if orm.autoflush and (orm.new or orm.dirty or orm.deleted):
+            # The session flushes its pending ORM changes before a statement it executes, a Core one on a table
+            # too: a row added before this write reaches the database before it (a foreign key, a trigger that
+            # looks it up), as it did when the write went through the session.
+            await session.flush()
         transaction = orm.get_transaction()
         if transaction is None or transaction is not self._transaction:
             connection = self._connection = await session.connection()
