@@ -26,7 +26,7 @@ from submission_fakes import FakeProbe, FakeStore
 from microcred.events import CredentialPublished, CredentialRetired, IssuerProfile, Resource, Rubric, SubmissionCriteria
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.errors import Conflict
-from microcred.runtime.testing import SentStatements, driver_introspection, embedded_postgres_socket, migrated_engine
+from microcred.runtime.testing import SentStatements, embedded_postgres_socket, migrated_engine, use_case_statement
 from microcred.submission.adapters.orm import messaging
 from microcred.submission.adapters.repository import CredentialVersions
 from microcred.submission.service_layer import handlers
@@ -65,7 +65,7 @@ async def engine(socket_dir: str) -> AsyncIterator[AsyncEngine]:
 
 
 class Statements:
-    """Every statement the engine sends but transaction control, recorded while ``counting`` is open: through
+    """Every statement of a use case (``use_case_statement``), recorded while ``counting`` is open: through
     SQLAlchemy or, for the writes runtime.writes sends past it, on asyncpg (``SentStatements`` sees both)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
@@ -76,7 +76,7 @@ class Statements:
         seen: list[str] = []
 
         def record(statement: str) -> None:
-            if not SentStatements.transaction_control([statement.upper()]) and not driver_introspection(statement):
+            if use_case_statement(statement):
                 seen.append(" ".join(statement.split()))
 
         with SentStatements(self.engine, record):

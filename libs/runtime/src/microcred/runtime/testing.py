@@ -201,11 +201,13 @@ class SentStatements:
 _INTROSPECTION = re.compile(r"^\s*(WITH RECURSIVE typeinfo_tree|SELECT current_setting\('jit'\)|SELECT set_config\('jit')", re.I)
 
 
-def driver_introspection(statement: str) -> bool:
-    """Whether ``statement`` is asyncpg looking up a type it has not met on this connection yet (an array of uuids,
-    say): once per connection and type, whether the statement came through SQLAlchemy's prepare or not, and only
-    seen by the query logger when it did not. Not the work of the use case a test counts."""
-    return _INTROSPECTION.match(" ".join(statement.split())) is not None
+def use_case_statement(statement: str) -> bool:
+    """Whether ``statement`` is work a use case sent, as the statement-count tests count it: not transaction control,
+    and not asyncpg looking up a type it has not met on this connection yet (an array of uuids, say), which it does
+    once per connection and type whether the statement came through SQLAlchemy's prepare or not, and which only the
+    query logger sees when it did not."""
+    text = " ".join(statement.split())
+    return SentStatements.transaction_control([text.upper()]) == [] and _INTROSPECTION.match(text) is None
 
 
 def statement_kind(statement: str) -> str:
@@ -231,9 +233,8 @@ def counted_statements(engine: AsyncEngine) -> Iterator[Counter[str]]:
     seen: Counter[str] = Counter()
 
     def count(statement: str) -> None:
-        kind = statement_kind(statement)
-        if kind not in ("begin", "commit", "rollback") and not driver_introspection(statement):
-            seen[kind] += 1
+        if use_case_statement(statement):
+            seen[statement_kind(statement)] += 1
 
     with SentStatements(engine, count):
         yield seen
