@@ -10,7 +10,7 @@ this process's CPU only (``time.process_time``): the server's share is the same 
 - built once: the same statement made once with ``sa.bindparam``, its value given at execution;
 - asyncpg: the same SQL on the session's asyncpg connection, no SQLAlchemy in between;
 - a transaction of that read, through a session (BEGIN, the read, COMMIT, the session closed) or asyncpg's;
-- a write (an UPDATE) in a transaction already open, through the session or past it with ``runtime.writes``
+- a write (an UPDATE) in a transaction already open, through the session or past it with ``runtime.direct``
   (issue 22's sixth round), ``--statements`` times each.
 
 On this machine (2026-12-07 morning, quiet, issue 22's sixth round, two runs): built per call 0.24 ms, built once
@@ -38,8 +38,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from microcred.review.adapters.repository import _REVIEWS as REVIEWS
+from microcred.runtime.direct import direct_of
 from microcred.runtime.testing import embedded_postgres_socket, migrated_engine
-from microcred.runtime.writes import writes_of
 
 SQL = "SELECT * FROM reviews WHERE review_id = $1"
 
@@ -98,7 +98,7 @@ async def measure(engine: AsyncEngine, statements: int, transactions: int) -> li
     values = {"b_key": key, "status": "assigned"}
     async with sessions() as session:
         await session.execute(built_once, {"key": key})
-        writes = writes_of(session)
+        writes = direct_of(session)
 
         async def write_through_session() -> object:
             return await session.execute(update, values)
@@ -108,7 +108,7 @@ async def measure(engine: AsyncEngine, statements: int, transactions: int) -> li
 
         figures.append(("a write in an open transaction, through the session",
                         await per_call(statements, write_through_session)))
-        figures.append(("the same write past it (runtime.writes)", await per_call(statements, write_past_session)))
+        figures.append(("the same write past it (runtime.direct)", await per_call(statements, write_past_session)))
         await session.rollback()
     return figures
 

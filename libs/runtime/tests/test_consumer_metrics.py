@@ -22,6 +22,7 @@ from microcred.runtime.broker import create_broker
 from microcred.runtime.consumer import ConsumerPolicy, subscribe
 from microcred.runtime.messaging_tables import define_messaging_tables
 from microcred.runtime.settings import ServiceSettings
+from microcred.runtime.testing import CommitSession
 from microcred.runtime.uow import UnitOfWork
 
 GROUP = "metrics-test"
@@ -38,17 +39,18 @@ def credit(event_id: uuid.UUID | None = None) -> CreditPosted:
     )
 
 
-class Inbox:
+class Inbox(CommitSession):
     """A session whose inbox insert conflicts for an event id it has seen, as the primary key does."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.seen: set[Any] = set()
 
     def __call__(self) -> Inbox:
         return self
 
-    async def execute(self, statement: Any, params: dict[str, Any]) -> Any:
-        event_id = params["event_id"]
+    async def execute(self, *args: Any) -> Any:  # type: ignore[override]  # (statement, params): a result here
+        event_id = args[1]["event_id"]
         fresh = event_id not in self.seen
         self.seen.add(event_id)
 
@@ -57,10 +59,6 @@ class Inbox:
                 return (event_id,) if fresh else None
 
         return Result()
-
-    async def commit(self) -> None: ...
-    async def rollback(self) -> None: ...
-    async def close(self) -> None: ...
 
 
 def claiming(inbox: Inbox, fail_first: int = 0) -> Callable[[CreditPosted], Awaitable[None]]:

@@ -106,7 +106,7 @@ OUTAGES: dict[str, tuple[Callable[[], BaseException], str]] = {
         asyncpg.InterfaceError("connection is closed"), invalidated=True), "database"),
     "25006 read-only after failover": (lambda: through_sqlalchemy(
         asyncpg.ReadOnlySQLTransactionError("cannot execute INSERT in a read-only transaction")), "database"),
-    # The same met by a write sent past SQLAlchemy (runtime.writes): asyncpg's errors, unwrapped.
+    # The same met by a write sent past SQLAlchemy (runtime.direct): asyncpg's errors, unwrapped.
     "08003 closed mid-statement, raw": (lambda: asyncpg.ConnectionDoesNotExistError(
         "connection was closed in the middle of operation"), "database"),
     "pooled connection closed, raw": (lambda: asyncpg.InterfaceError("connection is closed"), "database"),

@@ -79,7 +79,7 @@ async def test_a_pass_publishes_in_commit_order_stamps_what_was_acknowledged_in_
     engine, tables = outbox
     await write(engine, tables, *(f"e{n}".encode() for n in range(30)))
     broker = Broker()
-    with SentStatements(engine) as sent:
+    async with SentStatements(engine) as sent:
         assert await relay(engine, tables, broker, batch_size=25).publish_pending() == 25
         statements = await sent.read()
     assert broker.acknowledged == [f"e{n}".encode() for n in range(25)]

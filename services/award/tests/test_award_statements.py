@@ -92,7 +92,7 @@ async def test_a_passed_score_issues_its_award_reading_each_thing_once(
     score = await submit(uow, authority, build, published, teacher_id="teacher-43")
     before = await outbox_types(engine)
 
-    with counted_statements(engine) as seen:
+    async with counted_statements(engine) as seen:
         await handlers.award_passed_submission(score, uow, authority)
 
     assert dict(seen) == ISSUING
@@ -114,7 +114,7 @@ async def test_a_version_arriving_last_issues_every_waiting_award_and_reads_itse
         await handlers.award_passed_submission(score, uow, authority)
     assert await outbox_types(engine) == Counter(), "pending until the version arrives"
 
-    with counted_statements(engine) as seen:
+    async with counted_statements(engine) as seen:
         await handlers.record_credential_version(published, uow, authority)
 
     # The version is read once for the three awards (3 times before: the identity map had let go of its row by
@@ -133,7 +133,7 @@ async def test_a_suspension_locks_the_award_and_its_list_and_verification_reads_
     await handlers.award_passed_submission(score, uow, authority)
     award_id = await award_of(engine, score.submission_id)
 
-    with counted_statements(engine) as seen:
+    async with counted_statements(engine) as seen:
         changed = await handlers.change_standing(award_id, "suspend", "under review", OPERATOR, uow, authority)
 
     assert changed.standing is Standing.SUSPENDED

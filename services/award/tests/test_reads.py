@@ -37,7 +37,7 @@ async def test_the_public_reads_send_no_begin_or_rollback(engine: AsyncEngine, a
     install_error_handlers(app)
     app.include_router(create_router(lambda: AwardUnitOfWork(sessions, messaging, "award"), authority))
     some = uuid4()
-    with SentStatements(engine) as sent:
+    async with SentStatements(engine) as sent:
         async with AwardUnitOfWork(sessions, messaging, "award") as uow:  # the control: BEGIN and ROLLBACK
             await uow.awards.get(some)
         assert SentStatements.transaction_control(await sent.read()) == ["BEGIN", "ROLLBACK"]

@@ -36,7 +36,7 @@ async def test_the_reads_send_no_begin_or_rollback_and_a_page_carries_its_total(
     drafted = [await handlers.draft_credential(handlers.DraftCredential.model_validate(
         definition_data(name=f"Credential {n}") | {"issuer_id": issuer.issuer_id}), OPERATOR, uow) for n in range(3)]
 
-    with SentStatements(engine) as sent:
+    async with SentStatements(engine) as sent:
         async with uow:  # the control: a unit of work that keeps its transaction sends BEGIN and ROLLBACK
             await uow.issuers.get(issuer.issuer_id)
         assert SentStatements.transaction_control(await sent.read()) == ["BEGIN", "ROLLBACK"]

@@ -99,7 +99,7 @@ async def outbox_types(engine: AsyncEngine) -> Counter[str]:
 async def test_one_award_for_a_teacher_with_two_licenses_reads_each_thing_once(
         uow: LicensureUnitOfWork, engine: AsyncEngine) -> None:
     before = await outbox_types(engine)
-    with counted_statements(engine) as seen:
+    async with counted_statements(engine) as seen:
         await handlers.post_credits(awarded(), uow, [INCENTIVE])
 
     assert dict(seen) == EXPECTED
@@ -118,7 +118,7 @@ async def test_a_redelivery_under_a_new_event_id_reads_the_decisions_and_decides
     first = awarded()
     await handlers.post_credits(first, uow, [INCENTIVE])
     before = await outbox_types(engine)
-    with counted_statements(engine) as seen:
+    async with counted_statements(engine) as seen:
         await handlers.post_credits(first.model_copy(update={"event_id": uuid.uuid4()}), uow, [INCENTIVE])
 
     # The award was known, so each license's decision is read (and found): nothing is decided or written again.
@@ -133,7 +133,7 @@ async def test_every_feed_record_of_the_transaction_reaches_a_subscription_looke
     for district in (None, "Knox", "Davidson"):
         await webhooks.subscribe(webhooks.Subscribe(state="TN", district=district, url="https://example.org/hook"),
                                  admin, uow, allow_http=False)
-    with counted_statements(engine) as seen:
+    async with counted_statements(engine) as seen:
         await handlers.post_credits(awarded(), uow, [INCENTIVE])
 
     assert seen["select webhook_subscriptions"] == 2  # (TN, Knox) and (UT, none)
@@ -157,7 +157,7 @@ async def test_a_revocation_reverses_each_posted_credit_once_and_the_report_show
     award = awarded()
     await handlers.post_credits(award, uow, [INCENTIVE])
     before = await outbox_types(engine)
-    with counted_statements(engine) as seen:
+    async with counted_statements(engine) as seen:
         await handlers.record_revocation(revoked(award), uow, [INCENTIVE])
 
     # Each license's decision locked, its credit read, reversed and the balance read again; each rule set read once
@@ -200,13 +200,13 @@ async def test_a_district_poll_and_an_approval_read_and_write_each_thing_once(
     award = awarded().model_copy(update={"teacher_id": "teacher-ar", "states": ("AR",)})
     await handlers.post_credits(award, uow)
 
-    with counted_statements(engine) as polled:
+    async with counted_statements(engine) as polled:
         pending = await handlers.pending_credits("AR", None, admin, uow, limit=500, offset=0)
     assert [(claim.award_id, license.license_number) for claim, license, _ in pending] == [(award.award_id, "AR-1")]
     assert dict(polled) == {"select credit_claims": 1, "select licenses": 1, "select awards": 1}
 
     claim, license, _ = pending[0]
-    with counted_statements(engine) as decided:
+    async with counted_statements(engine) as decided:
         approved = await handlers.decide_credit(claim.award_id, license.license_id,
                                                 handlers.Decision(approve=True, reason="on plan"), admin, uow)
     assert approved.status.value == "posted"

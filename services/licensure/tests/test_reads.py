@@ -39,7 +39,7 @@ def uow(engine: AsyncEngine) -> LicensureUnitOfWork:
 
 
 async def test_the_read_only_use_cases_send_no_begin_or_rollback(engine: AsyncEngine, uow: LicensureUnitOfWork) -> None:
-    with SentStatements(engine) as sent:
+    async with SentStatements(engine) as sent:
         async with uow:  # the control: a unit of work that keeps its transaction sends BEGIN and ROLLBACK
             await uow.claims.pending("TN", None, 10, 0)
         assert SentStatements.transaction_control(await sent.read()) == ["BEGIN", "ROLLBACK"]

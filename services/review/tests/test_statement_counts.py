@@ -133,7 +133,7 @@ async def test_a_single_scored_submission_sends_one_write_per_review_change(
     credential_id = uuid4()
     await handlers.record_credential(published(credential_id), uow, DUE_IN)
     await handlers.upsert_reviewer("ann", UpsertReviewer(credential_ids=None, max_open=5), uow, DUE_IN)
-    with SentStatements(engine) as sent:
+    async with SentStatements(engine) as sent:
         event = submitted(credential_id)
         await handlers.open_review(event, uow, DUE_IN)
         assert await counted(sent) == OPEN_SINGLE
@@ -161,7 +161,7 @@ async def test_each_seat_update_sets_only_the_columns_that_changed(engine: Async
     credential_id = uuid4()
     await handlers.record_credential(published(credential_id), uow, DUE_IN)
     await handlers.upsert_reviewer("ann", UpsertReviewer(credential_ids=None, max_open=5), uow, DUE_IN)
-    with SentStatements(engine) as sent:
+    async with SentStatements(engine) as sent:
         await handlers.open_review(submitted(credential_id), uow, DUE_IN)
         page = await handlers.assigned_page("ann", AssignedListing(), uow)
         await handlers.score_review(page.reviews[0].review_id, marks("not-yet"), reviewer("ann"), uow, DUE_IN)
@@ -188,7 +188,7 @@ async def test_a_double_scored_submission_writes_each_seat_once_per_change(
     await handlers.record_credential(published(credential_id), uow, DUE_IN)
     for name in ("ann", "ben"):
         await handlers.upsert_reviewer(name, UpsertReviewer(credential_ids=None, max_open=5), uow, DUE_IN)
-    with SentStatements(engine) as sent:
+    async with SentStatements(engine) as sent:
         await handlers.open_review(submitted(credential_id), uow, DUE_IN, double_scoring=CALIBRATE_ALL)
         assert await counted(sent) == OPEN_DOUBLE
         assert await open_work(engine, sent) == {"ann": 1, "ben": 1}
@@ -201,7 +201,7 @@ async def test_a_new_reviewer_takes_waiting_work_and_the_counter_sees_it(
     credential_id = uuid4()
     await handlers.record_credential(published(credential_id), uow, DUE_IN)
     await handlers.open_review(submitted(credential_id), uow, DUE_IN)
-    with SentStatements(engine) as sent:
+    async with SentStatements(engine) as sent:
         joined = await handlers.upsert_reviewer("dee", UpsertReviewer(credential_ids=None, max_open=2), uow, DUE_IN)
         assert (await counted(sent))["update reviews"] == 1
         assert joined.open_reviews == 1
@@ -224,7 +224,7 @@ async def test_a_version_is_kept_for_the_process_only_from_a_transaction_that_di
         assert await second.credentials.get(version.credential_id, 1) is None
         await second.credentials.add(version)
         await second.commit()
-    with SentStatements(engine) as sent:
+    async with SentStatements(engine) as sent:
         async with first:
             assert await first.credentials.get(version.credential_id, 1) == version  # read, and kept
         async with second:

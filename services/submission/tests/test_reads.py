@@ -49,7 +49,7 @@ async def test_a_submission_its_list_and_the_gauge_are_read_without_begin_or_rol
         await uow.commit()
     started = await handlers.start_submission(handlers.StartSubmission(credential_id=credential.credential_id),
                                               TEACHER, uow)
-    with SentStatements(engine) as sent:
+    async with SentStatements(engine) as sent:
         async with uow:  # the control: a unit of work that keeps its transaction sends BEGIN and ROLLBACK
             await uow.submissions.get(started.submission_id)
         assert SentStatements.transaction_control(await sent.read()) == ["BEGIN", "ROLLBACK"]

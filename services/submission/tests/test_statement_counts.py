@@ -66,7 +66,7 @@ async def engine(socket_dir: str) -> AsyncIterator[AsyncEngine]:
 
 class Statements:
     """Every statement of a use case (``use_case_statement``), recorded while ``counting`` is open: through
-    SQLAlchemy or, for the writes runtime.writes sends past it, on asyncpg (``SentStatements`` sees both)."""
+    SQLAlchemy or, for the writes runtime.direct sends past it, on asyncpg (``SentStatements`` sees both)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -154,7 +154,7 @@ async def test_a_submissions_use_cases_send_only_the_statements_their_work_needs
     reflection, seen = await statements.of(lambda: teacher.declare(submission_id, "reflection", REFLECTION))
     assert kinds(seen) == ["SELECT submissions", "INSERT evidence"]
     for evidence_id in (video, reflection):
-        with SentStatements(engine) as sent:
+        async with SentStatements(engine) as sent:
             _, seen = await statements.of(lambda item=evidence_id: teacher.complete(submission_id, item))
             control = SentStatements.transaction_control(await sent.read())
         # Read, then re-read under the lock to record the verdict: no credential read in either. The first read

@@ -35,8 +35,8 @@ from uuid import UUID
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from microcred.runtime.direct import direct_of
 from microcred.runtime.messaging_tables import MessagingTables
-from microcred.runtime.writes import writes_of
 
 
 class BatchConflict(Exception):
@@ -89,7 +89,7 @@ class SharedTransaction:
             if len(inserted.all()) != len(self.claims):
                 raise BatchConflict("an event of the batch was already in the inbox")
         if self.rows:
-            await writes_of(self.session).execute(self.tables.add_to_outbox, self.rows)
+            await direct_of(self.session).execute(self.tables.add_to_outbox, self.rows)
         await self.session.commit()
 
     async def close(self) -> None:

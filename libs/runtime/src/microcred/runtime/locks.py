@@ -7,7 +7,7 @@ import hashlib
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from microcred.runtime.writes import writes_of
+from microcred.runtime.direct import direct_of
 
 
 def lock_key(name: str) -> int:
@@ -22,6 +22,6 @@ _LOCK = sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("key", type_=sa.Big
 async def advisory_xact_lock(session: AsyncSession, name: str) -> None:
     """Wait for, then hold, the lock called ``name`` until the session's transaction commits or rolls back.
 
-    Sent as a write is (runtime.writes): past SQLAlchemy once the transaction is open, else through the session,
+    Sent as a write is (runtime.direct): past SQLAlchemy once the transaction is open, else through the session,
     which begins it, so the lock is always taken inside the transaction it is held for."""
-    await writes_of(session).execute(_LOCK, {"key": lock_key(name)})
+    await direct_of(session).execute(_LOCK, {"key": lock_key(name)})

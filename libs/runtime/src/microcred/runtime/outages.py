@@ -65,7 +65,7 @@ _UNAVAILABLE_S3_CODES = frozenset({"SlowDown", "ServiceUnavailable", "InternalEr
 #: whether the instance at hand is an outage. Extended below by the object store's client libraries
 #: when they are installed (only services that hold evidence have them).
 OUTAGE_ERROR_TYPES: list[type[Exception]] = [
-    # asyncpg's own: the writes runtime.writes sends past SQLAlchemy raise them unwrapped.
+    # asyncpg's own: the writes runtime.direct sends past SQLAlchemy raise them unwrapped.
     SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError, KafkaError,
 ]
 
@@ -131,7 +131,7 @@ def _one(exc: BaseException) -> Dependency | None:
     if isinstance(exc, PoolTimeout | DisconnectionError):  # every pooled connection busy, or one lost
         return "database"
     if isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in str(exc):
-        # A write sent past SQLAlchemy (runtime.writes) on a connection the server dropped: what SQLAlchemy
+        # A write sent past SQLAlchemy (runtime.direct) on a connection the server dropped: what SQLAlchemy
         # would have turned into an invalidated connection, "connection is closed".
         return "database"
     if isinstance(exc, KafkaError):

@@ -31,10 +31,10 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from microcred.runtime.cancellation import stop_if_cancelled
+from microcred.runtime.direct import sent_as
 from microcred.runtime.messaging_tables import MessagingTables
 from microcred.runtime.outages import unavailable_dependency
 from microcred.runtime.telemetry import attached_trace
-from microcred.runtime.writes import sent_as
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ import asyncio
 import importlib
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -66,7 +66,7 @@ class CommitSession:
         return None
 
     async def connection(self, **_: object) -> _NoDriver:
-        """What a read-only use case asks for (``UnitOfWork.without_transaction``), and what runtime.writes looks
+        """What a read-only use case asks for (``UnitOfWork.without_transaction``), and what runtime.direct looks
         through for a driver connection: there is none, so its writes come back here, to ``execute``."""
         return _NoDriver()
 
@@ -94,6 +94,7 @@ class _NoTransaction:
 class _NoDriver:
     dialect = None
     driver_connection = None
+    dbapi_connection = None
 
     async def get_raw_connection(self) -> _NoDriver:
         return self
@@ -145,16 +146,17 @@ class SentStatements:
     SQLAlchemy's cursor listener sees the statements but not BEGIN, COMMIT and ROLLBACK, which its asyncpg
     dialect sends through asyncpg's ``Transaction``; asyncpg's query logger sees those and whatever goes through
     ``Connection.execute``, ``executemany`` and ``fetch*`` (transaction control, an executemany of SQLAlchemy's,
-    the writes runtime.writes sends past SQLAlchemy), but not SQLAlchemy's prepared statements. Both together,
+    the writes runtime.direct sends past SQLAlchemy), but not SQLAlchemy's prepared statements. Both together,
     with an executemany counted once (by the logger), are what the connection sent: what a test of
-    ``UnitOfWork.without_transaction`` counts. asyncpg hands its records to the loop with ``call_soon``, so
-    :meth:`read` lets the loop run once before answering. ``note``, when given, receives each statement as sent.
+    ``UnitOfWork.without_transaction`` counts. asyncpg hands its records to the loop with ``call_soon``, and so
+    does this for SQLAlchemy's, so :meth:`read` lets the loop run once before answering. ``note``, when given, receives each statement as sent.
     """
 
     def __init__(self, engine: AsyncEngine, note: Callable[[str], None] | None = None) -> None:
         self._engine = engine.sync_engine
         self._connections: list[asyncpg.Connection] = []
         self.sent: list[str] = []
+        self._deferred: list[str] = []
         self._also = note
 
     def __enter__(self) -> Self:
@@ -162,7 +164,18 @@ class SentStatements:
         sa_event.listen(self._engine, "before_cursor_execute", self._statement)
         return self
 
+    async def __aenter__(self) -> Self:
+        return self.__enter__()
+
+    async def __aexit__(self, *_: object) -> None:
+        # asyncpg hands a statement's record over through the loop once it completes: the last one sent is noted
+        # once the loop has run, as in ``read``.
+        await asyncio.sleep(0)
+        self.__exit__()
+
     def __exit__(self, *_: object) -> None:
+        while self._deferred:  # whatever SQLAlchemy sent last, before the loop ran again
+            self._note(self._deferred.pop(0))
         sa_event.remove(self._engine, "checkout", self._watch)
         sa_event.remove(self._engine, "before_cursor_execute", self._statement)
         for connection in self._connections:
@@ -176,7 +189,15 @@ class SentStatements:
     def _statement(self, _connection: object, _cursor: object, statement: str, _parameters: object, _context: object,
                    executemany: bool) -> None:
         if not executemany:  # SQLAlchemy's asyncpg dialect sends an executemany with asyncpg's: the logger has it
-            self._note(statement)
+            # Noted through the loop, as asyncpg hands over its records: a statement runtime.direct sent is logged
+            # when it completes, through ``call_soon``, and the handler may reach this one before the loop runs that.
+            # Queued behind it, this comes after it, in the order the two were sent.
+            self._deferred.append(statement)
+            asyncio.get_running_loop().call_soon(self._note_deferred)
+
+    def _note_deferred(self) -> None:
+        if self._deferred:  # else noted already, on leaving
+            self._note(self._deferred.pop(0))
 
     def _log(self, record: LoggedQuery) -> None:
         self._note(record.query)
@@ -226,8 +247,8 @@ def statement_kind(statement: str) -> str:
     return f"{verb} {table.group(1) if table else '?'}" + (" for update" if re.search(r"\bfor update\b", text) else "")
 
 
-@contextmanager
-def counted_statements(engine: AsyncEngine) -> Iterator[Counter[str]]:
+@asynccontextmanager
+async def counted_statements(engine: AsyncEngine) -> AsyncIterator[Counter[str]]:
     """The statements sent on connections ``engine`` checks out while the block runs, by :func:`statement_kind`,
     transaction control left out (to count it too, use :class:`SentStatements`, which this counts with)."""
     seen: Counter[str] = Counter()
@@ -236,7 +257,7 @@ def counted_statements(engine: AsyncEngine) -> Iterator[Counter[str]]:
         if use_case_statement(statement):
             seen[statement_kind(statement)] += 1
 
-    with SentStatements(engine, count):
+    async with SentStatements(engine, count):
         yield seen
 
 

@@ -23,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from microcred.events import IntegrationEvent
 from microcred.runtime.batches import SharedTransaction, shared_transaction_var
 from microcred.runtime.context import inbox_claims_var
+from microcred.runtime.direct import direct_of
 from microcred.runtime.messaging_tables import MessagingTables
 from microcred.runtime.outbox import outbox_row
-from microcred.runtime.writes import writes_of
 
 
 class UnitOfWork:
@@ -112,8 +112,10 @@ class UnitOfWork:
             # Written with the batch's other claims at its commit, which refuses the batch if one was there.
             granted = self._shared.claim(consumer, event_id)
         else:
-            inserted = await self.session.execute(self._tables.claim, {"consumer": consumer, "event_id": event_id})
-            granted = inserted.first() is not None
+            # Usually a handler's first statement: past SQLAlchemy, it begins the transaction there too (runtime.direct).
+            granted = await direct_of(self.session).inserted(
+                self._tables.claim, {"consumer": consumer, "event_id": event_id}
+            )
         self._granted += granted
         self._refused += not granted
         # The consumer counts a message whose claims were all refused as a duplicate (runtime.consumer).
@@ -143,8 +145,8 @@ class UnitOfWork:
             self._pending = []
             return
         if events:
-            # Past SQLAlchemy's execution layer once the transaction is open (runtime.writes): one round trip either way.
-            await writes_of(self.session).execute(
+            # Past SQLAlchemy's execution layer (runtime.direct): one round trip, one row or many.
+            await direct_of(self.session).execute(
                 self._tables.add_to_outbox, [outbox_row(event, self._source) for event in events]
             )
         await self.session.commit()

@@ -34,13 +34,14 @@ from microcred.award.domain.model import (
     SubmittedAttempt,
 )
 from microcred.events import Alignment, CriterionResult, IssuerProfile, Rubric, SubmissionCriteria
+from microcred.runtime.direct import direct_of
 from microcred.runtime.locks import advisory_xact_lock
-from microcred.runtime.writes import writes_of
 
 
 class CredentialVersionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.direct = direct_of(session)
         # Published versions never change: one read per unit of work (see the module).
         self._known: dict[tuple[UUID, int], CredentialVersion] = {}
 
@@ -56,9 +57,9 @@ class CredentialVersionRepository:
         key = (credential_id, version)
         if key in self._known:
             return self._known[key]
-        row = (await self.session.execute(
+        row = await self.direct.first(
             statements.SELECT_CREDENTIAL_VERSION, {"credential_id": credential_id, "version": version}
-        )).first()
+        )
         if row is None:
             return None
         credential = self._known[key] = self._to_domain(row)
@@ -83,7 +84,7 @@ class CredentialVersionRepository:
 
     async def issuer_profile(self, issuer_id: UUID) -> IssuerProfile | None:
         """The issuer as its newest published credential version describes it."""
-        issuer = await self.session.scalar(statements.SELECT_NEWEST_ISSUER_PROFILE, {"issuer_id": str(issuer_id)})
+        issuer = await self.direct.scalar(statements.SELECT_NEWEST_ISSUER_PROFILE, {"issuer_id": str(issuer_id)})
         return None if issuer is None else IssuerProfile.model_validate(issuer)
 
     @staticmethod
@@ -106,18 +107,18 @@ class CredentialVersionRepository:
 class AwardRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        # The writes go past SQLAlchemy's execution layer once the transaction is open (runtime.writes).
-        self.writes = writes_of(session)
+        # Reads and writes go past SQLAlchemy's execution layer (runtime.direct).
+        self.direct = direct_of(session)
 
     async def add_once(self, award: Award) -> bool:
         """Insert the award unless its submission already has one; False when it did."""
-        return await self.writes.inserted(statements.INSERT_AWARD_ONCE, self._to_values(award))
+        return await self.direct.inserted(statements.INSERT_AWARD_ONCE, self._to_values(award))
 
     async def save(self, award: Award) -> None:
-        await self.writes.execute(statements.UPDATE_AWARD, self._to_values(award) | {"where_award_id": award.award_id})
+        await self.direct.execute(statements.UPDATE_AWARD, self._to_values(award) | {"where_award_id": award.award_id})
 
     async def get(self, award_id: UUID) -> Award | None:
-        row = (await self.session.execute(statements.SELECT_AWARD, {"award_id": award_id})).first()
+        row = await self.direct.first(statements.SELECT_AWARD, {"award_id": award_id})
         return None if row is None else self._to_domain(row)
 
     async def lock_submission(self, submission_id: UUID) -> None:
@@ -125,46 +126,46 @@ class AwardRepository:
         await advisory_xact_lock(self.session, f"submission:{submission_id}")
 
     async def get_for_update(self, award_id: UUID) -> Award | None:
-        row = (await self.session.execute(statements.SELECT_AWARD_FOR_UPDATE, {"award_id": award_id})).first()
+        row = await self.direct.first(statements.SELECT_AWARD_FOR_UPDATE, {"award_id": award_id})
         return None if row is None else self._to_domain(row)
 
     async def add_collection_once(self, award: Award) -> bool:
         """Insert a collection award unless the teacher already holds this stack's or pathway's."""
-        return await self.writes.inserted(statements.INSERT_COLLECTION_AWARD_ONCE, self._to_values(award))
+        return await self.direct.inserted(statements.INSERT_COLLECTION_AWARD_ONCE, self._to_values(award))
 
     async def pending_for_submission(self, submission_id: UUID) -> list[Award]:
-        rows = await self.session.execute(
+        rows = await self.direct.rows(
             statements.SELECT_PENDING_AWARDS_OF_SUBMISSION, {"submission_id": submission_id}
         )
         return [self._to_domain(row) for row in rows]
 
     async def held_by(self, teacher_id: str) -> list[Award]:
         """The teacher's issued micro-credential awards in good standing (suspended ones do not count)."""
-        rows = await self.session.execute(statements.SELECT_AWARDS_HELD_BY, {"teacher_id": teacher_id})
+        rows = await self.direct.rows(statements.SELECT_AWARDS_HELD_BY, {"teacher_id": teacher_id})
         return [self._to_domain(row) for row in rows]
 
     async def teachers_holding_all(self, credential_ids: tuple[UUID, ...]) -> list[str]:
-        return list(await self.session.scalars(statements.SELECT_TEACHERS_HOLDING_ALL, {
+        return list(await self.direct.scalars(statements.SELECT_TEACHERS_HOLDING_ALL, {
             "credential_ids": list(credential_ids), "distinct_credentials": len(set(credential_ids)),
         }))
 
     async def has_collection(self, teacher_id: str, kind: str, collection_id: UUID) -> bool:
-        found = await self.session.scalar(statements.SELECT_COLLECTION_AWARD_ID, {
+        found = await self.direct.scalar(statements.SELECT_COLLECTION_AWARD_ID, {
             "teacher_id": teacher_id, "kind": kind, "collection_id": collection_id,
         })
         return found is not None
 
     async def pending_for(self, credential_id: UUID, version: int) -> list[Award]:
-        rows = await self.session.execute(statements.SELECT_PENDING_AWARDS_OF_VERSION, {
+        rows = await self.direct.rows(statements.SELECT_PENDING_AWARDS_OF_VERSION, {
             "credential_id": credential_id, "version": version,
         })
         return [self._to_domain(row) for row in rows]
 
     async def list(self, *, teacher_id: str | None, limit: int, offset: int) -> list[Award]:
         if teacher_id is None:
-            rows = await self.session.execute(statements.SELECT_AWARDS_PAGE, {"limit": limit, "offset": offset})
+            rows = await self.direct.rows(statements.SELECT_AWARDS_PAGE, {"limit": limit, "offset": offset})
         else:
-            rows = await self.session.execute(statements.SELECT_AWARDS_PAGE_OF_TEACHER, {
+            rows = await self.direct.rows(statements.SELECT_AWARDS_PAGE_OF_TEACHER, {
                 "teacher_id": teacher_id, "limit": limit, "offset": offset,
             })
         return [self._to_domain(row) for row in rows]
@@ -231,12 +232,12 @@ class AwardRepository:
 class AttemptRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self.writes = writes_of(session)
+        self.direct = direct_of(session)
         # A submitted attempt is written once and never changed: one read per unit of work (see the module).
         self._known: dict[tuple[UUID, int], SubmittedAttempt] = {}
 
     async def add(self, attempt: SubmittedAttempt) -> None:
-        await self.writes.execute(statements.INSERT_ATTEMPT_ONCE, {
+        await self.direct.execute(statements.INSERT_ATTEMPT_ONCE, {
             "submission_id": attempt.submission_id,
             "attempt": attempt.attempt,
             "teacher_id": attempt.teacher_id,
@@ -250,9 +251,9 @@ class AttemptRepository:
         key = (submission_id, attempt)
         if key in self._known:
             return self._known[key]
-        row = (await self.session.execute(
+        row = await self.direct.first(
             statements.SELECT_ATTEMPT, {"submission_id": submission_id, "attempt": attempt}
-        )).first()
+        )
         if row is None:
             return None
         found = self._known[key] = SubmittedAttempt(
@@ -270,6 +271,7 @@ class AttemptRepository:
 class CollectionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.direct = direct_of(session)
 
     async def keep_newest(self, collection: Collection) -> bool:
         """Store the collection unless a later revision is already known; True when stored."""
@@ -283,16 +285,16 @@ class CollectionRepository:
             "credential_ids": [str(c) for c in collection.credential_ids],
             "active": collection.active,
         }
-        return (await self.session.execute(statements.UPSERT_NEWER_COLLECTION, values)).first() is not None
+        return await self.direct.first(statements.UPSERT_NEWER_COLLECTION, values) is not None
 
     async def get(self, kind: str, collection_id: UUID) -> Collection | None:
-        row = (await self.session.execute(
+        row = await self.direct.first(
             statements.SELECT_COLLECTION, {"kind": kind, "collection_id": collection_id}
-        )).first()
+        )
         return None if row is None else self._to_domain(row)
 
     async def containing(self, credential_id: UUID) -> list[Collection]:
-        rows = await self.session.execute(statements.SELECT_ACTIVE_COLLECTIONS_CONTAINING, {
+        rows = await self.direct.rows(statements.SELECT_ACTIVE_COLLECTIONS_CONTAINING, {
             "credential_ids": [str(credential_id)],
         })
         return [self._to_domain(row) for row in rows]
@@ -314,21 +316,22 @@ class CollectionRepository:
 class SigningKeyRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.direct = direct_of(session)
 
     async def lock_scope(self, scope: str) -> None:
         """Serialise key creation and rotation per scope, so a scope never gets two active keys."""
         await advisory_xact_lock(self.session, f"signing-key:{scope}")
 
     async def active(self, scope: str) -> tuple[SigningKey, bytes] | None:
-        row = (await self.session.execute(statements.SELECT_ACTIVE_KEY, {"scope": scope})).first()
+        row = await self.direct.first(statements.SELECT_ACTIVE_KEY, {"scope": scope})
         return None if row is None else (self._to_domain(row), row.encrypted_private_key)
 
     async def get(self, key_id: str) -> SigningKey | None:
-        row = (await self.session.execute(statements.SELECT_KEY, {"key_id": key_id})).first()
+        row = await self.direct.first(statements.SELECT_KEY, {"key_id": key_id})
         return None if row is None else self._to_domain(row)
 
     async def all_for(self, scope: str) -> list[SigningKey]:
-        rows = await self.session.execute(statements.SELECT_KEYS_OF_SCOPE, {"scope": scope})
+        rows = await self.direct.rows(statements.SELECT_KEYS_OF_SCOPE, {"scope": scope})
         return [self._to_domain(row) for row in rows]
 
     async def add(self, key: SigningKey, sealed: bytes) -> None:
@@ -351,10 +354,10 @@ class SigningKeyRepository:
 class StatusListRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self.writes = writes_of(session)
+        self.direct = direct_of(session)
 
     async def newest_list(self, issuer_id: UUID) -> int | None:
-        return await self.session.scalar(statements.SELECT_NEWEST_LIST_NO, {"issuer_id": issuer_id})
+        return await self.direct.scalar(statements.SELECT_NEWEST_LIST_NO, {"issuer_id": issuer_id})
 
     async def add(self, issuer_id: UUID, purpose: StatusPurpose, list_no: int, bits: bytes,
                   document: dict[str, Any], at: datetime) -> None:
@@ -367,9 +370,9 @@ class StatusListRepository:
     async def get(self, issuer_id: UUID, purpose: str, list_no: int, *, for_update: bool = False
                   ) -> tuple[bytes, dict[str, Any], datetime] | None:
         query = statements.SELECT_STATUS_LIST_FOR_UPDATE if for_update else statements.SELECT_STATUS_LIST
-        row = (await self.session.execute(
+        row = await self.direct.first(
             query, {"issuer_id": issuer_id, "purpose": purpose, "list_no": list_no}
-        )).first()
+        )
         return None if row is None else (row.bits, row.document, row.updated_at)
 
     async def save(self, issuer_id: UUID, purpose: str, list_no: int, bits: bytes, document: dict[str, Any],
@@ -381,11 +384,11 @@ class StatusListRepository:
 
     async def allocate(self, issuer_id: UUID, list_no: int, index: int, award_id: UUID) -> bool:
         """Claim one position of a list for an award; False when another award holds it."""
-        return await self.writes.inserted(statements.INSERT_ALLOCATION_ONCE, {
+        return await self.direct.inserted(statements.INSERT_ALLOCATION_ONCE, {
             "issuer_id": issuer_id, "list_no": list_no, "status_index": index, "award_id": award_id,
         })
 
     async def allocated(self, issuer_id: UUID, list_no: int) -> int:
-        return await self.session.scalar(
+        return await self.direct.scalar(
             statements.COUNT_ALLOCATIONS, {"issuer_id": issuer_id, "list_no": list_no}
         ) or 0

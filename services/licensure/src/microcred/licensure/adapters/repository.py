@@ -42,8 +42,8 @@ from microcred.licensure.domain.model import (
     RuleSet,
     StatusChange,
 )
+from microcred.runtime.direct import direct_of
 from microcred.runtime.locks import advisory_xact_lock
-from microcred.runtime.writes import writes_of
 
 _CREDENTIAL_VERSIONS = cast(sa.Table, CredentialVersionRow.__table__)
 
@@ -51,6 +51,7 @@ _CREDENTIAL_VERSIONS = cast(sa.Table, CredentialVersionRow.__table__)
 class RuleSetRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.direct = direct_of(session)
         # A published version never changes (add_once only): read once per unit of work (see the module).
         self._known: dict[tuple[str, int], RuleSet] = {}
 
@@ -60,11 +61,11 @@ class RuleSetRepository:
         return list((await self.session.execute(query)).scalars())
 
     async def of_state(self, state: str) -> list[RuleSet]:
-        rows = await self.session.execute(q.SELECT_RULE_SETS_OF_STATE, {"state": state})
+        rows = await self.direct.rows(q.SELECT_RULE_SETS_OF_STATE, {"state": state})
         return [self._to_domain(row) for row in rows]
 
     async def all(self) -> list[RuleSet]:
-        rows = await self.session.execute(sa.select(q.RULE_SETS).order_by(q.RULE_SETS.c.state, q.RULE_SETS.c.rule_set_id,
+        rows = await self.direct.rows(sa.select(q.RULE_SETS).order_by(q.RULE_SETS.c.state, q.RULE_SETS.c.rule_set_id,
                                                                          q.RULE_SETS.c.version))
         return [self._to_domain(row) for row in rows]
 
@@ -72,14 +73,14 @@ class RuleSetRepository:
         key = (rule_set_id, version)
         if key in self._known:
             return self._known[key]
-        row = (await self.session.execute(q.SELECT_RULE_SET, {"rule_set_id": rule_set_id, "version": version})).first()
+        row = await self.direct.first(q.SELECT_RULE_SET, {"rule_set_id": rule_set_id, "version": version})
         if row is None:
             return None
         rule_set = self._known[key] = self._to_domain(row)
         return rule_set
 
     async def latest_version(self, rule_set_id: str) -> int | None:
-        return await self.session.scalar(
+        return await self.direct.scalar(
             sa.select(sa.func.max(q.RULE_SETS.c.version)).where(q.RULE_SETS.c.rule_set_id == rule_set_id)
         )
 
@@ -128,6 +129,7 @@ class RuleSetRepository:
 class LicenseRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.direct = direct_of(session)
 
     async def lock_teacher(self, teacher_id: str) -> None:
         """Serialise crediting and license registration for one teacher until the transaction ends.
@@ -154,7 +156,7 @@ class LicenseRepository:
         return inserted.first() is not None
 
     async def get(self, license_id: UUID) -> License | None:
-        row = (await self.session.execute(q.SELECT_LICENSE, {"license_id": license_id})).first()
+        row = await self.direct.first(q.SELECT_LICENSE, {"license_id": license_id})
         return None if row is None else self._to_domain(row)
 
     async def set_growth_plan(self, license_id: UUID, credential_ids: Sequence[UUID]) -> None:
@@ -164,7 +166,7 @@ class LicenseRepository:
         )
 
     async def of_teacher(self, teacher_id: str) -> list[License]:
-        rows = await self.session.execute(q.SELECT_LICENSES_OF_TEACHER, {"teacher_id": teacher_id})
+        rows = await self.direct.rows(q.SELECT_LICENSES_OF_TEACHER, {"teacher_id": teacher_id})
         return [self._to_domain(row) for row in rows]
 
     async def list(
@@ -177,7 +179,7 @@ class LicenseRepository:
                 visible.append(q.LICENSES.c.teacher_id == teacher_id)
             query = query.where(sa.or_(sa.false(), *visible))
         query = query.order_by(q.LICENSES.c.state, q.LICENSES.c.license_number).limit(limit).offset(offset)
-        return [self._to_domain(row) for row in await self.session.execute(query)]
+        return [self._to_domain(row) for row in await self.direct.rows(query)]
 
     @staticmethod
     def _to_domain(row: sa.Row[Any]) -> License:
@@ -198,12 +200,12 @@ class LicenseRepository:
 class AwardRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self.writes = writes_of(session)
+        self.direct = direct_of(session)
 
     async def add(self, award: AwardRecord) -> bool:
         """Remember the award; False if it was already known (redelivered, or republished under a new event id).
         A newly added award has no decision on any license yet: every decision is made on a known award."""
-        return await self.writes.inserted(q.INSERT_AWARD_ONCE, {
+        return await self.direct.inserted(q.INSERT_AWARD_ONCE, {
             "award_id": award.award_id,
             "teacher_id": award.teacher_id,
             "credential_id": award.credential_id,
@@ -217,7 +219,7 @@ class AwardRepository:
         })
 
     async def get(self, award_id: UUID) -> AwardRecord | None:
-        row = (await self.session.execute(q.SELECT_AWARD, {"award_id": award_id})).first()
+        row = await self.direct.first(q.SELECT_AWARD, {"award_id": award_id})
         return None if row is None else self._to_domain(row)
 
     async def record_revocation(self, award_id: UUID, reason: str, at: datetime) -> bool:
@@ -227,7 +229,7 @@ class AwardRepository:
         return inserted.first() is not None
 
     async def is_revoked(self, award_id: UUID) -> bool:
-        found = await self.session.scalar(q.SELECT_REVOKED_AWARD_ID, {"award_id": award_id})
+        found = await self.direct.scalar(q.SELECT_REVOKED_AWARD_ID, {"award_id": award_id})
         return found is not None
 
     async def record_status_change(self, change: StatusChange) -> bool:
@@ -243,7 +245,7 @@ class AwardRepository:
         return [
             StatusChange(award_id=row.award_id, status=row.status, changed_at=row.changed_at,  # type: ignore[arg-type]
                          reason=row.reason, changed_by=row.changed_by)
-            for row in await self.session.execute(q.SELECT_STATUS_CHANGES, {"award_id": award_id})
+            for row in await self.direct.rows(q.SELECT_STATUS_CHANGES, {"award_id": award_id})
         ]
 
     async def status_changes_of(self, award_ids: Collection[UUID]) -> dict[UUID, list[StatusChange]]:
@@ -251,20 +253,20 @@ class AwardRepository:
         found: dict[UUID, list[StatusChange]] = {award_id: [] for award_id in award_ids}
         if not found:
             return found
-        for row in await self.session.execute(q.SELECT_STATUS_CHANGES_OF_AWARDS, {"award_ids": list(found)}):
+        for row in await self.direct.rows(q.SELECT_STATUS_CHANGES_OF_AWARDS, {"award_ids": list(found)}):
             found[row.award_id].append(StatusChange(
                 award_id=row.award_id, status=row.status, changed_at=row.changed_at,  # type: ignore[arg-type]
                 reason=row.reason, changed_by=row.changed_by))
         return found
 
     async def of_teacher(self, teacher_id: str) -> list[AwardRecord]:
-        rows = await self.session.execute(q.SELECT_AWARDS_OF_TEACHER, {"teacher_id": teacher_id})
+        rows = await self.direct.rows(q.SELECT_AWARDS_OF_TEACHER, {"teacher_id": teacher_id})
         return [self._to_domain(row) for row in rows]
 
     async def of_ids(self, award_ids: Collection[UUID]) -> list[AwardRecord]:
         if not award_ids:
             return []
-        rows = await self.session.execute(q.SELECT_AWARDS_BY_IDS, {"award_ids": list(award_ids)})
+        rows = await self.direct.rows(q.SELECT_AWARDS_BY_IDS, {"award_ids": list(award_ids)})
         return [self._to_domain(row) for row in rows]
 
     @staticmethod
@@ -286,6 +288,7 @@ class AwardRepository:
 class CredentialVersionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.direct = direct_of(session)
 
     async def upsert(self, credential: CredentialVersion) -> None:
         """Keep the latest word on a version; catalog never changes a published one, so this is a safeguard."""
@@ -326,7 +329,7 @@ class CredentialVersionRepository:
                 ),
                 competency=row.competency,
             )
-            for row in await self.session.execute(query)
+            for row in await self.direct.rows(query)
         ]
 
 
@@ -335,11 +338,11 @@ class LedgerRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self.writes = writes_of(session)
+        self.direct = direct_of(session)
 
     async def append_once(self, entry: LedgerEntry) -> bool:
         """Append unless (award, license, kind) already has an entry; False when it did."""
-        return await self.writes.inserted(q.INSERT_LEDGER_ENTRY_ONCE, {
+        return await self.direct.inserted(q.INSERT_LEDGER_ENTRY_ONCE, {
             "entry_id": entry.entry_id,
             "license_id": entry.license_id,
             "award_id": entry.award_id,
@@ -354,11 +357,11 @@ class LedgerRepository:
         })
 
     async def of_license(self, license_id: UUID) -> list[LedgerEntry]:
-        rows = await self.session.execute(q.SELECT_LEDGER_OF_LICENSE, {"license_id": license_id})
+        rows = await self.direct.rows(q.SELECT_LEDGER_OF_LICENSE, {"license_id": license_id})
         return [self._to_domain(row) for row in rows]
 
     async def credit_of(self, award_id: UUID, license_id: UUID) -> LedgerEntry | None:
-        row = (await self.session.execute(q.SELECT_CREDIT, {"award_id": award_id, "license_id": license_id})).first()
+        row = await self.direct.first(q.SELECT_CREDIT, {"award_id": award_id, "license_id": license_id})
         return None if row is None else self._to_domain(row)
 
     async def report(self, state: str, start: date, end: date, district: str | None = None) -> list[dict[str, Any]]:
@@ -377,7 +380,7 @@ class LedgerRepository:
         return [
             {"entry": self._to_domain(row), "license_number": row.license_number, "district": row.district,
              "credential_id": row.credential_id, "credential_name": row.credential_name, "issuer_id": row.issuer_id}
-            for row in (await self.session.execute(query)).all()
+            for row in await self.direct.rows(query)
         ]
 
     @staticmethod
@@ -403,7 +406,7 @@ class ClaimRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self.writes = writes_of(session)
+        self.direct = direct_of(session)
 
     async def pending_by_state(self) -> dict[str, int]:
         """Claims waiting for a district, per state; the partial index on pending claims keeps this small."""
@@ -414,26 +417,26 @@ class ClaimRepository:
             .where(sa.text("credit_claims.status = 'pending_approval'"))
             .group_by(q.LICENSES.c.state)
         )
-        return {state: count for state, count in await self.session.execute(query)}
+        return {state: count for state, count in await self.direct.rows(query)}
 
     async def add_once(self, claim: CreditClaim) -> bool:
-        return await self.writes.inserted(q.INSERT_CLAIM_ONCE, self._values(claim))
+        return await self.direct.inserted(q.INSERT_CLAIM_ONCE, self._values(claim))
 
     async def save(self, claim: CreditClaim) -> None:
-        await self.writes.execute(q.UPDATE_CLAIM, {
+        await self.direct.execute(q.UPDATE_CLAIM, {
             **self._values(claim), "target_award_id": claim.award_id, "target_license_id": claim.license_id})
 
     async def get(self, award_id: UUID, license_id: UUID, *, for_update: bool = False) -> CreditClaim | None:
         query = q.SELECT_CLAIM_FOR_UPDATE if for_update else q.SELECT_CLAIM
-        row = (await self.session.execute(query, {"award_id": award_id, "license_id": license_id})).first()
+        row = await self.direct.first(query, {"award_id": award_id, "license_id": license_id})
         return None if row is None else self._to_domain(row)
 
     async def of_award(self, award_id: UUID) -> list[CreditClaim]:
-        rows = await self.session.execute(q.SELECT_CLAIMS_OF_AWARD_FOR_UPDATE, {"award_id": award_id})
+        rows = await self.direct.rows(q.SELECT_CLAIMS_OF_AWARD_FOR_UPDATE, {"award_id": award_id})
         return [self._to_domain(row) for row in rows]
 
     async def of_license(self, license_id: UUID) -> list[CreditClaim]:
-        rows = await self.session.execute(q.SELECT_CLAIMS_OF_LICENSE, {"license_id": license_id})
+        rows = await self.direct.rows(q.SELECT_CLAIMS_OF_LICENSE, {"license_id": license_id})
         return [self._to_domain(row) for row in rows]
 
     async def expired_unannounced(self, now: datetime, limit: int) -> list[CreditClaim]:
@@ -449,7 +452,7 @@ class ClaimRepository:
             .order_by(q.AWARDS.c.valid_until, q.CLAIMS.c.award_id, q.CLAIMS.c.license_id)
             .limit(limit)
         )
-        return [self._to_domain(row) for row in await self.session.execute(query)]
+        return [self._to_domain(row) for row in await self.direct.rows(query)]
 
     async def mark_expiry_announced(self, award_id: UUID, license_id: UUID, at: datetime) -> bool:
         """Mark the expiry announced unless it already was; False then. Two sweeps racing on one claim: the
@@ -461,9 +464,9 @@ class ClaimRepository:
     async def pending(self, state: str, district: str | None, limit: int, offset: int) -> list[CreditClaim]:
         page = {"state": state, "limit": limit, "offset": offset}
         if district is None:
-            rows = await self.session.execute(q.SELECT_PENDING_CLAIMS, page)
+            rows = await self.direct.rows(q.SELECT_PENDING_CLAIMS, page)
         else:
-            rows = await self.session.execute(q.SELECT_PENDING_CLAIMS_OF_DISTRICT, {**page, "district": district})
+            rows = await self.direct.rows(q.SELECT_PENDING_CLAIMS_OF_DISTRICT, {**page, "district": district})
         return [self._to_domain(row) for row in rows]
 
     @staticmethod
@@ -487,6 +490,7 @@ class ClaimRepository:
 class StateApprovalRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.direct = direct_of(session)
 
     async def approve(self, state: str, credential_id: UUID, by: str) -> bool:
         inserted = await self.session.execute(
@@ -500,4 +504,4 @@ class StateApprovalRepository:
             q.APPROVALS.c.state == state, q.APPROVALS.c.credential_id == credential_id))
 
     async def of_state(self, state: str) -> set[UUID]:
-        return set(await self.session.scalars(q.SELECT_APPROVED_CREDENTIALS, {"state": state}))
+        return set(await self.direct.scalars(q.SELECT_APPROVED_CREDENTIALS, {"state": state}))

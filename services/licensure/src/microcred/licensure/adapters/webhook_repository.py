@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from microcred.events import StateFeedRecord
 from microcred.licensure.adapters.webhook_tables import PENDING, WebhookDeliveryRow, WebhookSubscriptionRow
 from microcred.licensure.domain.webhooks import Delivery, DeliveryStatus, Subscription, new_delivery
+from microcred.runtime.direct import direct_of
 
 REPLAYABLE = (DeliveryStatus.DELIVERED.value, DeliveryStatus.DEAD.value)
 # What every feed record of an award sends (enqueue), on the tables: the ORM's bulk-insert plumbing cost more
@@ -43,6 +44,7 @@ _RECEIVERS_OF_DISTRICT = _RECEIVERS.where(
 class WebhookRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.direct = direct_of(session)
         self._receivers: dict[tuple[str, str | None], list[UUID]] = {}
 
     async def undelivered_by_state(self) -> dict[tuple[str, str], int]:
@@ -58,7 +60,7 @@ class WebhookRepository:
             .where(sa.text("webhook_deliveries.status IN ('pending', 'dead')"))
             .group_by(subscription.c.state, status)
         )
-        return {(state, kind): count for state, kind, count in await self.session.execute(query)}
+        return {(state, kind): count for state, kind, count in await self.direct.rows(query)}
 
     async def enqueue(self, record: StateFeedRecord, now: datetime | None = None) -> int:
         """One pending delivery per active subscription that receives the record (domain.webhooks.receives: the
@@ -81,9 +83,9 @@ class WebhookRepository:
         key = (state, district)
         if key not in self._receivers:
             if district is None:
-                found = await self.session.scalars(_RECEIVERS_OF_STATE, {"state": state})
+                found = await self.direct.scalars(_RECEIVERS_OF_STATE, {"state": state})
             else:
-                found = await self.session.scalars(_RECEIVERS_OF_DISTRICT, {"state": state, "district": district})
+                found = await self.direct.scalars(_RECEIVERS_OF_DISTRICT, {"state": state, "district": district})
             self._receivers[key] = list(found)
         return self._receivers[key]
 

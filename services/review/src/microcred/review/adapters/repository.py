@@ -29,8 +29,8 @@ from microcred.review.domain.model import (
     business_day_offsets,
 )
 from microcred.review.domain.reliability import Decision, ScoredPair
+from microcred.runtime.direct import direct_of
 from microcred.runtime.lru import LeastRecentlyUsed
-from microcred.runtime.writes import writes_of
 
 _REVIEWS = statements.REVIEWS
 
@@ -97,6 +97,7 @@ class CredentialRubrics:
 class CredentialRepository:
     def __init__(self, session: AsyncSession, kept: CredentialRubrics | None = None) -> None:
         self.session = session
+        self.direct = direct_of(session)
         self.kept = kept if kept is not None else CredentialRubrics()
 
     async def get(self, credential_id: UUID, version: int) -> CredentialRubric | None:
@@ -104,9 +105,9 @@ class CredentialRepository:
         if (found := self.kept.get(key)) is not None:
             return found
         # Core, not ``session.get``: read on every opening and every score, and never changed once recorded.
-        row = (await self.session.execute(
+        row = await self.direct.first(
             statements.SELECT_CREDENTIAL_VERSION, {"credential_id": credential_id, "version": version}
-        )).first()
+        )
         if row is None:
             return None
         found = CredentialRubric(
@@ -239,24 +240,24 @@ class ReviewRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        # The writes go past SQLAlchemy's execution layer once the transaction is open (runtime.writes).
-        self.writes = writes_of(session)
+        # Reads and writes go past SQLAlchemy's execution layer (runtime.direct).
+        self.direct = direct_of(session)
         # Per review id, its column values as last read or written in this unit of work (see save).
         self._stored: dict[UUID, Mapping[Any, Any]] = {}
 
     async def _reviews(self, query: sa.Select[Any], values: Mapping[str, Any] | None = None) -> list[Review]:
-        return [self._to_domain(row) for row in await self.session.execute(query, values)]
+        return [self._to_domain(row) for row in await self.direct.rows(query, values)]
 
     async def lock_routing(self) -> None:
-        await self.writes.execute(statements.LOCK_ROUTING, {})
+        await self.direct.execute(statements.LOCK_ROUTING, {})
 
     async def get(self, review_id: UUID, *, for_update: bool = False) -> Review | None:
         query = statements.SELECT_REVIEW_FOR_UPDATE if for_update else statements.SELECT_REVIEW
-        row = (await self.session.execute(query, {"review_id": review_id})).first()
+        row = await self.direct.first(query, {"review_id": review_id})
         return None if row is None else self._to_domain(row)
 
     async def exists_for_attempt(self, submission_id: UUID, attempt: int) -> bool:
-        found = await self.session.scalar(
+        found = await self.direct.scalar(
             statements.SELECT_REVIEW_ID_OF_ATTEMPT, {"submission_id": submission_id, "attempt": attempt}
         )
         return found is not None
@@ -287,7 +288,7 @@ class ReviewRepository:
     async def attempts_of_version(self, credential_id: UUID, version: int, *, at_most: int) -> int:
         """How many attempts of this credential version have a review (primary rows), counted up to
         ``at_most``: calibration only asks whether the phase is over, so a long history is not scanned."""
-        found = await self.session.scalar(
+        found = await self.direct.scalar(
             statements.COUNT_ATTEMPTS_OF_VERSION, {"credential_id": credential_id, "version": version, "at_most": at_most}
         )
         return int(found or 0)
@@ -299,7 +300,7 @@ class ReviewRepository:
         )
 
     async def is_withdrawn(self, submission_id: UUID, attempt: int) -> bool:
-        found = await self.session.scalar(
+        found = await self.direct.scalar(
             statements.SELECT_WITHDRAWN_ATTEMPT, {"submission_id": submission_id, "attempt": attempt}
         )
         return found is not None
@@ -422,9 +423,9 @@ class ReviewRepository:
         current = _review_values(review)
         stored = self._stored.get(review.review_id)
         if stored is None:
-            await self.writes.execute(statements.INSERT_REVIEW, {"review_id": review.review_id, **current})
+            await self.direct.execute(statements.INSERT_REVIEW, {"review_id": review.review_id, **current})
         elif changed := {key: value for key, value in current.items() if stored[key] != value}:
-            await self.writes.execute(statements.UPDATE_REVIEW, {"b_review_id": review.review_id, **changed})
+            await self.direct.execute(statements.UPDATE_REVIEW, {"b_review_id": review.review_id, **changed})
         self._stored[review.review_id] = current
 
     def _to_domain(self, row: sa.Row[Any]) -> Review:

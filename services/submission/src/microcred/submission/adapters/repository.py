@@ -13,8 +13,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from microcred.events import CriterionFeedback, SubmissionCriteria
+from microcred.runtime.direct import direct_of
 from microcred.runtime.lru import LeastRecentlyUsed
-from microcred.runtime.writes import writes_of
 from microcred.submission.adapters import statements
 from microcred.submission.adapters.orm import (
     EvidenceRow,
@@ -132,6 +132,7 @@ class CredentialRepository:
 class PathwayRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.direct = direct_of(session)
 
     async def replace_if_newer(self, pathway: Pathway, changed_at: datetime) -> bool:
         """Keep ``pathway`` if its revision is above the stored one; False (nothing written) otherwise.
@@ -171,17 +172,17 @@ class PathwayRepository:
 
     async def prerequisites_of(self, credential_id: UUID) -> set[UUID]:
         """The union, over active pathways, of what their steps for ``credential_id`` require."""
-        found = await self.session.scalars(statements.SELECT_PREREQUISITES, {"credential_id": credential_id})
+        found = await self.direct.scalars(statements.SELECT_PREREQUISITES, {"credential_id": credential_id})
         return set(found)
 
 
 class EarnedCredentialRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self.writes = writes_of(session)
+        self.direct = direct_of(session)
 
     async def add(self, teacher_id: str, credential_id: UUID, award_id: UUID, earned_at: datetime) -> None:
-        await self.writes.execute(
+        await self.direct.execute(
             statements.INSERT_EARNED,
             {"teacher_id": teacher_id, "credential_id": credential_id, "award_id": award_id, "earned_at": earned_at},
         )
@@ -299,13 +300,13 @@ class SubmissionRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        # The writes go past SQLAlchemy's execution layer once the transaction is open (runtime.writes).
-        self.writes = writes_of(session)
+        # Reads and writes go past SQLAlchemy's execution layer (runtime.direct).
+        self.direct = direct_of(session)
         self._stored: dict[UUID, _Stored] = {}
 
     async def get(self, submission_id: UUID, *, for_update: bool = False) -> Submission | None:
         query = statements.SELECT_SUBMISSION_FOR_UPDATE if for_update else statements.SELECT_SUBMISSION
-        row = (await self.session.execute(query, {"submission_id": submission_id})).first()
+        row = await self.direct.first(query, {"submission_id": submission_id})
         return None if row is None else self._to_domain(row)
 
     async def list_recent(
@@ -396,7 +397,7 @@ class SubmissionRepository:
 
     async def add(self, submission: Submission) -> None:
         current = _Stored.of(submission)
-        await self.writes.execute(
+        await self.direct.execute(
             statements.INSERT_SUBMISSION, {"submission_id": submission.submission_id, **current.submission}
         )
         await self._write_children(submission.submission_id, _Stored({}, {}, {}), current)
@@ -407,7 +408,7 @@ class SubmissionRepository:
         assert stored is not None, "save() follows get() or add() in the same unit of work"
         current = _Stored.of(submission)
         if changed := _changes(stored.submission, current.submission):
-            await self.writes.execute(
+            await self.direct.execute(
                 statements.UPDATE_SUBMISSION, {"b_submission_id": submission.submission_id, **changed}
             )
         await self._write_children(submission.submission_id, stored, current)
@@ -423,17 +424,17 @@ class SubmissionRepository:
             if earlier is None:
                 new_attempts.append({"submission_id": submission_id, "number": number, **values})
             elif changed := _changes(earlier, values):
-                await self.writes.execute(
+                await self.direct.execute(
                     statements.UPDATE_ATTEMPT, {"b_submission_id": submission_id, "b_number": number, **changed}
                 )
         if new_attempts:
-            await self.writes.execute(statements.INSERT_ATTEMPTS, new_attempts)
+            await self.direct.execute(statements.INSERT_ATTEMPTS, new_attempts)
         alike: list[tuple[dict[str, Any], list[UUID]]] = []
         for evidence_id, values in after.evidence.items():
             earlier = before.evidence.get(evidence_id)
             if earlier is None:
                 # One by one: items differ in which columns they set (created_at is the server's when absent).
-                await self.writes.execute(
+                await self.direct.execute(
                     statements.INSERT_EVIDENCE, {"evidence_id": evidence_id, "submission_id": submission_id, **values}
                 )
             elif changed := _changes(earlier, values):
@@ -444,9 +445,9 @@ class SubmissionRepository:
                     same.append(evidence_id)
         for changed, ids in alike:
             if len(ids) == 1:
-                await self.writes.execute(statements.UPDATE_ONE_EVIDENCE, {"b_evidence_id": ids[0], **changed})
+                await self.direct.execute(statements.UPDATE_ONE_EVIDENCE, {"b_evidence_id": ids[0], **changed})
             else:
-                await self.writes.execute(statements.UPDATE_EVIDENCE_AMONG, {"b_evidence_ids": ids, **changed})
+                await self.direct.execute(statements.UPDATE_EVIDENCE_AMONG, {"b_evidence_ids": ids, **changed})
 
     def _to_domain(self, row: sa.Row[Any]) -> Submission:
         submission = Submission(
