@@ -140,14 +140,14 @@ class CredentialRepository:
 class ReviewerRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.direct = direct_of(session)
 
     async def get(self, reviewer_id: str) -> Reviewer | None:
-        found = (await self.session.execute(statements.SELECT_REVIEWER_WITH_LOAD, {"reviewer_id": reviewer_id})).first()
-        return None if found is None else self._to_domain(found[0], found[1])
+        found = await self.direct.first(statements.SELECT_REVIEWER_WITH_LOAD, {"reviewer_id": reviewer_id})
+        return None if found is None else self._to_domain(found)
 
     async def list(self) -> list[Reviewer]:
-        rows = (await self.session.execute(statements.SELECT_REVIEWERS_WITH_LOAD)).all()
-        return [self._to_domain(row, load) for row, load in rows]
+        return [self._to_domain(row) for row in await self.direct.rows(statements.SELECT_REVIEWERS_WITH_LOAD)]
 
     async def least_loaded(self, limit: int, *, exclude_flagged: bool) -> Sequence[Reviewer]:
         """Up to ``limit`` reviewers who could take work at all, least open work first (ties: id).
@@ -159,7 +159,7 @@ class ReviewerRepository:
         own assignments and releases so far.
         """
         query = statements.SELECT_LEAST_LOADED[exclude_flagged]
-        return [self._to_domain(row, n) for row, n in (await self.session.execute(query, {"limit": limit})).all()]
+        return [self._to_domain(row) for row in await self.direct.rows(query, {"limit": limit})]
 
     async def save(self, reviewer: Reviewer) -> None:
         row = await self.session.get(ReviewerRow, reviewer.reviewer_id)
@@ -197,13 +197,14 @@ class ReviewerRepository:
         )
 
     @staticmethod
-    def _to_domain(row: ReviewerRow, open_reviews: int) -> Reviewer:
+    def _to_domain(row: Any) -> Reviewer:
+        """From a row of ``reviewers`` (statements.SELECT_REVIEWERS_WITH_LOAD), its open-work counter included."""
         return Reviewer(
             reviewer_id=row.reviewer_id,
             credential_ids=None if row.credential_ids is None else frozenset(UUID(c) for c in row.credential_ids),
             max_open=row.max_open,
             active=row.active,
-            open_reviews=open_reviews,
+            open_reviews=row.open_reviews,
             district=row.district,
             school=row.school,
             senior=bool(row.senior),
@@ -234,8 +235,8 @@ class ReviewRepository:
 
     The reviewers' open-work counter is moved by the trigger on ``reviews`` (migration 0009) as each of these
     statements runs; ReviewerRepository reads it as a column, so it sees each write at once. A seat is only ever
-    assigned to a reviewer read by an ORM query (``least_loaded``, ``list``), which autoflushed any pending
-    reviewer row first, so the trigger always finds the reviewer it counts for.
+    assigned to a reviewer read by ``least_loaded`` or ``list``, which flush any pending reviewer row first
+    (runtime.direct does, as the session's autoflush would), so the trigger always finds the reviewer it counts for.
     """
 
     def __init__(self, session: AsyncSession) -> None:

@@ -30,6 +30,7 @@ ROUTING_LOCK = zlib.crc32(b"microcred-review-routing")
 REVIEWS = cast(sa.Table, ReviewRow.__table__)
 CREDENTIAL_VERSIONS = cast(sa.Table, CredentialVersionRow.__table__)
 WITHDRAWN_ATTEMPTS = cast(sa.Table, WithdrawnAttemptRow.__table__)
+REVIEWERS = cast(sa.Table, ReviewerRow.__table__)
 
 LOCK_ROUTING = sa.select(sa.func.pg_advisory_xact_lock(ROUTING_LOCK))
 
@@ -48,23 +49,23 @@ SELECT_KNOWN_CREDENTIAL_VERSIONS = sa.select(CredentialVersionRow.credential_id,
 
 # -- reviewers ----------------------------------------------------------------------------------------------------
 
-# The counter as a column of the result, not the loaded row's attribute: a row already in the session keeps the
-# value it was loaded with, while the trigger may have moved it since (an assignment flushed).
-SELECT_REVIEWERS_WITH_LOAD = sa.select(ReviewerRow, ReviewerRow.open_reviews).order_by(ReviewerRow.reviewer_id)
-SELECT_REVIEWER_WITH_LOAD = SELECT_REVIEWERS_WITH_LOAD.where(ReviewerRow.reviewer_id == sa.bindparam("reviewer_id"))
+# Core rows of the table, the open-work counter among their columns: read past the session (runtime.direct), and
+# never an ORM row kept in its identity map with the value it was loaded with while the trigger has moved it since.
+SELECT_REVIEWERS_WITH_LOAD = sa.select(REVIEWERS).order_by(REVIEWERS.c.reviewer_id)
+SELECT_REVIEWER_WITH_LOAD = SELECT_REVIEWERS_WITH_LOAD.where(REVIEWERS.c.reviewer_id == sa.bindparam("reviewer_id"))
 _LEAST_LOADED = (
     SELECT_REVIEWERS_WITH_LOAD
     .where(
-        ReviewerRow.active,
-        ReviewerRow.availability == Availability.AVAILABLE.value,
-        ReviewerRow.open_reviews < ReviewerRow.max_open,
+        REVIEWERS.c.active,
+        REVIEWERS.c.availability == Availability.AVAILABLE.value,
+        REVIEWERS.c.open_reviews < REVIEWERS.c.max_open,
     )
     .order_by(None)
-    .order_by(ReviewerRow.open_reviews, ReviewerRow.reviewer_id)
+    .order_by(REVIEWERS.c.open_reviews, REVIEWERS.c.reviewer_id)
     .limit(sa.bindparam("limit", type_=sa.Integer))
 )
 # Keyed by ``exclude_flagged``.
-SELECT_LEAST_LOADED = {False: _LEAST_LOADED, True: _LEAST_LOADED.where(sa.not_(ReviewerRow.flagged))}
+SELECT_LEAST_LOADED = {False: _LEAST_LOADED, True: _LEAST_LOADED.where(sa.not_(REVIEWERS.c.flagged))}
 
 # -- reviews ------------------------------------------------------------------------------------------------------
 
