@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from microcred.runtime.direct import direct_of
+from microcred.runtime.messaging_tables import define_messaging_tables
 from microcred.runtime.outages import unavailable_dependency
 from microcred.runtime.testing import embedded_postgres_socket, new_database, statement_kind
 
@@ -270,3 +271,60 @@ async def test_a_read_without_a_transaction_begins_none(engine: AsyncEngine) -> 
         driver = (await connection.get_raw_connection()).driver_connection
         assert await direct_of(session).scalar(COUNT, {"not_named": "a"}) == 0
         assert not driver.is_in_transaction(), "AUTOCOMMIT: each statement its own transaction"
+
+
+async def test_a_batchs_inbox_rows_go_in_one_statement_that_counts_the_new_ones(engine: AsyncEngine) -> None:
+    tables = define_messaging_tables(sa.MetaData())
+    async with engine.begin() as connection:
+        await connection.run_sync(tables.inbox.create)
+    seen, fresh = uuid.uuid4(), uuid.uuid4()
+    through = ThroughSqlAlchemy(engine)
+    async with async_sessionmaker(engine)() as session:
+        claims = {"consumers": ["a", "b"], "event_ids": [seen, seen]}
+        assert await direct_of(session).affected(tables.claim_many, claims) == 2, "one event, two consumers"
+        await session.commit()
+    async with async_sessionmaker(engine)() as session:
+        claims = {"consumers": ["a", "a"], "event_ids": [seen, fresh]}
+        assert await direct_of(session).affected(tables.claim_many, claims) == 1, "the redelivery is left out"
+        await session.commit()
+    assert through.seen == []
+    async with engine.connect() as connection:
+        rows = await connection.execute(sa.select(tables.inbox.c.consumer, tables.inbox.c.event_id))
+        assert sorted((consumer, str(event)) for consumer, event in rows) == sorted(
+            [("a", str(seen)), ("b", str(seen)), ("a", str(fresh))])
+
+
+async def test_a_first_statement_on_a_connection_the_server_closed_meets_asyncpgs_error_an_outage(
+        engine: AsyncEngine) -> None:
+    async with engine.connect() as other:
+        await other.execute(sa.select(1))  # holding a connection of its own
+        async with async_sessionmaker(engine)() as session:
+            driver = (await (await session.connection()).get_raw_connection()).driver_connection
+            await session.commit()
+        # Back in the pool, idle: the server ends it before the next checkout.
+        await other.execute(sa.select(sa.func.pg_terminate_backend(driver.get_server_pid())))
+    for _ in range(200):
+        if driver.is_closed():
+            break
+        await asyncio.sleep(0.01)
+    async with async_sessionmaker(engine)() as session:
+        with pytest.raises(asyncpg.InterfaceError) as lost:  # what an API answers 503, not the adapter's wrapper
+            await direct_of(session).execute(INSERT, {"thing_id": uuid.uuid4(), "name": "lost"})
+        assert unavailable_dependency(lost.value) == "database"
+    async with engine.connect() as connection:
+        assert (await connection.execute(sa.select(1))).scalar_one() == 1, "the pool dropped it"
+
+
+async def test_a_statement_cancelled_midway_drops_its_connection_and_the_pool_keeps_serving(engine: AsyncEngine) -> None:
+    sleep = sa.select(sa.func.pg_sleep(sa.bindparam("seconds", type_=sa.Float)))
+    async with async_sessionmaker(engine)() as session:
+        driver = (await (await session.connection()).get_raw_connection()).driver_connection
+        waiting = asyncio.create_task(direct_of(session).execute(sleep, {"seconds": 5.0}))
+        await asyncio.sleep(0.2)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert driver.is_closed(), "left mid-operation, it would fail the next statement on it"
+    # The session's rollback and close raised nothing; the pool hands out a working connection.
+    async with async_sessionmaker(engine)() as session:
+        assert await direct_of(session).scalar(sa.select(sa.literal(1))) == 1

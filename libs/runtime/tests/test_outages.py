@@ -110,6 +110,8 @@ OUTAGES: dict[str, tuple[Callable[[], BaseException], str]] = {
     "08003 closed mid-statement, raw": (lambda: asyncpg.ConnectionDoesNotExistError(
         "connection was closed in the middle of operation"), "database"),
     "pooled connection closed, raw": (lambda: asyncpg.InterfaceError("connection is closed"), "database"),
+    "a dying connection's protocol, raw": (lambda: asyncpg.InternalClientError(
+        "cannot switch to state 12; another operation (2) is in progress"), "database"),
     "57P01 admin shutdown, raw": (lambda: asyncpg.AdminShutdownError(
         "terminating connection due to administrator command"), "database"),
     "25006 read-only after failover, raw": (lambda: asyncpg.ReadOnlySQLTransactionError(

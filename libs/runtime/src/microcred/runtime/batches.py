@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from microcred.runtime.direct import direct_of
@@ -78,15 +77,12 @@ class SharedTransaction:
         assert self.tables is not None
         if self.abandoned:
             raise BatchConflict("a handler left its unit of work without committing")
-        inbox = self.tables.inbox
         if self.claims:
-            inserted = await self.session.execute(
-                insert(inbox)
-                .values([{"consumer": consumer, "event_id": event_id} for consumer, event_id in self.claims])
-                .on_conflict_do_nothing()
-                .returning(inbox.c.event_id)
-            )
-            if len(inserted.all()) != len(self.claims):
+            inserted = await direct_of(self.session).affected(self.tables.claim_many, {
+                "consumers": [consumer for consumer, _ in self.claims],
+                "event_ids": [event_id for _, event_id in self.claims],
+            })
+            if inserted != len(self.claims):
                 raise BatchConflict("an event of the batch was already in the inbox")
         if self.rows:
             await direct_of(self.session).execute(self.tables.add_to_outbox, self.rows)

@@ -10,16 +10,17 @@ moves. Issue 22's sixth round moved the writes, its seventh the reads and the BE
 
 What goes past the session: Core statements on tables, whose answer is nothing (:meth:`Direct.execute`, a write or
 an advisory lock), whether a row came back (:meth:`Direct.inserted`, for ``INSERT ... ON CONFLICT DO NOTHING
-RETURNING``) or rows of plain columns (:meth:`Direct.rows`, :meth:`Direct.first`, :meth:`Direct.scalar`). Rows come
-back as named tuples, read by attribute, position or ``_mapping`` as SQLAlchemy's rows are, their values through the result
-processors of the columns' types (asyncpg's own codecs already decode what the services read, SQLAlchemy's JSON
-ones included, so these are mostly none). A statement naming ORM entities, one whose values SQLAlchemy computes at
-execution (a Python-side column default) or whose parameters expand (an ``IN`` list given as a list), goes through
-the session as before: same answer, the slower way.
+RETURNING``), how many rows changed (:meth:`Direct.affected`), or rows of plain columns (:meth:`Direct.rows`,
+:meth:`Direct.first`, :meth:`Direct.scalar`, :meth:`Direct.scalars`). Rows come back as named tuples, read by
+attribute, position or ``_mapping`` as SQLAlchemy's rows are, each value through the result processor of its
+column's type (asyncpg's own codecs already decode what the services read, SQLAlchemy's JSON ones included, so these
+are mostly none). A statement naming ORM entities, one whose values SQLAlchemy computes at execution (a Python-side
+column default) or whose parameters expand (an ``IN`` list given as a list), goes through the session as before:
+same answer, the slower way.
 
 The transaction stays SQLAlchemy's. Its asyncpg dialect begins it lazily, before the first statement on the
 connection, through its adapter's ``_start_transaction``; a first statement sent here makes that same call first
-(:meth:`Direct._driver`), so the BEGIN is the dialect's own (its isolation level, or none on a connection set to
+(``Direct._driver_in_transaction``), so the BEGIN is the dialect's own (its isolation level, or none on a connection set to
 AUTOCOMMIT by ``UnitOfWork.without_transaction``), and the session's commit, rollback and close end it exactly as
 they end one SQLAlchemy began. That method is private to SQLAlchemy (pinned in ``constraints.txt``); where it is
 missing the statement goes through the session instead, and ``tests/test_direct.py`` fails, since it checks which
@@ -221,6 +222,17 @@ class Direct:
         async with self._invalidated_if_lost():
             return await driver.fetchrow(compiled.sql, *compiled.arguments(params)) is not None
 
+    async def affected(self, statement: sa.Executable, params: Params) -> int:
+        """Execute a write with one row of parameters: how many rows it inserted, updated or deleted."""
+        driver, compiled = await self._direct(statement, params, answer="none")
+        if driver is None or compiled is None:
+            result = await self._session.execute(statement, params)
+            return int(getattr(result, "rowcount", 0))
+        async with self._invalidated_if_lost():
+            status = await driver.execute(compiled.sql, *compiled.arguments(params))
+        # The command tag: "INSERT 0 3", "UPDATE 2", "DELETE 1".
+        return int(status.rsplit(" ", 1)[-1])
+
     async def rows(self, statement: sa.Executable, params: Params | None = None) -> list[Any]:
         """The rows of a Core query, as ``session.execute(statement, params).all()`` gives them."""
         params = params or {}
@@ -257,12 +269,22 @@ class Direct:
     async def _invalidated_if_lost(self) -> AsyncIterator[None]:
         try:
             yield
-        except Exception:
-            if self._driver is not None and self._driver.is_closed() and self._connection is not None:
-                # The server closed the connection (an outage, a terminated backend). SQLAlchemy, meeting this on a
-                # statement of its own, forgets the transaction, so the session's rollback sends nothing and raises
-                # nothing, and the pool never hands the connection out again. It did not see this one: it is told.
-                await self._connection.invalidate()
+        except BaseException as error:
+            driver, connection = self._driver, self._connection
+            if driver is not None and connection is not None and (
+                driver.is_closed()  # the server closed it: an outage, a terminated backend
+                # A dying connection's protocol still consuming the server's FATAL (runtime.outages).
+                or isinstance(error, asyncpg.InternalClientError)
+                # Cancelled mid-statement: asyncpg's protocol is left mid-operation, and the next statement on the
+                # connection would meet that. SQLAlchemy invalidates a connection on such an exit too.
+                or not isinstance(error, Exception)
+            ):
+                # SQLAlchemy, meeting this on a statement of its own, forgets the transaction, so the session's
+                # rollback sends nothing and raises nothing, and the pool never hands the connection out again. It
+                # did not see this one: it is told. Closed at once first, with no await, so that a second
+                # cancellation cannot leave it open.
+                driver.terminate()
+                await connection.invalidate()
             raise
 
     async def _direct(self, statement: sa.Executable, params: Params, *, answer: str
@@ -298,5 +320,12 @@ class Direct:
             # connection set to AUTOCOMMIT, it begins nothing). The adapter then holds asyncpg's transaction, and
             # the session's commit or rollback ends it.
             async with self._invalidated_if_lost():
-                await adapter._start_transaction()
+                try:
+                    await adapter._start_transaction()
+                except Exception as error:
+                    # The adapter raises its DB-API wrapper of asyncpg's error, which SQLAlchemy's own execution
+                    # would have wrapped again; here the caller meets asyncpg's, as for every statement sent here.
+                    if isinstance(error.__cause__, asyncpg.PostgresError | asyncpg.InterfaceError | OSError):
+                        raise error.__cause__ from None
+                    raise
         return driver

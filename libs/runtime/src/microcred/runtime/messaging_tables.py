@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, insert
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,16 @@ class MessagingTables:
     def claim(self) -> sa.Insert:
         """One inbox row (``consumer``, ``event_id``), or none when it is already there: a redelivery."""
         return insert(self.inbox).on_conflict_do_nothing().returning(self.inbox.c.event_id)
+
+    @cached_property
+    def claim_many(self) -> sa.Insert:
+        """The inbox rows of a batch, given as two arrays of equal length (``consumers``, ``event_ids``), those
+        already there left as they are: one statement whatever the batch's size, compiled once."""
+        rows = sa.select(
+            sa.func.unnest(sa.bindparam("consumers", type_=ARRAY(sa.Text))),
+            sa.func.unnest(sa.bindparam("event_ids", type_=ARRAY(UUID(as_uuid=True)))),
+        )
+        return insert(self.inbox).from_select(["consumer", "event_id"], rows).on_conflict_do_nothing()
 
     @cached_property
     def add_to_outbox(self) -> sa.Insert:

@@ -65,8 +65,8 @@ _UNAVAILABLE_S3_CODES = frozenset({"SlowDown", "ServiceUnavailable", "InternalEr
 #: whether the instance at hand is an outage. Extended below by the object store's client libraries
 #: when they are installed (only services that hold evidence have them).
 OUTAGE_ERROR_TYPES: list[type[Exception]] = [
-    # asyncpg's own: the writes runtime.direct sends past SQLAlchemy raise them unwrapped.
-    SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError, KafkaError,
+    # asyncpg's own: the statements runtime.direct sends past SQLAlchemy raise them unwrapped.
+    SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError, KafkaError,
 ]
 
 _object_store_checks: list[Callable[[BaseException], bool]] = []
@@ -131,8 +131,13 @@ def _one(exc: BaseException) -> Dependency | None:
     if isinstance(exc, PoolTimeout | DisconnectionError):  # every pooled connection busy, or one lost
         return "database"
     if isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in str(exc):
-        # A write sent past SQLAlchemy (runtime.direct) on a connection the server dropped: what SQLAlchemy
+        # A statement sent past SQLAlchemy (runtime.direct) on a connection the server dropped: what SQLAlchemy
         # would have turned into an invalidated connection, "connection is closed".
+        return "database"
+    if isinstance(exc, asyncpg.InternalClientError) and "another operation" in str(exc):
+        # The server's FATAL on a dying connection (a killed postmaster, a terminated backend) arrived before its
+        # socket closed, and left the protocol consuming it: the next statement meets this instead. runtime.direct
+        # drops such a connection.
         return "database"
     if isinstance(exc, KafkaError):
         return "message broker" if exc.retriable or isinstance(exc, KafkaConnectionError | KafkaTimeoutError) else None
