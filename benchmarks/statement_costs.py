@@ -11,7 +11,8 @@ this process's CPU only (``time.process_time``): the server's share is the same 
 - asyncpg: the same SQL on the session's asyncpg connection, no SQLAlchemy in between;
 - a transaction of that read, through a session (BEGIN, the read, COMMIT, the session closed) or asyncpg's;
 - a write (an UPDATE) in a transaction already open, through the session or past it with ``runtime.direct``
-  (issue 22's sixth round), ``--statements`` times each.
+  (issue 22's sixth round), ``--statements`` times each;
+- the read, and the transaction of it, past the session with ``runtime.direct`` (issue 22's seventh round).
 
 On this machine (2026-12-07 morning, quiet, issue 22's sixth round, two runs): built per call 0.24 ms, built once
 0.13-0.14, asyncpg 0.05; a transaction of the read 0.49-0.55 through a session, 0.14 on asyncpg; a write in an open
@@ -77,6 +78,12 @@ async def measure(engine: AsyncEngine, statements: int, transactions: int) -> li
         figures.append(("statement built once, through the session", await per_call(statements, prebuilt)))
         figures.append(("the same SQL on asyncpg", await per_call(statements, asyncpg_read)))
 
+        async def direct_read() -> object:
+            return await direct_of(session).first(built_once, {"key": key})
+
+        figures.append(("the built-once statement past the session (runtime.direct)",
+                        await per_call(statements, direct_read)))
+
         async def asyncpg_transaction() -> object:
             async with driver.transaction():
                 return await driver.fetchrow(SQL, key)
@@ -89,7 +96,15 @@ async def measure(engine: AsyncEngine, statements: int, transactions: int) -> li
             await session.commit()
             return row
 
+    async def direct_transaction() -> object:
+        async with sessions() as session:
+            row = await direct_of(session).first(built_once, {"key": key})
+            await session.commit()
+            return row
+
     figures.append(("transaction of that read, through a session", await per_call(transactions, session_transaction)))
+    figures.append(("the same, the read past the session, which begins it (runtime.direct)",
+                    await per_call(transactions, direct_transaction)))
     figures.append(("transaction of that read, on asyncpg", raw_transaction))
 
     # A write inside a transaction already open (the read began it), as the repositories send theirs: an UPDATE of
