@@ -59,9 +59,9 @@ class _Compiled:
     compiled: SQLCompiler
     names: tuple[str, ...]
     processors: Mapping[str, Any]
-    # A query's: how its records become rows. None until known when that needs the result's types (_NeedsTypes).
+    # A query's: how its records become rows; None until its first execution when that needs the result's types
+    # (_NeedsTypes).
     row: _RowMaker | None = None
-    needs_types: bool = False
 
     def arguments(self, params: Params) -> tuple[Any, ...]:
         values = self.compiled.construct_params(params)
@@ -149,12 +149,12 @@ def _compile(statement: sa.Executable, keys: tuple[str, ...], dialect: Dialect, 
             if core:
                 try:
                     row = _row_maker(compiled, dialect)
-                    needs_types = False
+                    nameable = row is not None
                 except _NeedsTypes:
-                    row, needs_types = None, True
-                if row is not None or needs_types:
+                    row, nameable = None, True  # made at its first execution, with the result's types
+                if nameable:
                     direct = _Compiled(compiled.string, compiled, tuple(compiled.positiontup),
-                                       _processors(compiled, dialect), row, needs_types)
+                                       _processors(compiled, dialect), row)
         elif bool(compiled.effective_returning) == (answer == "returned"):
             direct = _Compiled(compiled.string, compiled, tuple(compiled.positiontup), _processors(compiled, dialect))
     if len(_compiled) < _MAX_COMPILED:

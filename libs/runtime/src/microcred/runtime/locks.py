@@ -22,6 +22,6 @@ _LOCK = sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("key", type_=sa.Big
 async def advisory_xact_lock(session: AsyncSession, name: str) -> None:
     """Wait for, then hold, the lock called ``name`` until the session's transaction commits or rolls back.
 
-    Sent as a write is (runtime.direct): past SQLAlchemy once the transaction is open, else through the session,
-    which begins it, so the lock is always taken inside the transaction it is held for."""
+    Sent as a write is, past SQLAlchemy (runtime.direct), which begins the transaction first if nothing has yet, so
+    the lock is always taken inside the transaction it is held for."""
     await direct_of(session).execute(_LOCK, {"key": lock_key(name)})

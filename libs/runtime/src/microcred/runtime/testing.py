@@ -67,7 +67,7 @@ class CommitSession:
 
     async def connection(self, **_: object) -> _NoDriver:
         """What a read-only use case asks for (``UnitOfWork.without_transaction``), and what runtime.direct looks
-        through for a driver connection: there is none, so its writes come back here, to ``execute``."""
+        through for a driver connection: there is none, so its statements come back here, to ``execute``."""
         return _NoDriver()
 
     async def commit(self) -> None:
@@ -146,10 +146,11 @@ class SentStatements:
     SQLAlchemy's cursor listener sees the statements but not BEGIN, COMMIT and ROLLBACK, which its asyncpg
     dialect sends through asyncpg's ``Transaction``; asyncpg's query logger sees those and whatever goes through
     ``Connection.execute``, ``executemany`` and ``fetch*`` (transaction control, an executemany of SQLAlchemy's,
-    the writes runtime.direct sends past SQLAlchemy), but not SQLAlchemy's prepared statements. Both together,
+    the statements runtime.direct sends past SQLAlchemy), but not SQLAlchemy's prepared statements. Both together,
     with an executemany counted once (by the logger), are what the connection sent: what a test of
     ``UnitOfWork.without_transaction`` counts. asyncpg hands its records to the loop with ``call_soon``, and so
-    does this for SQLAlchemy's, so :meth:`read` lets the loop run once before answering. ``note``, when given, receives each statement as sent.
+    does this for SQLAlchemy's, so :meth:`read`, and leaving it as an async context manager, let the loop run once
+    first. ``note``, when given, receives each statement as sent.
     """
 
     def __init__(self, engine: AsyncEngine, note: Callable[[str], None] | None = None) -> None:
