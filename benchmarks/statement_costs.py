@@ -14,7 +14,10 @@ this process's CPU only (``time.process_time``): the server's share is the same 
   (issue 22's sixth round), ``--statements`` times each;
 - the read, and the transaction of it, past the session with ``runtime.direct`` (issue 22's seventh round).
 
-On this machine (2026-12-07 morning, quiet, issue 22's sixth round, two runs): built per call 0.24 ms, built once
+On this machine (2026-12-07 late morning, quiet, issue 22's seventh round, one run): built per call 0.240 ms, built
+once 0.136, past the session (runtime.direct) 0.066, asyncpg 0.049; a transaction of the read 0.500 through a
+session, 0.438 with the read past it, 0.146 on asyncpg; a write in an open transaction 0.125 through the session,
+0.069 past it. Earlier that morning (issue 22's sixth round, two runs): built per call 0.24 ms, built once
 0.13-0.14, asyncpg 0.05; a transaction of the read 0.49-0.55 through a session, 0.14 on asyncpg; a write in an open
 transaction 0.12-0.16 through the session, 0.065 past it. (The night before, on a slower host: built per call 0.31 ms,
 built once 0.14 ms, asyncpg 0.06 ms per statement; a transaction of the built-once read 0.60 ms through a session,

@@ -183,7 +183,12 @@ _INFO_KEY = "microcred.runtime.direct"
 
 
 class Direct:
-    """The statements of one session, sent on its asyncpg connection, in its transaction."""
+    """The statements of one session, sent on its asyncpg connection, in its transaction.
+
+    For statements built once (a service's ``statements.py``, ADR 0002): each is compiled once per process and kept
+    by identity. A statement built on every call (an admin listing, a gauge's query) belongs on the session, whose
+    cache finds it by its structure; here it would be compiled on every call, and fill the cache for nothing.
+    """
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session

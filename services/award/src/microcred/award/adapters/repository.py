@@ -285,7 +285,7 @@ class CollectionRepository:
             "credential_ids": [str(c) for c in collection.credential_ids],
             "active": collection.active,
         }
-        return await self.direct.first(statements.UPSERT_NEWER_COLLECTION, values) is not None
+        return (await self.session.execute(statements.UPSERT_NEWER_COLLECTION, values)).first() is not None
 
     async def get(self, kind: str, collection_id: UUID) -> Collection | None:
         row = await self.direct.first(

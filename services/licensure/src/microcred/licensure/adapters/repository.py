@@ -65,7 +65,7 @@ class RuleSetRepository:
         return [self._to_domain(row) for row in rows]
 
     async def all(self) -> list[RuleSet]:
-        rows = await self.direct.rows(sa.select(q.RULE_SETS).order_by(q.RULE_SETS.c.state, q.RULE_SETS.c.rule_set_id,
+        rows = await self.session.execute(sa.select(q.RULE_SETS).order_by(q.RULE_SETS.c.state, q.RULE_SETS.c.rule_set_id,
                                                                          q.RULE_SETS.c.version))
         return [self._to_domain(row) for row in rows]
 
@@ -80,7 +80,7 @@ class RuleSetRepository:
         return rule_set
 
     async def latest_version(self, rule_set_id: str) -> int | None:
-        return await self.direct.scalar(
+        return await self.session.scalar(
             sa.select(sa.func.max(q.RULE_SETS.c.version)).where(q.RULE_SETS.c.rule_set_id == rule_set_id)
         )
 
@@ -179,7 +179,7 @@ class LicenseRepository:
                 visible.append(q.LICENSES.c.teacher_id == teacher_id)
             query = query.where(sa.or_(sa.false(), *visible))
         query = query.order_by(q.LICENSES.c.state, q.LICENSES.c.license_number).limit(limit).offset(offset)
-        return [self._to_domain(row) for row in await self.direct.rows(query)]
+        return [self._to_domain(row) for row in await self.session.execute(query)]
 
     @staticmethod
     def _to_domain(row: sa.Row[Any]) -> License:
@@ -329,7 +329,7 @@ class CredentialVersionRepository:
                 ),
                 competency=row.competency,
             )
-            for row in await self.direct.rows(query)
+            for row in await self.session.execute(query)
         ]
 
 
@@ -380,7 +380,7 @@ class LedgerRepository:
         return [
             {"entry": self._to_domain(row), "license_number": row.license_number, "district": row.district,
              "credential_id": row.credential_id, "credential_name": row.credential_name, "issuer_id": row.issuer_id}
-            for row in await self.direct.rows(query)
+            for row in await self.session.execute(query)
         ]
 
     @staticmethod
@@ -417,7 +417,7 @@ class ClaimRepository:
             .where(sa.text("credit_claims.status = 'pending_approval'"))
             .group_by(q.LICENSES.c.state)
         )
-        return {state: count for state, count in await self.direct.rows(query)}
+        return {state: count for state, count in await self.session.execute(query)}
 
     async def add_once(self, claim: CreditClaim) -> bool:
         return await self.direct.inserted(q.INSERT_CLAIM_ONCE, self._values(claim))
@@ -452,7 +452,7 @@ class ClaimRepository:
             .order_by(q.AWARDS.c.valid_until, q.CLAIMS.c.award_id, q.CLAIMS.c.license_id)
             .limit(limit)
         )
-        return [self._to_domain(row) for row in await self.direct.rows(query)]
+        return [self._to_domain(row) for row in await self.session.execute(query)]
 
     async def mark_expiry_announced(self, award_id: UUID, license_id: UUID, at: datetime) -> bool:
         """Mark the expiry announced unless it already was; False then. Two sweeps racing on one claim: the

@@ -60,7 +60,7 @@ class WebhookRepository:
             .where(sa.text("webhook_deliveries.status IN ('pending', 'dead')"))
             .group_by(subscription.c.state, status)
         )
-        return {(state, kind): count for state, kind, count in await self.direct.rows(query)}
+        return {(state, kind): count for state, kind, count in await self.session.execute(query)}
 
     async def enqueue(self, record: StateFeedRecord, now: datetime | None = None) -> int:
         """One pending delivery per active subscription that receives the record (domain.webhooks.receives: the
