@@ -20,11 +20,11 @@ same answer, the slower way.
 
 The transaction stays SQLAlchemy's. Its asyncpg dialect begins it lazily, before the first statement on the
 connection, through its adapter's ``_start_transaction``; a first statement sent here makes that same call first
-(``Direct._driver_in_transaction``), so the BEGIN is the dialect's own (its isolation level, or none on a connection set to
-AUTOCOMMIT by ``UnitOfWork.without_transaction``), and the session's commit, rollback and close end it exactly as
-they end one SQLAlchemy began. That method is private to SQLAlchemy (pinned in ``constraints.txt``); where it is
-missing the statement goes through the session instead, and ``tests/test_direct.py`` fails, since it checks which
-way each statement went.
+(``Direct._driver_in_transaction``), so the BEGIN is the dialect's own (its isolation level, or none on a
+connection set to AUTOCOMMIT by ``UnitOfWork.without_transaction``), and the session's commit, rollback and close
+end it exactly as they end one SQLAlchemy began. That method is private to SQLAlchemy (pinned in
+``constraints.txt``); where it is missing the statement goes through the session instead, and
+``tests/test_direct.py`` fails, since it checks which way each statement went.
 
 Errors are asyncpg's own, not SQLAlchemy's wrappers: ``runtime.outages`` recognizes both, so an outage met here is
 still waited out by a consumer and answered 503 by an API. A connection the server closed is invalidated, as
@@ -62,6 +62,11 @@ class _Compiled:
     # A query's: how its records become rows; None until its first execution when that needs the result's types
     # (_NeedsTypes).
     row: _RowMaker | None = None
+
+    @classmethod
+    def of(cls, compiled: SQLCompiler, dialect: Dialect, row: _RowMaker | None = None) -> _Compiled:
+        assert compiled.positiontup is not None
+        return cls(compiled.string, compiled, tuple(compiled.positiontup), _processors(compiled, dialect), row)
 
     def arguments(self, params: Params) -> tuple[Any, ...]:
         values = self.compiled.construct_params(params)
@@ -153,10 +158,9 @@ def _compile(statement: sa.Executable, keys: tuple[str, ...], dialect: Dialect, 
                 except _NeedsTypes:
                     row, nameable = None, True  # made at its first execution, with the result's types
                 if nameable:
-                    direct = _Compiled(compiled.string, compiled, tuple(compiled.positiontup),
-                                       _processors(compiled, dialect), row)
+                    direct = _Compiled.of(compiled, dialect, row)
         elif bool(compiled.effective_returning) == (answer == "returned"):
-            direct = _Compiled(compiled.string, compiled, tuple(compiled.positiontup), _processors(compiled, dialect))
+            direct = _Compiled.of(compiled, dialect)
     if len(_compiled) < _MAX_COMPILED:
         _compiled[key] = (statement, dialect, direct)
     return direct
@@ -166,9 +170,9 @@ def sent_as(statement: sa.ClauseElement, dialect: Dialect) -> tuple[str, tuple[A
     """A statement whose values are all in it, as asyncpg takes it: its SQL and arguments, processed by their types.
     For statements sent on a connection the caller holds a transaction on itself (the outbox relay's pass)."""
     compiled = statement.compile(dialect=dialect)
-    assert isinstance(compiled, SQLCompiler) and compiled.positiontup is not None
+    assert isinstance(compiled, SQLCompiler)
     assert not compiled.post_compile_params and not compiled.literal_execute_params
-    return _Compiled(compiled.string, compiled, tuple(compiled.positiontup), _processors(compiled, dialect)).sent({})
+    return _Compiled.of(compiled, dialect).sent({})
 
 
 def direct_of(session: AsyncSession) -> Direct:

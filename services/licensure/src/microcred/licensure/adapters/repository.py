@@ -380,7 +380,7 @@ class LedgerRepository:
         return [
             {"entry": self._to_domain(row), "license_number": row.license_number, "district": row.district,
              "credential_id": row.credential_id, "credential_name": row.credential_name, "issuer_id": row.issuer_id}
-            for row in await self.session.execute(query)
+            for row in (await self.session.execute(query)).all()
         ]
 
     @staticmethod
