@@ -17,6 +17,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
+from kafka_groups import every_partition_assigned, start_at_log_end
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -106,6 +107,14 @@ def recording(engine: AsyncEngine, run: str, ours: set[uuid.UUID], failing: uuid
     return handle
 
 
+async def new_run(platform: Platform) -> str:
+    """A run's name, also its consumer group's, which starts at the topic's current end (``kafka_groups``): the
+    batches hold this test's events alone, not the history other tests left on the shared topic."""
+    run = f"batch-{uuid.uuid4().hex[:8]}"
+    await start_at_log_end(platform.endpoints.kafka_bootstrap, run, CreditPosted.topic)
+    return run
+
+
 async def run_batches(platform: Platform, run: str, events: list[CreditPosted],
                       handler: Callable[[CreditPosted], Awaitable[None]], expected: int,
                       engine: AsyncEngine, tracer_provider: TracerProvider | None = None,
@@ -122,6 +131,7 @@ async def run_batches(platform: Platform, run: str, events: list[CreditPosted],
     subscribe(broker, CreditPosted, group_id=run)(handler)
     await broker.start()
     try:
+        await every_partition_assigned(broker, CreditPosted.topic)
         async def written() -> list[tuple[uuid.UUID, int]]:
             async with engine.connect() as connection:
                 rows = await connection.execute(
@@ -145,7 +155,7 @@ def counted(policy: ConsumerPolicy, run: str, name: str, **labels: str) -> float
 async def test_a_batch_is_one_transaction_in_partition_order_and_a_duplicate_inside_it_is_skipped(
     platform: Platform, engine: AsyncEngine
 ) -> None:
-    run = f"batch-{uuid.uuid4().hex[:8]}"
+    run = await new_run(platform)
     license_id = uuid.uuid4()
     events = [credit(license_id) for _ in range(10)]
     # The fifth event delivered twice in a row (a producer's retry): the inbox claim inside the batch refuses it.
@@ -158,7 +168,7 @@ async def test_a_batch_is_one_transaction_in_partition_order_and_a_duplicate_ins
     topic, group = CreditPosted.topic, f"{run}.{CreditPosted.topic}"
     assert counted(policy, run, "microcred_consumer_batch_fallbacks_total", topic=topic) == 0
     assert counted(policy, run, "microcred_consumer_batch_records_count", topic=topic) >= 1
-    # Every event of the topic from the start (other tests' too) is finished with; ours include one duplicate.
+    # Every event the group met is finished with; ours include one duplicate.
     assert counted(policy, run, "microcred_consumer_messages_total", group=group, topic=topic,
                    outcome="duplicate") == 1
 
@@ -166,7 +176,7 @@ async def test_a_batch_is_one_transaction_in_partition_order_and_a_duplicate_ins
 async def test_a_failure_in_the_middle_of_a_batch_falls_back_to_one_transaction_per_message_losing_nothing(
     platform: Platform, engine: AsyncEngine
 ) -> None:
-    run = f"batch-{uuid.uuid4().hex[:8]}"
+    run = await new_run(platform)
     license_id = uuid.uuid4()
     events = [credit(license_id) for _ in range(10)]
     # Fails in the batch, then once more on its own: retried as today, and handled on the next attempt.
@@ -183,7 +193,7 @@ async def test_a_failure_in_the_middle_of_a_batch_falls_back_to_one_transaction_
 async def test_a_message_that_always_fails_in_a_batch_is_dead_lettered_as_today_and_the_others_handled_once(
     platform: Platform, engine: AsyncEngine
 ) -> None:
-    run = f"batch-{uuid.uuid4().hex[:8]}"
+    run = await new_run(platform)
     license_id = uuid.uuid4()
     events = [credit(license_id) for _ in range(8)]
     handler = recording(engine, run, {e.event_id for e in events}, failing=events[3].event_id, fail_times=1000)
@@ -203,7 +213,7 @@ async def test_a_message_that_always_fails_in_a_batch_is_dead_lettered_as_today_
 async def test_an_event_of_a_batch_already_in_the_inbox_is_skipped_and_the_rest_handled_once(
     platform: Platform, engine: AsyncEngine
 ) -> None:
-    run = f"batch-{uuid.uuid4().hex[:8]}"
+    run = await new_run(platform)
     license_id = uuid.uuid4()
     events = [credit(license_id) for _ in range(8)]
     # Handled before a crash whose offset commit never went out: the batch's one inbox INSERT finds it there.
@@ -222,7 +232,7 @@ async def test_an_event_of_a_batch_already_in_the_inbox_is_skipped_and_the_rest_
 async def test_a_handler_that_rolls_back_its_work_inside_a_batch_has_it_rolled_back_and_the_rest_kept(
     platform: Platform, engine: AsyncEngine
 ) -> None:
-    run = f"batch-{uuid.uuid4().hex[:8]}"
+    run = await new_run(platform)
     license_id = uuid.uuid4()
     events = [credit(license_id) for _ in range(8)]
     handler = recording(engine, run, {e.event_id for e in events}, thrown_away=events[4].event_id)
@@ -240,7 +250,7 @@ async def test_a_handler_that_rolls_back_its_work_inside_a_batch_has_it_rolled_b
 async def test_each_record_of_a_batch_is_handled_in_its_own_trace(platform: Platform, engine: AsyncEngine) -> None:
     """Each record a batch takes past FastStream's middlewares gets its own process span in the trace that produced
     it, so the events its handler writes continue that trace, not the first record's."""
-    run = f"batch-{uuid.uuid4().hex[:8]}"
+    run = await new_run(platform)
     license_id = uuid.uuid4()
     events = [credit(license_id) for _ in range(8)]
     traces = {event.event_id: uuid.uuid4().hex for event in events}

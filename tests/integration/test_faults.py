@@ -36,6 +36,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
+from kafka_groups import every_partition_assigned, start_at_log_end
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -125,6 +126,7 @@ async def test_a_consumer_with_a_backlog_waits_out_a_database_answering_57p03_an
 ) -> None:
     stack, endpoints = stack_of(platform), platform.endpoints
     group = f"outage-{uuid.uuid4().hex[:6]}"
+    await start_at_log_end(endpoints.kafka_bootstrap, group, CreditPosted.topic)  # this test's events alone
     events = [credit() for _ in range(45)]
     names = [str(e.license_id) for e in events]
     producer = AIOKafkaProducer(bootstrap_servers=endpoints.kafka_bootstrap, acks="all")
@@ -160,6 +162,7 @@ async def test_a_consumer_with_a_backlog_waits_out_a_database_answering_57p03_an
     await broker.start()
     holder: asyncpg.Connection | None = None
     try:
+        await every_partition_assigned(broker, CreditPosted.topic)
         await until(lambda: _true(len(handled) >= 6), "the first events")
         # A smart shutdown waits for the sessions open at the time and refuses every new connection with
         # 57P03; terminating every other session, as a failover does, leaves the consumer only new ones.

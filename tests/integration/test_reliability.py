@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from kafka_groups import every_partition_assigned, start_at_log_end
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -136,17 +137,30 @@ def counting_handler(engine: AsyncEngine, consumer: str, fail_times: int = 0,
     return handle
 
 
+async def new_group(platform: Platform, prefix: str) -> str:
+    """A consumer group of this test's own, starting at the topic's current end (``kafka_groups``): it handles the
+    records produced after this, not the history other tests left on the shared topic."""
+    group = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    await start_at_log_end(platform.endpoints.kafka_bootstrap, group, CreditPosted.topic)
+    return group
+
+
 async def run_consumer(platform: Platform, group: str, handler: Callable[[CreditPosted], Awaitable[None]],
                        workers: int = 3) -> Any:
     broker, _ = create_broker(settings_for(platform, group, workers), tracer_provider=TracerProvider(),
                               registry=CollectorRegistry())
     subscribe(broker, CreditPosted, group_id=group)(handler)
     await broker.start()
+    try:
+        await every_partition_assigned(broker, CreditPosted.topic)
+    except BaseException:
+        await broker.stop()
+        raise
     return broker
 
 
 async def test_duplicate_delivery_changes_nothing(platform: Platform, engine: AsyncEngine) -> None:
-    group = f"dup-{uuid.uuid4().hex[:6]}"
+    group = await new_group(platform, "dup")
     license_id, event_id = uuid.uuid4(), uuid.uuid4()
     event = credit(license_id, event_id)
     await produce(platform.endpoints.kafka_bootstrap, CreditPosted.topic,
@@ -217,7 +231,7 @@ async def test_a_rolled_back_event_is_never_published_and_a_failed_publish_is_re
 async def test_poison_message_lands_in_dead_letter_topic_and_does_not_block_partition(
     platform: Platform, engine: AsyncEngine
 ) -> None:
-    group = f"poison-{uuid.uuid4().hex[:6]}"
+    group = await new_group(platform, "poison")
     license_id = uuid.uuid4()
     key = str(license_id).encode()  # same key: same partition, behind the poison
     unknown_version = json.loads(credit(license_id).to_json()) | {"event_version": 99}
@@ -251,7 +265,7 @@ async def test_offsets_are_committed_only_after_handling_and_a_restart_resumes_t
     platform: Platform, engine: AsyncEngine
 ) -> None:
     bootstrap = platform.endpoints.kafka_bootstrap
-    group = f"commits-{uuid.uuid4().hex[:6]}"
+    group = await new_group(platform, "commits")
     gate, seen = asyncio.Event(), []
     held = credit(uuid.uuid4())
     handler = counting_handler(engine, group)
@@ -300,7 +314,7 @@ async def test_partitions_proceed_side_by_side_and_each_keeps_its_order(platform
     """With a consumer per partition, a handler that waits holds only its own partition: the others are
     handled meanwhile, and nothing on the waiting partition overtakes the message in its handler."""
     bootstrap = platform.endpoints.kafka_bootstrap
-    group = f"workers-{uuid.uuid4().hex[:6]}"
+    group = await new_group(platform, "workers")
     gate, entered, handled = asyncio.Event(), asyncio.Event(), []
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
@@ -350,7 +364,7 @@ async def test_partitions_proceed_side_by_side_and_each_keeps_its_order(platform
 
 
 async def test_transient_failure_is_retried_until_it_succeeds(platform: Platform, engine: AsyncEngine) -> None:
-    group = f"transient-{uuid.uuid4().hex[:6]}"
+    group = await new_group(platform, "transient")
     event = credit(uuid.uuid4())
     await produce(platform.endpoints.kafka_bootstrap, CreditPosted.topic, [(event.record_key(), event.to_json())])
     # More failures than consumer_max_attempts: transient errors are never dead-lettered.
@@ -362,7 +376,7 @@ async def test_transient_failure_is_retried_until_it_succeeds(platform: Platform
 
 
 async def test_handler_bug_is_dead_lettered_after_max_attempts(platform: Platform, engine: AsyncEngine) -> None:
-    group = f"bug-{uuid.uuid4().hex[:6]}"
+    group = await new_group(platform, "bug")
     bad, good = credit(uuid.uuid4()), credit(uuid.uuid4())
     bad_key = bad.record_key()
     handler = counting_handler(engine, group)
@@ -589,12 +603,12 @@ async def test_the_count_of_unsent_rows_reads_only_the_partial_index_of_unsent_r
 async def test_a_consumer_that_falls_behind_reports_its_lag_in_messages_and_seconds_and_zero_once_caught_up(
     platform: Platform, engine: AsyncEngine
 ) -> None:
-    # A new group reads the topic from the start; its handlers wait at a gate, so it falls behind by the
-    # topic's history plus these events, and the records in its handlers (and behind them) grow old.
+    # A new group starts where the topic ends; its handlers wait at a gate, so it falls behind by these events,
+    # and the records in its handlers (and behind them) grow old.
     bootstrap = platform.endpoints.kafka_bootstrap
+    group = await new_group(platform, "lag")
     events = [credit(uuid.uuid4()) for _ in range(8)]
     await produce(bootstrap, CreditPosted.topic, [(e.record_key(), e.to_json()) for e in events])
-    group = f"lag-{uuid.uuid4().hex[:6]}"
     gate = asyncio.Event()
 
     async def handle(_: CreditPosted) -> None:
@@ -668,7 +682,7 @@ async def dead_letters_command(platform: Platform, *args: str) -> tuple[int, str
 async def test_a_dead_letter_is_listed_with_its_reason_and_once_replayed_is_handled_once(
     platform: Platform, engine: AsyncEngine
 ) -> None:
-    group = f"replay-{uuid.uuid4().hex[:6]}"
+    group = await new_group(platform, "replay")
     event = credit(uuid.uuid4())
     handler = counting_handler(engine, group)
     release = {"fixed": False}  # flipped below: the release with the fix (a restart would only rejoin the group)

@@ -25,6 +25,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, status
+from kafka_groups import start_at_log_end
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -102,6 +103,9 @@ async def services(platform: Platform, exported: InMemorySpanExporter) -> AsyncI
     mine: set[uuid.UUID] = set()  # the topics hold other tests' records too; each handler skips those
     reversal_seen = asyncio.Event()
     run = uuid.uuid4().hex[:8]
+    # Each group starts where its topic ends now (kafka_groups), not behind the history of other tests' records.
+    for group, topic in ((f"{BACK}-{run}", CreditPosted.topic), (f"{FRONT}-{run}", CreditReversed.topic)):
+        await start_at_log_end(platform.endpoints.kafka_bootstrap, group, topic)
 
     router = APIRouter()
 

@@ -1,0 +1,58 @@
+"""A test's consumer group that starts where the topic ends now, not at its start.
+
+A group new to the broker reads a topic from its first record (``auto_offset_reset="earliest"``, what a new service
+needs). On the test platform's shared topics that is every record the tests before wrote: on ``CreditPosted``,
+thousands by the time the runtime's tests run in CI, each handled before the test's own, and read back from the
+broker's log in S3. A test of one record then waits on all of them, seconds alone and past its deadline on a busy
+machine. Committing the group's offsets at the current ends first, as an operator resets a group, leaves it
+exactly the records produced afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import OffsetAndMetadata
+
+from microcred.events.topics import consumer_group
+from microcred.runtime.offsets import LogEnds
+
+
+async def start_at_log_end(bootstrap: str, group_id: str, topic: str) -> None:
+    """Commit ``subscribe``'s group of ``group_id`` on ``topic`` at each partition's end (no member joins)."""
+    async with LogEnds(bootstrap) as log_ends:
+        ends = await log_ends.read(await log_ends.partitions([topic]))
+    committer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=consumer_group(group_id, topic),
+                                 enable_auto_commit=False)
+    await committer.start()
+    try:
+        committer.assign(list(ends))
+        await committer.commit({tp: OffsetAndMetadata(end, "") for tp, end in ends.items()})
+        for tp, end in ends.items():  # read back: a broker that dropped the commit would leave the group at 0
+            assert await committer.committed(tp) == end, (tp, end)
+    finally:
+        await committer.stop()
+
+
+async def every_partition_assigned(broker: Any, topic: str, timeout: float = 120.0) -> None:
+    """Until the consumers of a started ``create_broker`` broker hold every partition of ``topic`` between them.
+
+    A new group's first join takes the broker about 5 s here, and longer on a busy machine, where a late member's
+    join starts another round. Waiting for it apart gives the test's own deadline to the handling alone, and a
+    group that never settles fails here, saying so, rather than as a handler that seemed never to run.
+    """
+    policy = broker.consumer_policy
+    deadline = time.monotonic() + timeout
+    while True:
+        consumers = [consumer for _, consumer in policy.consumers()]
+        wanted = consumers[0].partitions_for_topic(topic) if consumers else None
+        held = {tp.partition for consumer in consumers for tp in consumer.assignment() if tp.topic == topic}
+        if wanted and held >= wanted:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the group held partitions {sorted(held)} of {topic} after {timeout:.0f}s, "
+                                 f"not all of {sorted(wanted or ())}")
+        await asyncio.sleep(0.1)
