@@ -1,11 +1,15 @@
-"""A test's consumer group that starts where the topic ends now, not at its start.
+"""Consumer groups for tests on the platform's shared topics: started at the topic's end, and settled before the test's
+own deadline runs.
 
 A group new to the broker reads a topic from its first record (``auto_offset_reset="earliest"``, what a new service
-needs). On the test platform's shared topics that is every record the tests before wrote: on ``CreditPosted``,
-thousands by the time the runtime's tests run in CI, each handled before the test's own, and read back from the
-broker's log in S3. A test of one record then waits on all of them, seconds alone and past its deadline on a busy
-machine. Committing the group's offsets at the current ends first, as an operator resets a group, leaves it
-exactly the records produced afterwards.
+needs). On the test platform's shared topics that is every record the tests before left there, each handled before
+the test's own, and some made to fail: another test's poison message fails a batch of ``test_consumer_batches``.
+Committing the group's offsets at the current ends first, as an operator resets a group, leaves it exactly the
+records produced afterwards.
+
+A new group's first join takes the broker about 5 s here; on a busy machine more, and a member joining late starts
+another round. A test that waits for its group to hold every partition before its own deadline starts measures the
+handling alone, and a group that never settles fails saying so.
 """
 
 from __future__ import annotations
@@ -38,12 +42,7 @@ async def start_at_log_end(bootstrap: str, group_id: str, topic: str) -> None:
 
 
 async def every_partition_assigned(broker: Any, topic: str, timeout: float = 120.0) -> None:
-    """Until the consumers of a started ``create_broker`` broker hold every partition of ``topic`` between them.
-
-    A new group's first join takes the broker about 5 s here, and longer on a busy machine, where a late member's
-    join starts another round. Waiting for it apart gives the test's own deadline to the handling alone, and a
-    group that never settles fails here, saying so, rather than as a handler that seemed never to run.
-    """
+    """Until the consumers of a started ``create_broker`` broker hold every partition of ``topic`` between them."""
     policy = broker.consumer_policy
     deadline = time.monotonic() + timeout
     while True:
