@@ -26,6 +26,9 @@ end it exactly as they end one SQLAlchemy began. That method is private to SQLAl
 ``constraints.txt``); where it is missing the statement goes through the session instead, and
 ``tests/test_direct.py`` fails, since it checks which way each statement went.
 
+A unit of work's session runs on the unit of work's own pooled connection (runtime.held_connection): there the
+statements go on that connection, which begins the transaction the same way, and no session connection is looked up.
+
 Errors are asyncpg's own, not SQLAlchemy's wrappers: ``runtime.outages`` recognizes both, so an outage met here is
 still waited out by a consumer and answered 503 by an API. A connection the server closed is invalidated, as
 SQLAlchemy does when it meets one.
@@ -45,6 +48,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.compiler import SQLCompiler
+
+from microcred.runtime.held_connection import held_connection_of, left_unusable
 
 Params = Mapping[str, Any]
 _RowMaker = Callable[[asyncpg.Record], tuple[Any, ...]]
@@ -196,6 +201,9 @@ class Direct:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        # The unit of work's own connection, when the session runs on one (runtime.held_connection): statements go
+        # on it, in its transaction, with no connection or transaction of the session's to look up.
+        self._held = held_connection_of(session)
         # The connection of the session's current transaction (which holds one connection from its start to its
         # end), kept with that transaction: after it ends the connection goes back to the pool.
         self._transaction: object = None
@@ -276,18 +284,15 @@ class Direct:
 
     @asynccontextmanager
     async def _invalidated_if_lost(self) -> AsyncIterator[None]:
+        if self._held is not None:
+            async with self._held.invalidated_if_lost():
+                yield
+            return
         try:
             yield
         except BaseException as error:
             driver, connection = self._driver, self._connection
-            if driver is not None and connection is not None and (
-                driver.is_closed()  # the server closed it: an outage, a terminated backend
-                # A dying connection's protocol still consuming the server's FATAL (runtime.outages).
-                or isinstance(error, asyncpg.InternalClientError)
-                # Cancelled mid-statement: asyncpg's protocol is left mid-operation, and the next statement on the
-                # connection would meet that. SQLAlchemy invalidates a connection on such an exit too.
-                or not isinstance(error, Exception)
-            ):
+            if driver is not None and connection is not None and left_unusable(driver, error):
                 # SQLAlchemy, meeting this on a statement of its own, forgets the transaction, so the session's
                 # rollback sends nothing and raises nothing, and the pool never hands the connection out again. It
                 # did not see this one: it is told. Closed at once first, with no await, so that a second
@@ -312,6 +317,10 @@ class Direct:
             # too: a row added before this statement reaches the database before it (a foreign key, a trigger that
             # looks it up, a read that should see it), as it did when the statement went through the session.
             await session.flush()
+        if self._held is not None:
+            self._dialect = self._held.dialect
+            self._driver = await self._held.driver_in_transaction()
+            return self._driver
         transaction = orm.get_transaction()
         if transaction is None or transaction is not self._transaction:
             connection = self._connection = await session.connection()

@@ -4,6 +4,10 @@ Events recorded with :meth:`UnitOfWork.publish` become outbox rows inside the sa
 they are published if and only if the state change commits. Leaving the block without ``commit()``
 rolls everything back. Repositories receive the session from here and never commit themselves.
 
+The unit of work holds its own pooled connection from its first statement to its end (runtime.held_connection):
+statements sent past the session (runtime.direct) go on it, and the session, if used at all, joins it, so both
+share one transaction.
+
 Inside a consumer's batch (runtime.batches) a unit of work joins the batch's one transaction
 instead: same calls, with the inbox and outbox rows written and the commit made once for the batch.
 
@@ -18,12 +22,13 @@ from types import TracebackType
 from typing import Generic, Self, TypeVar
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from microcred.events import IntegrationEvent
 from microcred.runtime.batches import SharedTransaction, shared_transaction_var
 from microcred.runtime.context import inbox_claims_var
 from microcred.runtime.direct import direct_of
+from microcred.runtime.held_connection import HeldConnection
 from microcred.runtime.messaging_tables import MessagingTables
 from microcred.runtime.outbox import outbox_row
 
@@ -44,12 +49,21 @@ class UnitOfWork:
         self._committed = False
         self._reading = False
         self._shared: SharedTransaction | None = None
+        self._held: HeldConnection | None = None
         self._granted = self._refused = 0
+        # The unit of work holds its own pooled connection when the factory's sessions are bound to an engine
+        # (runtime.held_connection); a test's factory of sessions that fake one keeps them as they are.
+        bind = getattr(session_factory, "kw", {}).get("bind")
+        self._engine = bind if isinstance(bind, AsyncEngine) else None
 
     async def __aenter__(self) -> Self:
         self._shared = shared_transaction_var.get()
+        self._held = None
         if self._shared is not None:
             self.session = self._shared.join(self._session_factory, self._tables, self._source)
+        elif self._engine is not None:
+            self._held = HeldConnection(self._engine)
+            self.session = self._held.session(self._session_factory)
         else:
             self.session = self._session_factory()
         self._pending = []
@@ -76,31 +90,42 @@ class UnitOfWork:
             if not self._committed and not duplicate and exc_type is None:
                 self._shared.abandoned = True
             return
+        if self._held is not None:
+            orm = self.session.sync_session
+            if not (orm.in_transaction() or orm.identity_map or orm.new or orm.deleted):
+                # The session was never used: nothing of its own to roll back or close (each a greenlet's trip).
+                await self._held.release()  # rolls back what was sent past the session, if not committed
+                return
         try:
             if not self._committed:
                 await self.session.rollback()
         finally:
-            await self.session.close()
+            try:
+                await self.session.close()
+            finally:
+                if self._held is not None:
+                    await self._held.release()
 
     async def without_transaction(self) -> None:
         """Read without BEGIN and ROLLBACK: each statement of this unit of work is its own implicit transaction.
 
-        For read-only use cases, before their first statement. SQLAlchemy's asyncpg dialect sends BEGIN (asyncpg's
-        ``Transaction.start``) before the first statement on a connection, and ROLLBACK when the session ends,
-        unless the connection's isolation level is AUTOCOMMIT: then it starts no transaction and its rollback has
-        nothing to end. The level is set on the connection this session holds, on the client alone, and put back
-        when it returns to the pool (its later transactions then begin with ``BEGIN ISOLATION LEVEL READ
-        COMMITTED``, the same level, still one statement). Two round trips saved per read, and nothing a reader
-        relied on: at READ COMMITTED, PostgreSQL's default and the level every service runs at, each statement of
-        a transaction already read its own snapshot, so the statements of a use case never shared one. What must
-        agree is read in one statement (a page and its total: review's ``ReviewRepository._page``). A use case
-        that locks (FOR UPDATE, an advisory lock) or writes must not call this: its lock would end with its
+        For read-only use cases, before their first statement (after one, it raises). The unit of work's connection
+        then begins no transaction (runtime.held_connection), and a session it uses is set to AUTOCOMMIT, on the
+        client alone, which the pool puts back when the connection returns. Two round trips saved per read, and
+        nothing a reader relied on: at READ COMMITTED, PostgreSQL's default and the level every service runs at, each
+        statement of a transaction already read its own snapshot, so the statements of a use case never shared one.
+        What must agree is read in one statement (a page and its total: review's ``ReviewRepository._page``). A use
+        case that locks (FOR UPDATE, an advisory lock) or writes must not call this: its lock would end with its
         statement.
 
         Inside a consumer's batch the batch's transaction is already open and stays as it is.
         """
         self._reading = True
-        if self._shared is None:
+        if self._held is not None:
+            if self._held.in_transaction:
+                raise RuntimeError("without_transaction() comes before the unit of work's first statement")
+            self._held.reading = True
+        elif self._shared is None:
             await self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
     def publish(self, *events: IntegrationEvent) -> None:
@@ -149,7 +174,10 @@ class UnitOfWork:
             await direct_of(self.session).execute(
                 self._tables.add_to_outbox, [outbox_row(event, self._source) for event in events]
             )
-        await self.session.commit()
+        if self._held is not None:
+            await self._held.commit(self.session)
+        else:
+            await self.session.commit()
         self._committed = True
         self._pending = []
         self._after_commit(events)

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from microcred.licensure.adapters.orm import AwardRow, Base
+from microcred.runtime.direct import direct_of
 
 
 class RecognitionReviewRow(Base):
@@ -39,8 +40,9 @@ class RecognitionReviewRow(Base):
     due_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
 
 
-# The statements of every award's re-evaluation (hold, schedule) on the table: the ORM's DML plumbing and its
-# walk of the identity map after an UPDATE cost more than the statements, and no review row is ever loaded.
+# The statements of every award's re-evaluation (hold, schedule) on the table, sent past the session
+# (runtime.direct): the ORM's DML plumbing and its walk of the identity map after an UPDATE cost more than the
+# statements, and no review row is ever loaded.
 _REVIEWS = cast(sa.Table, RecognitionReviewRow.__table__)
 # Built once so each cache key is computed once (as in adapters/statements.py). The UPDATE's WHERE bind is not
 # named after a column: that name is reserved for the column's SET.
@@ -60,18 +62,19 @@ class RecognitionReviewRepository:
     async def hold(self, teacher_id: str) -> bool:
         """Lock the teacher's row if it exists and nobody else holds it; True then (and for a row this
         transaction already holds, as the worker's)."""
-        found = await self.session.scalar(_HOLD, {"teacher_id": teacher_id})
+        found = await direct_of(self.session).scalar(_HOLD, {"teacher_id": teacher_id})
         return found is not None
 
     async def schedule(self, teacher_id: str, due_at: datetime | None, *, held: bool) -> None:
         """The teacher's next due date after a re-evaluation; None: only a new fact can change their standing.
         Without the row held, only a missing row is added (see the module's note)."""
+        past = direct_of(self.session)
         if held and due_at is None:
-            await self.session.execute(_DELETE, {"teacher_id": teacher_id})
+            await past.execute(_DELETE, {"teacher_id": teacher_id})
         elif held:
-            await self.session.execute(_RESCHEDULE, {"target_teacher_id": teacher_id, "due_at": due_at})
+            await past.execute(_RESCHEDULE, {"target_teacher_id": teacher_id, "due_at": due_at})
         elif due_at is not None:
-            await self.session.execute(_INSERT_MISSING, {"teacher_id": teacher_id, "due_at": due_at})
+            await past.execute(_INSERT_MISSING, {"teacher_id": teacher_id, "due_at": due_at})
 
     async def enqueue_holders(self, credential_ids: Collection[UUID], at: datetime) -> int:
         """Every teacher holding one of the credentials, due at ``at`` (or earlier, if already so): one

@@ -141,7 +141,7 @@ class LicenseRepository:
 
     async def add_once(self, license: License) -> bool:
         """Insert the license unless its teacher already registered that number in that state; False then."""
-        inserted = await self.session.execute(q.INSERT_LICENSE_ONCE, {
+        return await self.direct.inserted(q.INSERT_LICENSE_ONCE, {
             "license_id": license.license_id,
             "teacher_id": license.teacher_id,
             "state": license.state,
@@ -153,7 +153,6 @@ class LicenseRepository:
             "district": license.district,
             "growth_plan": [str(c) for c in license.growth_plan],
         })
-        return inserted.first() is not None
 
     async def get(self, license_id: UUID) -> License | None:
         row = await self.direct.first(q.SELECT_LICENSE, {"license_id": license_id})

@@ -106,8 +106,8 @@ class CredentialRepository:
 
     async def versions(self, credential_id: UUID) -> list[PublishedCredential]:
         """Every published version of the credential, oldest first, each marked retired or not."""
-        rows = await self.session.execute(statements.SELECT_VERSIONS, {"credential_id": credential_id})
-        return [self._to_domain(row, retired) for row, retired in rows.all()]
+        rows = await direct_of(self.session).rows(statements.SELECT_VERSIONS, {"credential_id": credential_id})
+        return [self._to_domain(row, row.retired) for row in rows]
 
     async def names(self, credential_ids: Iterable[UUID]) -> dict[UUID, str]:
         """The latest published name of each credential this service knows of."""
@@ -118,7 +118,8 @@ class CredentialRepository:
         return {row.credential_id: row.name for row in rows}
 
     @staticmethod
-    def _to_domain(row: PublishedCredentialRow, retired: bool) -> PublishedCredential:
+    def _to_domain(row: Any, retired: bool) -> PublishedCredential:
+        """From the ORM entity or a row of its table's columns."""
         return PublishedCredential(
             credential_id=row.credential_id,
             version=row.version,

@@ -75,18 +75,21 @@ SELECT_BOUND_VERSION = sa.select(PublishedCredentialRow).where(
     PublishedCredentialRow.credential_id == sa.bindparam("credential_id"),
     PublishedCredentialRow.version == sa.bindparam("version"),
 )
+_RETIRED_VERSIONS = cast(sa.Table, RetiredCredentialVersionRow.__table__)
 _RETIRED = (
-    sa.select(RetiredCredentialVersionRow.version)
+    sa.select(_RETIRED_VERSIONS.c.version)
     .where(
-        RetiredCredentialVersionRow.credential_id == PublishedCredentialRow.credential_id,
-        RetiredCredentialVersionRow.version == PublishedCredentialRow.version,
+        _RETIRED_VERSIONS.c.credential_id == _PUBLISHED.c.credential_id,
+        _RETIRED_VERSIONS.c.version == _PUBLISHED.c.version,
     )
     .exists()
 )
+# On the tables, not the ORM entities: rows of plain columns, read past the session (runtime.direct) when starting
+# a submission.
 SELECT_VERSIONS = (
-    sa.select(PublishedCredentialRow, _RETIRED)
-    .where(PublishedCredentialRow.credential_id == sa.bindparam("credential_id"))
-    .order_by(PublishedCredentialRow.version)
+    sa.select(_PUBLISHED, _RETIRED.label("retired"))
+    .where(_PUBLISHED.c.credential_id == sa.bindparam("credential_id"))
+    .order_by(_PUBLISHED.c.version)
 )
 SELECT_LATEST_NAMES = (
     sa.select(_PUBLISHED.c.credential_id, _PUBLISHED.c.name)
