@@ -12,9 +12,15 @@ this process's CPU only (``time.process_time``): the server's share is the same 
 - a transaction of that read, through a session (BEGIN, the read, COMMIT, the session closed) or asyncpg's;
 - a write (an UPDATE) in a transaction already open, through the session or past it with ``runtime.direct``
   (issue 22's sixth round), ``--statements`` times each;
-- the read, and the transaction of it, past the session with ``runtime.direct`` (issue 22's seventh round).
+- the read, and the transaction of it, past the session with ``runtime.direct`` (issue 22's seventh round);
+- a unit of work of an inbox claim, that read and the commit, and a read-only one of the read alone, in the session's
+  frame or on the unit of work's own connection (issue 22's eighth round, ``runtime.held_connection``).
 
-On this machine (2026-12-07 late morning, quiet, issue 22's seventh round, one run): built per call 0.240 ms, built
+On this machine (2026-12-07 afternoon, quiet but a fifth slower than in the morning, issue 22's eighth round, one
+run): built per call 0.264 ms, built once 0.160, past the session 0.083, asyncpg 0.058; a transaction of the read
+0.591 through a session, 0.509 with the read past it, 0.181 on asyncpg; a write in an open transaction 0.141 through
+the session, 0.083 past it; a unit of work of a claim, the read and its commit 0.612 in the session's frame, 0.475 on
+its own connection; a read-only one 0.322 and 0.182. In the late morning (issue 22's seventh round, one run): built per call 0.240 ms, built
 once 0.136, past the session (runtime.direct) 0.066, asyncpg 0.049; a transaction of the read 0.500 through a
 session, 0.438 with the read past it, 0.146 on asyncpg; a write in an open transaction 0.125 through the session,
 0.069 past it. Earlier that morning (issue 22's sixth round, two runs): built per call 0.24 ms, built once
@@ -37,13 +43,16 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from microcred.review.adapters.orm import messaging
 from microcred.review.adapters.repository import _REVIEWS as REVIEWS
 from microcred.runtime.direct import direct_of
 from microcred.runtime.testing import embedded_postgres_socket, migrated_engine
+from microcred.runtime.uow import UnitOfWork
 
 SQL = "SELECT * FROM reviews WHERE review_id = $1"
 
@@ -128,6 +137,36 @@ async def measure(engine: AsyncEngine, statements: int, transactions: int) -> li
                         await per_call(statements, write_through_session)))
         figures.append(("the same write past it (runtime.direct)", await per_call(statements, write_past_session)))
         await session.rollback()
+
+    # A consumer's unit of work (its inbox claim, one read, the commit) and a read-only request's, on the unit of
+    # work's own connection (issue 22's eighth round, runtime.held_connection) and, for comparison, in the session's
+    # frame, which a unit of work keeps when its factory is not an async_sessionmaker bound to an engine.
+    def framed(**options: Any) -> AsyncSession:
+        return sessions(**options)
+
+    def claim_read_commit(factory: Any) -> Callable[[], Awaitable[object]]:
+        async def call() -> object:
+            async with UnitOfWork(factory, messaging, "statement-costs") as uow:
+                await uow.claim("statement-costs", uuid.uuid4())
+                row = await direct_of(uow.session).first(built_once, {"key": key})
+                await uow.commit()
+                return row
+        return call
+
+    def read_only(factory: Any) -> Callable[[], Awaitable[object]]:
+        async def call() -> object:
+            async with UnitOfWork(factory, messaging, "statement-costs") as uow:
+                await uow.without_transaction()
+                return await direct_of(uow.session).first(built_once, {"key": key})
+        return call
+
+    figures.append(("a unit of work (claim, read, commit), in the session's frame",
+                    await per_call(transactions, claim_read_commit(framed))))
+    figures.append(("the same on the unit of work's own connection (runtime.held_connection)",
+                    await per_call(transactions, claim_read_commit(sessions))))
+    figures.append(("a read-only unit of work (one read), in the session's frame",
+                    await per_call(transactions, read_only(framed))))
+    figures.append(("the same on the unit of work's own connection", await per_call(transactions, read_only(sessions))))
     return figures
 
 

@@ -38,10 +38,10 @@ _HELD_KEY = "microcred.runtime.held_connection"
 class HeldConnection:
     """One unit of work's pooled connection: checked out at its first statement, released at its end."""
 
-    def __init__(self, engine: AsyncEngine, *, reading: bool = False) -> None:
+    def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self.dialect: Dialect = engine.dialect
-        self.reading = reading  # no transaction: every statement its own (UnitOfWork.without_transaction)
+        self.reading = False  # no transaction: every statement its own (UnitOfWork.without_transaction)
         self._pooled: PoolProxiedConnection | None = None
         self._connection: Connection | None = None  # SQLAlchemy's, made only once the session needs one
         self.driver: asyncpg.Connection | None = None

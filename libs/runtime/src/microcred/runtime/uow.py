@@ -51,8 +51,8 @@ class UnitOfWork:
         self._shared: SharedTransaction | None = None
         self._held: HeldConnection | None = None
         self._granted = self._refused = 0
-        # The unit of work holds its own pooled connection when the factory's sessions are bound to an engine
-        # (runtime.held_connection); a test's factory of sessions that fake one keeps them as they are.
+        # The unit of work holds its own pooled connection when its factory is an async_sessionmaker bound to an
+        # engine (runtime.held_connection); any other factory (a test's fake sessions) keeps the session's own frame.
         bind = getattr(session_factory, "kw", {}).get("bind")
         self._engine = bind if isinstance(bind, AsyncEngine) else None
 
