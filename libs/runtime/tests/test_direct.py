@@ -14,13 +14,13 @@ import asyncpg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, insert
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from microcred.runtime.direct import direct_of
 from microcred.runtime.messaging_tables import define_messaging_tables
 from microcred.runtime.outages import unavailable_dependency
-from microcred.runtime.testing import embedded_postgres_socket, new_database, statement_kind
+from microcred.runtime.testing import embedded_postgres_socket, engine_with_tables, statement_kind
 
 METADATA = sa.MetaData()
 THINGS = sa.Table(
@@ -64,13 +64,8 @@ def postgres_socket(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture
 async def engine(postgres_socket: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(await new_database(postgres_socket))
-    async with engine.begin() as connection:
-        await connection.run_sync(METADATA.create_all)
-    try:
+    async with engine_with_tables(postgres_socket, METADATA) as engine:
         yield engine
-    finally:
-        await engine.dispose()
 
 
 class ThroughSqlAlchemy:

@@ -20,7 +20,7 @@ from microcred.runtime.direct import direct_of
 from microcred.runtime.held_connection import held_connection_of
 from microcred.runtime.messaging_tables import define_messaging_tables
 from microcred.runtime.outages import unavailable_dependency
-from microcred.runtime.testing import SentStatements, embedded_postgres_socket, new_database
+from microcred.runtime.testing import SentStatements, embedded_postgres_socket, engine_with_tables, new_database
 from microcred.runtime.uow import UnitOfWork
 
 METADATA = sa.MetaData()
@@ -50,13 +50,8 @@ def postgres_socket(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture
 async def engine(postgres_socket: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(await new_database(postgres_socket), pool_size=2, max_overflow=0)
-    async with engine.begin() as connection:
-        await connection.run_sync(METADATA.create_all)
-    try:
+    async with engine_with_tables(postgres_socket, METADATA, pool_size=2, max_overflow=0) as engine:
         yield engine
-    finally:
-        await engine.dispose()
 
 
 def unit_of_work(engine: AsyncEngine) -> UnitOfWork:

@@ -23,6 +23,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 from asyncpg.connection import LoggedQuery
+from sqlalchemy import MetaData
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection, AsyncAdapt_asyncpg_dbapi
 from sqlalchemy.exc import DBAPIError
@@ -293,6 +294,19 @@ async def migrated_engine(socket_dir: str, migrations: str) -> AsyncIterator[Asy
     """An engine on a new database of the server at ``socket_dir``, migrated to head (:func:`migrated_database`)."""
     engine = create_async_engine(await migrated_database(socket_dir, migrations))
     try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def engine_with_tables(socket_dir: str, metadata: MetaData, **options: Any) -> AsyncIterator[AsyncEngine]:
+    """An engine (``options`` as for ``create_async_engine``) on a new database of the server at ``socket_dir``, holding
+    ``metadata``'s tables."""
+    engine = create_async_engine(await new_database(socket_dir), **options)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(metadata.create_all)
         yield engine
     finally:
         await engine.dispose()
