@@ -22,11 +22,11 @@ import uvicorn
 from fastapi import Body, Query
 from fastapi import Path as PathParam
 from prometheus_client import CONTENT_TYPE_LATEST
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from microcred.events import CreditPosted
 from microcred.runtime.api import KIB, api_router
-from microcred.runtime.api_types import Count, Digits, Ordinal, PageOffset, Text
+from microcred.runtime.api_types import Count, Day, Digits, Ordinal, PageOffset, RequestModel, Text, Timestamp
 from microcred.runtime.auth import CurrentPrincipal, DevTokenIssuer, Role
 from microcred.runtime.messaging_tables import define_messaging_tables
 from microcred.runtime.service import ServiceRuntime
@@ -227,3 +227,18 @@ def test_a_status_the_document_does_not_list_is_counted(served: tuple[str, DevTo
     metrics = httpx.get(f"{base}/metrics").text
     assert "microcred_http_undocumented_responses" in metrics
     assert 'microcred_http_undocumented_responses_total{' not in metrics, "every answer so far was documented"
+
+
+@pytest.mark.parametrize("kind", [Timestamp, Day])
+def test_a_date_or_time_is_rfc3339_text_and_a_number_is_refused(kind: Any) -> None:
+    # Pydantic alone reads a number as seconds since 1970; the OpenAPI document promises a string, and Schemathesis
+    # sent 0 for a reviewer's certified_at and saw it accepted.
+    class Body(RequestModel):
+        at: kind  # type: ignore[valid-type]
+
+    text = "2026-12-07T10:00:00Z" if kind is Timestamp else "2026-12-07"
+    assert Body.model_validate({"at": text}).at.isoformat().startswith("2026-12-07")
+    for number in (0, 1765100000, 0.0):
+        with pytest.raises(ValidationError, match="RFC 3339 text, not a number"):
+            Body.model_validate({"at": number})
+    assert Body.model_json_schema()["properties"]["at"]["type"] == "string"

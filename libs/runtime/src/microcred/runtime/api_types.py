@@ -15,11 +15,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
 from annotated_types import Ge, GroupedMetadata, Gt, Le, Lt
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 NO_NUL = r"^[^\x00]*$"
 
@@ -118,6 +128,19 @@ STORABLE_JSON_SCHEMAS: dict[str, dict[str, Any]] = {
         "additionalProperties": {"$ref": "#/components/schemas/StorableJsonValue"},
     },
 }
+
+def _not_a_number(value: Any) -> Any:
+    # JSON carries a date or an instant as RFC 3339 text, as the OpenAPI document says; pydantic alone would also take
+    # a number, as seconds since 1970, and a fuzzer sending one would find a request the schema forbids accepted.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("a date or time is RFC 3339 text, not a number")
+    return value
+
+
+#: An instant with its offset, in a request: RFC 3339 text only.
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_not_a_number)]
+#: A calendar day in a request: ``YYYY-MM-DD`` text only.
+Day = Annotated[date, BeforeValidator(_not_a_number)]
 
 #: A free-form JSON object in a request (a credential to verify, a catalog file), documented as above.
 JsonDocument = Annotated[dict[str, Any], WithJsonSchema({"$ref": "#/components/schemas/StorableJsonObject"})]

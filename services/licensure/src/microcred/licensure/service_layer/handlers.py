@@ -80,7 +80,7 @@ from microcred.licensure.service_layer.permissions import (
     report_scope,
 )
 from microcred.licensure.service_layer.unit_of_work import LicensureUnitOfWork
-from microcred.runtime.api_types import Matching, RequestModel, StateCode, Text
+from microcred.runtime.api_types import Day, Matching, RequestModel, StateCode, Text
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.context import current_correlation_id
 from microcred.runtime.errors import Conflict, Forbidden, Invalid, NotFound
@@ -105,8 +105,8 @@ class RegisterLicense(RequestModel):
     state: Annotated[StateCode, Field(description="A teacher registers only in a state their token carries.")]
     license_number: Annotated[Text, Field(min_length=1, max_length=100)]
     license_type: Annotated[Text, Field(min_length=1, max_length=200)]
-    cycle_start: date
-    cycle_end: date
+    cycle_start: Day
+    cycle_end: Day
     required_amount: Annotated[Amount, Field(
         gt=0, description="Overrides the rule set's requirement. Set by the state (state admin or operator) only.",
     )] | None = None

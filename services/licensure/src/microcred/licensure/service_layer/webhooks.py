@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Annotated, Protocol, Self
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from microcred.licensure.adapters.metrics import LicensureMetrics
 from microcred.licensure.adapters.webhook_repository import WebhookRepository
@@ -36,7 +36,7 @@ from microcred.licensure.domain.webhooks import (
     record_attempt,
 )
 from microcred.licensure.service_layer.permissions import administers_district, may_administer, may_manage_webhook
-from microcred.runtime.api_types import StateCode, Text
+from microcred.runtime.api_types import StateCode, Text, Timestamp
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -95,7 +95,7 @@ class Subscribe(BaseModel):
 class Replay(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    since: AwareDatetime | None = Field(default=None, description="Re-send deliveries created at or after this.")
+    since: Timestamp | None = Field(default=None, description="Re-send deliveries created at or after this.")
     delivery_ids: list[UUID] | None = Field(default=None, min_length=1, max_length=MAX_REPLAY_IDS)
 
     @model_validator(mode="after")

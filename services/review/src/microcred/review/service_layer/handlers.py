@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal, Self
 from uuid import UUID, uuid4
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
 from microcred.events import (
     CredentialPublished,
@@ -61,7 +61,7 @@ from microcred.review.domain.model import (
 )
 from microcred.review.domain.reliability import ReliabilityStats, Thresholds, credential_stats, reviewer_stats
 from microcred.review.service_layer.unit_of_work import ReviewUnitOfWork
-from microcred.runtime.api_types import Count, RequestModel, Text
+from microcred.runtime.api_types import Count, RequestModel, Text, Timestamp
 from microcred.runtime.auth import Principal, Role
 from microcred.runtime.context import current_correlation_id
 from microcred.runtime.errors import NotFound
@@ -85,7 +85,7 @@ DEFAULT_MONITOR = ReliabilityMonitor()
 
 class CertificationBody(RequestModel):
     credential_id: UUID
-    certified_at: AwareDatetime | None = Field(default=None, description="Defaults to now.")
+    certified_at: Timestamp | None = Field(default=None, description="Defaults to now.")
     status: Literal["active", "revoked"] = "active"
 
 
