@@ -49,7 +49,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from microcred.runtime.held_connection import held_connection_of, left_unusable
+from microcred.runtime.held_connection import drivers_error, held_connection_of, left_unusable
 
 Params = Mapping[str, Any]
 _RowMaker = Callable[[asyncpg.Record], tuple[Any, ...]]
@@ -337,13 +337,8 @@ class Direct:
             # Nothing sent yet in this transaction: begin it as the dialect would before its first statement (on a
             # connection set to AUTOCOMMIT, it begins nothing). The adapter then holds asyncpg's transaction, and
             # the session's commit or rollback ends it.
+            # The caller meets asyncpg's error, as for every statement sent here, not the adapter's wrapper.
             async with self._invalidated_if_lost():
-                try:
+                with drivers_error():
                     await adapter._start_transaction()
-                except Exception as error:
-                    # The adapter raises its DB-API wrapper of asyncpg's error, which SQLAlchemy's own execution
-                    # would have wrapped again; here the caller meets asyncpg's, as for every statement sent here.
-                    if isinstance(error.__cause__, asyncpg.PostgresError | asyncpg.InterfaceError | OSError):
-                        raise error.__cause__ from None
-                    raise
         return driver

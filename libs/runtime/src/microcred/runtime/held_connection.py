@@ -56,12 +56,12 @@ class HeldConnection:
     async def driver_in_transaction(self) -> asyncpg.Connection:
         """The asyncpg connection, its transaction begun (unless reading): for a statement sent past the session."""
         if self._pooled is None:
-            with _drivers_error():
+            with drivers_error():
                 self._use(await self._engine.raw_connection())
         adapter = self._adapter
         if not self.reading and adapter._transaction is None:
             async with self.invalidated_if_lost():
-                with _drivers_error():
+                with drivers_error():
                     await adapter._start_transaction()
         assert self.driver is not None
         return self.driver
@@ -71,7 +71,7 @@ class HeldConnection:
         where checking a connection out of the pool may wait."""
         if self._connection is None:
             if self._pooled is None:
-                with _drivers_error():
+                with drivers_error():
                     self._use(self._engine.sync_engine.raw_connection())
             connection = Connection(self._engine.sync_engine, connection=self._pooled)
             if self.reading:
@@ -140,7 +140,7 @@ class HeldConnection:
 
 
 @contextmanager
-def _drivers_error() -> Iterator[None]:
+def drivers_error() -> Iterator[None]:
     """asyncpg's error, not the DB-API wrapper SQLAlchemy's adapter raises from it at a checkout or a BEGIN (the
     engine's ``connect`` would have wrapped that again): what a statement sent past the session meets, and what
     ``runtime.outages`` and an API's 503 handler know (PostgreSQL starting up, refusing connections)."""
