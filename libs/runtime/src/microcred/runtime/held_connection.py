@@ -147,7 +147,7 @@ def drivers_error() -> Iterator[None]:
     try:
         yield
     except Exception as error:
-        if isinstance(error.__cause__, asyncpg.PostgresError | asyncpg.InterfaceError | OSError):
+        if isinstance(error.__cause__, asyncpg.PostgresError | asyncpg.InterfaceError | asyncpg.InternalClientError | OSError):
             raise error.__cause__ from None
         raise
 
