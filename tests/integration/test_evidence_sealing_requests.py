@@ -1,10 +1,12 @@
 """The object-store requests of completing an evidence item, counted on the real SeaweedFS.
 
 Completing a small single PUT (sealing.seal, then sealing.remove_upload, as handlers.complete_evidence does)
-is three requests: one GET of the upload (its size checked on the headers, then its sha256, sniffing, and the
-bytes a short video is probed from), one PUT of exactly those bytes at the sealed key, DELETE the upload. A
-single PUT larger than what is read whole on the event loop is four: HEAD the upload (its size and ETag), one
-CopyObject conditional on that ETag, one streaming GET of the copy, DELETE the upload. What neither sends, and
+is two requests: one GET of the upload (its size checked on the headers, then its sha256, sniffing, and the
+bytes a short video is probed from), one PUT of exactly those bytes at the sealed key. A single PUT larger than
+what is read whole on the event loop is three: HEAD the upload (its size and ETag), one CopyObject conditional on
+that ETag, one streaming GET of the copy. Either way the upload is then queued for removal, and the uploads
+queued go in one DeleteObjects request (one alone is a DELETE: counted here, where the queue is emptied as the
+store closes). What neither sends, and
 what these tests catch coming back: minio's own HEAD of the copy's source, a HEAD of the sealed object (the
 PUT or the conditional copy gives its ETag), and the probe's range GETs of a video the verifying GET has
 already read whole. A completed multipart upload is one GET, whose headers give the size and ETag: no HEAD,
@@ -26,6 +28,8 @@ from uuid import UUID, uuid4
 
 import pytest
 from minio import Minio
+from minio.error import S3Error
+from urllib3 import HTTPResponse
 
 from microcred.devstack.infra import EmbeddedStack, Endpoints, Ports
 from microcred.devstack.samples import tiny_video
@@ -39,7 +43,8 @@ pytestmark = pytest.mark.stack
 
 BUCKET = "evidence"
 REFLECTION = b"# Reflection\n\nThe exit tickets showed that most students had it.\n"
-# The whole of it, once each: the requests the service sends for one small single-PUT item, video or text.
+# The whole of it, once each: the requests the service sends for one small single-PUT item, video or text, its
+# upload's removal being a DELETE when it is the only one queued.
 ONE_ITEM = Counter({"GET": 1, "PUT": 1, "DELETE": 1})
 # A single PUT too large to be read whole on the event loop is copied inside the store, and the copy read.
 ONE_COPIED_ITEM = Counter({"HEAD": 1, "PUT": 1, "GET": 1, "DELETE": 1})
@@ -114,7 +119,7 @@ class CountedStore:
             # As complete_evidence once the sealed bytes are verified: an upload sealed in place is the item's
             # bytes, and one refused is deleted with the rest of the item by the rejection (not counted here).
             if facts.sealed_key not in (None, evidence.object_key):
-                await sealing.remove_upload(self.store, evidence)
+                sealing.remove_upload(self.store, evidence)
             await self.store.close()
             return facts
 
@@ -347,3 +352,59 @@ def test_an_upload_far_larger_than_declared_is_refused_on_its_headers_without_it
             await counted.store.close()
 
     assert asyncio.run(stat_again()) is not None
+
+
+def test_the_uploads_of_several_sealed_items_are_removed_in_one_request(
+    endpoints: Endpoints, browser: Minio, video: bytes
+) -> None:
+    counted = CountedStore(endpoints)
+    items = [uploaded(browser, REFLECTION, "text/markdown", f"reflection-{n}.md") for n in range(3)]
+    items.append(uploaded(browser, video, "video/mp4", "lesson.mp4"))
+
+    async def run() -> tuple[list[UploadFacts], int]:
+        try:
+            sealed = []
+            for submission_id, evidence in items:
+                sealed.append(await sealing.seal(counted.store, counted.probe, submission_id, evidence))
+                sealing.remove_upload(counted.store, evidence)
+            # What the service's timer does every few seconds (upload_removal_interval_seconds).
+            return sealed, await counted.store.remove_queued()
+        finally:
+            await counted.store.close()
+
+    sealed, removed = asyncio.run(run())
+    assert removed == len(items)
+    assert counted.sent == Counter({"GET": 4, "PUT": 4, "POST": 1}), f"sent {dict(counted.sent)}"
+    for (_, evidence), facts in zip(items, sealed, strict=True):
+        assert not list(browser.list_objects(BUCKET, prefix=evidence.object_key)), "an upload was left"
+        sealed_as_stored(browser, facts, video if evidence.filename == "lesson.mp4" else REFLECTION)
+
+
+def test_a_store_without_delete_objects_gets_a_delete_per_object_from_its_first_refusal_on(
+    endpoints: Endpoints, browser: Minio
+) -> None:
+    """As Google Cloud Storage's XML API answers DeleteObjects: the objects are still deleted, one request each, and
+    the service stops asking."""
+    counted = CountedStore(endpoints)
+    keys = [f"uploads/{uuid4()}/item-{n}.md" for n in range(4)]
+    for key in keys:
+        browser.put_object(BUCKET, key, io.BytesIO(REFLECTION), len(REFLECTION))
+    refusals = []
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        refusals.append(args)
+        raise S3Error(HTTPResponse(status=501), "NotImplemented", "A header you provided implies functionality that "
+                      "is not implemented", f"/{BUCKET}", None, None, BUCKET, None)
+
+    counted.store._client._delete_objects = refused  # type: ignore[method-assign]
+
+    async def run() -> None:
+        try:
+            await counted.store.remove_many(keys[:2])
+            await counted.store.remove_many(keys[2:])
+        finally:
+            await counted.store.close()
+
+    asyncio.run(run())
+    assert len(refusals) == 1 and counted.sent == Counter({"DELETE": 4}), f"sent {dict(counted.sent)}"
+    assert not [o for key in keys for o in browser.list_objects(BUCKET, prefix=key)]

@@ -438,6 +438,12 @@ def test_bytes_put_through_upload_urls_after_verification_never_reach_the_review
     assert httpx.put(video["upload"]["url"], content=other_video).status_code == 200, "the URL is still valid"
     assert client.complete_evidence(teacher, submission_id, video["evidence_id"]) == verified, "nothing re-read"
     client.submit(teacher, submission_id)
+    # The sealed item's upload, and whatever the URL took meanwhile, goes with the next batch of removals
+    # (upload_removal_interval_seconds, 5 by default), whatever was PUT there last.
+    deadline = time.monotonic() + 30
+    while stored(platform, video["object_key"]) is not None:
+        assert time.monotonic() < deadline, "the upload of a sealed item was not removed"
+        time.sleep(0.2)
     assert httpx.put(video["upload"]["url"], content=b"replaced after submitting").status_code == 200
     # S3, and SeaweedFS as measured here, refuse a part once its multipart upload was completed.
     late_part = httpx.put(parts[0]["url"], content=os.urandom(5 * MiB))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import TracebackType
@@ -265,6 +265,8 @@ class FakeStore:
         # upload id -> (object key, {part number: bytes}, initiated at)
         self.uploads: dict[str, tuple[str, dict[int, bytes], datetime]] = {}
         self.removed: list[str] = []
+        # Keys given to remove_soon, until remove_queued removes them (as EvidenceStore's batch, every few seconds).
+        self.queued: list[str] = []
         self.aborted: list[str] = []
         # As EvidenceStore: an item up to this size is sealed by writing the bytes read, a larger one by a copy.
         self.keep_max_bytes = 1024**2
@@ -357,9 +359,20 @@ class FakeStore:
         if self.objects.pop(object_key, None) is not None:
             self.removed.append(object_key)
 
-    async def remove_prefix(self, prefix: str) -> None:
-        for key in [k for k in self.objects if k.startswith(prefix)]:
+    async def remove_many(self, object_keys: Sequence[str]) -> None:
+        for key in object_keys:
             await self.remove(key)
+
+    def remove_soon(self, object_key: str) -> None:
+        self.queued.append(object_key)
+
+    async def remove_queued(self) -> int:
+        queued, self.queued = self.queued, []
+        await self.remove_many(queued)
+        return len(queued)
+
+    async def remove_prefix(self, prefix: str) -> None:
+        await self.remove_many([k for k in self.objects if k.startswith(prefix)])
 
 
 def _item_of(object_key: str) -> tuple[str, ...]:

@@ -318,7 +318,9 @@ async def test_bytes_put_through_an_upload_url_after_verification_reach_neither_
     await upload(db, store, policy, teacher, submission_id, "reflection", REFLECTION)
     reflection = db.state.submissions[submission_id].evidence[1]
     assert reflection.verified_key is not None and reflection.verified_key.startswith(f"verified/{submission_id}/")
-    assert reflection.object_key not in store.objects, "the upload is deleted once its copy is verified"
+    assert store.queued == [db.state.submissions[submission_id].evidence[0].object_key, reflection.object_key], (
+        "the upload is garbage once its copy is verified, deleted with the next batch")
+    assert await store.remove_queued() == 2 and reflection.object_key not in store.objects
 
     store.put(reflection.object_key, REFLECTION.upper())  # same size, other bytes, through the still-valid URL
     again = await handlers.complete_evidence(submission_id, reflection.evidence_id, teacher, db.uow, store, PROBE)
@@ -398,7 +400,7 @@ async def test_of_two_concurrent_completions_one_copy_is_kept_and_the_other_dele
     first = await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow, store, PROBE)
     copies = [key for key in store.objects if key.startswith(f"verified/{submission_id}/")]
     assert copies == [first.verified_key], "the copy the first completion made was deleted"
-    assert store.objects[copies[0]] == REFLECTION and ticket.object_key not in store.objects
+    assert store.objects[copies[0]] == REFLECTION and store.queued == [ticket.object_key]
 
 
 @SEALINGS
@@ -465,7 +467,7 @@ async def test_an_upload_replaced_just_after_it_was_read_is_sealed_as_read(
     store.put(ticket.object_key, REFLECTION)
     verified = await handlers.complete_evidence(submission_id, ticket.evidence_id, teacher, db.uow, store, PROBE)
     assert verified.status is EvidenceStatus.UPLOADED and verified.verified_key is not None
-    assert store.objects[verified.verified_key] == REFLECTION and ticket.object_key not in store.objects
+    assert store.objects[verified.verified_key] == REFLECTION and store.queued == [ticket.object_key]
 
 
 async def test_evidence_cannot_be_added_while_the_attempt_is_in_review(

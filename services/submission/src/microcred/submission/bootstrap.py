@@ -63,6 +63,12 @@ def build_app(
         await refresh_periodically(lambda: refresh_gauges(uow()), settings.gauge_refresh_interval_seconds)
 
     runtime.run_in_background(sweep_evidence)
+    if store is None:
+
+        async def remove_sealed_uploads() -> None:
+            await evidence_store.remove_queued_periodically(settings.upload_removal_interval_seconds)
+
+        runtime.run_in_background(remove_sealed_uploads)
     rule_days = settings.s3_abort_incomplete_upload_days
     if rule_days is not None and store is None:
 

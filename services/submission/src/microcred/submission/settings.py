@@ -60,6 +60,9 @@ class SubmissionSettings(ServiceSettings):
     # whoever owns the bucket (a platform team that forbids services to change bucket configuration).
     s3_abort_incomplete_upload_days: int | None = Field(default=2, ge=1)
     sweep_interval_seconds: float = Field(default=3600, gt=0)
+    # The uploads of sealed items are deleted together this often, one DeleteObjects request for all of them
+    # (adapters.removal_queue); a longer interval makes fewer requests and leaves the garbage longer.
+    upload_removal_interval_seconds: float = Field(default=5, gt=0, le=3600)
     # The submissions-by-status gauge is re-read from the database this often (never on scrape).
     gauge_refresh_interval_seconds: float = Field(default=15, gt=0)
 

@@ -20,6 +20,10 @@ server-side CopyObject; it writes new chunks (the copy shares nothing with its s
 overwriting the source leaves it intact), at about 350 MiB/s (5.8 s for 2 GiB on an idle machine).
 A PUT to a part URL after CompleteMultipartUpload is refused with NoSuchUpload, and part PUTs racing
 the completion never changed the completed object (20 trials).
+
+Deleting: several objects go in one DeleteObjects request (``remove_many``), and the upload of an item sealed
+under another key, garbage from then on, waits a few seconds to go with others (``remove_soon``,
+adapters.removal_queue).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import hashlib
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,11 +42,13 @@ from minio import Minio
 from minio.commonconfig import ENABLED, CopySource, Filter
 from minio.credentials import IamAwsProvider, StaticProvider
 from minio.datatypes import Part, parse_copy_object
-from minio.error import S3Error
+from minio.deleteobjects import DeleteObject
+from minio.error import S3Error, ServerError
 from minio.helpers import DictType
 from minio.lifecycleconfig import AbortIncompleteMultipartUpload, LifecycleConfig, Rule
 
 from microcred.runtime.errors import Conflict
+from microcred.submission.adapters.removal_queue import RemovalQueue
 from microcred.submission.adapters.s3_requests import S3Requests
 from microcred.submission.settings import SubmissionSettings
 
@@ -52,7 +59,10 @@ _NO_UPLOAD = frozenset({"NoSuchUpload"})
 _CHANGED = frozenset({"PreconditionFailed"})
 # What a store or a policy answers when the service may not manage the bucket's lifecycle.
 _LIFECYCLE_REFUSED = frozenset({"AccessDenied", "NotImplemented", "MethodNotAllowed", "XNotImplemented"})
+# What a store without DeleteObjects answers it (Google Cloud Storage's XML API has none).
+_NO_BULK_DELETE = frozenset({"NotImplemented", "MethodNotAllowed", "XNotImplemented"})
 ABANDONED_UPLOADS_RULE = "microcred-abort-incomplete-multipart-uploads"
+log = logging.getLogger(__name__)
 
 
 class LifecycleRefused(Exception):
@@ -194,9 +204,12 @@ class EvidenceStore:
         self._signer = _client(settings.s3_public_endpoint or settings.s3_endpoint, settings)
         # HEAD, DELETE and CopyObject, the calls every completion and submission sends, on the event loop.
         self._requests = S3Requests(self._client, self._bucket)
+        self._removals = RemovalQueue(self.remove_many)
+        self._bulk_delete = True
 
     async def close(self) -> None:
-        """Close the event loop's connection pool (minio's pool needs no closing)."""
+        """Remove what is queued for removal, then close the event loop's connection pool (minio's needs no closing)."""
+        await self._removals.flush()
         await self._requests.close()
 
     # -- presigned URLs --------------------------------------------------------------------------
@@ -466,6 +479,54 @@ class EvidenceStore:
             await self.abort_multipart(object_key, upload_id)
         await self._requests.send("DELETE", object_key)
 
+    async def remove_many(self, object_keys: Sequence[str]) -> None:
+        """Delete these objects, up to 1,000 to a request (DeleteObjects); removing what is gone is no error.
+
+        One key is one DELETE, sent from the event loop. A store without DeleteObjects gets a DELETE each, from the
+        first refusal on.
+        """
+        keys = list(dict.fromkeys(object_keys))
+        if len(keys) > 1 and self._bulk_delete:
+            try:
+                refused = await asyncio.to_thread(self._remove_many_blocking, keys)
+            except (S3Error, ServerError) as exc:
+                code = exc.code if isinstance(exc, S3Error) else ("NotImplemented" if exc.status_code == 501 else "")
+                if code not in _NO_BULK_DELETE:
+                    raise
+                log.warning("the object store has no DeleteObjects (%s): deleting one object per request", code)
+                self._bulk_delete = False
+            else:
+                if refused:
+                    raise RemovalRefused(refused)
+                return
+        for key in keys:
+            await self._requests.send("DELETE", key)
+
+    def _remove_many_blocking(self, keys: list[str]) -> list[tuple[str, str]]:
+        # minio splits the keys into requests of 1,000 and sends them quiet: the answer lists only the failures.
+        errors = self._client.remove_objects(self._bucket, [DeleteObject(key) for key in keys])
+        return [(error.name or "", error.code or "") for error in errors if error.code not in _MISSING]
+
+    def remove_soon(self, object_key: str) -> None:
+        """Queue the object for the next batched removal (``remove_queued``, every few seconds); for garbage only
+        (adapters.removal_queue)."""
+        self._removals.add(object_key)
+
+    async def remove_queued(self) -> int:
+        """Remove what is queued now; how many objects."""
+        return await self._removals.flush()
+
+    async def remove_queued_periodically(self, interval_seconds: float) -> None:
+        await self._removals.run(interval_seconds)
+
     async def remove_prefix(self, prefix: str) -> None:
-        for listed in await self.list_objects(prefix):
-            await self.remove(listed.object_key)
+        await self.remove_many([listed.object_key for listed in await self.list_objects(prefix)])
+
+
+class RemovalRefused(Exception):
+    """The store refused to delete some of the objects of a DeleteObjects request."""
+
+    def __init__(self, refused: Sequence[tuple[str, str]]) -> None:
+        key, code = refused[0]
+        super().__init__(f"the object store refused to delete {len(refused)} objects (first: {key}: {code})")
+        self.refused = list(refused)

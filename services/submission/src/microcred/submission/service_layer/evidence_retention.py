@@ -151,7 +151,7 @@ async def seal_verified_in_place(
             if not recorded:
                 await store.remove(sealed_key)
         if recorded:
-            await sealing.remove_upload(store, evidence)
+            sealing.remove_upload(store, evidence)
     return sealed, changed
 
 
@@ -172,12 +172,14 @@ async def remove_stray_uploads(
         batch = listed[start : start + STRAY_BATCH]
         async with uow() as reading:
             needed = await reading.submissions.upload_keys_needed(o.object_key for o in batch)
-        for listed_object in batch:
-            key, modified = listed_object.object_key, listed_object.last_modified
-            if needed.get(key) or (key not in needed and modified is not None and modified > cutoff):
-                continue
-            await store.remove(key)
-            removed += 1
+        doomed = [
+            listed.object_key for listed in batch
+            if not (needed.get(listed.object_key) or (
+                listed.object_key not in needed and listed.last_modified is not None and listed.last_modified > cutoff
+            ))
+        ]
+        await store.remove_many(doomed)
+        removed += len(doomed)
     return removed
 
 

@@ -12,6 +12,7 @@ What the object store must do for them is ``storage``; how an upload is sealed a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -435,7 +436,7 @@ async def complete_evidence(
         if not recorded and facts.sealed_key not in (None, evidence.object_key):
             await store.remove(facts.sealed_key)
     if evidence.verified_key != evidence.object_key:
-        await sealing.remove_upload(store, evidence)
+        sealing.remove_upload(store, evidence)
     return evidence
 
 
@@ -537,13 +538,15 @@ async def submit(
         credential = await _credential_of(uow, submission)
         attempt = submission.submit(credential.submission_criteria, utc_now(), credential.max_attempts, note)
         uploaded = submission.uploaded_evidence()
-        changed = []
-        for evidence in uploaded:
-            # The sealed copy is out of every URL's reach; this catches a store that lost or altered it,
-            # and an item verified in place whose bytes changed before the sweep sealed it.
-            stored = await store.stat(evidence.stored_key)
-            if stored is None or stored.size != evidence.size_bytes or stored.etag != evidence.etag:
-                changed.append(str(evidence.evidence_id))
+        # The sealed copy is out of every URL's reach; this catches a store that lost or altered it, and an item
+        # verified in place whose bytes changed before the sweep sealed it. All at once: the row is locked
+        # meanwhile.
+        found = await asyncio.gather(*(store.stat(evidence.stored_key) for evidence in uploaded))
+        changed = [
+            str(evidence.evidence_id)
+            for evidence, stored in zip(uploaded, found, strict=True)
+            if stored is None or stored.size != evidence.size_bytes or stored.etag != evidence.etag
+        ]
         if changed:
             raise Conflict(
                 "the stored files of some evidence are no longer the ones verified; delete those items and "

@@ -7,15 +7,14 @@ sweeps in ``evidence_retention`` call these.
 
 The requests per item (each GET's size checked on its headers before its body is read):
 - a small single PUT (read whole on the event loop, ``EvidenceStorage.keeps_bytes_of``): GET, PUT of
-  the sealed key, then DELETE of the upload (``remove_upload``);
-- a larger single PUT: HEAD, CopyObject, GET of the copy, then DELETE of the upload;
+  the sealed key; the upload is then deleted with others in one request, seconds later (``remove_upload``);
+- a larger single PUT: HEAD, CopyObject, GET of the copy, and the upload deleted the same way;
 - a completed multipart upload: one GET.
 Why each is sound is in ``seal``.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from uuid import UUID, uuid4
 
@@ -33,8 +32,6 @@ from microcred.submission.domain.model import (
     verified_prefix,
 )
 from microcred.submission.service_layer.storage import EvidenceStorage, Inspection, MediaProbe, Reading, StoredObject
-
-log = logging.getLogger(__name__)
 
 
 def upload_gone(evidence: Evidence) -> Conflict:
@@ -69,9 +66,11 @@ async def assemble(store: EvidenceStorage, evidence: Evidence) -> None:
 
 async def remove_stored(store: EvidenceStorage, submission_id: UUID, evidence: Evidence) -> None:
     """Delete every byte the item may hold: its upload (or unfinished multipart upload) and every sealed
-    copy, including one a crashed completion left behind."""
-    await store.remove(evidence.object_key, evidence.upload_id)
-    await store.remove_prefix(verified_prefix(submission_id, evidence.evidence_id))
+    copy, including one a crashed completion left behind; the objects in one request."""
+    if evidence.upload_id is not None:
+        await store.abort_multipart(evidence.object_key, evidence.upload_id)
+    sealed = await store.list_objects(verified_prefix(submission_id, evidence.evidence_id))
+    await store.remove_many([evidence.object_key, *(listed.object_key for listed in sealed)])
 
 
 async def measure(
@@ -211,10 +210,7 @@ def _upload_missing(evidence: Evidence) -> Conflict:
     )
 
 
-async def remove_upload(store: EvidenceStorage, evidence: Evidence) -> None:
-    try:
-        await store.remove(evidence.object_key)
-    except Exception:
-        # The verdict is committed; the sweep removes what no item needs, so this is only untidy for a while.
-        log.warning("could not remove the upload of sealed evidence; the sweep will", exc_info=True,
-                    extra={"evidence_id": str(evidence.evidence_id)})
+def remove_upload(store: EvidenceStorage, evidence: Evidence) -> None:
+    """Once the item's sealed key is committed, its upload is garbage: it goes with the next batch of removals,
+    and the sweep removes what no item needs, should that batch be lost or refused."""
+    store.remove_soon(evidence.object_key)

@@ -122,6 +122,13 @@ class EvidenceStorage(Protocol):
 
     async def remove(self, object_key: str, upload_id: str | None = None) -> None: ...
 
+    async def remove_many(self, object_keys: Sequence[str]) -> None:
+        """Delete these objects in as few requests as the store allows; what is gone is no error."""
+
+    def remove_soon(self, object_key: str) -> None:
+        """Delete the object with the next batch, within seconds: for bytes nothing reads again (an upload whose
+        item is sealed under another key). One lost with the process is left to the stray-upload sweep."""
+
     async def remove_prefix(self, prefix: str) -> None: ...
 
 
