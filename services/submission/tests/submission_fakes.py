@@ -371,9 +371,6 @@ class FakeStore:
         await self.remove_many(queued)
         return len(queued)
 
-    async def remove_prefix(self, prefix: str) -> None:
-        await self.remove_many([k for k in self.objects if k.startswith(prefix)])
-
 
 def _item_of(object_key: str) -> tuple[str, ...]:
     # submissions/<submission>/<evidence>/<name> (the upload) and verified/<submission>/<evidence>/... (its

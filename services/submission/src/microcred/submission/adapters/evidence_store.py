@@ -519,9 +519,6 @@ class EvidenceStore:
     async def remove_queued_periodically(self, interval_seconds: float) -> None:
         await self._removals.run(interval_seconds)
 
-    async def remove_prefix(self, prefix: str) -> None:
-        await self.remove_many([listed.object_key for listed in await self.list_objects(prefix)])
-
 
 class RemovalRefused(Exception):
     """The store refused to delete some of the objects of a DeleteObjects request."""

@@ -129,8 +129,6 @@ class EvidenceStorage(Protocol):
         """Delete the object with the next batch, within seconds: for bytes nothing reads again (an upload whose
         item is sealed under another key). One lost with the process is left to the stray-upload sweep."""
 
-    async def remove_prefix(self, prefix: str) -> None: ...
-
 
 class MediaProbe(Protocol):
     """Reads duration and metadata of stored video (adapters.media_probe.PyAVMediaProbe in production)."""
