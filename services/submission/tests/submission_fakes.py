@@ -353,9 +353,7 @@ class FakeStore:
     async def list_objects(self, prefix: str) -> list[ListedObject]:
         return [ListedObject(key, self.modified.get(key)) for key in sorted(self.objects) if key.startswith(prefix)]
 
-    async def remove(self, object_key: str, upload_id: str | None = None) -> None:
-        if upload_id is not None:
-            await self.abort_multipart(object_key, upload_id)
+    async def remove(self, object_key: str) -> None:
         if self.objects.pop(object_key, None) is not None:
             self.removed.append(object_key)
 

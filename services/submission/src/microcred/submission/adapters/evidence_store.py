@@ -473,10 +473,8 @@ class EvidenceStore:
             if o.object_name
         ]
 
-    async def remove(self, object_key: str, upload_id: str | None = None) -> None:
-        """Delete the bytes and any unfinished upload of the key; removing what is gone is no error."""
-        if upload_id is not None:
-            await self.abort_multipart(object_key, upload_id)
+    async def remove(self, object_key: str) -> None:
+        """Delete the object; removing what is gone is no error."""
         await self._requests.send("DELETE", object_key)
 
     async def remove_many(self, object_keys: Sequence[str]) -> None:
@@ -500,7 +498,7 @@ class EvidenceStore:
                     raise RemovalRefused(refused)
                 return
         for key in keys:
-            await self._requests.send("DELETE", key)
+            await self.remove(key)
 
     def _remove_many_blocking(self, keys: list[str]) -> list[tuple[str, str]]:
         # minio splits the keys into requests of 1,000 and sends them quiet: the answer lists only the failures.
