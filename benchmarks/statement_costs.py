@@ -130,8 +130,8 @@ async def measure(engine: AsyncEngine, statements: int, transactions: int) -> li
         async def write_through_session() -> object:
             return await session.execute(update, values)
 
-        async def write_past_session() -> object:
-            return await writes.execute(update, values)
+        async def write_past_session() -> None:
+            await writes.execute(update, values)
 
         figures.append(("a write in an open transaction, through the session",
                         await per_call(statements, write_through_session)))

@@ -174,6 +174,7 @@ async def test_one_trace_runs_from_the_request_through_both_services_and_back(
         await asyncio.sleep(0.1)
 
     http = one(spans, "HTTP server span", lambda s: s.kind == SpanKind.SERVER and "/credits" in s.name)
+    assert http.name == "POST /credits" and (http.attributes or {}).get("http.route") == "/credits"
     trace_id = http.context.trace_id
     in_trace = [s for s in spans if s.context.trace_id == trace_id]
 

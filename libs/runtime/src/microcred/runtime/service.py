@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -33,6 +33,7 @@ from microcred.runtime.auth import JwtVerifier
 from microcred.runtime.broker import create_broker, declare_publishers
 from microcred.runtime.cancellation import stop_if_cancelled
 from microcred.runtime.context import correlation_id_var, parse_uuid
+from microcred.runtime.http_tracing import TracedFastAPI, name_server_span, record_exception
 from microcred.runtime.kafka_clients import kafka_client_options
 from microcred.runtime.lag import ConsumerLagMonitor
 from microcred.runtime.messaging_tables import MessagingTables
@@ -202,8 +203,8 @@ class ServiceRuntime:
 
     def create_app(self, *routers: APIRouter, title: str, description: str = "") -> FastAPI:
         self.check_subscriptions()
-        app = FastAPI(title=title, description=description + OPENAPI_NOTES, version="0.1.0", lifespan=self.lifespan,
-                      generate_unique_id_function=operation_id)
+        app = TracedFastAPI(tracer_provider=self.tracer_provider, title=title, description=description + OPENAPI_NOTES,
+                            version="0.1.0", lifespan=self.lifespan, generate_unique_id_function=operation_id)
         app.state.verifier = self.verifier
         app.state.runtime = self
         for router in routers:
@@ -211,9 +212,6 @@ class ServiceRuntime:
         self._add_operational_routes(app)
         self._add_middleware(app)
         truthful_openapi(app)
-        FastAPIInstrumentor.instrument_app(
-            app, tracer_provider=self.tracer_provider, excluded_urls="health,livez,metrics"
-        )
         return app
 
     def _add_operational_routes(self, app: FastAPI) -> None:
@@ -263,7 +261,8 @@ class ServiceRuntime:
 
 
 class CorrelateAndMeasure:
-    """Sets the request's correlation id and counts and times it by route template.
+    """Sets the request's correlation id, counts and times it by route template, and names its server span
+    after that template (``http_tracing``).
 
     Plain ASGI rather than ``@app.middleware("http")``: Starlette's BaseHTTPMiddleware runs every request
     through an extra task and memory streams, which cost more than the rest of a small request's framework
@@ -283,21 +282,32 @@ class CorrelateAndMeasure:
         header = next((value for name, value in scope["headers"] if name == b"x-correlation-id"), None)
         token = correlation_id_var.set(parse_uuid(header))
         status = 500  # what the server answers if the app raises before starting a response
+        # The tracing middleware, just outside, made the request's server span the current one.
+        span = trace.get_current_span()
 
         async def send_and_note_status(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                # Now: the span ends as the response's last part goes out, before this middleware's finally.
+                name_server_span(span, scope, getattr(scope.get("route"), "path", None))
             await send(message)
 
         started = time.perf_counter()
         try:
             await self.app(scope, receive, send_and_note_status)
+        except Exception as exc:
+            # Recorded here, inside ServerErrorMiddleware: the span ends with the 500 it answers, before the
+            # exception it re-raises reaches the tracing middleware.
+            record_exception(span, exc)
+            raise
         finally:
             correlation_id_var.reset(token)
             # The router has written the matched route into the scope by now.
             route = scope.get("route")
             template = getattr(route, "path", "unmatched")
+            # If the app raised, no response started and the span is still open (a no-op once it has ended).
+            name_server_span(span, scope, getattr(route, "path", None))
             self.requests.labels(scope["method"], template, str(status)).inc()
             self.latency.labels(scope["method"], template).observe(time.perf_counter() - started)
             documented = getattr(route, "documented_statuses", None)
