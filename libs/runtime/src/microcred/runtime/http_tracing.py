@@ -2,14 +2,14 @@
 
 Not ``FastAPIInstrumentor``: before the app runs it names the span after the route, found by matching the
 request against every route of the app in turn, a second routing of each request beside the router's own.
-With a service's thirty-odd routes that cost more than the rest of the framework's work on a small request
-(about 0.25 ms of 0.5 ms, measured in ``benchmarks/http_request_costs.py``), and it is paid whether the span
-is sampled or not. Here the span starts with the method as its name, as the HTTP semantic conventions allow
-until the route is known, and ``CorrelateAndMeasure``, which learns the route from the router, names it
-``{method} {route}`` and sets ``http.route`` before the response starts (:func:`name_server_span`).
+That was about a third of the framework's work on a request (0.07-0.13 of 0.25-0.33 CPU-ms, measured with
+``benchmarks/http_request_costs.py``), paid whether the span is sampled or not. Here the span starts with the
+method as its name, as the HTTP semantic conventions allow until the route is known, and
+``CorrelateAndMeasure``, which learns the route from the router, names it ``{method} {route}`` and sets
+``http.route`` before the response starts (:func:`name_server_span`).
 
 The internal ``http send`` and ``http receive`` spans the middleware would open around every ASGI message
-are left out: three spans more per request that said nothing the server span's timing does not.
+are left out: two or three spans more per request that said nothing the server span's timing does not.
 """
 
 from __future__ import annotations
