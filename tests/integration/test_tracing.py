@@ -26,9 +26,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, status
 from kafka_groups import start_at_log_end
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
@@ -39,6 +37,7 @@ from microcred.runtime.consumer import subscribe
 from microcred.runtime.messaging_tables import define_messaging_tables
 from microcred.runtime.service import ServiceRuntime
 from microcred.runtime.settings import ServiceSettings
+from microcred.runtime.testing import recording_tracer_providers
 from microcred.runtime.uow import UnitOfWork
 
 pytestmark = pytest.mark.stack
@@ -67,13 +66,7 @@ def reversal_of(credit: CreditPosted) -> CreditReversed:
 def exported(monkeypatch: pytest.MonkeyPatch) -> InMemorySpanExporter:
     """Every ServiceRuntime built in the test records all its spans into one in-memory exporter."""
     exporter = InMemorySpanExporter()
-
-    def create_tracer_provider(service_name: str, otlp_endpoint: str | None) -> TracerProvider:
-        provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
-        provider.add_span_processor(SimpleSpanProcessor(exporter))
-        return provider
-
-    monkeypatch.setattr(service_module, "create_tracer_provider", create_tracer_provider)
+    monkeypatch.setattr(service_module, "create_tracer_provider", recording_tracer_providers(exporter))
     return exporter
 
 

@@ -9,9 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -23,19 +21,14 @@ from microcred.runtime.errors import Conflict
 from microcred.runtime.messaging_tables import define_messaging_tables
 from microcred.runtime.service import ServiceRuntime
 from microcred.runtime.settings import ServiceSettings
+from microcred.runtime.testing import recording_tracer_providers
 
 
 @pytest.fixture
 def exported(monkeypatch: pytest.MonkeyPatch) -> InMemorySpanExporter:
     """Every span the service records, as a provider with an exporter would record them."""
     exporter = InMemorySpanExporter()
-
-    def recording_provider(service_name: str, _: str | None) -> TracerProvider:
-        provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
-        provider.add_span_processor(SimpleSpanProcessor(exporter))
-        return provider
-
-    monkeypatch.setattr(service_module, "create_tracer_provider", recording_provider)
+    monkeypatch.setattr(service_module, "create_tracer_provider", recording_tracer_providers(exporter))
     return exporter
 
 

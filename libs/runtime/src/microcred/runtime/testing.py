@@ -6,6 +6,7 @@ events count only once ``commit()`` ran; leaving the block without it discards t
 reading without a transaction (``without_transaction``) refuses to commit. Services
 subclass it and add their fake repositories. :func:`database_error` makes a fake fail the way the real
 database does. ``SentStatements`` records what a real engine sends to PostgreSQL, transaction control included.
+:func:`recording_tracer_providers` stands in for the runtime's tracer provider to record every span.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from uuid import UUID, uuid4
 
 import asyncpg
 from asyncpg.connection import LoggedQuery
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from sqlalchemy import MetaData
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection, AsyncAdapt_asyncpg_dbapi
@@ -33,6 +37,19 @@ from microcred.events import IntegrationEvent
 from microcred.runtime.migrations import upgrade
 
 _ASYNCPG_DBAPI = AsyncAdapt_asyncpg_dbapi(asyncpg)
+
+
+def recording_tracer_providers(exporter: SpanExporter) -> Callable[[str, str | None], TracerProvider]:
+    """A stand-in for ``telemetry.create_tracer_provider`` (patch it into ``microcred.runtime.service``): every
+    span of every runtime built, sampled, goes to ``exporter`` as it ends, as a deployment exporting traces
+    would record them."""
+
+    def create_tracer_provider(service_name: str, otlp_endpoint: str | None) -> TracerProvider:
+        provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        return provider
+
+    return create_tracer_provider
 
 
 def database_error(driver_error: Exception, *, invalidated: bool = False) -> DBAPIError:
