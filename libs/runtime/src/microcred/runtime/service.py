@@ -282,7 +282,7 @@ class CorrelateAndMeasure:
         header = next((value for name, value in scope["headers"] if name == b"x-correlation-id"), None)
         token = correlation_id_var.set(parse_uuid(header))
         status = 500  # what the server answers if the app raises before starting a response
-        # The tracing middleware, just outside, made the request's server span the current one.
+        # The tracing middleware (outermost, TracedFastAPI) made the request's server span the current one.
         span = trace.get_current_span()
 
         async def send_and_note_status(message: Message) -> None:
