@@ -17,20 +17,16 @@ from typing import Annotated, Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 import uvicorn
 from fastapi import Body, Query
 from fastapi import Path as PathParam
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field, ValidationError
 
-from microcred.events import CreditPosted
 from microcred.runtime.api import KIB, api_router
 from microcred.runtime.api_types import Count, Day, Digits, Ordinal, PageOffset, RequestModel, Text, Timestamp
 from microcred.runtime.auth import CurrentPrincipal, DevTokenIssuer, Role
-from microcred.runtime.messaging_tables import define_messaging_tables
-from microcred.runtime.service import ServiceRuntime
-from microcred.runtime.settings import ServiceSettings
+from microcred.runtime.testing import runtime_for_app
 
 
 class Note(BaseModel):
@@ -42,10 +38,7 @@ class Note(BaseModel):
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, DevTokenIssuer]]:
     issuer = DevTokenIssuer(tmp_path_factory.mktemp("auth"))
-    runtime = ServiceRuntime(
-        ServiceSettings(service_name="edge", auth_jwks_url=issuer.jwks_url),
-        tables=define_messaging_tables(sa.MetaData()), produces=[CreditPosted],
-    )
+    runtime = runtime_for_app(issuer.jwks_url, service_name="edge")
     router = api_router()
 
     @router.post("/notes/{shelf}")

@@ -8,13 +8,10 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from microcred.events import CreditPosted
 from microcred.runtime.api import api_router
 from microcred.runtime.auth import CurrentPrincipal, DevTokenIssuer, Role
 from microcred.runtime.errors import Conflict
-from microcred.runtime.messaging_tables import define_messaging_tables
-from microcred.runtime.service import ServiceRuntime
-from microcred.runtime.settings import ServiceSettings
+from microcred.runtime.testing import runtime_for_app
 
 
 class Body(BaseModel):
@@ -23,10 +20,7 @@ class Body(BaseModel):
 
 def client(tmp_path: Path) -> tuple[TestClient, DevTokenIssuer]:
     issuer = DevTokenIssuer(tmp_path)
-    runtime = ServiceRuntime(
-        ServiceSettings(service_name="t", auth_jwks_url=issuer.jwks_url),
-        tables=define_messaging_tables(sa.MetaData()), produces=[CreditPosted],
-    )
+    runtime = runtime_for_app(issuer.jwks_url)
     router = api_router()
 
     @router.post("/things")

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from microcred.events import CreditPosted
 from microcred.runtime import service as service_module
 from microcred.runtime.api import api_router
 from microcred.runtime.auth import CurrentPrincipal, DevTokenIssuer, Role
 from microcred.runtime.errors import Conflict
-from microcred.runtime.messaging_tables import define_messaging_tables
-from microcred.runtime.service import ServiceRuntime
-from microcred.runtime.settings import ServiceSettings
-from microcred.runtime.testing import recording_tracer_providers
+from microcred.runtime.testing import recording_tracer_providers, runtime_for_app
 
 
 @pytest.fixture
@@ -33,12 +27,9 @@ def exported(monkeypatch: pytest.MonkeyPatch) -> InMemorySpanExporter:
 
 
 @pytest.fixture
-def http(tmp_path: Path, exported: InMemorySpanExporter) -> Iterator[tuple[TestClient, dict[str, str]]]:
+def http(tmp_path: Path, exported: InMemorySpanExporter) -> tuple[TestClient, dict[str, str]]:
     issuer = DevTokenIssuer(tmp_path)
-    runtime = ServiceRuntime(
-        ServiceSettings(service_name="t", auth_jwks_url=issuer.jwks_url),
-        tables=define_messaging_tables(sa.MetaData()), produces=[CreditPosted],
-    )
+    runtime = runtime_for_app(issuer.jwks_url)
     router = api_router()
 
     @router.post("/things/{thing_id}")
@@ -49,10 +40,10 @@ def http(tmp_path: Path, exported: InMemorySpanExporter) -> Iterator[tuple[TestC
             raise RuntimeError("a bug")
         return {"thing_id": thing_id}
 
-    # No lifespan: nothing here needs the database or the broker. An unexpected exception is a 500, not raised.
-    # Not entered as a context manager, so the lifespan does not start.
+    # Not entered as a context manager, so the lifespan (database, broker) does not start. An unexpected
+    # exception is answered with a 500, not raised into the test.
     client = TestClient(runtime.create_app(router, title="t"), raise_server_exceptions=False)
-    yield client, {"Authorization": f"Bearer {issuer.mint('u-1', [Role.TEACHER])}"}
+    return client, {"Authorization": f"Bearer {issuer.mint('u-1', [Role.TEACHER])}"}
 
 
 def only_span(exported: InMemorySpanExporter) -> ReadableSpan:

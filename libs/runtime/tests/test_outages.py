@@ -19,7 +19,6 @@ from unittest.mock import Mock
 import aiohttp
 import asyncpg
 import pytest
-import sqlalchemy as sa
 import urllib3
 from aiokafka import errors as kafka
 from fastapi import APIRouter
@@ -28,13 +27,10 @@ from minio.error import S3Error, ServerError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from microcred.events import CreditPosted
 from microcred.runtime.auth import DevTokenIssuer
-from microcred.runtime.messaging_tables import define_messaging_tables
 from microcred.runtime.outages import unavailable_dependency
-from microcred.runtime.service import ServiceRuntime
-from microcred.runtime.settings import ServiceSettings
 from microcred.runtime.testing import database_error as through_sqlalchemy
+from microcred.runtime.testing import runtime_for_app
 
 
 def caused_by(cause: BaseException, outer: BaseException) -> BaseException:
@@ -198,8 +194,7 @@ def test_a_group_of_outages_is_an_outage() -> None:
 
 
 def app_failing_with(error: BaseException, tmp_path: Path) -> TestClient:
-    runtime = ServiceRuntime(ServiceSettings(service_name="t", auth_jwks_url=DevTokenIssuer(tmp_path).jwks_url),
-                             tables=define_messaging_tables(sa.MetaData()), produces=[CreditPosted])
+    runtime = runtime_for_app(DevTokenIssuer(tmp_path).jwks_url)
     router = APIRouter()
 
     @router.get("/things")

@@ -38,11 +38,12 @@ def _span_before_routing(scope: Scope) -> tuple[str, dict[str, Any]]:
     return _method_of(scope), {}
 
 
-def name_server_span(span: trace.Span, scope: Scope, route: str | None) -> None:
-    """Name a request's server span after its route template, once the router has found it.
+def name_server_span(span: trace.Span, scope: Scope) -> None:
+    """Name a request's server span after its route template, once the router has written it into the scope.
 
     A no-op for a span that is not recorded (not sampled, or already ended), which is most of them without
-    an exporter."""
+    an exporter, and for a path no route matched."""
+    route: str | None = getattr(scope.get("route"), "path", None)
     if route is None or not span.is_recording():
         return
     span.update_name(f"{_method_of(scope)} {route}")

@@ -290,15 +290,17 @@ class CorrelateAndMeasure:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 # Now: the span ends as the response's last part goes out, before this middleware's finally.
-                name_server_span(span, scope, getattr(scope.get("route"), "path", None))
+                name_server_span(span, scope)
             await send(message)
 
         started = time.perf_counter()
         try:
             await self.app(scope, receive, send_and_note_status)
         except Exception as exc:
-            # Recorded here, inside ServerErrorMiddleware: the span ends with the 500 it answers, before the
-            # exception it re-raises reaches the tracing middleware.
+            # No response started, so the span is named here too, and the exception recorded: inside
+            # ServerErrorMiddleware, whose 500 ends the span before the exception it re-raises reaches the tracing
+            # middleware.
+            name_server_span(span, scope)
             record_exception(span, exc)
             raise
         finally:
@@ -306,8 +308,6 @@ class CorrelateAndMeasure:
             # The router has written the matched route into the scope by now.
             route = scope.get("route")
             template = getattr(route, "path", "unmatched")
-            # If the app raised, no response started and the span is still open (a no-op once it has ended).
-            name_server_span(span, scope, getattr(route, "path", None))
             self.requests.labels(scope["method"], template, str(status)).inc()
             self.latency.labels(scope["method"], template).observe(time.perf_counter() - started)
             documented = getattr(route, "documented_statuses", None)

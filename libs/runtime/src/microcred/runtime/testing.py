@@ -6,7 +6,8 @@ events count only once ``commit()`` ran; leaving the block without it discards t
 reading without a transaction (``without_transaction``) refuses to commit. Services
 subclass it and add their fake repositories. :func:`database_error` makes a fake fail the way the real
 database does. ``SentStatements`` records what a real engine sends to PostgreSQL, transaction control included.
-:func:`recording_tracer_providers` stands in for the runtime's tracer provider to record every span.
+:func:`recording_tracer_providers` stands in for the runtime's tracer provider to record every span, and
+:func:`runtime_for_app` builds the runtime of an HTTP app tested without its lifespan.
 """
 
 from __future__ import annotations
@@ -33,10 +34,20 @@ from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from microcred.events import IntegrationEvent
+from microcred.events import CreditPosted, IntegrationEvent
+from microcred.runtime.messaging_tables import define_messaging_tables
 from microcred.runtime.migrations import upgrade
+from microcred.runtime.service import ServiceRuntime
+from microcred.runtime.settings import ServiceSettings
 
 _ASYNCPG_DBAPI = AsyncAdapt_asyncpg_dbapi(asyncpg)
+
+
+def runtime_for_app(jwks_url: str, service_name: str = "t") -> ServiceRuntime:
+    """A ``ServiceRuntime`` for an app tested without its lifespan, so nothing connects: tokens checked against
+    ``jwks_url`` (a ``DevTokenIssuer``'s), the messaging tables alone, and one event it may publish."""
+    return ServiceRuntime(ServiceSettings(service_name=service_name, auth_jwks_url=jwks_url),
+                          tables=define_messaging_tables(MetaData()), produces=[CreditPosted])
 
 
 def recording_tracer_providers(exporter: SpanExporter) -> Callable[[str, str | None], TracerProvider]:
