@@ -32,6 +32,10 @@ def http(tmp_path: Path, exported: InMemorySpanExporter) -> tuple[TestClient, di
     runtime = runtime_for_app(issuer.jwks_url)
     router = api_router()
 
+    @router.get("/things/metrics")
+    async def thing_metrics(_: CurrentPrincipal) -> dict[str, int]:
+        return {"things": 1}
+
     @router.post("/things/{thing_id}")
     async def create(thing_id: int, _: CurrentPrincipal) -> dict[str, int]:
         if thing_id > 10:
@@ -101,5 +105,14 @@ def test_an_unknown_path_is_named_by_its_method_alone_and_probes_are_not_traced(
     span = only_span(exported)
     assert span.name == "GET" and "http.route" not in (span.attributes or {})
     exported.clear()
-    assert client.get("/livez").status_code == 200
+    for probe in ("/livez", "/health", "/metrics"):
+        client.get(probe)
     assert exported.get_finished_spans() == ()
+
+
+def test_a_path_that_only_contains_a_probes_name_is_traced(
+    http: tuple[TestClient, dict[str, str]], exported: InMemorySpanExporter
+) -> None:
+    client, headers = http
+    assert client.get("/things/metrics", headers=headers).status_code == 200
+    assert only_span(exported).name == "GET /things/metrics"

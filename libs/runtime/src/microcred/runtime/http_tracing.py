@@ -24,8 +24,10 @@ from opentelemetry.trace import Status, StatusCode
 from opentelemetry.util.http import sanitize_method
 from starlette.types import ASGIApp, Scope
 
-# Probes and scrapes: frequent, and nothing an operator follows in a trace.
-UNTRACED_PATHS = "health,livez,metrics"
+# Probes and scrapes: frequent, and nothing an operator follows in a trace. The middleware searches each of its
+# comma-separated regular expressions anywhere in the request's URL (scheme, host and path), so the paths are
+# anchored: "health" alone would also leave untraced any path containing it (a route /healthcare/{id}, say).
+UNTRACED_PATHS = r"^[a-z]+://[^/]*/(?:health|livez|metrics)$"
 HTTP_ROUTE = "http.route"
 
 
