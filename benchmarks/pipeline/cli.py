@@ -47,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=float, default=0.0, metavar="SECONDS",
                         help="profile every service with py-spy for this many seconds under load (speedscope files "
                              "in the results' pipeline/profiles/); the report's tag gains -profiled")
+    parser.add_argument("--idle", type=float, default=None, metavar="SECONDS",
+                        help="read the idle platform's CPU for this long (default 10) before the load starts: what "
+                             "each process spends by the clock, set against the run's rate in the report's idle "
+                             "section (0: skip)")
     parser.add_argument("--before", type=Path, default=None,
                         help="an earlier pipeline-*.json to compare with (the report gains a before/after section), "
                              "or a directory of them: each run is compared with the report of its own tag there")
@@ -64,15 +68,15 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()] or [args.submissions]
     if min(sizes) < 1 or args.concurrency < 1 or not 0 <= args.fail_share < 1 or not 1 <= args.credentials <= 5:
         parser.error("sizes and --concurrency must be positive, --fail-share in [0, 1), --credentials in 1..5")
-    if args.profile < 0:
-        parser.error("--profile takes a positive number of seconds")
+    if args.profile < 0 or (args.idle or 0) < 0:
+        parser.error("--profile and --idle take a positive number of seconds")
 
     video = tiny_video()
     if args.chunk:
         if args.sizes or args.before is not None or args.rate > 0 or args.chunk < 1 or (args.max_chunks or 0) < 0 \
-                or args.replicas or args.counts or args.profile:
-            parser.error("--chunk takes -n, a positive chunk size, no --sizes, --before, --rate, --replicas, --counts "
-                         "or --profile")
+                or args.replicas or args.counts or args.profile or args.idle is not None:
+            parser.error("--chunk takes -n, a positive chunk size, no --sizes, --before, --rate, --replicas, --counts, "
+                         "--profile or --idle")
         options = Options(args.submissions, 0.0, args.concurrency, args.credentials, args.reviewers, args.fail_share,
                           args.poll, args.timeout or 120 + min(args.chunk, args.submissions) / 2, not args.no_ceiling,
                           args.seed, args.broker_log)
@@ -85,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     for size in sizes:
         options = Options(size, args.rate, args.concurrency, args.credentials, args.reviewers, args.fail_share,
                           args.poll, args.timeout or 120 + size / 2, not args.no_ceiling, args.seed,
-                          args.broker_log, args.replicas, args.counts, args.profile)
+                          args.broker_log, args.replicas, args.counts, args.profile,
+                          10.0 if args.idle is None else args.idle)
         before_path = args.before
         if before_path is not None and before_path.is_dir():
             before_path = before_path / f"pipeline-{tag_of(options)}.json"

@@ -28,8 +28,16 @@ from pipeline.followers import follow
 from pipeline.options import Options, tag_of
 from pipeline.players import Run, register_licenses, wait_until_credentials_known
 from pipeline.profiles import record
-from pipeline.report import machine, parameters, service_log_errors, summarise
-from pipeline.samplers import BACKLOG_QUERY, Samples, sample_backlog, sample_lag, sample_processes, watched_processes
+from pipeline.report import idle_report, machine, parameters, service_log_errors, summarise
+from pipeline.samplers import (
+    BACKLOG_QUERY,
+    Samples,
+    idle_cpu,
+    sample_backlog,
+    sample_lag,
+    sample_processes,
+    watched_processes,
+)
 from pipeline.world import Job, World, build_world, reviewer_capacity
 
 PROFILE_DELAY_S = 3.0  # from the first submission to the profiles' start: the pipeline filling up
@@ -59,6 +67,8 @@ async def drive(platform: Platform, world: World, options: Options, video: bytes
                     fail_first=rng.random() < options.fail_share) for n in range(options.submissions)]
         run = Run(api, world, jobs, video, options.poll)
         await wait_until_credentials_known(api, world)
+        # Before the followers, samplers and players start: the platform alone, asked nothing.
+        idle = await idle_cpu(watched_processes(platform), options.idle) if options.idle > 0 else None
 
         samples = Samples(started=now())
         sampling_stop = asyncio.Event()
@@ -141,6 +151,8 @@ async def drive(platform: Platform, world: World, options: Options, video: bytes
             task.cancel()
         await asyncio.gather(*players, *followers, *samplers, *launched, *run.background, return_exceptions=True)
         result = summarise(run, samples, started, finished, options)
+        if idle is not None:
+            result["idle"] = idle_report(idle, options.idle, result["throughput"]["completed_per_s"])
         if counting is not None:
             result["counts_per_submission"] = await counting.finish(run.api.timings, result["counts"]["completed"],
                                                                     exclude=[BACKLOG_QUERY])

@@ -22,6 +22,7 @@ class Options:
     replicas: dict[str, int] = field(default_factory=dict)
     counts: bool = False  # SQL, Kafka and HTTP counts per submission (counts.py)
     profile: float = 0.0  # seconds of py-spy profile of every service under load (profiles.py); 0: none
+    idle: float = 0.0  # seconds the idle platform's CPU is read before the load starts (samplers.idle_cpu); 0: none
 
 
 def tag_of(options: Options) -> str:

@@ -189,6 +189,19 @@ def cpu_ms_per_submission(processes: dict[str, Any], completed: int) -> dict[str
     return {name: round(values["cpu_seconds"] * 1000 / max(completed, 1), 1) for name, values in processes.items()}
 
 
+def idle_report(cpu_ms_per_s: dict[str, float], seconds: float, completed_per_s: float) -> dict[str, Any]:
+    """What the idle platform spent by the clock (``samplers.idle_cpu``), and what that comes to per completed
+    submission at this run's rate: the share of each process's CPU per submission that no saving per request or
+    per event can remove, only fewer or slower clocks."""
+    total = round(sum(cpu_ms_per_s.values()), 1)
+    return {
+        "seconds": seconds,
+        "cpu_ms_per_s": dict(sorted(cpu_ms_per_s.items(), key=lambda item: -item[1])) | {"all watched": total},
+        "cpu_ms_per_submission_at_run_rate": {name: round(value / completed_per_s, 1) if completed_per_s else None
+                                              for name, value in [*cpu_ms_per_s.items(), ("all watched", total)]},
+    }
+
+
 def service_log_errors(platform: Platform) -> dict[str, Any]:
     """Errors and warnings the services logged during the run: the data directory goes with the platform."""
     found: dict[str, Any] = {}

@@ -87,6 +87,34 @@ async def sample_processes(roots: dict[str, int], samples: Samples, stop: asynci
             samples.process[name].append((at, cpu, rss))
 
 
+async def idle_cpu(roots: dict[str, int], seconds: float) -> dict[str, float]:
+    """CPU ms per second each watched process (with its descendants) spends while nothing is asked of the platform:
+    what it costs by the clock (consumers' fetches and heartbeats, relays' and schedulers' polls, the stack's own
+    housekeeping), which a run at any rate pays on top of its work. The load generator, this process, is left out,
+    and so is the machine's CPU outside the watched processes."""
+
+    watched = {name: pid for name, pid in roots.items() if name != "load generator"}
+
+    def tree_cpu_seconds() -> dict[str, dict[int, float]]:
+        found: dict[str, dict[int, float]] = {}
+        for name, root in watched.items():
+            found[name] = {}
+            with contextlib.suppress(psutil.Error):
+                top = psutil.Process(root)
+                for process in [top, *top.children(recursive=True)]:
+                    with contextlib.suppress(psutil.Error):
+                        times = process.cpu_times()
+                        found[name][process.pid] = times.user + times.system
+        return found
+
+    before, started = await asyncio.to_thread(tree_cpu_seconds), now()
+    await asyncio.sleep(seconds)
+    after, elapsed = await asyncio.to_thread(tree_cpu_seconds), now() - started
+    # A process that started during the window counts from zero; one that ended, not at all.
+    return {name: round(sum(cpu - before[name].get(pid, 0.0) for pid, cpu in after[name].items()) * 1000 / elapsed, 1)
+            for name in watched}
+
+
 async def sample_backlog(platform: Platform, samples: Samples, stop: asyncio.Event) -> None:
     """Unsent outbox rows of each service, counted in its database (the partial index on unsent rows
     keeps this cheap). Not the relay's gauge: a relay counts only after a full batch or a failed pass,

@@ -33,6 +33,13 @@ def print_summary(report: dict[str, Any]) -> None:
         if values["cpu_seconds"] >= 0.5:
             table.add_row(name, *(str(values[k]) for k in ("cpu_mean_pct", "cpu_max_pct", "cpu_seconds", "rss_max_mb")))
     console.print(table)
+    idle = report.get("idle")
+    if idle:
+        per_s, per_submission = idle["cpu_ms_per_s"], idle["cpu_ms_per_submission_at_run_rate"]
+        console.print(f"idle platform, by the clock ({idle['seconds']:g} s before the load): "
+                      f"{per_s['all watched']} CPU-ms/s, {per_submission['all watched']} ms per completed submission at "
+                      f"this run's rate; " + ", ".join(f"{name} {value}" for name, value in per_s.items()
+                                                        if name != "all watched"))
     ceiling = report.get("ceiling") or {}
     if ceiling:
         console.print(f"ceiling: kafka produce {ceiling['kafka']['produce_per_s']}/s, consume "
