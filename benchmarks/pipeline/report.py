@@ -193,12 +193,13 @@ def idle_report(cpu_ms_per_s: dict[str, float], seconds: float, completed_per_s:
     """What the idle platform spent by the clock (``samplers.idle_cpu``), and what that comes to per completed
     submission at this run's rate: the share of each process's CPU per submission that no saving per request or
     per event can remove, only fewer or slower clocks."""
-    total = round(sum(cpu_ms_per_s.values()), 1)
+    per_s = dict(sorted(cpu_ms_per_s.items(), key=lambda item: -item[1])) | {
+        "all watched": round(sum(cpu_ms_per_s.values()), 1)}
     return {
         "seconds": seconds,
-        "cpu_ms_per_s": dict(sorted(cpu_ms_per_s.items(), key=lambda item: -item[1])) | {"all watched": total},
+        "cpu_ms_per_s": per_s,
         "cpu_ms_per_submission_at_run_rate": {name: round(value / completed_per_s, 1) if completed_per_s else None
-                                              for name, value in [*cpu_ms_per_s.items(), ("all watched", total)]},
+                                              for name, value in per_s.items()},
     }
 
 

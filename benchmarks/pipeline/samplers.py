@@ -39,6 +39,24 @@ def watched_processes(platform: Platform) -> dict[str, int]:
     return found
 
 
+def children_by_parent() -> dict[int, list[int]]:
+    """Every process's children, from one pass over /proc (psutil's children() would read it once per root)."""
+    children: dict[int, list[int]] = {}
+    for process in psutil.process_iter(["ppid"]):
+        children.setdefault(process.info["ppid"], []).append(process.pid)
+    return children
+
+
+def tree(root: int, children: dict[int, list[int]]) -> list[int]:
+    """``root`` and all its descendants, by pid."""
+    found, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        pending.extend(children.get(pid, ()))
+        found.append(pid)
+    return found
+
+
 async def sample_processes(roots: dict[str, int], samples: Samples, stop: asyncio.Event) -> None:
     """CPU and RSS per name, each name summing its root and all its descendants as they are now: PostgreSQL
     forks a backend per connection and the services open connections as load grows."""
@@ -46,16 +64,12 @@ async def sample_processes(roots: dict[str, int], samples: Samples, stop: asynci
     children: dict[int, list[int]] = {}
 
     def rescan() -> None:
-        # One pass over /proc per sample for every root (psutil's children() would read it once per root).
-        children.clear()
-        for process in psutil.process_iter(["ppid"]):
-            children.setdefault(process.info["ppid"], []).append(process.pid)
+        nonlocal children
+        children = children_by_parent()  # once per sample, for every root
 
     def members(root: int) -> list[psutil.Process]:
-        found, pending = [], [root]
-        while pending:
-            pid = pending.pop()
-            pending.extend(children.get(pid, ()))
+        found = []
+        for pid in tree(root, children):
             if pid not in known:
                 try:
                     known[pid] = psutil.Process(pid)
@@ -92,19 +106,16 @@ async def idle_cpu(roots: dict[str, int], seconds: float) -> dict[str, float]:
     what it costs by the clock (consumers' fetches and heartbeats, relays' and schedulers' polls, the stack's own
     housekeeping), which a run at any rate pays on top of its work. The load generator, this process, is left out,
     and so is the machine's CPU outside the watched processes."""
-
     watched = {name: pid for name, pid in roots.items() if name != "load generator"}
 
     def tree_cpu_seconds() -> dict[str, dict[int, float]]:
-        found: dict[str, dict[int, float]] = {}
+        children = children_by_parent()
+        found: dict[str, dict[int, float]] = {name: {} for name in watched}
         for name, root in watched.items():
-            found[name] = {}
-            with contextlib.suppress(psutil.Error):
-                top = psutil.Process(root)
-                for process in [top, *top.children(recursive=True)]:
-                    with contextlib.suppress(psutil.Error):
-                        times = process.cpu_times()
-                        found[name][process.pid] = times.user + times.system
+            for pid in tree(root, children):
+                with contextlib.suppress(psutil.Error):
+                    times = psutil.Process(pid).cpu_times()
+                    found[name][pid] = times.user + times.system
         return found
 
     before, started = await asyncio.to_thread(tree_cpu_seconds), now()
